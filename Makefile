@@ -1,0 +1,50 @@
+# `make run` and `make test` set up .venv themselves; see README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# A project-local Dagster instance unless DAGSTER_HOME is already set.
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# The default window: the 30 days ending yesterday (UTC).
+START ?= $(shell date -u -d '30 days ago' +%F)
+END ?= $(shell date -u -d 'yesterday' +%F)
+
+.PHONY: install run test lint ui bench lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+$(DAGSTER_HOME)/dagster.yaml:
+	@mkdir -p $(DAGSTER_HOME)
+	@printf 'telemetry:\n  enabled: false\n' > $@
+
+run: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster asset materialize -m poppy_pipeline.definitions --select '*' --partition-range $(START)...$(END)
+	@$(BIN)/python -m poppy_pipeline.outputs
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+ui: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+bench: install
+	$(BIN)/python benchmarks/bench_simulation.py
+
+# Re-resolve requirements.lock after changing pyproject.toml.
+lock: install
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .dagster_home data/outputs

@@ -1,0 +1,193 @@
+"""IO managers, one per format: CSV (pyarrow), pickle, ONNX bytes.
+
+Files land under `$POPPY_DATA_DIR` (default `data/outputs`):
+`<asset key>/<YYYY-MM-DD>.csv` for a daily partition, `<asset key>.<csv|pkl|onnx>` otherwise.
+
+Partitioned assets exchange `dict[partition key, value]`, in both directions and whatever the
+number of partitions, so a single run can backfill a whole window and still write one file per
+day. Writes are atomic: a temp file beside the target, renamed over it once complete, so a
+crash never leaves a half-written artifact and the previous good one survives.
+"""
+
+import hashlib
+import os
+import pickle
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, BinaryIO
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+from upath import UPath
+
+from poppy_pipeline import tables
+from poppy_pipeline.defs.metadata import markdown_table
+from poppy_pipeline.paths import data_dir
+
+PREVIEW_ROWS = 5
+
+
+class PartitionedUPathIOManager(dg.UPathIOManager):
+    """`UPathIOManager` that writes one file per partition of a multi-partition output."""
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if not context.has_asset_partitions:
+            super().handle_output(context, obj)
+            return
+        paths = self._get_paths_for_partitions(context)
+        values = _require_partition_dict(context, obj, list(paths))
+        for key, path in paths.items():
+            self.make_directory(path.parent)
+            context.log.debug(self.get_writing_output_log_message(path))
+            self.dump_to_path(context, values[key], path)
+        metadata: dict[str, Any] = {"path": dg.MetadataValue.path(str(next(iter(paths.values())).parent))}
+        metadata.update(self.get_partitions_metadata(values, paths))
+        context.add_output_metadata(metadata)
+
+    def load_partitions(self, context: dg.InputContext) -> dict[str, Any]:
+        """Always a dict keyed by partition, even for a single partition."""
+        loaded = super().load_partitions(context)
+        if len(context.asset_partition_keys) == 1:
+            return {context.asset_partition_keys[0]: loaded}
+        return loaded
+
+    def get_partitions_metadata(self, values: Mapping[str, Any], paths: Mapping[str, UPath]) -> dict[str, Any]:
+        return {"partitions_written": len(values)}
+
+    def atomic_write(self, path: UPath, write: Callable[[BinaryIO | str], None]) -> None:
+        """Write via a temp file renamed into place (local), or in one put (object stores)."""
+        if path.protocol not in ("", "file", "local"):
+            with path.open("wb") as handle:
+                write(handle)
+            return
+        final = os.fspath(path)
+        temporary = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.{uuid.uuid4().hex}.tmp")
+        try:
+            write(temporary)
+            os.replace(temporary, final)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+
+
+def _require_partition_dict(context: dg.OutputContext, obj: Any, keys: list[str]) -> Mapping[str, Any]:
+    if not isinstance(obj, Mapping) or set(obj) != set(keys):
+        got = sorted(obj)[:5] if isinstance(obj, Mapping) else type(obj).__name__
+        raise dg.DagsterInvariantViolationError(
+            f"{context.asset_key.to_user_string()}: a partitioned asset must return a dict with "
+            f"one value per partition of the run ({len(keys)} keys, e.g. {keys[:3]}), got {got}"
+        )
+    return obj
+
+
+class _CsvFiles(PartitionedUPathIOManager):
+    extension = ".csv"
+
+    def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame, path: UPath) -> None:
+        if not isinstance(obj, pd.DataFrame):
+            raise dg.DagsterInvariantViolationError(
+                f"{context.asset_key.to_user_string()}: the CSV IO manager stores DataFrames, got {type(obj).__name__}"
+            )
+        self.atomic_write(path, lambda sink: tables.write_csv(obj, sink))
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
+        if path.protocol in ("", "file", "local"):
+            return tables.read_csv(os.fspath(path))
+        with path.open("rb") as handle:
+            return tables.read_csv(handle)
+
+    def get_metadata(self, context: dg.OutputContext, obj: pd.DataFrame) -> dict[str, Any]:
+        return {
+            "dagster/row_count": len(obj),
+            "columns": ", ".join(map(str, obj.columns)),
+            "preview": dg.MetadataValue.md(markdown_table(obj, PREVIEW_ROWS)),
+        }
+
+    def get_partitions_metadata(self, values: Mapping[str, pd.DataFrame], paths: Mapping[str, UPath]) -> dict[str, Any]:
+        rows = {key: len(frame) for key, frame in values.items()}
+        first = next(iter(values.values()))
+        return {
+            "dagster/row_count": sum(rows.values()),
+            "partitions_written": len(rows),
+            "rows_per_partition": dg.MetadataValue.json(rows),
+            "columns": ", ".join(map(str, first.columns)),
+            "preview": dg.MetadataValue.md(markdown_table(first, PREVIEW_ROWS)),
+        }
+
+
+class _PickleFiles(PartitionedUPathIOManager):
+    extension = ".pkl"
+
+    def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
+        payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        self.atomic_write(path, lambda sink: _write_bytes(sink, payload))
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
+        with path.open("rb") as handle:
+            return pickle.load(handle)
+
+    def get_metadata(self, context: dg.OutputContext, obj: Any) -> dict[str, Any]:
+        return {"type": type(obj).__name__, "preview": dg.MetadataValue.text(repr(obj)[:1000])}
+
+
+class _OnnxFiles(PartitionedUPathIOManager):
+    extension = ".onnx"
+
+    def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
+        payload = _onnx_bytes(obj)
+        self.atomic_write(path, lambda sink: _write_bytes(sink, payload))
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> bytes:
+        with path.open("rb") as handle:
+            return handle.read()
+
+    def get_metadata(self, context: dg.OutputContext, obj: Any) -> dict[str, Any]:
+        payload = _onnx_bytes(obj)
+        return {"size_bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
+
+
+def _onnx_bytes(obj: Any) -> bytes:
+    if isinstance(obj, bytes | bytearray):
+        return bytes(obj)
+    if hasattr(obj, "SerializeToString"):  # onnx.ModelProto
+        return obj.SerializeToString()
+    raise TypeError(f"the ONNX IO manager stores bytes or an onnx.ModelProto, got {type(obj).__name__}")
+
+
+def _write_bytes(sink: BinaryIO | str, payload: bytes) -> None:
+    if isinstance(sink, str):
+        with open(sink, "wb") as handle:
+            handle.write(payload)
+    else:
+        sink.write(payload)
+
+
+class _BaseDirIOManager(dg.ConfigurableIOManagerFactory):
+    base_dir: str | None = Field(
+        default=None, description="Folder for the files; default $POPPY_DATA_DIR or data/outputs."
+    )
+
+    def _base_path(self) -> UPath:
+        return UPath(self.base_dir) if self.base_dir else UPath(data_dir())
+
+
+class CsvIOManager(_BaseDirIOManager):
+    """Tables as CSV, written with pyarrow; one file per daily partition."""
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> _CsvFiles:
+        return _CsvFiles(base_path=self._base_path())
+
+
+class PickleIOManager(_BaseDirIOManager):
+    """Python objects (fitted scikit-learn models) as pickle files."""
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> _PickleFiles:
+        return _PickleFiles(base_path=self._base_path())
+
+
+class OnnxIOManager(_BaseDirIOManager):
+    """ONNX models as raw bytes."""
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> _OnnxFiles:
+        return _OnnxFiles(base_path=self._base_path())

@@ -1,0 +1,359 @@
+"""Simulated interactions, one day at a time, on whole numpy arrays.
+
+How a day is made (every step vectorised over the day's events):
+
+1. The day's traffic (`interactions_per_day`, Poisson) is shared among the users signed up by
+   then, in proportion to their heavy-tailed `Activity_Weight`.
+2. A user's events come in sessions (10-300 s long, by the user's profile), which start at an
+   hour drawn from `hour_weights` (evening peak); events fall uniformly inside their session.
+3. Each event picks an object type (a user's `Preferred_Type` gets `preferred_type_share` of
+   their events), then an object: with probability `revisit_probability` one of the user's
+   favourites of that type, otherwise one from the type's Zipf popularity. The favourites are
+   the same every day, which is what makes users come back to objects across days without any
+   day reading another; `revisit_probability` is solved so that `repeat_share` of a window of
+   `repeat_reference_days` repeats an earlier (user, type, object).
+4. Interaction type from `interaction_type_weights`; a `Rate` gets 1-5 stars from
+   `rating_weights` shifted by the user's `Rating_Bias` (stochastic rounding keeps the mean
+   shift exact); a `View` gets a watch time of a Beta-distributed share of the object's media.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from poppy_pipeline.population import date_ordinals
+from poppy_pipeline.profiles import PROFILE_NAMES, session_length_seconds, trait_parameters
+from poppy_pipeline.randomness import stream
+from poppy_pipeline.settings import INTERACTION_TYPES, OBJECT_TYPES, SimulationSettings
+
+INTERACTION_COLUMNS = [
+    "Interaction_ID",
+    "User_ID",
+    "Object_Type",
+    "Object_ID",
+    "Interaction_Type",
+    "Interaction_Rating",
+    "Timestamp",
+    "Session_ID",
+    "Watch_Time_Sec",
+]
+SECONDS_PER_DAY = 86_400
+# Interaction and session IDs are YYYYMMDD * ID_BLOCK + sequence: unique across days, readable.
+ID_BLOCK = 100_000_000
+CALIBRATION_MAX_USERS = 1_000
+
+
+@dataclass(frozen=True)
+class SimulationModel:
+    """Everything about the simulated world that does not change from day to day."""
+
+    settings: SimulationSettings
+    # Objects, in catalog order.
+    object_type_codes: np.ndarray  # index into OBJECT_TYPES
+    object_ids: np.ndarray
+    object_durations: np.ndarray
+    type_offsets: np.ndarray  # objects of type t are rows type_offsets[t]:type_offsets[t+1]
+    popularity_cdf: np.ndarray  # per object, cumulative popularity within its type
+    popularity: np.ndarray  # per object, popularity within its type (sums to 1 per type)
+    # Users, in users-table order.
+    user_ids: np.ndarray
+    signup_ordinals: np.ndarray
+    activity: np.ndarray
+    profile_codes: np.ndarray
+    rating_bias: np.ndarray
+    type_probabilities: np.ndarray  # (users, types)
+    type_cdf: np.ndarray  # (users, types) cumulative
+    favourites: np.ndarray  # (users, types, favourites_per_type) catalog row indices
+
+
+def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.DataFrame) -> SimulationModel:
+    """Derive the timeless parts of the simulation from the catalog and the users."""
+    objects = objects.sort_values("Object_Type", key=_type_order, kind="stable").reset_index(drop=True)
+    type_codes = _type_order(objects["Object_Type"]).to_numpy()
+    counts = np.bincount(type_codes, minlength=len(OBJECT_TYPES))
+    missing = [t for t, c in zip(OBJECT_TYPES, counts, strict=True) if c == 0]
+    if missing:
+        raise ValueError(f"celestial_objects has no objects of type {missing}")
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    popularity = _zipf_popularity(settings, type_codes, offsets)
+    cdf = np.empty_like(popularity)
+    for t in range(len(OBJECT_TYPES)):
+        part = slice(offsets[t], offsets[t + 1])
+        cdf[part] = np.cumsum(popularity[part])
+        cdf[offsets[t + 1] - 1] = 1.0
+
+    type_probabilities = _user_type_probabilities(settings, users, counts)
+    favourites = _favourites(settings, len(users), offsets, cdf)
+    return SimulationModel(
+        settings=settings,
+        object_type_codes=type_codes,
+        object_ids=objects["Object_ID"].to_numpy(np.int64),
+        object_durations=objects["Duration_Sec"].to_numpy(np.float64),
+        type_offsets=offsets,
+        popularity_cdf=cdf,
+        popularity=popularity,
+        user_ids=users["User_ID"].to_numpy(np.int64),
+        signup_ordinals=date_ordinals(users["Signup_Date"]),
+        activity=users["Activity_Weight"].to_numpy(np.float64),
+        profile_codes=pd.Categorical(users["Profile"], categories=PROFILE_NAMES).codes.astype(np.int64),
+        rating_bias=users["Rating_Bias"].to_numpy(np.float64),
+        type_probabilities=type_probabilities,
+        type_cdf=np.cumsum(type_probabilities, axis=1),
+        favourites=favourites,
+    )
+
+
+def simulate_day(model: SimulationModel, day: date) -> pd.DataFrame:
+    """All interactions of one day; depends only on the model, the seed and `day`."""
+    s = model.settings
+    users = _daily_users(model, day)
+    sessions = _sessions(model, day, users)
+    n = len(users)
+    type_codes = _draw_object_types(model, day, users)
+    rows = _draw_objects(model, day, users, type_codes)
+    kinds = _draw_interaction_types(s, day, n)
+    ratings = _draw_ratings(model, day, users, kinds)
+    watch = _draw_watch_times(model, day, rows, kinds)
+
+    seconds = sessions.event_seconds
+    order = np.lexsort((users, seconds))
+    day_code = day.year * 10_000 + day.month * 100 + day.day
+    if n >= ID_BLOCK:
+        raise ValueError(f"{day}: {n} interactions exceed the {ID_BLOCK - 1} a day that IDs allow")
+    frame = pd.DataFrame(
+        {
+            "Interaction_ID": day_code * ID_BLOCK + np.arange(1, n + 1, dtype=np.int64),
+            "User_ID": model.user_ids[users[order]],
+            "Object_Type": pd.Categorical.from_codes(type_codes[order], categories=OBJECT_TYPES),
+            "Object_ID": model.object_ids[rows[order]],
+            "Interaction_Type": pd.Categorical.from_codes(kinds[order], categories=INTERACTION_TYPES),
+            "Interaction_Rating": _nullable(ratings[order], missing=ratings[order] == 0),
+            "Timestamp": np.datetime64(day, "s") + seconds[order].astype("timedelta64[s]"),
+            "Session_ID": day_code * ID_BLOCK + 1 + sessions.session_rank[order],
+            "Watch_Time_Sec": _nullable(watch[order], missing=watch[order] < 0),
+        }
+    )
+    return frame
+
+
+def _nullable(values: np.ndarray, missing: np.ndarray) -> pd.arrays.IntegerArray:
+    return pd.arrays.IntegerArray(values.astype(np.int64), missing)
+
+
+# --- the timeless model ----------------------------------------------------------------------
+
+
+def _type_order(types: pd.Series) -> pd.Series:
+    return types.map({t: i for i, t in enumerate(OBJECT_TYPES)})
+
+
+def _zipf_popularity(settings: SimulationSettings, type_codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per-type Zipf popularity over a seeded random ranking of the objects."""
+    rng = stream(settings.seed, "objects:popularity")
+    popularity = np.empty(len(type_codes))
+    for t in range(len(OBJECT_TYPES)):
+        size = offsets[t + 1] - offsets[t]
+        ranks = rng.permutation(size) + 1
+        weights = ranks.astype(float) ** -settings.object_popularity_exponent
+        popularity[offsets[t] : offsets[t + 1]] = weights / weights.sum()
+    return popularity
+
+
+def _user_type_probabilities(settings: SimulationSettings, users: pd.DataFrame, counts: np.ndarray) -> np.ndarray:
+    """(users, types): catalog-size shares, or `preferred_type_share` on a preferred type."""
+    base = counts / counts.sum()
+    probabilities = np.tile(base, (len(users), 1))
+    preferred = users["Preferred_Type"].map({t: i for i, t in enumerate(OBJECT_TYPES)}).to_numpy()
+    has = ~pd.isna(preferred)
+    if has.any():
+        codes = preferred[has].astype(np.int64)
+        others = np.tile(base, (len(codes), 1))
+        others[np.arange(len(codes)), codes] = 0.0
+        others *= (1 - settings.preferred_type_share) / others.sum(axis=1, keepdims=True)
+        others[np.arange(len(codes)), codes] = settings.preferred_type_share
+        probabilities[has] = others
+    return probabilities
+
+
+def _favourites(settings: SimulationSettings, num_users: int, offsets: np.ndarray, cdf: np.ndarray) -> np.ndarray:
+    """Each user's favourite objects per type, drawn from popularity (duplicates allowed)."""
+    rng = stream(settings.seed, "users:favourites")
+    k = settings.favourites_per_type
+    out = np.empty((num_users, len(OBJECT_TYPES), k), dtype=np.int64)
+    for t in range(len(OBJECT_TYPES)):
+        part = cdf[offsets[t] : offsets[t + 1]]
+        draws = np.searchsorted(part, rng.random((num_users, k)), side="right")
+        out[:, t, :] = offsets[t] + np.minimum(draws, len(part) - 1)
+    return out
+
+
+def revisit_probability(model: SimulationModel, day: date) -> float:
+    """The revisit probability that gives `repeat_share` over `repeat_reference_days`.
+
+    Solved per day for the users signed up by then (fewer users share the traffic, so each
+    repeats more), by bisection: the expected share is monotone in the probability. Clipped to
+    [0, 1] when the target is out of reach.
+    """
+    s = model.settings
+    window = _RepeatWindow.of(model, day, s.repeat_reference_days)
+    if window.share(1.0) <= s.repeat_share:
+        return 1.0
+    if window.share(0.0) >= s.repeat_share:
+        return 0.0
+    low, high = 0.0, 1.0
+    for _ in range(30):
+        mid = (low + high) / 2
+        low, high = (mid, high) if window.share(mid) < s.repeat_share else (low, mid)
+    return (low + high) / 2
+
+
+def expected_repeat_share(model: SimulationModel, last_day: date, days: int) -> float:
+    """Expected repeat share of the `days`-long window ending on `last_day` (for checks)."""
+    return _RepeatWindow.of(model, last_day, days).share(revisit_probability(model, last_day))
+
+
+@dataclass(frozen=True)
+class _RepeatWindow:
+    """Expected repeats in a window, as a function of the revisit probability.
+
+    With Poisson counts, a user expected to make λ events with object probabilities q sees
+    E[distinct] = Σ_i (1 - exp(-λ q_i)) objects, so the share is 1 - Σ E[distinct] / Σ λ.
+    Users are subsampled evenly above `CALIBRATION_MAX_USERS`.
+    """
+
+    lam: np.ndarray  # (users,) expected events in the window
+    per_type: np.ndarray  # (users, objects) probability of the object's type
+    favourite: np.ndarray  # (users, objects) share among the user's favourites of the type
+    popular: np.ndarray  # (objects,) popularity within the type
+
+    @classmethod
+    def of(cls, model: SimulationModel, day: date, days: int) -> _RepeatWindow:
+        active = np.flatnonzero(model.signup_ordinals <= day.toordinal())
+        size = min(len(active), CALIBRATION_MAX_USERS)
+        sample = active[np.unique(np.linspace(0, len(active) - 1, size).astype(np.int64))] if size else active
+        s = model.settings
+        total_activity = model.activity[active].sum()
+        lam = days * s.interactions_per_day * model.activity[sample] / max(total_activity, 1e-300)
+        per_type = model.type_probabilities[sample][:, model.object_type_codes]
+        return cls(lam, per_type, _favourite_shares(model, sample), model.popularity)
+
+    def share(self, revisit: float) -> float:
+        if self.lam.sum() == 0:
+            return 0.0
+        q = self.per_type * (revisit * self.favourite + (1 - revisit) * self.popular)
+        distinct = -np.expm1(-self.lam[:, None] * q).sum(axis=1)
+        return float(1 - distinct.sum() / self.lam.sum())
+
+
+def _favourite_shares(model: SimulationModel, users: np.ndarray) -> np.ndarray:
+    """(users, objects): how often each object appears among the user's favourites of its type."""
+    k = model.settings.favourites_per_type
+    out = np.zeros((len(users), len(model.object_ids)))
+    flat = model.favourites[users].reshape(len(users), -1)
+    rows = np.repeat(np.arange(len(users)), flat.shape[1])
+    np.add.at(out, (rows, flat.ravel()), 1.0 / k)
+    return out
+
+
+# --- one day ---------------------------------------------------------------------------------
+
+
+def _daily_users(model: SimulationModel, day: date) -> np.ndarray:
+    """User row of each event: Poisson counts in proportion to activity among signed-up users."""
+    s = model.settings
+    active = np.flatnonzero(model.signup_ordinals <= day.toordinal())
+    if active.size == 0:
+        return np.empty(0, dtype=np.int64)
+    weights = model.activity[active]
+    rates = s.interactions_per_day * weights / weights.sum()
+    counts = stream(s.seed, "interactions:volume", day).poisson(rates)
+    return np.repeat(active, counts)
+
+
+@dataclass(frozen=True)
+class _Sessions:
+    event_seconds: np.ndarray  # second of the day of each event
+    session_rank: np.ndarray  # the session's rank by start time within the day
+
+
+def _sessions(model: SimulationModel, day: date, users: np.ndarray) -> _Sessions:
+    """Cut each user's events into sessions and place the events inside them."""
+    s = model.settings
+    rng = stream(s.seed, "interactions:sessions", day)
+    n = len(users)
+    if n == 0:
+        return _Sessions(np.empty(0, np.int64), np.empty(0, np.int64))
+    starts_session = rng.random(n) < 1.0 / s.interactions_per_session
+    starts_session[0] = True
+    starts_session[1:] |= users[1:] != users[:-1]  # events arrive grouped by user
+    session_of_event = np.cumsum(starts_session) - 1
+    session_users = users[starts_session]
+    count = len(session_users)
+
+    alpha, beta = trait_parameters(model.profile_codes[session_users], "session_length")
+    length = np.floor(session_length_seconds(rng.beta(alpha, beta))).astype(np.int64)
+    hour = np.searchsorted(np.cumsum(s.hour_weights), rng.random(count), side="right")
+    hour = np.minimum(hour, 23)
+    start = hour * 3600 + rng.integers(0, 3600, size=count)
+    start = np.minimum(start, SECONDS_PER_DAY - 1 - length)  # a session ends on its own day
+    offset = np.floor(rng.random(n) * (length[session_of_event] + 1)).astype(np.int64)
+    seconds = start[session_of_event] + offset
+
+    rank_of_session = np.empty(count, dtype=np.int64)
+    rank_of_session[np.lexsort((np.arange(count), start))] = np.arange(count)
+    return _Sessions(seconds, rank_of_session[session_of_event])
+
+
+def _draw_object_types(model: SimulationModel, day: date, users: np.ndarray) -> np.ndarray:
+    r = stream(model.settings.seed, "interactions:object_type", day).random(len(users))
+    cdf = model.type_cdf[users]
+    return (r >= cdf[:, 0]).astype(np.int64) + (r >= cdf[:, 1])
+
+
+def _draw_objects(model: SimulationModel, day: date, users: np.ndarray, type_codes: np.ndarray) -> np.ndarray:
+    """Catalog row of each event: a favourite (revisit) or a draw from popularity."""
+    rng = stream(model.settings.seed, "interactions:object", day)
+    n = len(users)
+    revisit = rng.random(n) < revisit_probability(model, day)
+    slot = rng.integers(0, model.settings.favourites_per_type, size=n)
+    rows = model.favourites[users, type_codes, slot]
+    uniform = rng.random(n)
+    for t in range(len(OBJECT_TYPES)):
+        fresh = ~revisit & (type_codes == t)
+        lo, hi = model.type_offsets[t], model.type_offsets[t + 1]
+        picks = np.searchsorted(model.popularity_cdf[lo:hi], uniform[fresh], side="right")
+        rows[fresh] = lo + np.minimum(picks, hi - lo - 1)
+    return rows
+
+
+def _draw_interaction_types(settings: SimulationSettings, day: date, n: int) -> np.ndarray:
+    cdf = np.cumsum([settings.interaction_type_weights[t] for t in INTERACTION_TYPES])
+    draws = np.searchsorted(cdf, stream(settings.seed, "interactions:type", day).random(n), side="right")
+    return np.minimum(draws, len(INTERACTION_TYPES) - 1)
+
+
+def _draw_ratings(model: SimulationModel, day: date, users: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """1-5 stars for Rate events (0 elsewhere): base rating + user bias, stochastically rounded."""
+    rng = stream(model.settings.seed, "interactions:rating", day)
+    rated = np.flatnonzero(kinds == INTERACTION_TYPES.index("Rate"))
+    cdf = np.cumsum(model.settings.rating_weights)
+    base = 1 + np.minimum(np.searchsorted(cdf, rng.random(len(rated)), side="right"), 4)
+    shifted = np.floor(base + model.rating_bias[users[rated]] + rng.random(len(rated)))
+    ratings = np.zeros(len(users), dtype=np.int64)
+    ratings[rated] = np.clip(shifted, 1, 5)
+    return ratings
+
+
+def _draw_watch_times(model: SimulationModel, day: date, rows: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """Whole seconds watched for View events (-1 elsewhere): a Beta share of the media."""
+    s = model.settings
+    rng = stream(s.seed, "interactions:watch_time", day)
+    viewed = np.flatnonzero(kinds == INTERACTION_TYPES.index("View"))
+    share = rng.beta(s.watch_ratio_alpha, s.watch_ratio_beta, size=len(viewed))
+    watch = np.full(len(rows), -1, dtype=np.int64)
+    watch[viewed] = np.maximum(1, np.rint(share * model.object_durations[rows[viewed]]))
+    return watch

@@ -1,0 +1,211 @@
+"""Measure the patterns seed 000 claims, on any window of interactions.
+
+Each function returns a `PatternResult`: the measured value, the target, and whether it holds.
+The asset checks report these; the tests assert them. Share-type tolerances widen to four
+standard errors when the window is too small for the spec's tolerance to be meaningful.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from poppy_pipeline.settings import INTERACTION_TYPES, SimulationSettings
+
+TYPE_MIX_TOLERANCE = 0.02
+HIGH_RATING_MIN_SHARE = 0.80
+RATING_BIAS_MIN_CORRELATION = 0.5
+RATING_BIAS_MIN_RATINGS = 3
+PREFERRED_TYPE_TOLERANCE = 0.05
+REPEAT_SHARE_TOLERANCE = 0.05
+TOP_DECILE_MIN_SHARE = 0.30
+EVENING_MIN_SHARE = 0.35
+NIGHT_MAX_SHARE = 0.20
+STANDARD_ERRORS = 4.0
+
+
+@dataclass
+class PatternResult:
+    name: str
+    passed: bool
+    value: float
+    target: str
+    details: dict = field(default_factory=dict)
+
+    def describe(self) -> str:
+        verdict = "holds" if self.passed else "FAILS"
+        return f"{self.name} {verdict}: measured {self.value:.4f}, target {self.target}"
+
+
+def _tolerance(spec: float, share: float, n: int) -> float:
+    if n == 0:
+        return math.inf
+    return max(spec, STANDARD_ERRORS * math.sqrt(max(share * (1 - share), 1e-12) / n))
+
+
+def type_mix(interactions: pd.DataFrame, settings: SimulationSettings) -> PatternResult:
+    n = len(interactions)
+    counts = interactions["Interaction_Type"].value_counts()
+    shares = {t: float(counts.get(t, 0) / n) if n else 0.0 for t in INTERACTION_TYPES}
+    deviations = {t: shares[t] - settings.interaction_type_weights[t] for t in INTERACTION_TYPES}
+    worst = max(INTERACTION_TYPES, key=lambda t: abs(deviations[t]))
+    tolerance = _tolerance(TYPE_MIX_TOLERANCE, settings.interaction_type_weights[worst], n)
+    return PatternResult(
+        "type_mix",
+        n > 0 and abs(deviations[worst]) <= tolerance,
+        abs(deviations[worst]),
+        f"every type within {tolerance:.3f} of {dict(settings.interaction_type_weights)}",
+        {"shares": shares, "events": n, "worst_type": worst},
+    )
+
+
+def rating_distribution(interactions: pd.DataFrame) -> PatternResult:
+    ratings = interactions["Interaction_Rating"]
+    is_rate = (interactions["Interaction_Type"] == "Rate").to_numpy()
+    has_rating = ratings.notna().to_numpy()
+    misplaced = int((is_rate != has_rating).sum())
+    values = ratings[has_rating].to_numpy(np.int64)
+    out_of_range = int(((values < 1) | (values > 5)).sum())
+    high = float((values >= 3).mean()) if len(values) else 0.0
+    tolerance = _tolerance(0.0, HIGH_RATING_MIN_SHARE, len(values))
+    return PatternResult(
+        "rating_distribution",
+        misplaced == 0 and out_of_range == 0 and len(values) > 0 and high >= HIGH_RATING_MIN_SHARE - tolerance,
+        high,
+        f"ratings only on Rate, 1-5, ≥ {HIGH_RATING_MIN_SHARE:.0%} of them 3-5",
+        {
+            "ratings": len(values),
+            "share_3_to_5": high,
+            "histogram": {str(k): int((values == k).sum()) for k in range(1, 6)},
+            "ratings_off_rate_or_missing": misplaced,
+            "ratings_outside_1_5": out_of_range,
+        },
+    )
+
+
+def rating_bias_correlation(interactions: pd.DataFrame, users: pd.DataFrame) -> PatternResult:
+    rated = interactions[interactions["Interaction_Rating"].notna()]
+    per_user = rated.groupby("User_ID")["Interaction_Rating"].agg(["mean", "size"])
+    per_user = per_user[per_user["size"] >= RATING_BIAS_MIN_RATINGS]
+    bias = users.set_index("User_ID")["Rating_Bias"].reindex(per_user.index)
+    correlation = (
+        float(np.corrcoef(per_user["mean"].astype(float), bias.astype(float))[0, 1])
+        if len(per_user) >= 3
+        else float("nan")
+    )
+    return PatternResult(
+        "rating_bias_correlation",
+        bool(correlation >= RATING_BIAS_MIN_CORRELATION),
+        correlation,
+        f"corr(user mean rating, Rating_Bias) ≥ {RATING_BIAS_MIN_CORRELATION}"
+        f" over users with ≥ {RATING_BIAS_MIN_RATINGS} ratings",
+        {"users": len(per_user)},
+    )
+
+
+def preferred_type_share(
+    interactions: pd.DataFrame, users: pd.DataFrame, settings: SimulationSettings
+) -> PatternResult:
+    preference = users.set_index("User_ID")["Preferred_Type"]
+    preferred = interactions["User_ID"].map(preference)
+    mine = preferred.notna()
+    n = int(mine.sum())
+    share = float((interactions.loc[mine, "Object_Type"].astype(str) == preferred[mine]).mean()) if n else 0.0
+    target = settings.preferred_type_share
+    tolerance = _tolerance(PREFERRED_TYPE_TOLERANCE, target, n)
+    return PatternResult(
+        "preferred_type_share",
+        n > 0 and abs(share - target) <= tolerance,
+        share,
+        f"{target:.2f} ± {tolerance:.3f} of a preferring user's interactions on the preferred type",
+        {"events_of_preferring_users": n, "preferring_users": int(preference.notna().sum())},
+    )
+
+
+def repeat_share(interactions: pd.DataFrame, expected: float) -> PatternResult:
+    """Share of events that, in timestamp order, repeat an earlier (user, type, object)."""
+    ordered = interactions.sort_values(["Timestamp", "Interaction_ID"], kind="stable")
+    repeats = ordered.duplicated(["User_ID", "Object_Type", "Object_ID"])
+    n = len(ordered)
+    share = float(repeats.mean()) if n else 0.0
+    tolerance = _tolerance(REPEAT_SHARE_TOLERANCE, expected, n)
+    return PatternResult(
+        "repeat_share",
+        n > 0 and abs(share - expected) <= tolerance,
+        share,
+        f"{expected:.3f} ± {tolerance:.3f}",
+        {"events": n, "repeats": int(repeats.sum())},
+    )
+
+
+def top_decile_share(counts: pd.Series, population: int) -> float:
+    """Share of all events made by the busiest 10% of `population` members."""
+    if population == 0 or counts.sum() == 0:
+        return 0.0
+    top = max(1, math.ceil(population / 10))
+    return float(np.sort(counts.to_numpy())[::-1][:top].sum() / counts.sum())
+
+
+def concentration(interactions: pd.DataFrame, users: pd.DataFrame, objects: pd.DataFrame) -> PatternResult:
+    last_day = pd.Timestamp(interactions["Timestamp"].max()).date() if len(interactions) else None
+    signed_up = int((pd.to_datetime(users["Signup_Date"]).dt.date <= last_day).sum()) if last_day else 0
+    user_share = top_decile_share(interactions["User_ID"].value_counts(), signed_up)
+    object_share = top_decile_share(
+        interactions.groupby(["Object_Type", "Object_ID"], observed=True).size(), len(objects)
+    )
+    return PatternResult(
+        "activity_concentration",
+        user_share >= TOP_DECILE_MIN_SHARE and object_share >= TOP_DECILE_MIN_SHARE,
+        min(user_share, object_share),
+        f"top 10% of users and of objects each ≥ {TOP_DECILE_MIN_SHARE:.0%} of interactions",
+        {
+            "top_decile_users_share": user_share,
+            "top_decile_objects_share": object_share,
+            "users": signed_up,
+            "objects": len(objects),
+        },
+    )
+
+
+def hour_profile(interactions: pd.DataFrame) -> PatternResult:
+    hours = pd.DatetimeIndex(interactions["Timestamp"]).hour.to_numpy()
+    n = len(hours)
+    evening = float((hours >= 18).mean()) if n else 0.0
+    night = float((hours < 6).mean()) if n else 0.0
+    return PatternResult(
+        "evening_peak",
+        n > 0
+        and evening >= EVENING_MIN_SHARE - _tolerance(0, EVENING_MIN_SHARE, n)
+        and night < NIGHT_MAX_SHARE + _tolerance(0, NIGHT_MAX_SHARE, n),
+        evening,
+        f"≥ {EVENING_MIN_SHARE:.0%} between 18:00 and 24:00, < {NIGHT_MAX_SHARE:.0%} between 00:00 and 06:00",
+        {"share_18_24": evening, "share_00_06": night, "per_hour": np.bincount(hours, minlength=24).tolist()},
+    )
+
+
+def integrity(interactions: pd.DataFrame, users: pd.DataFrame, objects: pd.DataFrame) -> PatternResult:
+    """Every object and user exists, no user acts before signing up, IDs are unique."""
+    known_objects = pd.MultiIndex.from_frame(objects[["Object_Type", "Object_ID"]].astype({"Object_Type": str}))
+    keys = pd.MultiIndex.from_arrays([interactions["Object_Type"].astype(str), interactions["Object_ID"]])
+    unknown_objects = int((~keys.isin(known_objects)).sum())
+    signup = pd.to_datetime(interactions["User_ID"].map(users.set_index("User_ID")["Signup_Date"]))
+    unknown_users = int(signup.isna().sum())
+    before_signup = int((interactions["Timestamp"].dt.normalize() < signup).sum())
+    duplicate_ids = int(interactions["Interaction_ID"].duplicated().sum())
+    problems = unknown_objects + unknown_users + before_signup + duplicate_ids
+    return PatternResult(
+        "integrity",
+        problems == 0,
+        float(problems),
+        "0 unknown objects, unknown users, events before sign-up and duplicate Interaction_IDs",
+        {
+            "unknown_objects": unknown_objects,
+            "unknown_users": unknown_users,
+            "events_before_signup": before_signup,
+            "duplicate_interaction_ids": duplicate_ids,
+            "events": len(interactions),
+        },
+    )

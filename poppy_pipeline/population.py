@@ -1,0 +1,80 @@
+"""The simulated user population (the `users` asset).
+
+Users arrive over time: a founding cohort signed up in the year before `signup_start`, the rest
+uniformly between `signup_start` and `signup_end`, so windows inside that span contain new
+users. IDs follow sign-up order, as a real user table's would.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from poppy_pipeline.profiles import PROFILE_NAMES
+from poppy_pipeline.randomness import stream
+from poppy_pipeline.settings import OBJECT_TYPES, SimulationSettings
+
+USER_COLUMNS = [
+    "User_ID",
+    "Signup_Date",
+    "Profile",
+    "Device",
+    "Activity_Weight",
+    "Preferred_Type",
+    "Rating_Bias",
+]
+FOUNDING_PERIOD_DAYS = 365
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def generate_users(settings: SimulationSettings) -> pd.DataFrame:
+    """One row per user; every column is drawn from its own named stream."""
+    n = settings.num_users
+    signups = np.sort(_signup_ordinals(settings, n))
+    profiles = stream(settings.seed, "users:profile").choice(
+        len(PROFILE_NAMES), size=n, p=[settings.profile_weights[p] for p in PROFILE_NAMES]
+    )
+    is_mobile_profile = np.asarray(PROFILE_NAMES)[profiles] == "mobile_user"
+    on_mobile = stream(settings.seed, "users:device").random(n) < settings.mobile_share
+    sigma = settings.activity_sigma
+    # Log-normal with mean 1: heavy-tailed like real activity (top 10% of users ≈ 39% at σ=1).
+    activity = stream(settings.seed, "users:activity").lognormal(-(sigma**2) / 2, sigma, n)
+    preference_rng = stream(settings.seed, "users:preferred_type")
+    has_preference = preference_rng.random(n) < settings.preferred_type_user_share
+    preferred = np.asarray(OBJECT_TYPES, dtype=object)[preference_rng.integers(len(OBJECT_TYPES), size=n)]
+    bias = stream(settings.seed, "users:rating_bias").normal(0.0, settings.rating_bias_sd, n)
+    return pd.DataFrame(
+        {
+            "User_ID": np.arange(1, n + 1, dtype=np.int64),
+            "Signup_Date": ordinals_to_dates(signups),
+            "Profile": np.asarray(PROFILE_NAMES, dtype=object)[profiles],
+            "Device": np.where(is_mobile_profile | on_mobile, "mobile", "desktop"),
+            "Activity_Weight": np.round(activity, 6),
+            "Preferred_Type": np.where(has_preference, preferred, None),
+            "Rating_Bias": np.round(bias, 3),
+        }
+    )[USER_COLUMNS]
+
+
+def _signup_ordinals(settings: SimulationSettings, n: int) -> np.ndarray:
+    rng = stream(settings.seed, "users:signup")
+    start = settings.signup_start_date.toordinal()
+    end = settings.signup_end_date.toordinal()
+    founding = rng.random(n) < settings.founding_user_share
+    founding_days = rng.integers(start - FOUNDING_PERIOD_DAYS, start, size=n)
+    growth_days = rng.integers(start, end + 1, size=n)
+    return np.where(founding, founding_days, growth_days)
+
+
+def ordinals_to_dates(ordinals: np.ndarray) -> np.ndarray:
+    """Proleptic Gregorian ordinals -> `datetime.date` objects (written to CSV as YYYY-MM-DD)."""
+    days = (np.asarray(ordinals) - EPOCH_ORDINAL).astype("timedelta64[D]")
+    return (np.datetime64("1970-01-01", "D") + days).astype(object)
+
+
+def date_ordinals(dates: pd.Series) -> np.ndarray:
+    """`datetime.date` (or datetime64) values -> proleptic Gregorian ordinals."""
+    days = pd.to_datetime(dates).to_numpy().astype("datetime64[D]").astype(np.int64)
+    return days + EPOCH_ORDINAL

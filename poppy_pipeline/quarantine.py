@@ -1,0 +1,27 @@
+"""Rejected input rows, kept with a reason instead of being dropped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from poppy_pipeline import tables
+from poppy_pipeline.paths import quarantine_dir
+
+
+def write_quarantine(asset_name: str, source_name: str, rejected: pd.DataFrame) -> Path | None:
+    """Write `rejected` (original columns + `reason`) to the asset's quarantine folder.
+
+    Returns the file written, or None when nothing was rejected (an older file for the same
+    source is removed, so the folder always reflects the latest run).
+    """
+    path = quarantine_dir(asset_name) / f"{Path(source_name).stem}.csv"
+    if rejected.empty:
+        path.unlink(missing_ok=True)
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    tables.write_csv(rejected, temporary)
+    temporary.replace(path)
+    return path
