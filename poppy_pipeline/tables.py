@@ -17,6 +17,7 @@ import pyarrow.csv as pa_csv
 
 PLAIN = pa_csv.WriteOptions(include_header=False, quoting_style="none")
 QUOTED = pa_csv.WriteOptions(include_header=True, quoting_style="needed")
+CHUNK_ROWS = 500_000
 READ_CONVERT = pa_csv.ConvertOptions(strings_can_be_null=True)
 
 
@@ -32,28 +33,37 @@ def frame_to_table(frame: pd.DataFrame) -> pa.Table:
 
 def write_csv(frame: pd.DataFrame, sink: str | os.PathLike | BinaryIO) -> None:
     """Plain CSV like pandas writes it; if any value holds a comma, quote or newline, every
-    string is quoted instead (pyarrow has no per-value minimal quoting)."""
-    table = frame_to_table(frame)
+    string is quoted instead (pyarrow has no per-value minimal quoting).
+
+    Rows are converted and written in chunks, so memory stays near the frame's own size.
+    """
     if isinstance(sink, str | os.PathLike):
         with open(os.fspath(sink), "wb") as handle:
-            _write_table(table, handle)
+            _write_frame(frame, handle)
     else:
-        _write_table(table, sink)
+        _write_frame(frame, sink)
 
 
-def _write_table(table: pa.Table, sink: BinaryIO) -> None:
-    # pyarrow quotes every header name, so the plain header is written here.
-    header = ",".join(table.column_names)
+def _write_frame(frame: pd.DataFrame, sink: BinaryIO) -> None:
     start = sink.tell()
+    header = ",".join(map(str, frame.columns))
     if not _needs_quotes(header.replace(",", "")):
         try:
+            # pyarrow quotes every header name, so the plain header is written here.
             sink.write((header + "\n").encode())
-            pa_csv.write_csv(table, sink, write_options=PLAIN)
+            _write_chunks(frame, sink, PLAIN)
             return
         except pa.ArrowInvalid:  # a value holds a comma, quote or newline
             sink.seek(start)
             sink.truncate()
-    pa_csv.write_csv(table, sink, write_options=QUOTED)
+    _write_chunks(frame, sink, QUOTED, header=True)
+
+
+def _write_chunks(frame: pd.DataFrame, sink: BinaryIO, options: pa_csv.WriteOptions, header: bool = False) -> None:
+    for first in range(0, max(len(frame), 1), CHUNK_ROWS):
+        chunk = frame_to_table(frame.iloc[first : first + CHUNK_ROWS])
+        chunk_options = pa_csv.WriteOptions(include_header=header and first == 0, quoting_style=options.quoting_style)
+        pa_csv.write_csv(chunk, sink, write_options=chunk_options)
 
 
 def _needs_quotes(text: str) -> bool:
