@@ -84,15 +84,12 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
     if missing:
         raise ValueError(f"celestial_objects has no objects of type {missing}")
     offsets = np.concatenate([[0], np.cumsum(counts)])
-    popularity = _zipf_popularity(settings, type_codes, offsets)
-    cdf = np.empty_like(popularity)
-    for t in range(len(OBJECT_TYPES)):
-        part = slice(offsets[t], offsets[t + 1])
-        cdf[part] = np.cumsum(popularity[part])
-        cdf[offsets[t + 1] - 1] = 1.0
-
+    ranks = _appeal_ranks(settings, offsets)
+    popularity = _zipf(ranks, offsets, settings.object_popularity_exponent)
+    cdf = _cumulative_per_type(popularity, offsets)
+    favourite_cdf = _cumulative_per_type(_zipf(ranks, offsets, settings.favourite_popularity_exponent), offsets)
     type_probabilities = _user_type_probabilities(settings, users, counts)
-    favourites = _favourites(settings, len(users), offsets, cdf)
+    favourites = _favourites(settings, len(users), offsets, favourite_cdf)
     return SimulationModel(
         settings=settings,
         object_type_codes=type_codes,
@@ -173,16 +170,28 @@ def _type_order(types: pd.Series) -> pd.Series:
     return types.map({t: i for i, t in enumerate(OBJECT_TYPES)})
 
 
-def _zipf_popularity(settings: SimulationSettings, type_codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Per-type Zipf popularity over a seeded random ranking of the objects."""
+def _appeal_ranks(settings: SimulationSettings, offsets: np.ndarray) -> np.ndarray:
+    """Each object's rank (1 = most appealing) within its type, in a seeded random order."""
     rng = stream(settings.seed, "objects:popularity")
-    popularity = np.empty(len(type_codes))
+    return np.concatenate([rng.permutation(offsets[t + 1] - offsets[t]) + 1 for t in range(len(OBJECT_TYPES))])
+
+
+def _zipf(ranks: np.ndarray, offsets: np.ndarray, exponent: float) -> np.ndarray:
+    """Zipf probabilities of the ranks, normalised within each type."""
+    weights = ranks.astype(float) ** -exponent
     for t in range(len(OBJECT_TYPES)):
-        size = offsets[t + 1] - offsets[t]
-        ranks = rng.permutation(size) + 1
-        weights = ranks.astype(float) ** -settings.object_popularity_exponent
-        popularity[offsets[t] : offsets[t + 1]] = weights / weights.sum()
-    return popularity
+        part = slice(offsets[t], offsets[t + 1])
+        weights[part] /= weights[part].sum()
+    return weights
+
+
+def _cumulative_per_type(probabilities: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    cdf = np.empty_like(probabilities)
+    for t in range(len(OBJECT_TYPES)):
+        part = slice(offsets[t], offsets[t + 1])
+        cdf[part] = np.cumsum(probabilities[part])
+        cdf[offsets[t + 1] - 1] = 1.0  # no gap above the last object from rounding
+    return cdf
 
 
 def _user_type_probabilities(settings: SimulationSettings, users: pd.DataFrame, counts: np.ndarray) -> np.ndarray:
@@ -202,7 +211,7 @@ def _user_type_probabilities(settings: SimulationSettings, users: pd.DataFrame, 
 
 
 def _favourites(settings: SimulationSettings, num_users: int, offsets: np.ndarray, cdf: np.ndarray) -> np.ndarray:
-    """Each user's favourite objects per type, drawn from popularity (duplicates allowed)."""
+    """Each user's favourite objects per type, drawn from `cdf` (duplicates allowed)."""
     rng = stream(settings.seed, "users:favourites")
     k = settings.favourites_per_type
     out = np.empty((num_users, len(OBJECT_TYPES), k), dtype=np.int64)
@@ -231,6 +240,15 @@ def revisit_probability(model: SimulationModel, day: date) -> float:
         mid = (low + high) / 2
         low, high = (mid, high) if window.share(mid) < s.repeat_share else (low, mid)
     return (low + high) / 2
+
+
+def feasible_repeat_shares(model: SimulationModel, day: date) -> tuple[float, float]:
+    """The repeat shares reachable over the reference window: never / always revisiting.
+
+    The floor is set by the busiest users, who must repeat once they exhaust the catalog.
+    """
+    window = _RepeatWindow.of(model, day, model.settings.repeat_reference_days)
+    return window.share(0.0), window.share(1.0)
 
 
 def expected_repeat_share(model: SimulationModel, last_day: date, days: int) -> float:
@@ -275,7 +293,7 @@ def _favourite_shares(model: SimulationModel, users: np.ndarray) -> np.ndarray:
     """(users, objects): how often each object appears among the user's favourites of its type."""
     k = model.settings.favourites_per_type
     out = np.zeros((len(users), len(model.object_ids)))
-    flat = model.favourites[users].reshape(len(users), -1)
+    flat = model.favourites[users].reshape(len(users), len(OBJECT_TYPES) * k)
     rows = np.repeat(np.arange(len(users)), flat.shape[1])
     np.add.at(out, (rows, flat.ravel()), 1.0 / k)
     return out

@@ -69,7 +69,8 @@ class SimulationSettings:
     repeat_share: float = 0.4
     repeat_reference_days: int = 30
     favourites_per_type: int = 8
-    object_popularity_exponent: float = 0.7
+    object_popularity_exponent: float = 0.4
+    favourite_popularity_exponent: float = 1.5
     hour_weights: Sequence[float] = DEFAULT_HOUR_WEIGHTS
     interactions_per_session: float = 3.0
     watch_ratio_alpha: float = 2.0
@@ -97,7 +98,13 @@ def validate(settings: SimulationSettings) -> None:
     for name in ("num_stars", "num_planets", "num_moons", "num_users", "favourites_per_type"):
         _require(getattr(s, name) >= 1, name, "must be at least 1", getattr(s, name))
     _require(s.repeat_reference_days >= 1, "repeat_reference_days", "must be at least 1", s.repeat_reference_days)
-    for name in ("interactions_per_day", "activity_sigma", "rating_bias_sd", "object_popularity_exponent"):
+    for name in (
+        "interactions_per_day",
+        "activity_sigma",
+        "rating_bias_sd",
+        "object_popularity_exponent",
+        "favourite_popularity_exponent",
+    ):
         value = getattr(s, name)
         _require(math.isfinite(value) and value >= 0, name, "must be a finite number ≥ 0", value)
     for name in ("interactions_per_session", "watch_ratio_alpha", "watch_ratio_beta"):

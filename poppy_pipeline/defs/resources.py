@@ -104,6 +104,10 @@ class SimulationResource(dg.ConfigurableResource):
     object_popularity_exponent: float = Field(
         default=_DEFAULTS.object_popularity_exponent, description="Zipf exponent of object popularity within a type."
     )
+    favourite_popularity_exponent: float = Field(
+        default=_DEFAULTS.favourite_popularity_exponent,
+        description="Zipf exponent of how likely an object is to be among a user's favourites.",
+    )
     hour_weights: list[float] = Field(
         default_factory=lambda: list(_DEFAULTS.hour_weights),
         description="Share of sessions starting in each hour 0..23 (UTC); sums to 1.",

@@ -8,7 +8,13 @@ import pandas as pd
 from poppy_pipeline import patterns
 from poppy_pipeline.defs.partitions import daily_partitions, single_run
 from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.interactions import build_model, expected_repeat_share, revisit_probability, simulate_day
+from poppy_pipeline.interactions import (
+    build_model,
+    expected_repeat_share,
+    feasible_repeat_shares,
+    revisit_probability,
+    simulate_day,
+)
 
 
 @dg.asset(
@@ -45,6 +51,12 @@ def simulated_interactions(
         if i == len(keys) or i % max(1, len(keys) // 10) == 0:
             context.log.info(f"simulated {i}/{len(keys)} days (last: {key}, {len(frame)} interactions)")
     last_day = date.fromisoformat(keys[-1])
+    lowest, highest = feasible_repeat_shares(model, last_day)
+    if not lowest <= settings.repeat_share <= highest:
+        context.log.warning(
+            f"repeat_share {settings.repeat_share} is out of reach for these users and objects:"
+            f" between {lowest:.3f} and {highest:.3f} over {settings.repeat_reference_days} days"
+        )
     return dg.MaterializeResult(
         value=days,
         metadata={
@@ -52,6 +64,7 @@ def simulated_interactions(
             "first_day": keys[0],
             "last_day": keys[-1],
             "revisit_probability_last_day": revisit_probability(model, last_day),
+            "reachable_repeat_share": f"{lowest:.3f}..{highest:.3f}",
             "seed": settings.seed,
         },
     )

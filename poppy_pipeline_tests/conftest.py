@@ -1,0 +1,34 @@
+"""Shared fixtures: every test writes into its own temporary data folder."""
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from poppy_pipeline.catalog import build_catalog
+from poppy_pipeline.interactions import SimulationModel, build_model, simulate_day
+from poppy_pipeline.population import generate_users
+from poppy_pipeline.settings import SimulationSettings
+
+# A fixed 30-day window inside the default growth period, so results do not move with the clock.
+WINDOW_END = date(2026, 11, 21)
+WINDOW = [WINDOW_END - timedelta(days=d) for d in range(29, -1, -1)]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "outputs"
+    monkeypatch.setenv("POPPY_DATA_DIR", str(folder))
+    monkeypatch.setenv("POPPY_OBJECTS_DIR", str(tmp_path / "no_objects"))
+    return folder
+
+
+def make_model(settings: SimulationSettings) -> tuple[SimulationModel, pd.DataFrame, pd.DataFrame]:
+    objects = build_catalog(settings, None).objects
+    users = generate_users(settings)
+    return build_model(settings, objects, users), objects, users
+
+
+def simulate_window(model: SimulationModel, days: list[date] = WINDOW) -> pd.DataFrame:
+    return pd.concat([simulate_day(model, day) for day in days], ignore_index=True)

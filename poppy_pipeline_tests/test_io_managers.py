@@ -1,0 +1,116 @@
+"""IO managers: one file per partition, atomic writes, pickle and ONNX round trips."""
+
+from pathlib import Path
+
+import dagster as dg
+import onnx
+import pandas as pd
+import pytest
+from onnx import TensorProto, helper
+from upath import UPath
+
+from poppy_pipeline.defs.io_managers import CsvIOManager, OnnxIOManager, PickleIOManager, _CsvFiles
+
+days = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_offset=0)
+
+
+@dg.asset(partitions_def=days, backfill_policy=dg.BackfillPolicy.single_run(), io_manager_key="csv_io_manager")
+def daily_table(context: dg.AssetExecutionContext) -> dict[str, pd.DataFrame]:
+    return {key: pd.DataFrame({"day": [key, key], "value": [1, None]}) for key in context.partition_keys}
+
+
+@dg.asset(partitions_def=days, backfill_policy=dg.BackfillPolicy.single_run(), io_manager_key="csv_io_manager")
+def daily_copy(daily_table: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return daily_table
+
+
+@dg.asset(io_manager_key="pickle_io_manager")
+def fitted_thing() -> dict:
+    return {"weights": [1.5, 2.5]}
+
+
+@dg.asset(io_manager_key="onnx_io_manager")
+def tiny_model() -> onnx.ModelProto:
+    node = helper.make_node("Identity", ["x"], ["y"])
+    graph = helper.make_graph(
+        [node],
+        "identity",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@dg.asset
+def model_size(tiny_model: bytes, fitted_thing: dict) -> int:
+    assert fitted_thing == {"weights": [1.5, 2.5]}
+    return len(tiny_model)
+
+
+def managers(base: Path) -> dict:
+    return {
+        "csv_io_manager": CsvIOManager(base_dir=str(base)),
+        "pickle_io_manager": PickleIOManager(base_dir=str(base)),
+        "onnx_io_manager": OnnxIOManager(base_dir=str(base)),
+    }
+
+
+def range_tags(start: str, end: str) -> dict[str, str]:
+    return {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
+
+
+def test_one_run_writes_one_file_per_partition(tmp_path: Path):
+    result = dg.materialize(
+        [daily_table, daily_copy], resources=managers(tmp_path), tags=range_tags("2026-03-01", "2026-03-03")
+    )
+    assert result.success
+    for asset in ("daily_table", "daily_copy"):
+        files = sorted(p.name for p in (tmp_path / asset).iterdir())
+        assert files == ["2026-03-01.csv", "2026-03-02.csv", "2026-03-03.csv"]
+    assert (tmp_path / "daily_copy" / "2026-03-02.csv").read_text() == "day,value\n2026-03-02,1\n2026-03-02,\n"
+    materialization = result.asset_materializations_for_node("daily_table")[0]
+    assert materialization.metadata["dagster/row_count"].value == 6
+    assert "| day | value |" in materialization.metadata["preview"].value
+
+
+def test_single_partition_loads_as_a_dict_too(tmp_path: Path):
+    assert dg.materialize([daily_table], resources=managers(tmp_path), partition_key="2026-03-01").success
+    result = dg.materialize(
+        [daily_table, daily_copy], resources=managers(tmp_path), partition_key="2026-03-01", selection=[daily_copy]
+    )
+    assert result.success
+    assert (tmp_path / "daily_copy" / "2026-03-01.csv").exists()
+
+
+def test_pickle_and_onnx_round_trip(tmp_path: Path):
+    result = dg.materialize([fitted_thing, tiny_model, model_size], resources=managers(tmp_path))
+    assert result.success
+    assert (tmp_path / "fitted_thing.pkl").exists()
+    onnx.checker.check_model(onnx.load(tmp_path / "tiny_model.onnx"))
+    size = result.output_for_node("model_size")
+    metadata = result.asset_materializations_for_node("tiny_model")[0].metadata
+    assert metadata["size_bytes"].value == size == (tmp_path / "tiny_model.onnx").stat().st_size
+
+
+def test_partitioned_asset_must_return_a_dict(tmp_path: Path):
+    @dg.asset(partitions_def=days, io_manager_key="csv_io_manager", name="daily_table")
+    def not_a_dict() -> pd.DataFrame:
+        return pd.DataFrame({"a": [1]})
+
+    with pytest.raises(dg.DagsterInvariantViolationError, match="one value per partition"):
+        dg.materialize([not_a_dict], resources=managers(tmp_path), partition_key="2026-03-01")
+
+
+def test_failed_write_keeps_the_previous_file_and_leaves_no_temp(tmp_path: Path):
+    target = UPath(tmp_path / "table.csv")
+    target.write_text("good\n")
+    files = _CsvFiles(base_path=UPath(tmp_path))
+
+    def crash_halfway(sink: str) -> None:
+        Path(sink).write_text("half a fi")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        files.atomic_write(target, crash_halfway)
+    assert target.read_text() == "good\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table.csv"]

@@ -1,0 +1,52 @@
+"""users: profiles, devices, heavy-tailed activity, preferences, rating bias, sign-ups."""
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from poppy_pipeline.patterns import top_decile_share
+from poppy_pipeline.population import USER_COLUMNS, generate_users
+from poppy_pipeline.profiles import PROFILE_NAMES
+from poppy_pipeline.settings import SimulationSettings
+
+LARGE = SimulationSettings(num_users=20_000)
+
+
+def test_columns_ids_and_types():
+    users = generate_users(SimulationSettings())
+    assert list(users.columns) == USER_COLUMNS
+    assert users["User_ID"].tolist() == list(range(1, 101))
+    assert set(users["Profile"]) <= set(PROFILE_NAMES)
+    assert set(users["Device"]) <= {"desktop", "mobile"}
+    assert set(users["Preferred_Type"].dropna()) <= {"Star", "Planet", "Moon"}
+
+
+def test_population_shape_at_scale():
+    users = generate_users(LARGE)
+    assert set(users["Profile"]) == set(PROFILE_NAMES)
+    assert (users.loc[users["Profile"] == "mobile_user", "Device"] == "mobile").all()
+    assert abs(users["Preferred_Type"].notna().mean() - 0.30) < 0.02
+    assert abs(users["Activity_Weight"].mean() - 1.0) < 0.05
+    assert top_decile_share(users["Activity_Weight"], len(users)) > 0.30  # heavy tail
+    assert abs(users["Rating_Bias"].std() - 0.5) < 0.02
+
+
+def test_signups_follow_id_order_and_spread_over_the_growth_period():
+    users = generate_users(LARGE)
+    signups = pd.to_datetime(users["Signup_Date"])
+    assert signups.is_monotonic_increasing
+    growth = (signups >= pd.Timestamp(LARGE.signup_start)) & (signups <= pd.Timestamp(LARGE.signup_end))
+    assert abs(growth.mean() - (1 - LARGE.founding_user_share)) < 0.02
+    # Any 30-day window of the growth period has new users, at the default size too.
+    default = pd.to_datetime(generate_users(SimulationSettings())["Signup_Date"])
+    window_end = pd.Timestamp(date(2026, 11, 21))
+    assert ((default > window_end - pd.Timedelta(days=30)) & (default <= window_end)).sum() >= 1
+
+
+def test_deterministic_per_seed():
+    assert generate_users(SimulationSettings(seed=5)).equals(generate_users(SimulationSettings(seed=5)))
+    assert not np.array_equal(
+        generate_users(SimulationSettings(seed=5))["Activity_Weight"],
+        generate_users(SimulationSettings(seed=6))["Activity_Weight"],
+    )
