@@ -9,6 +9,8 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # The default window: the 30 days ending yesterday (UTC).
 START ?= $(shell date -u -d '30 days ago' +%F)
 END ?= $(shell date -u -d 'yesterday' +%F)
+# Extra run config files (YAML), e.g. `make run CONFIG=my_settings.yaml`.
+CONFIG ?=
 
 .PHONY: install run test lint ui bench lock clean
 
@@ -25,7 +27,8 @@ $(DAGSTER_HOME)/dagster.yaml:
 	@printf 'telemetry:\n  enabled: false\n' > $@
 
 run: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster asset materialize -m poppy_pipeline.definitions --select '*' --partition-range $(START)...$(END)
+	$(BIN)/dagster asset materialize -m poppy_pipeline.definitions --select '*' \
+		--partition-range $(START)...$(END) -c config/run.yaml $(addprefix -c ,$(CONFIG))
 	@$(BIN)/python -m poppy_pipeline.outputs
 
 test: install
