@@ -58,7 +58,6 @@ class SimulationModel:
     object_ids: np.ndarray
     object_durations: np.ndarray
     type_offsets: np.ndarray  # objects of type t are rows type_offsets[t]:type_offsets[t+1]
-    popularity_cdf: np.ndarray  # per object, cumulative popularity within its type
     popularity: np.ndarray  # per object, popularity within its type (sums to 1 per type)
     # Users, in users-table order.
     user_ids: np.ndarray
@@ -70,9 +69,9 @@ class SimulationModel:
     type_cdf: np.ndarray  # (users, types) cumulative
     favourites: np.ndarray  # (users, types, favourites_per_type) catalog row indices
     # Samplers.
-    stacked_popularity_cdf: np.ndarray  # popularity_cdf + type code: one search for all types
-    session_length_quantiles: np.ndarray  # (profiles, knots) of the session-length trait
-    watch_ratio_quantiles: np.ndarray  # (knots,) share of the media watched on a View
+    stacked_popularity_cdf: np.ndarray  # cumulative popularity within a type + type code: one search for all
+    session_length_quantiles: np.ndarray  # (profiles, atoms) of the session-length trait
+    watch_ratio_quantiles: np.ndarray  # (atoms,) share of the media watched on a View
 
 
 def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.DataFrame) -> SimulationModel:
@@ -88,6 +87,10 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
     popularity = _zipf(ranks, offsets, settings.object_popularity_exponent)
     cdf = _cumulative_per_type(popularity, offsets)
     favourite_cdf = _cumulative_per_type(_zipf(ranks, offsets, settings.favourite_popularity_exponent), offsets)
+    profile_codes = pd.Categorical(users["Profile"], categories=PROFILE_NAMES).codes.astype(np.int64)
+    if (profile_codes < 0).any():
+        unknown = sorted(set(users.loc[profile_codes < 0, "Profile"].astype(str)))
+        raise ValueError(f"users has unknown Profile values {unknown}; expected one of {list(PROFILE_NAMES)}")
     type_probabilities = _user_type_probabilities(settings, users, counts)
     favourites = _favourites(settings, len(users), offsets, favourite_cdf)
     return SimulationModel(
@@ -96,12 +99,11 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
         object_ids=objects["Object_ID"].to_numpy(np.int64),
         object_durations=objects["Duration_Sec"].to_numpy(np.float64),
         type_offsets=offsets,
-        popularity_cdf=cdf,
         popularity=popularity,
         user_ids=users["User_ID"].to_numpy(np.int64),
         signup_ordinals=date_ordinals(users["Signup_Date"]),
         activity=users["Activity_Weight"].to_numpy(np.float64),
-        profile_codes=pd.Categorical(users["Profile"], categories=PROFILE_NAMES).codes.astype(np.int64),
+        profile_codes=profile_codes,
         rating_bias=users["Rating_Bias"].to_numpy(np.float64),
         type_probabilities=type_probabilities,
         type_cdf=np.cumsum(type_probabilities, axis=1),

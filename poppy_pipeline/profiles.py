@@ -40,10 +40,3 @@ PROFILE_BY_NAME: dict[str, Profile] = {p.name: p for p in PROFILES}
 def session_length_seconds(beta_draws: np.ndarray) -> np.ndarray:
     """Map Beta(0..1) draws of the session-length trait onto 10-300 s."""
     return SESSION_MIN_SEC + (SESSION_MAX_SEC - SESSION_MIN_SEC) * beta_draws
-
-
-def trait_parameters(profile_codes: np.ndarray, trait: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row (α, β) of `trait` for an array of profile indices into `PROFILES`."""
-    alphas = np.array([getattr(p, trait)[0] for p in PROFILES])
-    betas = np.array([getattr(p, trait)[1] for p in PROFILES])
-    return alphas[profile_codes], betas[profile_codes]

@@ -12,4 +12,6 @@ import dagster as dg
 # policy (a window backfills in one process) and partitioned asset checks (a check measures the
 # window just materialized). Silenced by message so other warnings still show.
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
-warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning)
+warnings.filterwarnings(
+    "ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning
+)
