@@ -3,19 +3,24 @@
 import dagster as dg
 
 from poppy_pipeline.defs.celestial_objects import celestial_objects
+from poppy_pipeline.defs.engagement_scores import engagement_scores
+from poppy_pipeline.defs.interaction_report import interaction_report
 from poppy_pipeline.defs.io_managers import CsvIOManager, OnnxIOManager, PickleIOManager
 from poppy_pipeline.defs.resources import SimulationResource
 from poppy_pipeline.defs.schedules import daily_job, daily_schedule
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions, simulated_interactions_patterns
+from poppy_pipeline.defs.source import InteractionSourceResource
+from poppy_pipeline.defs.trending_objects import trending_objects
 from poppy_pipeline.defs.users import users
 
 defs = dg.Definitions(
-    assets=[celestial_objects, users, simulated_interactions],
+    assets=[celestial_objects, users, simulated_interactions, engagement_scores, trending_objects, interaction_report],
     asset_checks=[simulated_interactions_patterns],
     jobs=[daily_job],
     schedules=[daily_schedule],
     resources={
         "simulation": SimulationResource(),
+        "interaction_source": InteractionSourceResource(),
         "csv_io_manager": CsvIOManager(),
         "pickle_io_manager": PickleIOManager(),
         "onnx_io_manager": OnnxIOManager(),

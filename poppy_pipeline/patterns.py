@@ -186,14 +186,16 @@ def hour_profile(interactions: pd.DataFrame) -> PatternResult:
     )
 
 
-def integrity(interactions: pd.DataFrame, users: pd.DataFrame, objects: pd.DataFrame) -> PatternResult:
+def integrity(
+    interactions: pd.DataFrame, users: pd.DataFrame, objects: pd.DataFrame, check_signup: bool = True
+) -> PatternResult:
     """Every object and user exists, no user acts before signing up, IDs are unique."""
     known_objects = pd.MultiIndex.from_frame(objects[["Object_Type", "Object_ID"]].astype({"Object_Type": str}))
     keys = pd.MultiIndex.from_arrays([interactions["Object_Type"].astype(str), interactions["Object_ID"]])
     unknown_objects = int((~keys.isin(known_objects)).sum())
     signup = pd.to_datetime(interactions["User_ID"].map(users.set_index("User_ID")["Signup_Date"]))
-    unknown_users = int(signup.isna().sum())
-    before_signup = int((interactions["Timestamp"].dt.normalize() < signup).sum())
+    unknown_users = int((~interactions["User_ID"].isin(users["User_ID"])).sum())
+    before_signup = int((interactions["Timestamp"].dt.normalize() < signup).sum()) if check_signup else 0
     duplicate_ids = int(interactions["Interaction_ID"].duplicated().sum())
     problems = unknown_objects + unknown_users + before_signup + duplicate_ids
     return PatternResult(

@@ -14,7 +14,14 @@ def test_daily_schedule_requests_the_day_that_just_ended():
     assert [r.partition_key for r in requests] == ["2026-11-21"]
 
 
-def test_daily_job_covers_the_daily_assets_and_their_inputs():
+def test_daily_job_covers_the_daily_assets_their_inputs_and_the_window_summaries():
     job = defs.resolve_job_def("daily_partitions_job")
     keys = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
-    assert keys == {"celestial_objects", "users", "simulated_interactions"}
+    assert keys == {
+        "celestial_objects",
+        "users",
+        "simulated_interactions",
+        "engagement_scores",
+        "trending_objects",
+        "interaction_report",
+    }

@@ -1,54 +1,56 @@
-"""`celestial_objects`: the catalog of stars, planets and moons."""
+"""`celestial_objects`: the catalog of stars, planets and moons (or of a real log's objects)."""
 
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
 from poppy_pipeline.catalog import build_catalog
 from poppy_pipeline.defs.metadata import markdown_table
 from poppy_pipeline.defs.partitions import single_run
+from poppy_pipeline.defs.quarantine_checks import Intake, quarantine, quarantine_spec
 from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.quarantine import write_quarantine
+from poppy_pipeline.defs.source import InteractionSourceResource
+from poppy_pipeline.sources import PINGS, check_pings_objects
 
 
 @dg.asset(
-    group_name="simulation",
+    group_name="sources",
     kinds={"pandas", "csv"},
     io_manager_key="csv_io_manager",
     backfill_policy=single_run,
-    tags={"layer": "source"},
+    check_specs=[quarantine_spec("celestial_objects")],
 )
 def celestial_objects(
-    context: dg.AssetExecutionContext, simulation: SimulationResource
-) -> dg.MaterializeResult[pd.DataFrame]:
+    context: dg.AssetExecutionContext, simulation: SimulationResource, interaction_source: InteractionSourceResource
+):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
     """Every object the app shows: `Object_Type, Object_ID, Name, Category, Duration_Sec`.
 
     Read from `data/objects/{stars,planets,moons}.csv` where present (see `catalog.py` for the
-    accepted columns), generated at the configured sizes otherwise.
+    accepted columns), generated at the configured sizes otherwise; with a `pings` source, the
+    log's `pings.csv`.
     """
-    catalog = build_catalog(simulation.settings(), Path(simulation.objects_dir))
-    quarantined = 0
-    for read in catalog.files:
-        context.log.info(
-            f"{read.path}: {len(read.objects)} objects kept, {len(read.quarantined)} quarantined;"
-            f" columns used {read.column_mapping}, ignored {read.ignored_columns}"
-        )
-        written = write_quarantine("celestial_objects", read.path.name, read.quarantined)
-        if written:
-            quarantined += len(read.quarantined)
-            context.log.warning(f"{len(read.quarantined)} rows of {read.path} quarantined in {written}")
-    objects = catalog.objects
+    if interaction_source.kind == PINGS.name:
+        checked = check_pings_objects(interaction_source.location())
+        objects, sources = checked.valid, {"Ping": str(checked.source_file)}
+        intakes = [Intake(checked.source_file, checked.input_rows, checked.rejected)]
+    else:
+        catalog = build_catalog(simulation.settings(), Path(simulation.objects_dir))
+        objects, sources = catalog.objects, catalog.sources
+        intakes = [Intake(f.path, len(f.objects) + len(f.quarantined), f.quarantined) for f in catalog.files]
+        for read in catalog.files:
+            context.log.info(f"{read.path}: columns used {read.column_mapping}, ignored {read.ignored_columns}")
+    counts, check = quarantine(context, "celestial_objects", intakes, interaction_source.max_quarantine_share)
     return dg.MaterializeResult(
         value=objects,
         metadata={
-            "sources": dg.MetadataValue.json(catalog.sources),
+            "sources": dg.MetadataValue.json(sources),
             "objects_per_type": dg.MetadataValue.json(objects["Object_Type"].value_counts().to_dict()),
             "categories": dg.MetadataValue.md(
                 markdown_table(
                     objects.groupby(["Object_Type", "Category"]).size().rename("objects").reset_index(), max_rows=40
                 )
             ),
-            "quarantined_rows": quarantined,
+            **counts,
         },
+        check_results=[check],
     )

@@ -13,7 +13,7 @@ import hashlib
 import os
 import pickle
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, BinaryIO
 
 import dagster as dg
@@ -54,6 +54,23 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
 
     def get_partitions_metadata(self, values: Mapping[str, Any], paths: Mapping[str, UPath]) -> dict[str, Any]:
         return {"partitions_written": len(values)}
+
+    def load_asset_partitions(self, asset_key: str, partition_keys: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
+        """Read the partitions of `asset_key` that exist; return them and the keys that do not.
+
+        For unpartitioned assets that read a window of a daily asset (the run's window rather than
+        every partition ever materialized, which is what a plain input would load).
+        """
+        folder = self._base_path / asset_key
+        found: dict[str, Any] = {}
+        missing: list[str] = []
+        for key in partition_keys:
+            path = self._with_extension(self.make_safe_partition_path(folder, key))
+            if self.path_exists(path):
+                found[key] = self.load_from_path(None, path)  # type: ignore[arg-type]
+            else:
+                missing.append(key)
+        return found, missing
 
     def atomic_write(self, path: UPath, write: Callable[[BinaryIO | str], None]) -> None:
         """Write via a temp file renamed into place (local), or in one put (object stores)."""

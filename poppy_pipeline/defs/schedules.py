@@ -2,13 +2,20 @@
 
 import dagster as dg
 
+from poppy_pipeline.defs.engagement_scores import engagement_scores
+from poppy_pipeline.defs.interaction_report import interaction_report
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions
+from poppy_pipeline.defs.trending_objects import trending_objects
 
-# The daily assets and what they are built from (cheap and deterministic to rebuild).
+# The daily assets and what they are built from (cheap and deterministic to rebuild), then the
+# window summaries that read them: in one run, so they refresh once the day has landed (and not
+# when its blocking checks fail).
 daily_job = dg.define_asset_job(
     "daily_partitions_job",
-    selection=dg.AssetSelection.assets(simulated_interactions).upstream(),
-    description="Materialize one day of every daily-partitioned asset, with its checks.",
+    selection=dg.AssetSelection.assets(simulated_interactions).upstream()
+    | dg.AssetSelection.assets(engagement_scores, trending_objects, interaction_report),
+    description="Materialize yesterday's partition of the daily assets, then refresh engagement_scores, "
+    "trending_objects and interaction_report over their trailing window.",
 )
 
 # Shortly after midnight UTC, materialize the day that just ended.

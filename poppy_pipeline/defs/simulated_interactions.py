@@ -7,7 +7,9 @@ import pandas as pd
 
 from poppy_pipeline import patterns
 from poppy_pipeline.defs.partitions import daily_partitions, single_run
+from poppy_pipeline.defs.quarantine_checks import Intake, quarantine, quarantine_spec
 from poppy_pipeline.defs.resources import SimulationResource
+from poppy_pipeline.defs.source import InteractionSourceResource
 from poppy_pipeline.interactions import (
     build_model,
     expected_repeat_share,
@@ -15,36 +17,66 @@ from poppy_pipeline.interactions import (
     revisit_probability,
     simulate_day,
 )
+from poppy_pipeline.sources import (
+    PINGS,
+    check_pings_interactions,
+    check_poppy_log,
+    read_pings_interactions,
+    read_poppy_log,
+    split_by_day,
+)
 
 
 @dg.asset(
-    group_name="simulation",
+    group_name="sources",
     kinds={"pandas", "csv"},
     io_manager_key="csv_io_manager",
     partitions_def=daily_partitions,
     backfill_policy=single_run,
-    tags={"layer": "events"},
+    check_specs=[quarantine_spec("simulated_interactions", daily_partitions)],
 )
 def simulated_interactions(
     context: dg.AssetExecutionContext,
     simulation: SimulationResource,
+    interaction_source: InteractionSourceResource,
     celestial_objects: pd.DataFrame,
     users: pd.DataFrame,
-) -> dg.MaterializeResult[dict[str, pd.DataFrame]]:
+):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
     """One CSV per day: `Interaction_ID, User_ID, Object_Type, Object_ID, Interaction_Type,
     Interaction_Rating, Timestamp, Session_ID, Watch_Time_Sec`.
 
-    Each day depends only on the seed, the catalog, the users and its own date, so any window
-    backfills in one run (or in parallel) and gives byte-identical files.
+    Simulated, or the days of a real log when `interaction_source` has a path. A simulated day
+    depends only on the seed, the catalog, the users and its own date, so any window backfills
+    in one run (or in parallel) and gives byte-identical files.
     """
-    settings = simulation.settings()
-    model = build_model(settings, celestial_objects, users)
     keys = context.partition_keys
+    if interaction_source.is_real:
+        days, metadata, intakes = _read_real_log(context, interaction_source, celestial_objects, users, keys)
+    else:
+        days, metadata = _simulate(context, simulation, celestial_objects, users, keys)
+        intakes = []
+    counts, check = quarantine(context, "simulated_interactions", intakes, interaction_source.max_quarantine_share)
+    return dg.MaterializeResult(
+        value=days,
+        metadata={
+            "source": interaction_source.kind,
+            "days": len(days),
+            "first_day": keys[0],
+            "last_day": keys[-1],
+            **metadata,
+            **counts,
+        },
+        check_results=[check],
+    )
+
+
+def _simulate(context, simulation: SimulationResource, objects: pd.DataFrame, users: pd.DataFrame, keys: list[str]):
+    settings = simulation.settings()
+    model = build_model(settings, objects, users)
     days: dict[str, pd.DataFrame] = {}
     for i, key in enumerate(keys, start=1):
-        day = date.fromisoformat(key)
-        frame = simulate_day(model, day)
-        guard = patterns.integrity(frame, users, celestial_objects)
+        frame = simulate_day(model, date.fromisoformat(key))
+        guard = patterns.integrity(frame, users, objects)
         if not guard.passed:  # a generator bug: fail before anything is written
             raise dg.Failure(f"simulated_interactions {key}: {guard.describe()} {guard.details}")
         days[key] = frame
@@ -57,17 +89,31 @@ def simulated_interactions(
             f"repeat_share {settings.repeat_share} is out of reach for these users and objects:"
             f" between {lowest:.3f} and {highest:.3f} over {settings.repeat_reference_days} days"
         )
-    return dg.MaterializeResult(
-        value=days,
-        metadata={
-            "days": len(days),
-            "first_day": keys[0],
-            "last_day": keys[-1],
-            "revisit_probability_last_day": revisit_probability(model, last_day),
-            "reachable_repeat_share": f"{lowest:.3f}..{highest:.3f}",
-            "seed": settings.seed,
-        },
+    metadata = {
+        "seed": settings.seed,
+        "revisit_probability_last_day": revisit_probability(model, last_day),
+        "reachable_repeat_share": f"{lowest:.3f}..{highest:.3f}",
+    }
+    return days, metadata
+
+
+def _read_real_log(
+    context, source: InteractionSourceResource, objects: pd.DataFrame, users: pd.DataFrame, keys: list[str]
+):
+    if source.kind == PINGS.name:
+        path, raw = read_pings_interactions(source.location())
+        checked = check_pings_interactions(path, raw, objects, users)
+    else:
+        raw, _ = read_poppy_log(source.location())
+        checked = check_poppy_log(source.location(), raw, objects, users)
+    days, outside = split_by_day(checked.valid, keys)
+    context.log.info(
+        f"{checked.source_file}: {checked.input_rows} rows, {len(checked.valid)} valid"
+        f" ({checked.input_rows and len(checked.valid) - outside} in {keys[0]}..{keys[-1]}, {outside} outside),"
+        f" {len(checked.rejected)} quarantined"
     )
+    metadata = {"log": str(checked.source_file), "valid_rows_outside_window": outside}
+    return days, metadata, [Intake(checked.source_file, checked.input_rows, checked.rejected)]
 
 
 INTEGRITY = "integrity"
@@ -103,6 +149,7 @@ PATTERN_CHECKS = {
 def simulated_interactions_patterns(
     context: dg.AssetCheckExecutionContext,
     simulation: SimulationResource,
+    interaction_source: InteractionSourceResource,
     simulated_interactions: dict[str, pd.DataFrame],
     celestial_objects: pd.DataFrame,
     users: pd.DataFrame,
@@ -112,23 +159,27 @@ def simulated_interactions_patterns(
     Share tolerances widen to four standard errors on windows too small for the spec's own
     tolerance (a single scheduled day); on the default 30 days the spec's tolerances apply.
     """
-    settings = simulation.settings()
     keys = sorted(simulated_interactions)
-    window = pd.concat([simulated_interactions[k] for k in keys], ignore_index=True)
-    model = build_model(settings, celestial_objects, users)
-    expected_repeats = expected_repeat_share(model, date.fromisoformat(keys[-1]), len(keys))
-    results = {
-        INTEGRITY: patterns.integrity(window, users, celestial_objects),
-        "type_mix": patterns.type_mix(window, settings),
-        "rating_distribution": patterns.rating_distribution(window),
-        "rating_bias_correlation": patterns.rating_bias_correlation(window, users),
-        "preferred_type_share": patterns.preferred_type_share(window, users, settings),
-        "repeat_share": patterns.repeat_share(window, expected_repeats),
-        "activity_concentration": patterns.concentration(window, users, celestial_objects),
-        "evening_peak": patterns.hour_profile(window),
-    }
+    frames = [simulated_interactions[k] for k in keys if len(simulated_interactions[k])]
+    window = pd.concat(frames, ignore_index=True) if frames else simulated_interactions[keys[0]]
+    span = f"{keys[0]}..{keys[-1]} ({len(keys)} days, {len(window)} interactions)"
+    if interaction_source.is_real:
+        # A real log owes nothing to seed 000's claims; only its integrity is checked. Real users
+        # may act before their recorded sign-up, so that rule is the simulation's alone.
+        results = {INTEGRITY: patterns.integrity(window, users, celestial_objects, check_signup=False)}
+    else:
+        results = _measure_patterns(simulation.settings(), window, celestial_objects, users, keys)
     for spec in context.selected_asset_check_keys:
-        result = results[spec.name]
+        result = results.get(spec.name)
+        if result is None:
+            yield dg.AssetCheckResult(
+                check_name=spec.name,
+                asset_key=spec.asset_key,
+                passed=True,
+                description=f"Not applicable: the interactions are a real {interaction_source.kind} log.",
+                metadata={"applies": "simulation only", "window": span},
+            )
+            continue
         context.log.info(result.describe())
         yield dg.AssetCheckResult(
             check_name=spec.name,
@@ -137,10 +188,25 @@ def simulated_interactions_patterns(
             metadata={
                 "measured": dg.MetadataValue.float(float(result.value)),
                 "target": result.target,
-                "window": f"{keys[0]}..{keys[-1]} ({len(keys)} days, {len(window)} interactions)",
+                "window": span,
                 "details": dg.MetadataValue.json(_jsonable(result.details)),
             },
         )
+
+
+def _measure_patterns(settings, window: pd.DataFrame, objects: pd.DataFrame, users: pd.DataFrame, keys: list[str]):
+    model = build_model(settings, objects, users)
+    expected_repeats = expected_repeat_share(model, date.fromisoformat(keys[-1]), len(keys))
+    return {
+        INTEGRITY: patterns.integrity(window, users, objects),
+        "type_mix": patterns.type_mix(window, settings),
+        "rating_distribution": patterns.rating_distribution(window),
+        "rating_bias_correlation": patterns.rating_bias_correlation(window, users),
+        "preferred_type_share": patterns.preferred_type_share(window, users, settings),
+        "repeat_share": patterns.repeat_share(window, expected_repeats),
+        "activity_concentration": patterns.concentration(window, users, objects),
+        "evening_peak": patterns.hour_profile(window),
+    }
 
 
 def _jsonable(value):

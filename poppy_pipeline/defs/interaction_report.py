@@ -1,0 +1,82 @@
+"""`interaction_report`: seed 000's exploration and seed 002's metrics, as figures and JSON."""
+
+import json
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.defs.partitions import single_run
+from poppy_pipeline.defs.source import InteractionSourceResource
+from poppy_pipeline.defs.window import WindowConfig, load_window, window_days
+from poppy_pipeline.paths import data_dir
+from poppy_pipeline.report import (
+    NEW_USER_DAYS,
+    build_report,
+    draw_figures,
+    markdown_gallery,
+    view_watch_ratios,
+    write_figures,
+)
+
+
+class ReportConfig(WindowConfig):
+    new_user_days: int = Field(
+        default=NEW_USER_DAYS, description="A user is new when signed up this many days before the last event."
+    )
+
+
+@dg.asset(
+    group_name="engagement",
+    kinds={"pandas", "json", "matplotlib"},
+    deps=["simulated_interactions"],
+    backfill_policy=single_run,
+)
+def interaction_report(
+    context: dg.AssetExecutionContext,
+    config: ReportConfig,
+    interaction_source: InteractionSourceResource,
+    csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
+    celestial_objects: pd.DataFrame,
+    users: pd.DataFrame,
+    engagement_scores: pd.DataFrame,
+) -> dg.MaterializeResult:
+    """`$POPPY_DATA_DIR/interaction_report.json` and `$POPPY_DATA_DIR/figures/*.png`.
+
+    Figures: interactions per user and per object (log scale), ratings, daily trend by type,
+    hour of day, watch ratio of views, top 10 objects by engagement, new vs existing users.
+    """
+    days = window_days(context, config)
+    interactions = load_window(context, csv_io_manager, "simulated_interactions", days)
+    spec = interaction_source.spec()
+    report = build_report(
+        interactions,
+        celestial_objects,
+        users,
+        engagement_scores,
+        spec.view_type,
+        spec.engaging_types,
+        config.new_user_days,
+    )
+    report["window"] |= {"first_day": days[0], "last_day": days[-1], "source": interaction_source.kind}
+    figures = draw_figures(
+        interactions, report, view_watch_ratios(interactions, celestial_objects, spec.view_type), spec.rated_type
+    )
+    paths = write_figures(figures, data_dir() / "figures")
+    report_path = data_dir() / "interaction_report.json"
+    temporary = report_path.with_name(f".{report_path.name}.tmp")
+    temporary.write_text(json.dumps(report, indent=2) + "\n")
+    temporary.replace(report_path)
+    context.log.info(f"wrote {report_path} and {len(paths)} figures in {paths[0].parent}")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(report_path)),
+            "figures": dg.MetadataValue.path(str(paths[0].parent)),
+            "window": f"{days[0]}..{days[-1]}",
+            "watch_ratio_views": dg.MetadataValue.json(report["watch_ratio_views"]),
+            "top_objects": dg.MetadataValue.json(report["top_objects"]),
+            "new_vs_existing": dg.MetadataValue.json(report["new_vs_existing"]),
+            "report": dg.MetadataValue.md(markdown_gallery(figures)),
+        }
+    )

@@ -1,0 +1,57 @@
+"""Rejected input rows: written to the quarantine folder, counted, and checked."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from poppy_pipeline.quarantine import write_quarantine
+
+QUARANTINE_CHECK = "quarantine_share"
+
+
+@dataclass
+class Intake:
+    """One input file's rows: how many came in and which were rejected (with a reason)."""
+
+    source_file: Path
+    input_rows: int
+    rejected: pd.DataFrame
+
+
+def quarantine_spec(asset: str, partitions_def: dg.PartitionsDefinition | None = None) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        QUARANTINE_CHECK,
+        asset=asset,
+        description="The share of input rows quarantined stays within interaction_source.max_quarantine_share.",
+        blocking=True,
+        partitions_def=partitions_def,
+    )
+
+
+def quarantine(
+    context: dg.AssetExecutionContext, asset: str, intakes: list[Intake], threshold: float
+) -> tuple[dict, dg.AssetCheckResult]:
+    """Write each intake's rejected rows, log them, and return (metadata, check result)."""
+    files = {}
+    for intake in intakes:
+        written = write_quarantine(asset, intake.source_file.name, intake.rejected)
+        files[intake.source_file.name] = {"input_rows": intake.input_rows, "quarantined": len(intake.rejected)}
+        if written:
+            first = intake.rejected["reason"].iloc[0]
+            context.log.warning(
+                f"{len(intake.rejected)} of {intake.input_rows} rows of {intake.source_file}"
+                f" quarantined in {written}; first: {first}"
+            )
+    total = sum(i.input_rows for i in intakes)
+    rejected = sum(len(i.rejected) for i in intakes)
+    share = rejected / total if total else 0.0
+    metadata = {"input_rows": total, "quarantined_rows": rejected, "quarantined_share": share}
+    result = dg.AssetCheckResult(
+        check_name=QUARANTINE_CHECK,
+        asset_key=asset,
+        passed=share <= threshold,
+        metadata={**metadata, "threshold": threshold, "files": dg.MetadataValue.json(files)},
+    )
+    return metadata, result

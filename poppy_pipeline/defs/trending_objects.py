@@ -1,0 +1,64 @@
+"""`trending_objects`: the Layer-2 trending list the C# recommendation engine reads."""
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from poppy_pipeline.defs.engagement_scores import EngagementConfig, event_weights
+from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.defs.metadata import markdown_table
+from poppy_pipeline.defs.partitions import single_run
+from poppy_pipeline.defs.source import InteractionSourceResource
+from poppy_pipeline.defs.window import load_window, window_days
+from poppy_pipeline.engagement import TRENDING_COLUMNS
+from poppy_pipeline.engagement import trending_objects as rank_trending
+
+
+class TrendingConfig(EngagementConfig):
+    half_life_days: float = Field(default=7.0, description="An event's engagement halves every this many days.")
+    top_n: int = Field(default=100, description="Objects kept per Object_Type.")
+
+
+@dg.asset(
+    group_name="engagement",
+    kinds={"pandas", "csv"},
+    io_manager_key="csv_io_manager",
+    deps=["simulated_interactions"],
+    backfill_policy=single_run,
+)
+def trending_objects(
+    context: dg.AssetExecutionContext,
+    config: TrendingConfig,
+    interaction_source: InteractionSourceResource,
+    csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
+    celestial_objects: pd.DataFrame,
+) -> dg.MaterializeResult[pd.DataFrame]:
+    """`Object_Type, Object_ID, total_interactions, num_views, num_clicks, num_favorites,
+    trending_score` (0-100): per type, the `top_n` objects by engagement decayed with a
+    `half_life_days` half-life to the end of the window.
+
+    Decay needs each event's time and type, which the pair-level `engagement_scores` does not
+    keep, so this reads the window's events and scores them the same way (same weights).
+    """
+    days = window_days(context, config)
+    interactions = load_window(context, csv_io_manager, "simulated_interactions", days)
+    as_of = pd.Timestamp(days[-1]) + pd.Timedelta(days=1)
+    spec = interaction_source.spec()
+    trending = rank_trending(
+        interactions,
+        celestial_objects,
+        event_weights(config, interaction_source),
+        spec.trending_roles,
+        as_of=as_of,
+        half_life_days=config.half_life_days,
+        top_n=config.top_n,
+    )
+    return dg.MaterializeResult(
+        value=trending[TRENDING_COLUMNS],
+        metadata={
+            "window": f"{days[0]}..{days[-1]}",
+            "as_of": str(as_of),
+            "per_type": dg.MetadataValue.json(trending["Object_Type"].value_counts().to_dict()),
+            "preview": dg.MetadataValue.md(markdown_table(trending.head(10))),
+        },
+    )

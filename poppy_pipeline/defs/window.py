@@ -1,0 +1,67 @@
+"""The window of days an unpartitioned asset reads from the daily assets.
+
+In order of precedence: the asset's `start`/`end` config; the run's partition range (`make run
+START=… END=…`); the `trailing_days` ending on the run's partition (the daily schedule); the
+`trailing_days` ending on the last complete day.
+"""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.defs.partitions import daily_partitions
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
+
+
+class WindowConfig(dg.Config):
+    start: str | None = Field(default=None, description="First day (YYYY-MM-DD); default: see trailing_days.")
+    end: str | None = Field(default=None, description="Last day (YYYY-MM-DD); default: the run's last partition.")
+    trailing_days: int = Field(
+        default=30, description="Days read when no start is given, ending on the run's partition or yesterday."
+    )
+
+
+def window_days(context: dg.AssetExecutionContext, config: WindowConfig) -> list[str]:
+    """The daily partition keys of the window, oldest first."""
+    tags = context.run.tags
+    end = config.end or tags.get(RANGE_END_TAG) or tags.get(PARTITION_TAG) or daily_partitions.get_last_partition_key()
+    if end is None:
+        raise dg.Failure("No complete day yet in the daily partitions, so there is no window to read.")
+    if config.start:
+        start = config.start
+    elif RANGE_START_TAG in tags and not config.end:
+        start = tags[RANGE_START_TAG]
+    else:
+        if config.trailing_days < 1:
+            raise dg.Failure(f"trailing_days must be at least 1, got {config.trailing_days}")
+        start = str(date.fromisoformat(end) - timedelta(days=config.trailing_days - 1))
+    first = daily_partitions.get_first_partition_key()
+    start = max(start, first)
+    if start > end:
+        raise dg.Failure(f"Empty window {start}..{end}")
+    return daily_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
+
+
+def load_window(
+    context: dg.AssetExecutionContext, store: PartitionedUPathIOManager, asset_key: str, days: list[str]
+) -> pd.DataFrame:
+    """The window's rows of a daily asset, in day order; fails when no day is there."""
+    found, missing = store.load_asset_partitions(asset_key, days)
+    if not found:
+        raise dg.Failure(
+            f"{asset_key} has no materialized partition in {days[0]}..{days[-1]}; materialize it first "
+            f"(e.g. make run START={days[0]} END={days[-1]})."
+        )
+    if missing:
+        context.log.warning(f"{asset_key}: {len(missing)} of {len(days)} days are not materialized: {missing[:10]}")
+    frames = [found[day] for day in days if day in found]
+    context.log.info(f"read {asset_key} {days[0]}..{days[-1]}: {len(frames)} days, {sum(map(len, frames))} rows")
+    # A day without rows reads back without column types; leaving it out keeps them.
+    non_empty = [frame for frame in frames if len(frame)] or frames[:1]
+    return pd.concat(non_empty, ignore_index=True)
