@@ -112,10 +112,12 @@ def seed_loop_rate(events: int) -> float:
     return events / (time.perf_counter() - started)
 
 
-def run_child(events: int) -> dict:
-    command = [sys.executable, __file__, "--child", str(events)]
-    environment = {**os.environ, **SINGLE_THREAD}
-    prefix = ["taskset", "-c", "0"] if _has_taskset() else []
+def run_child_json(script: str, events: int) -> dict:
+    """Run `script --child events` on one core with single-threaded libraries; its JSON line."""
+    command = [sys.executable, script, "--child", str(events)]
+    root = str(Path(__file__).resolve().parents[1])
+    environment = {**os.environ, **SINGLE_THREAD, "PYTHONPATH": root}
+    prefix = ["taskset", "-c", os.environ.get("BENCH_CPU", "0")] if _has_taskset() else []
     output = subprocess.run(prefix + command, env=environment, check=True, capture_output=True, text=True)
     return json.loads(output.stdout.strip().splitlines()[-1])
 
@@ -133,7 +135,7 @@ def main() -> None:
         print(json.dumps(measure(int(args.child))))
         return
 
-    rows = [run_child(int(size)) for size in args.sizes]
+    rows = [run_child_json(__file__, int(size)) for size in args.sizes]
     seed_rate = seed_loop_rate(SEED_LOOP_EVENTS)
     print("| events | in memory (events/s) | to CSV (events/s) | CSV size | peak RSS | vs seed loop |")
     print("|---:|---:|---:|---:|---:|---:|")

@@ -7,7 +7,7 @@ runs on whole arrays: factorised keys, `bincount` sums, `maximum.at` for the lat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,73 +34,172 @@ TRENDING_COLUMNS = [
 TRENDING_COUNTS = ("num_views", "num_clicks", "num_favorites")
 
 
+def category_codes(values: pd.Series, categories: Sequence) -> np.ndarray:
+    """Index of each value in `categories` (-1 where absent), without materialising strings."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        position = {c: i for i, c in enumerate(categories)}
+        remap = np.array([position.get(c, -1) for c in values.cat.categories] + [-1], dtype=np.int64)
+        return remap[values.cat.codes.to_numpy()]  # code -1 (missing) picks the trailing -1
+    position = pd.Index(list(categories))
+    return position.get_indexer(values.astype(str) if values.dtype == object else values).astype(np.int64)
+
+
 def object_rows(interactions: pd.DataFrame, objects: pd.DataFrame) -> np.ndarray:
     """Row of each event's (Object_Type, Object_ID) in `objects`; -1 where it is not there."""
-    catalog = pd.MultiIndex.from_arrays([objects["Object_Type"].astype(str), objects["Object_ID"]])
+    types = list(pd.unique(objects["Object_Type"].astype(str)))
+    catalog_types = category_codes(objects["Object_Type"].astype(str), types)
+    event_types = category_codes(interactions["Object_Type"], types)
+    ids, event_ids = objects["Object_ID"], interactions["Object_ID"]
+    if pd.api.types.is_integer_dtype(ids) and pd.api.types.is_integer_dtype(event_ids) and ids.min() >= 0:
+        # Integer IDs (the Poppy catalog): a dense (type, id) -> row table, one gather per event.
+        table = np.full((len(types), int(ids.max()) + 2), -1, dtype=np.int64)
+        if (pd.Series(catalog_types * table.shape[1] + ids.to_numpy()).duplicated()).any():
+            raise ValueError("objects has repeated (Object_Type, Object_ID) pairs")
+        table[catalog_types, ids.to_numpy()] = np.arange(len(objects))
+        event_id = event_ids.to_numpy(np.int64)
+        inside = (event_types >= 0) & (event_id >= 0) & (event_id < table.shape[1])
+        rows = np.full(len(interactions), -1, dtype=np.int64)
+        rows[inside] = table[event_types[inside], event_id[inside]]
+        return rows
+    catalog = pd.MultiIndex.from_arrays([catalog_types, ids.astype(str)])
     if not catalog.is_unique:
         raise ValueError("objects has repeated (Object_Type, Object_ID) pairs")
-    types = pd.Categorical(interactions["Object_Type"].astype(str), categories=catalog.levels[0])
-    ids = pd.Categorical(interactions["Object_ID"], categories=catalog.levels[1])
-    # Integer codes into the catalog's levels make the lookup a hash of one int64 per event.
-    width = len(catalog.levels[1]) + 1
-    catalog_keys = catalog.codes[0].astype(np.int64) * width + catalog.codes[1]
-    event_keys = np.where((types.codes < 0) | (ids.codes < 0), -1, types.codes.astype(np.int64) * width + ids.codes)
-    rows = pd.Index(catalog_keys).get_indexer(event_keys)
-    return np.where(event_keys < 0, -1, rows)
+    return catalog.get_indexer(pd.MultiIndex.from_arrays([event_types, event_ids.astype(str)]))
 
 
 def score_events(
     interactions: pd.DataFrame, objects: pd.DataFrame, weights: Mapping[str, float]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(score, watch ratio, object row) of each event."""
-    kinds = interactions["Interaction_Type"].astype(str)
-    unknown = sorted(set(kinds.unique()) - set(weights))
-    if unknown:
+    kinds = list(weights)
+    kind_codes = category_codes(interactions["Interaction_Type"], kinds)
+    if (kind_codes < 0).any():
+        unknown = sorted(set(interactions["Interaction_Type"].astype(str)[kind_codes < 0]))
         raise ValueError(f"no engagement weight for event type(s) {unknown}; weights cover {sorted(weights)}")
-    weight = kinds.map(weights).to_numpy(np.float64)
+    weight = np.array([weights[k] for k in kinds], dtype=np.float64)[kind_codes]
     rows = object_rows(interactions, objects)
     if (rows < 0).any():
         missing = interactions.loc[rows < 0, ["Object_Type", "Object_ID"]].drop_duplicates().head(5)
         raise ValueError(
             f"{int((rows < 0).sum())} events refer to objects not in the catalog, e.g. {missing.values.tolist()}"
         )
-    duration = objects["Duration_Sec"].to_numpy(np.float64)[rows]
-    watch = pd.to_numeric(interactions["Watch_Time_Sec"]).to_numpy(np.float64, na_value=np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.clip(np.nan_to_num(watch / duration, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
+    ratio = watch_ratio(watch_seconds(interactions, missing=0.0), objects["Duration_Sec"].to_numpy(np.float64)[rows])
     return weight + ratio, ratio, rows
 
 
+def watch_ratio(watch: np.ndarray, duration: np.ndarray) -> np.ndarray:
+    """clip(watch / duration, 0, 1), and 0 where either is missing (watch given as 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = watch / duration
+    ratio[~np.isfinite(ratio)] = 0.0
+    return np.clip(ratio, 0.0, 1.0, out=ratio)
+
+
+def watch_seconds(interactions: pd.DataFrame, missing: float) -> np.ndarray:
+    column = interactions["Watch_Time_Sec"]
+    if isinstance(column.array, pd.arrays.IntegerArray | pd.arrays.FloatingArray):
+        return column.array.to_numpy(dtype=np.float64, na_value=missing)
+    return pd.to_numeric(column).to_numpy(np.float64, na_value=missing)
+
+
 def engagement_scores(interactions: pd.DataFrame, objects: pd.DataFrame, weights: Mapping[str, float]) -> pd.DataFrame:
-    """One row per (User_ID, Object_Type, Object_ID), sorted by those keys."""
+    """One row per (User_ID, Object_Type, Object_ID), sorted by user then catalog order.
+
+    Users are processed in blocks small enough that a dense (user, object) table of the block
+    stays in cache: events are bucketed by block with one stable radix pass, then summed with
+    `bincount` into the block's table. Each pair's events are added in their original order.
+    """
     if interactions.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in ENGAGEMENT_COLUMNS})
     score, _, rows = score_events(interactions, objects, weights)
-    user_codes, user_values = pd.factorize(interactions["User_ID"], sort=True)
-    pair_codes, pair_keys = pd.factorize(user_codes.astype(np.int64) * len(objects) + rows, sort=True)
-    count = len(pair_keys)
-    watch = pd.to_numeric(interactions["Watch_Time_Sec"]).to_numpy(np.float64, na_value=0.0)
+    user_codes, user_values = _user_codes(interactions["User_ID"])
     times = interactions["Timestamp"].to_numpy()
-    last = np.full(count, np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(last, pair_codes, times.view(np.int64))
-    pair_rows = pair_keys % len(objects)
-    duration = objects["Duration_Sec"].to_numpy(np.float64)[pair_rows]
-    watch_sum = np.bincount(pair_codes, weights=watch, minlength=count)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.clip(np.nan_to_num(watch_sum / duration, nan=0.0, posinf=0.0), 0.0, 1.0)
-    frame = pd.DataFrame(
-        {
-            "User_ID": np.asarray(user_values)[pair_keys // len(objects)],
-            "Object_Type": objects["Object_Type"].to_numpy()[pair_rows],
-            "Object_ID": objects["Object_ID"].to_numpy()[pair_rows],
-            "n_events": np.bincount(pair_codes, minlength=count),
-            "watch_time_sec": watch_sum,
-            "watch_time_ratio": ratio,
-            "engagement_score": np.bincount(pair_codes, weights=score, minlength=count),
-            "last_interaction": last.view(times.dtype),
-        }
+    pairs = _pair_totals(
+        user_codes, rows, len(objects), score, watch_seconds(interactions, missing=0.0), times.view(np.int64)
     )
-    return frame.sort_values(["User_ID", "Object_Type", "Object_ID"], kind="stable", ignore_index=True)
+    pair_rows = pairs["key"] % len(objects)
+    return pd.DataFrame(
+        {
+            "User_ID": user_values[pairs["key"] // len(objects)],
+            "Object_Type": _take_labels(objects["Object_Type"], pair_rows),
+            "Object_ID": objects["Object_ID"].to_numpy()[pair_rows],
+            "n_events": pairs["count"],
+            "watch_time_sec": pairs["watch"],
+            "watch_time_ratio": watch_ratio(
+                pairs["watch"].copy(), objects["Duration_Sec"].to_numpy(np.float64)[pair_rows]
+            ),
+            "engagement_score": pairs["score"],
+            "last_interaction": pairs["last"].view(times.dtype),
+        },
+        copy=False,  # no consolidation copy of million-row columns
+    )
+
+
+BLOCK_CELLS = 1 << 18  # (user, object) cells per block: 2 MB per float64 table, cache-resident
+
+
+def _pair_totals(
+    user_codes: np.ndarray, rows: np.ndarray, n_objects: int, score: np.ndarray, watch: np.ndarray, times: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Count, score sum, watch sum and latest time of every (user, object) pair present."""
+    users_per_block = max(1, BLOCK_CELLS // n_objects)
+    block = user_codes // users_per_block
+    local = (user_codes % users_per_block) * n_objects + rows
+    if block.max() < 1 << 16:  # the usual case: one radix pass buckets the events by block
+        order = np.argsort(block.astype(np.uint16), kind="stable")
+    else:
+        order, _ = stable_argsort_nonnegative(block)
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(block))])
+    local, score, watch, times = local[order], score[order], watch[order], times[order]
+    cells = users_per_block * n_objects
+    parts: dict[str, list[np.ndarray]] = {"key": [], "count": [], "score": [], "watch": [], "last": []}
+    for b in np.flatnonzero(np.diff(bounds)):  # one iteration per block of users, not per event
+        span = slice(bounds[b], bounds[b + 1])
+        cell = local[span]
+        count = np.bincount(cell, minlength=cells)
+        present = np.flatnonzero(count)
+        last = np.full(cells, np.iinfo(np.int64).min)
+        np.maximum.at(last, cell, times[span])
+        parts["key"].append(int(b) * users_per_block * n_objects + present)
+        parts["count"].append(count[present])
+        parts["score"].append(np.bincount(cell, weights=score[span], minlength=cells)[present])
+        parts["watch"].append(np.bincount(cell, weights=watch[span], minlength=cells)[present])
+        parts["last"].append(last[present])
+    return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+def _take_labels(labels: pd.Series, rows: np.ndarray) -> pd.Categorical:
+    """`labels[rows]` as a categorical: no string per row is created."""
+    codes, categories = pd.factorize(labels.astype(str))
+    return pd.Categorical.from_codes(codes[rows], categories=categories)
+
+
+def _user_codes(users: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes that sort like the user IDs, and the ID of each code."""
+    if pd.api.types.is_integer_dtype(users) and len(users):
+        values = users.to_numpy(np.int64)
+        low, high = int(values.min()), int(values.max())
+        if low >= 0 and high - low < 4 * len(values) + 1_000:  # compact IDs: no hashing needed
+            return values - low, np.arange(low, high + 1)
+    codes, uniques = pd.factorize(users, sort=True)
+    return codes.astype(np.int64), np.asarray(uniques)
+
+
+def stable_argsort_nonnegative(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(`argsort(keys, kind="stable")`, the sorted keys) for non-negative int64 keys.
+
+    NumPy radix-sorts 16-bit integers, so one stable pass per 16 bits of the largest key (least
+    significant first) beats a comparison sort of the int64 keys several times over.
+    """
+    largest = int(keys.max()) if len(keys) else 0
+    order = np.argsort((keys & 0xFFFF).astype(np.uint16), kind="stable")
+    ordered = keys[order]
+    shift = 16
+    while largest >> shift:
+        step = np.argsort(((ordered >> shift) & 0xFFFF).astype(np.uint16), kind="stable")
+        order, ordered = order[step], ordered[step]
+        shift += 16
+    return order, ordered
 
 
 def trending_objects(
@@ -128,9 +227,11 @@ def trending_objects(
     )
     table = objects[["Object_Type", "Object_ID"]].copy()
     table["total_interactions"] = np.bincount(rows, minlength=len(objects))
-    role_of_event = interactions["Interaction_Type"].astype(str).map(roles).to_numpy()
-    for role in TRENDING_COUNTS:
-        table[role] = np.bincount(rows[role_of_event == role], minlength=len(objects))
+    kinds = sorted(set(roles))
+    role_codes = np.array([TRENDING_COUNTS.index(roles[k]) for k in kinds] + [-1])
+    role_of_event = role_codes[category_codes(interactions["Interaction_Type"], kinds)]
+    for index, role in enumerate(TRENDING_COUNTS):
+        table[role] = np.bincount(rows[role_of_event == index], minlength=len(objects))
     table["_decayed"] = decayed
     table = table[table["total_interactions"] > 0]
     table = table.sort_values(

@@ -7,7 +7,7 @@ The JSON follows seed 002's definitions exactly:
   sample std, linearly interpolated percentiles);
 - `watch_ratio_histogram`: `np.histogram(ratios, bins=10)` as `[left, right, count]`;
 - `top_objects`: the 10 objects with the highest summed `engagement_score`, `[object_id, score]`,
-  best first (`object_id` is `Type:ID` when the log has several object types);
+  best first (`object_id` is `Type:ID` when the catalog has several object types);
 - `new_vs_existing`: a user is new when signed up within `new_user_days` (7) before the last
   event; per user, summed watch time over summed duration of the engaging events (seed 002:
   view, like, comment, share), users without such events counting as 0; then the mean of that
@@ -62,10 +62,10 @@ def watch_ratio_histogram(ratios: pd.Series) -> list[list[float]]:
     return [[float(edges[i]), float(edges[i + 1]), int(counts[i])] for i in range(HISTOGRAM_BINS)]
 
 
-def top_objects(engagement: pd.DataFrame, n: int = TOP_OBJECTS) -> list[list]:
+def top_objects(engagement: pd.DataFrame, objects: pd.DataFrame, n: int = TOP_OBJECTS) -> list[list]:
     totals = engagement.groupby(["Object_Type", "Object_ID"], sort=True)["engagement_score"].sum()
     best = totals.sort_values(ascending=False, kind="stable").head(n)
-    several_types = engagement["Object_Type"].nunique() > 1
+    several_types = objects["Object_Type"].nunique() > 1
     return [[f"{t}:{i}" if several_types else _plain(i), float(score)] for (t, i), score in best.items()]
 
 
@@ -122,11 +122,14 @@ def build_report(
     engaging_types: Sequence[str],
     new_user_days: int = NEW_USER_DAYS,
 ) -> dict:
+    # The log's own order (Interaction_ID; a pings log's line number), so sums and means add up
+    # in the order seed 002's notebook adds them.
+    interactions = interactions.sort_values("Interaction_ID", kind="stable", ignore_index=True)
     ratios = view_watch_ratios(interactions, objects, view_type)
     return {
         "watch_ratio_views": watch_ratio_summary(ratios),
         "watch_ratio_histogram": watch_ratio_histogram(ratios),
-        "top_objects": top_objects(engagement),
+        "top_objects": top_objects(engagement, objects),
         "new_vs_existing": new_vs_existing(interactions, objects, users, engaging_types, new_user_days),
         "window": {
             "first_event": str(interactions["Timestamp"].min()),
