@@ -42,7 +42,8 @@ ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
 bench: install
-	$(BIN)/python benchmarks/bench_simulation.py
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_simulation.py
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_engagement.py
 
 # Re-resolve requirements.lock after changing pyproject.toml.
 lock: install
