@@ -42,8 +42,9 @@ ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
 bench: install
-	PYTHONPATH=. $(BIN)/python benchmarks/bench_simulation.py
-	PYTHONPATH=. $(BIN)/python benchmarks/bench_engagement.py
+	$(BIN)/python benchmarks/bench_simulation.py
+	$(BIN)/python benchmarks/bench_engagement.py
+	$(BIN)/python benchmarks/bench_windows.py
 
 # Re-resolve requirements.lock after changing pyproject.toml.
 lock: install

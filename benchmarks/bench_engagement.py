@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 import pandas as pd
+from bench_simulation import run_child_json  # the sibling script: same one-core child process
 
-from benchmarks.bench_simulation import run_child_json
 from poppy_pipeline.catalog import build_catalog
 from poppy_pipeline.engagement import engagement_scores, trending_objects
 from poppy_pipeline.settings import SimulationSettings

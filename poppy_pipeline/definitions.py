@@ -8,19 +8,31 @@ from poppy_pipeline.defs.interaction_report import interaction_report
 from poppy_pipeline.defs.io_managers import CsvIOManager, OnnxIOManager, PickleIOManager
 from poppy_pipeline.defs.resources import SimulationResource
 from poppy_pipeline.defs.schedules import daily_job, daily_schedule
+from poppy_pipeline.defs.session_actions import ActionSourceResource, session_actions, session_actions_checks
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions, simulated_interactions_patterns
+from poppy_pipeline.defs.sliding_window_features import sliding_window_features, sliding_window_features_targets
 from poppy_pipeline.defs.source import InteractionSourceResource
 from poppy_pipeline.defs.trending_objects import trending_objects
 from poppy_pipeline.defs.users import users
 
 defs = dg.Definitions(
-    assets=[celestial_objects, users, simulated_interactions, engagement_scores, trending_objects, interaction_report],
-    asset_checks=[simulated_interactions_patterns],
+    assets=[
+        celestial_objects,
+        users,
+        simulated_interactions,
+        engagement_scores,
+        trending_objects,
+        interaction_report,
+        session_actions,
+        sliding_window_features,
+    ],
+    asset_checks=[simulated_interactions_patterns, session_actions_checks, sliding_window_features_targets],
     jobs=[daily_job],
     schedules=[daily_schedule],
     resources={
         "simulation": SimulationResource(),
         "interaction_source": InteractionSourceResource(),
+        "action_source": ActionSourceResource(),
         "csv_io_manager": CsvIOManager(),
         "pickle_io_manager": PickleIOManager(),
         "onnx_io_manager": OnnxIOManager(),

@@ -105,7 +105,7 @@ class Checked:
 
 
 @dataclass
-class _Rules:
+class RowRules:
     """Collects the first failing rule of each row of a raw (all-string) file."""
 
     raw: pd.DataFrame
@@ -116,7 +116,7 @@ class _Rules:
 
     def reject(self, failing: pd.Series | np.ndarray, column: str, problem: str) -> None:
         """Give rows that fail (and have no reason yet) the reason `line N: column 'value' problem`."""
-        fresh = pd.Series(np.asarray(failing, dtype=bool), index=self.raw.index) & self.reasons.isna()
+        fresh = pd.Series(failing, index=self.raw.index).fillna(False).astype(bool) & self.reasons.isna()
         if not fresh.any():
             return
         lines = (self.raw.index[fresh] + 2).astype(str)  # line 1 is the header
@@ -127,9 +127,13 @@ class _Rules:
     def ok(self) -> pd.Series:
         return self.reasons.isna()
 
+    def rejected(self) -> pd.DataFrame:
+        """The failing rows: original columns plus `reason`."""
+        return self.raw[~self.ok].assign(reason=self.reasons[~self.ok].astype(str))
+
     def split(self, path: Path, valid: pd.DataFrame) -> Checked:
-        rejected = self.raw[~self.ok].assign(reason=self.reasons[~self.ok].astype(str))
-        return Checked(path, valid[self.ok.to_numpy()].reset_index(drop=True), rejected, len(self.raw))
+        """`valid` has a row per raw row; keep those that passed."""
+        return Checked(path, valid[self.ok.to_numpy()].reset_index(drop=True), self.rejected(), len(self.raw))
 
 
 def read_raw_csv(path: Path, required: list[str]) -> pd.DataFrame:
@@ -169,7 +173,7 @@ def read_poppy_log(path: Path) -> tuple[pd.DataFrame, int]:
 
 def check_poppy_log(path: Path, raw: pd.DataFrame, objects: pd.DataFrame, users: pd.DataFrame) -> Checked:
     """Validate a seed-000 log against the catalog and the users, in the project's columns."""
-    rules = _Rules(raw)
+    rules = RowRules(raw)
     ids = _numbers(raw["Interaction_ID"])
     rules.reject(~(ids > 0) | (ids != np.floor(ids)), "Interaction_ID", "is not a positive integer")
     rules.reject(ids.duplicated() & rules.ok, "Interaction_ID", "repeats an earlier row")
@@ -228,7 +232,7 @@ def pings_file(folder: Path, name: str) -> tuple[Path, list[str]]:
 def check_pings_users(folder: Path) -> Checked:
     path, required = pings_file(folder, "users")
     raw = read_raw_csv(path, required)
-    rules = _Rules(raw)
+    rules = RowRules(raw)
     ids = raw["user_id"].str.strip()
     rules.reject(ids.isna() | (ids == ""), "user_id", "is empty")
     rules.reject(ids.duplicated() & rules.ok, "user_id", "repeats an earlier row")
@@ -240,7 +244,7 @@ def check_pings_users(folder: Path) -> Checked:
 def check_pings_objects(folder: Path) -> Checked:
     path, required = pings_file(folder, "pings")
     raw = read_raw_csv(path, required)
-    rules = _Rules(raw)
+    rules = RowRules(raw)
     ids = raw["ping_id"].str.strip()
     rules.reject(ids.isna() | (ids == ""), "ping_id", "is empty")
     rules.reject(ids.duplicated() & rules.ok, "ping_id", "repeats an earlier row")
@@ -267,7 +271,7 @@ def read_pings_interactions(folder: Path) -> tuple[Path, pd.DataFrame]:
 
 def check_pings_interactions(path: Path, raw: pd.DataFrame, objects: pd.DataFrame, users: pd.DataFrame) -> Checked:
     """Validate seed 002's interactions against its users and pings, in the project's columns."""
-    rules = _Rules(raw)
+    rules = RowRules(raw)
     stamps = _timestamps(raw["event_timestamp"])
     rules.reject(stamps.isna(), "event_timestamp", "is not a date-time")
     kinds = raw["event_type"].str.strip()
@@ -312,11 +316,14 @@ def _users_frame(ids: np.ndarray, signups: np.ndarray) -> pd.DataFrame:
     )[USER_COLUMNS]
 
 
-def split_by_day(interactions: pd.DataFrame, days: list[str]) -> tuple[dict[str, pd.DataFrame], int]:
-    """The rows of each requested day (in time order), and how many rows fall outside them."""
-    day_of_row = interactions["Timestamp"].dt.strftime("%Y-%m-%d")
-    ordered = interactions.assign(_day=day_of_row).sort_values(["Timestamp", "Interaction_ID"], kind="stable")
+def split_by_day(
+    rows: pd.DataFrame, days: list[str], tiebreak: tuple[str, ...] = ()
+) -> tuple[dict[str, pd.DataFrame], int]:
+    """The rows of each requested day (by `Timestamp`, then `tiebreak`, then file order), and how
+    many rows fall outside those days."""
+    day_of_row = rows["Timestamp"].dt.strftime("%Y-%m-%d")
+    ordered = rows.assign(_day=day_of_row).sort_values(["Timestamp", *tiebreak], kind="stable")
     groups = {day: frame.drop(columns="_day").reset_index(drop=True) for day, frame in ordered.groupby("_day")}
-    empty = interactions.iloc[0:0]
+    empty = rows.iloc[0:0].reset_index(drop=True)
     by_day = {day: groups.get(day, empty) for day in days}
-    return by_day, len(interactions) - sum(len(f) for f in by_day.values())
+    return by_day, len(rows) - sum(len(f) for f in by_day.values())

@@ -24,4 +24,6 @@ def test_daily_job_covers_the_daily_assets_their_inputs_and_the_window_summaries
         "engagement_scores",
         "trending_objects",
         "interaction_report",
+        "session_actions",
+        "sliding_window_features",
     }

@@ -11,6 +11,7 @@ import dagster as dg
 from pydantic import Field
 
 from poppy_pipeline.paths import DEFAULT_OBJECTS_DIR
+from poppy_pipeline.sessions import BehaviourSettings
 from poppy_pipeline.settings import SettingsError, SimulationSettings
 
 _DEFAULTS = SimulationSettings()
@@ -124,5 +125,59 @@ class SimulationResource(dg.ConfigurableResource):
 
     def settings(self) -> SimulationSettings:
         """The validated pure-core settings; raises `SettingsError` naming a bad field."""
-        values = self.model_dump(exclude={"objects_dir"})
-        return SimulationSettings(**values)
+        return SimulationSettings(**self.model_dump(include=set(SimulationSettings.__dataclass_fields__)))
+
+    # Browsing sessions (`session_actions`), read by `behaviour()`.
+    ad_click_base_rate: float = Field(
+        default=BehaviourSettings.ad_click_base_rate,
+        description="Ad clicks per second of an engaged, warmed-up session at profile multiplier 1 and click trait"
+        " 0.5: sets the share of positive windows (about 6% at the defaults).",
+    )
+    idle_ad_click_factor: float = Field(
+        default=BehaviourSettings.idle_ad_click_factor,
+        description="The ad-click hazard while idle (reading without acting), relative to engaged.",
+    )
+    ad_click_trait_slope: float = Field(
+        default=BehaviourSettings.ad_click_trait_slope,
+        description="The ad-click hazard is multiplied by exp(slope × (click trait − 0.5)).",
+    )
+    ad_warmup_sec: float = Field(
+        default=BehaviourSettings.ad_warmup_sec,
+        description="The ad-click hazard ramps up linearly over a session's first seconds (0: no ramp).",
+    )
+    action_rate_min: float = Field(
+        default=BehaviourSettings.action_rate_min,
+        description="Actions per second while engaged at the lowest action-frequency trait.",
+    )
+    action_rate_max: float = Field(
+        default=BehaviourSettings.action_rate_max,
+        description="Actions per second while engaged at the highest action-frequency trait.",
+    )
+    pause_sec_min: float = Field(
+        default=BehaviourSettings.pause_sec_min,
+        description="Mean idle pause (s) at the lowest pause trait.",
+    )
+    pause_sec_max: float = Field(
+        default=BehaviourSettings.pause_sec_max,
+        description="Mean idle pause (s) at the highest pause trait.",
+    )
+    away_sec_min: float = Field(
+        default=BehaviourSettings.away_sec_min, description="Mean time away (s) at the lowest blur trait."
+    )
+    away_sec_max: float = Field(
+        default=BehaviourSettings.away_sec_max,
+        description="Mean time away (s) at the highest blur trait.",
+    )
+    scroll_px_min: float = Field(
+        default=BehaviourSettings.scroll_px_min,
+        description="Median scroll distance (px) at the lowest action-frequency trait.",
+    )
+    scroll_px_max: float = Field(
+        default=BehaviourSettings.scroll_px_max,
+        description="Median scroll distance (px) at the highest action-frequency trait.",
+    )
+
+    def behaviour(self) -> BehaviourSettings:
+        """The validated settings of the browsing-session generator; raises `SettingsError` naming a bad field."""
+        names = BehaviourSettings.__dataclass_fields__
+        return BehaviourSettings(**{name: getattr(self, name) for name in names})

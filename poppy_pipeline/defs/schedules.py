@@ -4,7 +4,9 @@ import dagster as dg
 
 from poppy_pipeline.defs.engagement_scores import engagement_scores
 from poppy_pipeline.defs.interaction_report import interaction_report
+from poppy_pipeline.defs.session_actions import session_actions
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions
+from poppy_pipeline.defs.sliding_window_features import sliding_window_features
 from poppy_pipeline.defs.trending_objects import trending_objects
 
 # The daily assets and what they are built from (cheap and deterministic to rebuild), then the
@@ -12,7 +14,7 @@ from poppy_pipeline.defs.trending_objects import trending_objects
 # when its blocking checks fail).
 daily_job = dg.define_asset_job(
     "daily_partitions_job",
-    selection=dg.AssetSelection.assets(simulated_interactions).upstream()
+    selection=dg.AssetSelection.assets(simulated_interactions, session_actions, sliding_window_features).upstream()
     | dg.AssetSelection.assets(engagement_scores, trending_objects, interaction_report),
     description="Materialize yesterday's partition of the daily assets, then refresh engagement_scores, "
     "trending_objects and interaction_report over their trailing window.",

@@ -106,7 +106,7 @@ def _read_real_log(
     else:
         raw, _ = read_poppy_log(source.location())
         checked = check_poppy_log(source.location(), raw, objects, users)
-    days, outside = split_by_day(checked.valid, keys)
+    days, outside = split_by_day(checked.valid, keys, tiebreak=("Interaction_ID",))
     context.log.info(
         f"{checked.source_file}: {checked.input_rows} rows, {len(checked.valid)} valid"
         f" ({checked.input_rows and len(checked.valid) - outside} in {keys[0]}..{keys[-1]}, {outside} outside),"

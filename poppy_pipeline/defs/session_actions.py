@@ -1,0 +1,226 @@
+"""`session_actions`: a day of browsing actions per partition (simulated, or a real log), and its checks."""
+
+import os
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from poppy_pipeline.action_logs import ActionLogError, read_action_log, split_actions_by_day
+from poppy_pipeline.defs.partitions import daily_partitions, single_run
+from poppy_pipeline.defs.quarantine_checks import QUARANTINE_CHECK, Intake, quarantine
+from poppy_pipeline.defs.resources import SimulationResource
+from poppy_pipeline.defs.source import DEFAULT_MAX_QUARANTINE_SHARE, InteractionSourceResource
+from poppy_pipeline.sessions import (
+    ACTIONS,
+    action_problems,
+    no_actions,
+    session_problems,
+    session_shape_problems,
+    simulate_sessions,
+    unsimulable,
+)
+
+
+class ActionSourceResource(dg.ConfigurableResource):
+    """Where `session_actions` comes from: the simulation, or a real action log.
+
+    `POPPY_ACTIONS_PATH` (or run config `resources.action_source.config.path`): a CSV with
+    `Session_ID, User_ID, Timestamp, Action, Scroll_Amount`, e.g. what the browser records. With
+    no path, the actions are simulated for the sessions of `simulated_interactions`.
+    """
+
+    path: str | None = Field(
+        default_factory=lambda: os.environ.get("POPPY_ACTIONS_PATH") or None,
+        description="A real action log (CSV) to use instead of the simulation ($POPPY_ACTIONS_PATH).",
+    )
+    max_quarantine_share: float = Field(
+        default=DEFAULT_MAX_QUARANTINE_SHARE,
+        description="The quarantine check fails when a larger share of the log's rows is rejected.",
+    )
+
+    @property
+    def is_real(self) -> bool:
+        return bool(self.path)
+
+    @property
+    def kind(self) -> str:
+        return "action log" if self.is_real else "simulation"
+
+
+@dg.asset(
+    group_name="behaviour",
+    kinds={"pandas", "csv"},
+    io_manager_key="csv_io_manager",
+    partitions_def=daily_partitions,
+    backfill_policy=single_run,
+    tags={"layer": "events"},
+    output_required=False,  # skipped (with its downstream) for a real log without actions
+    check_specs=[
+        dg.AssetCheckSpec(
+            QUARANTINE_CHECK,
+            asset="session_actions",
+            description="The share of the action log's rows quarantined stays within"
+            " action_source.max_quarantine_share (always 0 when simulated).",
+            blocking=True,
+            partitions_def=daily_partitions,
+        )
+    ],
+)
+def session_actions(
+    context: dg.AssetExecutionContext,
+    simulation: SimulationResource,
+    interaction_source: InteractionSourceResource,
+    action_source: ActionSourceResource,
+    simulated_interactions: dict[str, pd.DataFrame],
+    users: pd.DataFrame,
+):  # yields a MaterializeResult, or nothing when the branch is skipped
+    """One CSV per day: `Session_ID, User_ID, Timestamp, Action, Scroll_Amount`, in time order.
+
+    Simulated for the sessions of `simulated_interactions` (same IDs, users and day; every
+    interaction inside its session; timestamps to the millisecond), each user following their
+    browsing profile (see `poppy_pipeline/sessions.py`); or the days of a real action log when
+    `action_source` has a path. A simulated day depends only on the seed, the users and that
+    day's interactions, so any window backfills in one run and gives byte-identical files.
+    """
+    keys = context.partition_keys
+    if interaction_source.is_real and not action_source.is_real:
+        context.log.info(
+            f"Skipping the behaviour-model branch (session_actions and everything after it): the"
+            f" {interaction_source.kind} log {interaction_source.path} has no browsing-action stream."
+            " Set POPPY_ACTIONS_PATH to a CSV of Session_ID, User_ID, Timestamp, Action, Scroll_Amount to include it."
+        )
+        yield dg.AssetCheckResult(
+            check_name=QUARANTINE_CHECK,
+            passed=True,
+            description="Not applicable: the behaviour-model branch is skipped (no action log).",
+            metadata={"applies": "when session_actions is materialized"},
+        )
+        return
+    if action_source.is_real:
+        days, metadata, intakes = _read_log(context, action_source, keys)
+    else:
+        days, metadata = _simulate(context, simulation, simulated_interactions, users, keys)
+        intakes = []
+    counts, check = quarantine(context, "session_actions", intakes, action_source.max_quarantine_share)
+    frames = [frame for frame in days.values() if len(frame)]
+    every_day = pd.concat(frames, ignore_index=True) if frames else next(iter(days.values()))
+    mix = every_day["Action"].astype(str).value_counts(normalize=True).reindex(list(ACTIONS), fill_value=0.0)
+    yield dg.MaterializeResult(
+        value=days,
+        metadata={
+            "source": action_source.kind,
+            "days": len(days),
+            "first_day": keys[0],
+            "last_day": keys[-1],
+            "sessions": int(every_day["Session_ID"].nunique()),
+            "actions": len(every_day),
+            "action_mix": dg.MetadataValue.json({k: round(float(v), 4) for k, v in mix.items()}),
+            **metadata,
+            **counts,
+        },
+        check_results=[check],
+    )
+
+
+def _simulate(
+    context: dg.AssetExecutionContext,
+    simulation: SimulationResource,
+    interactions: dict[str, pd.DataFrame],
+    users: pd.DataFrame,
+    keys: list[str],
+) -> tuple[dict[str, pd.DataFrame], dict]:
+    behaviour = simulation.behaviour()
+    days = {}
+    for key in keys:
+        reason = unsimulable(interactions[key], users)
+        if reason:  # e.g. `make run` on a real interaction log: no sessions to browse in
+            context.log.warning(f"session_actions {key}: no actions: {reason}; set POPPY_ACTIONS_PATH to an action log")
+            days[key] = no_actions()
+        else:
+            day = date.fromisoformat(key)
+            days[key] = simulate_sessions(behaviour, simulation.seed, users, interactions[key], day).actions
+    context.log.info(f"simulated the actions of {len(keys)} days ({keys[0]}..{keys[-1]})")
+    return days, {"seed": simulation.seed, "ad_click_base_rate": behaviour.ad_click_base_rate}
+
+
+def _read_log(
+    context: dg.AssetExecutionContext, source: ActionSourceResource, keys: list[str]
+) -> tuple[dict[str, pd.DataFrame], dict, list[Intake]]:
+    try:
+        log = read_action_log(Path(source.path))
+    except ActionLogError as error:
+        raise dg.Failure(str(error)) from error
+    days, outside = split_actions_by_day(log.valid, keys)
+    context.log.info(
+        f"{log.source_file}: {log.input_rows} rows, {len(log.valid)} valid ({len(log.valid) - outside} in"
+        f" {keys[0]}..{keys[-1]}, {outside} outside), {len(log.rejected)} quarantined"
+    )
+    metadata = {"log": str(log.source_file), "valid_rows_outside_window": outside}
+    return days, metadata, [Intake(log.source_file, log.input_rows, log.rejected)]
+
+
+ACTION_CHECKS = {
+    "integrity": "Known actions only, scroll amounts ≥ 0, one user per session, timestamps on the partition's day;"
+    " simulated: exactly the sessions and users of simulated_interactions, every interaction inside its session.",
+    "session_shape": "Simulated sessions last 10-300 s, open with focus_window and end with their only close_tab.",
+}
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            name,
+            asset="session_actions",
+            description=description,
+            blocking=name == "integrity",
+            partitions_def=daily_partitions,
+            additional_deps=["simulated_interactions"],
+        )
+        for name, description in ACTION_CHECKS.items()
+    ],
+    ins={name: dg.AssetIn() for name in ("session_actions", "simulated_interactions")},
+    can_subset=True,
+)
+def session_actions_checks(
+    context: dg.AssetCheckExecutionContext,
+    action_source: ActionSourceResource,
+    session_actions: dict[str, pd.DataFrame],
+    simulated_interactions: dict[str, pd.DataFrame],
+):
+    """Check the window just materialized, day by day (each day against its own interactions)."""
+    keys = sorted(session_actions)
+    problems = {name: {} for name in ACTION_CHECKS}
+    for key in keys:
+        actions = session_actions[key]
+        found = action_problems(actions, date.fromisoformat(key))
+        if not action_source.is_real:
+            found |= session_problems(actions, simulated_interactions[key])
+            _add(problems["session_shape"], session_shape_problems(actions) if len(actions) else {})
+        _add(problems["integrity"], found)
+    span = f"{keys[0]}..{keys[-1]} ({len(keys)} days)"
+    for spec in context.selected_asset_check_keys:
+        if spec.name == "session_shape" and action_source.is_real:
+            yield dg.AssetCheckResult(
+                check_name=spec.name,
+                asset_key=spec.asset_key,
+                passed=True,
+                description="Not applicable: the actions are a real log.",
+                metadata={"applies": "simulation only", "window": span},
+            )
+            continue
+        found = problems[spec.name]
+        context.log.info(f"session_actions {spec.name}: {found}")
+        yield dg.AssetCheckResult(
+            check_name=spec.name,
+            asset_key=spec.asset_key,
+            passed=not any(found.values()),
+            metadata={"problems": dg.MetadataValue.json(found), "window": span},
+        )
+
+
+def _add(total: dict[str, int], found: dict[str, int]) -> None:
+    for name, count in found.items():
+        total[name] = total.get(name, 0) + int(count)
