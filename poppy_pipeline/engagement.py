@@ -144,6 +144,9 @@ def _pair_totals(
     """Count, score sum, watch sum and latest time of every (user, object) pair present."""
     users_per_block = max(1, BLOCK_CELLS // n_objects)
     block = user_codes // users_per_block
+    if (int(block.max()) + 1) * users_per_block * n_objects > 8 * len(user_codes) + BLOCK_CELLS:
+        # A large catalog makes the dense tables mostly empty: sort the pairs instead.
+        return _pair_totals_sorted(user_codes * n_objects + rows, score, watch, times)
     local = (user_codes % users_per_block) * n_objects + rows
     if block.max() < 1 << 16:  # the usual case: one radix pass buckets the events by block
         order = np.argsort(block.astype(np.uint16), kind="stable")
@@ -166,6 +169,24 @@ def _pair_totals(
         parts["watch"].append(np.bincount(cell, weights=watch[span], minlength=cells)[present])
         parts["last"].append(last[present])
     return {name: np.concatenate(values) for name, values in parts.items()}
+
+
+def _pair_totals_sorted(
+    keys: np.ndarray, score: np.ndarray, watch: np.ndarray, times: np.ndarray
+) -> dict[str, np.ndarray]:
+    """`_pair_totals` by a stable radix sort of the pair keys and `reduceat`."""
+    order, sorted_keys = stable_argsort_nonnegative(keys)
+    first = np.empty(len(keys), dtype=bool)
+    first[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return {
+        "key": sorted_keys[starts],
+        "count": np.diff(np.append(starts, len(keys))),
+        "score": np.add.reduceat(score[order], starts),
+        "watch": np.add.reduceat(watch[order], starts),
+        "last": np.maximum.reduceat(times[order], starts),
+    }
 
 
 def _take_labels(labels: pd.Series, rows: np.ndarray) -> pd.Categorical:

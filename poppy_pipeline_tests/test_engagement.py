@@ -90,6 +90,37 @@ def test_matches_an_independent_groupby_on_random_data():
     assert (got["last_interaction"].to_numpy() == expected["last"].to_numpy()).all()
 
 
+def test_large_catalogs_take_the_sorted_path_with_the_same_result(monkeypatch):
+    from poppy_pipeline import engagement
+
+    rng = np.random.default_rng(9)
+    objects = pd.DataFrame(
+        {
+            "Object_Type": "Ping",
+            "Object_ID": [f"p{i}" for i in range(300)],
+            "Name": "",
+            "Category": "",
+            "Duration_Sec": 30.0,
+        }
+    )
+    n = 2_000
+    log = pd.DataFrame(
+        {
+            "Interaction_ID": np.arange(n),
+            "User_ID": rng.choice([f"u{i}" for i in range(500)], n),
+            "Object_Type": "Ping",
+            "Object_ID": rng.choice(objects["Object_ID"], n),
+            "Interaction_Type": rng.choice(list(PINGS.event_weights), n),
+            "Watch_Time_Sec": rng.integers(0, 40, n),
+            "Timestamp": pd.Timestamp("2024-02-01") + pd.to_timedelta(rng.integers(0, 10**6, n), unit="s"),
+        }
+    )
+    dense = engagement_scores(log, objects, PINGS.event_weights)
+    monkeypatch.setattr(engagement, "BLOCK_CELLS", 64)  # forces sparse blocks: the sorted path
+    sorted_path = engagement_scores(log, objects, PINGS.event_weights)
+    pd.testing.assert_frame_equal(dense, sorted_path)
+
+
 def test_unknown_event_type_is_an_error():
     log = events([(1, "Star", 1, "Poke", None, "2026-11-01")])
     with pytest.raises(ValueError, match="Poke"):
