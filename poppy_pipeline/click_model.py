@@ -1,0 +1,320 @@
+"""The click model of seed 001: trained honestly, calibrated, exported to ONNX.
+
+**The model.** `StandardScaler → PolynomialFeatures(2, interaction_only) → LogisticRegression`
+on the 20 window features (`windows.FEATURE_NAMES`, in that order), fitted with balanced class
+weights so that the rare positives (~6%) weigh as much as the negatives.
+
+**The calibration correction.** Balanced weights give each positive the weight n / (2·n₁) and
+each negative n / (2·n₀). Weighting the likelihood is the same as training on data whose class
+prior is multiplied by the weight ratio r = w₁ / w₀ = n₀ / n₁, so the fitted log-odds are the
+true log-odds plus log r, for every input: the model ranks as well as ever but its mean
+prediction is ~0.4 at a 6% base rate. Subtracting log r from the logistic regression's
+intercept (`correct_intercept`) undoes the prior shift exactly for a well-specified model and
+nearly so otherwise; the coefficients, hence the ranking (AUC), are unchanged. The correction is
+applied to the fitted `LogisticRegression` itself, so the pickle and the exported ONNX graph
+both carry it.
+
+**Honest evaluation.** Windows of one user overlap and share the user's latent traits, so every
+split is by user: `GroupKFold(5)` for the cross-validated AUC, and a held-out set of users
+(`HELD_OUT_SHARE`, drawn from the simulation seed) for the final metrics and figures. The model
+that ships is the one fitted on the other users, so the held-out figures describe it. The
+generator's exact `Oracle_Probability` on the same held-out windows is the ceiling.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+from poppy_pipeline.randomness import stream
+from poppy_pipeline.windows import FEATURE_NAMES
+
+CV_FOLDS = 5
+# 30% of users are held out: at 100 users, 30 users and ~20,000 windows (~1,300 positives).
+HELD_OUT_SHARE = 0.3
+INPUT_NAME = "float_input"
+TARGET_OPSET = 17
+MAX_ITER = 100
+# Probabilities are clipped this far from 0 and 1 for the log loss.
+EPSILON = 1e-15
+
+
+def build_pipeline() -> Pipeline:
+    """The untrained model. Newton-Cholesky converges in a few steps on 210 terms (lbfgs: hundreds)."""
+    return Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("poly", PolynomialFeatures(degree=2, interaction_only=True, include_bias=False)),
+            (
+                "logistic",
+                LogisticRegression(class_weight="balanced", solver="newton-cholesky", max_iter=MAX_ITER),
+            ),
+        ]
+    )
+
+
+def prior_shift(labels: np.ndarray) -> float:
+    """log(w₁ / w₀) of balanced class weights = log(n₀ / n₁): what balancing adds to the log-odds."""
+    positives = int(np.sum(labels == 1))
+    negatives = int(np.sum(labels == 0))
+    if positives == 0 or negatives == 0:
+        raise ValueError(f"training needs both classes, got {positives} positive and {negatives} negative windows")
+    return float(np.log(negatives / positives))
+
+
+def correct_intercept(model: Pipeline, labels: np.ndarray) -> Pipeline:
+    """Subtract the balancing's prior shift from the fitted intercept, in place; returns the model."""
+    model[-1].intercept_ = model[-1].intercept_ - prior_shift(labels)
+    return model
+
+
+def fit_calibrated(features: np.ndarray, labels: np.ndarray) -> Pipeline:
+    """Fit the balanced pipeline, then correct its intercept so that it outputs calibrated probabilities."""
+    model = build_pipeline().fit(features, labels)
+    return correct_intercept(model, labels)
+
+
+def feature_matrix(windows: pd.DataFrame) -> np.ndarray:
+    """The 20 features in training order, as float64."""
+    return windows[list(FEATURE_NAMES)].to_numpy(dtype=np.float64)
+
+
+def held_out_users(user_ids: np.ndarray, seed: int, share: float = HELD_OUT_SHARE) -> np.ndarray:
+    """A fixed random `share` of the distinct users (at least one, never all), from the seed."""
+    users = np.unique(user_ids)
+    if len(users) < 2:
+        raise ValueError(f"a held-out set of users needs at least 2 users, got {len(users)}")
+    count = min(max(1, round(share * len(users))), len(users) - 1)
+    chosen = stream(seed, "click_model:held_out_users").permutation(len(users))[:count]
+    return np.sort(users[chosen])
+
+
+def cross_validate(
+    features: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: int = CV_FOLDS
+) -> tuple[list[float], np.ndarray]:
+    """AUC of each `GroupKFold` fold (no user on both sides), and the out-of-fold probabilities."""
+    aucs, out_of_fold = [], np.zeros(len(labels))
+    for train, test in GroupKFold(n_splits=folds).split(features, labels, groups):
+        model = fit_calibrated(features[train], labels[train])
+        out_of_fold[test] = model.predict_proba(features[test])[:, 1]
+        aucs.append(float(roc_auc_score(labels[test], out_of_fold[test])))
+    return aucs, out_of_fold
+
+
+def probability_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    """AUC, Brier score and log loss of probabilities of the positive class."""
+    clipped = np.clip(probabilities, EPSILON, 1 - EPSILON)
+    return {
+        "auc": float(roc_auc_score(labels, probabilities)),
+        "brier": float(brier_score_loss(labels, probabilities)),
+        "log_loss": float(log_loss(labels, clipped, labels=[0, 1])),
+        "mean_probability": float(np.mean(probabilities)),
+    }
+
+
+@dataclass
+class TrainingResult:
+    """The shipped model (fitted on the training users) and everything measured about it."""
+
+    model: Pipeline
+    report: dict
+    held_out: pd.DataFrame  # the held-out windows with the model's `Probability`
+
+
+def train_and_evaluate(windows: pd.DataFrame, seed: int, held_out_share: float = HELD_OUT_SHARE) -> TrainingResult:
+    """Cross-validate on the training users, fit on them, measure on the held-out users."""
+    user_ids = windows["User_ID"].to_numpy()
+    test_users = held_out_users(user_ids, seed, held_out_share)
+    is_test = np.isin(user_ids, test_users)
+    features, labels = feature_matrix(windows), windows["Label"].to_numpy(dtype=np.int64)
+    train_x, train_y = features[~is_test], labels[~is_test]
+    cv, out_of_fold = cross_validate(train_x, train_y, user_ids[~is_test])
+    started = time.perf_counter()
+    model = fit_calibrated(train_x, train_y)
+    seconds = time.perf_counter() - started
+    held_out = windows.loc[is_test].reset_index(drop=True)
+    held_out["Probability"] = model.predict_proba(features[is_test])[:, 1]
+    report = evaluation_report(held_out, cv) | {
+        "training_rows": len(train_y),
+        "training_users": len(np.unique(user_ids[~is_test])),
+        "training_seconds": seconds,
+        # Calibration in the large over every training user, each predicted by a model that never saw them.
+        "cv_mean_prediction": float(out_of_fold.mean()),
+        "cv_base_rate": float(train_y.mean()),
+        "training_iterations": int(np.max(model[-1].n_iter_)),
+        "prior_shift": prior_shift(train_y),
+        "held_out_share": held_out_share,
+        "held_out_users": len(test_users),
+        "held_out_seed": int(seed),
+        "positive_share": float(labels.mean()),
+        "windows": len(labels),
+    }
+    return TrainingResult(model, report, held_out)
+
+
+def evaluation_report(held_out: pd.DataFrame, cv_aucs: Sequence[float]) -> dict:
+    """Held-out metrics of model and oracle, their ratio, and the CV AUC."""
+    labels = held_out["Label"].to_numpy(dtype=np.int64)
+    model = probability_metrics(labels, held_out["Probability"].to_numpy(dtype=np.float64))
+    oracle_values = pd.to_numeric(held_out["Oracle_Probability"], errors="coerce").to_numpy(dtype=np.float64)
+    oracle = probability_metrics(labels, oracle_values) if np.isfinite(oracle_values).all() else None
+    report = {
+        "cv_folds": len(cv_aucs),
+        "cv_aucs": [float(a) for a in cv_aucs],
+        "cv_auc_mean": float(np.mean(cv_aucs)),
+        "cv_auc_std": float(np.std(cv_aucs)),
+        "held_out_rows": len(labels),
+        "held_out_auc": model["auc"],
+        "brier_model": model["brier"],
+        "log_loss_model": model["log_loss"],
+        "mean_prediction": model["mean_probability"],
+        "base_rate": float(labels.mean()),
+        "mean_prediction_standard_error": clustered_standard_error(
+            labels, held_out["Probability"].to_numpy(dtype=np.float64), held_out["User_ID"].to_numpy()
+        ),
+        "oracle_auc": oracle["auc"] if oracle else None,
+        "brier_oracle": oracle["brier"] if oracle else None,
+        "log_loss_oracle": oracle["log_loss"] if oracle else None,
+        "auc_ratio": model["auc"] / oracle["auc"] if oracle else None,
+    }
+    return report
+
+
+def coefficient_table(model: Pipeline, feature_names: Sequence[str] = FEATURE_NAMES) -> pd.DataFrame:
+    """The logistic regression's terms (`a`, `a b` for a product), by decreasing |coefficient|."""
+    terms = model.named_steps["poly"].get_feature_names_out(list(feature_names))
+    table = pd.DataFrame({"term": terms, "coefficient": model[-1].coef_[0]})
+    order = table["coefficient"].abs().sort_values(ascending=False, kind="stable").index
+    return table.loc[order].reset_index(drop=True)
+
+
+# --- ONNX --------------------------------------------------------------------------------------
+
+
+def to_onnx_model(model: Pipeline, properties: dict[str, str], feature_count: int = len(FEATURE_NAMES)):
+    """The pipeline as ONNX: input `float_input` float32 [None, 20]; outputs `label`, `probabilities`."""
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType
+
+    onnx_model = to_onnx(
+        model,
+        initial_types=[(INPUT_NAME, FloatTensorType([None, feature_count]))],
+        target_opset=TARGET_OPSET,
+        options={id(model): {"zipmap": False}},
+    )
+    for key, value in properties.items():
+        entry = onnx_model.metadata_props.add()
+        entry.key, entry.value = key, value
+    return onnx_model
+
+
+def onnx_properties(window: dict, training_window: str, feature_names: Sequence[str] = FEATURE_NAMES) -> dict:
+    """Metadata properties of the ONNX file: the feature order (JSON list), window, step, horizon, training window."""
+    return {
+        "feature_names": json.dumps(list(feature_names)),
+        "window_seconds": str(window["window_seconds"]),
+        "step_seconds": str(window["step_seconds"]),
+        "horizon_seconds": str(window["horizon_seconds"]),
+        "training_window": training_window,
+        "output": "probabilities[:, 1] = P(click_ad within the horizon after the window end), calibrated",
+    }
+
+
+def onnx_probabilities(payload: bytes, features: np.ndarray) -> np.ndarray:
+    """P(positive) from the ONNX bytes through onnxruntime (single-threaded)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
+    outputs = session.run(["probabilities"], {INPUT_NAME: np.ascontiguousarray(features, dtype=np.float32)})
+    return outputs[0][:, 1]
+
+
+def onnx_parity(payload: bytes, model: Pipeline, features: np.ndarray) -> float:
+    """max |p_onnx − p_sklearn| on `features` (both see the same float32-rounded inputs)."""
+    rounded = np.asarray(features, dtype=np.float32)
+    expected = model.predict_proba(rounded.astype(np.float64))[:, 1]
+    return float(np.max(np.abs(onnx_probabilities(payload, rounded) - expected))) if len(rounded) else 0.0
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+
+def draw_figures(held_out: pd.DataFrame, coefficients: pd.DataFrame, bins: int = 10) -> dict[str, bytes]:
+    """PNG bytes: ROC (model and oracle), reliability diagram, top coefficients."""
+    from poppy_pipeline.report import _render
+
+    return {
+        "click_model_roc": _render(lambda ax: _roc(ax, held_out)),
+        "click_model_reliability": _render(lambda ax: _reliability(ax, held_out, bins)),
+        "click_model_coefficients": _render(lambda ax: _coefficients(ax, coefficients.head(15))),
+    }
+
+
+def _roc(ax, held_out: pd.DataFrame) -> None:
+    labels = held_out["Label"].to_numpy()
+    curves = {"model": held_out["Probability"]}
+    oracle = pd.to_numeric(held_out["Oracle_Probability"], errors="coerce")
+    if oracle.notna().all():
+        curves["oracle"] = oracle
+    for name, values in curves.items():
+        fpr, tpr, _ = roc_curve(labels, values.to_numpy(dtype=float))
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(labels, values):.3f})")
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title("ROC on held-out users")
+    ax.legend(fontsize=8)
+
+
+def _reliability(ax, held_out: pd.DataFrame, bins: int) -> None:
+    probabilities = held_out["Probability"].to_numpy(dtype=float)
+    edges = np.unique(np.quantile(probabilities, np.linspace(0, 1, bins + 1)))
+    which = np.clip(np.searchsorted(edges, probabilities, side="right") - 1, 0, len(edges) - 2)
+    frame = pd.DataFrame({"bin": which, "p": probabilities, "y": held_out["Label"].to_numpy()})
+    means = frame.groupby("bin").mean()
+    top = max(means["p"].max(), means["y"].max()) * 1.05
+    ax.plot([0, top], [0, top], linestyle=":", color="grey", label="perfectly calibrated")
+    ax.plot(means["p"], means["y"], marker="o", label="model (deciles of prediction)")
+    ax.set_xlabel("mean predicted probability")
+    ax.set_ylabel("observed positive share")
+    ax.set_title("Reliability on held-out users")
+    ax.legend(fontsize=8)
+
+
+def _coefficients(ax, top: pd.DataFrame) -> None:
+    colours = np.where(top["coefficient"] > 0, "#c0504d", "#4f81bd")
+    ax.barh(top["term"][::-1], top["coefficient"][::-1], color=colours[::-1])
+    ax.set_xlabel("coefficient (standardised features)")
+    ax.set_title("Top terms of the logistic regression")
+    ax.tick_params(axis="y", labelsize=6)
+
+
+def clustered_standard_error(labels: np.ndarray, probabilities: np.ndarray, users: np.ndarray) -> float:
+    """Standard error of mean(label − probability) when windows of one user are not independent.
+
+    The residuals are summed per user (the users, not the windows, are the independent draws:
+    their latent traits move all their windows together); the cluster-robust variance of the
+    mean is G/(G−1) · Σ_u (R_u − n_u·r̄)² / N².
+    """
+    residual = np.asarray(labels, dtype=np.float64) - np.asarray(probabilities, dtype=np.float64)
+    frame = pd.DataFrame({"user": users, "r": residual})
+    per_user = frame.groupby("user")["r"].agg(["sum", "size"])
+    groups, total = len(per_user), len(residual)
+    if groups < 2:
+        return float("inf")
+    mean = residual.mean()
+    spread = ((per_user["sum"] - per_user["size"] * mean) ** 2).sum()
+    return float(np.sqrt(groups / (groups - 1) * spread) / total)
