@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import Field
 
 from poppy_pipeline.action_logs import ActionLogError, read_action_log, split_actions_by_day
+from poppy_pipeline.defs.checks import not_applicable, window_check_specs
 from poppy_pipeline.defs.partitions import daily_partitions, single_run
 from poppy_pipeline.defs.quarantine_checks import QUARANTINE_CHECK, Intake, quarantine
 from poppy_pipeline.defs.resources import SimulationResource
@@ -170,17 +171,9 @@ ACTION_CHECKS = {
 
 
 @dg.multi_asset_check(
-    specs=[
-        dg.AssetCheckSpec(
-            name,
-            asset="session_actions",
-            description=description,
-            blocking=name == "integrity",
-            partitions_def=daily_partitions,
-            additional_deps=["simulated_interactions"],
-        )
-        for name, description in ACTION_CHECKS.items()
-    ],
+    specs=window_check_specs(
+        "session_actions", ACTION_CHECKS, blocking={"integrity"}, inputs=["simulated_interactions"]
+    ),
     ins={name: dg.AssetIn() for name in ("session_actions", "simulated_interactions")},
     can_subset=True,
 )
@@ -203,13 +196,7 @@ def session_actions_checks(
     span = f"{keys[0]}..{keys[-1]} ({len(keys)} days)"
     for spec in context.selected_asset_check_keys:
         if spec.name == "session_shape" and action_source.is_real:
-            yield dg.AssetCheckResult(
-                check_name=spec.name,
-                asset_key=spec.asset_key,
-                passed=True,
-                description="Not applicable: the actions are a real log.",
-                metadata={"applies": "simulation only", "window": span},
-            )
+            yield not_applicable(spec, "the actions are a real log.", span)
             continue
         found = problems[spec.name]
         context.log.info(f"session_actions {spec.name}: {found}")

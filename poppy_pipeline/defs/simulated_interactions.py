@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from poppy_pipeline import patterns
+from poppy_pipeline.defs.checks import not_applicable, window_check_specs
 from poppy_pipeline.defs.partitions import daily_partitions, single_run
 from poppy_pipeline.defs.quarantine_checks import Intake, quarantine, quarantine_spec
 from poppy_pipeline.defs.resources import SimulationResource
@@ -132,17 +133,9 @@ PATTERN_CHECKS = {
 
 
 @dg.multi_asset_check(
-    specs=[
-        dg.AssetCheckSpec(
-            name,
-            asset="simulated_interactions",
-            description=description,
-            blocking=name == INTEGRITY,
-            partitions_def=daily_partitions,
-            additional_deps=["celestial_objects", "users"],
-        )
-        for name, description in PATTERN_CHECKS.items()
-    ],
+    specs=window_check_specs(
+        "simulated_interactions", PATTERN_CHECKS, blocking={INTEGRITY}, inputs=["celestial_objects", "users"]
+    ),
     ins={name: dg.AssetIn() for name in ("simulated_interactions", "celestial_objects", "users")},
     can_subset=True,
 )
@@ -172,13 +165,7 @@ def simulated_interactions_patterns(
     for spec in context.selected_asset_check_keys:
         result = results.get(spec.name)
         if result is None:
-            yield dg.AssetCheckResult(
-                check_name=spec.name,
-                asset_key=spec.asset_key,
-                passed=True,
-                description=f"Not applicable: the interactions are a real {interaction_source.kind} log.",
-                metadata={"applies": "simulation only", "window": span},
-            )
+            yield not_applicable(spec, f"the interactions are a real {interaction_source.kind} log.", span)
             continue
         context.log.info(result.describe())
         yield dg.AssetCheckResult(

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from poppy_pipeline.defs.checks import not_applicable, window_check_specs
 from poppy_pipeline.defs.metadata import markdown_table
 from poppy_pipeline.defs.partitions import daily_partitions, single_run
 from poppy_pipeline.defs.resources import SimulationResource
@@ -201,16 +202,7 @@ TARGET_CHECKS = {
 
 
 @dg.multi_asset_check(
-    specs=[
-        dg.AssetCheckSpec(
-            name,
-            asset="sliding_window_features",
-            description=description,
-            partitions_def=daily_partitions,
-            additional_deps=["users"],
-        )
-        for name, description in TARGET_CHECKS.items()
-    ],
+    specs=window_check_specs("sliding_window_features", TARGET_CHECKS, blocking=set(), inputs=["users"]),
     ins={name: dg.AssetIn() for name in ("sliding_window_features", "users")},
     can_subset=True,
 )
@@ -228,13 +220,7 @@ def sliding_window_features_targets(
     real = action_source.is_real or users["Profile"].isna().all()
     for spec in context.selected_asset_check_keys:
         if real:
-            yield dg.AssetCheckResult(
-                check_name=spec.name,
-                asset_key=spec.asset_key,
-                passed=True,
-                description="Not applicable: real actions or users, not the simulation's profiles.",
-                metadata={"applies": "simulation only", "window": span},
-            )
+            yield not_applicable(spec, "real actions or users, not the simulation's profiles.", span)
             continue
         passed, metadata = results[spec.name]
         measured, target = metadata["measured"].value, metadata.get("target", "")
