@@ -24,7 +24,7 @@ def quarantine_spec(asset: str, partitions_def: dg.PartitionsDefinition | None =
     return dg.AssetCheckSpec(
         QUARANTINE_CHECK,
         asset=asset,
-        description="The share of input rows quarantined stays within interaction_source.max_quarantine_share.",
+        description="The share of input rows quarantined stays within the source's max_quarantine_share (default 1%).",
         blocking=True,
         partitions_def=partitions_def,
     )

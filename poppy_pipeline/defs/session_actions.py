@@ -11,7 +11,7 @@ from pydantic import Field
 from poppy_pipeline.action_logs import ActionLogError, read_action_log, split_actions_by_day
 from poppy_pipeline.defs.checks import not_applicable, window_check_specs
 from poppy_pipeline.defs.partitions import daily_partitions, single_run
-from poppy_pipeline.defs.quarantine_checks import QUARANTINE_CHECK, Intake, quarantine
+from poppy_pipeline.defs.quarantine_checks import QUARANTINE_CHECK, Intake, quarantine, quarantine_spec
 from poppy_pipeline.defs.resources import SimulationResource
 from poppy_pipeline.defs.source import DEFAULT_MAX_QUARANTINE_SHARE, InteractionSourceResource
 from poppy_pipeline.sessions import (
@@ -59,16 +59,7 @@ class ActionSourceResource(dg.ConfigurableResource):
     backfill_policy=single_run,
     tags={"layer": "events"},
     output_required=False,  # skipped (with its downstream) for a real log without actions
-    check_specs=[
-        dg.AssetCheckSpec(
-            QUARANTINE_CHECK,
-            asset="session_actions",
-            description="The share of the action log's rows quarantined stays within"
-            " action_source.max_quarantine_share (always 0 when simulated).",
-            blocking=True,
-            partitions_def=daily_partitions,
-        )
-    ],
+    check_specs=[quarantine_spec("session_actions", daily_partitions)],
 )
 def session_actions(
     context: dg.AssetExecutionContext,
