@@ -33,7 +33,6 @@ from poppy_pipeline.windows import WINDOW_COLUMNS
 
 from .conftest import WINDOW
 
-# Registered here: definitions.py is the lead's (these join it there).
 BEHAVIOUR = [session_actions, session_actions_checks, sliding_window_features, sliding_window_features_targets]
 ALL = [celestial_objects, users, simulated_interactions, *BEHAVIOUR]
 DAYS = WINDOW[-7:]

@@ -24,9 +24,8 @@ from poppy_pipeline.defs.click_model import (
     ONNX_CHECKS,
     click_model,
     click_model_onnx,
-    weekly_model_job,
-    weekly_model_schedule,
 )
+from poppy_pipeline.defs.schedules import weekly_model_job, weekly_model_schedule
 from poppy_pipeline.defs.session_actions import ActionSourceResource, session_actions
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions
 from poppy_pipeline.defs.sliding_window_features import sliding_window_features
@@ -36,7 +35,6 @@ from poppy_pipeline.windows import FEATURE_NAMES
 
 from .conftest import WINDOW
 
-# Registered here: definitions.py is the lead's (these join it there).
 UPSTREAM = [celestial_objects, users, simulated_interactions, session_actions, sliding_window_features]
 MODEL = [click_model, click_model_onnx]
 DAYS = WINDOW[-7:]
@@ -148,8 +146,11 @@ def test_weekly_schedule_and_single_run_backfills():
     assert weekly_model_schedule.cron_schedule == "0 3 * * 1"
     assert weekly_model_schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     assert weekly_model_schedule.job_name == weekly_model_job.name
-    resolved = dg.Definitions(assets=[*UPSTREAM, *MODEL], jobs=[weekly_model_job], resources=RESOURCES)
-    job = resolved.resolve_job_def(weekly_model_job.name)
-    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} >= {"click_model", "click_model_onnx"}
+    job = defs.resolve_job_def(weekly_model_job.name)
+    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {
+        "click_model",
+        "click_model_onnx",
+        "browser_bundle",
+    }
     for asset in MODEL:
         assert asset.backfill_policy == dg.BackfillPolicy.single_run()

@@ -29,6 +29,7 @@ from poppy_pipeline.sessions import (
     TICK_MS,
     BehaviourSettings,
     SessionSimulation,
+    log_receptiveness,
     oracle_probabilities,
     simulate_sessions,
 )
@@ -249,6 +250,19 @@ def test_logistic_regression_on_the_features_split_by_user_beats_075(large_world
     assert len(windows) > 100_000 and label[held_out].sum() > 2_000
     assert learned > 0.75
     assert learned < ceiling  # the oracle knows the latent state: no model of the features beats it
+
+
+def test_scroll_step_reveals_the_users_ad_receptiveness(default_world):
+    """Careful readers (receptive to ads) scroll in small steps: the step ranks the users' receptiveness."""
+    _interactions, simulations, _windows = default_world
+    actions = pd.concat([s.actions for s in simulations], ignore_index=True)
+    scrolls = actions[actions["Action"].isin(["scroll_down", "scroll_up"])]
+    median_step = scrolls.groupby("User_ID")["Scroll_Amount"].median()
+    model = simulations[0].model
+    receptiveness = pd.Series(log_receptiveness(BEHAVIOUR, model.traits), index=model.traits.user_ids)
+    rank_correlation = median_step.corr(receptiveness.reindex(median_step.index), method="spearman")
+    assert rank_correlation < -0.95
+    assert BEHAVIOUR.scroll_px_min * 0.8 <= median_step.min() and median_step.max() <= BEHAVIOUR.scroll_px_max * 1.2
 
 
 def test_window_ends_off_the_tick_grid_are_refused(default_world):

@@ -170,11 +170,11 @@ class SimulationResource(dg.ConfigurableResource):
     )
     scroll_px_min: float = Field(
         default=BehaviourSettings.scroll_px_min,
-        description="Median scroll distance (px) at the lowest action-frequency trait.",
+        description="Median scroll distance (px) of the most ad-receptive users (careful readers).",
     )
     scroll_px_max: float = Field(
         default=BehaviourSettings.scroll_px_max,
-        description="Median scroll distance (px) at the highest action-frequency trait.",
+        description="Median scroll distance (px) of the least ad-receptive users (skimmers).",
     )
 
     def behaviour(self) -> BehaviourSettings:
