@@ -20,7 +20,13 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-install: $(STAMP)
+# onnxruntime-web (the browser bundle) and playwright-core (its browser test), as pinned in browser/.
+NODE_STAMP := browser/node_modules/.installed
+$(NODE_STAMP): browser/package.json browser/package-lock.json
+	npm ci --prefix browser --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
 
 $(DAGSTER_HOME)/dagster.yaml:
 	@mkdir -p $(DAGSTER_HOME)
@@ -45,6 +51,8 @@ bench: install
 	$(BIN)/python benchmarks/bench_simulation.py
 	$(BIN)/python benchmarks/bench_engagement.py
 	$(BIN)/python benchmarks/bench_windows.py
+	$(BIN)/python benchmarks/bench_click_model.py
+	$(BIN)/python benchmarks/bench_browser.py
 
 # Re-resolve requirements.lock after changing pyproject.toml.
 lock: install
@@ -52,4 +60,4 @@ lock: install
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .dagster_home data/outputs
+	rm -rf $(VENV) .dagster_home data/outputs browser/node_modules test-artifacts

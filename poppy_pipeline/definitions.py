@@ -2,12 +2,14 @@
 
 import dagster as dg
 
+from poppy_pipeline.defs.browser_bundle import browser_bundle
 from poppy_pipeline.defs.celestial_objects import celestial_objects
+from poppy_pipeline.defs.click_model import click_model, click_model_onnx
 from poppy_pipeline.defs.engagement_scores import engagement_scores
 from poppy_pipeline.defs.interaction_report import interaction_report
 from poppy_pipeline.defs.io_managers import CsvIOManager, OnnxIOManager, PickleIOManager
 from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.schedules import daily_job, daily_schedule
+from poppy_pipeline.defs.schedules import daily_job, daily_schedule, weekly_model_job, weekly_model_schedule
 from poppy_pipeline.defs.session_actions import ActionSourceResource, session_actions, session_actions_checks
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions, simulated_interactions_patterns
 from poppy_pipeline.defs.sliding_window_features import sliding_window_features, sliding_window_features_targets
@@ -25,10 +27,13 @@ defs = dg.Definitions(
         interaction_report,
         session_actions,
         sliding_window_features,
+        click_model,
+        click_model_onnx,
+        browser_bundle,
     ],
     asset_checks=[simulated_interactions_patterns, session_actions_checks, sliding_window_features_targets],
-    jobs=[daily_job],
-    schedules=[daily_schedule],
+    jobs=[daily_job, weekly_model_job],
+    schedules=[daily_schedule, weekly_model_schedule],
     resources={
         "simulation": SimulationResource(),
         "interaction_source": InteractionSourceResource(),

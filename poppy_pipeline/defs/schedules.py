@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from poppy_pipeline.defs.browser_bundle import browser_bundle
+from poppy_pipeline.defs.click_model import click_model, click_model_onnx
 from poppy_pipeline.defs.engagement_scores import engagement_scores
 from poppy_pipeline.defs.interaction_report import interaction_report
 from poppy_pipeline.defs.session_actions import session_actions
@@ -22,3 +24,19 @@ daily_job = dg.define_asset_job(
 
 # Shortly after midnight UTC, materialize the day that just ended.
 daily_schedule = dg.build_schedule_from_partitioned_job(daily_job, hour_of_day=1, minute_of_hour=0)
+
+weekly_model_job = dg.define_asset_job(
+    "weekly_click_model_job",
+    selection=dg.AssetSelection.assets(click_model, click_model_onnx, browser_bundle),
+    description="Retrain click_model on the trailing window of sliding_window_features, export it to ONNX and"
+    " rebuild the browser bundle (each step only when the blocking checks before it pass).",
+)
+
+# Mondays 03:00 UTC, after the daily run has landed Sunday; stopped until turned on in the UI.
+weekly_model_schedule = dg.ScheduleDefinition(
+    name="weekly_click_model_schedule",
+    job=weekly_model_job,
+    cron_schedule="0 3 * * 1",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)

@@ -1,0 +1,168 @@
+// The click model in the browser: onnxruntime-web (WebAssembly backend, from the bundle's own
+// `ort/` folder) running the pipeline's ONNX export on the 20 window features.
+//
+// The model's input is `float_input` float32 [N, 20]; its output `probabilities` is [N, 2]
+// (no ZipMap), column 1 being P(ad click within the horizon after the window end).
+
+import { FEATURE_NAMES, MIN_ACTIONS, extractWindowFeatures, windowActionCount } from './feature_extractor.js';
+import { readMetadataProps } from './onnx_metadata.js';
+
+export const DEFAULT_MODEL_URL = new URL('./click_model.onnx', import.meta.url).href;
+export const DEFAULT_RUNTIME_URL = new URL('./ort/ort.wasm.bundle.min.mjs', import.meta.url).href;
+// The WebAssembly binary that the runtime's .mjs loads, in the same folder.
+export const RUNTIME_WASM = 'ort-wasm-simd-threaded.wasm';
+export const INPUT_NAME = 'float_input';
+export const OUTPUT_NAME = 'probabilities';
+// The metadata property holding the training order of the features (a JSON list).
+export const FEATURE_NAMES_PROPERTY = 'feature_names';
+
+const isNode = typeof process !== 'undefined' && Boolean(process.versions?.node);
+
+export class InteractionPredictor {
+  /**
+   * Load onnxruntime-web and the model, and check that the model expects FEATURE_NAMES in order.
+   * @param {string|URL|Uint8Array|ArrayBuffer} modelUrl the model's URL (relative to the page),
+   *   or its bytes; by default the bundle's click_model.onnx
+   * @param {{runtimeUrl?: string|URL}} options where onnxruntime-web's .mjs lies (its .wasm
+   *   beside it); by default the bundle's ort/ folder
+   * @returns {Promise<InteractionPredictor>} this, ready
+   */
+  async initialize(modelUrl = DEFAULT_MODEL_URL, { runtimeUrl = DEFAULT_RUNTIME_URL } = {}) {
+    const [ort, bytes] = await Promise.all([loadRuntime(runtimeUrl), loadBytes(modelUrl)]);
+    this.metadata = readMetadataProps(bytes);
+    checkFeatureNames(this.metadata);
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+    if (!session.inputNames.includes(INPUT_NAME) || !session.outputNames.includes(OUTPUT_NAME)) {
+      throw new Error(
+        `the model's inputs ${session.inputNames} and outputs ${session.outputNames} ` +
+          `are not ${INPUT_NAME} → ${OUTPUT_NAME}`,
+      );
+    }
+    this.ort = ort;
+    this.session = session;
+    return this;
+  }
+
+  /**
+   * P(ad click within the horizon) for one window.
+   * @param {ArrayLike<number>|Record<string, number>} features 20 numbers in FEATURE_NAMES order,
+   *   or an object with exactly those keys
+   * @returns {Promise<number>} a probability in [0, 1]
+   */
+  async predictClickProbability(features) {
+    if (!this.session) throw new Error('call initialize() before predicting');
+    const row = featureRow(features);
+    const input = new this.ort.Tensor('float32', row, [1, row.length]);
+    const output = (await this.session.run({ [INPUT_NAME]: input }, [OUTPUT_NAME]))[OUTPUT_NAME];
+    const probability = output.data[1];
+    if (output.dims.join() !== '1,2' || !(probability >= 0 && probability <= 1)) {
+      throw new Error(`the model's ${OUTPUT_NAME} output [${output.dims}] has no probability in [0, 1]`);
+    }
+    return probability;
+  }
+
+  /**
+   * The probability for the window ending at `windowEndMs` of a session's actions so far, or
+   * null when that window holds fewer than MIN_ACTIONS actions: the model never saw such windows
+   * (the pipeline does not keep them).
+   */
+  async predictFromActions(actions, windowEndMs) {
+    if (windowActionCount(actions, windowEndMs) < MIN_ACTIONS) return null;
+    return this.predictClickProbability(extractWindowFeatures(actions, windowEndMs));
+  }
+}
+
+/** Throws unless the model's `feature_names` property lists FEATURE_NAMES, in order. */
+export function checkFeatureNames(metadata) {
+  const text = metadata[FEATURE_NAMES_PROPERTY];
+  if (text === undefined) {
+    throw new Error(`the model has no '${FEATURE_NAMES_PROPERTY}' metadata property: not the pipeline's click model?`);
+  }
+  let names;
+  try {
+    names = JSON.parse(text);
+  } catch {
+    throw new Error(`the model's '${FEATURE_NAMES_PROPERTY}' property is not a JSON list: ${text}`);
+  }
+  if (!Array.isArray(names) || names.length !== FEATURE_NAMES.length || names.some((n, i) => n !== FEATURE_NAMES[i])) {
+    throw new Error(
+      `the model expects the features ${JSON.stringify(names)}, but this page computes ` +
+        `${JSON.stringify(FEATURE_NAMES)}: rebuild the bundle from the same pipeline version`,
+    );
+  }
+}
+
+/** A Float32Array of the 20 features in model order; a missing, unknown or non-finite one is an error. */
+export function featureRow(features) {
+  let values;
+  if (Array.isArray(features) || ArrayBuffer.isView(features)) {
+    if (features.length !== FEATURE_NAMES.length) {
+      throw new Error(`expected ${FEATURE_NAMES.length} features in FEATURE_NAMES order, got ${features.length}`);
+    }
+    values = Array.from(features);
+  } else if (features !== null && typeof features === 'object') {
+    const missing = FEATURE_NAMES.filter((name) => !Object.hasOwn(features, name));
+    const unknown = Object.keys(features).filter((name) => !FEATURE_NAMES.includes(name));
+    if (missing.length || unknown.length) {
+      throw new Error(`features: missing ${JSON.stringify(missing)}, unknown ${JSON.stringify(unknown)}`);
+    }
+    values = FEATURE_NAMES.map((name) => features[name]);
+  } else {
+    throw new Error('features must be an array of 20 numbers or an object by feature name');
+  }
+  values.forEach((value, i) => {
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      throw new Error(`feature ${FEATURE_NAMES[i]} must be a finite number, got ${value}`);
+    }
+  });
+  return Float32Array.from(values);
+}
+
+// onnxruntime-web keeps one WebAssembly instance per page (or Node process): configure it once.
+const runtimes = new Map();
+
+function loadRuntime(runtimeUrl) {
+  const url = new URL(runtimeUrl, import.meta.url).href;
+  if (!runtimes.has(url)) {
+    runtimes.set(
+      url,
+      import(url).then(async (ort) => {
+        // The .wasm beside the .mjs. Naming the file, not a folder prefix, keeps the Emscripten
+        // glue built into the .mjs (a prefix would make it fetch a separate glue .mjs); that glue
+        // fetches, so Node is handed the binary itself. One thread, so the page needs no
+        // cross-origin isolation.
+        const wasm = new URL(RUNTIME_WASM, url);
+        if (isNode) ort.env.wasm.wasmBinary = await loadBytes(wasm);
+        else ort.env.wasm.wasmPaths = { wasm: wasm.href };
+        ort.env.wasm.numThreads = 1;
+        ort.env.wasm.proxy = false;
+        ort.env.logLevel = 'warning';
+        return ort;
+      }).catch((error) => {
+        runtimes.delete(url); // a failed load (e.g. offline) may be retried
+        throw error;
+      }),
+    );
+  }
+  return runtimes.get(url);
+}
+
+/** The model's bytes: given as bytes, fetched over http(s), or read from disk (file: URLs, in Node). */
+async function loadBytes(model) {
+  if (model instanceof Uint8Array) return model;
+  if (model instanceof ArrayBuffer) return new Uint8Array(model);
+  const base = isNode ? await workingDirectory() : (globalThis.document?.baseURI ?? globalThis.location.href);
+  const url = new URL(model, base);
+  if (url.protocol === 'file:' && isNode) {
+    const { readFile } = await import('node:fs/promises');
+    return new Uint8Array(await readFile(url));
+  }
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`could not load the model from ${url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+async function workingDirectory() {
+  const { pathToFileURL } = await import('node:url');
+  return pathToFileURL(`${process.cwd()}/`);
+}

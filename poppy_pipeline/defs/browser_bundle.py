@@ -1,0 +1,68 @@
+"""browser_bundle: the click model, onnxruntime-web and the page that runs them, as a static folder."""
+
+import hashlib
+
+import dagster as dg
+
+from poppy_pipeline.browser_bundle import MANIFEST_FILE, MODEL_FILE, build_browser_bundle
+from poppy_pipeline.defs.partitions import single_run
+from poppy_pipeline.paths import data_dir
+
+BUNDLE_FOLDER = "browser_bundle"
+CONTENTS_CHECK = "bundle_matches_manifest"
+
+
+@dg.asset(
+    group_name="model",
+    kinds={"javascript", "html", "onnx"},
+    backfill_policy=single_run,
+    check_specs=[
+        dg.AssetCheckSpec(
+            CONTENTS_CHECK,
+            asset="browser_bundle",
+            description="Every file of manifest.json is in the folder with its SHA-256, and the bundled"
+            " model is the click_model_onnx it was built from.",
+        )
+    ],
+)
+def browser_bundle(context: dg.AssetExecutionContext, click_model_onnx: bytes):  # -> MaterializeResult
+    """`$POPPY_DATA_DIR/browser_bundle/`: `demo.html`, `feature_extractor.js`, `interaction_predictor.js`,
+    the current `click_model.onnx` and onnxruntime-web's WebAssembly files (pinned in
+    `browser/package.json`, installed by `npm ci --prefix browser`; no CDN). Serve it with any
+    static web server, e.g. `python -m http.server -d data/outputs/browser_bundle 8000`.
+
+    Built in a temporary folder and swapped in, so a failed build leaves the previous bundle.
+    """
+    folder = data_dir() / BUNDLE_FOLDER
+    manifest = build_browser_bundle(click_model_onnx, folder)
+    files = manifest["files"]
+    total = sum(f["bytes"] for f in files.values())
+    context.log.info(f"browser_bundle: {len(files)} files, {total:,} bytes in {folder}")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(folder.resolve())),
+            "files": len(files),
+            "total_bytes": total,
+            "model_bytes": files[MODEL_FILE]["bytes"],
+            "versions": dg.MetadataValue.json(manifest["versions"]),
+            "manifest": dg.MetadataValue.md(
+                "| file | bytes |\n|---|---:|\n" + "".join(f"| {n} | {f['bytes']:,} |\n" for n, f in files.items())
+            ),
+        },
+        check_results=[_contents_check(folder, manifest, click_model_onnx)],
+    )
+
+
+def _contents_check(folder, manifest: dict, model_bytes: bytes) -> dg.AssetCheckResult:
+    """Reads the folder back: what a web server would serve is what the manifest promises."""
+    problems = []
+    for name, expected in manifest["files"].items():
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name}: missing")
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != expected["sha256"]:
+            problems.append(f"{name}: content differs from {MANIFEST_FILE}")
+    if (folder / MODEL_FILE).is_file() and (folder / MODEL_FILE).read_bytes() != model_bytes:
+        problems.append(f"{MODEL_FILE}: not the click_model_onnx it was built from")
+    metadata = {"problems": str(problems), "files": len(manifest["files"])}
+    return dg.AssetCheckResult(check_name=CONTENTS_CHECK, passed=not problems, metadata=metadata)
