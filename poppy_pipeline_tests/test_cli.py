@@ -92,3 +92,29 @@ def test_outputs_summary_names_the_folder(tmp_path: Path, module: str):
     )
     assert str((tmp_path / "outputs").resolve()) in result.stdout
     assert "simulated_interactions/  1 files (2026-11-21.csv .. 2026-11-21.csv)" in result.stdout
+
+
+def test_the_whole_graph_over_a_week_in_one_run(tmp_path: Path):
+    """`make run`'s command on a week: every asset, the model's blocking checks, the browser bundle."""
+    lenient = (
+        '{"ops": {"click_model": {"config": {"min_auc": 0.5, "min_oracle_ratio": 0.5, "max_calibration_error": 1.0}}}}'
+    )
+    result = run(
+        [
+            "asset", "materialize", "-m", "poppy_pipeline.definitions", "--select", "*",
+            "--partition-range", "2026-11-15...2026-11-21", "--config-json", lenient,
+        ],
+        tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    outputs = tmp_path / "outputs"
+    assert len(list((outputs / "sliding_window_features").glob("*.csv"))) == 7
+    assert (outputs / "browser_bundle" / "click_model.onnx").read_bytes() == (
+        outputs / "click_model_onnx.onnx"
+    ).read_bytes()
+    for check in (
+        "held_out_auc' on 'click_model",
+        "onnx_parity' on 'click_model_onnx",
+        "bundle_matches_manifest' on 'browser_bundle",
+    ):
+        assert f"Asset check '{check}" in result.stderr and f"{check}' passed" in result.stderr, check

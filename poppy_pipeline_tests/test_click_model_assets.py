@@ -18,6 +18,7 @@ import pytest
 
 from poppy_pipeline import click_model as core
 from poppy_pipeline.definitions import defs
+from poppy_pipeline.defs.browser_bundle import CONTENTS_CHECK, browser_bundle
 from poppy_pipeline.defs.celestial_objects import celestial_objects
 from poppy_pipeline.defs.click_model import (
     MODEL_CHECKS,
@@ -36,7 +37,7 @@ from poppy_pipeline.windows import FEATURE_NAMES
 from .conftest import WINDOW
 
 UPSTREAM = [celestial_objects, users, simulated_interactions, session_actions, sliding_window_features]
-MODEL = [click_model, click_model_onnx]
+MODEL = [click_model, click_model_onnx, browser_bundle]
 DAYS = WINDOW[-7:]
 RANGE = {"dagster/asset_partition_range_start": str(DAYS[0]), "dagster/asset_partition_range_end": str(DAYS[-1])}
 LENIENT = {"ops": {"click_model": {"config": {"min_auc": 0.5, "min_oracle_ratio": 0.5}}}}
@@ -78,11 +79,22 @@ def test_model_and_onnx_with_their_checks_in_one_run(model_run):
     assert result.success
     evaluations = checks_of(result)
     expected = {("click_model", s.name) for s in MODEL_CHECKS} | {("click_model_onnx", s.name) for s in ONNX_CHECKS}
-    assert set(evaluations) == expected
+    assert set(evaluations) == expected | {("browser_bundle", CONTENTS_CHECK)}
     assert all(e.passed for e in evaluations.values()), {k: e.metadata for k, e in evaluations.items()}
     assert (folder / "click_model.pkl").exists() and (folder / "click_model_onnx.onnx").exists()
     for name in ("roc", "reliability", "coefficients"):
         assert (folder / "figures" / f"click_model_{name}.png").stat().st_size > 1000
+
+
+def test_the_browser_bundle_carries_the_exported_model(model_run):
+    result, folder = model_run
+    bundle = folder / "browser_bundle"
+    assert (bundle / "click_model.onnx").read_bytes() == (folder / "click_model_onnx.onnx").read_bytes()
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    pages = {"demo.html", "feature_extractor.js", "interaction_predictor.js", "click_model.onnx"}
+    assert pages <= set(manifest["files"])
+    metadata = result.asset_materializations_for_node("browser_bundle")[0].metadata
+    assert metadata["files"].value == len(manifest["files"])
 
 
 def test_the_report_holds_the_honest_figures(model_run):
@@ -124,7 +136,8 @@ def test_a_failed_quality_check_stops_the_export(week_folder: Path, data_dir: Pa
     assert evaluations[("click_model", "held_out_auc")].passed is False
     assert evaluations[("click_model", "held_out_auc")].metadata["min"].value == 0.99
     assert not result.asset_materializations_for_node("click_model_onnx")
-    assert not (data_dir / "click_model_onnx.onnx").exists()
+    assert not result.asset_materializations_for_node("browser_bundle")
+    assert not (data_dir / "click_model_onnx.onnx").exists() and not (data_dir / "browser_bundle").exists()
 
 
 def test_a_real_interaction_log_skips_the_model(data_dir: Path, tmp_path: Path):
@@ -139,7 +152,7 @@ def test_a_real_interaction_log_skips_the_model(data_dir: Path, tmp_path: Path):
     assert result.success
     assert not result.asset_materializations_for_node("click_model")
     skipped = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"}
-    assert {"click_model", "click_model_onnx"} <= skipped
+    assert {"click_model", "click_model_onnx", "browser_bundle"} <= skipped
 
 
 def test_weekly_schedule_and_single_run_backfills():

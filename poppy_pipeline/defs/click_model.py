@@ -60,8 +60,8 @@ MODEL_CHECKS = [
     _check(
         CALIBRATION_CHECK,
         "click_model",
-        "|mean prediction − base rate| on held-out users ≤ 10% of the base rate, widened to three user-clustered"
-        " standard errors when fewer users make that wider.",
+        "|mean prediction − base rate| ≤ 10% of the base rate over every window, each predicted by a model"
+        " that never saw its user: out-of-fold for the training users, the shipped model for the held-out.",
     ),
 ]
 ONNX_CHECKS = [
