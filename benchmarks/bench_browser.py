@@ -43,7 +43,7 @@ def train_and_export(folder: Path, windows: int) -> tuple[bytes, Path]:
     from poppy_pipeline.population import generate_users
     from poppy_pipeline.sessions import BehaviourSettings, simulate_sessions
     from poppy_pipeline.settings import SimulationSettings
-    from poppy_pipeline.windows import extract_windows
+    from poppy_pipeline.windows import WindowSpec, extract_windows
 
     settings = SimulationSettings()
     users = generate_users(settings)
@@ -55,8 +55,7 @@ def train_and_export(folder: Path, windows: int) -> tuple[bytes, Path]:
     ).astype({"Action": str})
     table = extract_windows(actions)
     fitted = core.fit_calibrated(core.feature_matrix(table), table["Label"].to_numpy())
-    window = {"window_seconds": 120.0, "step_seconds": 10.0, "horizon_seconds": 10.0}
-    payload = core.to_onnx_model(fitted, core.onnx_properties(window, "benchmark")).SerializeToString()
+    payload = core.export_onnx(fitted, WindowSpec().settings(), "benchmark")
     rows = np.random.default_rng(0).choice(len(table), size=min(windows, len(table)), replace=False)
     golden = bundle.export_golden_windows(actions, table.iloc[np.sort(rows)], payload, folder / "golden")
     return payload, golden

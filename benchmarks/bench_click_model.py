@@ -79,14 +79,14 @@ def measure(target_windows: int) -> dict:
     import onnxruntime
 
     from poppy_pipeline import click_model as core
+    from poppy_pipeline.windows import WindowSpec
 
     windows = simulate_windows(target_windows)
     features, labels = core.feature_matrix(windows), windows["Label"].to_numpy()
     started = time.perf_counter()
     model = core.fit_calibrated(features, labels)
     training_s = time.perf_counter() - started
-    window = {"window_seconds": 120.0, "step_seconds": 10.0, "horizon_seconds": 10.0}
-    payload = core.to_onnx_model(model, core.onnx_properties(window, "benchmark")).SerializeToString()
+    payload = core.export_onnx(model, WindowSpec().settings(), "benchmark")
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(payload, options, providers=["CPUExecutionProvider"])

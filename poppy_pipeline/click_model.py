@@ -236,6 +236,14 @@ def to_onnx_model(model: Pipeline, properties: dict[str, str], feature_count: in
     return onnx_model
 
 
+def export_onnx(
+    model: Pipeline, window: dict, training_window: str, feature_names: Sequence[str] = FEATURE_NAMES
+) -> bytes:
+    """The serialized ONNX file of `model`, with its metadata properties (`onnx_properties`)."""
+    properties = onnx_properties(window, training_window, feature_names)
+    return to_onnx_model(model, properties, len(feature_names)).SerializeToString()
+
+
 def onnx_properties(window: dict, training_window: str, feature_names: Sequence[str] = FEATURE_NAMES) -> dict:
     """Metadata properties of the ONNX file: the feature order (JSON list), window, step, horizon, training window."""
     return {

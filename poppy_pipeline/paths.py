@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 DEFAULT_DATA_DIR = "data/outputs"
@@ -17,3 +20,25 @@ def data_dir() -> Path:
 def quarantine_dir(asset_name: str) -> Path:
     """Where an asset's rejected input rows go, each with a `reason` column."""
     return data_dir() / "quarantine" / asset_name
+
+
+@contextmanager
+def replaced_atomically(path: Path) -> Iterator[Path]:
+    """Yields a temporary sibling to write; it replaces `path` only if the block succeeds.
+
+    A crash or an error never leaves a half-written file, and the previous good file survives.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        yield temporary
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_json(value: object, path: Path) -> Path:
+    """`value` as indented JSON at `path`, atomically."""
+    with replaced_atomically(path) as temporary:
+        temporary.write_text(json.dumps(value, indent=2) + "\n")
+    return path

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from poppy_pipeline import tables
-from poppy_pipeline.paths import quarantine_dir
+from poppy_pipeline.paths import quarantine_dir, replaced_atomically
 
 
 def write_quarantine(asset_name: str, source_name: str, rejected: pd.DataFrame) -> Path | None:
@@ -20,8 +20,6 @@ def write_quarantine(asset_name: str, source_name: str, rejected: pd.DataFrame) 
     if rejected.empty:
         path.unlink(missing_ok=True)
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    tables.write_csv(rejected, temporary)
-    temporary.replace(path)
+    with replaced_atomically(path) as temporary:
+        tables.write_csv(rejected, temporary)
     return path

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from poppy_pipeline.engagement import object_rows
+from poppy_pipeline.paths import replaced_atomically
 
 NEW_USER_DAYS = 7
 TOP_OBJECTS = 10
@@ -173,14 +174,11 @@ def markdown_gallery(figures: dict[str, bytes]) -> str:
 
 
 def write_figures(figures: dict[str, bytes], folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, png in figures.items():
-        path = folder / f"{name}.png"
-        temporary = path.with_name(f".{path.name}.tmp")
-        temporary.write_bytes(png)
-        temporary.replace(path)
-        paths.append(path)
+        with replaced_atomically(folder / f"{name}.png") as temporary:
+            temporary.write_bytes(png)
+        paths.append(folder / f"{name}.png")
     return paths
 
 

@@ -123,6 +123,15 @@ class WindowSpec:
     def window_seconds(self) -> float:
         return self.window_ms / 1000
 
+    def settings(self) -> dict[str, float | int]:
+        """In seconds, as the asset's config and metadata name them."""
+        return {
+            "window_seconds": self.window_ms / 1000,
+            "step_seconds": self.step_ms / 1000,
+            "horizon_seconds": self.horizon_ms / 1000,
+            "min_actions": self.min_actions,
+        }
+
 
 @dataclass(frozen=True)
 class SessionArrays:

@@ -62,8 +62,7 @@ def world() -> tuple[pd.DataFrame, bytes]:
     simulated = pd.concat(days, ignore_index=True)
     training = extract_windows(simulated)
     fitted = core.fit_calibrated(core.feature_matrix(training), training["Label"].to_numpy())
-    window = {"window_seconds": 120.0, "step_seconds": 10.0, "horizon_seconds": 10.0}
-    payload = core.to_onnx_model(fitted, core.onnx_properties(window, "test")).SerializeToString()
+    payload = core.export_onnx(fitted, WindowSpec().settings(), "test")
 
     synthetic = pd.concat([random_sessions(seed=7, sessions=60), boundary_session()], ignore_index=True)
     scroll_up = synthetic["Action"] == "scroll_up"
@@ -275,9 +274,8 @@ def test_a_model_with_other_feature_names_is_refused(browser_dir: Path, tmp_path
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(400, 20)), np.r_[np.zeros(380), np.ones(20)]
     fitted = core.fit_calibrated(x, y)
-    window = {"window_seconds": 120.0, "step_seconds": 10.0, "horizon_seconds": 10.0}
     reordered = list(reversed(FEATURE_NAMES))
-    payload = core.to_onnx_model(fitted, core.onnx_properties(window, "test", reordered)).SerializeToString()
+    payload = core.export_onnx(fitted, WindowSpec().settings(), "test", reordered)
     with pytest.raises(bundle.BrowserBundleError, match="would refuse it"):
         bundle.build_browser_bundle(payload, tmp_path / "browser_bundle", browser_dir)
 

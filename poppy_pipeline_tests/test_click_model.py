@@ -9,7 +9,7 @@ import pytest
 from sklearn.model_selection import GroupKFold
 
 from poppy_pipeline import click_model as core
-from poppy_pipeline.windows import FEATURE_NAMES
+from poppy_pipeline.windows import FEATURE_NAMES, WindowSpec
 
 N_FEATURES = len(FEATURE_NAMES)
 
@@ -121,9 +121,7 @@ def test_coefficient_names_follow_the_features(case: pd.DataFrame):
 def exported(case: pd.DataFrame):
     small = case.iloc[:10_000]
     model = core.fit_calibrated(core.feature_matrix(small), small["Label"].to_numpy())
-    window = {"window_seconds": 120.0, "step_seconds": 10.0, "horizon_seconds": 10.0}
-    onnx_model = core.to_onnx_model(model, core.onnx_properties(window, "2026-10-23..2026-11-21"))
-    return model, onnx_model.SerializeToString()
+    return model, core.export_onnx(model, WindowSpec().settings(), "2026-10-23..2026-11-21")
 
 
 def test_the_onnx_contract(exported):

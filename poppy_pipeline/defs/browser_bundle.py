@@ -3,8 +3,10 @@
 import hashlib
 
 import dagster as dg
+import pandas as pd
 
 from poppy_pipeline.browser_bundle import MANIFEST_FILE, MODEL_FILE, build_browser_bundle
+from poppy_pipeline.defs.metadata import markdown_table
 from poppy_pipeline.defs.partitions import single_run
 from poppy_pipeline.paths import data_dir
 
@@ -46,7 +48,7 @@ def browser_bundle(context: dg.AssetExecutionContext, click_model_onnx: bytes): 
             "model_bytes": files[MODEL_FILE]["bytes"],
             "versions": dg.MetadataValue.json(manifest["versions"]),
             "manifest": dg.MetadataValue.md(
-                "| file | bytes |\n|---|---:|\n" + "".join(f"| {n} | {f['bytes']:,} |\n" for n, f in files.items())
+                markdown_table(pd.DataFrame({"file": list(files), "bytes": [f["bytes"] for f in files.values()]}))
             ),
         },
         check_results=[_contents_check(folder, manifest, click_model_onnx)],

@@ -8,6 +8,7 @@ and checks (blocking) the ONNX file itself: valid, small, and equal to the pickl
 """
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -21,7 +22,7 @@ from poppy_pipeline.defs.metadata import markdown_table
 from poppy_pipeline.defs.partitions import single_run
 from poppy_pipeline.defs.resources import SimulationResource
 from poppy_pipeline.defs.window import WindowConfig, load_window, window_days
-from poppy_pipeline.paths import data_dir
+from poppy_pipeline.paths import data_dir, write_json
 from poppy_pipeline.report import markdown_gallery, write_figures
 from poppy_pipeline.windows import FEATURE_NAMES, WindowSpec
 
@@ -100,7 +101,7 @@ def click_model(
     windows = load_window(context, csv_io_manager, WINDOWS_ASSET, days)
     spec = _window_spec(context, days[-1])
     result = core.train_and_evaluate(windows, simulation.seed, config.held_out_share)
-    report = result.report | {"window": f"{days[0]}..{days[-1]}", "window_spec": _spec_dict(spec)}
+    report = result.report | {"window": f"{days[0]}..{days[-1]}", "window_spec": spec.settings()}
     model = result.model
     model.training_info_ = {  # read by click_model_onnx: what the model was trained on
         "feature_names": list(FEATURE_NAMES),
@@ -108,13 +109,13 @@ def click_model(
         "days": days,
         "seed": simulation.seed,
         "held_out_users": sorted(int(u) for u in result.held_out["User_ID"].unique()),
-        **_spec_dict(spec),
+        **spec.settings(),
     }
     coefficients = core.coefficient_table(model)
     report["top_coefficients"] = coefficients.head(20).to_dict(orient="records")
     figures = core.draw_figures(result.held_out, coefficients)
     paths = write_figures(figures, data_dir() / "figures")
-    report_path = _write_json(report, data_dir() / REPORT_FILE)
+    report_path = write_json(report, data_dir() / REPORT_FILE)
     context.log.info(
         f"click_model: held-out AUC {report['held_out_auc']:.3f} (oracle {report['oracle_auc'] or float('nan'):.3f}),"
         f" mean prediction {report['unseen_mean_prediction']:.4f} vs base rate {report['unseen_base_rate']:.4f}"
@@ -144,24 +145,9 @@ def _window_spec(context: dg.AssetExecutionContext, last_day: str) -> WindowSpec
         return WindowSpec()
 
 
-def _spec_dict(spec: WindowSpec) -> dict:
-    return {
-        "window_seconds": spec.window_ms / 1000,
-        "step_seconds": spec.step_ms / 1000,
-        "horizon_seconds": spec.horizon_ms / 1000,
-        "min_actions": spec.min_actions,
-    }
-
-
-def _write_json(report: dict, path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(report, indent=2) + "\n")
-    temporary.replace(path)
-    return str(path)
-
-
-def _model_metadata(report: dict, coefficients: pd.DataFrame, figures: dict, report_path: str, paths) -> dict:
+def _model_metadata(
+    report: dict, coefficients: pd.DataFrame, figures: dict, report_path: Path, paths: list[Path]
+) -> dict:
     names = (
         "cv_auc_mean",
         "cv_auc_std",
@@ -186,7 +172,7 @@ def _model_metadata(report: dict, coefficients: pd.DataFrame, figures: dict, rep
     metadata = {name: report[name] for name in names if report[name] is not None}
     return metadata | {
         "window": report["window"],
-        "path": dg.MetadataValue.path(report_path),
+        "path": dg.MetadataValue.path(str(report_path)),
         "figures": dg.MetadataValue.path(str(paths[0].parent)),
         "top_coefficients": dg.MetadataValue.md(markdown_table(coefficients.round(4), 15)),
         "report": dg.MetadataValue.md(markdown_gallery(figures)),
@@ -250,8 +236,7 @@ def click_model_onnx(
     (JSON), `window_seconds`, `step_seconds`, `horizon_seconds`, `training_window`.
     """
     info = click_model.training_info_
-    onnx_model = core.to_onnx_model(click_model, core.onnx_properties(info, info["training_window"]))
-    payload = onnx_model.SerializeToString()
+    payload = core.export_onnx(click_model, info, info["training_window"])
     windows = load_window(context, csv_io_manager, WINDOWS_ASSET, info["days"])
     held_out = windows[windows["User_ID"].isin(info["held_out_users"])]
     features = core.feature_matrix(held_out)

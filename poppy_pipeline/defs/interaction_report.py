@@ -1,7 +1,5 @@
 """`interaction_report`: seed 000's exploration and seed 002's metrics, as figures and JSON."""
 
-import json
-
 import dagster as dg
 import pandas as pd
 from pydantic import Field
@@ -10,7 +8,7 @@ from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.defs.partitions import single_run
 from poppy_pipeline.defs.source import InteractionSourceResource
 from poppy_pipeline.defs.window import WindowConfig, load_window, window_days
-from poppy_pipeline.paths import data_dir
+from poppy_pipeline.paths import data_dir, write_json
 from poppy_pipeline.report import (
     NEW_USER_DAYS,
     build_report,
@@ -64,10 +62,7 @@ def interaction_report(
         interactions, report, view_watch_ratios(interactions, celestial_objects, spec.view_type), spec.rated_type
     )
     paths = write_figures(figures, data_dir() / "figures")
-    report_path = data_dir() / "interaction_report.json"
-    temporary = report_path.with_name(f".{report_path.name}.tmp")
-    temporary.write_text(json.dumps(report, indent=2) + "\n")
-    temporary.replace(report_path)
+    report_path = write_json(report, data_dir() / "interaction_report.json")
     context.log.info(f"wrote {report_path} and {len(paths)} figures in {paths[0].parent}")
     return dg.MaterializeResult(
         metadata={

@@ -174,10 +174,7 @@ def _summary(windows: pd.DataFrame, users: pd.DataFrame, spec: WindowSpec, simul
     metadata = {
         "windows": len(windows),
         "positive_share": float(labels.mean()) if len(labels) else 0.0,
-        "window_seconds": spec.window_ms / 1000,
-        "step_seconds": spec.step_ms / 1000,
-        "horizon_seconds": spec.horizon_ms / 1000,
-        "min_actions": spec.min_actions,
+        **spec.settings(),
         "oracle": "exact (generator's latent state)" if simulated else "none (real action log)",
     }
     if simulated and len(labels) and 0 < labels.sum() < len(labels):
