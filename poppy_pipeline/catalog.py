@@ -51,9 +51,9 @@ DURATION_RANGE_SEC = (15, 600)
 _ID_ALIASES = ("objectid", "id", "{type}id")
 _NAME_ALIASES = ("name", "objectname", "{type}name", "propername", "designation")
 _CATEGORY_ALIASES = {
-    "Star": ("category", "spectralclass", "spectraltype", "spectrum", "class", "type"),
+    "Star": ("category", "spectralclass", "spectraltype", "{type}sptype", "sptype", "spectrum", "class", "type"),
     "Planet": ("category", "planettype", "type", "class"),
-    "Moon": ("category", "parentbody", "parent", "parentplanet", "planet", "host", "orbits"),
+    "Moon": ("category", "parentbody", "parent", "parentplanet", "parentplanetname", "planet", "host", "orbits"),
 }
 _DURATION_ALIASES = ("durationsec", "duration", "mediadurationsec", "videolengthsec")
 _PLANET_CATEGORY_BY_KEY = {
@@ -200,7 +200,14 @@ def read_object_file(path: Path, object_type: str, seed: int) -> ObjectFile:
         raise CatalogError(f"{path}: cannot read object file ({error})") from error
     if raw.empty:
         raise CatalogError(f"{path}: no rows")
+    return map_object_rows(raw, path, object_type, seed)
 
+
+def map_object_rows(
+    raw: pd.DataFrame, path: Path, object_type: str, seed: int, row_labels: np.ndarray | None = None
+) -> ObjectFile:
+    """Map a raw (all-string) object table to the catalog's columns; `row_labels` name rows in
+    reasons (default `line N` of a CSV file)."""
     by_key = {_key(column): column for column in raw.columns}
     mapping = {
         "Object_ID": _first(by_key, _ID_ALIASES, object_type),
@@ -212,19 +219,19 @@ def read_object_file(path: Path, object_type: str, seed: int) -> ObjectFile:
     ignored = [c for c in raw.columns if c not in used]
 
     reasons = pd.Series("", index=raw.index, dtype=object)
-    line = raw.index.to_numpy() + 2  # header is line 1
+    line = row_labels if row_labels is not None else "line " + (raw.index + 2).astype(str).to_numpy(dtype=object)
 
     if mapping["Object_ID"]:
         column = mapping["Object_ID"]
         ids = pd.to_numeric(raw[column].str.strip(), errors="coerce")
         bad = ~(ids.notna() & (ids > 0) & (ids == np.floor(ids)))
         reasons[bad] = [
-            f"line {n}: {column} {v!r} is not a positive integer"
+            f"{n}: {column} {v!r} is not a positive integer"
             for n, v in zip(line[bad], raw.loc[bad, column], strict=True)
         ]
         duplicated = ids.duplicated() & ~bad
         reasons[duplicated] = [
-            f"line {n}: {column} {int(v)} repeats an earlier row"
+            f"{n}: {column} {int(v)} repeats an earlier row"
             for n, v in zip(line[duplicated], ids[duplicated], strict=True)
         ]
     else:
@@ -235,7 +242,7 @@ def read_object_file(path: Path, object_type: str, seed: int) -> ObjectFile:
         durations = pd.to_numeric(raw[column].str.strip(), errors="coerce")
         bad = ~(durations > 0) & (reasons == "")
         reasons[bad] = [
-            f"line {n}: {column} {v!r} is not a positive number of seconds"
+            f"{n}: {column} {v!r} is not a positive number of seconds"
             for n, v in zip(line[bad], raw.loc[bad, column], strict=True)
         ]
     else:

@@ -6,6 +6,7 @@ from poppy_pipeline.defs.browser_bundle import browser_bundle
 from poppy_pipeline.defs.celestial_objects import celestial_objects
 from poppy_pipeline.defs.click_model import click_model, click_model_onnx
 from poppy_pipeline.defs.engagement_scores import engagement_scores
+from poppy_pipeline.defs.engine_exports import engine_exports
 from poppy_pipeline.defs.interaction_report import interaction_report
 from poppy_pipeline.defs.io_managers import CsvIOManager, OnnxIOManager, PickleIOManager
 from poppy_pipeline.defs.resources import SimulationResource
@@ -24,6 +25,7 @@ defs = dg.Definitions(
         simulated_interactions,
         engagement_scores,
         trending_objects,
+        engine_exports,
         interaction_report,
         session_actions,
         sliding_window_features,

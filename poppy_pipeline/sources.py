@@ -109,6 +109,10 @@ class RowRules:
     """Collects the first failing rule of each row of a raw (all-string) file."""
 
     raw: pd.DataFrame
+    # Where each row comes from, e.g. `Interactions Interaction_ID=42` (default: `line N`).
+    origins: pd.Series | None = None
+    # The column names to show in reasons, when the raw frame's were renamed (e.g. from a table).
+    column_labels: dict[str, str] = field(default_factory=dict)
     reasons: pd.Series = field(init=False)
 
     def __post_init__(self) -> None:
@@ -119,9 +123,11 @@ class RowRules:
         fresh = pd.Series(failing, index=self.raw.index).fillna(False).astype(bool) & self.reasons.isna()
         if not fresh.any():
             return
-        lines = (self.raw.index[fresh] + 2).astype(str)  # line 1 is the header
+        # Line 1 is the header.
+        where = "line " + (self.raw.index[fresh] + 2).astype(str) if self.origins is None else self.origins[fresh]
         values = self.raw.loc[fresh, column].fillna("").astype(str)
-        self.reasons[fresh] = "line " + lines + ": " + column + " '" + values + "' " + problem
+        label = self.column_labels.get(column, column)
+        self.reasons[fresh] = where + ": " + label + " '" + values + "' " + problem
 
     @property
     def ok(self) -> pd.Series:
@@ -171,9 +177,19 @@ def read_poppy_log(path: Path) -> tuple[pd.DataFrame, int]:
     return raw, len(raw)
 
 
-def check_poppy_log(path: Path, raw: pd.DataFrame, objects: pd.DataFrame, users: pd.DataFrame) -> Checked:
-    """Validate a seed-000 log against the catalog and the users, in the project's columns."""
-    rules = RowRules(raw)
+def check_poppy_log(
+    path: Path,
+    raw: pd.DataFrame,
+    objects: pd.DataFrame,
+    users: pd.DataFrame,
+    origins: pd.Series | None = None,
+    column_labels: dict[str, str] | None = None,
+) -> Checked:
+    """Validate a seed-000 log against the catalog and the users, in the project's columns.
+
+    `origins` and `column_labels` name rows and columns in reasons when the rows come from a table.
+    """
+    rules = RowRules(raw, origins, column_labels or {})
     ids = _numbers(raw["Interaction_ID"])
     rules.reject(~(ids > 0) | (ids != np.floor(ids)), "Interaction_ID", "is not a positive integer")
     rules.reject(ids.duplicated() & rules.ok, "Interaction_ID", "repeats an earlier row")

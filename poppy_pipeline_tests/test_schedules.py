@@ -23,6 +23,7 @@ def test_daily_job_covers_the_daily_assets_their_inputs_and_the_window_summaries
         "simulated_interactions",
         "engagement_scores",
         "trending_objects",
+        "engine_exports",
         "interaction_report",
         "session_actions",
         "sliding_window_features",

@@ -5,6 +5,8 @@ from pathlib import Path
 import dagster as dg
 
 from poppy_pipeline.catalog import build_catalog
+from poppy_pipeline.database import DATABASE
+from poppy_pipeline.defs.database_source import database_catalog
 from poppy_pipeline.defs.metadata import markdown_table
 from poppy_pipeline.defs.partitions import single_run
 from poppy_pipeline.defs.quarantine_checks import Intake, quarantine, quarantine_spec
@@ -27,12 +29,15 @@ def celestial_objects(
 
     Read from `data/objects/{stars,planets,moons}.csv` where present (see `catalog.py` for the
     accepted columns), generated at the configured sizes otherwise; with a `pings` source, the
-    log's `pings.csv`.
+    log's `pings.csv`; with the `database` source, the `Stars`, `Planets`, `Moons` tables for the
+    types that have no file.
     """
     if interaction_source.kind == PINGS.name:
         checked = check_pings_objects(interaction_source.location())
         objects, sources = checked.valid, {"Ping": str(checked.source_file)}
         intakes = [Intake(checked.source_file, checked.input_rows, checked.rejected)]
+    elif interaction_source.format == DATABASE:
+        objects, sources, intakes = database_catalog(context, simulation, interaction_source)
     else:
         catalog = build_catalog(simulation.settings(), Path(simulation.objects_dir))
         objects, sources = catalog.objects, catalog.sources

@@ -5,6 +5,7 @@ import dagster as dg
 from poppy_pipeline.defs.browser_bundle import browser_bundle
 from poppy_pipeline.defs.click_model import click_model, click_model_onnx
 from poppy_pipeline.defs.engagement_scores import engagement_scores
+from poppy_pipeline.defs.engine_exports import engine_exports
 from poppy_pipeline.defs.interaction_report import interaction_report
 from poppy_pipeline.defs.session_actions import session_actions
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions
@@ -17,9 +18,9 @@ from poppy_pipeline.defs.trending_objects import trending_objects
 daily_job = dg.define_asset_job(
     "daily_partitions_job",
     selection=dg.AssetSelection.assets(simulated_interactions, session_actions, sliding_window_features).upstream()
-    | dg.AssetSelection.assets(engagement_scores, trending_objects, interaction_report),
+    | dg.AssetSelection.assets(engagement_scores, trending_objects, engine_exports, interaction_report),
     description="Materialize yesterday's partition of the daily assets, then refresh engagement_scores, "
-    "trending_objects and interaction_report over their trailing window.",
+    "trending_objects (published by engine_exports) and interaction_report over their trailing window.",
 )
 
 # Shortly after midnight UTC, materialize the day that just ended.

@@ -6,7 +6,9 @@ import dagster as dg
 import pandas as pd
 
 from poppy_pipeline import patterns
+from poppy_pipeline.database import DATABASE
 from poppy_pipeline.defs.checks import not_applicable, window_check_specs
+from poppy_pipeline.defs.database_source import read_database_window
 from poppy_pipeline.defs.partitions import daily_partitions, single_run
 from poppy_pipeline.defs.quarantine_checks import Intake, quarantine, quarantine_spec
 from poppy_pipeline.defs.resources import SimulationResource
@@ -61,6 +63,7 @@ def simulated_interactions(
         value=days,
         metadata={
             "source": interaction_source.kind,
+            **interaction_source.decision_metadata(),
             "days": len(days),
             "first_day": keys[0],
             "last_day": keys[-1],
@@ -101,6 +104,8 @@ def _simulate(context, simulation: SimulationResource, objects: pd.DataFrame, us
 def _read_real_log(
     context, source: InteractionSourceResource, objects: pd.DataFrame, users: pd.DataFrame, keys: list[str]
 ):
+    if source.kind == DATABASE:
+        return read_database_window(context, source, objects, users, keys)
     if source.kind == PINGS.name:
         path, raw = read_pings_interactions(source.location())
         checked = check_pings_interactions(path, raw, objects, users)

@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from poppy_pipeline.database import DATABASE
+from poppy_pipeline.defs.database_source import database_users
 from poppy_pipeline.defs.partitions import single_run
 from poppy_pipeline.defs.quarantine_checks import Intake, quarantine, quarantine_spec
 from poppy_pipeline.defs.resources import SimulationResource
@@ -35,11 +37,14 @@ def users(
     elif interaction_source.kind == POPPY.name:
         raw, _ = read_poppy_log(interaction_source.location())
         population = users_from_poppy_log(raw)
+    elif interaction_source.kind == DATABASE:
+        population = database_users(interaction_source)
     else:
         population = generate_users(simulation.settings())
     counts, check = quarantine(context, "users", intakes, interaction_source.max_quarantine_share)
     metadata = {
         "source": interaction_source.kind,
+        **interaction_source.decision_metadata(),
         "first_signup": str(population["Signup_Date"].min()),
         "last_signup": str(population["Signup_Date"].max()),
         **counts,

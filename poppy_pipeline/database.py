@@ -1,0 +1,345 @@
+"""The Poppy app's own database (MySQL/MariaDB, PostgreSQL or SQLite), read into the project's tables.
+
+The back end's tables (see DESIGN.md): `Interactions(Interaction_ID, User_ID, Object_Type,
+Object_Reference_ID, Interaction_Type, Interaction_Rating, Interaction_Timestamp)` and the
+catalog's `Stars(Star_ID, Star_SpType, …)`, `Planets(Planet_ID, Planet_Type, …)`,
+`Moons(Moon_ID, Parent_Planet_Name, …)`.
+
+Everything happens in one read-only transaction: one parameterised query per day
+(`Interaction_Timestamp` in the day), streamed from a server-side cursor in chunks. Each row
+arrives as one delimited string (the server concatenates the columns), which pyarrow splits:
+PyMySQL is pure Python, and one value per row instead of seven makes it about twice as fast.
+Validation is the seed-000 log's (`sources.check_poppy_log`), with reasons that name the table,
+the row's primary key and the column. Nothing is ever written to the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pa_compute
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+
+from poppy_pipeline.catalog import map_object_rows
+from poppy_pipeline.sources import POPPY, POPPY_LOG_COLUMNS, Checked, SourceError, check_poppy_log, users_from_poppy_log
+
+DATABASE = "database"
+INTERACTIONS = "Interactions"
+PRIMARY_KEY = "Interaction_ID"
+INTERACTION_COLUMNS = [
+    "Interaction_ID",
+    "User_ID",
+    "Object_Type",
+    "Object_Reference_ID",
+    "Interaction_Type",
+    "Interaction_Rating",
+    "Interaction_Timestamp",
+]
+# The table's columns under the names of seed 000's log, which the validation speaks.
+AS_LOG_COLUMNS = dict(zip(INTERACTION_COLUMNS, POPPY_LOG_COLUMNS, strict=True))
+TIMESTAMP = "Interaction_Timestamp"
+CATALOG_TABLES = {"Star": "Stars", "Planet": "Planets", "Moon": "Moons"}
+# The back end stores likes; the pipeline calls them favourites.
+DEFAULT_EVENT_TYPES = {"View": "View", "Click": "Click", "Like": "Favorite", "Rate": "Rate"}
+DEFAULT_CHUNK_ROWS = 100_000
+# Joins a row's values on the server; a control character no value of these columns holds.
+SEPARATOR = "\x1f"
+
+
+class DatabaseError(SourceError):
+    """The database cannot be read; the message names host, database and table, never the password."""
+
+
+def describe(url: str | URL, table: str) -> str:
+    """`table Interactions of database poppy on host db:3306`: no user, no password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"table {table} of SQLite file {parsed.database or ':memory:'}"
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"table {table} of database {parsed.database} on host {parsed.host}{port}"
+
+
+def parse_url(url: str) -> URL:
+    """The SQLAlchemy URL, or a `DatabaseError` that does not repeat it (it may hold a password)."""
+    try:
+        return make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        raise DatabaseError(
+            "POPPY_DATABASE_URL is not an SQLAlchemy URL such as mysql+pymysql://user:password@host:3306/poppy"
+            " or sqlite:///path/to/poppy.db"
+        ) from None
+
+
+def _failure(url: URL, table: str, error: Exception) -> DatabaseError:
+    """One sentence from a driver error: what failed, where; the driver's own words, minus the SQL."""
+    original = getattr(error, "orig", None) or error
+    args = getattr(original, "args", ())
+    # PyMySQL's errors are (code, message); keep the message.
+    text = args[1] if len(args) == 2 and isinstance(args[1], str) else str(original)
+    detail = text.splitlines()[0].rstrip(".") if text else type(original).__name__
+    password = url.password
+    if password:
+        detail = detail.replace(str(password), "***")
+    return DatabaseError(f"Cannot read {describe(url, table)}: {detail}.")
+
+
+@dataclass
+class Session:
+    """A read-only transaction on one DBAPI connection."""
+
+    url: URL
+    engine: Engine
+    connection: object  # the driver's connection
+    chunk_rows: int
+
+    def query(self, table: str, statement: sa.Select) -> Iterator[list[tuple]]:
+        """The rows of `statement` in chunks, from a server-side cursor where the driver has one."""
+        compiled = statement.compile(dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
+        params = compiled.params
+        arguments = tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
+        cursor = _streaming_cursor(self.engine, self.connection)
+        try:
+            cursor.execute(str(compiled), arguments)
+            while rows := cursor.fetchmany(self.chunk_rows):
+                yield rows
+        except self.engine.dialect.dbapi.Error as error:
+            raise _failure(self.url, table, error) from None
+        finally:
+            cursor.close()
+
+    def columns(self, table: str) -> list[str]:
+        try:
+            return [c["name"] for c in sa.inspect(self.engine).get_columns(table)]
+        except sa.exc.NoSuchTableError:
+            raise DatabaseError(f"Cannot read {describe(self.url, table)}: the table does not exist.") from None
+        except sa.exc.DBAPIError as error:
+            raise _failure(self.url, table, error) from None
+
+
+@contextmanager
+def read_only(url: str, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Session]:
+    """A read-only transaction (one consistent snapshot for every query), rolled back at the end."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).is_file():
+        raise DatabaseError(f"Cannot read {describe(parsed, INTERACTIONS)}: the file does not exist.")
+    try:
+        engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
+        connection = engine.raw_connection()
+    except (sa.exc.DBAPIError, sa.exc.NoSuchModuleError, ImportError) as error:
+        raise _failure(parsed, INTERACTIONS, error) from None
+    try:
+        cursor = connection.cursor()
+        for statement in _read_only_statements(engine.dialect.name):
+            cursor.execute(statement)
+        cursor.close()
+        yield Session(parsed, engine, connection, chunk_rows)
+    except engine.dialect.dbapi.Error as error:
+        raise _failure(parsed, INTERACTIONS, error) from None
+    finally:
+        connection.rollback()
+        connection.close()
+        engine.dispose()
+
+
+def _read_only_statements(dialect: str) -> list[str]:
+    if dialect in ("mysql", "mariadb"):
+        return ["START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"]
+    if dialect == "postgresql":
+        return ["SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"]
+    if dialect == "sqlite":
+        return ["PRAGMA query_only = ON", "BEGIN"]
+    return []
+
+
+def _streaming_cursor(engine: Engine, connection):
+    """A server-side cursor: rows arrive as fetched instead of all at once."""
+    dialect = engine.dialect.name
+    if dialect in ("mysql", "mariadb"):
+        return connection.cursor(engine.dialect.dbapi.cursors.SSCursor)
+    if dialect == "postgresql":
+        return connection.cursor(name="poppy_pipeline")
+    return connection.cursor()
+
+
+# --- interactions ----------------------------------------------------------------------------
+
+
+def _interactions_table() -> sa.TableClause:
+    return sa.table(INTERACTIONS, *(sa.column(c) for c in INTERACTION_COLUMNS))
+
+
+def _joined_row(table: sa.TableClause) -> sa.ColumnElement:
+    """All columns as one string, NULL as empty (as a CSV field), separated by `SEPARATOR`."""
+    parts = [sa.func.coalesce(sa.cast(table.c[c], sa.String), "") for c in INTERACTION_COLUMNS]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + SEPARATOR + part
+    return joined
+
+
+def _split_rows(rows: list[tuple]) -> pa.Table:
+    """The joined strings back to seven string columns (empty → null)."""
+    values = pa.array([row[0] for row in rows], type=pa.string())
+    fields = pa_compute.split_pattern(values, SEPARATOR)
+    width = len(INTERACTION_COLUMNS)
+    counts = pa_compute.list_value_length(fields).to_numpy()
+    if (counts != width).any():
+        first = values[int(np.argmax(counts != width))].as_py()
+        raise DatabaseError(f"{INTERACTIONS}: a row holds the control character \\x1f in a value: {first!r}")
+    flat = fields.flatten()
+    columns = [flat.take(pa.array(np.arange(i, len(flat), width))) for i in range(width)]
+    columns = [pa_compute.if_else(pa_compute.equal(c, ""), None, c) for c in columns]
+    return pa.table(columns, names=INTERACTION_COLUMNS)
+
+
+def _rows_frame(tables: list[pa.Table]) -> pd.DataFrame:
+    if not tables:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in INTERACTION_COLUMNS})
+    return pa.concat_tables(tables).to_pandas()
+
+
+def read_interactions(session: Session, days: list[str]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The raw rows (all strings) of every day of `days`, plus those whose timestamp is NULL (they
+    belong to no day, so every read reports them); and the number of rows each query returned."""
+    session.columns(INTERACTIONS)  # a missing table fails here, with its name
+    table = _interactions_table()
+    stamp = table.c[TIMESTAMP]
+    select = sa.select(_joined_row(table))
+    chunks: list[pa.Table] = []
+    counts: dict[str, int] = {}
+    for day in days:
+        start = pd.Timestamp(day)
+        bounds = (str(start), str(start + pd.Timedelta(days=1)))
+        day_rows = select.where(stamp >= sa.bindparam("start", bounds[0]), stamp < sa.bindparam("end", bounds[1]))
+        counts[day] = _collect(session, day_rows, chunks)
+    counts["no timestamp"] = _collect(session, select.where(stamp.is_(None)), chunks)
+    return _rows_frame(chunks), counts
+
+
+def _collect(session: Session, statement: sa.Select, into: list[pa.Table]) -> int:
+    rows = 0
+    for chunk in session.query(INTERACTIONS, statement):
+        into.append(_split_rows(chunk))
+        rows += len(chunk)
+    return rows
+
+
+def count_interactions(session: Session, first_day: str, last_day: str, event_types: Mapping[str, str]) -> int:
+    """Rows of the window whose type the pipeline knows (as the back end counts its Like/Rate/View rows)."""
+    session.columns(INTERACTIONS)
+    table = _interactions_table()
+    end = str(pd.Timestamp(last_day) + pd.Timedelta(days=1))
+    statement = sa.select(sa.func.count()).where(
+        table.c[TIMESTAMP] >= sa.bindparam("start", str(pd.Timestamp(first_day))),
+        table.c[TIMESTAMP] < sa.bindparam("end", end),
+        table.c["Interaction_Type"].in_(sa.bindparam("types", sorted(event_types), expanding=True)),
+    )
+    rows = [row for chunk in session.query(INTERACTIONS, statement) for row in chunk]
+    return int(rows[0][0])
+
+
+def check_interactions(
+    raw: pd.DataFrame, objects: pd.DataFrame, users: pd.DataFrame, event_types: Mapping[str, str]
+) -> Checked:
+    """Validate the rows read against the catalog and the users, in `simulated_interactions`' columns.
+
+    Types are mapped first (`Like` → `Favorite`); a type the map does not name is rejected as
+    unknown. Rejected rows keep the table's columns and values.
+    """
+    raw = raw.reset_index(drop=True)
+    origins = INTERACTIONS + " " + PRIMARY_KEY + "=" + raw[PRIMARY_KEY].fillna("NULL").astype(str)
+    known = raw["Interaction_Type"].isin(list(event_types))
+    unknown = raw[~known].assign(
+        reason=origins[~known]
+        + ": Interaction_Type '"
+        + raw.loc[~known, "Interaction_Type"].fillna("").astype(str)
+        + f"' is not one of {', '.join(event_types)}"
+    )
+    mapped = raw[known].assign(Interaction_Type=raw.loc[known, "Interaction_Type"].map(dict(event_types)))
+    as_log = mapped.rename(columns=AS_LOG_COLUMNS)
+    labels = {v: k for k, v in AS_LOG_COLUMNS.items()}
+    checked = check_poppy_log(Path(INTERACTIONS), as_log, objects, users, origins[known], labels)
+    rejected = raw.loc[checked.rejected.index].assign(reason=checked.rejected["reason"])
+    all_rejected = pd.concat([unknown, rejected]).sort_index() if len(unknown) else rejected
+    return Checked(Path(INTERACTIONS), checked.valid, all_rejected.reset_index(drop=True), len(raw))
+
+
+def unmapped_types(event_types: Mapping[str, str]) -> list[str]:
+    """Targets of the map that the pipeline does not know."""
+    return sorted(set(event_types.values()) - set(POPPY.event_types))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a run reads the database or simulates, and why (for the log and the metadata)."""
+
+    use_database: bool
+    rows: int
+    message: str
+
+
+def decide(
+    url: str, first_day: str, last_day: str, event_types: Mapping[str, str], min_rows: int, when_too_few: str
+) -> Decision:
+    """Read the database when the window holds at least `min_rows` rows; otherwise fail, or simulate."""
+    if when_too_few not in ("fail", "simulate"):
+        raise SourceError(f"interaction_source.when_too_few must be fail or simulate, got {when_too_few!r}")
+    if unknown := unmapped_types(event_types):
+        raise SourceError(
+            f"interaction_source.event_types maps to {', '.join(unknown)}, not one of {', '.join(POPPY.event_types)}"
+        )
+    with read_only(url) as session:
+        rows = count_interactions(session, first_day, last_day, event_types)
+    found = f"{describe(url, INTERACTIONS)} holds {rows} rows in {first_day}..{last_day}"
+    if rows >= min_rows:
+        return Decision(True, rows, f"{found} (min_real_interactions {min_rows}): reading them.")
+    if when_too_few == "simulate":
+        return Decision(
+            False,
+            rows,
+            f"{found}, fewer than min_real_interactions {min_rows}: simulating instead (when_too_few: simulate),"
+            " with the configured parameters; fitting them to these rows awaits simulation_fit.",
+        )
+    raise DatabaseError(
+        f"{found}, fewer than min_real_interactions {min_rows}; widen the window, lower min_real_interactions,"
+        " or set when_too_few: simulate to simulate instead."
+    )
+
+
+# --- users and the catalog ---------------------------------------------------------------------
+
+
+def read_users(session: Session) -> pd.DataFrame:
+    """The users of the `Interactions` table, each signed up on the day first seen (as a seed-000 log's)."""
+    session.columns(INTERACTIONS)
+    table = _interactions_table()
+    first_seen = sa.func.min(table.c[TIMESTAMP])
+    statement = sa.select(sa.cast(table.c["User_ID"], sa.String), sa.cast(first_seen, sa.String)).group_by(
+        table.c["User_ID"]
+    )
+    rows = [row for chunk in session.query(INTERACTIONS, statement) for row in chunk]
+    raw = pd.DataFrame(rows, columns=["User_ID", "Timestamp"], dtype=object)
+    return users_from_poppy_log(raw.astype("str").where(raw.notna()))
+
+
+def read_catalog_table(session: Session, object_type: str, seed: int):
+    """One type's objects from its table (`Stars`, `Planets`, `Moons`), mapped as an object file's columns;
+    durations the table lacks are generated from the seed. Returns a `catalog.ObjectFile`."""
+    table_name = CATALOG_TABLES[object_type]
+    names = session.columns(table_name)
+    table = sa.table(table_name, *(sa.column(n) for n in names))
+    statement = sa.select(*(sa.cast(table.c[n], sa.String) for n in names))
+    rows = [row for chunk in session.query(table_name, statement) for row in chunk]
+    if not rows:
+        raise DatabaseError(f"Cannot read {describe(session.url, table_name)}: the table has no rows.")
+    raw = pd.DataFrame(rows, columns=names, dtype=object).fillna("")
+    key = names[0] if f"{object_type}_ID" not in names else f"{object_type}_ID"
+    labels = (table_name + " " + key + "=" + raw[key].astype(str)).to_numpy(dtype=object)
+    return map_object_rows(raw, Path(table_name), object_type, seed, row_labels=labels)

@@ -1,0 +1,40 @@
+"""`engine_exports`: the trending list, published where the back end's C# engine reads it."""
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from poppy_pipeline.defs.metadata import markdown_table
+from poppy_pipeline.engine_exports import EngineExportError, engine_export_dir, write_layer_2
+
+
+class EngineExportConfig(dg.Config):
+    folder: str = Field(
+        default="",
+        description="Where the engine's files go; empty = $POPPY_ENGINE_EXPORT_DIR, default <data dir>/engine_exports.",
+    )
+
+
+@dg.asset(group_name="engagement", kinds={"csv"})
+def engine_exports(
+    context: dg.AssetExecutionContext, config: EngineExportConfig, trending_objects: pd.DataFrame
+) -> dg.MaterializeResult:
+    """`Layer_2_Top_Trending_Per_Type.csv` with the columns the engine's `Layer2_Interaction_Object`
+    binds, written atomically. It runs only after `trending_objects` (and its blocking checks) succeed,
+    so a bad list never replaces the published one."""
+    folder = Path(config.folder) if config.folder else engine_export_dir()
+    try:
+        path = write_layer_2(trending_objects, folder)
+    except EngineExportError as error:
+        raise dg.Failure(str(error)) from None
+    context.log.info(f"published {path} ({len(trending_objects)} rows)")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path.resolve())),
+            "rows": len(trending_objects),
+            "per_type": dg.MetadataValue.json(trending_objects["Object_Type"].value_counts().to_dict()),
+            "preview": dg.MetadataValue.md(markdown_table(trending_objects.head(10))),
+        }
+    )
