@@ -67,7 +67,7 @@ class InteractionSourceResource(dg.ConfigurableResource):
     _decision: database.Decision | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._run_tags = dict(context.dagster_run.tags) if context.dagster_run else {}
+        self._run_tags = dict(context.run.tags) if context.run else {}
 
     @property
     def kind(self) -> str:
