@@ -131,8 +131,11 @@ def read_only(url: str, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Sessio
         raise DatabaseError(f"Cannot read {describe(parsed, INTERACTIONS)}: the file does not exist.")
     try:
         engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
+    except (sa.exc.NoSuchModuleError, ImportError) as error:
+        raise _failure(parsed, INTERACTIONS, error) from None
+    try:
         connection = engine.raw_connection()
-    except (sa.exc.DBAPIError, sa.exc.NoSuchModuleError, ImportError) as error:
+    except (sa.exc.DBAPIError, engine.dialect.dbapi.Error) as error:
         raise _failure(parsed, INTERACTIONS, error) from None
     try:
         cursor = connection.cursor()
@@ -217,9 +220,11 @@ def read_interactions(session: Session, days: list[str]) -> tuple[pd.DataFrame, 
     for day in days:
         start = pd.Timestamp(day)
         bounds = (str(start), str(start + pd.Timedelta(days=1)))
-        day_rows = select.where(stamp >= sa.bindparam("start", bounds[0]), stamp < sa.bindparam("end", bounds[1]))
+        day_rows = select.where(
+            stamp >= sa.bindparam("start", bounds[0]), stamp < sa.bindparam("end", bounds[1])
+        ).order_by(stamp, table.c[PRIMARY_KEY])  # the order of an index on the timestamp: no sort
         counts[day] = _collect(session, day_rows, chunks)
-    counts["no timestamp"] = _collect(session, select.where(stamp.is_(None)), chunks)
+    counts["no timestamp"] = _collect(session, select.where(stamp.is_(None)).order_by(table.c[PRIMARY_KEY]), chunks)
     return _rows_frame(chunks), counts
 
 

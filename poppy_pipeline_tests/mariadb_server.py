@@ -43,6 +43,17 @@ class MariaDB:
     def url(self, password: str = READER_PASSWORD, database: str = DATABASE) -> str:
         return f"mysql+pymysql://{READER}:{quote_plus(password)}@127.0.0.1:{self.port}/{database}"
 
+    def admin_url(self, database: str = DATABASE) -> str:
+        return f"mysql+pymysql://root@localhost/{database}?unix_socket={self.socket_path}&local_infile=1"
+
+    def fresh_database(self, name: str) -> str:
+        """An empty database that the reader may read; returns the admin URL (for loading rows)."""
+        with self.admin(database=None) as connection, connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+            cursor.execute(f"CREATE DATABASE {name}")
+            cursor.execute(f"GRANT SELECT ON {name}.* TO '{READER}'@'%'")
+        return self.admin_url(name)
+
     def admin(self, database: str | None = DATABASE) -> pymysql.Connection:
         """Root over the socket, for creating tables and loading rows."""
         return pymysql.connect(
@@ -123,8 +134,8 @@ def _wait_until_ready(instance: MariaDB, log: Path, timeout: float = 60) -> None
     raise RuntimeError(f"mariadbd did not accept connections within {timeout} s")
 
 
-@pytest.fixture(scope="session")
-def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
+@pytest.fixture(scope="session", name="mariadb")
+def mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB]:
     """One server for the test session, stopped (and its data directory removed) afterwards."""
     require_mariadb()
     instance = start(tmp_path_factory.mktemp("mariadb"))

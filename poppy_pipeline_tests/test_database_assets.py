@@ -24,11 +24,13 @@ SUMMARIES = [
 ]
 
 
-def materialize_from(source: InteractionSourceResource, extra_checks=(), tags=FEBRUARY) -> dg.ExecuteInProcessResult:
+def materialize_from(
+    source: InteractionSourceResource, extra_checks=(), tags=FEBRUARY, **resources
+) -> dg.ExecuteInProcessResult:
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.key.to_user_string() in SUMMARIES]
     return dg.materialize(
         [*assets, *(defs.asset_checks or []), *extra_checks],
-        resources={**defs.resources, "interaction_source": source},
+        resources={**defs.resources, "interaction_source": source, **resources},
         tags=tags,
         raise_on_error=False,
     )

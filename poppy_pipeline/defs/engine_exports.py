@@ -7,6 +7,7 @@ import pandas as pd
 from pydantic import Field
 
 from poppy_pipeline.defs.metadata import markdown_table
+from poppy_pipeline.defs.partitions import single_run
 from poppy_pipeline.engine_exports import EngineExportError, engine_export_dir, write_layer_2
 
 
@@ -17,7 +18,7 @@ class EngineExportConfig(dg.Config):
     )
 
 
-@dg.asset(group_name="engagement", kinds={"csv"})
+@dg.asset(group_name="engagement", kinds={"csv"}, backfill_policy=single_run)
 def engine_exports(
     context: dg.AssetExecutionContext, config: EngineExportConfig, trending_objects: pd.DataFrame
 ) -> dg.MaterializeResult:

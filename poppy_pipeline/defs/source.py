@@ -65,9 +65,11 @@ class InteractionSourceResource(dg.ConfigurableResource):
     chunk_rows: int = Field(default=DEFAULT_CHUNK_ROWS, description="Rows fetched at a time from the database.")
     _run_tags: dict[str, str] = PrivateAttr(default_factory=dict)
     _decision: database.Decision | None = PrivateAttr(default=None)
+    _log: object = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._run_tags = dict(context.run.tags) if context.run else {}
+        self._log = context.log  # the run's event log
 
     @property
     def kind(self) -> str:
@@ -96,7 +98,7 @@ class InteractionSourceResource(dg.ConfigurableResource):
                 )
             except SourceError as error:
                 raise dg.Failure(str(error)) from None
-            dg.get_dagster_logger().info(self._decision.message)
+            (self._log or dg.get_dagster_logger()).info(self._decision.message)
         return self._decision
 
     def decision_metadata(self) -> dict[str, str]:

@@ -1,0 +1,137 @@
+"""The `database` source against a real MariaDB server (Debian's mariadb-server, started by the tests)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from poppy_pipeline import database
+from poppy_pipeline.defs.resources import SimulationResource
+from poppy_pipeline.defs.source import InteractionSourceResource
+from poppy_pipeline.engine_exports import LAYER_2_FILE
+
+from .backend_tables import as_poppy_log, fill, interaction_rows, write_object_files
+from .mariadb_server import READER, READER_PASSWORD, MariaDB, free_port, mariadb_server  # noqa: F401 (fixture)
+from .test_database_assets import FEBRUARY, SUMMARIES, bad_rows, materialize_from
+
+DOWNSTREAM = ["celestial_objects.csv", "users.csv", "engagement_scores.csv", "trending_objects.csv"]
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
+REPO = Path(__file__).resolve().parents[1]
+
+
+def month_with_bad_rows(seed: int) -> pd.DataFrame:
+    rows = interaction_rows(2_000, "2024-02-01", 29, seed=seed)
+    no_timestamp = rows.iloc[:1].assign(Interaction_ID=90_010, Interaction_Timestamp=None)
+    return pd.concat([rows, bad_rows(rows), no_timestamp], ignore_index=True)
+
+
+def checksum(server: MariaDB, name: str) -> tuple:
+    with server.admin(name) as connection, connection.cursor() as cursor:
+        cursor.execute("CHECKSUM TABLE Interactions, Stars, Planets, Moons")
+        return tuple(cursor.fetchall())
+
+
+def test_the_same_log_from_mariadb_and_from_a_csv_gives_identical_files(
+    mariadb: MariaDB, data_dir: Path, tmp_path: Path, monkeypatch
+):
+    rows = month_with_bad_rows(seed=21)
+    fill(mariadb.fresh_database("same_log"), rows)
+    before = checksum(mariadb, "same_log")
+    source = InteractionSourceResource(format="database", database_url=mariadb.url(database="same_log"))
+    from_database = materialize_from(source)
+    assert from_database.success
+    assert checksum(mariadb, "same_log") == before  # nothing written (and the reader may only SELECT)
+
+    metadata = from_database.asset_materializations_for_node("simulated_interactions")[0].metadata
+    assert metadata["rows_read"].value == len(rows) and metadata["rows_without_timestamp"].value == 1
+    rejected = pd.read_csv(data_dir / "quarantine" / "simulated_interactions" / "Interactions.csv")
+    assert sorted(rejected["reason"]) == [
+        "Interactions Interaction_ID=90001: Interaction_Type 'Share' is not one of View, Click, Like, Rate",
+        "Interactions Interaction_ID=90002: Object_Reference_ID '10000' is not an object of that Object_Type"
+        " in the catalog",
+        "Interactions Interaction_ID=90003: Interaction_Rating '4' is given on a non-Rate event",
+        "Interactions Interaction_ID=90010: Interaction_Timestamp '' is not a date-time",
+    ]
+
+    # The same rows as seed 000's CSV, with the tables as object files, in another data folder.
+    log = tmp_path / "log.csv"
+    as_poppy_log(rows).to_csv(log, index=False)
+    files_dir = tmp_path / "from_files"
+    monkeypatch.setenv("POPPY_DATA_DIR", str(files_dir))
+    simulation = SimulationResource(objects_dir=str(write_object_files(tmp_path / "objects")))
+    assert materialize_from(InteractionSourceResource(path=str(log), format="poppy"), simulation=simulation).success
+    days = sorted(p.name for p in (data_dir / "simulated_interactions").iterdir())
+    assert len(days) == 29
+    for name in [*(f"simulated_interactions/{d}" for d in days), *DOWNSTREAM, f"engine_exports/{LAYER_2_FILE}"]:
+        assert (data_dir / name).read_bytes() == (files_dir / name).read_bytes(), name
+
+
+def test_unreadable_servers_fail_with_one_sentence_without_the_password(mariadb: MariaDB):
+    fill(mariadb.fresh_database("errors"), interaction_rows(10, "2024-02-01", 1))
+    mariadb.fresh_database("no_tables")
+    closed = free_port()
+    cases = {
+        mariadb.url("Wrong-Pw-123", "errors"): f"Cannot read table Interactions of database errors on host"
+        f" 127.0.0.1:{mariadb.port}: Access denied for user '{READER}'@'127.0.0.1' (using password: YES).",
+        mariadb.url(database="no_tables"): f"Cannot read table Interactions of database no_tables on host"
+        f" 127.0.0.1:{mariadb.port}: the table does not exist.",
+        mariadb.url(database="errors").replace(str(mariadb.port), str(closed)): f"Cannot read table Interactions"
+        f" of database errors on host 127.0.0.1:{closed}: Can't connect to MySQL server on '127.0.0.1'",
+    }
+    for url, sentence in cases.items():
+        with pytest.raises(database.DatabaseError) as raised, database.read_only(url) as session:
+            database.read_interactions(session, ["2024-02-01"])
+        assert str(raised.value).startswith(sentence)
+        assert "Wrong-Pw-123" not in str(raised.value) and READER_PASSWORD not in str(raised.value)
+
+
+def run_cli(tmp_path: Path, url: str) -> tuple[subprocess.CompletedProcess, Path]:
+    home, outputs = tmp_path / "dagster_home", tmp_path / "outputs"
+    home.mkdir(parents=True)
+    environment = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "POPPY_DATA_DIR": str(outputs),
+        "POPPY_OBJECTS_DIR": str(tmp_path / "no_objects"),
+        "POPPY_SOURCE_FORMAT": "database",
+        "POPPY_DATABASE_URL": url,
+    }
+    command = [DAGSTER, "asset", "materialize", "-m", "poppy_pipeline.definitions", "--select", ",".join(SUMMARIES)]
+    range_ = f"{FEBRUARY['dagster/asset_partition_range_start']}...{FEBRUARY['dagster/asset_partition_range_end']}"
+    result = subprocess.run(
+        [*command, "--partition-range", range_],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return result, tmp_path
+
+
+def files_holding(folder: Path, secret: str) -> list[str]:
+    return [str(p) for p in folder.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+
+
+def test_the_cli_reads_mariadb_and_never_shows_the_password(mariadb: MariaDB, tmp_path: Path):
+    fill(mariadb.fresh_database("cli"), month_with_bad_rows(seed=5))
+    result, folder = run_cli(tmp_path / "good", mariadb.url(database="cli"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (folder / "outputs" / "engine_exports" / LAYER_2_FILE).exists()
+    assert "holds 2002 rows in 2024-02-01..2024-02-29" in result.stderr  # known types in the window
+    assert READER_PASSWORD not in result.stdout + result.stderr
+    assert files_holding(folder, READER_PASSWORD) == []  # outputs, quarantine, Dagster's own storage
+
+    wrong = "Wr0ng-Pass-77"
+    result, folder = run_cli(tmp_path / "wrong", mariadb.url(wrong, "cli"))
+    assert result.returncode != 0
+    sentence = (
+        f"Cannot read table Interactions of database cli on host 127.0.0.1:{mariadb.port}:"
+        f" Access denied for user '{READER}'@'127.0.0.1' (using password: YES)."
+    )
+    assert sentence in result.stderr
+    assert wrong not in result.stdout + result.stderr and files_holding(folder, wrong) == []
+    assert not (folder / "outputs" / "simulated_interactions").exists()
