@@ -10,9 +10,10 @@ underscores; the first alias found is used:
 |--------------|-------------------------------------------------------------------|--------------------------|
 | Object_ID    | Object_ID, ID, <Type>_ID (e.g. Star_ID)                           | row order 1..N (seed 000)|
 | Name         | Name, Object_Name, <Type>_Name, Proper_Name, Designation          | "<Type> <id>"            |
-| Category     | stars: Category, Spectral_Class, Spectral_Type, Spectrum, Class,  | "Unknown"                |
-|              | Type; planets: Category, Planet_Type, Type, Class; moons:         |                          |
-|              | Category, Parent_Body, Parent, Parent_Planet, Planet, Host, Orbits|                          |
+| Category     | stars: Category, Spectral_Class, Spectral_Type, Star_SpType,      | "Unknown"                |
+|              | SpType, Spectrum, Class, Type; planets: Category, Planet_Type,    |                          |
+|              | Type, Class; moons: Category, Parent_Body, Parent, Parent_Planet, |                          |
+|              | Parent_Planet_Name, Planet, Host, Orbits                          |                          |
 | Duration_Sec | Duration_Sec, Duration, Media_Duration_Sec, Video_Length_Sec      | generated from the seed  |
 
 Other columns are ignored. Star categories are reduced to their spectral letter ("G2V" -> "G");
