@@ -334,13 +334,20 @@ def check_interactions(
         + raw.loc[~known, "Interaction_Type"].fillna("").astype(str)
         + f"' is not one of {', '.join(event_types)}"
     )
-    mapped = raw[known].assign(Interaction_Type=raw.loc[known, "Interaction_Type"].map(dict(event_types)))
+    mapped = raw[known].assign(Interaction_Type=_mapped(raw.loc[known, "Interaction_Type"], event_types))
     as_log = mapped.rename(columns=AS_LOG_COLUMNS)
     labels = {v: k for k, v in AS_LOG_COLUMNS.items()}
     checked = check_poppy_log(Path(INTERACTIONS), as_log, objects, users, origins[known], labels)
     rejected = raw.loc[checked.rejected.index].assign(reason=checked.rejected["reason"])
     all_rejected = pd.concat([unknown, rejected]).sort_index() if len(unknown) else rejected
     return Checked(Path(INTERACTIONS), checked.valid, all_rejected.reset_index(drop=True), len(raw))
+
+
+def _mapped(kinds: pd.Series, event_types: Mapping[str, str]) -> pd.Series:
+    """`kinds` through the map, once per distinct value (Series.map calls back per row)."""
+    codes, distinct = pd.factorize(kinds)
+    targets = np.array([event_types[kind] for kind in distinct], dtype=object)
+    return pd.Series(targets[codes], index=kinds.index, dtype=kinds.dtype)
 
 
 def unmapped_types(event_types: Mapping[str, str]) -> list[str]:
