@@ -6,18 +6,18 @@ catalog's `Stars(Star_ID, Star_SpType, …)`, `Planets(Planet_ID, Planet_Type, �
 `Moons(Moon_ID, Parent_Planet_Name, …)`.
 
 Everything happens in one read-only transaction: one parameterised query per day
-(`Interaction_Timestamp` in the day), streamed from a server-side cursor in chunks. Each row
-arrives as one delimited string (the server concatenates the columns), which pyarrow splits:
-PyMySQL is pure Python, and one value per row instead of seven makes it about twice as fast.
-Validation is the seed-000 log's (`sources.check_poppy_log`), with reasons that name the table,
-the row's primary key and the column. Nothing is ever written to the database.
+(`Interaction_Timestamp` in the day), streamed from a server-side cursor in chunks. The server
+joins each row's values into one delimited string, and on MySQL/MariaDB each block of 1,000 rows
+into one result row, which pyarrow splits: PyMySQL is pure Python, and its cost is per value and
+per packet. Validation is the seed-000 log's (`sources.check_poppy_log`), with reasons that name
+the table, the row's primary key and the column. Nothing is ever written to the database.
+Connections, the read-only transaction and errors are in `database_connection.py`.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,13 +27,12 @@ import pyarrow as pa
 import pyarrow.compute as pa_compute
 import pyarrow.csv as pa_csv
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Engine, make_url
 
 from poppy_pipeline.catalog import map_object_rows
+from poppy_pipeline.database_connection import INTERACTIONS, MYSQL_DIALECTS, DatabaseError, Session, describe, read_only
 from poppy_pipeline.sources import POPPY, POPPY_LOG_COLUMNS, Checked, SourceError, check_poppy_log, users_from_poppy_log
 
 DATABASE = "database"
-INTERACTIONS = "Interactions"
 PRIMARY_KEY = "Interaction_ID"
 INTERACTION_COLUMNS = [
     "Interaction_ID",
@@ -50,132 +49,8 @@ TIMESTAMP = "Interaction_Timestamp"
 CATALOG_TABLES = {"Star": "Stars", "Planet": "Planets", "Moon": "Moons"}
 # The back end stores likes; the pipeline calls them favourites.
 DEFAULT_EVENT_TYPES = {"View": "View", "Click": "Click", "Like": "Favorite", "Rate": "Rate"}
-DEFAULT_CHUNK_ROWS = 100_000
 # Joins a row's values on the server; a control character no value of these columns holds.
 SEPARATOR = "\x1f"
-
-
-class DatabaseError(SourceError):
-    """The database cannot be read; the message names host, database and table, never the password."""
-
-
-def describe(url: str | URL, table: str) -> str:
-    """`table Interactions of database poppy on host db:3306`: no user, no password."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return f"table {table} of SQLite file {parsed.database or ':memory:'}"
-    port = f":{parsed.port}" if parsed.port else ""
-    return f"table {table} of database {parsed.database} on host {parsed.host}{port}"
-
-
-def parse_url(url: str) -> URL:
-    """The SQLAlchemy URL, or a `DatabaseError` that does not repeat it (it may hold a password)."""
-    try:
-        return make_url(url)
-    except (sa.exc.ArgumentError, ValueError):
-        raise DatabaseError(
-            "POPPY_DATABASE_URL is not an SQLAlchemy URL such as mysql+pymysql://user:password@host:3306/poppy"
-            " or sqlite:///path/to/poppy.db"
-        ) from None
-
-
-def _failure(url: URL, table: str, error: Exception) -> DatabaseError:
-    """One sentence from a driver error: what failed, where; the driver's own words, minus the SQL."""
-    original = getattr(error, "orig", None) or error
-    args = getattr(original, "args", ())
-    # PyMySQL's errors are (code, message); keep the message.
-    text = args[1] if len(args) == 2 and isinstance(args[1], str) else str(original)
-    detail = text.splitlines()[0].rstrip(".") if text else type(original).__name__
-    password = url.password
-    if password:
-        detail = detail.replace(str(password), "***")
-    return DatabaseError(f"Cannot read {describe(url, table)}: {detail}.")
-
-
-@dataclass
-class Session:
-    """A read-only transaction on one DBAPI connection."""
-
-    url: URL
-    engine: Engine
-    connection: object  # the driver's connection
-    chunk_rows: int
-
-    def query(self, table: str, statement, fetch_rows: int | None = None) -> Iterator[list[tuple]]:
-        """The rows of `statement` (a select or a text) in chunks of `fetch_rows` (default `chunk_rows`),
-        from a server-side cursor where the driver has one."""
-        compiled = statement.compile(dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
-        params = compiled.params
-        arguments = tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
-        cursor = _streaming_cursor(self.engine, self.connection)
-        try:
-            cursor.execute(str(compiled), arguments)
-            while rows := cursor.fetchmany(fetch_rows or self.chunk_rows):
-                yield rows
-        except self.engine.dialect.dbapi.Error as error:
-            raise _failure(self.url, table, error) from None
-        finally:
-            cursor.close()
-
-    def columns(self, table: str) -> list[str]:
-        try:
-            return [c["name"] for c in sa.inspect(self.engine).get_columns(table)]
-        except sa.exc.NoSuchTableError:
-            raise DatabaseError(f"Cannot read {describe(self.url, table)}: the table does not exist.") from None
-        except sa.exc.DBAPIError as error:
-            raise _failure(self.url, table, error) from None
-
-
-@contextmanager
-def read_only(url: str, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Session]:
-    """A read-only transaction (one consistent snapshot for every query), rolled back at the end."""
-    parsed = parse_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).is_file():
-        raise DatabaseError(f"Cannot read {describe(parsed, INTERACTIONS)}: the file does not exist.")
-    try:
-        engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
-    except (sa.exc.NoSuchModuleError, ImportError) as error:
-        raise _failure(parsed, INTERACTIONS, error) from None
-    try:
-        connection = engine.raw_connection()
-    except (sa.exc.DBAPIError, engine.dialect.dbapi.Error) as error:
-        raise _failure(parsed, INTERACTIONS, error) from None
-    try:
-        cursor = connection.cursor()
-        for statement in _read_only_statements(engine.dialect.name):
-            cursor.execute(statement)
-        cursor.close()
-        yield Session(parsed, engine, connection, chunk_rows)
-    except engine.dialect.dbapi.Error as error:
-        raise _failure(parsed, INTERACTIONS, error) from None
-    finally:
-        connection.rollback()
-        connection.close()
-        engine.dispose()
-
-
-def _read_only_statements(dialect: str) -> list[str]:
-    if dialect in MYSQL_DIALECTS:
-        # Long enough for a block of rows (a session setting, nothing stored).
-        return [
-            "SET SESSION group_concat_max_len = 1073741824",
-            "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
-        ]
-    if dialect == "postgresql":
-        return ["SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"]
-    if dialect == "sqlite":
-        return ["PRAGMA query_only = ON", "BEGIN"]
-    return []
-
-
-def _streaming_cursor(engine: Engine, connection):
-    """A server-side cursor: rows arrive as fetched instead of all at once."""
-    dialect = engine.dialect.name
-    if dialect in MYSQL_DIALECTS:
-        return connection.cursor(engine.dialect.dbapi.cursors.SSCursor)
-    if dialect == "postgresql":
-        return connection.cursor(name="poppy_pipeline")
-    return connection.cursor()
 
 
 # --- interactions ----------------------------------------------------------------------------
@@ -258,7 +133,6 @@ def _append(session: Session, statement, into: list[pa.Table]) -> int:
 # so PyMySQL, pure Python, parses one packet per block instead of one per row (the client's cost
 # drops ~20×); pyarrow's CSV reader splits the blocks. A line break inside a value (never valid in
 # these columns) becomes a space, so that each row stays one line.
-MYSQL_DIALECTS = ("mysql", "mariadb")
 BLOCK_ROWS = 1_000
 _MYSQL_ROW = (
     "REPLACE(REPLACE(CONCAT_WS(CHAR(31), "

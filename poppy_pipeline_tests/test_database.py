@@ -9,6 +9,7 @@ import pytest
 
 from poppy_pipeline import database
 from poppy_pipeline.catalog import build_catalog, generate_durations
+from poppy_pipeline.database_connection import parse_url
 from poppy_pipeline.randomness import stream
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.sources import check_poppy_log, users_from_poppy_log
@@ -148,7 +149,7 @@ def test_unreadable_databases_fail_with_one_sentence(tmp_path: Path):
         database.read_interactions(session, DAYS)
     assert str(raised.value) == f"Cannot read table Interactions of SQLite file {empty}: the table does not exist."
     with pytest.raises(database.DatabaseError, match="not an SQLAlchemy URL") as raised:
-        database.parse_url("mysql+pymysql://u:Secret-Pw@host:notaport/db")
+        parse_url("mysql+pymysql://u:Secret-Pw@host:notaport/db")
     assert "Secret-Pw" not in str(raised.value)
 
 

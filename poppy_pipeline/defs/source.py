@@ -19,7 +19,8 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from poppy_pipeline import database
-from poppy_pipeline.database import DATABASE, DEFAULT_CHUNK_ROWS, DEFAULT_EVENT_TYPES
+from poppy_pipeline.database import DATABASE, DEFAULT_EVENT_TYPES
+from poppy_pipeline.database_connection import DEFAULT_CHUNK_ROWS
 from poppy_pipeline.defs.partitions import daily_partitions
 from poppy_pipeline.defs.window import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 from poppy_pipeline.sources import FORMATS, POPPY, SIMULATION, SourceError, SourceFormat
