@@ -8,7 +8,7 @@ import pytest
 
 from poppy_pipeline import tables
 from poppy_pipeline.definitions import defs
-from poppy_pipeline.defs.source import InteractionSourceResource
+from poppy_pipeline.defs.source import InteractionSourceResource, run_window
 from poppy_pipeline.engine_exports import LAYER_2_COLUMNS, LAYER_2_FILE, EngineExportError, write_layer_2
 
 from .backend_tables import fill, interaction_rows
@@ -145,3 +145,9 @@ def test_the_export_folder_is_configurable_and_a_bad_table_never_replaces_a_good
     from poppy_pipeline.engine_exports import engine_export_dir
 
     assert engine_export_dir() == tmp_path / "elsewhere"
+
+
+def test_the_decision_window_is_the_window_the_summaries_read():
+    assert run_window(FEBRUARY) == ("2024-02-01", "2024-02-29")
+    # A scheduled day: the trailing 30 days ending on it, as trending_objects reads them.
+    assert run_window({"dagster/partition": "2026-11-21"}) == ("2026-10-23", "2026-11-21")
