@@ -14,6 +14,7 @@ from poppy_pipeline.randomness import stream
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.sources import check_poppy_log, users_from_poppy_log
 
+from . import mariadb_server
 from .backend_tables import as_poppy_log, catalog_tables, fill, interaction_rows, write_object_files
 
 DAYS = ["2024-02-01", "2024-02-02", "2024-02-03"]
@@ -170,3 +171,13 @@ def test_too_few_rows_fail_or_simulate(good_db):
     # Only types the map knows count, as the back end counts its Like/Rate/View rows.
     views = database.decide(url, DAYS[0], DAYS[-1], {"View": "View"}, 1, "fail").rows
     assert views == (rows["Interaction_Type"] == "View").sum()
+
+
+def test_without_mariadb_the_server_tests_skip_with_a_hint_but_fail_under_ci(monkeypatch):
+    monkeypatch.setattr(mariadb_server, "binaries", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y mariadb-server"):
+        mariadb_server.require_mariadb()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set but no MariaDB server found"):
+        mariadb_server.require_mariadb()
