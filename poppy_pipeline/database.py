@@ -131,19 +131,28 @@ def _append(session: Session, statement, into: list[pa.Table]) -> int:
 
 # MySQL/MariaDB: the server joins each block of ~BLOCK_ROWS consecutive IDs into one result row,
 # so PyMySQL, pure Python, parses one packet per block instead of one per row (the client's cost
-# drops ~20×); pyarrow's CSV reader splits the blocks. A line break inside a value (never valid in
-# these columns) becomes a space, so that each row stays one line.
+# drops ~5×); pyarrow's CSV reader splits the blocks. A line break inside a value (never valid in
+# these columns) becomes a space, so that each row stays one line. The day's rows are also bounded
+# by their lowest and highest ID (found on the timestamp index alone), which lets the server scan
+# the table in primary-key order instead of every row: about half the server's time.
 BLOCK_ROWS = 1_000
 _MYSQL_ROW = (
     "REPLACE(REPLACE(CONCAT_WS(CHAR(31), "
     + ", ".join(f"IFNULL(CAST(`{c}` AS CHAR), '')" for c in INTERACTION_COLUMNS)
     + "), CHAR(10), ' '), CHAR(13), ' ')"
 )
-_MYSQL_DAY_BLOCKS = sa.text(
+_MYSQL_IN_DAY = f"`{TIMESTAMP}` >= :start AND `{TIMESTAMP}` < :end"
+_MYSQL_DAY_KEYS = sa.text(
+    f"SELECT COUNT(*), COUNT(`{PRIMARY_KEY}`), MIN(`{PRIMARY_KEY}`), MAX(`{PRIMARY_KEY}`)"
+    f" FROM `{INTERACTIONS}` WHERE {_MYSQL_IN_DAY}"
+)
+_MYSQL_BLOCKS = (
     f"SELECT COUNT(*), GROUP_CONCAT({_MYSQL_ROW} ORDER BY `{PRIMARY_KEY}`, `{TIMESTAMP}` SEPARATOR '\n')"
-    f" FROM `{INTERACTIONS}` WHERE `{TIMESTAMP}` >= :start AND `{TIMESTAMP}` < :end"
+    f" FROM `{INTERACTIONS}` WHERE {_MYSQL_IN_DAY} AND {{keys}}"
     f" GROUP BY `{PRIMARY_KEY}` DIV {BLOCK_ROWS} ORDER BY `{PRIMARY_KEY}` DIV {BLOCK_ROWS}"
 )
+_MYSQL_KEYED_BLOCKS = sa.text(_MYSQL_BLOCKS.format(keys=f"`{PRIMARY_KEY}` BETWEEN :low AND :high"))
+_MYSQL_UNKEYED_BLOCKS = sa.text(_MYSQL_BLOCKS.format(keys=f"`{PRIMARY_KEY}` IS NULL"))
 _BLOCK_PARSE = pa_csv.ParseOptions(delimiter=SEPARATOR, quote_char=False)
 _BLOCK_CONVERT = pa_csv.ConvertOptions(
     column_types=dict.fromkeys(INTERACTION_COLUMNS, pa.string()), null_values=[""], strings_can_be_null=True
@@ -151,8 +160,20 @@ _BLOCK_CONVERT = pa_csv.ConvertOptions(
 
 
 def _collect_blocks(session: Session, start: str, end: str, into: list[pa.Table]) -> int:
-    """One day from MySQL/MariaDB, in blocks of rows joined on the server."""
-    statement = _MYSQL_DAY_BLOCKS.bindparams(start=start, end=end)
+    """One day from MySQL/MariaDB, in blocks of rows joined on the server (rows without an ID last)."""
+    day = {"start": start, "end": end}
+    ((total, keyed, low, high),) = session.rows(INTERACTIONS, _MYSQL_DAY_KEYS.bindparams(**day))
+    rows = 0
+    if keyed:
+        rows += _append_blocks(session, _MYSQL_KEYED_BLOCKS.bindparams(**day, low=low, high=high), into)
+    if total > keyed:
+        rows += _append_blocks(session, _MYSQL_UNKEYED_BLOCKS.bindparams(**day), into)
+    if rows != total:
+        raise DatabaseError(f"{INTERACTIONS}: {rows} of the {total} rows of {start[:10]} arrived")
+    return rows
+
+
+def _append_blocks(session: Session, statement: sa.TextClause, into: list[pa.Table]) -> int:
     rows = 0
     for blocks in session.query(INTERACTIONS, statement, max(1, session.chunk_rows // BLOCK_ROWS)):
         expected = sum(int(count) for count, _ in blocks)
@@ -165,12 +186,10 @@ def _collect_blocks(session: Session, start: str, end: str, into: list[pa.Table]
                 convert_options=_BLOCK_CONVERT,
             )
         except pa.ArrowInvalid as error:
-            problem = f"{INTERACTIONS}: rows of {start[:10]} cannot be split into columns ({error})"
-            raise DatabaseError(problem) from None
+            raise DatabaseError(f"{INTERACTIONS}: rows cannot be split into columns ({error})") from None
         if table.num_rows != expected:
             raise DatabaseError(
-                f"{INTERACTIONS}: {table.num_rows} of {expected} rows of {start[:10]} arrived; raise the server's"
-                " max_allowed_packet"
+                f"{INTERACTIONS}: {table.num_rows} of {expected} rows arrived; raise the server's max_allowed_packet"
             )
         into.append(table)
         rows += expected
@@ -187,8 +206,7 @@ def count_interactions(session: Session, first_day: str, last_day: str, event_ty
         table.c[TIMESTAMP] < sa.bindparam("end", end),
         table.c["Interaction_Type"].in_(sa.bindparam("types", sorted(event_types), expanding=True)),
     )
-    rows = [row for chunk in session.query(INTERACTIONS, statement) for row in chunk]
-    return int(rows[0][0])
+    return int(session.rows(INTERACTIONS, statement)[0][0])
 
 
 def check_interactions(
@@ -277,8 +295,7 @@ def read_users(session: Session) -> pd.DataFrame:
     statement = sa.select(sa.cast(table.c["User_ID"], sa.String), sa.cast(first_seen, sa.String)).group_by(
         table.c["User_ID"]
     )
-    rows = [row for chunk in session.query(INTERACTIONS, statement) for row in chunk]
-    raw = pd.DataFrame(rows, columns=["User_ID", "Timestamp"], dtype=object)
+    raw = pd.DataFrame(session.rows(INTERACTIONS, statement), columns=["User_ID", "Timestamp"], dtype=object)
     return users_from_poppy_log(raw.astype("str").where(raw.notna()))
 
 
@@ -289,7 +306,7 @@ def read_catalog_table(session: Session, object_type: str, seed: int):
     names = session.columns(table_name)
     table = sa.table(table_name, *(sa.column(n) for n in names))
     statement = sa.select(*(sa.cast(table.c[n], sa.String) for n in names))
-    rows = [row for chunk in session.query(table_name, statement) for row in chunk]
+    rows = session.rows(table_name, statement)
     if not rows:
         raise DatabaseError(f"Cannot read {describe(session.url, table_name)}: the table has no rows.")
     raw = pd.DataFrame(rows, columns=names, dtype=object).fillna("")

@@ -80,6 +80,10 @@ class Session:
         finally:
             cursor.close()
 
+    def rows(self, table: str, statement) -> list[tuple]:
+        """All rows of a small result."""
+        return [row for chunk in self.query(table, statement) for row in chunk]
+
     def columns(self, table: str) -> list[str]:
         try:
             return [c["name"] for c in sa.inspect(self.engine).get_columns(table)]

@@ -135,3 +135,20 @@ def test_the_cli_reads_mariadb_and_never_shows_the_password(mariadb: MariaDB, tm
     assert sentence in result.stderr
     assert wrong not in result.stdout + result.stderr and files_holding(folder, wrong) == []
     assert not (folder / "outputs" / "simulated_interactions").exists()
+
+
+def test_a_table_without_primary_key_rows_without_id_and_repeated_ids(mariadb: MariaDB):
+    rows = interaction_rows(3_000, "2024-02-01", 2, seed=8)
+    extra = rows.iloc[:2].assign(Interaction_ID=pd.array([None, 5], dtype="Int64"))
+    fill(mariadb.fresh_database("no_key"), pd.concat([rows, extra], ignore_index=True), primary_key=False)
+    with database.read_only(mariadb.url(database="no_key"), chunk_rows=1_000) as session:
+        raw, counts = database.read_interactions(session, ["2024-02-01", "2024-02-02"])
+        users = database.read_users(session)
+        objects = pd.concat([database.read_catalog_table(session, t, seed=0).objects for t in database.CATALOG_TABLES])
+    assert counts["2024-02-01"] + counts["2024-02-02"] == len(raw) == 3_002
+    checked = database.check_interactions(raw, objects, users, database.DEFAULT_EVENT_TYPES)
+    assert len(checked.valid) == 3_000
+    assert sorted(checked.rejected["reason"]) == [
+        "Interactions Interaction_ID=5: Interaction_ID '5' repeats an earlier row",
+        "Interactions Interaction_ID=NULL: Interaction_ID '' is not a positive integer",
+    ]
