@@ -9,6 +9,7 @@ from poppy_pipeline.defs.engagement_scores import engagement_scores
 from poppy_pipeline.defs.interaction_report import interaction_report
 from poppy_pipeline.defs.io_managers import CsvIOManager, OnnxIOManager, PickleIOManager
 from poppy_pipeline.defs.resources import SimulationResource
+from poppy_pipeline.defs.run_lock import folder_locked_executor
 from poppy_pipeline.defs.schedules import daily_job, daily_schedule, weekly_model_job, weekly_model_schedule
 from poppy_pipeline.defs.session_actions import ActionSourceResource, session_actions, session_actions_checks
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions, simulated_interactions_patterns
@@ -34,6 +35,7 @@ defs = dg.Definitions(
     asset_checks=[simulated_interactions_patterns, session_actions_checks, sliding_window_features_targets],
     jobs=[daily_job, weekly_model_job],
     schedules=[daily_schedule, weekly_model_schedule],
+    executor=folder_locked_executor,
     resources={
         "simulation": SimulationResource(),
         "interaction_source": InteractionSourceResource(),

@@ -1,5 +1,6 @@
 """`simulated_interactions`: a day of simulated interactions per partition, and its checks."""
 
+import math
 from datetime import date
 
 import dagster as dg
@@ -166,6 +167,11 @@ def simulated_interactions_patterns(
         result = results.get(spec.name)
         if result is None:
             yield not_applicable(spec, f"the interactions are a real {interaction_source.kind} log.", span)
+            continue
+        if not math.isfinite(result.value):  # e.g. a correlation over too few users: no verdict, not a failure
+            why = f"too little data to measure it ({_jsonable(result.details)}); it needs {result.target}."
+            context.log.info(f"{spec.name} not applicable on {span}: {why}")
+            yield not_applicable(spec, why, span, applies="windows with enough data")
             continue
         context.log.info(result.describe())
         yield dg.AssetCheckResult(
