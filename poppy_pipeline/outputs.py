@@ -59,8 +59,6 @@ class CheckOutcome:
 
     def describe(self) -> str:
         name = f"{self.asset} / {self.check}" + (" (blocking)" if self.blocking else "")
-        if not self.evaluated:
-            return f"  NOT RUN  {name}: its step did not run (an upstream step failed or was skipped)"
         if self.not_applicable:
             return f"  N/A      {name}: {self.description.removeprefix(NOT_APPLICABLE).lstrip(': ')}"
         return f"  FAILED   {name}: {measured_and_bar(self.metadata)}"
@@ -91,10 +89,19 @@ class RunOutcome:
             f" ({sum(c.blocking for c in failed)} blocking), {len(not_applicable)} not applicable,"
             f" {len(not_run)} not run."
         ]
-        evaluated_any = len(not_run) < len(self.checks)  # else the run stopped before any check: the count says it
-        lines += [c.describe() for c in failed + not_applicable + (not_run if evaluated_any else [])]
+        lines += [c.describe() for c in failed + not_applicable]
+        if len(not_run) < len(self.checks):  # else the run stopped before any check: the count says it all
+            lines += _not_run_by_asset(not_run)
         lines += [f"  {failure}" for failure in self.failures]
         return lines
+
+
+def _not_run_by_asset(checks: list[CheckOutcome]) -> list[str]:
+    """One line per asset for the checks whose step never ran (an upstream step failed or was skipped)."""
+    by_asset: dict[str, list[str]] = {}
+    for check in checks:
+        by_asset.setdefault(check.asset, []).append(check.check)
+    return [f"  NOT RUN  {asset}: {', '.join(names)}" for asset, names in by_asset.items()]
 
 
 def measured_and_bar(metadata: dict) -> str:
