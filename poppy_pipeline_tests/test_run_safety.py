@@ -140,3 +140,8 @@ def test_killed_holders_are_detected_even_when_pids_are_reused(tmp_path: Path):
     with folder_lock(tmp_path, "new", on_stale=stale.append):
         pass
     assert [h.run_id for h in stale] == ["old"]
+
+
+def test_every_job_runs_on_the_folder_locked_executor():
+    jobs = [defs.resolve_implicit_global_asset_job_def(), *(defs.resolve_job_def(j.name) for j in defs.jobs)]
+    assert {job.executor_def.name for job in jobs} == {"folder_locked_executor"}
