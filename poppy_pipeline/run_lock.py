@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 LOCK_NAME = ".poppy_run.lock"
 POLL_SECONDS = 1.0
@@ -103,7 +104,7 @@ def folder_lock(
         handle.close()
 
 
-def _lock_or_wait(handle, folder: Path, wait_seconds: float) -> None:
+def _lock_or_wait(handle: TextIO, folder: Path, wait_seconds: float) -> None:
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
@@ -124,7 +125,7 @@ def busy_message(folder: Path, holder: Holder | None, wait_seconds: float) -> st
     )
 
 
-def _write_record(handle, holder: Holder) -> None:
+def _write_record(handle: TextIO, holder: Holder) -> None:
     handle.seek(0)
     handle.truncate(0)
     handle.write(json.dumps(asdict(holder)))
