@@ -1,14 +1,16 @@
 """`users`: the simulated user population (or a real log's users)."""
 
+from pathlib import Path
+
 import dagster as dg
 
+from poppy_pipeline.catalog import build_catalog
 from poppy_pipeline.defs.partitions import single_run
 from poppy_pipeline.defs.quarantine_checks import Intake, quarantine, quarantine_spec
 from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.source import InteractionSourceResource
+from poppy_pipeline.defs.source import InteractionSourceResource, check_before_writing, sentences
 from poppy_pipeline.patterns import top_decile_share
 from poppy_pipeline.population import generate_users
-from poppy_pipeline.sources import PINGS, POPPY, check_pings_users, read_poppy_log, users_from_poppy_log
 
 
 @dg.asset(
@@ -25,16 +27,18 @@ def users(
 
     Simulated: heavy-tailed activity, ~30% with a preferred object type, a personal rating bias,
     sign-up dates spread so that windows inside the growth period contain new users. A `pings`
-    log brings its own `users.csv`; a `poppy` log's users signed up the day they were first seen.
+    log brings its own `users.csv`; a `poppy` log's users signed up the (UTC) day first seen.
+    A real log whose window has no valid row fails here, before anything is written.
     """
     intakes: list[Intake] = []
-    if interaction_source.kind == PINGS.name:
-        checked = check_pings_users(interaction_source.location())
-        population = checked.valid
-        intakes.append(Intake(checked.source_file, checked.input_rows, checked.rejected))
-    elif interaction_source.kind == POPPY.name:
-        raw, _ = read_poppy_log(interaction_source.location())
-        population = users_from_poppy_log(raw)
+    if interaction_source.is_real:
+        with sentences():
+            population, checked = interaction_source.log_users()
+            settings, objects_dir = simulation.settings(), Path(simulation.objects_dir)
+            objects, _ = interaction_source.log_objects(lambda: build_catalog(settings, objects_dir).objects)
+            check_before_writing(context, interaction_source, objects, population)
+        if checked is not None:
+            intakes.append(Intake(checked.source_file, checked.input_rows, checked.rejected))
     else:
         population = generate_users(simulation.settings())
     counts, check = quarantine(context, "users", intakes, interaction_source.max_quarantine_share)

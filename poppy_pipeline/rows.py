@@ -1,0 +1,162 @@
+"""Row validation shared by every input (files, and tables read from a database).
+
+Pure functions over a DataFrame of strings, as the input holds them: parsers that never raise
+(a value that does not parse becomes missing), and `RowRules`, which gives each failing row its
+first reason, `<origin>: <column> '<value>' <problem>`, where the origin says where the row came
+from (`line 7` for a file, e.g. `Interaction_ID 42` for a table). Blank and whitespace-only
+strings are missing values everywhere.
+
+Time: a timestamp with a UTC offset (`+01:00`, `+0100`, `Z`) is converted to UTC; one without
+is read in the source's time zone (default UTC). Results are naive UTC. A local time that does
+not exist (the hour skipped when clocks go forward) is rejected; an ambiguous one (the hour
+repeated when they go back) is read as its first occurrence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+
+from poppy_pipeline.raw_csv import RawRows, SourceError
+
+UTC = "UTC"
+INT64_MAX = str(np.iinfo(np.int64).max)
+# A time followed by an offset: `10:00:00+01:00`, `10:00+0100`, `10:00:00.5Z`, `10:00:00 -05`.
+OFFSET_AFTER_TIME = r"\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+
+
+@dataclass
+class Checked:
+    """Rows of one input (file or table): the usable ones (in the project's columns) and the rejected ones."""
+
+    source_file: Path  # the file, or the table's name
+    valid: pd.DataFrame
+    rejected: pd.DataFrame  # original columns + reason
+    input_rows: int
+
+    def __post_init__(self) -> None:
+        if len(self.valid) + len(self.rejected) != self.input_rows:
+            raise AssertionError(f"{self.source_file}: rows lost while checking")
+
+    @property
+    def rejected_share(self) -> float:
+        return len(self.rejected) / self.input_rows if self.input_rows else 0.0
+
+
+@dataclass
+class RowRules:
+    """Collects the first failing rule of each row of a raw (all-string) frame."""
+
+    raw: pd.DataFrame
+    origin: pd.Series  # where each row came from, e.g. "line 7"
+    reasons: pd.Series = field(init=False)
+
+    @classmethod
+    def of(cls, rows: RawRows) -> RowRules:
+        """Rules over a file's records; records that could not be split are already rejected."""
+        rules = cls(rows.frame, rows.origin)
+        rules.reasons = rows.problems.astype("object").copy()
+        return rules
+
+    def __post_init__(self) -> None:
+        self.raw = self.raw.reset_index(drop=True)
+        self.origin = self.origin.reset_index(drop=True).astype(str)
+        self.reasons = pd.Series(pd.NA, index=self.raw.index, dtype="object")
+
+    def text(self, column: str) -> pd.Series:
+        """The column's values stripped, missing where blank."""
+        values = self.raw[column].astype("string").str.strip()
+        return values.mask(values == "").astype("object")
+
+    def reject(self, failing: pd.Series | np.ndarray, column: str, problem: str) -> None:
+        """Give rows that fail (and have no reason yet) the reason `origin: column 'value' problem`."""
+        fresh = pd.Series(np.asarray(failing), index=self.raw.index).fillna(False).astype(bool) & self.reasons.isna()
+        if not fresh.any():
+            return
+        values = self.raw.loc[fresh, column].fillna("").astype(str)
+        self.reasons[fresh] = self.origin[fresh] + ": " + column + " '" + values + "' " + problem
+
+    def reject_repeats(self, keys: pd.Series | pd.DataFrame, column: str) -> None:
+        """Rows (still valid) whose key an earlier valid row already has: `repeats line 3`."""
+        frame = keys.to_frame() if isinstance(keys, pd.Series) else keys
+        candidates = self.ok & frame.notna().all(axis=1)
+        grouped = self.origin[candidates].groupby([frame.loc[candidates, c] for c in frame.columns], sort=False)
+        first = grouped.transform("first").reindex(self.raw.index)
+        repeated = candidates & frame[candidates].duplicated().reindex(self.raw.index, fill_value=False)
+        self.reject(repeated, column, "repeats " + first.fillna(""))
+
+    @property
+    def ok(self) -> pd.Series:
+        return self.reasons.isna()
+
+    def rejected(self) -> pd.DataFrame:
+        """The failing rows: original columns plus `reason`."""
+        return self.raw[~self.ok].assign(reason=self.reasons[~self.ok].astype(str))
+
+    def split(self, source: Path, valid: pd.DataFrame) -> Checked:
+        """`valid`: the project's columns for the rows that passed (`self.ok`), in their order."""
+        return Checked(source, valid.reset_index(drop=True), self.rejected(), len(self.raw))
+
+
+def integers(values: pd.Series) -> pd.Series:
+    """Whole numbers as `Int64` (`7`, `+7`, `007`, `7.0`), missing where not one or beyond int64."""
+    text = values.astype("string").str.strip()
+    whole = text.str.fullmatch(r"[+-]?\d+(?:\.0*)?").fillna(False).astype(bool)
+    digits = text[whole].str.replace(r"\.0*$", "", regex=True)
+    size = digits.str.lstrip("+-").str.lstrip("0")
+    fits = (size.str.len() < len(INT64_MAX)) | ((size.str.len() == len(INT64_MAX)) & (size <= INT64_MAX))
+    result = pd.Series(pd.NA, index=values.index, dtype="Int64")
+    fitting = digits[fits.astype(bool)]
+    if len(fitting):
+        result[fitting.index] = pd.to_numeric(fitting.astype(object)).astype("int64")
+    return result
+
+
+def finite_numbers(values: pd.Series) -> pd.Series:
+    """Floats, NaN where blank, not a number, or not finite (`inf`, `1e999`)."""
+    numbers = pd.to_numeric(values.astype("string").str.strip().astype(object), errors="coerce").astype(float)
+    return numbers.where(np.isfinite(numbers))
+
+
+def utc_timestamps(values: pd.Series, zone: str = UTC) -> tuple[pd.Series, pd.Series]:
+    """Naive UTC date-times (NaT where not ISO 8601), and where a local time does not exist in `zone`."""
+    text = values.astype("string").str.strip()
+    aware = text.str.contains(OFFSET_AFTER_TIME, regex=True).fillna(False).astype(bool)
+    stamps = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
+    skipped = pd.Series(False, index=values.index)
+    if aware.any():
+        parsed = pd.to_datetime(text[aware].astype(object), format="ISO8601", utc=True, errors="coerce")
+        stamps[aware] = parsed.dt.tz_localize(None).dt.as_unit("us")
+    naive = ~aware & text.notna()
+    if naive.any():
+        local = pd.to_datetime(text[naive].astype(object), format="ISO8601", errors="coerce").dt.as_unit("us")
+        if zone != UTC:
+            first_occurrence = np.ones(len(local), dtype=bool)
+            zoned = local.dt.tz_localize(zone, ambiguous=first_occurrence, nonexistent="NaT")
+            skipped[naive] = local.notna() & zoned.isna()
+            local = zoned.dt.tz_convert(UTC).dt.tz_localize(None)
+        stamps[naive] = local
+    return stamps, skipped
+
+
+def reject_timestamps(rules: RowRules, column: str, zone: str) -> pd.Series:
+    """Parse a timestamp column, rejecting what is not a date-time; the parsed (naive UTC) values."""
+    stamps, skipped = utc_timestamps(rules.raw[column], zone)
+    rules.reject(stamps.isna() & ~skipped, column, "is not an ISO 8601 date-time")
+    rules.reject(skipped, column, f"does not exist in {zone} (the clocks skipped it)")
+    return stamps
+
+
+def checked_zone(zone: str, setting: str) -> str:
+    """`zone` if it names a time zone (IANA, e.g. `Europe/Paris`, or `UTC`), else a `SourceError`."""
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SourceError(
+            setting, f"{zone!r} is not a time zone; use an IANA name such as UTC or Europe/Paris"
+        ) from None
+    return zone
