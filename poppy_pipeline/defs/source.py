@@ -145,8 +145,8 @@ def check_before_writing(
 
 
 def _in_run(context: dg.AssetExecutionContext, asset: str) -> bool:
-    selection = context.run.asset_selection
-    return selection is None or dg.AssetKey(asset) in selection
+    selection = context.run.asset_selection  # empty or None: the whole job
+    return not selection or dg.AssetKey(asset) in selection
 
 
 def read_log_days(
