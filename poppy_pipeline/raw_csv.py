@@ -128,7 +128,7 @@ def _record_lines(data: bytes, frame: pd.DataFrame, shapeless: list[tuple[int, s
 
 
 def _blank_lines(data: bytes) -> np.ndarray:
-    """Line numbers (1-based) of empty lines: not records."""
+    """Line numbers (1-based) of empty lines: not records (lines of spaces are set aside as well)."""
     ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == NEWLINE)
     starts = np.concatenate([[0], ends[:-1] + 1])
     lengths = ends - starts
@@ -140,6 +140,8 @@ def _shapeless_frame(shapeless: list[tuple[int, str, int]], names: list[str], of
     """Records with the wrong number of fields, split as well as possible, with their problem."""
     rows = []
     for line, text, fields in shapeless:  # only the malformed records, never the whole file
+        if not text.strip():  # a line of spaces: blank, not a record
+            continue
         values = next(csv.reader([text.replace("\0", "")]), []) if text.strip() else []
         values = (values + [""] * len(names))[: len(names)]
         problem = f"line {line}: has {fields} field(s) where the header has {len(names)}"

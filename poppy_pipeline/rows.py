@@ -125,6 +125,7 @@ def finite_numbers(values: pd.Series) -> pd.Series:
 def utc_timestamps(values: pd.Series, zone: str = UTC) -> tuple[pd.Series, pd.Series]:
     """Naive UTC date-times (NaT where not ISO 8601), and where a local time does not exist in `zone`."""
     text = values.astype("string").str.strip()
+    text = text.where(text.str.match(r"\d{4}-\d{2}").fillna(False).astype(bool))  # years 0000-9999 only
     aware = text.str.contains(OFFSET_AFTER_TIME, regex=True).fillna(False).astype(bool)
     stamps = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
     skipped = pd.Series(False, index=values.index)
@@ -140,7 +141,7 @@ def utc_timestamps(values: pd.Series, zone: str = UTC) -> tuple[pd.Series, pd.Se
             skipped[naive] = local.notna() & zoned.isna()
             local = zoned.dt.tz_convert(UTC).dt.tz_localize(None)
         stamps[naive] = local
-    return stamps, skipped
+    return stamps.where(stamps.dt.year >= 1), skipped
 
 
 def reject_timestamps(rules: RowRules, column: str, zone: str) -> pd.Series:
