@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from poppy_pipeline.raw_csv import RawRows, SourceError
 
@@ -69,7 +71,7 @@ class RowRules:
 
     def text(self, column: str) -> pd.Series:
         """The column's values stripped, missing where blank."""
-        values = self.raw[column].astype("string").str.strip()
+        values = pd.Series(_trimmed(self.raw[column]).to_numpy(zero_copy_only=False), index=self.raw.index)
         return values.mask(values == "").astype("object")
 
     def reject(self, failing: pd.Series | np.ndarray, column: str, problem: str) -> None:
@@ -104,37 +106,64 @@ class RowRules:
 
 def integers(values: pd.Series) -> pd.Series:
     """Whole numbers as `Int64` (`7`, `+7`, `007`, `7.0`), missing where not one or beyond int64."""
-    text = values.astype("string").str.strip()
-    whole = text.str.fullmatch(r"[+-]?\d+(?:\.0*)?").fillna(False).astype(bool)
-    digits = text[whole].str.replace(r"\.0*$", "", regex=True)
-    size = digits.str.lstrip("+-").str.lstrip("0")
-    fits = (size.str.len() < len(INT64_MAX)) | ((size.str.len() == len(INT64_MAX)) & (size <= INT64_MAX))
-    result = pd.Series(pd.NA, index=values.index, dtype="Int64")
-    fitting = digits[fits.astype(bool)]
-    if len(fitting):
-        result[fitting.index] = pd.to_numeric(fitting.astype(object)).astype("int64")
-    return result
+    text = _trimmed(values)
+    if pc.all(pc.match_substring_regex(text, r"^[+-]?\d{1,18}$")).as_py():  # the common case: one exact cast
+        return _to_pandas(pc.cast(pc.replace_substring_regex(text, r"^\+", ""), pa.int64()), values.index)
+    digits = pc.replace_substring_regex(pc.replace_substring_regex(text, r"\.0*$", ""), r"^\+", "")
+    whole = pc.match_substring_regex(text, r"^[+-]?\d+(?:\.0*)?$")
+    size = pc.utf8_ltrim(pc.utf8_ltrim(digits, "-"), "0")
+    longest = len(INT64_MAX)
+    fits = pc.or_(
+        pc.less(pc.utf8_length(size), longest),
+        pc.and_(pc.equal(pc.utf8_length(size), longest), pc.less_equal(size, INT64_MAX)),
+    )
+    usable = pc.and_(whole.fill_null(False), fits.fill_null(False))
+    return _to_pandas(pc.cast(pc.if_else(usable, digits, None), pa.int64()), values.index)
 
 
 def finite_numbers(values: pd.Series) -> pd.Series:
     """Floats, NaN where blank, not a number, or not finite (`inf`, `1e999`)."""
-    numbers = pd.to_numeric(values.astype("string").str.strip().astype(object), errors="coerce").astype(float)
+    text = pd.Series(_trimmed(values).to_numpy(zero_copy_only=False), index=values.index, dtype=object)
+    numbers = pd.to_numeric(text, errors="coerce").astype(float)
     return numbers.where(np.isfinite(numbers))
+
+
+def _trimmed(values: pd.Series) -> pa.Array:
+    """The values as an Arrow string array (vectorised string work), whitespace trimmed.
+
+    Values that are not text (a table read from a database) are taken as written by `str`.
+    """
+    try:
+        array = pa.array(values, from_pandas=True)  # no copy when the column is already Arrow text
+        if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+            raise pa.ArrowTypeError(array.type)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        array = pa.array(values.astype(str).where(values.notna()), type=pa.string(), from_pandas=True)
+    return pc.utf8_trim_whitespace(array)
+
+
+def _to_pandas(array: pa.Array, index: pd.Index) -> pd.Series:
+    """Exact `Int64` (through floats, integers above 2^53 would be rounded)."""
+    values = pc.fill_null(array, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    missing = array.is_null().to_numpy(zero_copy_only=False)
+    return pd.Series(pd.arrays.IntegerArray(values, missing), index=index)
 
 
 def utc_timestamps(values: pd.Series, zone: str = UTC) -> tuple[pd.Series, pd.Series]:
     """Naive UTC date-times (NaT where not ISO 8601), and where a local time does not exist in `zone`."""
-    text = values.astype("string").str.strip()
-    text = text.where(text.str.match(r"\d{4}-\d{2}").fillna(False).astype(bool))  # years 0000-9999 only
-    aware = text.str.contains(OFFSET_AFTER_TIME, regex=True).fillna(False).astype(bool)
+    trimmed = _trimmed(values)
+    dated = pc.match_substring_regex(trimmed, r"^\d{4}-\d{2}").fill_null(False)  # years 0000-9999 only
+    text = pd.Series(pc.if_else(dated, trimmed, None).to_numpy(zero_copy_only=False), index=values.index, dtype=object)
+    offset = pc.match_substring_regex(trimmed, OFFSET_AFTER_TIME).fill_null(False)
+    aware = pd.Series(pc.and_(dated, offset).to_numpy(zero_copy_only=False), index=values.index)
     stamps = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
     skipped = pd.Series(False, index=values.index)
     if aware.any():
-        parsed = pd.to_datetime(text[aware].astype(object), format="ISO8601", utc=True, errors="coerce")
+        parsed = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
         stamps[aware] = parsed.dt.tz_localize(None).dt.as_unit("us")
     naive = ~aware & text.notna()
     if naive.any():
-        local = pd.to_datetime(text[naive].astype(object), format="ISO8601", errors="coerce").dt.as_unit("us")
+        local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce").dt.as_unit("us")
         if zone != UTC:
             first_occurrence = np.ones(len(local), dtype=bool)
             zoned = local.dt.tz_localize(zone, ambiguous=first_occurrence, nonexistent="NaT")
