@@ -160,7 +160,7 @@ def users_from_poppy_log(rows: RawRows, zone: str = UTC) -> pd.DataFrame:
 def _positive_integers(rules: RowRules, column: str) -> pd.Series:
     values = integers(rules.raw[column])
     rules.reject(~(values > 0).fillna(False), column, "is not a positive integer")
-    return values.where(values > 0)
+    return values.where((values > 0).fillna(False))
 
 
 def _seconds_unless_finer(stamps: pd.Series) -> pd.Series:
