@@ -13,11 +13,12 @@ from poppy_pipeline import tables
 from poppy_pipeline.action_logs import read_action_log
 from poppy_pipeline.catalog import build_catalog
 from poppy_pipeline.daily_rows import split_by_day
-from poppy_pipeline.defs.source import InteractionSourceResource
+from poppy_pipeline.defs.source import ActionSourceResource, InteractionSourceResource
 from poppy_pipeline.rows import utc_timestamps
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.sources import SourceError, check_poppy_log, read_poppy_log, users_from_poppy_log
 
+from .test_behaviour_assets import ALL, DAYS, materialize
 from .test_real_logs import FEBRUARY, materialize_from
 
 HEADER = "Interaction_ID,User_ID,Object_Type,Object_ID,Interaction_Type,Interaction_Rating,Timestamp\n"
@@ -214,4 +215,22 @@ def test_a_log_without_rows_changes_nothing_of_the_last_good_run(data_dir: Path,
         in e.event_specific_data.error.message
         for e in failures
     )
+    assert snapshot(data_dir) == before
+
+
+def test_an_action_log_without_rows_in_the_window_changes_nothing(data_dir: Path, tmp_path: Path):
+    day = DAYS[-1]
+    good = tmp_path / "actions.csv"
+    rows = [f"s1,u1,{day}T10:00:{second:02d}Z,scroll_down,{100 + second}" for second in range(30)]
+    good.write_text("Session_ID,User_ID,Timestamp,Action,Scroll_Amount\n" + "\n".join(rows) + "\n")
+    assert materialize(ALL, action_source=ActionSourceResource(path=str(good)), partition_key=str(day)).success
+    before = snapshot(data_dir)
+    other_day = tmp_path / "other_day.csv"
+    other_day.write_text(good.read_text().replace(str(day), "2020-01-01"))
+    failed = materialize(
+        ALL, action_source=ActionSourceResource(path=str(other_day)), partition_key=str(day), raise_on_error=False
+    )
+    failures = [e for e in failed.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert {e.step_key for e in failures} == {"celestial_objects", "users"}
+    assert all(f"other_day.csv: no valid rows in {day}..{day}" in e.event_specific_data.error.message for e in failures)
     assert snapshot(data_dir) == before

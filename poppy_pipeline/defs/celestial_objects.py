@@ -9,7 +9,12 @@ from poppy_pipeline.defs.metadata import markdown_table
 from poppy_pipeline.defs.partitions import single_run
 from poppy_pipeline.defs.quarantine_checks import Intake, quarantine, quarantine_spec
 from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.source import InteractionSourceResource, check_before_writing, sentences
+from poppy_pipeline.defs.source import (
+    ActionSourceResource,
+    InteractionSourceResource,
+    check_before_writing,
+    sentences,
+)
 from poppy_pipeline.sources import PINGS
 
 
@@ -21,7 +26,10 @@ from poppy_pipeline.sources import PINGS
     check_specs=[quarantine_spec("celestial_objects")],
 )
 def celestial_objects(
-    context: dg.AssetExecutionContext, simulation: SimulationResource, interaction_source: InteractionSourceResource
+    context: dg.AssetExecutionContext,
+    simulation: SimulationResource,
+    interaction_source: InteractionSourceResource,
+    action_source: ActionSourceResource,
 ):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
     """Every object the app shows: `Object_Type, Object_ID, Name, Category, Duration_Sec`.
 
@@ -33,9 +41,8 @@ def celestial_objects(
     with sentences():
         catalog = build_catalog(simulation.settings(), Path(simulation.objects_dir)) if not is_pings else None
         objects, checked = interaction_source.log_objects(lambda: catalog.objects)
-        if interaction_source.is_real:
-            users, _ = interaction_source.log_users()
-            check_before_writing(context, interaction_source, objects, users)
+        users = interaction_source.log_users()[0] if interaction_source.is_real else None
+        check_before_writing(context, interaction_source, action_source, objects, users)
     if catalog is None:
         sources = {"Ping": str(checked.source_file)}
         intakes = [Intake(checked.source_file, checked.input_rows, checked.rejected)]

@@ -1,26 +1,16 @@
 """`session_actions`: a day of browsing actions per partition (simulated, or a real log), and its checks."""
 
-import os
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
 
-from poppy_pipeline.action_logs import read_action_log, split_actions_by_day
+from poppy_pipeline.action_logs import split_actions_by_day
 from poppy_pipeline.defs.checks import not_applicable, window_check_specs
 from poppy_pipeline.defs.partitions import daily_partitions, single_run
 from poppy_pipeline.defs.quarantine_checks import QUARANTINE_CHECK, Intake, quarantine, quarantine_spec
 from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.source import (
-    DEFAULT_MAX_QUARANTINE_SHARE,
-    TIMEZONE_ENV,
-    InteractionSourceResource,
-    default_timezone,
-    sentences,
-)
-from poppy_pipeline.rows import checked_zone
+from poppy_pipeline.defs.source import ActionSourceResource, InteractionSourceResource, sentences
 from poppy_pipeline.sessions import (
     ACTIONS,
     action_problems,
@@ -30,40 +20,6 @@ from poppy_pipeline.sessions import (
     simulate_sessions,
     unsimulable,
 )
-
-
-class ActionSourceResource(dg.ConfigurableResource):
-    """Where `session_actions` comes from: the simulation, or a real action log.
-
-    `POPPY_ACTIONS_PATH` (or run config `resources.action_source.config.path`): a CSV with
-    `Session_ID, User_ID, Timestamp, Action, Scroll_Amount`, e.g. what the browser records. With
-    no path, the actions are simulated for the sessions of `simulated_interactions`.
-    """
-
-    path: str | None = Field(
-        default_factory=lambda: os.environ.get("POPPY_ACTIONS_PATH") or None,
-        description="A real action log (CSV) to use instead of the simulation ($POPPY_ACTIONS_PATH).",
-    )
-    source_timezone: str = Field(
-        default_factory=default_timezone,
-        description="Time zone (IANA name) of timestamps written without a UTC offset; those with one are"
-        f" converted to UTC either way (${TIMEZONE_ENV}, default UTC).",
-    )
-    max_quarantine_share: float = Field(
-        default=DEFAULT_MAX_QUARANTINE_SHARE,
-        description="The quarantine check fails when a larger share of the log's rows is rejected.",
-    )
-
-    def zone(self) -> str:
-        return checked_zone(self.source_timezone, f"action_source.source_timezone (${TIMEZONE_ENV})")
-
-    @property
-    def is_real(self) -> bool:
-        return bool(self.path)
-
-    @property
-    def kind(self) -> str:
-        return "action log" if self.is_real else "simulation"
 
 
 @dg.asset(
@@ -158,7 +114,7 @@ def _read_log(
 ) -> tuple[dict[str, pd.DataFrame], dict, list[Intake], dict[str, int]]:
     """The run's days of the log (failing, before anything is written, when it has no valid row)."""
     with sentences():
-        rows = split_actions_by_day(read_action_log(Path(source.path), source.zone()), keys).require_rows()
+        rows = split_actions_by_day(source.read(), keys).require_rows()
     context.log.info(rows.describe())
     log = rows.checked
     metadata = {"log": str(log.source_file), "source_timezone": source.source_timezone}

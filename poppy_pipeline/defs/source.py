@@ -20,6 +20,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from poppy_pipeline.action_logs import read_action_log, split_actions_by_day
 from poppy_pipeline.catalog import CatalogError
 from poppy_pipeline.daily_rows import DailyRows, split_by_day
 from poppy_pipeline.defs.quarantine_checks import Intake
@@ -118,6 +119,44 @@ class InteractionSourceResource(dg.ConfigurableResource):
         return split_by_day(checked, days, tiebreak=("Interaction_ID",)).require_rows()
 
 
+class ActionSourceResource(dg.ConfigurableResource):
+    """Where `session_actions` comes from: the simulation, or a real action log.
+
+    `POPPY_ACTIONS_PATH` (or run config `resources.action_source.config.path`): a CSV with
+    `Session_ID, User_ID, Timestamp, Action, Scroll_Amount`, e.g. what the browser records. With
+    no path, the actions are simulated for the sessions of `simulated_interactions`.
+    """
+
+    path: str | None = Field(
+        default_factory=lambda: os.environ.get("POPPY_ACTIONS_PATH") or None,
+        description="A real action log (CSV) to use instead of the simulation ($POPPY_ACTIONS_PATH).",
+    )
+    source_timezone: str = Field(
+        default_factory=default_timezone,
+        description="Time zone (IANA name) of timestamps written without a UTC offset; those with one are"
+        f" converted to UTC either way (${TIMEZONE_ENV}, default UTC).",
+    )
+    max_quarantine_share: float = Field(
+        default=DEFAULT_MAX_QUARANTINE_SHARE,
+        description="The quarantine check fails when a larger share of the log's rows is rejected.",
+    )
+
+    def zone(self) -> str:
+        return checked_zone(self.source_timezone, f"action_source.source_timezone (${TIMEZONE_ENV})")
+
+    def read(self) -> Checked:
+        """The action log, checked (a `SourceError` when it cannot be used)."""
+        return read_action_log(Path(self.path or ""), self.zone())
+
+    @property
+    def is_real(self) -> bool:
+        return bool(self.path)
+
+    @property
+    def kind(self) -> str:
+        return "action log" if self.is_real else "simulation"
+
+
 def _require_some(checked: Checked) -> Checked:
     if checked.valid.empty:
         first = f"; first: {checked.rejected['reason'].iloc[0]}" if len(checked.rejected) else ""
@@ -135,13 +174,22 @@ def sentences() -> Iterator[None]:
 
 
 def check_before_writing(
-    context: dg.AssetExecutionContext, source: InteractionSourceResource, objects: pd.DataFrame, users: pd.DataFrame
+    context: dg.AssetExecutionContext,
+    source: InteractionSourceResource,
+    action_source: ActionSourceResource,
+    objects: pd.DataFrame | None,
+    users: pd.DataFrame | None,
 ) -> None:
-    """Fail a source asset before it writes when the run's window of the real log has no valid row."""
+    """Fail a source asset before it writes when the run's window of a real log (interactions or
+    actions) that this run reads has no valid row. `objects` and `users`: those of a real log."""
     days = run_partition_keys(context)
-    if source.is_real and days and _in_run(context, "simulated_interactions"):
-        rows = source.log_days(objects, users, days)
-        context.log.info(f"checked before writing: {rows.describe()}")
+    if not days:
+        return
+    if source.is_real and _in_run(context, "simulated_interactions"):
+        context.log.info(f"checked before writing: {source.log_days(objects, users, days).describe()}")
+    if action_source.is_real and _in_run(context, "session_actions"):
+        actions = split_actions_by_day(action_source.read(), days).require_rows()
+        context.log.info(f"checked before writing: {actions.describe()}")
 
 
 def _in_run(context: dg.AssetExecutionContext, asset: str) -> bool:

@@ -8,7 +8,12 @@ from poppy_pipeline.catalog import build_catalog
 from poppy_pipeline.defs.partitions import single_run
 from poppy_pipeline.defs.quarantine_checks import Intake, quarantine, quarantine_spec
 from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.source import InteractionSourceResource, check_before_writing, sentences
+from poppy_pipeline.defs.source import (
+    ActionSourceResource,
+    InteractionSourceResource,
+    check_before_writing,
+    sentences,
+)
 from poppy_pipeline.patterns import top_decile_share
 from poppy_pipeline.population import generate_users
 
@@ -21,7 +26,10 @@ from poppy_pipeline.population import generate_users
     check_specs=[quarantine_spec("users")],
 )
 def users(
-    context: dg.AssetExecutionContext, simulation: SimulationResource, interaction_source: InteractionSourceResource
+    context: dg.AssetExecutionContext,
+    simulation: SimulationResource,
+    interaction_source: InteractionSourceResource,
+    action_source: ActionSourceResource,
 ):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
     """`User_ID, Signup_Date, Profile, Device, Activity_Weight, Preferred_Type, Rating_Bias`.
 
@@ -30,17 +38,16 @@ def users(
     log brings its own `users.csv`; a `poppy` log's users signed up the (UTC) day first seen.
     A real log whose window has no valid row fails here, before anything is written.
     """
-    intakes: list[Intake] = []
-    if interaction_source.is_real:
-        with sentences():
+    settings = simulation.settings()
+    with sentences():
+        if interaction_source.is_real:
             population, checked = interaction_source.log_users()
-            settings, objects_dir = simulation.settings(), Path(simulation.objects_dir)
-            objects, _ = interaction_source.log_objects(lambda: build_catalog(settings, objects_dir).objects)
-            check_before_writing(context, interaction_source, objects, population)
-        if checked is not None:
-            intakes.append(Intake(checked.source_file, checked.input_rows, checked.rejected))
-    else:
-        population = generate_users(simulation.settings())
+            catalog = lambda: build_catalog(settings, Path(simulation.objects_dir)).objects  # noqa: E731
+            objects, _ = interaction_source.log_objects(catalog)
+        else:
+            population, checked, objects = generate_users(settings), None, None
+        check_before_writing(context, interaction_source, action_source, objects, population)
+    intakes = [Intake(checked.source_file, checked.input_rows, checked.rejected)] if checked else []
     counts, check = quarantine(context, "users", intakes, interaction_source.max_quarantine_share)
     metadata = {
         "source": interaction_source.kind,
