@@ -18,6 +18,7 @@ from poppy_pipeline.rows import utc_timestamps
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.sources import SourceError, check_poppy_log, read_poppy_log, users_from_poppy_log
 
+from .seed002 import write_pings_folder
 from .test_behaviour_assets import ALL, DAYS, materialize
 from .test_real_logs import FEBRUARY, materialize_from
 
@@ -234,3 +235,10 @@ def test_an_action_log_without_rows_in_the_window_changes_nothing(data_dir: Path
     assert {e.step_key for e in failures} == {"celestial_objects", "users"}
     assert all(f"other_day.csv: no valid rows in {day}..{day}" in e.event_specific_data.error.message for e in failures)
     assert snapshot(data_dir) == before
+
+
+def test_a_pings_folder_without_usable_users_is_one_sentence(tmp_path: Path):
+    folder = write_pings_folder(tmp_path / "log", events=20)
+    (folder / "users.csv").write_text("user_id,signup_date\nu1,someday\n")
+    with pytest.raises(SourceError, match=r"users\.csv: no valid rows \(1 rows; first: line 2: signup_date 'someday'"):
+        InteractionSourceResource(path=str(folder), format="pings").log_users()
