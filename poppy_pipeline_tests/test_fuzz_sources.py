@@ -25,13 +25,14 @@ import pytest
 
 from poppy_pipeline.action_logs import read_action_log
 from poppy_pipeline.catalog import build_catalog
-from poppy_pipeline.defs.source import InteractionSourceResource
+from poppy_pipeline.defs.source import ActionSourceResource, InteractionSourceResource
 from poppy_pipeline.rows import Checked
 from poppy_pipeline.sessions import ACTION_COLUMNS, ACTIONS
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.sources import POPPY_LOG_COLUMNS, SourceError, check_poppy_log, read_poppy_log, users_from_poppy_log
 
 from .test_bad_input import snapshot
+from .test_behaviour_assets import ALL, DAYS, materialize
 from .test_real_logs import FEBRUARY, SOURCES_AND_SUMMARIES, materialize_from
 
 SEED = 20261129
@@ -312,3 +313,21 @@ def test_the_cli_fails_with_the_sentence_and_keeps_the_files(data_dir: Path, tmp
         rf"{re.escape(str(bad))} line {line}, column Timestamp: not UTF-8 text", result.stderr + result.stdout
     )
     assert snapshot(data_dir) == before
+
+
+def test_failed_action_log_runs_leave_the_good_run_intact(data_dir: Path, tmp_path: Path):
+    day = str(DAYS[-1])
+    on_day = lambda variant: [text.replace("2024-02-01", day) for text in variant.lines]  # noqa: E731
+    good = Variant("valid", on_day(Variant("", action_lines(np.random.default_rng(SEED)))), outcome="valid")
+    run = lambda path, **kwargs: materialize(  # noqa: E731
+        ALL, action_source=ActionSourceResource(path=str(path)), partition_key=day, **kwargs
+    )
+    assert run(good.write(tmp_path)).success
+    before = snapshot(data_dir)
+    failing = [v for v in ACTION_VARIANTS if v.name in ("header only", "repeated column", "not UTF-8")]
+    for variant in failing:
+        folder = tmp_path / variant.name.replace(" ", "_")
+        folder.mkdir()
+        path = Variant(variant.name, on_day(variant), prefix=variant.prefix).write(folder)
+        result = run(path, raise_on_error=False)
+        assert not result.success and snapshot(data_dir) == before, variant.name
