@@ -92,7 +92,8 @@ def read_raw_csv(path: Path, required: list[str]) -> RawRows:
 
 
 def _header(path: Path, data: bytes) -> list[str]:
-    first = data.split(b"\n", 1)[0]
+    end = data.find(b"\n")
+    first = data[: end if end >= 0 else len(data)]  # not split(): that would copy the whole file
     try:
         text = first.decode("utf-8-sig").rstrip("\r")
     except UnicodeDecodeError as error:
