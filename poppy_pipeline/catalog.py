@@ -17,8 +17,8 @@ underscores; the first alias found is used:
 
 Other columns are ignored. Star categories are reduced to their spectral letter ("G2V" -> "G");
 planet categories are normalised ("gas giant" -> "GasGiant"). Rows whose Object_ID is not a
-positive integer or repeats an earlier row, or whose Duration_Sec is not a positive number, are
-quarantined with a reason; the rest are kept.
+positive integer or repeats an earlier row (`line 4: Object_ID '1' repeats line 2`), or whose
+Duration_Sec is not a positive number, are quarantined with a reason; the rest are kept.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 
 from poppy_pipeline.randomness import stream
+from poppy_pipeline.raw_csv import SourceError, read_raw_csv
+from poppy_pipeline.rows import RowRules, finite_numbers, integers
 from poppy_pipeline.settings import OBJECT_TYPES, SimulationSettings
 
 CATALOG_COLUMNS = ["Object_Type", "Object_ID", "Name", "Category", "Duration_Sec"]
@@ -195,9 +197,10 @@ def _roman_suffix(rank: int) -> str:
 def read_object_file(path: Path, object_type: str, seed: int) -> ObjectFile:
     """Read one object file, map its columns and quarantine the rows that cannot be used."""
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise CatalogError(f"{path}: cannot read object file ({error})") from error
+        rows = read_raw_csv(path, [])
+    except SourceError as error:
+        raise CatalogError(str(error)) from None
+    raw = rows.frame
     if raw.empty:
         raise CatalogError(f"{path}: no rows")
 
@@ -211,41 +214,25 @@ def read_object_file(path: Path, object_type: str, seed: int) -> ObjectFile:
     used = {c for c in mapping.values() if c}
     ignored = [c for c in raw.columns if c not in used]
 
-    reasons = pd.Series("", index=raw.index, dtype=object)
-    line = raw.index.to_numpy() + 2  # header is line 1
-
+    rules = RowRules.of(rows)
     if mapping["Object_ID"]:
-        column = mapping["Object_ID"]
-        ids = pd.to_numeric(raw[column].str.strip(), errors="coerce")
-        bad = ~(ids.notna() & (ids > 0) & (ids == np.floor(ids)))
-        reasons[bad] = [
-            f"line {n}: {column} {v!r} is not a positive integer"
-            for n, v in zip(line[bad], raw.loc[bad, column], strict=True)
-        ]
-        duplicated = ids.duplicated() & ~bad
-        reasons[duplicated] = [
-            f"line {n}: {column} {int(v)} repeats an earlier row"
-            for n, v in zip(line[duplicated], ids[duplicated], strict=True)
-        ]
+        ids = integers(raw[mapping["Object_ID"]])
+        rules.reject(~(ids > 0).fillna(False), mapping["Object_ID"], "is not a positive integer")
     else:
-        ids = pd.Series(np.arange(1, len(raw) + 1), index=raw.index, dtype=float)
-
+        ids = pd.Series(np.arange(1, len(raw) + 1), index=raw.index, dtype="Int64")
     if mapping["Duration_Sec"]:
-        column = mapping["Duration_Sec"]
-        durations = pd.to_numeric(raw[column].str.strip(), errors="coerce")
-        bad = ~(durations > 0) & (reasons == "")
-        reasons[bad] = [
-            f"line {n}: {column} {v!r} is not a positive number of seconds"
-            for n, v in zip(line[bad], raw.loc[bad, column], strict=True)
-        ]
+        durations = finite_numbers(raw[mapping["Duration_Sec"]])
+        rules.reject(~(durations > 0), mapping["Duration_Sec"], "is not a positive number of seconds")
     else:
         durations = pd.Series(
             generate_durations(stream(seed, f"durations:{object_type}"), object_type, len(raw)), index=raw.index
         )
+    if mapping["Object_ID"]:
+        rules.reject_repeats(ids.where((ids > 0).fillna(False)), mapping["Object_ID"])
 
-    keep = reasons == ""
+    keep = rules.ok
     if not keep.any():
-        raise CatalogError(f"{path}: no usable rows; first problem: {reasons.iloc[0]}")
+        raise CatalogError(f"{path}: no usable rows; first problem: {rules.reasons.iloc[0]}")
     kept_ids = ids[keep].astype(np.int64).to_numpy()
     objects = pd.DataFrame(
         {
@@ -258,8 +245,7 @@ def read_object_file(path: Path, object_type: str, seed: int) -> ObjectFile:
             "Duration_Sec": durations[keep].to_numpy(dtype=float),
         }
     )
-    quarantined = raw[~keep].assign(reason=reasons[~keep])
-    return ObjectFile(path, objects, quarantined, mapping, ignored)
+    return ObjectFile(path, objects, rules.rejected(), mapping, ignored)
 
 
 def _key(column: str) -> str:

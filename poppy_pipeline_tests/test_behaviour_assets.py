@@ -190,7 +190,7 @@ def test_a_real_action_log_replaces_the_simulation(week_run, data_dir: Path, tmp
     assert rejected["reason"].tolist() == [
         "line 44: Action 'teleport' is not one of scroll_down, scroll_up, click, hover, wait, focus_window,"
         " blur_window, close_tab, click_ad",
-        "line 45: Timestamp 'yesterday-ish' is not a date-time",
+        "line 45: Timestamp 'yesterday-ish' is not an ISO 8601 date-time",
     ]
     windows = tables.read_csv(data_dir / "sliding_window_features" / f"{day}.csv")
     assert len(windows) == 4 and windows["Oracle_Probability"].isna().all()

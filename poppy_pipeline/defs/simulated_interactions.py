@@ -9,23 +9,15 @@ import pandas as pd
 from poppy_pipeline import patterns
 from poppy_pipeline.defs.checks import not_applicable, window_check_specs
 from poppy_pipeline.defs.partitions import daily_partitions, single_run
-from poppy_pipeline.defs.quarantine_checks import Intake, quarantine, quarantine_spec
+from poppy_pipeline.defs.quarantine_checks import quarantine, quarantine_spec
 from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.source import InteractionSourceResource
+from poppy_pipeline.defs.source import InteractionSourceResource, read_log_days, sentences
 from poppy_pipeline.interactions import (
     build_model,
     expected_repeat_share,
     feasible_repeat_shares,
     revisit_probability,
     simulate_day,
-)
-from poppy_pipeline.sources import (
-    PINGS,
-    check_pings_interactions,
-    check_poppy_log,
-    read_pings_interactions,
-    read_poppy_log,
-    split_by_day,
 )
 
 
@@ -53,11 +45,16 @@ def simulated_interactions(
     """
     keys = context.partition_keys
     if interaction_source.is_real:
-        days, metadata, intakes = _read_real_log(context, interaction_source, celestial_objects, users, keys)
+        with sentences():
+            days, metadata, intakes, accounting = read_log_days(
+                context, interaction_source, celestial_objects, users, keys
+            )
     else:
         days, metadata = _simulate(context, simulation, celestial_objects, users, keys)
-        intakes = []
-    counts, check = quarantine(context, "simulated_interactions", intakes, interaction_source.max_quarantine_share)
+        intakes, accounting = [], {}
+    counts, check = quarantine(
+        context, "simulated_interactions", intakes, interaction_source.max_quarantine_share, accounting
+    )
     return dg.MaterializeResult(
         value=days,
         metadata={
@@ -97,25 +94,6 @@ def _simulate(context, simulation: SimulationResource, objects: pd.DataFrame, us
         "reachable_repeat_share": f"{lowest:.3f}..{highest:.3f}",
     }
     return days, metadata
-
-
-def _read_real_log(
-    context, source: InteractionSourceResource, objects: pd.DataFrame, users: pd.DataFrame, keys: list[str]
-):
-    if source.kind == PINGS.name:
-        path, raw = read_pings_interactions(source.location())
-        checked = check_pings_interactions(path, raw, objects, users)
-    else:
-        raw, _ = read_poppy_log(source.location())
-        checked = check_poppy_log(source.location(), raw, objects, users)
-    days, outside = split_by_day(checked.valid, keys, tiebreak=("Interaction_ID",))
-    context.log.info(
-        f"{checked.source_file}: {checked.input_rows} rows, {len(checked.valid)} valid"
-        f" ({checked.input_rows and len(checked.valid) - outside} in {keys[0]}..{keys[-1]}, {outside} outside),"
-        f" {len(checked.rejected)} quarantined"
-    )
-    metadata = {"log": str(checked.source_file), "valid_rows_outside_window": outside}
-    return days, metadata, [Intake(checked.source_file, checked.input_rows, checked.rejected)]
 
 
 INTEGRITY = "integrity"
