@@ -1,11 +1,21 @@
-// The click model in the browser: onnxruntime-web (WebAssembly backend, from the bundle's own
-// `ort/` folder) running the pipeline's ONNX export on the 20 window features.
+// The click model in the browser, on one of two backends that run the same click_model.onnx:
+//
+//   'light' (default)  light_runtime.js: the graph evaluated in plain JavaScript (a few KB)
+//   'ort'              onnxruntime-web's WebAssembly build, from the bundle's own `ort/` folder
+//                      (12 MB; loaded only when chosen), for models beyond the light runtime
 //
 // The model's input is `float_input` float32 [N, 20]; its output `probabilities` is [N, 2]
-// (no ZipMap), column 1 being P(ad click within the horizon after the window end).
+// (no ZipMap), column 1 being P(ad click within the horizon after the window end). Its metadata
+// names the feature order and the window settings, which rule the feature extraction here.
 
-import { FEATURE_NAMES, MIN_ACTIONS, extractWindowFeatures, windowActionCount } from './feature_extractor.js';
-import { readMetadataProps } from './onnx_metadata.js';
+import {
+  FEATURE_NAMES,
+  extractWindowFeatures,
+  readWindowSettings,
+  windowActionCount,
+} from './feature_extractor.js';
+import { LightSession } from './light_runtime.js';
+import { readMetadataProps, readModel } from './onnx_model.js';
 
 export const DEFAULT_MODEL_URL = new URL('./click_model.onnx', import.meta.url).href;
 export const DEFAULT_RUNTIME_URL = new URL('./ort/ort.wasm.bundle.min.mjs', import.meta.url).href;
@@ -15,31 +25,39 @@ export const INPUT_NAME = 'float_input';
 export const OUTPUT_NAME = 'probabilities';
 // The metadata property holding the training order of the features (a JSON list).
 export const FEATURE_NAMES_PROPERTY = 'feature_names';
+export const BACKENDS = Object.freeze(['light', 'ort']);
 
 const isNode = typeof process !== 'undefined' && Boolean(process.versions?.node);
 
 export class InteractionPredictor {
+  /** @param {{backend?: 'light'|'ort'}} options which runtime evaluates the model */
+  constructor({ backend = 'light' } = {}) {
+    if (!BACKENDS.includes(backend)) {
+      throw new Error(`unknown backend ${JSON.stringify(backend)}: choose one of ${BACKENDS.join(', ')}`);
+    }
+    this.backend = backend;
+  }
+
   /**
-   * Load onnxruntime-web and the model, and check that the model expects FEATURE_NAMES in order.
+   * Load the model (and, for 'ort', onnxruntime-web), and check it: the features in
+   * FEATURE_NAMES order, window settings the extractor can honour, a graph the backend runs.
    * @param {string|URL|Uint8Array|ArrayBuffer} modelUrl the model's URL (relative to the page),
    *   or its bytes; by default the bundle's click_model.onnx
    * @param {{runtimeUrl?: string|URL}} options where onnxruntime-web's .mjs lies (its .wasm
-   *   beside it); by default the bundle's ort/ folder
+   *   beside it; 'ort' only); by default the bundle's ort/ folder
    * @returns {Promise<InteractionPredictor>} this, ready
    */
   async initialize(modelUrl = DEFAULT_MODEL_URL, { runtimeUrl = DEFAULT_RUNTIME_URL } = {}) {
-    const [ort, bytes] = await Promise.all([loadRuntime(runtimeUrl), loadBytes(modelUrl)]);
-    this.metadata = readMetadataProps(bytes);
-    checkFeatureNames(this.metadata);
-    const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
-    if (!session.inputNames.includes(INPUT_NAME) || !session.outputNames.includes(OUTPUT_NAME)) {
-      throw new Error(
-        `the model's inputs ${session.inputNames} and outputs ${session.outputNames} ` +
-          `are not ${INPUT_NAME} → ${OUTPUT_NAME}`,
-      );
-    }
-    this.ort = ort;
-    this.session = session;
+    const runtime = this.backend === 'ort' ? loadRuntime(runtimeUrl) : null;
+    runtime?.catch(() => {}); // reported below, once the model has been checked
+    const bytes = await loadBytes(modelUrl);
+    const model = this.backend === 'light' ? readModel(bytes) : { metadata: readMetadataProps(bytes) };
+    checkFeatureNames(model.metadata);
+    const settings = readWindowSettings(model.metadata);
+    this.session = this.backend === 'light' ? lightSession(model) : await ortSession(await runtime, bytes);
+    this.metadata = model.metadata;
+    this.settings = settings;
+    this.modelBytes = bytes.length;
     return this;
   }
 
@@ -51,9 +69,7 @@ export class InteractionPredictor {
    */
   async predictClickProbability(features) {
     if (!this.session) throw new Error('call initialize() before predicting');
-    const row = featureRow(features);
-    const input = new this.ort.Tensor('float32', row, [1, row.length]);
-    const output = (await this.session.run({ [INPUT_NAME]: input }, [OUTPUT_NAME]))[OUTPUT_NAME];
+    const output = await this.session.run(featureRow(features));
     const probability = output.data[1];
     if (output.dims.join() !== '1,2' || !(probability >= 0 && probability <= 1)) {
       throw new Error(`the model's ${OUTPUT_NAME} output [${output.dims}] has no probability in [0, 1]`);
@@ -61,14 +77,54 @@ export class InteractionPredictor {
     return probability;
   }
 
+  /** The 20 features of the window ending at `windowEndMs`, over the model's window length. */
+  extractFeatures(actions, windowEndMs) {
+    return extractWindowFeatures(actions, windowEndMs, this.#settings().windowMs);
+  }
+
+  /** How many of `actions` fall in the model's window ending at `windowEndMs`. */
+  windowActionCount(actions, windowEndMs) {
+    return windowActionCount(actions, windowEndMs, this.#settings().windowMs);
+  }
+
   /**
    * The probability for the window ending at `windowEndMs` of a session's actions so far, or
-   * null when that window holds fewer than MIN_ACTIONS actions: the model never saw such windows
-   * (the pipeline does not keep them).
+   * null when that window holds fewer than the model's min_actions: the model never saw such
+   * windows (the pipeline does not keep them).
    */
   async predictFromActions(actions, windowEndMs) {
-    if (windowActionCount(actions, windowEndMs) < MIN_ACTIONS) return null;
-    return this.predictClickProbability(extractWindowFeatures(actions, windowEndMs));
+    if (this.windowActionCount(actions, windowEndMs) < this.settings.minActions) return null;
+    return this.predictClickProbability(this.extractFeatures(actions, windowEndMs));
+  }
+
+  #settings() {
+    if (!this.settings) throw new Error('call initialize() before extracting features: the window is the model\'s');
+    return this.settings;
+  }
+}
+
+/** The light runtime on the model's graph: run(row) → the probabilities {data, dims}. */
+function lightSession(model) {
+  const session = LightSession.create(model);
+  checkNames(session.inputNames, session.outputNames);
+  return { run: (row) => session.run(row)[OUTPUT_NAME] };
+}
+
+/** onnxruntime-web on the model's bytes: run(row) → Promise of the probabilities {data, dims}. */
+async function ortSession(ort, bytes) {
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+  checkNames(session.inputNames, session.outputNames);
+  return {
+    run: async (row) => {
+      const input = new ort.Tensor('float32', row, [1, row.length]);
+      return (await session.run({ [INPUT_NAME]: input }, [OUTPUT_NAME]))[OUTPUT_NAME];
+    },
+  };
+}
+
+function checkNames(inputs, outputs) {
+  if (!inputs.includes(INPUT_NAME) || !outputs.includes(OUTPUT_NAME)) {
+    throw new Error(`the model's inputs ${inputs} and outputs ${outputs} are not ${INPUT_NAME} → ${OUTPUT_NAME}`);
   }
 }
 
