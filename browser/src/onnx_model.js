@@ -3,24 +3,26 @@
 //
 // Only the fields named below are read (numbers from onnx.proto); every other field is skipped
 // by its wire type, so a newer file with extra fields still reads. Repeated numbers are read
-// both packed and unpacked, int64 values through BigInt (negative ones take 10 bytes).
+// both packed and unpacked; int64 values past 2^49 through BigInt (negative ones take 10 bytes).
 
 const VARINT = 0;
 const I64 = 1;
 const LEN = 2;
 const I32 = 5;
 
-const MODEL = { opsetImport: 8, graph: 7, metadataProps: 14 };
-const OPSET = { domain: 1, version: 2 };
-const GRAPH = { node: 1, initializer: 5, input: 11, output: 12, sparseInitializer: 15 };
-const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, domain: 7 };
-const ATTRIBUTE = { name: 1, f: 2, i: 3, s: 4, floats: 7, ints: 8, type: 20 };
-const TENSOR = { dims: 1, dataType: 2, floatData: 4, int64Data: 7, name: 8, rawData: 9, dataLocation: 14 };
-const VALUE_INFO = { name: 1, type: 2 };
-const TYPE = { tensorType: 1 };
-const TENSOR_TYPE = { elemType: 1, shape: 2 };
-const SHAPE = { dim: 1 };
-const DIMENSION = { value: 1, param: 2 };
+// Each message's fields read here, {number: name}.
+const MODEL = { 7: 'graph', 8: 'opsetImport', 14: 'metadataProps' };
+const OPSET = { 1: 'domain', 2: 'version' };
+const ENTRY = { 1: 'key', 2: 'value' };
+const GRAPH = { 1: 'node', 5: 'initializer', 11: 'input', 12: 'output', 15: 'sparseInitializer' };
+const NODE = { 1: 'input', 2: 'output', 3: 'name', 4: 'opType', 5: 'attribute', 7: 'domain' };
+const ATTRIBUTE = { 1: 'name', 2: 'f', 3: 'i', 4: 's', 7: 'floats', 8: 'ints', 20: 'type' };
+const TENSOR = { 1: 'dims', 2: 'dataType', 4: 'floatData', 7: 'int64Data', 8: 'name', 9: 'rawData', 14: 'dataLocation' };
+const VALUE_INFO = { 1: 'name', 2: 'type' };
+const TYPE = { 1: 'tensorType' };
+const TENSOR_TYPE = { 1: 'elemType', 2: 'shape' };
+const SHAPE = { 1: 'dim' };
+const DIMENSION = { 1: 'value', 2: 'param' };
 
 /** TensorProto.DataType codes the reader decodes (the names are ONNX's). */
 export const DATA_TYPES = Object.freeze({ 1: 'FLOAT', 7: 'INT64' });
@@ -38,10 +40,14 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  */
 export function readMetadataProps(model) {
   const bytes = asBytes(model);
+  return metadataProps(bytes, message(bytes, { start: 0, end: bytes.length }, MODEL));
+}
+
+function metadataProps(bytes, top) {
   const props = {};
-  for (const field of fields(bytes, 0, bytes.length)) {
-    if (field.number !== MODEL.metadataProps || field.wireType !== LEN) continue;
-    const entry = message(bytes, field, { 1: 'key', 2: 'value' });
+  for (const field of top.metadataProps ?? []) {
+    if (field.wireType !== LEN) continue;
+    const entry = message(bytes, field, ENTRY);
     props[text(bytes, entry.key?.[0])] = text(bytes, entry.value?.[0]);
   }
   return props;
@@ -58,18 +64,18 @@ export function readMetadataProps(model) {
  */
 export function readModel(model) {
   const bytes = asBytes(model);
-  const top = message(bytes, { start: 0, end: bytes.length }, invert(MODEL));
+  const top = message(bytes, { start: 0, end: bytes.length }, MODEL);
   const opsets = {};
   for (const field of top.opsetImport ?? []) {
-    const opset = message(bytes, field, invert(OPSET));
-    opsets[text(bytes, opset.domain?.[0])] = int64(bytes, opset.version?.[0] ?? { value: 0n });
+    const opset = message(bytes, field, OPSET);
+    opsets[text(bytes, opset.domain?.[0])] = opset.version ? int64(bytes, opset.version[0]) : 0;
   }
   if (!top.graph) throw new Error('not an ONNX model: it has no graph');
-  return { opsets, metadata: readMetadataProps(bytes), graph: readGraph(bytes, top.graph[0]) };
+  return { opsets, metadata: metadataProps(bytes, top), graph: readGraph(bytes, top.graph[0]) };
 }
 
 function readGraph(bytes, field) {
-  const graph = message(bytes, field, invert(GRAPH));
+  const graph = message(bytes, field, GRAPH);
   if (graph.sparseInitializer) throw new Error('the graph has sparse initializers, which this reader does not decode');
   const initializers = {};
   for (const tensorField of graph.initializer ?? []) {
@@ -85,7 +91,7 @@ function readGraph(bytes, field) {
 }
 
 function readNode(bytes, field) {
-  const node = message(bytes, field, invert(NODE));
+  const node = message(bytes, field, NODE);
   const attributes = {};
   for (const attributeField of node.attribute ?? []) {
     const attribute = readAttribute(bytes, attributeField);
@@ -102,7 +108,7 @@ function readNode(bytes, field) {
 }
 
 function readAttribute(bytes, field) {
-  const attribute = message(bytes, field, invert(ATTRIBUTE));
+  const attribute = message(bytes, field, ATTRIBUTE);
   const name = text(bytes, attribute.name?.[0]);
   const code = attribute.type ? int64(bytes, attribute.type[0]) : 0;
   const type = ATTRIBUTE_TYPES[code] ?? `type ${code}`;
@@ -117,7 +123,7 @@ function readAttribute(bytes, field) {
 }
 
 function readTensor(bytes, field) {
-  const tensor = message(bytes, field, invert(TENSOR));
+  const tensor = message(bytes, field, TENSOR);
   const name = text(bytes, tensor.name?.[0]);
   const dataType = tensor.dataType ? int64(bytes, tensor.dataType[0]) : 0;
   if (tensor.dataLocation && int64(bytes, tensor.dataLocation[0]) !== 0) {
@@ -140,14 +146,14 @@ function readTensor(bytes, field) {
 }
 
 function readValueInfo(bytes, field) {
-  const info = message(bytes, field, invert(VALUE_INFO));
+  const info = message(bytes, field, VALUE_INFO);
   const name = text(bytes, info.name?.[0]);
-  const tensorType = info.type && message(bytes, info.type[0], invert(TYPE)).tensorType;
+  const tensorType = info.type && message(bytes, info.type[0], TYPE).tensorType;
   if (!tensorType) return { name, elemType: null, shape: null };
-  const type = message(bytes, tensorType[0], invert(TENSOR_TYPE));
+  const type = message(bytes, tensorType[0], TENSOR_TYPE);
   const shape = type.shape
-    ? (message(bytes, type.shape[0], invert(SHAPE)).dim ?? []).map((dim) => {
-        const value = message(bytes, dim, invert(DIMENSION)).value;
+    ? (message(bytes, type.shape[0], SHAPE).dim ?? []).map((dim) => {
+        const value = message(bytes, dim, DIMENSION).value;
         return value ? int64(bytes, value[0]) : null;
       })
     : null;
@@ -160,27 +166,61 @@ function asBytes(model) {
   return model instanceof Uint8Array ? model : new Uint8Array(model);
 }
 
-function invert(numbers) {
-  return Object.fromEntries(Object.entries(numbers).map(([name, number]) => [number, name]));
-}
-
-/** The fields of a message named by `names` ({number: name}), each a list of its occurrences. */
+/**
+ * The fields of the message in bytes[start, end) that `names` ({number: name}) names, each a
+ * list of its occurrences {wireType, start, end, value} (value: a varint's); the others skipped.
+ */
 function message(bytes, { start, end }, names) {
   const out = {};
-  for (const field of fields(bytes, start, end)) {
-    const name = names[field.number];
-    if (name !== undefined) (out[name] ??= []).push(field);
+  let at = start;
+  while (at < end) {
+    const tag = varint(bytes, at, end);
+    const number = Math.floor(Number(tag) / 8);
+    const wireType = Number(tag) % 8;
+    let payloadStart = cursor;
+    let payloadEnd;
+    let value;
+    if (wireType === VARINT) {
+      value = varint(bytes, cursor, end);
+      payloadEnd = cursor;
+    } else if (wireType === I64) {
+      payloadEnd = cursor + 8;
+    } else if (wireType === I32) {
+      payloadEnd = cursor + 4;
+    } else if (wireType === LEN) {
+      const length = Number(varint(bytes, cursor, end));
+      payloadStart = cursor;
+      payloadEnd = cursor + length;
+    } else {
+      throw new Error(`not an ONNX model: unsupported protobuf wire type ${wireType} at byte ${at}`);
+    }
+    if (number === 0 || payloadEnd > end) {
+      throw new Error(`not an ONNX model: malformed protobuf field at byte ${at}`);
+    }
+    const name = names[number];
+    if (name !== undefined) (out[name] ??= []).push({ wireType, start: payloadStart, end: payloadEnd, value });
+    at = payloadEnd;
   }
   return out;
 }
 
 function text(bytes, field) {
-  return field ? utf8.decode(bytes.subarray(field.start, field.end)) : '';
+  if (!field) return '';
+  let ascii = '';
+  for (let i = field.start; i < field.end; i++) {
+    if (bytes[i] >= 0x80 || i - field.start > 64) return utf8.decode(bytes.subarray(field.start, field.end));
+    ascii += String.fromCharCode(bytes[i]);
+  }
+  return ascii;
 }
 
 /** A varint field's value as a Number (int64, two's complement); an error past 2^53. */
 function int64(bytes, field) {
-  return safe(BigInt.asIntN(64, field.value));
+  return signed(field.value);
+}
+
+function signed(value) {
+  return typeof value === 'number' ? value : safe(BigInt.asIntN(64, value));
 }
 
 function safe(big) {
@@ -197,11 +237,7 @@ function int64s(bytes, occurrences) {
       values.push(int64(bytes, field));
       continue;
     }
-    for (let at = field.start; at < field.end; ) {
-      const [value, next] = varint(bytes, at, field.end);
-      values.push(safe(BigInt.asIntN(64, value)));
-      at = next;
-    }
+    for (let at = field.start; at < field.end; at = cursor) values.push(signed(varint(bytes, at, field.end)));
   }
   return values;
 }
@@ -223,45 +259,31 @@ function littleEndian(bytes, { start, end }, width, read) {
   return values;
 }
 
-/** The fields of the message in bytes[start, end): {number, wireType, start, end, value?}. */
-function* fields(bytes, start, end) {
-  let at = start;
-  while (at < end) {
-    const [tag, afterTag] = varint(bytes, at, end);
-    const number = Number(tag >> 3n);
-    const wireType = Number(tag & 7n);
-    let payloadStart = afterTag;
-    let payloadEnd;
-    let value;
-    if (wireType === VARINT) {
-      [value, payloadEnd] = varint(bytes, afterTag, end);
-    } else if (wireType === I64) {
-      payloadEnd = afterTag + 8;
-    } else if (wireType === I32) {
-      payloadEnd = afterTag + 4;
-    } else if (wireType === LEN) {
-      const [length, afterLength] = varint(bytes, afterTag, end);
-      payloadStart = afterLength;
-      payloadEnd = afterLength + Number(length);
-    } else {
-      throw new Error(`not an ONNX model: unsupported protobuf wire type ${wireType} at byte ${at}`);
-    }
-    if (number === 0 || payloadEnd > end) {
-      throw new Error(`not an ONNX model: malformed protobuf field at byte ${at}`);
-    }
-    yield { number, wireType, start: payloadStart, end: payloadEnd, value };
-    at = payloadEnd;
-  }
-}
+// The offset after the last varint read (reading is synchronous: no array per varint).
+let cursor = 0;
 
-/** [value as BigInt, next offset] of the varint at `at`. */
+/**
+ * The varint at `at` (and `cursor` after it): a Number up to 7 bytes (49 bits, exact), a BigInt
+ * beyond (int64 values past 2^49, negative ones among them: those take 10 bytes).
+ */
 function varint(bytes, at, end) {
-  let value = 0n;
-  let shift = 0n;
+  let value = 0;
+  let scale = 1;
+  for (let i = at; i < end && i < at + 7; i++) {
+    value += (bytes[i] & 0x7f) * scale;
+    if (bytes[i] < 0x80) {
+      cursor = i + 1;
+      return value;
+    }
+    scale *= 128;
+  }
+  let big = 0n;
   for (let i = at; i < end && i < at + 10; i++) {
-    value |= BigInt(bytes[i] & 0x7f) << shift;
-    if (bytes[i] < 0x80) return [value, i + 1];
-    shift += 7n;
+    big |= BigInt(bytes[i] & 0x7f) << BigInt(7 * (i - at));
+    if (bytes[i] < 0x80) {
+      cursor = i + 1;
+      return big;
+    }
   }
   throw new Error(`not an ONNX model: truncated varint at byte ${at}`);
 }

@@ -9,8 +9,10 @@
 //
 //   node browser/tests/browser_parity.mjs --url http://127.0.0.1:8000/demo.html \
 //     --golden golden_windows.json [--golden golden_60s.json] --chromium /usr/bin/chromium \
-//     [--screenshot demo.png] [--mode parity|benchmark] [--calls 1000]
+//     [--screenshot demo.png] [--mode parity|benchmark|startup] [--calls 1000]
 //
+// `benchmark` skips the visitor and the screenshot; `startup` only loads the pages (download and
+// first prediction), for cold loads measured without the rest.
 // Run by poppy_pipeline_tests/test_browser_bundle.py and benchmarks/bench_browser.py.
 
 import { readFileSync } from 'node:fs';
@@ -51,7 +53,8 @@ const { values: options } = parseArgs({
 for (const name of ['url', 'golden', 'chromium']) {
   if (!options[name]) throw new Error(`--${name} is required`);
 }
-const benchmark = options.mode === 'benchmark';
+const benchmark = options.mode !== 'parity';
+const startup = options.mode === 'startup';
 const calls = Number(options.calls);
 const goldens = options.golden.map((path) => loadGolden(path));
 const pageOrigin = new URL(options.url).origin;
@@ -106,7 +109,7 @@ async function checkBackend(backend, visit) {
   out.bytes = Object.values(out.response_bytes).reduce((n, b) => n + b, 0);
 
   const models = goldens.map((golden, i) => (i === 0 ? null : Array.from(readFileSync(golden.modelPath))));
-  Object.assign(out, await page.evaluate(inPage, { goldens, models, backend, calls, benchmark }));
+  if (!startup) Object.assign(out, await page.evaluate(inPage, { goldens, models, backend, calls, benchmark }));
   if (visit) {
     const wrongNames = withMetadata(readFileSync(goldens[0].modelPath), {
       ...Object.fromEntries(Object.entries(await page.evaluate(() => window.poppy.predictor.metadata))),
@@ -258,7 +261,7 @@ function check(r) {
     if (outside.length) fail(`${backend}: requests outside ${pageOrigin}: ${outside.join(', ')}`);
     if (b.shown_backend !== backend) fail(`${backend}: the page shows the backend ${b.shown_backend}`);
     if (b.page_bytes !== b.bytes) fail(`${backend}: the page shows ${b.page_bytes} bytes loaded, the server sent ${b.bytes}`);
-    b.sets.forEach((set, i) => {
+    (b.sets ?? []).forEach((set, i) => {
       const where = `${backend}, ${options.golden[i]}`;
       const tolerance = PROBABILITY_TOLERANCE[backend];
       if (!(set.max_probability_difference <= tolerance)) {
