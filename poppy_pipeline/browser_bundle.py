@@ -6,6 +6,7 @@ browser_bundle/
   feature_extractor.js        the 20 window features, the same formulas as `windows.py`
   interaction_predictor.js    the predictor; checks the model's feature names and window at start-up
   light_runtime.js            the default backend: the model's ONNX graph evaluated in JavaScript
+  ort_backend.js              the 'ort' backend's glue, imported only when it is chosen
   onnx_model.js               reads the model's graph and metadata from its protobuf bytes
   click_model.onnx            the model
   ort/                        the 'ort' backend: onnxruntime-web's WebAssembly build, no CDN
@@ -31,8 +32,8 @@ from poppy_pipeline.windows import FEATURE_NAMES, WindowSpec
 
 BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
 # What a page downloads to predict with the light runtime (the default): the demo page, the
-# modules it imports and the model. The 'ort' backend adds RUNTIME_FILES.
-SOURCE_FILES = (
+# modules it imports and the model. The 'ort' backend adds ORT_SOURCE_FILES and RUNTIME_FILES.
+LIGHT_SOURCE_FILES = (
     "demo.html",
     "demo.js",
     "feature_extractor.js",
@@ -40,6 +41,8 @@ SOURCE_FILES = (
     "light_runtime.js",
     "onnx_model.js",
 )
+ORT_SOURCE_FILES = ("ort_backend.js",)
+SOURCE_FILES = LIGHT_SOURCE_FILES + ORT_SOURCE_FILES
 MODEL_FILE = "click_model.onnx"
 MANIFEST_FILE = "manifest.json"
 RUNTIME_PACKAGE = "onnxruntime-web"
@@ -132,8 +135,9 @@ def model_window_spec(properties: dict[str, str]) -> WindowSpec:
 
 def _backends(files: dict[str, dict]) -> dict[str, dict]:
     """The files each backend's page downloads to predict, and their total size."""
-    light = [*SOURCE_FILES, MODEL_FILE]
-    paths = {"light": light, "ort": [*light, *(f"{RUNTIME_DIR}/{name}" for name in RUNTIME_FILES)]}
+    light = [*LIGHT_SOURCE_FILES, MODEL_FILE]
+    ort = [*light, *ORT_SOURCE_FILES, *(f"{RUNTIME_DIR}/{name}" for name in RUNTIME_FILES)]
+    paths = {"light": light, "ort": ort}
     return {name: {"files": p, "bytes": sum(files[f]["bytes"] for f in p)} for name, p in paths.items()}
 
 

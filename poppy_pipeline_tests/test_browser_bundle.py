@@ -247,7 +247,7 @@ def test_the_bundle_in_headless_chromium(world, golden: Path, golden_60s: Path, 
             assert checked["null_rule_ok"] and checked["perturbed_difference"] > 1e-4
         assert backend["shown_backend"] == name and "window 120 s, step 10 s, horizon 10 s" in backend["shown_trained"]
     light = report["backends"]["light"]
-    assert not any("/ort/" in url for url in light["requests"])  # the light path never fetches onnxruntime-web
+    assert not any("ort" in url.removeprefix(base) for url in light["requests"])  # never onnxruntime-web
     assert light["bytes"] <= LIGHT_BUDGET_BYTES
     assert "expects the features" in report["wrong_names_error"]
     assert {"hover", "scroll_down", "scroll_up", "click"} <= {action for action, _ in report["recorded"]}
@@ -308,7 +308,8 @@ def test_the_bundle_holds_only_what_the_page_needs(world, browser_dir: Path, tmp
     assert manifest["feature_names"] == list(FEATURE_NAMES)
     assert manifest["window"] == WindowSpec().settings()
     light, ort = manifest["backends"]["light"], manifest["backends"]["ort"]
-    assert set(light["files"]) == expected - {f"{bundle.RUNTIME_DIR}/{name}" for name in bundle.RUNTIME_FILES}
+    ort_only = {*bundle.ORT_SOURCE_FILES, *(f"{bundle.RUNTIME_DIR}/{name}" for name in bundle.RUNTIME_FILES)}
+    assert set(light["files"]) == expected - ort_only
     assert set(ort["files"]) == expected
     assert light["bytes"] == sum(manifest["files"][name]["bytes"] for name in light["files"])
     assert json.loads((folder / bundle.MANIFEST_FILE).read_text()) == manifest
@@ -345,7 +346,7 @@ def test_a_model_with_other_feature_names_is_refused(browser_dir: Path, tmp_path
 
 def test_the_light_path_fits_its_budget(world):
     """Everything the light page downloads to predict (page, modules, model), from the real sources."""
-    sources = sum((bundle.BROWSER_DIR / "src" / name).stat().st_size for name in bundle.SOURCE_FILES)
+    sources = sum((bundle.BROWSER_DIR / "src" / name).stat().st_size for name in bundle.LIGHT_SOURCE_FILES)
     assert sources + len(world[2]) <= LIGHT_BUDGET_BYTES, (sources, len(world[2]))
 
 

@@ -25,7 +25,7 @@ const LOG_LINES = 8;
 const actions = [];
 const backend = new URLSearchParams(location.search).get('backend') ?? 'light';
 const predictor = new InteractionPredictor({ backend });
-const ready = predictor.initialize();
+const ready = predictor.initialize(window.poppyModel); // the download demo.html started
 const $ = (selector) => document.querySelector(selector);
 
 /** ms since the epoch on a monotonic clock, in whole ms: the extractor needs time order. */

@@ -19,8 +19,6 @@ import { readMetadataProps, readModel } from './onnx_model.js';
 
 export const DEFAULT_MODEL_URL = new URL('./click_model.onnx', import.meta.url).href;
 export const DEFAULT_RUNTIME_URL = new URL('./ort/ort.wasm.bundle.min.mjs', import.meta.url).href;
-// The WebAssembly binary that the runtime's .mjs loads, in the same folder.
-export const RUNTIME_WASM = 'ort-wasm-simd-threaded.wasm';
 export const INPUT_NAME = 'float_input';
 export const OUTPUT_NAME = 'probabilities';
 // The metadata property holding the training order of the features (a JSON list).
@@ -41,20 +39,24 @@ export class InteractionPredictor {
   /**
    * Load the model (and, for 'ort', onnxruntime-web), and check it: the features in
    * FEATURE_NAMES order, window settings the extractor can honour, a graph the backend runs.
-   * @param {string|URL|Uint8Array|ArrayBuffer} modelUrl the model's URL (relative to the page),
-   *   or its bytes; by default the bundle's click_model.onnx
+   * @param {string|URL|Uint8Array|ArrayBuffer|Response|Promise} modelUrl the model's URL (relative
+   *   to the page), its bytes, or a fetch() of it (a page may start the download early); by
+   *   default the bundle's click_model.onnx
    * @param {{runtimeUrl?: string|URL}} options where onnxruntime-web's .mjs lies (its .wasm
    *   beside it; 'ort' only); by default the bundle's ort/ folder
    * @returns {Promise<InteractionPredictor>} this, ready
    */
   async initialize(modelUrl = DEFAULT_MODEL_URL, { runtimeUrl = DEFAULT_RUNTIME_URL } = {}) {
-    const runtime = this.backend === 'ort' ? loadRuntime(runtimeUrl) : null;
-    runtime?.catch(() => {}); // reported below, once the model has been checked
+    // onnxruntime-web (and its 12 MB) only for 'ort': the light path never fetches it. It loads
+    // while the model does.
+    const runtime = this.backend === 'ort' ? startRuntime(runtimeUrl) : null;
     const bytes = await loadBytes(modelUrl);
     const model = this.backend === 'light' ? readModel(bytes) : { metadata: readMetadataProps(bytes) };
     checkFeatureNames(model.metadata);
     const settings = readWindowSettings(model.metadata);
-    this.session = this.backend === 'light' ? lightSession(model) : await ortSession(await runtime, bytes);
+    const session = this.backend === 'light' ? lightSession(model) : await ortSession(await runtime, bytes);
+    checkNames(session.inputNames, session.outputNames);
+    this.session = session;
     this.metadata = model.metadata;
     this.settings = settings;
     this.modelBytes = bytes.length;
@@ -103,23 +105,24 @@ export class InteractionPredictor {
   }
 }
 
-/** The light runtime on the model's graph: run(row) → the probabilities {data, dims}. */
+/** The light runtime on the model's graph: {inputNames, outputNames, run(row) → the probabilities {data, dims}}. */
 function lightSession(model) {
   const session = LightSession.create(model);
-  checkNames(session.inputNames, session.outputNames);
-  return { run: (row) => session.run(row)[OUTPUT_NAME] };
+  return { inputNames: session.inputNames, outputNames: session.outputNames, run: (row) => session.run(row)[OUTPUT_NAME] };
 }
 
-/** onnxruntime-web on the model's bytes: run(row) → Promise of the probabilities {data, dims}. */
-async function ortSession(ort, bytes) {
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
-  checkNames(session.inputNames, session.outputNames);
-  return {
-    run: async (row) => {
-      const input = new ort.Tensor('float32', row, [1, row.length]);
-      return (await session.run({ [INPUT_NAME]: input }, [OUTPUT_NAME]))[OUTPUT_NAME];
-    },
-  };
+/** Starts loading onnxruntime-web; a failure is reported when the session is made, after the model's checks. */
+function startRuntime(runtimeUrl) {
+  const runtime = import('./ort_backend.js').then(async (backend) => ({
+    backend,
+    ort: await backend.loadRuntime(runtimeUrl, loadBytes),
+  }));
+  runtime.catch(() => {});
+  return runtime;
+}
+
+async function ortSession({ backend, ort }, bytes) {
+  return backend.ortSession(ort, bytes, INPUT_NAME, OUTPUT_NAME);
 }
 
 function checkNames(inputs, outputs) {
@@ -174,47 +177,26 @@ export function featureRow(features) {
   return Float32Array.from(values);
 }
 
-// onnxruntime-web keeps one WebAssembly instance per page (or Node process): configure it once.
-const runtimes = new Map();
-
-function loadRuntime(runtimeUrl) {
-  const url = new URL(runtimeUrl, import.meta.url).href;
-  if (!runtimes.has(url)) {
-    runtimes.set(
-      url,
-      import(url).then(async (ort) => {
-        // The .wasm beside the .mjs. Naming the file, not a folder prefix, keeps the Emscripten
-        // glue built into the .mjs (a prefix would make it fetch a separate glue .mjs); that glue
-        // fetches, so Node is handed the binary itself. One thread, so the page needs no
-        // cross-origin isolation.
-        const wasm = new URL(RUNTIME_WASM, url);
-        if (isNode) ort.env.wasm.wasmBinary = await loadBytes(wasm);
-        else ort.env.wasm.wasmPaths = { wasm: wasm.href };
-        ort.env.wasm.numThreads = 1;
-        ort.env.wasm.proxy = false;
-        ort.env.logLevel = 'warning';
-        return ort;
-      }).catch((error) => {
-        runtimes.delete(url); // a failed load (e.g. offline) may be retried
-        throw error;
-      }),
-    );
-  }
-  return runtimes.get(url);
-}
-
-/** The model's bytes: given as bytes, fetched over http(s), or read from disk (file: URLs, in Node). */
-async function loadBytes(model) {
+/**
+ * The model's bytes: given as bytes or as a fetch() response (or a promise of either), fetched
+ * over http(s), or read from disk (file: URLs, in Node). Also the runtime's .wasm, for 'ort'.
+ */
+async function loadBytes(source) {
+  const model = await source;
   if (model instanceof Uint8Array) return model;
   if (model instanceof ArrayBuffer) return new Uint8Array(model);
+  if (typeof Response !== 'undefined' && model instanceof Response) return responseBytes(model, model.url);
   const base = isNode ? await workingDirectory() : (globalThis.document?.baseURI ?? globalThis.location.href);
   const url = new URL(model, base);
   if (url.protocol === 'file:' && isNode) {
     const { readFile } = await import('node:fs/promises');
     return new Uint8Array(await readFile(url));
   }
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`could not load the model from ${url}: HTTP ${response.status}`);
+  return responseBytes(await fetch(url), url);
+}
+
+async function responseBytes(response, url) {
+  if (!response.ok) throw new Error(`could not load ${url}: HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
 }
 
