@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' browser harness
 
-GOALS = {"bytes": 100 * 1024, "first_prediction_ms": 50.0, "probability_difference": 1e-6}
+GOALS = {"bytes": 100_000, "first_prediction_ms": 50.0, "probability_difference": 1e-6}
 REPEATS = 3
 COLD_LOADS = 5
 DAYS = 3

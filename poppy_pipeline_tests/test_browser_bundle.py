@@ -49,7 +49,7 @@ SPEC_60S = WindowSpec(window_ms=60_000, step_ms=5_000, horizon_ms=20_000, min_ac
 # in another order.
 TOLERANCE = {"light": 1e-6, "ort": 1e-5}
 # The light path's download budget (issue 17): page, modules and model.
-LIGHT_BUDGET_BYTES = 100 * 1024
+LIGHT_BUDGET_BYTES = 100_000
 
 
 def require(ok: bool, reason: str) -> None:

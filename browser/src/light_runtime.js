@@ -45,6 +45,18 @@ function qualified(domain, opType) {
 /** A 2-D float32 tensor (or 1-D int64 labels): {data, dims}. */
 const tensor = (data, dims) => ({ data, dims });
 
+/**
+ * A step's output tensor [rows, width], reused while the batch size stays the same: a page
+ * predicts one window at a time, and 400 fresh arrays a call would only feed the collector.
+ */
+function outputTensor() {
+  let out = null;
+  return (rows, width) => {
+    if (out?.dims[0] !== rows) out = tensor(new Float32Array(rows * width), [rows, width]);
+    return out;
+  };
+}
+
 export class LightSession {
   /**
    * Read and check the graph; throws, naming the first thing it does not implement.
@@ -56,10 +68,11 @@ export class LightSession {
   }
 
   constructor(graph) {
-    if (graph.inputs.filter((i) => !(i.name in graph.initializers)).length !== 1) {
-      throw new Error(`the light runtime runs graphs with one input, not [${graph.inputs.map((i) => i.name)}]`);
+    const inputs = graph.inputs.filter((i) => !(i.name in graph.initializers)); // older files list both
+    if (inputs.length !== 1) {
+      throw new Error(`the light runtime runs graphs with one input, not [${inputs.map((i) => i.name)}]`);
     }
-    const [input] = graph.inputs;
+    const [input] = inputs;
     if (input.elemType !== FLOAT || input.shape?.length !== 2 || !(input.shape[1] > 0)) {
       throw new Error(`the light runtime needs a float32 [N, features] input; '${input.name}' is not one`);
     }
@@ -89,7 +102,10 @@ export class LightSession {
     }
     const values = new Map([[this.inputNames[0], tensor(Float32Array.from(rows), [n, this.featureCount])]]);
     for (const step of this.steps) step(values);
-    return Object.fromEntries(this.outputNames.map((name) => [name, values.get(name)]));
+    // Copies: the steps' buffers are reused by the next call.
+    return Object.fromEntries(
+      this.outputNames.map((name) => [name, tensor(values.get(name).data.slice(), [...values.get(name).dims])]),
+    );
   }
 }
 
@@ -109,7 +125,8 @@ function compileNode(node, graph, widths) {
   }
   const [fewest, most] = operator.inputs;
   if (node.inputs.length < fewest || node.inputs.length > most) {
-    throw new Error(`${where} has ${node.inputs.length} inputs; the light runtime implements ${fewest}-${most}`);
+    const implemented = fewest === most ? fewest : `${fewest} or more`;
+    throw new Error(`${where} has ${node.inputs.length} inputs; the light runtime implements it with ${implemented}`);
   }
   const unknown = node.inputs.filter((name) => !widths.has(name) && !(name in graph.initializers));
   if (unknown.length) throw new Error(`${where} reads ${unknown.join(', ')}, which nothing before it computes`);
@@ -149,14 +166,15 @@ function scaler({ node, attribute, refuse, width }) {
   };
   const offset = perColumn('offset', 0);
   const scale = perColumn('scale', 1);
+  const result = outputTensor();
   const step = (values) => {
     const x = values.get(input);
-    const y = new Float32Array(x.data.length);
-    for (let i = 0; i < y.length; i++) {
+    const out = result(x.dims[0], columns);
+    for (let i = 0; i < out.data.length; i++) {
       const c = i % columns;
-      y[i] = fround(fround(x.data[i] - offset[c]) * scale[c]);
+      out.data[i] = fround(fround(x.data[i] - offset[c]) * scale[c]);
     }
-    values.set(output, tensor(y, x.dims));
+    values.set(output, out);
   };
   return { step, widths: [columns] };
 }
@@ -172,14 +190,15 @@ function arrayFeatureExtractor({ node, graph, where, width: widthOf }) {
   const [output] = node.outputs;
   const bad = columns.find((c) => c < 0 || c >= widthOf(input));
   if (bad !== undefined) throw new Error(`${where}: column ${bad} is outside its input's ${widthOf(input)}`);
+  const result = outputTensor();
   const step = (values) => {
     const x = values.get(input);
     const [rows, width] = x.dims;
-    const y = new Float32Array(rows * columns.length);
+    const out = result(rows, columns.length);
     for (let r = 0; r < rows; r++) {
-      for (let k = 0; k < columns.length; k++) y[r * columns.length + k] = x.data[r * width + columns[k]];
+      for (let k = 0; k < columns.length; k++) out.data[r * columns.length + k] = x.data[r * width + columns[k]];
     }
-    values.set(output, tensor(y, [rows, columns.length]));
+    values.set(output, out);
   };
   return { step, widths: [columns.length] };
 }
@@ -193,16 +212,17 @@ function reduceProd({ node, attribute, refuse, width }) {
   const [input] = node.inputs;
   const [output] = node.outputs;
   width(input);
+  const result = outputTensor();
   const step = (values) => {
     const x = values.get(input);
     const [rows, width] = x.dims;
-    const y = new Float32Array(rows);
+    const out = result(rows, 1);
     for (let r = 0; r < rows; r++) {
       let product = 1;
       for (let k = 0; k < width; k++) product = fround(product * x.data[r * width + k]);
-      y[r] = product;
+      out.data[r] = product;
     }
-    values.set(output, tensor(y, [rows, 1]));
+    values.set(output, out);
   };
   return { step, widths: [1] };
 }
@@ -213,18 +233,20 @@ function concat({ node, attribute, refuse, width }) {
   if (axis !== 1 && axis !== -1) refuse('axis', axis, '1');
   const [output] = node.outputs;
   const total = node.inputs.reduce((n, name) => n + width(name), 0);
+  const result = outputTensor();
   const step = (values) => {
-    const parts = node.inputs.map((name) => values.get(name));
-    const rows = parts[0].dims[0];
-    const width = parts.reduce((n, p) => n + p.dims[1], 0);
-    const y = new Float32Array(rows * width);
+    const rows = values.get(node.inputs[0]).dims[0];
+    const out = result(rows, total);
     let offset = 0;
-    for (const part of parts) {
-      const w = part.dims[1];
-      for (let r = 0; r < rows; r++) y.set(part.data.subarray(r * w, (r + 1) * w), r * width + offset);
+    for (const name of node.inputs) {
+      const { data, dims } = values.get(name);
+      const w = dims[1];
+      for (let r = 0; r < rows; r++) {
+        for (let k = 0; k < w; k++) out.data[r * total + offset + k] = data[r * w + k];
+      }
       offset += w;
     }
-    values.set(output, tensor(y, [rows, width]));
+    values.set(output, out);
   };
   return { step, widths: [total] };
 }
@@ -252,10 +274,11 @@ function linearClassifier({ node, attribute, refuse, where, width: widthOf }) {
     throw new Error(`${where} has ${width} coefficients per class for ${widthOf(input)} input columns`);
   }
   const [labelName, scoreName] = node.outputs;
+  const result = outputTensor();
   const step = (values) => {
     const x = values.get(input).data;
     const rows = x.length / width;
-    const scores = new Float32Array(rows * classes);
+    const scores = result(rows, classes).data;
     const predicted = new Array(rows);
     for (let r = 0; r < rows; r++) {
       let best = 0;
@@ -272,7 +295,7 @@ function linearClassifier({ node, attribute, refuse, where, width: widthOf }) {
       predicted[r] = labels[best];
     }
     values.set(labelName, tensor(predicted, [rows]));
-    values.set(scoreName, tensor(scores, [rows, classes]));
+    values.set(scoreName, result(rows, classes));
   };
   return { step, widths: [null, classes] };
 }
