@@ -107,6 +107,7 @@ def summary(runs: list[dict], loads: list[dict], backend: str) -> dict:
         "files": len(cold[0]["response_bytes"]),
         "first_prediction_ms": statistics.median(r["first_prediction"]["after_load_ms"] for r in cold),
         "first_predictions_ms": [r["first_prediction"]["after_load_ms"] for r in cold],
+        "load_event_ms": statistics.median(r["first_prediction"]["load_event_ms"] for r in cold),
         "probability_difference": max(r["sets"][0]["max_probability_difference"] for r in reports),
         "feature_difference": max(r["sets"][0]["max_feature_relative_difference"] for r in reports),
         "windows": reports[0]["sets"][0]["windows"],
@@ -129,7 +130,7 @@ def print_tables(runs: list[dict], loads: list[dict], manifest: dict) -> dict[st
     for backend, row in results.items():
         mean, p50, p95 = (row["latency"][key] * 1e3 for key in ("mean_ms", "p50_ms", "p95_ms"))
         print(
-            f"| {names[backend]} | {row['bytes'] / 1024:,.1f} KB ({row['files']} files)"
+            f"| {names[backend]} | {row['bytes'] / 1000:,.1f} kB ({row['files']} files)"
             f" | {row['first_prediction_ms']:.0f} ms | {mean:,.0f} µs | {p50:,.0f} µs | {p95:,.0f} µs"
             f" | {row['probability_difference']:.1e} |"
         )
@@ -140,7 +141,8 @@ def print_tables(runs: list[dict], loads: list[dict], manifest: dict) -> dict[st
         f" {light['feature_difference']:.1e} relative to Python's. Timer resolution"
         f" {light['timer_resolution_ms'] * 1e3:.0f} µs. First predictions (ms, per cold load): light"
         f" {', '.join(f'{t:.0f}' for t in light['first_predictions_ms'])}; ort"
-        f" {', '.join(f'{t:.0f}' for t in results['ort']['first_predictions_ms'])}."
+        f" {', '.join(f'{t:.0f}' for t in results['ort']['first_predictions_ms'])}; load event (median, from"
+        f" navigation start): light {light['load_event_ms']:.0f} ms, ort {results['ort']['load_event_ms']:.0f} ms."
     )
     verdicts = [
         f"downloads {light['bytes']:,} B ≤ {GOALS['bytes']:,} B: {light['bytes'] <= GOALS['bytes']}",

@@ -163,7 +163,7 @@ function showModel() {
   $('#window-seconds').textContent = windowMs / 1000;
   $('#backend').textContent = predictor.backend === 'light' ? 'light (JavaScript)' : 'ort (onnxruntime-web, WebAssembly)';
   $('#backend').dataset.backend = predictor.backend;
-  $('#loaded').textContent = `${(loaded.bytes / 1024).toFixed(1)} KB in ${loaded.files} files`;
+  $('#loaded').textContent = `${(loaded.bytes / 1000).toFixed(1)} kB in ${loaded.files} files`;
   $('#loaded').dataset.bytes = loaded.bytes;
   $('#trained').textContent = `${predictor.metadata.training_window ?? 'unknown days'}: ` +
     `window ${windowMs / 1000} s, step ${stepMs / 1000} s, horizon ${horizonMs / 1000} s, ≥ ${minActions} actions`;
