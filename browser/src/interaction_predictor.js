@@ -2,7 +2,7 @@
 //
 //   'light' (default)  light_runtime.js: the graph evaluated in plain JavaScript (a few KB)
 //   'ort'              onnxruntime-web's WebAssembly build, from the bundle's own `ort/` folder
-//                      (12 MB; loaded only when chosen), for models beyond the light runtime
+//                      (megabytes; loaded only when chosen), for models beyond the light runtime
 //
 // The model's input is `float_input` float32 [N, 20]; its output `probabilities` is [N, 2]
 // (no ZipMap), column 1 being P(ad click within the horizon after the window end). Its metadata
@@ -47,7 +47,7 @@ export class InteractionPredictor {
    * @returns {Promise<InteractionPredictor>} this, ready
    */
   async initialize(modelUrl = DEFAULT_MODEL_URL, { runtimeUrl = DEFAULT_RUNTIME_URL } = {}) {
-    // onnxruntime-web (and its 12 MB) only for 'ort': the light path never fetches it. It loads
+    // onnxruntime-web (megabytes) only for 'ort': the light path never fetches it. It loads
     // while the model does.
     const runtime = this.backend === 'ort' ? startRuntime(runtimeUrl) : null;
     const bytes = await loadBytes(modelUrl);
@@ -59,7 +59,6 @@ export class InteractionPredictor {
     this.session = session;
     this.metadata = model.metadata;
     this.settings = settings;
-    this.modelBytes = bytes.length;
     return this;
   }
 

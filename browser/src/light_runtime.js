@@ -1,5 +1,5 @@
 // The light runtime: the click model's ONNX graph evaluated in plain JavaScript, a few KB instead
-// of onnxruntime-web's 12 MB of WebAssembly. It implements exactly the operators skl2onnx emits
+// of onnxruntime-web's megabytes of WebAssembly. It implements exactly the operators skl2onnx emits
 // for the pipeline's StandardScaler → PolynomialFeatures → LogisticRegression:
 //
 //   Scaler (ai.onnx.ml)                 the standardisation

@@ -1,6 +1,6 @@
 // The 'ort' backend: onnxruntime-web's WebAssembly build (from the bundle's own `ort/` folder)
 // running the model. Imported by the predictor only when this backend is chosen, so the light
-// path never downloads this module, the runtime's .mjs or its 12 MB .wasm.
+// path never downloads this module, the runtime's .mjs or its megabytes of .wasm.
 
 // The WebAssembly binary that the runtime's .mjs loads, in the same folder.
 export const RUNTIME_WASM = 'ort-wasm-simd-threaded.wasm';

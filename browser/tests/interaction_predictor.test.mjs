@@ -16,8 +16,8 @@ import { concat, lengthField, metadataEntry, onnxModel, valueInfo, varint, withM
 const RUNTIME_URL = new URL('../node_modules/onnxruntime-web/dist/ort.wasm.bundle.min.mjs', import.meta.url);
 // Where no runtime is: the light backend must never need it.
 const NO_RUNTIME = new URL('./no_such_runtime.mjs', import.meta.url);
-// |p − p_python|: the light runtime sums in onnxruntime's CPU order (measured 1.2e-7: one float32
-// step); onnxruntime-web's WebAssembly kernel sums in another (measured ~1e-6).
+// |p − p_python|: the light runtime sums in onnxruntime's CPU order (about one float32 step off);
+// onnxruntime-web's WebAssembly kernel sums in another order (see README for the measured figures).
 const TOLERANCE = { light: 1e-6, ort: 1e-5 };
 const WINDOW = { window_seconds: '120.0', step_seconds: '10.0', horizon_seconds: '10.0', min_actions: '5' };
 
