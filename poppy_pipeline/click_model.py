@@ -251,6 +251,7 @@ def onnx_properties(window: dict, training_window: str, feature_names: Sequence[
         "window_seconds": str(window["window_seconds"]),
         "step_seconds": str(window["step_seconds"]),
         "horizon_seconds": str(window["horizon_seconds"]),
+        "min_actions": str(window["min_actions"]),
         "training_window": training_window,
         "output": "probabilities[:, 1] = P(click_ad within the horizon after the window end), calibrated",
     }
