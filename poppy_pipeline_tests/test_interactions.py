@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from poppy_pipeline import patterns, tables
-from poppy_pipeline.interactions import INTERACTION_COLUMNS, expected_repeat_share, feasible_repeat_shares, simulate_day
+from poppy_pipeline.interactions import INTERACTION_COLUMNS, simulate_day
+from poppy_pipeline.repeats import expected_repeat_share, feasible_repeat_shares
 from poppy_pipeline.settings import SimulationSettings
 
 from .conftest import WINDOW, WINDOW_END, make_model, simulate_window
@@ -46,9 +47,20 @@ def test_days_and_seeds_differ():
     assert csv_bytes(simulate_day(model, day)) != csv_bytes(simulate_day(other, day))
 
 
-def test_default_volume_matches_seed_000():
+def test_full_population_volume_matches_seed_000():
+    # Seed 000: 10,000 interactions in 30 days by 100 users, reached once all have signed up.
     model, _, _ = make_model(SimulationSettings())
-    assert 9_000 <= len(simulate_window(model)) <= 11_000
+    after_growth = [date(2027, 10, 1) + timedelta(days=d) for d in range(30)]
+    assert 9_000 <= len(simulate_window(model, after_growth)) <= 11_000
+
+
+def test_each_user_keeps_their_share_while_others_sign_up():
+    # Early on, fewer users make less traffic; they do not make all of it between them.
+    model, _, users = make_model(SimulationSettings())
+    signups = pd.to_datetime(users["Signup_Date"])
+    weights = users["Activity_Weight"]
+    expected = sum(10_000 / 30 * weights[signups <= pd.Timestamp(day)].sum() / weights.sum() for day in WINDOW)
+    assert abs(len(simulate_window(model)) - expected) < 4 * expected**0.5
 
 
 def test_columns_and_row_invariants(stable_world):

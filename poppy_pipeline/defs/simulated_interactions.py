@@ -11,13 +11,8 @@ from poppy_pipeline.defs.partitions import daily_partitions, single_run
 from poppy_pipeline.defs.quarantine_checks import Intake, quarantine, quarantine_spec
 from poppy_pipeline.defs.resources import SimulationResource
 from poppy_pipeline.defs.source import InteractionSourceResource
-from poppy_pipeline.interactions import (
-    build_model,
-    expected_repeat_share,
-    feasible_repeat_shares,
-    revisit_probability,
-    simulate_day,
-)
+from poppy_pipeline.interactions import build_model, simulate_day
+from poppy_pipeline.repeats import expected_repeat_share, feasible_repeat_shares, revisit_probability
 from poppy_pipeline.sources import (
     PINGS,
     check_pings_interactions,
@@ -168,6 +163,9 @@ def simulated_interactions_patterns(
             yield not_applicable(spec, f"the interactions are a real {interaction_source.kind} log.", span)
             continue
         context.log.info(result.describe())
+        if result.not_applicable:
+            yield _unmeasurable(spec, result, span)
+            continue
         yield dg.AssetCheckResult(
             check_name=spec.name,
             asset_key=spec.asset_key,
@@ -179,6 +177,24 @@ def simulated_interactions_patterns(
                 "details": dg.MetadataValue.json(_jsonable(result.details)),
             },
         )
+
+
+def _unmeasurable(key: dg.AssetCheckKey, result: patterns.PatternResult, window: str) -> dg.AssetCheckResult:
+    """A window too small to measure the pattern: not a pass, not a failure; the reason says which."""
+    return dg.AssetCheckResult(
+        check_name=key.name,
+        asset_key=key.asset_key,
+        passed=True,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"Not applicable: {result.not_applicable}",
+        metadata={
+            "applies": "not in this window",
+            "reason": result.not_applicable,
+            "target": result.target,
+            "window": window,
+            "details": dg.MetadataValue.json(_jsonable(result.details)),
+        },
+    )
 
 
 def _measure_patterns(settings, window: pd.DataFrame, objects: pd.DataFrame, users: pd.DataFrame, keys: list[str]):
