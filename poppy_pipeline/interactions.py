@@ -2,8 +2,9 @@
 
 How a day is made (every step vectorised over the day's events):
 
-1. The day's traffic (`interactions_per_day`, Poisson) is shared among the users signed up by
-   then, in proportion to their heavy-tailed `Activity_Weight`.
+1. Each user signed up by then makes a Poisson number of events: their heavy-tailed
+   `Activity_Weight`'s share of `interactions_per_day` among all users, so traffic grows with
+   the users and nobody gets busier because few others have signed up yet.
 2. A user's events come in sessions (10-300 s long, by the user's profile), which start at an
    hour drawn from `hour_weights` (evening peak); events fall uniformly inside their session.
 3. Each event picks an object type (a user's `Preferred_Type` gets `preferred_type_share` of

@@ -32,6 +32,7 @@ LENGTH_DEPENDENT = {"rating_bias_correlation"}
 
 def measure(settings, model, objects, users, window: pd.DataFrame, last_day: date, days: int) -> dict:
     return {
+        "integrity": patterns.integrity(window, users, objects),
         "type_mix": patterns.type_mix(window, settings),
         "rating_distribution": patterns.rating_distribution(window),
         "rating_bias_correlation": patterns.rating_bias_correlation(window, users),
