@@ -267,7 +267,7 @@ def _favourites(settings: SimulationSettings, num_users: int, offsets: np.ndarra
 
 
 def _daily_users(model: SimulationModel, day: date) -> np.ndarray:
-    """User row of each event: Poisson counts in proportion to activity among signed-up users."""
+    """User row of each event: Poisson counts at each signed-up user's daily rate."""
     s = model.settings
     active = model.signed_up(day)
     if active.size == 0:

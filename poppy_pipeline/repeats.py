@@ -25,9 +25,10 @@ CALIBRATION_MAX_USERS = 1_000
 def revisit_probability(model: SimulationModel, day: date) -> float:
     """The revisit probability that gives `repeat_share` over `repeat_reference_days`.
 
-    Solved per day for the users signed up by then (fewer users share the traffic, so each
-    repeats more), by bisection: the expected share is monotone in the probability. Clipped to
-    [0, 1] when the target is out of reach.
+    Solved for the users signed up by then (their mix of busy and quiet users sets how often
+    they repeat by chance), by bisection: the expected share is monotone in the probability.
+    Clipped to [0, 1] when the target is out of reach. Cached per signed-up population, which
+    changes only on sign-up days.
     """
     key = model.signed_up(day).tobytes()
     if key not in model.revisit_cache:

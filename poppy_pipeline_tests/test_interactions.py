@@ -108,6 +108,18 @@ def test_user_mean_rating_follows_rating_bias(stable_world):
     assert result.passed and result.value >= 0.5, result.describe()
 
 
+def test_rating_bias_shifts_the_mean_by_itself(stable_world):
+    # A user's expected rating is seed 000's mean plus their bias: the slope of mean rating on
+    # bias is 1 (shifting and clipping at 5 gave about 0.8: a +0.5 user's 5s stayed 5s).
+    _, _, users, window = stable_world
+    rated = window[window["Interaction_Rating"].notna()]
+    per_user = rated.groupby("User_ID")["Interaction_Rating"].mean().astype(float)
+    bias = users.set_index("User_ID")["Rating_Bias"].reindex(per_user.index)
+    inside = bias.abs() < 1.0  # targets well inside 1-5
+    slope = np.polyfit(bias[inside], per_user[inside], 1)[0]
+    assert 0.9 < slope < 1.1, slope
+
+
 @pytest.mark.parametrize("share", [0.6, 0.85])
 def test_preferring_users_put_the_configured_share_on_their_type(share):
     settings = SimulationSettings(num_users=1_000, interactions_per_day=3_333, preferred_type_share=share)
