@@ -12,7 +12,7 @@ from poppy_pipeline.interactions import INTERACTION_COLUMNS, simulate_day
 from poppy_pipeline.repeats import expected_repeat_share, feasible_repeat_shares
 from poppy_pipeline.settings import SimulationSettings
 
-from .conftest import WINDOW, WINDOW_END, make_model, simulate_window
+from .conftest import WINDOW, WINDOW_END, expected_interactions, make_model, simulate_window
 
 # Ten times the default population and traffic: large enough for the spec's tolerances to be stable.
 STABLE = SimulationSettings(num_users=1_000, interactions_per_day=10 * 10_000 / 30)
@@ -57,9 +57,8 @@ def test_full_population_volume_matches_seed_000():
 def test_each_user_keeps_their_share_while_others_sign_up():
     # Early on, fewer users make less traffic; they do not make all of it between them.
     model, _, users = make_model(SimulationSettings())
-    signups = pd.to_datetime(users["Signup_Date"])
-    weights = users["Activity_Weight"]
-    expected = sum(10_000 / 30 * weights[signups <= pd.Timestamp(day)].sum() / weights.sum() for day in WINDOW)
+    expected = expected_interactions(users, WINDOW)
+    assert expected < 9_000
     assert abs(len(simulate_window(model)) - expected) < 4 * expected**0.5
 
 
