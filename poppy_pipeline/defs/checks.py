@@ -23,7 +23,11 @@ def window_check_specs(
 
 
 def not_applicable(
-    key: dg.AssetCheckKey, why: str, window: str, applies: str = "simulation only"
+    key: dg.AssetCheckKey,
+    why: str,
+    window: str,
+    applies: str = "simulation only",
+    details: dg.MetadataValue | None = None,
 ) -> dg.AssetCheckResult:
     """A check that cannot measure anything here (real data, too little data): passed, and said so.
 
@@ -34,5 +38,5 @@ def not_applicable(
         asset_key=key.asset_key,
         passed=True,
         description=f"Not applicable: {why}",
-        metadata={"applies": applies, "window": window},
+        metadata={"applies": applies, "window": window, **({"details": details} if details else {})},
     )

@@ -12,13 +12,8 @@ from poppy_pipeline.defs.partitions import daily_partitions, single_run
 from poppy_pipeline.defs.quarantine_checks import quarantine, quarantine_spec
 from poppy_pipeline.defs.resources import SimulationResource
 from poppy_pipeline.defs.source import InteractionSourceResource, read_log_days, sentences
-from poppy_pipeline.interactions import (
-    build_model,
-    expected_repeat_share,
-    feasible_repeat_shares,
-    revisit_probability,
-    simulate_day,
-)
+from poppy_pipeline.interactions import build_model, simulate_day
+from poppy_pipeline.repeats import expected_repeat_share, feasible_repeat_shares, revisit_probability
 
 
 @dg.asset(
@@ -146,10 +141,11 @@ def simulated_interactions_patterns(
         if result is None:
             yield not_applicable(spec, f"the interactions are a real {interaction_source.kind} log.", span)
             continue
-        if not math.isfinite(result.value):  # e.g. a correlation over too few users: no verdict, not a failure
-            why = f"too little data to measure it ({_jsonable(result.details)}); it needs {result.target}."
+        if result.not_applicable or not math.isfinite(result.value):  # too little data: no verdict, no failure
+            why = result.not_applicable or f"too little data to measure it; it needs {result.target}."
             context.log.info(f"{spec.name} not applicable on {span}: {why}")
-            yield not_applicable(spec, why, span, applies="windows with enough data")
+            details = dg.MetadataValue.json(_jsonable(result.details))
+            yield not_applicable(spec, why, span, applies="windows with enough data", details=details)
             continue
         context.log.info(result.describe())
         yield dg.AssetCheckResult(
