@@ -21,7 +21,7 @@ from poppy_pipeline import click_model as core
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.defs.browser_bundle import CONTENTS_CHECK, browser_bundle
 from poppy_pipeline.defs.celestial_objects import celestial_objects
-from poppy_pipeline.defs.click_model import CHAMPION_CHECK, MODEL_CHECKS, click_model
+from poppy_pipeline.defs.click_model import CHAMPION_CHECK, MODEL_CHECKS, _window_spec, click_model
 from poppy_pipeline.defs.click_model_onnx import ONNX_CHECKS, PARITY_CHECK, click_model_onnx
 from poppy_pipeline.defs.schedules import weekly_model_job, weekly_model_schedule
 from poppy_pipeline.defs.session_actions import ActionSourceResource, session_actions
@@ -29,7 +29,7 @@ from poppy_pipeline.defs.simulated_interactions import simulated_interactions
 from poppy_pipeline.defs.sliding_window_features import sliding_window_features
 from poppy_pipeline.defs.source import InteractionSourceResource
 from poppy_pipeline.defs.users import users
-from poppy_pipeline.windows import FEATURE_NAMES
+from poppy_pipeline.windows import FEATURE_NAMES, WindowSpec
 
 from .conftest import WINDOW
 
@@ -273,3 +273,21 @@ def test_weekly_schedule_and_single_run_backfills():
     }
     for asset in MODEL:
         assert asset.backfill_policy == dg.BackfillPolicy.single_run()
+
+
+def test_the_window_settings_are_those_of_the_training_days():
+    instance = dg.DagsterInstance.ephemeral()
+
+    def made(day: str, window_seconds: float) -> None:
+        settings = {"window_seconds": window_seconds, "step_seconds": 10.0, "horizon_seconds": 10.0, "min_actions": 5}
+        event = dg.AssetMaterialization(asset_key="sliding_window_features", partition=day, metadata=settings)
+        instance.report_runless_asset_event(event)
+
+    made("2026-11-01", 60.0)
+    made("2026-11-02", 60.0)
+    made("2026-11-05", 120.0)  # outside the training window: the latest event, yet not read
+    context = dg.build_asset_context(instance=instance)
+    assert _window_spec(context, ["2026-11-01", "2026-11-02"]) == WindowSpec(60_000, 10_000, 10_000, 5)
+    assert _window_spec(context, ["2026-10-01"]) == WindowSpec()  # none recorded: the defaults
+    with pytest.raises(dg.Failure, match=r"different window settings in 2026-11-01\.\.2026-11-05"):
+        _window_spec(context, ["2026-11-01", "2026-11-02", "2026-11-05"])

@@ -37,6 +37,8 @@ ORACLE_CHECK = "auc_vs_oracle"
 CALIBRATION_CHECK = "calibration"
 CHAMPION_CHECK = "not_worse_than_shipped"
 LEVEL = f"{gate.LEVEL:.0%} bootstrap interval over users"
+# Materialization records read per training day to find each day's latest window settings.
+SETTINGS_RECORDS_PER_DAY = 5
 
 
 class ClickModelConfig(WindowConfig):
@@ -117,7 +119,7 @@ def click_model(
         pipeline=result.model,
         days=tuple(days),
         held_out_users=tuple(int(u) for u in np.unique(result.held_out["User_ID"])),
-        window=_window_spec(context, days[-1]),
+        window=_window_spec(context, days),
         seed=simulation.seed,
     )
     report = result.report | gate.gate_report(result, simulation.seed)
@@ -197,21 +199,41 @@ def _summary(report: dict, report_path: Path) -> str:
     )
 
 
-def _window_spec(context: dg.AssetExecutionContext, last_day: str) -> WindowSpec:
-    """Window, step and horizon of the features, from the last day's materialization (else the defaults)."""
-    event = context.instance.get_latest_materialization_event(dg.AssetKey(WINDOWS_ASSET))
-    materialization = event.asset_materialization if event else None
-    metadata = materialization.metadata if materialization else {}
-    try:
-        return WindowSpec.from_seconds(
-            metadata["window_seconds"].value,
-            metadata["step_seconds"].value,
-            metadata["horizon_seconds"].value,
-            int(metadata["min_actions"].value),
+def _window_spec(context: dg.AssetExecutionContext, days: list[str]) -> WindowSpec:
+    """Window, step, horizon and minimum actions the training days' features were made with.
+
+    Read from each day's own latest materialization (not from whichever partition ran last); days
+    made with different settings cannot train one model. No day with settings: the defaults.
+    """
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(WINDOWS_ASSET), asset_partitions=days),
+        limit=SETTINGS_RECORDS_PER_DAY * len(days),
+    ).records
+    latest: dict[str, dict] = {}
+    for record in records:  # newest first
+        materialization = record.asset_materialization
+        if materialization and materialization.partition not in latest:
+            latest[materialization.partition] = materialization.metadata
+    days_by_spec: dict[WindowSpec, list[str]] = {}
+    for day, metadata in sorted(latest.items()):
+        try:
+            spec = WindowSpec.from_seconds(
+                *(metadata[name].value for name in ("window_seconds", "step_seconds", "horizon_seconds")),
+                int(metadata["min_actions"].value),
+            )
+        except (KeyError, ValueError, TypeError):
+            continue
+        days_by_spec.setdefault(spec, []).append(day)
+    if len(days_by_spec) > 1:
+        made = "; ".join(f"{spec.settings()} on {made_on[0]}..{made_on[-1]}" for spec, made_on in days_by_spec.items())
+        raise dg.Failure(
+            f"{WINDOWS_ASSET} was made with different window settings in {days[0]}..{days[-1]} ({made});"
+            " materialize those days again with one setting before training."
         )
-    except (KeyError, ValueError, TypeError):
-        context.log.warning(f"{WINDOWS_ASSET} {last_day}: no window settings in its metadata; assuming the defaults")
+    if not days_by_spec:
+        context.log.warning(f"{WINDOWS_ASSET} {days[0]}..{days[-1]}: no window settings recorded; assuming defaults")
         return WindowSpec()
+    return next(iter(days_by_spec))
 
 
 METADATA_FIELDS = (
