@@ -159,7 +159,17 @@ def publish(
 
 
 def _short(metadata: dict) -> str:
-    return ", ".join(f"{key} {getattr(value, 'value', value)}" for key, value in list(metadata.items())[:4])
+    """The first few metadata entries, numbers to four significant digits."""
+    values = {key: getattr(value, "value", value) for key, value in list(metadata.items())[:4]}
+    return ", ".join(f"{key} {_rounded(value)}" for key, value in values.items())
+
+
+def _rounded(value: object) -> object:
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def _challenge_shipped(
