@@ -18,7 +18,11 @@ both carry it.
 split is by user: `GroupKFold(5)` for the cross-validated AUC, and a held-out set of users
 (`HELD_OUT_SHARE`, drawn from the simulation seed) for the final metrics and figures. The model
 that ships is the one fitted on the other users, so the held-out figures describe it. The
-generator's exact `Oracle_Probability` on the same held-out windows is the ceiling.
+generator's exact `Oracle_Probability` on the same held-out windows is the ceiling. How sure
+those figures are, and whether the model may replace the shipped one, is `click_model_gate`.
+
+**What ships.** A `TrainedModel`: the fitted pipeline with its training days, held-out users,
+seed and window settings, so that the ONNX export and its checks need nothing else.
 """
 
 from __future__ import annotations

@@ -170,7 +170,7 @@ def verified(payload: bytes, path: UPath) -> bytes:
             f"{path}: no recorded SHA-256 ({record.name} is missing), so it is not unpickled;"
             " materialize its asset again."
         )
-    expected = record.read_text().split()[0] if record.read_text().strip() else ""
+    expected = (record.read_text().split() or [""])[0]
     actual = hashlib.sha256(payload).hexdigest()
     if actual != expected:
         raise PickleIntegrityError(
