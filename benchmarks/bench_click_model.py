@@ -110,7 +110,7 @@ def measure(target_windows: int) -> dict:
         "held_out_windows": int(held_out.sum()),
         "held_out_users": len(np.unique(users[held_out])),
         "onnx_bytes": len(payload),
-        "parity": core.onnx_parity(payload, model, batch),
+        "parity": core.onnx_parity(payload, model, batch).max_abs_error,
         "onnx_single_s": _median_seconds(lambda: session.run(None, {core.INPUT_NAME: row32}), SINGLE_CALLS),
         "sklearn_single_s": _median_seconds(lambda: model.predict_proba(row), SINGLE_CALLS // 4),
         "onnx_batch_s": _best_seconds(lambda: session.run(None, {core.INPUT_NAME: batch32}), BATCH_REPEATS),

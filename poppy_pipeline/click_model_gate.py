@@ -4,6 +4,7 @@
 week of 100 users is ~30 independent held-out draws, not ~15,000. Every interval here comes from
 a bootstrap that draws *users* with replacement (`RESAMPLES` times, from a seeded stream, so the
 same data give the same interval) and takes each drawn user's windows as many times as drawn.
+Past `MAX_GROUPS` users, fixed random groups of users are drawn instead, which bounds memory.
 
 **The AUC of a resample, exactly and for all resamples at once.** The AUC is the share of
 (positive, negative) window pairs ranked right, ties counting half. `pair_wins` counts those
@@ -32,6 +33,9 @@ RESAMPLES = 1000
 LEVEL = 0.90
 # Positive windows × users per block of `pair_wins` (a few MB of int64).
 BLOCK_CELLS = 500_000
+# Beyond this many users, fixed random groups of users are resampled instead (the (G, G) pair
+# counts stay under 134 MB); groups of independent users are independent too.
+MAX_GROUPS = 4096
 
 
 @dataclass(frozen=True)
@@ -67,10 +71,13 @@ class Interval:
         return cls(report[name], *report[f"{name}_interval"])
 
 
-def user_index(user_ids: np.ndarray) -> tuple[np.ndarray, int]:
-    """Each window's user as 0..G-1, and G."""
+def user_index(user_ids: np.ndarray, seed: int = 0) -> tuple[np.ndarray, int]:
+    """Each window's resampling unit as 0..G-1, and G: its user, or past `MAX_GROUPS` users, a group of users."""
     users, index = np.unique(user_ids, return_inverse=True)
-    return index, len(users)
+    if len(users) <= MAX_GROUPS:
+        return index, len(users)
+    group = stream(seed, "click_model:bootstrap:groups").permutation(len(users)) % MAX_GROUPS
+    return group[index], MAX_GROUPS
 
 
 def user_resamples(users: int, seed: int, name: str, resamples: int = RESAMPLES) -> np.ndarray:
@@ -112,7 +119,7 @@ def resampled_aucs(scores: np.ndarray, labels: np.ndarray, users: np.ndarray, co
     positives = np.bincount(users, weights=labels, minlength=user_count)
     negatives = np.bincount(users, minlength=user_count) - positives
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.einsum("bu,uv,bv->b", counts, wins, counts) / ((counts @ positives) * (counts @ negatives))
+        return ((counts @ wins) * counts).sum(axis=1) / ((counts @ positives) * (counts @ negatives))
 
 
 @dataclass(frozen=True)
@@ -128,7 +135,7 @@ def held_out_intervals(
     labels: np.ndarray, model: np.ndarray, oracle: np.ndarray | None, user_ids: np.ndarray, seed: int
 ) -> HeldOutIntervals:
     """Paired bootstrap of the model's and the oracle's AUC on the held-out users."""
-    users, count = user_index(user_ids)
+    users, count = user_index(user_ids, seed)
     counts = user_resamples(count, seed, "held_out")
     full = np.ones((1, count))
     model_aucs = resampled_aucs(model, labels, users, np.vstack([full, counts]))
@@ -142,7 +149,7 @@ def held_out_intervals(
 
 def calibration_interval(labels: np.ndarray, predictions: np.ndarray, user_ids: np.ndarray, seed: int) -> Interval:
     """(mean prediction − base rate) / base rate, signed, with its interval over users."""
-    users, count = user_index(user_ids)
+    users, count = user_index(user_ids, seed)
     predicted = np.bincount(users, weights=predictions, minlength=count)
     observed = np.bincount(users, weights=labels, minlength=count)
     counts = np.vstack([np.ones((1, count)), user_resamples(count, seed, "calibration")])
@@ -158,7 +165,7 @@ def compare_with_champion(
 
     The challenger is `rejected` when the whole interval of the difference lies below 0.
     """
-    users, count = user_index(user_ids)
+    users, count = user_index(user_ids, seed)
     counts = np.vstack([np.ones((1, count)), user_resamples(count, seed, "champion")])
     new, old = (resampled_aucs(s, labels, users, counts) for s in (challenger, champion))
     difference = Interval.of(new[0] - old[0], new[1:] - old[1:])

@@ -174,3 +174,15 @@ def test_the_onnx_export_carries_the_window_of_the_trained_model():
     assert "other windows" in gate.incomparable(trained.onnx_bytes(), other)
     assert gate.incomparable(trained.onnx_bytes(), trained) is None
     assert "cannot be read" in gate.incomparable(b"not an onnx file", trained)
+
+
+def test_many_users_are_resampled_in_fixed_groups(monkeypatch: pytest.MonkeyPatch):
+    frame = scored_windows(users=60, rows=6_000, seed=9)
+    labels, users, scores = frame["Label"].to_numpy(), frame["User_ID"].to_numpy(), frame["Score"].to_numpy()
+    monkeypatch.setattr(gate, "MAX_GROUPS", 8)
+    groups, count = gate.user_index(users, seed=1)
+    assert count == 8 and set(groups) == set(range(8))
+    assert all(len(set(groups[users == u])) == 1 for u in np.unique(users))  # a user stays in one group
+    intervals = gate.held_out_intervals(labels, scores, frame["Truth"].to_numpy(), users, seed=1)
+    assert intervals.auc.estimate == pytest.approx(roc_auc_score(labels, scores))
+    assert intervals.auc.low < intervals.auc.estimate < intervals.auc.high
