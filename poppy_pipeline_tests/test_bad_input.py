@@ -15,6 +15,7 @@ from poppy_pipeline.catalog import build_catalog
 from poppy_pipeline.daily_rows import split_by_day
 from poppy_pipeline.defs.source import ActionSourceResource, InteractionSourceResource
 from poppy_pipeline.rows import utc_timestamps
+from poppy_pipeline.run_lock import LOCK_NAME
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.sources import SourceError, check_poppy_log, read_poppy_log, users_from_poppy_log
 
@@ -155,7 +156,9 @@ def february_log(n: int = 300, seed: int = 0) -> pd.DataFrame:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every output file's bytes; the run lock's holder record (who ran last) is not an output."""
+    files = (p for p in sorted(folder.rglob("*")) if p.is_file() and p.name != LOCK_NAME)
+    return {str(p.relative_to(folder)): p.read_bytes() for p in files}
 
 
 def poppy(path: Path) -> InteractionSourceResource:

@@ -120,7 +120,7 @@ def test_a_check_that_cannot_measure_says_not_applicable_and_the_run_summary_lis
         all_evaluations = result.get_asset_check_evaluations()
         evaluations = {e.check_name: e for e in all_evaluations if e.asset_key.path == ["simulated_interactions"]}
         correlation = evaluations["rating_bias_correlation"]
-        assert correlation.passed and correlation.description.startswith("Not applicable: too little data")
+        assert correlation.passed and correlation.description.startswith("Not applicable: only ")
         for evaluation in all_evaluations:
             measured = evaluation.metadata.get("measured")
             assert measured is None or math.isfinite(measured.value), evaluation.check_name
