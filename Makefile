@@ -11,6 +11,9 @@ START ?= $(shell date -u -d '30 days ago' +%F)
 END ?= $(shell date -u -d 'yesterday' +%F)
 # Extra run config files (YAML), e.g. `make run CONFIG=my_settings.yaml`.
 CONFIG ?=
+# Where `make ui` listens, e.g. `make ui PORT=3001`.
+HOST ?= 127.0.0.1
+PORT ?= 3000
 
 .PHONY: install run test lint ui bench lock clean
 
@@ -28,14 +31,21 @@ $(NODE_STAMP): browser/package.json browser/package-lock.json
 
 install: $(STAMP) $(NODE_STAMP)
 
-$(DAGSTER_HOME)/dagster.yaml:
+# The project-local instance always gets config/dagster.yaml; another DAGSTER_HOME only when it has none.
+.PHONY: dagster-home
+dagster-home:
 	@mkdir -p $(DAGSTER_HOME)
-	@printf 'telemetry:\n  enabled: false\n' > $@
+	@if [ "$(DAGSTER_HOME)" = "$(CURDIR)/.dagster_home" ] || [ ! -e $(DAGSTER_HOME)/dagster.yaml ]; then \
+		cp config/dagster.yaml $(DAGSTER_HOME)/dagster.yaml; fi
 
-run: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster asset materialize -m poppy_pipeline.definitions --select '*' \
-		--partition-range $(START)...$(END) -c config/run.yaml $(addprefix -c ,$(CONFIG))
-	@$(BIN)/python -m poppy_pipeline.outputs
+# The run, then its outputs and every failed, not-applicable or skipped check, read from the
+# instance; exits non-zero when the run failed or a blocking check failed.
+MATERIALIZE = $(BIN)/dagster asset materialize -m poppy_pipeline.definitions --select '*' \
+	--partition-range $(START)...$(END) -c config/run.yaml $(addprefix -c ,$(CONFIG))
+run: install dagster-home
+	@echo "$(MATERIALIZE)"
+	@since=$$(date -u +%FT%T.%6N+00:00); $(MATERIALIZE); status=$$?; \
+		$(BIN)/python -m poppy_pipeline.outputs --since $$since --status $$status
 
 test: install
 	$(BIN)/python -m pytest
@@ -44,8 +54,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-ui: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+ui: install dagster-home
+	$(BIN)/dagster dev -h $(HOST) -p $(PORT)
 
 bench: install
 	$(BIN)/python benchmarks/bench_simulation.py

@@ -8,6 +8,8 @@ labels from the extractor; the oracle is not needed), then times:
 
 - `fit_calibrated` (scaler, interaction terms, balanced logistic regression, intercept
   correction) on all of them, once (it dominates the run);
+- the gate's bootstrap intervals (`click_model_gate`: held-out AUC over 30% of the users, and
+  the calibration over all of them, 1,000 user resamples each), once;
 - the exported ONNX model through onnxruntime against scikit-learn's `predict_proba`, on a
   single row (median of many calls: what a browser or an API call pays) and on 10,000 rows
   (best of several).
@@ -79,6 +81,7 @@ def measure(target_windows: int) -> dict:
     import onnxruntime
 
     from poppy_pipeline import click_model as core
+    from poppy_pipeline import click_model_gate as gate
     from poppy_pipeline.windows import WindowSpec
 
     windows = simulate_windows(target_windows)
@@ -86,6 +89,12 @@ def measure(target_windows: int) -> dict:
     started = time.perf_counter()
     model = core.fit_calibrated(features, labels)
     training_s = time.perf_counter() - started
+    probabilities, users = model.predict_proba(features)[:, 1], windows["User_ID"].to_numpy()
+    held_out = np.isin(users, core.held_out_users(users, seed=42))
+    started = time.perf_counter()
+    gate.held_out_intervals(labels[held_out], probabilities[held_out], None, users[held_out], seed=42)
+    gate.calibration_interval(labels, probabilities, users, seed=42)
+    gate_s = time.perf_counter() - started
     payload = core.export_onnx(model, WindowSpec().settings(), "benchmark")
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
@@ -97,8 +106,11 @@ def measure(target_windows: int) -> dict:
         "positive_share": float(labels.mean()),
         "training_s": training_s,
         "iterations": int(np.max(model[-1].n_iter_)),
+        "gate_s": gate_s,
+        "held_out_windows": int(held_out.sum()),
+        "held_out_users": len(np.unique(users[held_out])),
         "onnx_bytes": len(payload),
-        "parity": core.onnx_parity(payload, model, batch),
+        "parity": core.onnx_parity(payload, model, batch).max_abs_error,
         "onnx_single_s": _median_seconds(lambda: session.run(None, {core.INPUT_NAME: row32}), SINGLE_CALLS),
         "sklearn_single_s": _median_seconds(lambda: model.predict_proba(row), SINGLE_CALLS // 4),
         "onnx_batch_s": _best_seconds(lambda: session.run(None, {core.INPUT_NAME: batch32}), BATCH_REPEATS),
@@ -120,6 +132,10 @@ def main() -> None:
         "\n|---|---:|---:|"
     )
     print(f"| training (`fit_calibrated`, {row['iterations']} Newton steps) | {row['training_s']:.1f} | |")
+    print(
+        f"| gate intervals ({row['held_out_windows']:,} held-out windows of {row['held_out_users']:,} users;"
+        f" calibration on all) | {row['gate_s']:.1f} | |"
+    )
     for name, key, rows in (
         ("onnxruntime, 1 row (median)", "onnx_single_s", 1),
         ("`predict_proba`, 1 row (median)", "sklearn_single_s", 1),

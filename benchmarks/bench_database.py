@@ -28,7 +28,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from poppy_pipeline import database
-from poppy_pipeline.sources import split_by_day
+from poppy_pipeline.daily_rows import split_by_day
 from poppy_pipeline_tests import backend_tables, mariadb_server
 
 GOAL = 500_000
@@ -102,9 +102,9 @@ def pipeline_read_check_split(url: str, days: list[str]) -> int:
             ignore_index=True,
         )
     checked = database.check_interactions(raw, objects, users, database.DEFAULT_EVENT_TYPES)
-    by_day, _ = split_by_day(checked.valid, days, tiebreak=("Interaction_ID",))
+    by_day = split_by_day(checked, days, tiebreak=("Interaction_ID",))
     assert checked.rejected.empty
-    return sum(len(frame) for frame in by_day.values())
+    return by_day.in_window
 
 
 def row_per_row(url: str, days: list[str]) -> int:

@@ -18,8 +18,8 @@ underscores; the first alias found is used:
 
 Other columns are ignored. Star categories are reduced to their spectral letter ("G2V" -> "G");
 planet categories are normalised ("gas giant" -> "GasGiant"). Rows whose Object_ID is not a
-positive integer or repeats an earlier row, or whose Duration_Sec is not a positive number, are
-quarantined with a reason; the rest are kept.
+positive integer or repeats an earlier row (`line 4: Object_ID '1' repeats line 2`), or whose
+Duration_Sec is not a positive number, are quarantined with a reason; the rest are kept.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 
 from poppy_pipeline.randomness import stream
+from poppy_pipeline.raw_csv import SourceError, read_raw_csv
+from poppy_pipeline.rows import RowRules, finite_numbers, integers
 from poppy_pipeline.settings import OBJECT_TYPES, SimulationSettings
 
 CATALOG_COLUMNS = ["Object_Type", "Object_ID", "Name", "Category", "Duration_Sec"]
@@ -196,19 +198,18 @@ def _roman_suffix(rank: int) -> str:
 def read_object_file(path: Path, object_type: str, seed: int) -> ObjectFile:
     """Read one object file, map its columns and quarantine the rows that cannot be used."""
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise CatalogError(f"{path}: cannot read object file ({error})") from error
-    if raw.empty:
+        rows = read_raw_csv(path, [])
+    except SourceError as error:
+        raise CatalogError(str(error)) from None
+    if rows.frame.empty:
         raise CatalogError(f"{path}: no rows")
-    return map_object_rows(raw, path, object_type, seed)
+    return map_object_rows(path, RowRules.of(rows), object_type, seed)
 
 
-def map_object_rows(
-    raw: pd.DataFrame, path: Path, object_type: str, seed: int, row_labels: np.ndarray | None = None
-) -> ObjectFile:
-    """Map a raw (all-string) object table to the catalog's columns; `row_labels` name rows in
-    reasons (default `line N` of a CSV file)."""
+def map_object_rows(source: Path, rules: RowRules, object_type: str, seed: int) -> ObjectFile:
+    """Map a raw (all-string) object table to the catalog's columns, quarantining unusable rows; the
+    rules' origins name rows in reasons (`line N` of a file, the primary key of a database table)."""
+    raw = rules.raw
     by_key = {_key(column): column for column in raw.columns}
     mapping = {
         "Object_ID": _first(by_key, _ID_ALIASES, object_type),
@@ -219,41 +220,24 @@ def map_object_rows(
     used = {c for c in mapping.values() if c}
     ignored = [c for c in raw.columns if c not in used]
 
-    reasons = pd.Series("", index=raw.index, dtype=object)
-    line = row_labels if row_labels is not None else "line " + (raw.index + 2).astype(str).to_numpy(dtype=object)
-
     if mapping["Object_ID"]:
-        column = mapping["Object_ID"]
-        ids = pd.to_numeric(raw[column].str.strip(), errors="coerce")
-        bad = ~(ids.notna() & (ids > 0) & (ids == np.floor(ids)))
-        reasons[bad] = [
-            f"{n}: {column} {v!r} is not a positive integer"
-            for n, v in zip(line[bad], raw.loc[bad, column], strict=True)
-        ]
-        duplicated = ids.duplicated() & ~bad
-        reasons[duplicated] = [
-            f"{n}: {column} {int(v)} repeats an earlier row"
-            for n, v in zip(line[duplicated], ids[duplicated], strict=True)
-        ]
+        ids = integers(raw[mapping["Object_ID"]])
+        rules.reject(~(ids > 0).fillna(False), mapping["Object_ID"], "is not a positive integer")
     else:
-        ids = pd.Series(np.arange(1, len(raw) + 1), index=raw.index, dtype=float)
-
+        ids = pd.Series(np.arange(1, len(raw) + 1), index=raw.index, dtype="Int64")
     if mapping["Duration_Sec"]:
-        column = mapping["Duration_Sec"]
-        durations = pd.to_numeric(raw[column].str.strip(), errors="coerce")
-        bad = ~(durations > 0) & (reasons == "")
-        reasons[bad] = [
-            f"{n}: {column} {v!r} is not a positive number of seconds"
-            for n, v in zip(line[bad], raw.loc[bad, column], strict=True)
-        ]
+        durations = finite_numbers(raw[mapping["Duration_Sec"]])
+        rules.reject(~(durations > 0), mapping["Duration_Sec"], "is not a positive number of seconds")
     else:
         durations = pd.Series(
             generate_durations(stream(seed, f"durations:{object_type}"), object_type, len(raw)), index=raw.index
         )
+    if mapping["Object_ID"]:
+        rules.reject_repeats(ids.where((ids > 0).fillna(False)), mapping["Object_ID"])
 
-    keep = reasons == ""
+    keep = rules.ok
     if not keep.any():
-        raise CatalogError(f"{path}: no usable rows; first problem: {reasons.iloc[0]}")
+        raise CatalogError(f"{source}: no usable rows; first problem: {rules.reasons.iloc[0]}")
     kept_ids = ids[keep].astype(np.int64).to_numpy()
     objects = pd.DataFrame(
         {
@@ -266,8 +250,7 @@ def map_object_rows(
             "Duration_Sec": durations[keep].to_numpy(dtype=float),
         }
     )
-    quarantined = raw[~keep].assign(reason=reasons[~keep])
-    return ObjectFile(path, objects, quarantined, mapping, ignored)
+    return ObjectFile(source, objects, rules.rejected(), mapping, ignored)
 
 
 def _key(column: str) -> str:

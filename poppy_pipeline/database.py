@@ -9,8 +9,11 @@ Everything happens in one read-only transaction: one parameterised query per day
 (`Interaction_Timestamp` in the day), streamed from a server-side cursor in chunks. The server
 joins each row's values into one delimited string, and on MySQL/MariaDB each block of 1,000 rows
 into one result row, which pyarrow splits: PyMySQL is pure Python, and its cost is per value and
-per packet. Validation is the seed-000 log's (`sources.check_poppy_log`), with reasons that name
-the table, the row's primary key and the column. Nothing is ever written to the database.
+per packet. Validation is the seed-000 log's (`sources.check_poppy_rows`, the shared row rules),
+with reasons that name the table, the row's primary key and the column. The timestamp column is
+naive: it is read in the source's time zone (default UTC), as a file's timestamps without an
+offset are, so each UTC day's query is bounded by that day's start and end in the zone.
+Nothing is ever written to the database.
 Connections, the read-only transaction and errors are in `database_connection.py`.
 """
 
@@ -28,9 +31,12 @@ import pyarrow.compute as pa_compute
 import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
-from poppy_pipeline.catalog import map_object_rows
+from poppy_pipeline.catalog import CATALOG_COLUMNS, Catalog, ObjectFile, map_object_rows
 from poppy_pipeline.database_connection import INTERACTIONS, MYSQL_DIALECTS, DatabaseError, Session, describe, read_only
-from poppy_pipeline.sources import POPPY, POPPY_LOG_COLUMNS, Checked, SourceError, check_poppy_log, users_from_poppy_log
+from poppy_pipeline.raw_csv import SourceError
+from poppy_pipeline.rows import UTC, Checked, RowRules
+from poppy_pipeline.settings import OBJECT_TYPES
+from poppy_pipeline.sources import POPPY, POPPY_LOG_COLUMNS, check_poppy_rows, users_from_poppy_rows
 
 DATABASE = "database"
 PRIMARY_KEY = "Interaction_ID"
@@ -90,9 +96,18 @@ def _rows_frame(tables: list[pa.Table]) -> pd.DataFrame:
     return pa.concat_tables(tables).to_pandas()
 
 
-def read_interactions(session: Session, days: list[str]) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The raw rows (all strings) of every day of `days`, plus those whose timestamp is NULL (they
-    belong to no day, so every read reports them); and the number of rows each query returned.
+def local_bounds(first_day: str, last_day: str, zone: str = UTC) -> tuple[str, str]:
+    """The start of UTC day `first_day` and the end of `last_day`, as the zone's wall-clock times
+    (the naive values the timestamp column holds)."""
+    start = pd.Timestamp(first_day, tz=UTC)
+    end = pd.Timestamp(last_day, tz=UTC) + pd.Timedelta(days=1)
+    return tuple(str(t.tz_convert(zone).tz_localize(None)) for t in (start, end))
+
+
+def read_interactions(session: Session, days: list[str], zone: str = UTC) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The raw rows (all strings) of every UTC day of `days` (timestamps read in `zone`), plus those
+    whose timestamp is NULL (they belong to no day, so every read reports them); and the number of
+    rows each query returned.
 
     Rows come in primary-key order (then timestamp), whichever the database."""
     session.columns(INTERACTIONS)  # a missing table fails here, with its name
@@ -102,8 +117,7 @@ def read_interactions(session: Session, days: list[str]) -> tuple[pd.DataFrame, 
     counts: dict[str, int] = {}
     collect = _collect_blocks if session.engine.dialect.name in MYSQL_DIALECTS else _collect_rows
     for day in days:
-        start = pd.Timestamp(day)
-        counts[day] = collect(session, str(start), str(start + pd.Timedelta(days=1)), chunks)
+        counts[day] = collect(session, *local_bounds(day, day, zone), chunks)
     no_timestamp = sa.select(_joined_row(table)).where(stamp.is_(None)).order_by(key)
     counts["no timestamp"] = _append(session, no_timestamp, chunks)
     return _rows_frame(chunks), counts
@@ -196,21 +210,32 @@ def _append_blocks(session: Session, statement: sa.TextClause, into: list[pa.Tab
     return rows
 
 
-def count_interactions(session: Session, first_day: str, last_day: str, event_types: Mapping[str, str]) -> int:
+def count_interactions(
+    session: Session, first_day: str, last_day: str, event_types: Mapping[str, str], zone: str = UTC
+) -> int:
     """Rows of the window whose type the pipeline knows (as the back end counts its Like/Rate/View rows)."""
     session.columns(INTERACTIONS)
     table = _interactions_table()
-    end = str(pd.Timestamp(last_day) + pd.Timedelta(days=1))
+    start, end = local_bounds(first_day, last_day, zone)
     statement = sa.select(sa.func.count()).where(
-        table.c[TIMESTAMP] >= sa.bindparam("start", str(pd.Timestamp(first_day))),
+        table.c[TIMESTAMP] >= sa.bindparam("start", start),
         table.c[TIMESTAMP] < sa.bindparam("end", end),
         table.c["Interaction_Type"].in_(sa.bindparam("types", sorted(event_types), expanding=True)),
     )
     return int(session.rows(INTERACTIONS, statement)[0][0])
 
 
+def row_origins(table: str, key: str, raw: pd.DataFrame) -> pd.Series:
+    """Where each row comes from, for reasons: `Interactions Interaction_ID=42`."""
+    return table + " " + key + "=" + raw[key].fillna("NULL").astype(str)
+
+
 def check_interactions(
-    raw: pd.DataFrame, objects: pd.DataFrame, users: pd.DataFrame, event_types: Mapping[str, str]
+    raw: pd.DataFrame,
+    objects: pd.DataFrame,
+    users: pd.DataFrame,
+    event_types: Mapping[str, str],
+    zone: str = UTC,
 ) -> Checked:
     """Validate the rows read against the catalog and the users, in `simulated_interactions`' columns.
 
@@ -218,21 +243,15 @@ def check_interactions(
     unknown. Rejected rows keep the table's columns and values.
     """
     raw = raw.reset_index(drop=True)
-    origins = INTERACTIONS + " " + PRIMARY_KEY + "=" + raw[PRIMARY_KEY].fillna("NULL").astype(str)
     known = raw["Interaction_Type"].isin(list(event_types))
-    unknown = raw[~known].assign(
-        reason=origins[~known]
-        + ": Interaction_Type '"
-        + raw.loc[~known, "Interaction_Type"].fillna("").astype(str)
-        + f"' is not one of {', '.join(event_types)}"
-    )
-    mapped = raw[known].assign(Interaction_Type=_mapped(raw.loc[known, "Interaction_Type"], event_types))
-    as_log = mapped.rename(columns=AS_LOG_COLUMNS)
+    mapped = raw["Interaction_Type"].where(~known, _mapped(raw.loc[known, "Interaction_Type"], event_types))
+    as_log = raw.assign(Interaction_Type=mapped).rename(columns=AS_LOG_COLUMNS)
     labels = {v: k for k, v in AS_LOG_COLUMNS.items()}
-    checked = check_poppy_log(Path(INTERACTIONS), as_log, objects, users, origins[known], labels)
+    rules = RowRules(as_log, row_origins(INTERACTIONS, PRIMARY_KEY, raw), labels)
+    rules.reject(~known, "Interaction_Type", f"is not one of {', '.join(event_types)}")
+    checked = check_poppy_rows(Path(INTERACTIONS), rules, objects, users, zone)
     rejected = raw.loc[checked.rejected.index].assign(reason=checked.rejected["reason"])
-    all_rejected = pd.concat([unknown, rejected]).sort_index() if len(unknown) else rejected
-    return Checked(Path(INTERACTIONS), checked.valid, all_rejected.reset_index(drop=True), len(raw))
+    return Checked(checked.source_file, checked.valid, rejected.reset_index(drop=True), checked.input_rows)
 
 
 def _mapped(kinds: pd.Series, event_types: Mapping[str, str]) -> pd.Series:
@@ -257,17 +276,24 @@ class Decision:
 
 
 def decide(
-    url: str, first_day: str, last_day: str, event_types: Mapping[str, str], min_rows: int, when_too_few: str
+    url: str,
+    first_day: str,
+    last_day: str,
+    event_types: Mapping[str, str],
+    min_rows: int,
+    when_too_few: str,
+    zone: str = UTC,
 ) -> Decision:
     """Read the database when the window holds at least `min_rows` rows; otherwise fail, or simulate."""
     if when_too_few not in ("fail", "simulate"):
-        raise SourceError(f"interaction_source.when_too_few must be fail or simulate, got {when_too_few!r}")
+        raise SourceError("interaction_source.when_too_few", f"must be fail or simulate, not {when_too_few!r}")
     if unknown := unmapped_types(event_types):
         raise SourceError(
-            f"interaction_source.event_types maps to {', '.join(unknown)}, not one of {', '.join(POPPY.event_types)}"
+            "interaction_source.event_types",
+            f"maps to {', '.join(unknown)}, not one of {', '.join(POPPY.event_types)}",
         )
     with read_only(url) as session:
-        rows = count_interactions(session, first_day, last_day, event_types)
+        rows = count_interactions(session, first_day, last_day, event_types, zone)
     found = f"{describe(url, INTERACTIONS)} holds {rows} rows in {first_day}..{last_day}"
     if rows >= min_rows:
         return Decision(True, rows, f"{found} (min_real_interactions {min_rows}): reading them.")
@@ -287,8 +313,8 @@ def decide(
 # --- users and the catalog ---------------------------------------------------------------------
 
 
-def read_users(session: Session) -> pd.DataFrame:
-    """The users of the `Interactions` table, each signed up on the day first seen (as a seed-000 log's)."""
+def read_users(session: Session, zone: str = UTC) -> pd.DataFrame:
+    """The users of the `Interactions` table, each signed up on the (UTC) day first seen (as a seed-000 log's)."""
     session.columns(INTERACTIONS)
     table = _interactions_table()
     first_seen = sa.func.min(table.c[TIMESTAMP])
@@ -296,12 +322,26 @@ def read_users(session: Session) -> pd.DataFrame:
         table.c["User_ID"]
     )
     raw = pd.DataFrame(session.rows(INTERACTIONS, statement), columns=["User_ID", "Timestamp"], dtype=object)
-    return users_from_poppy_log(raw.astype("str").where(raw.notna()))
+    return users_from_poppy_rows(RowRules(raw, row_origins(INTERACTIONS, "User_ID", raw)), zone)
 
 
-def read_catalog_table(session: Session, object_type: str, seed: int):
+def complete_catalog(session: Session, catalog: Catalog, seed: int) -> Catalog:
+    """`catalog` (object files where given) with each generated type read from its table instead."""
+    frames = {t: catalog.objects[catalog.objects["Object_Type"] == t] for t in OBJECT_TYPES}
+    sources, files = dict(catalog.sources), list(catalog.files)
+    for object_type in OBJECT_TYPES:
+        if sources[object_type] == "generated":
+            read = read_catalog_table(session, object_type, seed)
+            frames[object_type] = read.objects
+            sources[object_type] = describe(session.url, read.path.name)
+            files.append(read)
+    objects = pd.concat([frames[t] for t in OBJECT_TYPES], ignore_index=True)[CATALOG_COLUMNS]
+    return Catalog(objects, sources, files)
+
+
+def read_catalog_table(session: Session, object_type: str, seed: int) -> ObjectFile:
     """One type's objects from its table (`Stars`, `Planets`, `Moons`), mapped as an object file's columns;
-    durations the table lacks are generated from the seed. Returns a `catalog.ObjectFile`."""
+    durations the table lacks are generated from the seed."""
     table_name = CATALOG_TABLES[object_type]
     names = session.columns(table_name)
     table = sa.table(table_name, *(sa.column(n) for n in names))
@@ -309,7 +349,6 @@ def read_catalog_table(session: Session, object_type: str, seed: int):
     rows = session.rows(table_name, statement)
     if not rows:
         raise DatabaseError(f"Cannot read {describe(session.url, table_name)}: the table has no rows.")
-    raw = pd.DataFrame(rows, columns=names, dtype=object).fillna("")
+    raw = pd.DataFrame(rows, columns=names, dtype=object)
     key = names[0] if f"{object_type}_ID" not in names else f"{object_type}_ID"
-    labels = (table_name + " " + key + "=" + raw[key].astype(str)).to_numpy(dtype=object)
-    return map_object_rows(raw, Path(table_name), object_type, seed, row_labels=labels)
+    return map_object_rows(Path(table_name), RowRules(raw, row_origins(table_name, key, raw)), object_type, seed)

@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
-from poppy_pipeline.sources import SourceError
+from poppy_pipeline.raw_csv import SourceError
 
 INTERACTIONS = "Interactions"
 DEFAULT_CHUNK_ROWS = 100_000
@@ -20,6 +20,10 @@ MYSQL_DIALECTS = ("mysql", "mariadb")
 
 class DatabaseError(SourceError):
     """The database cannot be read; the message names host, database and table, never the password."""
+
+    def __init__(self, message: str):
+        ValueError.__init__(self, message)  # the message is already the whole sentence
+        self.source, self.problem, self.line, self.column = "", message, None, None
 
 
 def describe(url: str | URL, table: str) -> str:

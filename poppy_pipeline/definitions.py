@@ -4,12 +4,14 @@ import dagster as dg
 
 from poppy_pipeline.defs.browser_bundle import browser_bundle
 from poppy_pipeline.defs.celestial_objects import celestial_objects
-from poppy_pipeline.defs.click_model import click_model, click_model_onnx
+from poppy_pipeline.defs.click_model import click_model
+from poppy_pipeline.defs.click_model_onnx import click_model_onnx
 from poppy_pipeline.defs.engagement_scores import engagement_scores
 from poppy_pipeline.defs.engine_exports import engine_exports
 from poppy_pipeline.defs.interaction_report import interaction_report
 from poppy_pipeline.defs.io_managers import CsvIOManager, OnnxIOManager, PickleIOManager
 from poppy_pipeline.defs.resources import SimulationResource
+from poppy_pipeline.defs.run_lock import folder_locked_executor
 from poppy_pipeline.defs.schedules import daily_job, daily_schedule, weekly_model_job, weekly_model_schedule
 from poppy_pipeline.defs.session_actions import ActionSourceResource, session_actions, session_actions_checks
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions, simulated_interactions_patterns
@@ -36,6 +38,7 @@ defs = dg.Definitions(
     asset_checks=[simulated_interactions_patterns, session_actions_checks, sliding_window_features_targets],
     jobs=[daily_job, weekly_model_job],
     schedules=[daily_schedule, weekly_model_schedule],
+    executor=folder_locked_executor,
     resources={
         "simulation": SimulationResource(),
         "interaction_source": InteractionSourceResource(),

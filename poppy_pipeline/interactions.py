@@ -2,8 +2,9 @@
 
 How a day is made (every step vectorised over the day's events):
 
-1. The day's traffic (`interactions_per_day`, Poisson) is shared among the users signed up by
-   then, in proportion to their heavy-tailed `Activity_Weight`.
+1. Each user signed up by then makes a Poisson number of events: their heavy-tailed
+   `Activity_Weight`'s share of `interactions_per_day` among all users, so traffic grows with
+   the users and nobody gets busier because few others have signed up yet.
 2. A user's events come in sessions (10-300 s long, by the user's profile), which start at an
    hour drawn from `hour_weights` (evening peak); events fall uniformly inside their session.
 3. Each event picks an object type (a user's `Preferred_Type` gets `preferred_type_share` of
@@ -12,14 +13,16 @@ How a day is made (every step vectorised over the day's events):
    the same every day, which is what makes users come back to objects across days without any
    day reading another; `revisit_probability` is solved so that `repeat_share` of a window of
    `repeat_reference_days` repeats an earlier (user, type, object).
-4. Interaction type from `interaction_type_weights`; a `Rate` gets 1-5 stars from
-   `rating_weights` shifted by the user's `Rating_Bias` (stochastic rounding keeps the mean
-   shift exact); a `View` gets a watch time of a Beta-distributed share of the object's media.
+4. Interaction type from `interaction_type_weights`; a `Rate` gets 1-5 stars from the user's
+   own rating distribution: `rating_weights` exponentially tilted until its mean is the base
+   mean plus the user's `Rating_Bias` (so the shift is exact within 1-5; shifting and clipping
+   lost it at the top, where two thirds of ratings are 4-5); a `View` gets a watch time of a
+   Beta-distributed share of the object's media.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -28,6 +31,7 @@ import pandas as pd
 from poppy_pipeline.population import date_ordinals
 from poppy_pipeline.profiles import PROFILE_NAMES, PROFILES, session_length_seconds
 from poppy_pipeline.randomness import stream
+from poppy_pipeline.repeats import revisit_probability
 from poppy_pipeline.sampling import beta_quantiles, sample_quantiles
 from poppy_pipeline.settings import INTERACTION_TYPES, OBJECT_TYPES, SimulationSettings
 
@@ -45,7 +49,7 @@ INTERACTION_COLUMNS = [
 SECONDS_PER_DAY = 86_400
 # Interaction and session IDs are YYYYMMDD * ID_BLOCK + sequence: unique across days, readable.
 ID_BLOCK = 100_000_000
-CALIBRATION_MAX_USERS = 1_000
+RATING_TILT_LIMIT = 20.0  # |θ| beyond which a user rates (almost) only 1 or only 5
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class SimulationModel:
     signup_ordinals: np.ndarray
     activity: np.ndarray
     profile_codes: np.ndarray
-    rating_bias: np.ndarray
+    rating_cdf: np.ndarray  # (users, 5) cumulative probability of 1..5 stars
     type_probabilities: np.ndarray  # (users, types)
     type_cdf: np.ndarray  # (users, types) cumulative
     favourites: np.ndarray  # (users, types, favourites_per_type) catalog row indices
@@ -72,6 +76,22 @@ class SimulationModel:
     stacked_popularity_cdf: np.ndarray  # cumulative popularity within a type + type code: one search for all
     session_length_quantiles: np.ndarray  # (profiles, atoms) of the session-length trait
     watch_ratio_quantiles: np.ndarray  # (atoms,) share of the media watched on a View
+    # Solved revisit probabilities by signed-up population (it changes only on sign-up days).
+    revisit_cache: dict[bytes, float] = field(default_factory=dict, compare=False, repr=False)
+
+    def daily_rates(self, users: np.ndarray) -> np.ndarray:
+        """Expected events a day of each of `users` (rows): their share of `interactions_per_day`
+        by `Activity_Weight` among the whole population, signed up or not.
+
+        So a user's rate does not depend on how many others have signed up yet: the first weeks
+        (20-40 users) behave like any other window, with less traffic, rather than a few users
+        making all of it (who would then exhaust the catalog and repeat far beyond the target).
+        """
+        return self.settings.interactions_per_day * self.activity[users] / max(self.activity.sum(), 1e-300)
+
+    def signed_up(self, day: date) -> np.ndarray:
+        """Rows of the users signed up by `day`."""
+        return np.flatnonzero(self.signup_ordinals <= day.toordinal())
 
 
 def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.DataFrame) -> SimulationModel:
@@ -104,7 +124,7 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
         signup_ordinals=date_ordinals(users["Signup_Date"]),
         activity=users["Activity_Weight"].to_numpy(np.float64),
         profile_codes=profile_codes,
-        rating_bias=users["Rating_Bias"].to_numpy(np.float64),
+        rating_cdf=np.cumsum(_user_rating_distributions(settings, users["Rating_Bias"].to_numpy(np.float64)), axis=1),
         type_probabilities=type_probabilities,
         type_cdf=np.cumsum(type_probabilities, axis=1),
         favourites=favourites,
@@ -212,6 +232,25 @@ def _user_type_probabilities(settings: SimulationSettings, users: pd.DataFrame, 
     return probabilities
 
 
+def _user_rating_distributions(settings: SimulationSettings, bias: np.ndarray) -> np.ndarray:
+    """(users, 5): `rating_weights` tilted by exp(θ·stars), θ solved per user (bisection) so
+    that the mean is the base mean + `Rating_Bias` (as near as 1-5 allows)."""
+    stars = np.arange(1, 6, dtype=np.float64)
+    base = np.asarray(settings.rating_weights, dtype=np.float64)
+    target = base @ stars + np.nan_to_num(bias)
+    low, high = np.full(len(bias), -RATING_TILT_LIMIT), np.full(len(bias), RATING_TILT_LIMIT)
+
+    def tilted(theta: np.ndarray) -> np.ndarray:
+        weights = base * np.exp(np.outer(theta, stars - 3))
+        return weights / weights.sum(axis=1, keepdims=True)
+
+    for _ in range(50):
+        mid = (low + high) / 2
+        below = tilted(mid) @ stars < target
+        low, high = np.where(below, mid, low), np.where(below, high, mid)
+    return tilted((low + high) / 2)
+
+
 def _favourites(settings: SimulationSettings, num_users: int, offsets: np.ndarray, cdf: np.ndarray) -> np.ndarray:
     """Each user's favourite objects per type, drawn from `cdf` (duplicates allowed)."""
     rng = stream(settings.seed, "users:favourites")
@@ -224,95 +263,16 @@ def _favourites(settings: SimulationSettings, num_users: int, offsets: np.ndarra
     return out
 
 
-def revisit_probability(model: SimulationModel, day: date) -> float:
-    """The revisit probability that gives `repeat_share` over `repeat_reference_days`.
-
-    Solved per day for the users signed up by then (fewer users share the traffic, so each
-    repeats more), by bisection: the expected share is monotone in the probability. Clipped to
-    [0, 1] when the target is out of reach.
-    """
-    s = model.settings
-    window = _RepeatWindow.of(model, day, s.repeat_reference_days)
-    if window.share(1.0) <= s.repeat_share:
-        return 1.0
-    if window.share(0.0) >= s.repeat_share:
-        return 0.0
-    low, high = 0.0, 1.0
-    for _ in range(30):
-        mid = (low + high) / 2
-        low, high = (mid, high) if window.share(mid) < s.repeat_share else (low, mid)
-    return (low + high) / 2
-
-
-def feasible_repeat_shares(model: SimulationModel, day: date) -> tuple[float, float]:
-    """The repeat shares reachable over the reference window: never / always revisiting.
-
-    The floor is set by the busiest users, who must repeat once they exhaust the catalog.
-    """
-    window = _RepeatWindow.of(model, day, model.settings.repeat_reference_days)
-    return window.share(0.0), window.share(1.0)
-
-
-def expected_repeat_share(model: SimulationModel, last_day: date, days: int) -> float:
-    """Expected repeat share of the `days`-long window ending on `last_day` (for checks)."""
-    return _RepeatWindow.of(model, last_day, days).share(revisit_probability(model, last_day))
-
-
-@dataclass(frozen=True)
-class _RepeatWindow:
-    """Expected repeats in a window, as a function of the revisit probability.
-
-    With Poisson counts, a user expected to make λ events with object probabilities q sees
-    E[distinct] = Σ_i (1 - exp(-λ q_i)) objects, so the share is 1 - Σ E[distinct] / Σ λ.
-    Users are subsampled evenly above `CALIBRATION_MAX_USERS`.
-    """
-
-    lam: np.ndarray  # (users,) expected events in the window
-    per_type: np.ndarray  # (users, objects) probability of the object's type
-    favourite: np.ndarray  # (users, objects) share among the user's favourites of the type
-    popular: np.ndarray  # (objects,) popularity within the type
-
-    @classmethod
-    def of(cls, model: SimulationModel, day: date, days: int) -> _RepeatWindow:
-        active = np.flatnonzero(model.signup_ordinals <= day.toordinal())
-        size = min(len(active), CALIBRATION_MAX_USERS)
-        sample = active[np.unique(np.linspace(0, len(active) - 1, size).astype(np.int64))] if size else active
-        s = model.settings
-        total_activity = model.activity[active].sum()
-        lam = days * s.interactions_per_day * model.activity[sample] / max(total_activity, 1e-300)
-        per_type = model.type_probabilities[sample][:, model.object_type_codes]
-        return cls(lam, per_type, _favourite_shares(model, sample), model.popularity)
-
-    def share(self, revisit: float) -> float:
-        if self.lam.sum() == 0:
-            return 0.0
-        q = self.per_type * (revisit * self.favourite + (1 - revisit) * self.popular)
-        distinct = -np.expm1(-self.lam[:, None] * q).sum(axis=1)
-        return float(1 - distinct.sum() / self.lam.sum())
-
-
-def _favourite_shares(model: SimulationModel, users: np.ndarray) -> np.ndarray:
-    """(users, objects): how often each object appears among the user's favourites of its type."""
-    k = model.settings.favourites_per_type
-    out = np.zeros((len(users), len(model.object_ids)))
-    flat = model.favourites[users].reshape(len(users), len(OBJECT_TYPES) * k)
-    rows = np.repeat(np.arange(len(users)), flat.shape[1])
-    np.add.at(out, (rows, flat.ravel()), 1.0 / k)
-    return out
-
-
 # --- one day ---------------------------------------------------------------------------------
 
 
 def _daily_users(model: SimulationModel, day: date) -> np.ndarray:
-    """User row of each event: Poisson counts in proportion to activity among signed-up users."""
+    """User row of each event: Poisson counts at each signed-up user's daily rate."""
     s = model.settings
-    active = np.flatnonzero(model.signup_ordinals <= day.toordinal())
+    active = model.signed_up(day)
     if active.size == 0:
         return np.empty(0, dtype=np.int64)
-    weights = model.activity[active]
-    rates = s.interactions_per_day * weights / weights.sum()
-    counts = stream(s.seed, "interactions:volume", day).poisson(rates)
+    counts = stream(s.seed, "interactions:volume", day).poisson(model.daily_rates(active))
     return np.repeat(active.astype(np.int32), counts)
 
 
@@ -381,14 +341,12 @@ def _draw_interaction_types(settings: SimulationSettings, day: date, n: int) -> 
 
 
 def _draw_ratings(model: SimulationModel, day: date, users: np.ndarray, kinds: np.ndarray) -> np.ndarray:
-    """1-5 stars for Rate events (0 elsewhere): base rating + user bias, stochastically rounded."""
+    """1-5 stars for Rate events (0 elsewhere), from the user's own rating distribution."""
     rng = stream(model.settings.seed, "interactions:rating", day)
     rated = np.flatnonzero(kinds == INTERACTION_TYPES.index("Rate"))
-    cdf = np.cumsum(model.settings.rating_weights)
-    base = 1 + np.minimum(np.searchsorted(cdf, rng.random(len(rated)), side="right"), 4)
-    shifted = np.floor(base + model.rating_bias[users[rated]] + rng.random(len(rated)))
+    below = rng.random(len(rated))[:, None] >= model.rating_cdf[users[rated], :4]
     ratings = np.zeros(len(users), dtype=np.int64)
-    ratings[rated] = np.clip(shifted, 1, 5)
+    ratings[rated] = 1 + below.sum(axis=1)
     return ratings
 
 

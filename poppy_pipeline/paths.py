@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,15 +27,29 @@ def quarantine_dir(asset_name: str) -> Path:
 def replaced_atomically(path: Path) -> Iterator[Path]:
     """Yields a temporary sibling to write; it replaces `path` only if the block succeeds.
 
-    A crash or an error never leaves a half-written file, and the previous good file survives.
+    A crash or an error never leaves a half-written file, and the previous good file survives:
+    the temporary file is flushed to disk (fsync) before the rename, and the folder after it, so
+    a power cut cannot leave the new name pointing at data that never reached the disk. Each
+    writer has its own temporary name, so two writers of one file do not collide.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         yield temporary
-        temporary.replace(path)
+        fsync(temporary)
+        os.replace(temporary, path)
+        fsync(path.parent)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def fsync(path: Path) -> None:
+    """Flush a file's (or a folder's entries') data to disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def write_json(value: object, path: Path) -> Path:

@@ -2,7 +2,9 @@
 
 Each function returns a `PatternResult`: the measured value, the target, and whether it holds.
 The asset checks report these; the tests assert them. Share-type tolerances widen to four
-standard errors when the window is too small for the spec's tolerance to be meaningful.
+standard errors when the window is too small for the spec's tolerance to be meaningful. A
+pattern that a window cannot measure at all says so (`applicable` False, with the reason)
+instead of passing or failing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ TYPE_MIX_TOLERANCE = 0.02
 HIGH_RATING_MIN_SHARE = 0.80
 RATING_BIAS_MIN_CORRELATION = 0.5
 RATING_BIAS_MIN_RATINGS = 3
+# Below this many users a correlation's standard error (≈ 1/√(n − 3) > 0.37) spans the whole
+# range the claim is about; a week of 30 users has about five raters with three ratings.
+RATING_BIAS_MIN_USERS = 10
 PREFERRED_TYPE_TOLERANCE = 0.05
 REPEAT_SHARE_TOLERANCE = 0.05
 TOP_DECILE_MIN_SHARE = 0.30
@@ -34,8 +39,11 @@ class PatternResult:
     value: float
     target: str
     details: dict = field(default_factory=dict)
+    not_applicable: str | None = None  # why the window cannot measure it; None when it can
 
     def describe(self) -> str:
+        if self.not_applicable:
+            return f"{self.name} not applicable: {self.not_applicable}"
         verdict = "holds" if self.passed else "FAILS"
         return f"{self.name} {verdict}: measured {self.value:.4f}, target {self.target}"
 
@@ -91,18 +99,21 @@ def rating_bias_correlation(interactions: pd.DataFrame, users: pd.DataFrame) -> 
     per_user = rated.groupby("User_ID")["Interaction_Rating"].agg(["mean", "size"])
     per_user = per_user[per_user["size"] >= RATING_BIAS_MIN_RATINGS]
     bias = users.set_index("User_ID")["Rating_Bias"].reindex(per_user.index)
+    measurable = len(per_user) >= RATING_BIAS_MIN_USERS
     correlation = (
-        float(np.corrcoef(per_user["mean"].astype(float), bias.astype(float))[0, 1])
-        if len(per_user) >= 3
-        else float("nan")
+        float(np.corrcoef(per_user["mean"].astype(float), bias.astype(float))[0, 1]) if measurable else float("nan")
     )
     return PatternResult(
         "rating_bias_correlation",
-        bool(correlation >= RATING_BIAS_MIN_CORRELATION),
+        measurable and bool(correlation >= RATING_BIAS_MIN_CORRELATION),
         correlation,
         f"corr(user mean rating, Rating_Bias) ≥ {RATING_BIAS_MIN_CORRELATION}"
         f" over users with ≥ {RATING_BIAS_MIN_RATINGS} ratings",
-        {"users": len(per_user)},
+        {"users": len(per_user), "ratings": len(rated)},
+        None
+        if measurable
+        else f"only {len(per_user)} users have ≥ {RATING_BIAS_MIN_RATINGS} ratings in this window"
+        f" (a correlation needs {RATING_BIAS_MIN_USERS}); a longer window has more",
     )
 
 
@@ -150,6 +161,8 @@ def top_decile_share(counts: pd.Series, population: int) -> float:
 
 
 def concentration(interactions: pd.DataFrame, users: pd.DataFrame, objects: pd.DataFrame) -> PatternResult:
+    """The busiest tenth of the users signed up by the window's last day (inactive ones count as
+    0), and of the catalog's objects: users who had not signed up cannot be in the window."""
     last_day = pd.Timestamp(interactions["Timestamp"].max()).date() if len(interactions) else None
     signed_up = int((pd.to_datetime(users["Signup_Date"]).dt.date <= last_day).sum()) if last_day else 0
     user_share = top_decile_share(interactions["User_ID"].value_counts(), signed_up)

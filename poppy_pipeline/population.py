@@ -3,6 +3,13 @@
 Users arrive over time: a founding cohort signed up in the year before `signup_start`, the rest
 uniformly between `signup_start` and `signup_end`, so windows inside that span contain new
 users. IDs follow sign-up order, as a real user table's would.
+
+The users signed up by any day are therefore a prefix of the table, and every window's
+statistics are over such a prefix. So that a small prefix (the first weeks, 20-40 users) shows
+the same heavy tail of activity as the whole population, `Activity_Weight` takes its quantiles
+from a randomly shifted van der Corput sequence in sign-up order: every prefix spreads evenly
+over the log-normal distribution (the busiest tenth of any 30 users is about as busy as that of
+all of them), while each user's weight is still log-normal.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtri
 
 from poppy_pipeline.profiles import PROFILE_NAMES
 from poppy_pipeline.randomness import stream
@@ -40,11 +48,11 @@ def generate_users(settings: SimulationSettings) -> pd.DataFrame:
     on_mobile = stream(settings.seed, "users:device").random(n) < settings.mobile_share
     sigma = settings.activity_sigma
     # Log-normal with mean 1: heavy-tailed like real activity (top 10% of users ≈ 39% at σ=1).
-    activity = stream(settings.seed, "users:activity").lognormal(-(sigma**2) / 2, sigma, n)
+    activity = np.exp(-(sigma**2) / 2 + sigma * ndtri(_spread_quantiles(settings.seed, "users:activity", n, 2)))
     preference_rng = stream(settings.seed, "users:preferred_type")
     has_preference = preference_rng.random(n) < settings.preferred_type_user_share
     preferred = np.asarray(OBJECT_TYPES, dtype=object)[preference_rng.integers(len(OBJECT_TYPES), size=n)]
-    bias = stream(settings.seed, "users:rating_bias").normal(0.0, settings.rating_bias_sd, n)
+    bias = settings.rating_bias_sd * ndtri(_spread_quantiles(settings.seed, "users:rating_bias", n, 3))
     return pd.DataFrame(
         {
             "User_ID": np.arange(1, n + 1, dtype=np.int64),
@@ -66,6 +74,24 @@ def _signup_ordinals(settings: SimulationSettings, n: int) -> np.ndarray:
     founding_days = rng.integers(start - FOUNDING_PERIOD_DAYS, start, size=n)
     growth_days = rng.integers(start, end + 1, size=n)
     return np.where(founding, founding_days, growth_days)
+
+
+def _spread_quantiles(seed: int, name: str, n: int, base: int) -> np.ndarray:
+    """n quantiles in (0, 1), each uniform, yet evenly spread over every prefix of the users.
+
+    The van der Corput sequence in `base` (base 2: 0, 1/2, 1/4, 3/4, ...) fills [0, 1) evenly
+    at every length; one uniform shift (mod 1) from the seed makes each value uniform. Distinct
+    bases for distinct traits keep the traits independent of each other (a Halton sequence).
+    """
+    index = np.arange(n, dtype=np.int64)
+    radical = np.zeros(n)
+    scale = 1.0 / base
+    while index.any():
+        radical += scale * (index % base)
+        index //= base
+        scale /= base
+    shift = stream(seed, name).random()
+    return np.clip((radical + shift) % 1.0, 1e-12, 1 - 1e-12)
 
 
 def ordinals_to_dates(ordinals: np.ndarray) -> np.ndarray:

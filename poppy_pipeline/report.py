@@ -11,8 +11,13 @@ The JSON follows seed 002's definitions exactly:
 - `new_vs_existing`: a user is new when signed up within `new_user_days` (7) before the last
   event; per user, summed watch time over summed duration of the engaging events (seed 002:
   view, like, comment, share), users without such events counting as 0; then the mean of that
-  ratio, the mean number of distinct objects, and the number of users, per group. Users who
-  signed up after the last event are left out (seed 002's data has none; a simulation does).
+  ratio, the mean number of distinct objects, and the number of users, per group. As in seed
+  002 there is no upper bound: a user who signed up after the last event but has events in
+  the log is new (seed 002's own log has three). Only users with neither (signed up after the
+  last event, no event in the window: a simulation's future sign-ups) are left out, as they
+  were not users yet; seed 002 would count them as new users with nothing watched;
+- `data_quality`: users whose events precede their sign-up date, and those events. They stay
+  in every figure; the report only counts them.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ NEW_USER_DAYS = 7
 TOP_OBJECTS = 10
 HISTOGRAM_BINS = 10
 FIGURE_DPI = 80
+MAX_LISTED_USERS = 20
 
 
 def view_watch_ratios(interactions: pd.DataFrame, objects: pd.DataFrame, view_type: str) -> pd.Series:
@@ -81,7 +87,7 @@ def new_vs_existing(
     cutoff = latest - pd.Timedelta(days=new_user_days)
     people = users[["User_ID", "Signup_Date"]].copy()
     people["Signup_Date"] = pd.to_datetime(people["Signup_Date"])
-    people = people[people["Signup_Date"] <= latest]
+    people = people[(people["Signup_Date"] <= latest) | people["User_ID"].isin(interactions["User_ID"])]
     people["is_new"] = people["Signup_Date"] >= cutoff
 
     engaging = interactions[interactions["Interaction_Type"].astype(str).isin(engaging_types)]
@@ -114,6 +120,18 @@ def new_vs_existing(
     return out
 
 
+def events_before_signup(interactions: pd.DataFrame, users: pd.DataFrame) -> dict:
+    """Users with events before their sign-up date (a data-quality finding), and those events."""
+    signup = pd.to_datetime(interactions["User_ID"].map(users.set_index("User_ID")["Signup_Date"]))
+    early = interactions.loc[(interactions["Timestamp"] < signup).to_numpy(), "User_ID"]
+    offenders = sorted(early.unique().tolist(), key=str)
+    return {
+        "users_with_events_before_signup": len(offenders),
+        "events_before_signup": len(early),
+        "user_ids": [_plain(u) for u in offenders[:MAX_LISTED_USERS]],
+    }
+
+
 def build_report(
     interactions: pd.DataFrame,
     objects: pd.DataFrame,
@@ -132,6 +150,7 @@ def build_report(
         "watch_ratio_histogram": watch_ratio_histogram(ratios),
         "top_objects": top_objects(engagement, objects),
         "new_vs_existing": new_vs_existing(interactions, objects, users, engaging_types, new_user_days),
+        "data_quality": events_before_signup(interactions, users),
         "window": {
             "first_event": str(interactions["Timestamp"].min()),
             "last_event": str(interactions["Timestamp"].max()),

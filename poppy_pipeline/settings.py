@@ -58,8 +58,12 @@ class SimulationSettings:
     mobile_share: float = 0.4
     activity_sigma: float = 1.0
     preferred_type_user_share: float = 0.3
-    rating_bias_sd: float = 0.5
+    # Seed 000: users rate "higher/lower by ~0.5 points"; a normal offset with this sd averages
+    # ±0.5 (mean |offset| = sd·√(2/π)).
+    rating_bias_sd: float = 0.625
     # Interactions.
+    # Expected interactions a day once all `num_users` have signed up (seed 000: 10,000 in 30
+    # days by 100 users); each user's share is fixed, so early windows have less traffic.
     interactions_per_day: float = 10_000 / 30
     interaction_type_weights: Mapping[str, float] = field(
         default_factory=lambda: dict(DEFAULT_INTERACTION_TYPE_WEIGHTS)

@@ -32,3 +32,10 @@ def make_model(settings: SimulationSettings) -> tuple[SimulationModel, pd.DataFr
 
 def simulate_window(model: SimulationModel, days: list[date] = WINDOW) -> pd.DataFrame:
     return pd.concat([simulate_day(model, day) for day in days], ignore_index=True)
+
+
+def expected_interactions(users: pd.DataFrame, days: list[date], per_day: float = 10_000 / 30) -> float:
+    """Traffic a window should have: each signed-up user's `Activity_Weight` share of `per_day`."""
+    signups = pd.to_datetime(users["Signup_Date"])
+    weights = users["Activity_Weight"]
+    return sum(per_day * weights[signups <= pd.Timestamp(day)].sum() / weights.sum() for day in days)

@@ -9,8 +9,14 @@ EVENT_TYPES = ["impression", "view", "like", "comment", "share", "follow_creator
 WEIGHTS = {"impression": 0.0, "view": 0.2, "like": 1.0, "comment": 1.5, "share": 2.0, "follow_creator": 2.5}
 
 
-def write_pings_folder(folder: Path, seed: int = 2, users: int = 20, pings: int = 40, events: int = 400) -> Path:
-    """users.csv, pings.csv and interactions.csv like seed 002's (string IDs, Jan-Feb 2024)."""
+def write_pings_folder(
+    folder: Path, seed: int = 2, users: int = 20, pings: int = 40, events: int = 400, late_signups: int = 0
+) -> Path:
+    """users.csv, pings.csv and interactions.csv like seed 002's (string IDs, Jan-Feb 2024).
+
+    `late_signups` users with events get a sign-up date after the log's last event, as the
+    three new users of seed 002's own log have: all their events precede their sign-up.
+    """
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     user_ids = [f"u{i}" for i in range(1, users + 1)]
@@ -46,7 +52,30 @@ def write_pings_folder(folder: Path, seed: int = 2, users: int = 20, pings: int 
             "event_timestamp": stamps.strftime("%Y-%m-%d %H:%M:%S"),
         }
     ).to_csv(folder / "interactions.csv", index=False)
+    if late_signups:
+        _sign_up_after_the_log(folder, late_signups, rng)
     return folder
+
+
+def _sign_up_after_the_log(folder: Path, count: int, rng: np.random.Generator) -> None:
+    table = pd.read_csv(folder / "users.csv")
+    log = pd.read_csv(folder / "interactions.csv", parse_dates=["event_timestamp"])
+    late = rng.choice(sorted(log["user_id"].unique()), count, replace=False)
+    after = log["event_timestamp"].max().normalize() + pd.to_timedelta(rng.integers(1, 4, count), unit="D")
+    moved = dict(zip(late, after.strftime("%Y-%m-%d"), strict=True))
+    table["signup_date"] = table["user_id"].map(moved).fillna(table["signup_date"])
+    table.to_csv(folder / "users.csv", index=False)
+
+
+def add_future_users(folder: Path, count: int) -> list[str]:
+    """Users who sign up after the log's last event and have no event: not users yet."""
+    table = pd.read_csv(folder / "users.csv")
+    last = pd.read_csv(folder / "interactions.csv", parse_dates=["event_timestamp"])["event_timestamp"].max()
+    ids = [f"future{i}" for i in range(1, count + 1)]
+    dates = (last.normalize() + pd.to_timedelta(np.arange(1, count + 1), unit="D")).strftime("%Y-%m-%d")
+    future = pd.DataFrame({"user_id": ids, "signup_date": dates, "country": "NL"})
+    pd.concat([table, future], ignore_index=True).to_csv(folder / "users.csv", index=False)
+    return ids
 
 
 def seed002_figures(folder: Path) -> dict:

@@ -54,7 +54,7 @@ def test_bad_rows_are_quarantined_naming_line_and_column(tmp_path: Path):
     assert log.valid["Session_ID"].tolist() == ["s1", "s2"]  # text IDs stay text
     assert log.rejected.columns.tolist() == [*ACTION_COLUMNS, "Page", "reason"]
     assert log.rejected["reason"].tolist() == [
-        "line 3: Timestamp 'soon' is not a date-time",
+        "line 3: Timestamp 'soon' is not an ISO 8601 date-time",
         "line 4: Action 'teleport' is not one of scroll_down, scroll_up, click, hover, wait, focus_window,"
         " blur_window, close_tab, click_ad",
         "line 5: User_ID 'u2' differs from the user of the session's first row",
@@ -68,15 +68,16 @@ def test_missing_file_and_missing_column_are_named(tmp_path: Path):
     with pytest.raises(ActionLogError, match=r"nowhere\.csv: file not found"):
         read_action_log(tmp_path / "nowhere.csv")
     path = write(tmp_path, "1,2,2026-11-21T10:00:00,click\n", header="Session_ID,User_ID,Timestamp,Action\n")
-    with pytest.raises(ActionLogError, match=r"actions\.csv: missing column\(s\) Scroll_Amount"):
+    with pytest.raises(ActionLogError, match=r"actions\.csv line 1: missing column\(s\) Scroll_Amount"):
         read_action_log(path)
 
 
 def test_days_are_split_by_timestamp(tmp_path: Path):
     body = "".join(f"1,1,2026-11-{day}T{hour:02d}:00:00,click,,/\n" for day in (20, 21, 22) for hour in (23, 1))
     log = read_action_log(write(tmp_path, body))
-    days, outside = split_actions_by_day(log.valid, ["2026-11-21", "2026-11-23"])
-    assert len(days["2026-11-21"]) == 2 and days["2026-11-23"].empty and outside == 4
+    split = split_actions_by_day(log, ["2026-11-21", "2026-11-23"])
+    days = split.days
+    assert len(days["2026-11-21"]) == 2 and days["2026-11-23"].empty and split.outside == 4
     assert days["2026-11-21"]["Timestamp"].is_monotonic_increasing
 
 

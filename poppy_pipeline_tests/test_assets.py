@@ -16,7 +16,7 @@ from poppy_pipeline.defs.simulated_interactions import (
 )
 from poppy_pipeline.defs.users import users
 
-from .conftest import WINDOW
+from .conftest import WINDOW, expected_interactions
 
 SIMULATION = [celestial_objects, users, simulated_interactions, simulated_interactions_patterns]
 RANGE = {"dagster/asset_partition_range_start": str(WINDOW[0]), "dagster/asset_partition_range_end": str(WINDOW[-1])}
@@ -43,14 +43,16 @@ def test_thirty_days_in_one_run_with_every_check_passing(window_run, data_dir: P
     assert not failed
     assert evaluations["repeat_share"].metadata["measured"].value == pytest.approx(0.40, abs=0.05)
     window = pd.concat([tables.read_csv(f) for f in files])
-    assert 9_000 <= len(window) <= 11_000
+    expected = expected_interactions(tables.read_csv(data_dir / "users.csv"), WINDOW)
+    assert abs(len(window) - expected) < 4 * expected**0.5
 
 
 def test_materializations_carry_row_counts_paths_and_previews(window_run, data_dir: Path):
     events = window_run.asset_materializations_for_node("simulated_interactions")
     assert len(events) == 30  # one per partition
     metadata = events[0].metadata
-    assert metadata["dagster/row_count"].value > 9_000
+    written = sum(len(tables.read_csv(f)) for f in (data_dir / "simulated_interactions").iterdir())
+    assert metadata["dagster/row_count"].value == written
     assert Path(metadata["path"].value) == data_dir / "simulated_interactions"
     assert "Interaction_ID" in metadata["preview"].value
     assert metadata["days"].value == 30

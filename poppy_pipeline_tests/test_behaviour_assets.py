@@ -82,6 +82,8 @@ def test_a_week_in_one_run_with_every_check_passing(week_run, data_dir: Path):
     assert set(evaluations) >= expected
     failed = {key: e.metadata for key, e in evaluations.items() if key in expected and not e.passed}
     assert not failed
+    share = evaluations[("sliding_window_features", "positive_share")].metadata
+    assert share["interval"].value[0] <= share["measured"].value <= share["interval"].value[1]
     actions, windows = read_days(data_dir, "session_actions"), read_days(data_dir, "sliding_window_features")
     assert actions.columns.tolist() == ACTION_COLUMNS and windows.columns.tolist() == WINDOW_COLUMNS
     interactions = read_days(data_dir, "simulated_interactions")
@@ -190,7 +192,7 @@ def test_a_real_action_log_replaces_the_simulation(week_run, data_dir: Path, tmp
     assert rejected["reason"].tolist() == [
         "line 44: Action 'teleport' is not one of scroll_down, scroll_up, click, hover, wait, focus_window,"
         " blur_window, close_tab, click_ad",
-        "line 45: Timestamp 'yesterday-ish' is not a date-time",
+        "line 45: Timestamp 'yesterday-ish' is not an ISO 8601 date-time",
     ]
     windows = tables.read_csv(data_dir / "sliding_window_features" / f"{day}.csv")
     assert len(windows) == 4 and windows["Oracle_Probability"].isna().all()
@@ -237,12 +239,21 @@ def test_a_real_interaction_log_skips_the_behaviour_branch(data_dir: Path, tmp_p
 
 
 @pytest.mark.parametrize(
-    ("windows", "positives", "passed"),
-    [(100_000, 6_000, True), (100_000, 3_500, False), (100_000, 8_500, False), (300, 30, True), (300, 60, False)],
+    ("users", "share", "passed"),
+    [(1_000, 0.06, True), (1_000, 0.035, False), (1_000, 0.085, False), (1_000, 0.20, False), (3, 0.10, True)],
 )
-def test_positive_share_tolerance_widens_only_on_few_windows(windows: int, positives: int, passed: bool):
-    labels = pd.DataFrame({"Label": np.r_[np.ones(positives), np.zeros(windows - positives)]})
-    assert positive_share(labels)[0] is passed
+def test_positive_share_fails_only_when_its_interval_over_users_misses_the_band(users: int, share: float, passed: bool):
+    """Users' shares spread around `share` (0.5× to 1.5×), 100 windows each: a thousand users pin the
+    share down, three cannot tell 10% from 8%."""
+    user_shares = share * np.linspace(0.5, 1.5, users)
+    positives = np.rint(user_shares * 100).astype(int)
+    labels = np.concatenate([np.r_[np.ones(p), np.zeros(100 - p)] for p in positives])
+    windows = pd.DataFrame({"User_ID": np.repeat(np.arange(users), 100), "Label": labels})
+    result, metadata = positive_share(windows)
+    assert result is passed
+    low, high = metadata["interval"].value
+    assert low <= metadata["measured"].value <= high
+    assert "1000 bootstrap resamples" in metadata["interval_method"]
 
 
 def test_profiles_present_names_the_missing_ones():

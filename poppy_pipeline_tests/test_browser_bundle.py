@@ -1,9 +1,11 @@
 """The browser bundle against the Python side: the same features, the same probabilities.
 
-A small simulated world (plus synthetic sessions of awkward shapes) gives windows and a trained,
-exported model; golden windows (actions, Python features, Python onnxruntime probabilities) are
-checked (a) by `node --test browser/tests/` (extractor 1e-9, onnxruntime-web in Node 1e-5) and
-(b) inside demo.html in headless Chromium, served from 127.0.0.1.
+A small simulated world (plus synthetic sessions of awkward shapes) gives windows and two trained,
+exported models: one on the default 120-second windows, one on 60-second windows (other step,
+min_actions). Golden windows of each (actions, Python features, Python onnxruntime probabilities;
+for the default model, every edge case and 2,000 random windows) are checked (a) by
+`node --test browser/tests/` (extractor 1e-9; the light runtime 1e-6, onnxruntime-web 1e-5, in Node)
+and (b) inside demo.html in headless Chromium, served from 127.0.0.1, on both backends.
 
 Without `browser/node_modules` or Chromium these tests skip, saying how to install them; with
 `CI` set they fail instead, so CI cannot pass without having run them.
@@ -14,6 +16,7 @@ import os
 import shutil
 import struct
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,7 @@ from poppy_pipeline.sessions import BehaviourSettings, simulate_sessions
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.windows import FEATURE_NAMES, WindowSpec, extract_windows
 
+from . import browser_harness as harness
 from .conftest import WINDOW, make_model
 from .test_windows import random_sessions
 
@@ -35,9 +39,17 @@ ARTIFACTS = REPO / "test-artifacts"
 RUNTIME = bundle.BROWSER_DIR / "node_modules" / bundle.RUNTIME_PACKAGE
 INSTALL_NPM = "install the npm packages: `npm ci --prefix browser` (Node.js ≥ 20)"
 INSTALL_CHROMIUM = "install Chromium: `apt-get install -y chromium` (or set CHROMIUM_PATH)"
-# Golden windows per edge case, and of the ordinary ones.
+# Golden windows per edge case, and random ones (of the default model; of the 60-second one).
 PER_CASE = 3
-ORDINARY = 40
+RANDOM = 2_000
+RANDOM_60S = 200
+# The other model's window settings: every one differs from the default.
+SPEC_60S = WindowSpec(window_ms=60_000, step_ms=5_000, horizon_ms=20_000, min_actions=3)
+# |p_browser − p_python|: the light runtime sums as onnxruntime's CPU kernel does, onnxruntime-web
+# in another order.
+TOLERANCE = {"light": 1e-6, "ort": 1e-5}
+# The light path's download budget (issue 17): page, modules and model.
+LIGHT_BUDGET_BYTES = 100_000
 
 
 def require(ok: bool, reason: str) -> None:
@@ -50,26 +62,29 @@ def require(ok: bool, reason: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def world() -> tuple[pd.DataFrame, bytes]:
+def world() -> tuple[pd.DataFrame, pd.DataFrame, bytes]:
     """Three simulated days and synthetic sessions (zero and constant gaps, negative and missing
-    scroll amounts); the model trained and exported as the pipeline does."""
+    scroll amounts); the simulated actions, all actions, and the default model as the pipeline exports it."""
     settings = SimulationSettings()
     model, _objects, users = make_model(settings)
     days = [
         simulate_sessions(BehaviourSettings(), settings.seed, users, simulate_day(model, day), day).actions
         for day in WINDOW[-3:]
     ]
-    simulated = pd.concat(days, ignore_index=True)
-    training = extract_windows(simulated)
-    fitted = core.fit_calibrated(core.feature_matrix(training), training["Label"].to_numpy())
-    payload = core.export_onnx(fitted, WindowSpec().settings(), "test")
-
+    simulated = pd.concat(days, ignore_index=True).astype({"Action": str})
     synthetic = pd.concat([random_sessions(seed=7, sessions=60), boundary_session()], ignore_index=True)
     scroll_up = synthetic["Action"] == "scroll_up"
     amounts = synthetic["Scroll_Amount"].astype(float).where(scroll_up | (synthetic["Action"] == "scroll_down"))
     synthetic["Scroll_Amount"] = amounts.where(~scroll_up, -amounts)  # real logs: negative deltas, blanks
-    actions = pd.concat([simulated.astype({"Action": str}), synthetic], ignore_index=True)
-    return actions, payload
+    actions = pd.concat([simulated, synthetic], ignore_index=True)
+    return simulated, actions, trained_model(simulated, WindowSpec())
+
+
+def trained_model(actions: pd.DataFrame, spec: WindowSpec) -> bytes:
+    """The ONNX file of a model trained on `spec`'s windows of `actions`, exported as the pipeline does."""
+    training = extract_windows(actions, spec)
+    fitted = core.fit_calibrated(core.feature_matrix(training), training["Label"].to_numpy())
+    return core.export_onnx(fitted, spec.settings(), "test")
 
 
 def boundary_session() -> pd.DataFrame:
@@ -89,9 +104,12 @@ def boundary_session() -> pd.DataFrame:
     )
 
 
-def pick_golden(windows: pd.DataFrame, actions: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    """A few windows of every edge case, and ordinary ones; fails if a case has none."""
-    count = np.rint(windows["interaction_density"] * 120).astype(int)
+def pick_golden(
+    windows: pd.DataFrame, actions: pd.DataFrame, spec: WindowSpec, random: int, seed: int = 0
+) -> pd.DataFrame:
+    """A few windows of every edge case of `spec`'s windows, and `random` others; fails if a case has none."""
+    seconds = spec.window_seconds
+    count = np.rint(windows["interaction_density"] * seconds).astype(int)
     stamps = pd.MultiIndex.from_arrays([actions["Session_ID"], actions["Timestamp"]])
 
     def action_at(offset: pd.Timedelta) -> np.ndarray:
@@ -99,10 +117,10 @@ def pick_golden(windows: pd.DataFrame, actions: pd.DataFrame, seed: int = 0) -> 
 
     scrolls = windows["scroll_down_count"] + windows["scroll_up_count"]
     cases = {
-        **{f"{n} action(s)": count == n for n in range(1, 6)},
+        **{f"{n} action(s)": count == n for n in range(1, spec.min_actions + 1)},
         "no scrolls": scrolls == 0,
         "blur and focus": (windows["blur_count"] > 0) & (windows["focus_count"] > 0),
-        "session start inside the window": windows["session_duration"] < 120,
+        "session start inside the window": windows["session_duration"] < seconds,
         "long session": windows["session_duration"] >= windows["session_duration"].quantile(0.99),
         "busy window": count >= count.quantile(0.99),
         "clicks without hovers": (windows["click_count"] > 0) & (windows["hover_count"] == 0),
@@ -111,7 +129,7 @@ def pick_golden(windows: pd.DataFrame, actions: pd.DataFrame, seed: int = 0) -> 
         "positive rhythm": windows["engagement_rhythm"] > 0,
         "scrolled up more than down": (scrolls > 0) & (windows["scroll_depth_max"] == 0),
         "attention at a bound": windows["attention_score"].isin([0.0, 1.0]),
-        "an action on the window's start": action_at(-pd.Timedelta(seconds=120)),
+        "an action on the window's start": action_at(-pd.Timedelta(milliseconds=spec.window_ms)),
         "an action on the window's end": action_at(pd.Timedelta(0)),
         "an action just after the end": action_at(pd.Timedelta(milliseconds=1)),
     }
@@ -121,22 +139,38 @@ def pick_golden(windows: pd.DataFrame, actions: pd.DataFrame, seed: int = 0) -> 
         rows = np.flatnonzero(np.asarray(mask))
         assert len(rows), f"no window of the edge case {name!r}"
         chosen.extend(rng.choice(rows, size=min(PER_CASE, len(rows)), replace=False))
-    chosen.extend(rng.choice(len(windows), size=ORDINARY, replace=False))
+    chosen.extend(rng.choice(len(windows), size=min(random, len(windows)), replace=False))
     return windows.iloc[np.unique(chosen)]
+
+
+def export_golden(actions: pd.DataFrame, payload: bytes, spec: WindowSpec, random: int, folder: Path) -> Path:
+    every_window = extract_windows(actions, replace(spec, min_actions=1))  # also the windows below min_actions
+    picked = pick_golden(every_window, actions, spec, random)
+    return harness.export_golden_windows(actions, picked, payload, folder, spec)
 
 
 @pytest.fixture(scope="module")
 def golden(world, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    actions, payload = world
-    every_window = extract_windows(actions, WindowSpec(min_actions=1))  # also the windows below 5
-    return bundle.export_golden_windows(
-        actions, pick_golden(every_window, actions), payload, tmp_path_factory.mktemp("golden")
-    )
+    _simulated, actions, payload = world
+    return export_golden(actions, payload, WindowSpec(), RANDOM, tmp_path_factory.mktemp("golden"))
 
 
-def test_golden_windows_hold_each_sessions_actions_in_time_order(golden: Path):
+@pytest.fixture(scope="module")
+def golden_60s(world, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Golden windows of a model trained on SPEC_60S: the page must compute its features over 60 s."""
+    simulated, actions, _payload = world
+    payload = trained_model(simulated, SPEC_60S)
+    return export_golden(actions, payload, SPEC_60S, RANDOM_60S, tmp_path_factory.mktemp("golden_60s"))
+
+
+def test_golden_windows_hold_each_sessions_actions_in_time_order(golden: Path, golden_60s: Path):
     data = json.loads(golden.read_text())
     assert data["feature_names"] == list(FEATURE_NAMES) and data["window_ms"] == 120_000
+    assert len(data["windows"]) >= RANDOM
+    other = json.loads(golden_60s.read_text())
+    assert (other["window_ms"], other["min_actions"]) == (60_000, 3)
+    properties = bundle.model_properties((golden_60s.parent / other["model"]).read_bytes())
+    assert bundle.model_window_spec(properties) == SPEC_60S  # the model carries its own settings
     assert (golden.parent / data["model"]).is_file()
     for window in data["windows"]:
         session = data["sessions"][window["session"]]
@@ -147,14 +181,14 @@ def test_golden_windows_hold_each_sessions_actions_in_time_order(golden: Path):
     assert None in amounts and min(a for a in amounts if a is not None) < 0  # the JS must read both
 
 
-def test_node_features_and_probabilities_equal_pythons(golden: Path):
+def test_node_features_and_probabilities_equal_pythons(golden: Path, golden_60s: Path):
     node = shutil.which("node")
     require(node is not None, "Node.js is not installed (Debian: `apt-get install -y nodejs`)")
     require(RUNTIME.is_dir(), f"{RUNTIME} is missing: {INSTALL_NPM}")
     done = subprocess.run(
         [node, "--test", "--test-reporter=tap", "browser/tests/"],
         cwd=REPO,
-        env={**os.environ, "POPPY_GOLDEN_WINDOWS": str(golden)},
+        env={**os.environ, "POPPY_GOLDEN_WINDOWS": os.pathsep.join([str(golden), str(golden_60s)])},
         capture_output=True,
         text=True,
         timeout=120,
@@ -177,41 +211,65 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", header[16:24])
 
 
-def test_the_bundle_in_headless_chromium(world, golden: Path, tmp_path: Path):
+def test_the_bundle_in_headless_chromium(world, golden: Path, golden_60s: Path, tmp_path: Path):
     require(
         RUNTIME.is_dir() and (bundle.BROWSER_DIR / "node_modules" / "playwright-core").is_dir(),
         f"browser/node_modules is incomplete: {INSTALL_NPM}",
     )
-    chromium = bundle.find_chromium()
+    chromium = harness.find_chromium()
     require(chromium is not None and Path(chromium).is_file(), f"no Chromium found: {INSTALL_CHROMIUM}")
-    _actions, payload = world
+    payload = world[2]
     manifest = bundle.build_browser_bundle(payload, tmp_path / "browser_bundle")
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "browser_demo.png"
     screenshot.unlink(missing_ok=True)
 
-    with bundle.serve_folder(tmp_path / "browser_bundle") as base:
-        report, done = bundle.run_browser_check(f"{base}demo.html", golden, chromium, screenshot=screenshot)
+    with harness.serve_folder(tmp_path / "browser_bundle") as base:
+        report, done = harness.run_browser_check(
+            f"{base}demo.html", [golden, golden_60s], chromium, screenshot=screenshot
+        )
 
     assert report, f"no report from the browser script:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert report["failures"] == [] and done.returncode == 0, report["failures"]
-    # Every request went to the local server, and only for files of the bundle.
-    assert report["requests"] and all(url.startswith(base) for url in report["requests"]), report["requests"]
-    requested = {url.removeprefix(base).split("?")[0] for url in report["requests"]}
-    assert requested <= set(manifest["files"]), requested - set(manifest["files"])
-    assert {"demo.html", bundle.MODEL_FILE, "ort/ort-wasm-simd-threaded.wasm"} <= requested
-    assert report["max_probability_difference"] <= 1e-5
-    assert report["max_feature_relative_difference"] <= 1e-9, report["worst_feature"]
-    assert report["windows"] == len(json.loads(golden.read_text())["windows"])
-    assert report["perturbed_difference"] > 1e-3 and "expects the features" in report["wrong_names_error"]
+    (ARTIFACTS / "browser_report.json").write_text(json.dumps(without_requests(report), indent=2) + "\n")
+    windows = [len(json.loads(path.read_text())["windows"]) for path in (golden, golden_60s)]
+    for name, backend in report["backends"].items():
+        # Every request went to the local server, only for the backend's files, each once.
+        assert backend["requests"] and all(url.startswith(base) for url in backend["requests"]), backend["requests"]
+        requested = [url.removeprefix(base).split("?")[0] for url in backend["requests"]]
+        assert sorted(requested) == sorted(manifest["backends"][name]["files"]), name
+        assert backend["bytes"] == backend["page_bytes"] == manifest["backends"][name]["bytes"]
+        assert [s["windows"] for s in backend["sets"]] == windows
+        assert [s["window_ms"] for s in backend["sets"]] == [120_000, 60_000]
+        for checked in backend["sets"]:
+            assert checked["max_probability_difference"] <= TOLERANCE[name], (name, checked)
+            assert checked["max_feature_relative_difference"] <= 1e-9, (name, checked["worst_feature"])
+            assert checked["null_rule_ok"] and checked["perturbed_difference"] > 1e-4
+        assert backend["shown_backend"] == name and "window 120 s, step 10 s, horizon 10 s" in backend["shown_trained"]
+    light = report["backends"]["light"]
+    assert not any("ort" in url.removeprefix(base) for url in light["requests"])  # never onnxruntime-web
+    assert light["bytes"] <= LIGHT_BUDGET_BYTES
+    assert "expects the features" in report["wrong_names_error"]
     assert {"hover", "scroll_down", "scroll_up", "click"} <= {action for action, _ in report["recorded"]}
     assert png_size(screenshot) == (1280, 900)
-    latency = report["latency"]
-    print(
-        f"\nChromium {report['chromium']}: prediction per window mean {latency['mean_ms']:.3f} ms,"
-        f" p50 {latency['p50_ms']:.3f} ms, p95 {latency['p95_ms']:.3f} ms over {latency['calls']} calls;"
-        f" feature extraction {report['extraction']['mean_ms'] * 1000:.1f} µs per window"
-    )
+    for name, backend in report["backends"].items():
+        latency = backend["latency"]
+        print(
+            f"\nChromium {report['chromium']}, {name}: {backend['bytes']:,} bytes loaded, first prediction"
+            f" {backend['first_prediction']['after_load_ms']:.1f} ms after the load event; per window mean"
+            f" {latency['mean_ms']:.3f} ms, p50 {latency['p50_ms']:.3f} ms, p95 {latency['p95_ms']:.3f} ms;"
+            f" max |p − p_python| {max(s['max_probability_difference'] for s in backend['sets']):.1e}"
+        )
+
+
+def without_requests(report: dict) -> dict:
+    """The report as a test artifact: per backend, the requested files with their sizes, not the raw lists."""
+    backends = {
+        name: {k: v for k, v in backend.items() if k not in ("requests", "response_bytes")}
+        | {"files": {url.rsplit("/", 1)[-1].split("?")[0]: n for url, n in backend["response_bytes"].items()}}
+        for name, backend in report["backends"].items()
+    }
+    return report | {"backends": backends}
 
 
 # --- the builder, on a stand-in npm folder (no Node needed) --------------------------------------
@@ -233,7 +291,7 @@ def browser_dir(tmp_path: Path) -> Path:
 
 
 def test_the_bundle_holds_only_what_the_page_needs(world, browser_dir: Path, tmp_path: Path):
-    _actions, payload = world
+    payload = world[2]
     manifest = bundle.build_browser_bundle(payload, tmp_path / "out" / "browser_bundle", browser_dir)
     folder = tmp_path / "out" / "browser_bundle"
     files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
@@ -248,6 +306,12 @@ def test_the_bundle_holds_only_what_the_page_needs(world, browser_dir: Path, tmp
     assert (folder / bundle.MODEL_FILE).read_bytes() == payload
     assert manifest["files"][bundle.MODEL_FILE]["bytes"] == len(payload)
     assert manifest["feature_names"] == list(FEATURE_NAMES)
+    assert manifest["window"] == WindowSpec().settings()
+    light, ort = manifest["backends"]["light"], manifest["backends"]["ort"]
+    ort_only = {*bundle.ORT_SOURCE_FILES, *(f"{bundle.RUNTIME_DIR}/{name}" for name in bundle.RUNTIME_FILES)}
+    assert set(light["files"]) == expected - ort_only
+    assert set(ort["files"]) == expected
+    assert light["bytes"] == sum(manifest["files"][name]["bytes"] for name in light["files"])
     assert json.loads((folder / bundle.MANIFEST_FILE).read_text()) == manifest
     assert (
         manifest["versions"][bundle.RUNTIME_PACKAGE]
@@ -259,7 +323,7 @@ def test_the_bundle_holds_only_what_the_page_needs(world, browser_dir: Path, tmp
 def test_a_missing_npm_install_is_named(world, browser_dir: Path, tmp_path: Path):
     shutil.rmtree(browser_dir / "node_modules")
     with pytest.raises(bundle.BrowserBundleError, match=r"npm ci --prefix browser.*ort\.wasm\.bundle\.min\.mjs"):
-        bundle.build_browser_bundle(world[1], tmp_path / "browser_bundle", browser_dir)
+        bundle.build_browser_bundle(world[2], tmp_path / "browser_bundle", browser_dir)
     assert not (tmp_path / "browser_bundle").exists()
 
 
@@ -267,7 +331,7 @@ def test_a_stale_npm_install_is_refused(world, browser_dir: Path, tmp_path: Path
     installed = browser_dir / "node_modules" / bundle.RUNTIME_PACKAGE / "package.json"
     installed.write_text(json.dumps({"version": "0.0.1"}))
     with pytest.raises(bundle.BrowserBundleError, match=r"0\.0\.1.*pins.*npm ci"):
-        bundle.build_browser_bundle(world[1], tmp_path / "browser_bundle", browser_dir)
+        bundle.build_browser_bundle(world[2], tmp_path / "browser_bundle", browser_dir)
 
 
 def test_a_model_with_other_feature_names_is_refused(browser_dir: Path, tmp_path: Path):
@@ -280,9 +344,40 @@ def test_a_model_with_other_feature_names_is_refused(browser_dir: Path, tmp_path
         bundle.build_browser_bundle(payload, tmp_path / "browser_bundle", browser_dir)
 
 
+def test_the_light_path_fits_its_budget(world):
+    """Everything the light page downloads to predict (page, modules, model), from the real sources."""
+    sources = sum((bundle.BROWSER_DIR / "src" / name).stat().st_size for name in bundle.LIGHT_SOURCE_FILES)
+    assert sources + len(world[2]) <= LIGHT_BUDGET_BYTES, (sources, len(world[2]))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"min_actions": None}, r"no min_actions metadata property.*re-export"),
+        ({"window_seconds": None, "step_seconds": None}, r"no window_seconds, step_seconds metadata properties"),
+        ({"window_seconds": "0.0"}, r"the model's window_seconds must be a positive whole number of milliseconds"),
+        ({"horizon_seconds": "ten"}, r"the model's horizon_seconds 'ten' is not a number"),
+        ({"min_actions": "2.5"}, r"min_actions '2.5' is not a whole number"),
+        ({"min_actions": "0"}, r"the model's min_actions must be at least 1"),
+    ],
+)
+def test_a_model_with_settings_the_page_cannot_honour_is_refused(world, browser_dir, tmp_path, changes, message):
+    import onnx
+
+    model = onnx.load_from_string(world[2])
+    properties = {p.key: p.value for p in model.metadata_props} | changes
+    del model.metadata_props[:]
+    for key, value in properties.items():
+        if value is not None:
+            model.metadata_props.add(key=key, value=value)
+    with pytest.raises(bundle.BrowserBundleError, match=message):
+        bundle.build_browser_bundle(model.SerializeToString(), tmp_path / "browser_bundle", browser_dir)
+    assert not (tmp_path / "browser_bundle").exists()
+
+
 def test_a_failed_rebuild_keeps_the_previous_bundle(world, browser_dir: Path, tmp_path: Path, monkeypatch):
     destination = tmp_path / "browser_bundle"
-    bundle.build_browser_bundle(world[1], destination, browser_dir)
+    bundle.build_browser_bundle(world[2], destination, browser_dir)
     before = {p.name: p.read_bytes() for p in destination.iterdir() if p.is_file()}
     (destination / "stale.txt").write_text("from an older build")
     real_copy = shutil.copyfile
@@ -294,10 +389,10 @@ def test_a_failed_rebuild_keeps_the_previous_bundle(world, browser_dir: Path, tm
 
     monkeypatch.setattr(bundle.shutil, "copyfile", failing_copy)
     with pytest.raises(OSError, match="disk full"):
-        bundle.build_browser_bundle(world[1], destination, browser_dir)
+        bundle.build_browser_bundle(world[2], destination, browser_dir)
     assert {p.name: p.read_bytes() for p in destination.iterdir() if p.is_file() and p.name != "stale.txt"} == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # the staging folder is gone
 
     monkeypatch.setattr(bundle.shutil, "copyfile", real_copy)
-    bundle.build_browser_bundle(world[1], destination, browser_dir)
+    bundle.build_browser_bundle(world[2], destination, browser_dir)
     assert not (destination / "stale.txt").exists()  # a rebuild replaces the folder, not file by file

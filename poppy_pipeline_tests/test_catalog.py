@@ -80,7 +80,7 @@ def test_bad_rows_are_quarantined_with_line_and_column(tmp_path: Path):
     assert list(rejected.columns) == ["Object_ID", "Name", "Parent_Body", "Duration_Sec", "reason"]
     assert rejected["reason"].tolist() == [
         "line 3: Object_ID 'x' is not a positive integer",
-        "line 4: Object_ID 1 repeats an earlier row",
+        "line 4: Object_ID '1' repeats line 2",
         "line 5: Duration_Sec '-5' is not a positive number of seconds",
     ]
     assert len(moons) + len(rejected) == 5  # nothing lost

@@ -1,11 +1,15 @@
 """The Dagster CLI, called the way CI and `make run` call it."""
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from poppy_pipeline import tables
@@ -118,3 +122,67 @@ def test_the_whole_graph_over_a_week_in_one_run(tmp_path: Path):
         "bundle_matches_manifest' on 'browser_bundle",
     ):
         assert f"Asset check '{check}" in result.stderr and f"{check}' passed" in result.stderr, check
+
+
+def test_make_run_ends_with_the_failed_checks_and_a_non_zero_exit(tmp_path: Path):
+    """A blocking check forced to fail by run config: the summary names it, its values and its bar."""
+    objects = tmp_path / "objects"
+    objects.mkdir()
+    (objects / "stars.csv").write_text("Star_ID,Name,Spectral_Class\n1,Sun,G2V\nx,Nowhere,K\n")
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("resources:\n  interaction_source:\n    config:\n      max_quarantine_share: 0.0\n")
+    home = tmp_path / "dagster_home"  # absent: make copies config/dagster.yaml into it
+    environment = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "POPPY_DATA_DIR": str(tmp_path / "outputs"),
+        "POPPY_OBJECTS_DIR": str(objects),
+    }
+    command = ["make", "--no-print-directory", "run", "START=2026-11-21", "END=2026-11-21", f"CONFIG={strict}"]
+    result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "FAILED   celestial_objects / quarantine_share (blocking): " in result.stdout, result.stdout
+    failed = next(line for line in result.stdout.splitlines() if "FAILED   celestial_objects" in line)
+    assert "quarantined_rows 1" in failed and "threshold 0" in failed
+    not_run = next(line for line in result.stdout.splitlines() if line.startswith("  NOT RUN  click_model_onnx: "))
+    assert set(not_run.split(": ")[1].split(", ")) == {"onnx_parity", "onnx_size", "onnx_valid"}
+    assert "step celestial_objects failed: DagsterAssetCheckFailedError" in result.stdout
+    assert " - INFO - " in result.stderr and " - DEBUG - " not in result.stderr  # as config/run.yaml says
+
+
+def test_one_run_per_outputs_folder_and_a_killed_run_is_cleared_and_marked_failed(tmp_path: Path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    environment = {**os.environ, "DAGSTER_HOME": str(home), "POPPY_DATA_DIR": str(tmp_path / "outputs")}
+    environment["POPPY_OBJECTS_DIR"] = str(tmp_path / "no_objects")
+    whole_month = ["asset", "materialize", "-m", "poppy_pipeline.definitions", "--select", "*"]
+    whole_month += ["--partition-range", "2026-10-23...2026-11-21"]
+    first = subprocess.Popen(
+        [DAGSTER, *whole_month], cwd=REPO, env=environment, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        holder = _wait_for_lock_record(tmp_path / "outputs" / ".poppy_run.lock", first)
+        catalog_only = ["asset", "materialize", "-m", "poppy_pipeline.definitions", "--select", "celestial_objects"]
+        second = run(catalog_only, tmp_path)
+        assert second.returncode != 0
+        assert f"is in use by run {holder['run_id']} (pid {first.pid} on " in second.stderr, second.stderr[-3000:]
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # the run and its step processes, as a crash or `kill -9` would
+        first.wait()
+    third = run(catalog_only, tmp_path)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert f"Cleared a stale lock on {(tmp_path / 'outputs').resolve()}: run {holder['run_id']}" in third.stderr
+    assert "Marked that run as failed." in third.stderr
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_run_by_id(holder["run_id"]).status == dg.DagsterRunStatus.FAILURE
+
+
+def _wait_for_lock_record(path: Path, process: subprocess.Popen) -> dict:
+    """The holder record of `process`'s run, once it has taken the lock."""
+    while process.poll() is None:
+        record = path.read_text() if path.exists() else ""
+        if record:
+            return json.loads(record)
+        time.sleep(0.2)
+    raise AssertionError(f"the first run ended (exit {process.returncode}) before taking the lock")

@@ -12,7 +12,7 @@ from poppy_pipeline.catalog import build_catalog, generate_durations
 from poppy_pipeline.database_connection import parse_url
 from poppy_pipeline.randomness import stream
 from poppy_pipeline.settings import SimulationSettings
-from poppy_pipeline.sources import check_poppy_log, users_from_poppy_log
+from poppy_pipeline.sources import check_poppy_log, read_poppy_log, users_from_poppy_log
 
 from . import mariadb_server
 from .backend_tables import as_poppy_log, catalog_tables, fill, interaction_rows, write_object_files
@@ -51,8 +51,8 @@ def test_days_are_read_mapped_and_equal_to_the_same_log_as_a_file(good_db, tmp_p
     # The same log as seed 000's CSV, through the file source's own validation, gives the same rows.
     path = tmp_path / "log.csv"
     as_poppy_log(rows).to_csv(path, index=False)
-    file_raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    from_file = check_poppy_log(path, file_raw, objects, users_from_poppy_log(file_raw))
+    file_rows = read_poppy_log(path)
+    from_file = check_poppy_log(path, file_rows, objects, users_from_poppy_log(file_rows))
     ordered = checked.valid.sort_values("Interaction_ID").reset_index(drop=True)
     pd.testing.assert_frame_equal(ordered, from_file.valid, check_dtype=False)
     assert set(ordered["Interaction_Type"]) == {"View", "Favorite", "Rate", "Click"}
@@ -76,14 +76,15 @@ def test_bad_rows_are_quarantined_with_table_key_and_column(tmp_path: Path):
     assert len(checked.valid) + len(checked.rejected) == checked.input_rows == len(raw)
     reasons = dict(zip(checked.rejected["Interaction_ID"], checked.rejected["reason"], strict=True))
     assert reasons == {
-        "101": "Interactions Interaction_ID=101: Interaction_Timestamp '' is not a date-time",
-        "102": "Interactions Interaction_ID=102: Interaction_Timestamp '2024-02-01 25:61:00' is not a date-time",
+        "101": "Interactions Interaction_ID=101: Interaction_Timestamp '' is not an ISO 8601 date-time",
+        "102": "Interactions Interaction_ID=102: Interaction_Timestamp '2024-02-01 25:61:00'"
+        " is not an ISO 8601 date-time",
         "103": "Interactions Interaction_ID=103: Interaction_Type 'Share' is not one of View, Click, Like, Rate",
-        "104": "Interactions Interaction_ID=104: Interaction_Rating '7' is not a rating 1-5",
+        "104": "Interactions Interaction_ID=104: Interaction_Rating '7' is not a whole rating 1-5",
         "105": "Interactions Interaction_ID=105: Interaction_Rating '3' is given on a non-Rate event",
-        "106": "Interactions Interaction_ID=106: Object_Reference_ID '999' is not an object of that Object_Type"
-        " in the catalog",
-        "7": "Interactions Interaction_ID=7: Interaction_ID '7' repeats an earlier row",
+        "106": "Interactions Interaction_ID=106: Object_Reference_ID '999' is not the ID of a Star in the catalog",
+        # Without a primary key constraint the key can repeat: the reason names the earlier row's key.
+        "7": "Interactions Interaction_ID=7: Interaction_ID '7' repeats Interactions Interaction_ID=7",
     }
     # Quarantined with the table's own columns and values.
     assert checked.rejected.columns.tolist() == [*database.INTERACTION_COLUMNS, "reason"]

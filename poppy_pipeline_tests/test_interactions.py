@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 
 from poppy_pipeline import patterns, tables
-from poppy_pipeline.interactions import INTERACTION_COLUMNS, expected_repeat_share, feasible_repeat_shares, simulate_day
+from poppy_pipeline.interactions import INTERACTION_COLUMNS, simulate_day
+from poppy_pipeline.repeats import expected_repeat_share, feasible_repeat_shares
 from poppy_pipeline.settings import SimulationSettings
 
-from .conftest import WINDOW, WINDOW_END, make_model, simulate_window
+from .conftest import WINDOW, WINDOW_END, expected_interactions, make_model, simulate_window
 
 # Ten times the default population and traffic: large enough for the spec's tolerances to be stable.
 STABLE = SimulationSettings(num_users=1_000, interactions_per_day=10 * 10_000 / 30)
@@ -46,9 +47,19 @@ def test_days_and_seeds_differ():
     assert csv_bytes(simulate_day(model, day)) != csv_bytes(simulate_day(other, day))
 
 
-def test_default_volume_matches_seed_000():
+def test_full_population_volume_matches_seed_000():
+    # Seed 000: 10,000 interactions in 30 days by 100 users, reached once all have signed up.
     model, _, _ = make_model(SimulationSettings())
-    assert 9_000 <= len(simulate_window(model)) <= 11_000
+    after_growth = [date(2027, 10, 1) + timedelta(days=d) for d in range(30)]
+    assert 9_000 <= len(simulate_window(model, after_growth)) <= 11_000
+
+
+def test_each_user_keeps_their_share_while_others_sign_up():
+    # Early on, fewer users make less traffic; they do not make all of it between them.
+    model, _, users = make_model(SimulationSettings())
+    expected = expected_interactions(users, WINDOW)
+    assert expected < 9_000
+    assert abs(len(simulate_window(model)) - expected) < 4 * expected**0.5
 
 
 def test_columns_and_row_invariants(stable_world):
@@ -94,6 +105,18 @@ def test_user_mean_rating_follows_rating_bias(stable_world):
     _, _, users, window = stable_world
     result = patterns.rating_bias_correlation(window, users)
     assert result.passed and result.value >= 0.5, result.describe()
+
+
+def test_rating_bias_shifts_the_mean_by_itself(stable_world):
+    # A user's expected rating is seed 000's mean plus their bias: the slope of mean rating on
+    # bias is 1 (shifting and clipping at 5 gave about 0.8: a +0.5 user's 5s stayed 5s).
+    _, _, users, window = stable_world
+    rated = window[window["Interaction_Rating"].notna()]
+    per_user = rated.groupby("User_ID")["Interaction_Rating"].mean().astype(float)
+    bias = users.set_index("User_ID")["Rating_Bias"].reindex(per_user.index)
+    inside = bias.abs() < 1.0  # targets well inside 1-5
+    slope = np.polyfit(bias[inside], per_user[inside], 1)[0]
+    assert 0.9 < slope < 1.1, slope
 
 
 @pytest.mark.parametrize("share", [0.6, 0.85])

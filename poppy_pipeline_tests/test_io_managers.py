@@ -1,5 +1,9 @@
-"""IO managers: one file per partition, atomic writes, pickle and ONNX round trips."""
+"""IO managers: one file per partition, atomic fsynced writes, pickle (verified) and ONNX round trips."""
 
+import hashlib
+import json
+import os
+import pickle
 from pathlib import Path
 
 import dagster as dg
@@ -9,7 +13,15 @@ import pytest
 from onnx import TensorProto, helper
 from upath import UPath
 
-from poppy_pipeline.defs.io_managers import CsvIOManager, OnnxIOManager, PickleIOManager, _CsvFiles
+from poppy_pipeline import paths
+from poppy_pipeline.defs.io_managers import (
+    CsvIOManager,
+    OnnxIOManager,
+    PickleIntegrityError,
+    PickleIOManager,
+    _CsvFiles,
+    _PickleFiles,
+)
 
 days = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_offset=0)
 
@@ -114,3 +126,49 @@ def test_failed_write_keeps_the_previous_file_and_leaves_no_temp(tmp_path: Path)
         files.atomic_write(target, crash_halfway)
     assert target.read_text() == "good\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["table.csv"]
+
+
+def test_a_pickle_is_verified_against_its_recorded_sha256(tmp_path: Path):
+    assert dg.materialize([fitted_thing], resources=managers(tmp_path)).success
+    payload = (tmp_path / "fitted_thing.pkl").read_bytes()
+    record = (tmp_path / "fitted_thing.pkl.sha256").read_text()
+    assert record == f"{hashlib.sha256(payload).hexdigest()}  fitted_thing.pkl\n"  # as `sha256sum -c` reads it
+    files = _PickleFiles(base_path=UPath(tmp_path))
+    assert files.load_from_path(None, UPath(tmp_path / "fitted_thing.pkl")) == {"weights": [1.5, 2.5]}
+
+
+def test_a_changed_pickle_is_refused_not_unpickled(tmp_path: Path):
+    assert dg.materialize([fitted_thing], resources=managers(tmp_path)).success
+    target = tmp_path / "fitted_thing.pkl"
+    target.write_bytes(pickle.dumps({"weights": [9.9, 2.5]}))  # a valid pickle, but not the one written
+    result = dg.materialize(
+        [fitted_thing, tiny_model, model_size],
+        resources=managers(tmp_path),
+        selection=[tiny_model, model_size],
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.error.message
+    assert "fitted_thing.pkl: its SHA-256" in message and "not unpickled" in message
+    (tmp_path / "fitted_thing.pkl.sha256").unlink()
+    with pytest.raises(PickleIntegrityError, match="no recorded SHA-256"):
+        _PickleFiles(base_path=UPath(tmp_path)).load_from_path(None, UPath(target))
+
+
+def test_files_reach_the_disk_before_the_rename(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = paths.fsync, os.replace
+    monkeypatch.setattr(paths, "fsync", lambda path: (events.append(("fsync", str(path))), real_fsync(path)))
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("replace", str(a))), real_replace(a, b)))
+    target = tmp_path / "report.json"
+    paths.write_json({"a": 1}, target)
+    _CsvFiles(base_path=UPath(tmp_path)).atomic_write(
+        UPath(tmp_path / "t.csv"), lambda sink: Path(sink).write_text("x\n")
+    )
+    for written in range(2):
+        (fsync_file, temporary), (replace, renamed), (fsync_folder, folder) = events[3 * written : 3 * written + 3]
+        assert (fsync_file, replace, fsync_folder) == ("fsync", "replace", "fsync")
+        assert temporary == renamed and temporary.endswith(".tmp") and folder == str(tmp_path)
+    assert json.loads(target.read_text()) == {"a": 1} and (tmp_path / "t.csv").read_text() == "x\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "t.csv"]

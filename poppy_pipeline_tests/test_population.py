@@ -29,7 +29,17 @@ def test_population_shape_at_scale():
     assert abs(users["Preferred_Type"].notna().mean() - 0.30) < 0.02
     assert abs(users["Activity_Weight"].mean() - 1.0) < 0.05
     assert top_decile_share(users["Activity_Weight"], len(users)) > 0.30  # heavy tail
-    assert abs(users["Rating_Bias"].std() - 0.5) < 0.02
+    assert abs(users["Rating_Bias"].std() - LARGE.rating_bias_sd) < 0.02
+    assert abs(users["Rating_Bias"].abs().mean() - 0.5) < 0.02  # seed 000: "by ~0.5 points"
+    assert abs(np.corrcoef(users["Rating_Bias"], np.log(users["Activity_Weight"]))[0, 1]) < 0.03
+
+
+def test_every_signed_up_prefix_is_heavy_tailed():
+    # The users signed up by any day are a prefix of the table; even 20 of them show the tail.
+    for seed in range(1, 21):
+        weights = generate_users(SimulationSettings(seed=seed))["Activity_Weight"]
+        for n in range(20, 101):
+            assert top_decile_share(weights[:n], n) >= 0.30, (seed, n)  # i.i.d. draws: down to 0.22
 
 
 def test_signups_follow_id_order_and_spread_over_the_growth_period():

@@ -15,7 +15,7 @@ from poppy_pipeline import tables
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.defs.source import InteractionSourceResource
 
-from .seed002 import seed002_figures, write_pings_folder
+from .seed002 import add_future_users, seed002_figures, write_pings_folder
 
 FEBRUARY = {"dagster/asset_partition_range_start": "2024-02-01", "dagster/asset_partition_range_end": "2024-02-29"}
 SOURCES_AND_SUMMARIES = [
@@ -38,9 +38,13 @@ def materialize_from(source: InteractionSourceResource, tags: dict[str, str]) ->
     )
 
 
+# As in seed 002's own log: users who signed up after the last event, with events before it.
+LATE_SIGNUPS = 3
+
+
 @pytest.fixture
 def pings_run(data_dir: Path, tmp_path: Path):
-    folder = write_pings_folder(tmp_path / "seed002_log")
+    folder = write_pings_folder(tmp_path / "seed002_log", late_signups=LATE_SIGNUPS)
     result = materialize_from(InteractionSourceResource(path=str(folder), format="pings"), FEBRUARY)
     assert result.success
     return folder, result
@@ -79,7 +83,46 @@ def test_report_reproduces_seed_002_figures(pings_run, data_dir: Path):
             "n_interacted_objects": comparison.loc[is_new, "n_interacted_pings"],
             "num_users": int(comparison.loc[is_new, "num_users"]),
         }
-    assert report["new_vs_existing"]["new"]["num_users"] > 0  # the fixture has new users
+    # The fixture's new users include those who signed up after the last event (seed 002's case).
+    assert report["new_vs_existing"]["new"]["num_users"] > LATE_SIGNUPS
+
+
+def early_events(folder: Path) -> pd.DataFrame:
+    """The log's events dated before their user's sign-up, straight from the CSV files."""
+    users = pd.read_csv(folder / "users.csv", parse_dates=["signup_date"])
+    log = pd.read_csv(folder / "interactions.csv", parse_dates=["event_timestamp"]).merge(users, on="user_id")
+    return log[log["event_timestamp"] < log["signup_date"]]
+
+
+def test_events_before_signup_are_counted_and_kept(data_dir: Path, tmp_path: Path):
+    folder = write_pings_folder(tmp_path / "log", late_signups=LATE_SIGNUPS)
+    expected = seed002_figures(folder)["comparison"]  # before the future users exist
+    future = add_future_users(folder, 4)
+    result = materialize_from(InteractionSourceResource(path=str(folder), format="pings"), FEBRUARY)
+    assert result.success
+    report = json.loads((data_dir / "interaction_report.json").read_text())
+
+    early = early_events(folder)
+    assert len(early) > 0 and early["user_id"].nunique() >= LATE_SIGNUPS
+    quality = report["data_quality"]
+    assert quality["users_with_events_before_signup"] == early["user_id"].nunique()
+    assert quality["events_before_signup"] == len(early)
+    assert sorted(quality["user_ids"]) == sorted(early["user_id"].unique())
+    metadata = result.asset_materializations_for_node("interaction_report")[0].metadata
+    assert metadata["users_with_events_before_signup"].value == early["user_id"].nunique()
+    assert metadata["events_before_signup"].value == len(early)
+
+    # Kept in every figure: all events are in the window, early ones included.
+    assert report["window"]["events"] == 400
+    # Users who have not signed up yet and have no events are not "new users"; seed 002's table
+    # of the same log without them is reproduced to the last digit.
+    assert not set(future) & set(early["user_id"])
+    for label, is_new in (("new", True), ("existing", False)):
+        assert report["new_vs_existing"][label] == {
+            "avg_watch_time_ratio": expected.loc[is_new, "avg_watch_time_ratio"],
+            "n_interacted_objects": expected.loc[is_new, "n_interacted_pings"],
+            "num_users": int(expected.loc[is_new, "num_users"]),
+        }
 
 
 def test_engagement_scores_match_seed_002_pairs(pings_run, data_dir: Path):

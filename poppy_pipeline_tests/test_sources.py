@@ -37,22 +37,22 @@ def test_poppy_log_rows_are_kept_or_quarantined_with_a_reason(tmp_path: Path):
         + "2,6,Planet,47,View,,2025-11-17 18:42:21\n"  # line 9
         + "9,x,Star,1,View,,2025-11-17 18:42:21\n"  # line 10
     )
-    raw, rows = read_poppy_log(path)
+    raw = read_poppy_log(path)
     objects = build_catalog(SimulationSettings(), None).objects
     users = users_from_poppy_log(raw)
     checked = check_poppy_log(path, raw, objects, users)
-    assert rows == 9 and len(checked.valid) + len(checked.rejected) == 9
+    assert checked.input_rows == 9 and len(checked.valid) + len(checked.rejected) == 9
     assert checked.valid["Interaction_ID"].tolist() == [1, 2]
     assert checked.valid["Interaction_Rating"].tolist()[1] == 4
     assert checked.rejected.columns.tolist() == [*POPPY_HEADER.strip().split(","), "reason"]
     assert checked.rejected["reason"].tolist() == [
-        "line 4: Timestamp 'yesterday' is not a date-time",
+        "line 4: Timestamp 'yesterday' is not an ISO 8601 date-time",
         "line 5: Interaction_Type 'Poke' is not one of View, Click, Favorite, Rate",
-        "line 6: Interaction_Rating '6' is not a rating 1-5",
+        "line 6: Interaction_Rating '6' is not a whole rating 1-5",
         "line 7: Interaction_Rating '3' is given on a non-Rate event",
-        "line 8: Object_ID '999' is not an object of that Object_Type in the catalog",
-        "line 9: Interaction_ID '2' repeats an earlier row",
-        "line 10: User_ID 'x' is not a known user",
+        "line 8: Object_ID '999' is not the ID of a Planet in the catalog",
+        "line 9: Interaction_ID '2' repeats line 3",
+        "line 10: User_ID 'x' is not a positive integer",
     ]
     assert users["User_ID"].tolist() == [6, 10]
     assert str(users.set_index("User_ID").loc[10, "Signup_Date"]) == "2025-10-27"  # first seen
@@ -76,7 +76,7 @@ def test_pings_rows_are_checked_against_users_and_pings(tmp_path: Path):
         "line 6: event_type 'superlike' is not one of impression, view, like, comment, share, follow_creator",
         "line 7: user_id 'u999' is not in users.csv",
         "line 8: ping_id 'p999' is not in pings.csv",
-        "line 9: event_timestamp '2024-02-30 10:00:00' is not a date-time",
+        "line 9: event_timestamp '2024-02-30 10:00:00' is not an ISO 8601 date-time",
     ]
     assert checked.valid["Interaction_ID"].tolist()[:3] == [2, 3, 4]  # line numbers
     assert set(checked.valid["Object_Type"]) == {"Ping"}
@@ -87,11 +87,11 @@ def test_duplicate_users_and_pings_are_quarantined(tmp_path: Path):
     users = pd.read_csv(folder / "users.csv")
     pd.concat([users, users.head(1)]).to_csv(folder / "users.csv", index=False)
     pings = pd.read_csv(folder / "pings.csv")
-    pings.loc[len(pings)] = [pings.loc[0, "ping_id"], "u1", "x", "y", 0, "2024-01-01"]
+    pings.loc[len(pings)] = [pings.loc[0, "ping_id"], "u1", "x", "y", 10, "2024-01-01"]
     pings.to_csv(folder / "pings.csv", index=False)
     checked_users, checked_pings = check_pings_users(folder), check_pings_objects(folder)
-    assert checked_users.rejected["reason"].tolist() == ["line 22: user_id 'u1' repeats an earlier row"]
-    assert checked_pings.rejected["reason"].tolist() == ["line 42: ping_id 'p1' repeats an earlier row"]
+    assert checked_users.rejected["reason"].tolist() == ["line 22: user_id 'u1' repeats line 2"]
+    assert checked_pings.rejected["reason"].tolist() == ["line 42: ping_id 'p1' repeats line 2"]
 
 
 def test_missing_file_and_missing_column_are_named(tmp_path: Path):
@@ -101,7 +101,7 @@ def test_missing_file_and_missing_column_are_named(tmp_path: Path):
         check_pings_objects(folder)
     interactions = pd.read_csv(folder / "interactions.csv").drop(columns="watch_time_sec")
     interactions.to_csv(folder / "interactions.csv", index=False)
-    with pytest.raises(SourceError, match=r"interactions\.csv: missing column\(s\) watch_time_sec"):
+    with pytest.raises(SourceError, match=r"interactions\.csv line 1: missing column\(s\) watch_time_sec"):
         read_pings_interactions(folder)
     with pytest.raises(SourceError, match="not a folder"):
         check_pings_users(tmp_path / "nowhere")

@@ -1,16 +1,14 @@
 // The demo page: records the visitor's own actions as the pipeline's action names and shows,
 // every second, the click model's probability and the 20 features it saw.
 //
-// window.poppy exposes the pieces (predictor, extractor, recorded actions, `ready`) so that a
-// test can drive the page and call the predictor inside it.
+// The backend is the light runtime unless the URL says `?backend=ort`. The panel names it, the
+// bytes the page has loaded (Resource Timing: the page, its modules, the model and, for 'ort',
+// onnxruntime-web) and the window the model was trained on, which also rules the features.
+//
+// window.poppy exposes the pieces (predictor, recorded actions, `ready`) so that a test can
+// drive the page and call the predictor inside it.
 
-import {
-  FEATURE_NAMES,
-  MIN_ACTIONS,
-  WINDOW_MS,
-  extractWindowFeatures,
-  windowActionCount,
-} from './feature_extractor.js';
+import { FEATURE_NAMES, extractWindowFeatures, windowActionCount } from './feature_extractor.js';
 import { InteractionPredictor } from './interaction_predictor.js';
 
 // A scroll gesture is one action: it ends this long after its last scroll event, or on a turn.
@@ -25,8 +23,9 @@ const WAIT_AFTER_MS = 3000;
 const LOG_LINES = 8;
 
 const actions = [];
-const predictor = new InteractionPredictor();
-const ready = predictor.initialize();
+const backend = new URLSearchParams(location.search).get('backend') ?? 'light';
+const predictor = new InteractionPredictor({ backend });
+const ready = predictor.initialize(window.poppyModel); // the download demo.html started
 const $ = (selector) => document.querySelector(selector);
 
 /** ms since the epoch on a monotonic clock, in whole ms: the extractor needs time order. */
@@ -135,14 +134,15 @@ function showFeatures(features) {
 
 async function refresh() {
   const end = now();
-  const count = actions.length ? windowActionCount(actions, end) : 0;
-  const features = count > 0 ? extractWindowFeatures(actions, end) : null;
+  const { windowMs, minActions } = predictor.settings;
+  const count = actions.length ? predictor.windowActionCount(actions, end) : 0;
+  const features = count > 0 ? predictor.extractFeatures(actions, end) : null;
   showFeatures(features);
-  const seconds = WINDOW_MS / 1000;
-  if (count < MIN_ACTIONS) {
+  const seconds = windowMs / 1000;
+  if (count < minActions) {
     $('#probability').textContent = '–';
     $('#status').textContent = `${count} action${count === 1 ? '' : 's'} in the last ${seconds} s: ` +
-      `the model needs at least ${MIN_ACTIONS}.`;
+      `the model needs at least ${minActions}.`;
     return;
   }
   const probability = await predictor.predictClickProbability(features);
@@ -150,11 +150,30 @@ async function refresh() {
   $('#status').textContent = `${count} actions in the last ${seconds} s, ${actions.length} this session.`;
 }
 
+/** What the page has downloaded so far: {files, bytes} of the document and every resource. */
+function loadedBytes() {
+  const entries = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')];
+  return { files: entries.length, bytes: entries.reduce((n, e) => n + (e.encodedBodySize || 0), 0) };
+}
+
+function showModel() {
+  const { windowMs, stepMs, horizonMs, minActions } = predictor.settings;
+  const loaded = loadedBytes();
+  $('#horizon').textContent = horizonMs / 1000;
+  $('#window-seconds').textContent = windowMs / 1000;
+  $('#backend').textContent = predictor.backend === 'light' ? 'light (JavaScript)' : 'ort (onnxruntime-web, WebAssembly)';
+  $('#backend').dataset.backend = predictor.backend;
+  $('#loaded').textContent = `${(loaded.bytes / 1000).toFixed(1)} kB in ${loaded.files} files`;
+  $('#loaded').dataset.bytes = loaded.bytes;
+  $('#trained').textContent = `${predictor.metadata.training_window ?? 'unknown days'}: ` +
+    `window ${windowMs / 1000} s, step ${stepMs / 1000} s, horizon ${horizonMs / 1000} s, ≥ ${minActions} actions`;
+}
+
 renderObjects();
 if (document.visibilityState === 'visible') record('focus_window'); // the session opens, as in the pipeline
 ready.then(
   () => {
-    $('#horizon').textContent = predictor.metadata.horizon_seconds ?? '10';
+    showModel();
     const loop = () => refresh().catch(fail).finally(() => setTimeout(loop, REFRESH_MS));
     loop();
   },
@@ -176,5 +195,5 @@ window.poppy = {
   extractWindowFeatures,
   windowActionCount,
   FEATURE_NAMES,
-  MIN_ACTIONS,
+  loadedBytes,
 };

@@ -2,10 +2,12 @@
 // extractor (poppy_pipeline/windows.py) computes them, so the model sees the same numbers live
 // as in training. No dependencies.
 //
-// The window is [end − 120 s, end], both ends included; D = 120 s (the window's length, also
-// when the session started inside it). Timestamps are read as whole milliseconds, as the
-// pipeline stores them; the gap statistics are then sums of integers, exact in a double, so the
-// results match the Python extractor to the last bit except the logarithms of the entropy.
+// The window is [end − W, end], both ends included, and D = W in seconds (also when the session
+// started inside it), where W is the window the model was trained on: `readWindowSettings` takes
+// it (with the minimum actions per window) from the model's metadata, and the predictor passes
+// it on. Timestamps are read as whole milliseconds, as the pipeline stores them; the gap
+// statistics are then sums of integers, exact in a double, so the results match the Python
+// extractor to the last bit except the logarithms of the entropy.
 
 export const ACTIONS = Object.freeze([
   'scroll_down',
@@ -42,16 +44,53 @@ export const FEATURE_NAMES = Object.freeze([
   'engagement_rhythm',
 ]);
 
-export const WINDOW_MS = 120_000;
-export const WINDOW_SECONDS = WINDOW_MS / 1000;
-// The pipeline keeps (and the model was trained on) windows with at least this many actions.
-export const MIN_ACTIONS = 5;
 export const HOVER_SMOOTHING = 0.001;
+// The model's metadata properties that hold its window settings (written by click_model.py).
+export const WINDOW_PROPERTIES = Object.freeze(['window_seconds', 'step_seconds', 'horizon_seconds', 'min_actions']);
 
 const CODE = new Map(ACTIONS.map((name, code) => [name, code]));
 const [SCROLL_DOWN, SCROLL_UP, CLICK, HOVER, WAIT, FOCUS, BLUR, CLOSE] = ACTIONS.keys();
 // Features 4-11: the action counted by each rate, in the model's order.
 const COUNTED = [SCROLL_DOWN, SCROLL_UP, CLICK, HOVER, BLUR, FOCUS, WAIT, CLOSE];
+
+/**
+ * The window settings the model was trained with, from its metadata properties (seconds, as
+ * strings): {windowMs, stepMs, horizonMs, minActions}. Throws, naming the property, when one is
+ * missing or is not something this extractor can honour (a positive whole number of
+ * milliseconds; a whole number of actions ≥ 1): features computed otherwise would not be the
+ * ones the model learned from.
+ * @param {Record<string, string>} metadata the model's metadata properties
+ */
+export function readWindowSettings(metadata) {
+  const value = (name, test, expected) => {
+    const text = metadata[name];
+    if (text === undefined) {
+      throw new Error(
+        `the model has no '${name}' metadata property, so its ${WINDOW_PROPERTIES.join(', ')} are unknown: ` +
+          're-export it with this pipeline version (click_model_onnx)',
+      );
+    }
+    const number = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(text) ? Number(text) : Number.NaN;
+    if (!test(number)) {
+      throw new Error(`the model's ${name} is ${JSON.stringify(text)}: this extractor needs ${expected}`);
+    }
+    return number;
+  };
+  const milliseconds = (name) => {
+    const seconds = value(
+      name,
+      (s) => s > 0 && Number.isFinite(s) && Math.abs(Math.round(s * 1000) - s * 1000) <= 1e-6,
+      'a positive whole number of milliseconds',
+    );
+    return Math.round(seconds * 1000);
+  };
+  return Object.freeze({
+    windowMs: milliseconds('window_seconds'),
+    stepMs: milliseconds('step_seconds'),
+    horizonMs: milliseconds('horizon_seconds'),
+    minActions: value('min_actions', (n) => Number.isSafeInteger(n) && n >= 1, 'a whole number ≥ 1'),
+  });
+}
 
 /**
  * The 20 features (FEATURE_NAMES order) of the window ending at `windowEndMs`.
@@ -60,21 +99,30 @@ const COUNTED = [SCROLL_DOWN, SCROLL_UP, CLICK, HOVER, BLUR, FOCUS, WAIT, CLOSE]
  *   session's actions in time order; the first one marks the session's start. Actions after
  *   the window end are ignored.
  * @param {number} windowEndMs the window's end, ms since the epoch
+ * @param {number} windowMs the window's length: the model's (`readWindowSettings(...).windowMs`)
  * @returns {number[]}
  */
-export function extractWindowFeatures(actions, windowEndMs) {
+export function extractWindowFeatures(actions, windowEndMs, windowMs) {
+  checkWindowLength(windowMs);
   const session = readSession(actions, windowEndMs);
-  const [lo, hi] = windowRange(session.times, windowEndMs);
+  const [lo, hi] = windowRange(session.times, windowEndMs, windowMs);
   if (hi === lo) {
-    throw new Error(`no action in the window [${windowEndMs - WINDOW_MS}, ${windowEndMs}]`);
+    throw new Error(`no action in the window [${windowEndMs - windowMs}, ${windowEndMs}]`);
   }
-  return windowFeatures(session, lo, hi, windowEndMs);
+  return windowFeatures(session, lo, hi, windowEndMs, windowMs / 1000);
 }
 
-/** How many of `actions` fall in the window ending at `windowEndMs` (validates like the extractor). */
-export function windowActionCount(actions, windowEndMs) {
-  const [lo, hi] = windowRange(readSession(actions, windowEndMs).times, windowEndMs);
+/** How many of `actions` fall in the window of `windowMs` ending at `windowEndMs` (validates like the extractor). */
+export function windowActionCount(actions, windowEndMs, windowMs) {
+  checkWindowLength(windowMs);
+  const [lo, hi] = windowRange(readSession(actions, windowEndMs).times, windowEndMs, windowMs);
   return hi - lo;
+}
+
+function checkWindowLength(windowMs) {
+  if (!Number.isSafeInteger(windowMs) || windowMs < 1) {
+    throw new Error(`windowMs must be the model's window in whole milliseconds (readWindowSettings), got ${windowMs}`);
+  }
 }
 
 /** The actions as arrays, checked: known names, finite non-decreasing timestamps, numeric scrolls. */
@@ -116,9 +164,9 @@ function readSession(actions, windowEndMs) {
   return { times, codes, scrolls };
 }
 
-/** [lo, hi): the actions with end − WINDOW_MS ≤ time ≤ end. */
-function windowRange(times, end) {
-  return [firstIndex(times, (t) => t >= end - WINDOW_MS), firstIndex(times, (t) => t > end)];
+/** [lo, hi): the actions with end − windowMs ≤ time ≤ end. */
+function windowRange(times, end, windowMs) {
+  return [firstIndex(times, (t) => t >= end - windowMs), firstIndex(times, (t) => t > end)];
 }
 
 /** The first index whose time passes `test` (times are sorted), or times.length. */
@@ -133,7 +181,7 @@ function firstIndex(times, test) {
   return lo;
 }
 
-function windowFeatures({ times, codes, scrolls }, lo, hi, end) {
+function windowFeatures({ times, codes, scrolls }, lo, hi, end, seconds) {
   const n = hi - lo;
   const counts = new Array(ACTIONS.length).fill(0);
   let down = 0;
@@ -143,10 +191,10 @@ function windowFeatures({ times, codes, scrolls }, lo, hi, end) {
     if (codes[i] === SCROLL_DOWN) down += scrolls[i];
     else if (codes[i] === SCROLL_UP) up += scrolls[i];
   }
-  const rates = COUNTED.map((code) => counts[code] / WINDOW_SECONDS);
+  const rates = COUNTED.map((code) => counts[code] / seconds);
   const rate = (code) => rates[COUNTED.indexOf(code)];
   const scrollCount = counts[SCROLL_DOWN] + counts[SCROLL_UP];
-  const density = n / WINDOW_SECONDS;
+  const density = n / seconds;
   const [burstiness, rhythm] = gapStatistics(times, lo, hi);
   return [
     (end - times[hi - 1]) / 1000,

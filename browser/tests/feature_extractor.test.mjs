@@ -4,14 +4,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
+import { readFileSync } from 'node:fs';
+
 import {
   FEATURE_NAMES,
-  MIN_ACTIONS,
-  WINDOW_MS,
-  extractWindowFeatures,
-  windowActionCount,
+  WINDOW_PROPERTIES,
+  extractWindowFeatures as extractOver,
+  readWindowSettings,
+  windowActionCount as countOver,
 } from '../src/feature_extractor.js';
-import { SKIP_WITHOUT_GOLDEN, actionsUpTo, loadGolden, relativeDifference } from './golden.mjs';
+import { readMetadataProps } from '../src/onnx_model.js';
+import { SKIP_WITHOUT_GOLDEN, loadGoldenSets, relativeDifference, worstFeatureDifferences } from './golden.mjs';
+
+// The pipeline's default window; the tests below that use another pass it explicitly.
+const WINDOW_MS = 120_000;
+const extractWindowFeatures = (actions, end) => extractOver(actions, end, WINDOW_MS);
+const windowActionCount = (actions, end) => countOver(actions, end, WINDOW_MS);
 
 const T0 = 1_763_683_200_000; // 2025-11-21T00:00:00Z
 const at = (seconds, action, scroll_amount = null) => ({ action, timestamp: T0 + seconds * 1000, scroll_amount });
@@ -26,12 +34,49 @@ function assertClose(actual, expected, tolerance = 1e-12) {
   }
 }
 
-test('constants: the pipeline window and the model order', () => {
+test('constants: the model order', () => {
   assert.equal(FEATURE_NAMES.length, 20);
-  assert.equal(WINDOW_MS, 120_000);
-  assert.equal(MIN_ACTIONS, 5);
   assert.equal(FEATURE_NAMES[0], 'time_since_last_action');
   assert.equal(FEATURE_NAMES.at(-1), 'engagement_rhythm');
+});
+
+const SETTINGS = { window_seconds: '60.0', step_seconds: '5.0', horizon_seconds: '20.0', min_actions: '3' };
+
+test('window settings come from the model, in ms; one the extractor cannot honour is refused by name', () => {
+  assert.deepEqual(readWindowSettings(SETTINGS), { windowMs: 60_000, stepMs: 5_000, horizonMs: 20_000, minActions: 3 });
+  assert.equal(readWindowSettings({ ...SETTINGS, window_seconds: '0.5' }).windowMs, 500);
+  for (const name of WINDOW_PROPERTIES) {
+    const { [name]: _, ...without } = SETTINGS;
+    assert.throws(() => readWindowSettings(without), new RegExp(`no '${name}' metadata property.*re-export`));
+  }
+  const cases = [
+    ['window_seconds', '0', /window_seconds is "0": this extractor needs a positive whole number of milliseconds/],
+    ['window_seconds', '60.0005', /window_seconds is "60.0005"/],
+    ['step_seconds', '-10', /step_seconds/],
+    ['horizon_seconds', 'ten', /horizon_seconds is "ten"/],
+    ['horizon_seconds', '', /horizon_seconds is ""/],
+    ['window_seconds', 'Infinity', /window_seconds/],
+    ['min_actions', '0', /min_actions is "0": this extractor needs a whole number ≥ 1/],
+    ['min_actions', '2.5', /min_actions is "2.5"/],
+  ];
+  for (const [name, value, message] of cases) {
+    assert.throws(() => readWindowSettings({ ...SETTINGS, [name]: value }), message);
+  }
+});
+
+test('the window length is the caller\'s (the model\'s): 60 s counts and divides by 60', () => {
+  const actions = [0, 30, 70, 100, 110].map((s) => at(s, 'click'));
+  const end = T0 + 120_000;
+  assert.equal(countOver(actions, end, 60_000), 3);
+  assert.equal(countOver(actions, end, 120_000), 5);
+  const features = byName(extractOver(actions, end, 60_000));
+  assert.equal(features.interaction_density, 3 / 60);
+  assert.equal(features.click_count, 3 / 60);
+  assert.equal(features.session_duration, 120); // from the session's first action, whatever the window
+  for (const bad of [undefined, 0, 1.5, Number.NaN]) {
+    assert.throws(() => extractOver(actions, end, bad), /windowMs must be the model's window/);
+    assert.throws(() => countOver(actions, end, bad), /windowMs must be the model's window/);
+  }
 });
 
 test('a hand-computed window', () => {
@@ -138,19 +183,22 @@ test('bad input is refused, naming the action', () => {
   assert.equal(windowActionCount(good, T0 + 500_000), 0);
 });
 
-test('golden windows: the same features as the Python extractor (1e-9 relative)', { skip: SKIP_WITHOUT_GOLDEN }, () => {
-  const golden = loadGolden();
-  assert.deepEqual(golden.feature_names, [...FEATURE_NAMES]);
-  assert.equal(golden.window_ms, WINDOW_MS);
-  assert.ok(golden.windows.length > 0);
-  const worst = new Array(FEATURE_NAMES.length).fill(0);
-  for (const window of golden.windows) {
-    const session = golden.sessions[window.session];
-    const features = extractWindowFeatures(actionsUpTo(session, window.window_end_ms), window.window_end_ms);
-    features.forEach((value, i) => {
-      worst[i] = Math.max(worst[i], relativeDifference(value, window.features[i]));
-    });
+test('golden windows: the features of the model\'s own window equal Python\'s (1e-9 relative)', { skip: SKIP_WITHOUT_GOLDEN }, () => {
+  const sets = loadGoldenSets();
+  assert.ok(sets.length > 0);
+  for (const golden of sets) {
+    assert.deepEqual(golden.feature_names, [...FEATURE_NAMES]);
+    assert.ok(golden.windows.length > 0);
+    // The window comes from the model file, as in the page; Python wrote the one it used beside it.
+    const settings = readWindowSettings(readMetadataProps(readFileSync(golden.modelPath)));
+    assert.equal(settings.windowMs, golden.window_ms, golden.path);
+    assert.equal(settings.minActions, golden.min_actions, golden.path);
+    const worst = worstFeatureDifferences(golden, (actions, end) => extractOver(actions, end, settings.windowMs));
+    assert.ok(Math.max(...Object.values(worst)) <= 1e-9, `${golden.path}: ${JSON.stringify(worst)}`);
+    if (settings.windowMs !== WINDOW_MS) {
+      // The comparison has teeth: the default window's features are not these.
+      const other = worstFeatureDifferences(golden, extractWindowFeatures);
+      assert.ok(other.interaction_density > 1e-3, `${golden.path}: ${JSON.stringify(other)}`);
+    }
   }
-  const report = Object.fromEntries(FEATURE_NAMES.map((name, i) => [name, worst[i]]));
-  assert.ok(Math.max(...worst) <= 1e-9, `worst relative differences: ${JSON.stringify(report)}`);
 });

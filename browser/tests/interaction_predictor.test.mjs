@@ -1,19 +1,25 @@
 // The predictor: the metadata reader, its input checks, and (with POPPY_GOLDEN_WINDOWS) the
-// exported model under onnxruntime-web in Node against Python's onnxruntime probabilities.
+// exported models on both backends (the light runtime, onnxruntime-web in Node) against Python's
+// onnxruntime probabilities.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { FEATURE_NAMES, MIN_ACTIONS } from '../src/feature_extractor.js';
-import { InteractionPredictor, checkFeatureNames, featureRow } from '../src/interaction_predictor.js';
-import { readMetadataProps } from '../src/onnx_metadata.js';
-import { SKIP_WITHOUT_GOLDEN, actionsUpTo, loadGolden } from './golden.mjs';
-import { concat, lengthField, metadataEntry, varint, withMetadata } from './protobuf.mjs';
+import { FEATURE_NAMES } from '../src/feature_extractor.js';
+import { BACKENDS, InteractionPredictor, checkFeatureNames, featureRow } from '../src/interaction_predictor.js';
+import { readMetadataProps } from '../src/onnx_model.js';
+import { SKIP_WITHOUT_GOLDEN, actionsUpTo, loadGoldenSets } from './golden.mjs';
+import { concat, lengthField, metadataEntry, onnxModel, valueInfo, varint, withMetadata } from './protobuf.mjs';
 
 // In Node the runtime comes straight from node_modules (the bundle copies it to ort/).
 const RUNTIME_URL = new URL('../node_modules/onnxruntime-web/dist/ort.wasm.bundle.min.mjs', import.meta.url);
-const PROBABILITY_TOLERANCE = 1e-5;
+// Where no runtime is: the light backend must never need it.
+const NO_RUNTIME = new URL('./no_such_runtime.mjs', import.meta.url);
+// |p − p_python|: the light runtime sums in onnxruntime's CPU order (about one float32 step off);
+// onnxruntime-web's WebAssembly kernel sums in another order (see README for the measured figures).
+const TOLERANCE = { light: 1e-6, ort: 1e-5 };
+const WINDOW = { window_seconds: '120.0', step_seconds: '10.0', horizon_seconds: '10.0', min_actions: '5' };
 
 test('metadata properties are read from the protobuf, skipping every other field', () => {
   const long = 'λ'.repeat(300); // a value whose length needs a two-byte varint
@@ -61,16 +67,44 @@ test('features: 20 numbers in order or an object by name; missing or unknown nam
   assert.throws(() => featureRow(null), /must be an array/);
 });
 
-test('predicting before initialize() is an error', async () => {
+test('predicting before initialize() is an error; a backend is one of light and ort', async () => {
   await assert.rejects(new InteractionPredictor().predictClickProbability(new Array(20).fill(0)), /initialize/);
+  assert.throws(() => new InteractionPredictor().extractFeatures([], 0), /initialize\(\) before extracting/);
+  assert.equal(new InteractionPredictor().backend, 'light');
+  assert.deepEqual(BACKENDS, ['light', 'ort']);
+  assert.throws(() => new InteractionPredictor({ backend: 'wasm' }), /unknown backend "wasm": choose one of light, ort/);
 });
 
-test('golden windows: onnxruntime-web equals Python onnxruntime (1e-5)', { skip: SKIP_WITHOUT_GOLDEN }, async (t) => {
-  const golden = loadGolden();
-  const predictor = await new InteractionPredictor().initialize(golden.modelPath, { runtimeUrl: RUNTIME_URL });
-  assert.deepEqual(JSON.parse(predictor.metadata.feature_names), [...FEATURE_NAMES]);
+test('the light backend refuses, at start-up, a graph it does not implement, naming the operator', async () => {
+  const model = onnxModel({
+    nodes: [{ opType: 'Sigmoid', inputs: ['float_input'], outputs: ['probabilities'] }],
+    inputs: [valueInfo('float_input', 1, [null, 20])],
+    outputs: [valueInfo('probabilities', 1, [null, 20])],
+    metadata: { feature_names: JSON.stringify(FEATURE_NAMES), ...WINDOW },
+  });
+  await assert.rejects(new InteractionPredictor().initialize(model), /does not implement the operator Sigmoid/);
+  const unsettled = withMetadata(model, { feature_names: JSON.stringify(FEATURE_NAMES) });
+  await assert.rejects(new InteractionPredictor().initialize(unsettled), /no 'window_seconds' metadata property/);
+});
 
-  await t.test('from the Python features, as arrays and by name', async () => {
+for (const backend of BACKENDS) {
+  test(`golden windows: the ${backend} backend equals Python onnxruntime (${TOLERANCE[backend]})`, { skip: SKIP_WITHOUT_GOLDEN }, async (t) => {
+    for (const golden of loadGoldenSets()) {
+      await checkGolden(t, backend, golden);
+    }
+  });
+}
+
+async function checkGolden(t, backend, golden) {
+  const runtimeUrl = backend === 'ort' ? RUNTIME_URL : NO_RUNTIME;
+  const predictor = await new InteractionPredictor({ backend }).initialize(golden.modelPath, { runtimeUrl });
+  assert.deepEqual(JSON.parse(predictor.metadata.feature_names), [...FEATURE_NAMES]);
+  assert.equal(predictor.settings.windowMs, golden.window_ms);
+  assert.equal(predictor.settings.minActions, golden.min_actions);
+  const label = `${backend}, ${golden.window_ms / 1000} s windows`;
+  const tolerance = TOLERANCE[backend];
+
+  await t.test(`${label}: from the Python features, as arrays and by name`, async () => {
     let worst = 0;
     for (const window of golden.windows) {
       const p = await predictor.predictClickProbability(window.features);
@@ -79,51 +113,49 @@ test('golden windows: onnxruntime-web equals Python onnxruntime (1e-5)', { skip:
       assert.ok(p >= 0 && p <= 1);
       worst = Math.max(worst, Math.abs(p - window.probability));
     }
-    assert.ok(worst <= PROBABILITY_TOLERANCE, `max |p_web − p_python| = ${worst}`);
+    assert.ok(worst <= tolerance, `max |p_${backend} − p_python| = ${worst}`);
   });
 
-  await t.test('from the actions (null below MIN_ACTIONS), with overlapping calls', async () => {
+  await t.test(`${label}: from the actions (null below the model's min_actions), with overlapping calls`, async () => {
     const pending = golden.windows.map((window) => {
       const actions = actionsUpTo(golden.sessions[window.session], window.window_end_ms);
       return predictor.predictFromActions(actions, window.window_end_ms);
     });
     const results = await Promise.all(pending);
     let worst = 0;
+    const density = FEATURE_NAMES.indexOf('interaction_density');
     golden.windows.forEach((window, i) => {
-      const count = Math.round(window.features[FEATURE_NAMES.indexOf('interaction_density')] * 120);
-      if (count < MIN_ACTIONS) assert.equal(results[i], null);
+      const count = Math.round((window.features[density] * golden.window_ms) / 1000);
+      if (count < golden.min_actions) assert.equal(results[i], null);
       else worst = Math.max(worst, Math.abs(results[i] - window.probability));
     });
-    assert.ok(results.some((p) => p !== null));
-    assert.ok(worst <= PROBABILITY_TOLERANCE, `max |p_web − p_python| = ${worst}`);
+    assert.ok(results.some((p) => p !== null) && results.some((p) => p === null));
+    assert.ok(worst <= tolerance, `max |p_${backend} − p_python| = ${worst}`);
   });
 
-  await t.test('the comparison has teeth: a perturbed row moves the probability', async () => {
+  await t.test(`${label}: the comparison has teeth: a perturbed row moves the probability`, async () => {
     const window = golden.windows.find((w) => w.probability > 0.01 && w.probability < 0.99) ?? golden.windows[0];
     const moved = [...window.features];
     moved[FEATURE_NAMES.indexOf('click_count')] += 5 / 120;
     moved[FEATURE_NAMES.indexOf('time_since_last_action')] += 30;
     const p = await predictor.predictClickProbability(moved);
-    assert.ok(Math.abs(p - window.probability) > 100 * PROBABILITY_TOLERANCE, `${p} vs ${window.probability}`);
+    assert.ok(Math.abs(p - window.probability) > 100 * tolerance, `${p} vs ${window.probability}`);
   });
 
-  await t.test('a model with other feature names is refused at start-up', async () => {
+  await t.test(`${label}: a model with other feature names or without its window is refused at start-up`, async () => {
     const bytes = new Uint8Array(readFileSync(golden.modelPath));
+    const start = (model) => new InteractionPredictor({ backend }).initialize(model, { runtimeUrl });
     const reordered = [...FEATURE_NAMES].reverse();
     const wrong = withMetadata(bytes, { ...predictor.metadata, feature_names: JSON.stringify(reordered) });
-    await assert.rejects(
-      new InteractionPredictor().initialize(wrong, { runtimeUrl: RUNTIME_URL }),
-      /expects the features .*rebuild the bundle/,
-    );
-    const unlabelled = withMetadata(bytes, {});
-    await assert.rejects(
-      new InteractionPredictor().initialize(unlabelled, { runtimeUrl: RUNTIME_URL }),
-      /no 'feature_names'/,
-    );
+    await assert.rejects(start(wrong), /expects the features .*rebuild the bundle/);
+    await assert.rejects(start(withMetadata(bytes, {})), /no 'feature_names'/);
+    const { min_actions: _, ...older } = predictor.metadata; // a model exported before min_actions was recorded
+    await assert.rejects(start(withMetadata(bytes, older)), /no 'min_actions' metadata property.*re-export/);
+    const odd = withMetadata(bytes, { ...predictor.metadata, window_seconds: '59.9999' });
+    await assert.rejects(start(odd), /window_seconds is "59.9999": this extractor needs a positive whole number of milliseconds/);
     // The re-encoding itself is sound: the same properties give a model that loads.
-    const same = withMetadata(bytes, predictor.metadata);
-    const again = await new InteractionPredictor().initialize(same, { runtimeUrl: RUNTIME_URL });
+    const again = await start(withMetadata(bytes, predictor.metadata));
     const row = golden.windows[0].features;
     assert.equal(await again.predictClickProbability(row), await predictor.predictClickProbability(row));
   });
-});
+}

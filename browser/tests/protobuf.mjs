@@ -64,3 +64,89 @@ function readVarint(bytes, at) {
     scale *= 128;
   }
 }
+
+// --- a hand-built ONNX graph, for the light runtime's tests -----------------------------------
+
+const big = (value) => BigInt.asUintN(64, BigInt(value));
+
+function bigVarint(value) {
+  const bytes = [];
+  let rest = big(value);
+  while (rest >= 128n) {
+    bytes.push(Number(rest % 128n) | 128);
+    rest /= 128n;
+  }
+  bytes.push(Number(rest));
+  return bytes;
+}
+
+/** A varint field (wire type 0); int64 values, negative ones included. */
+export function varintField(number, value) {
+  return Uint8Array.from([...varint(number * 8), ...bigVarint(value)]);
+}
+
+/** Packed repeated int64 (wire type 2). */
+export function packedInts(number, values) {
+  return lengthField(number, Uint8Array.from(values.flatMap((v) => bigVarint(v))));
+}
+
+/** Packed repeated float (wire type 2, 4 bytes each). */
+export function packedFloats(number, values) {
+  const data = new Uint8Array(values.length * 4);
+  const view = new DataView(data.buffer);
+  values.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  return lengthField(number, data);
+}
+
+/** AttributeProto from a value: a string (STRING), an integer (INT), {floats} or {ints}. */
+export function attribute(name, value) {
+  const named = lengthField(1, name);
+  if (typeof value === 'string') return concat(named, lengthField(4, value), varintField(20, 3));
+  if (typeof value === 'number') return concat(named, varintField(3, value), varintField(20, 2));
+  if (value.floats) return concat(named, packedFloats(7, value.floats), varintField(20, 6));
+  return concat(named, packedInts(8, value.ints), varintField(20, 7));
+}
+
+/** NodeProto: {opType, inputs, outputs, attributes: {name: value}, domain}. */
+export function node({ opType, inputs, outputs, attributes = {}, domain = '' }) {
+  return concat(
+    ...inputs.map((name) => lengthField(1, name)),
+    ...outputs.map((name) => lengthField(2, name)),
+    lengthField(3, `${opType}_${outputs[0]}`),
+    lengthField(4, opType),
+    ...Object.entries(attributes).map(([name, value]) => lengthField(5, attribute(name, value))),
+    ...(domain ? [lengthField(7, domain)] : []),
+  );
+}
+
+/** An int64 TensorProto (values in int64_data). */
+export function int64Tensor(name, values) {
+  return concat(packedInts(1, [values.length]), varintField(2, 7), packedInts(7, values), lengthField(8, name));
+}
+
+/** ValueInfoProto of a tensor: elem type 1 (float) or 7 (int64), dims (null: no fixed size). */
+export function valueInfo(name, elemType, dims) {
+  const shape = concat(...dims.map((d) => lengthField(1, d === null ? lengthField(2, 'N') : varintField(1, d))));
+  const tensorType = concat(varintField(1, elemType), lengthField(2, shape));
+  return concat(lengthField(1, name), lengthField(2, lengthField(1, tensorType)));
+}
+
+/** ModelProto with opsets '' 17 and ai.onnx.ml 1, the graph's parts and the metadata properties. */
+export function onnxModel({ nodes, initializers = [], inputs, outputs, metadata = {} }) {
+  const graph = concat(
+    ...nodes.map((n) => lengthField(1, node(n))),
+    ...initializers.map((t) => lengthField(5, t)),
+    ...inputs.map((v) => lengthField(11, v)),
+    ...outputs.map((v) => lengthField(12, v)),
+  );
+  const opsets = [
+    ['', 17],
+    ['ai.onnx.ml', 1],
+  ].map(([domain, version]) => lengthField(8, concat(lengthField(1, domain), varintField(2, version))));
+  return concat(
+    varintField(1, 8),
+    ...opsets,
+    lengthField(7, graph),
+    ...Object.entries(metadata).map(([k, v]) => metadataEntry(k, v)),
+  );
+}

@@ -1,4 +1,4 @@
-"""browser_bundle: the click model, onnxruntime-web and the page that runs them, as a static folder."""
+"""browser_bundle: the click model, its two runtimes (JavaScript, onnxruntime-web) and the page, as a static folder."""
 
 import hashlib
 
@@ -28,12 +28,14 @@ CONTENTS_CHECK = "bundle_matches_manifest"
     ],
 )
 def browser_bundle(context: dg.AssetExecutionContext, click_model_onnx: bytes):  # -> MaterializeResult
-    """`$POPPY_DATA_DIR/browser_bundle/`: `demo.html`, `feature_extractor.js`, `interaction_predictor.js`,
-    the current `click_model.onnx` and onnxruntime-web's WebAssembly files (pinned in
-    `browser/package.json`, installed by `npm ci --prefix browser`; no CDN). Serve it with any
-    static web server, e.g. `python -m http.server -d data/outputs/browser_bundle 8000`.
+    """`$POPPY_DATA_DIR/browser_bundle/`: `demo.html`, the JS modules (extractor, predictor, the light
+    runtime that evaluates the ONNX graph in JavaScript), the current `click_model.onnx` and, for the
+    `ort` backend, onnxruntime-web's WebAssembly files (pinned in `browser/package.json`, installed
+    by `npm ci --prefix browser`; no CDN). Serve it with any static web server, e.g.
+    `python -m http.server -d data/outputs/browser_bundle 8000`.
 
-    Built in a temporary folder and swapped in, so a failed build leaves the previous bundle.
+    Built in a temporary folder and swapped in, so a failed build leaves the previous bundle; a
+    model the page would refuse (feature names, window settings) fails the build.
     """
     folder = data_dir() / BUNDLE_FOLDER
     manifest = build_browser_bundle(click_model_onnx, folder)
@@ -46,6 +48,9 @@ def browser_bundle(context: dg.AssetExecutionContext, click_model_onnx: bytes): 
             "files": len(files),
             "total_bytes": total,
             "model_bytes": files[MODEL_FILE]["bytes"],
+            "light_path_bytes": manifest["backends"]["light"]["bytes"],
+            "ort_path_bytes": manifest["backends"]["ort"]["bytes"],
+            "window": dg.MetadataValue.json(manifest["window"]),
             "versions": dg.MetadataValue.json(manifest["versions"]),
             "manifest": dg.MetadataValue.md(
                 markdown_table(pd.DataFrame({"file": list(files), "bytes": [f["bytes"] for f in files.values()]}))

@@ -4,15 +4,17 @@ from pathlib import Path
 
 import dagster as dg
 
-from poppy_pipeline.catalog import build_catalog
-from poppy_pipeline.database import DATABASE
-from poppy_pipeline.defs.database_source import database_catalog
 from poppy_pipeline.defs.metadata import markdown_table
 from poppy_pipeline.defs.partitions import single_run
 from poppy_pipeline.defs.quarantine_checks import Intake, quarantine, quarantine_spec
 from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.source import InteractionSourceResource
-from poppy_pipeline.sources import PINGS, check_pings_objects
+from poppy_pipeline.defs.source import (
+    ActionSourceResource,
+    InteractionSourceResource,
+    check_before_writing,
+    sentences,
+)
+from poppy_pipeline.sources import PINGS
 
 
 @dg.asset(
@@ -23,24 +25,30 @@ from poppy_pipeline.sources import PINGS, check_pings_objects
     check_specs=[quarantine_spec("celestial_objects")],
 )
 def celestial_objects(
-    context: dg.AssetExecutionContext, simulation: SimulationResource, interaction_source: InteractionSourceResource
+    context: dg.AssetExecutionContext,
+    simulation: SimulationResource,
+    interaction_source: InteractionSourceResource,
+    action_source: ActionSourceResource,
 ):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
     """Every object the app shows: `Object_Type, Object_ID, Name, Category, Duration_Sec`.
 
     Read from `data/objects/{stars,planets,moons}.csv` where present (see `catalog.py` for the
     accepted columns), generated at the configured sizes otherwise; with a `pings` source, the
     log's `pings.csv`; with the `database` source, the `Stars`, `Planets`, `Moons` tables for the
-    types that have no file.
+    types that have no file. A real log whose window has no valid row fails here, before anything is written.
     """
-    if interaction_source.kind == PINGS.name:
-        checked = check_pings_objects(interaction_source.location())
-        objects, sources = checked.valid, {"Ping": str(checked.source_file)}
+    is_pings = interaction_source.kind == PINGS.name
+    with sentences():
+        settings, objects_dir = simulation.settings(), Path(simulation.objects_dir)
+        catalog = interaction_source.catalog(settings, objects_dir) if not is_pings else None
+        objects, checked = interaction_source.log_objects(lambda: catalog.objects)
+        users = interaction_source.log_users()[0] if interaction_source.is_real else None
+        check_before_writing(context, interaction_source, action_source, objects, users)
+    if catalog is None:
+        sources = {"Ping": str(checked.source_file)}
         intakes = [Intake(checked.source_file, checked.input_rows, checked.rejected)]
-    elif interaction_source.format == DATABASE:
-        objects, sources, intakes = database_catalog(context, simulation, interaction_source)
     else:
-        catalog = build_catalog(simulation.settings(), Path(simulation.objects_dir))
-        objects, sources = catalog.objects, catalog.sources
+        sources = catalog.sources
         intakes = [Intake(f.path, len(f.objects) + len(f.quarantined), f.quarantined) for f in catalog.files]
         for read in catalog.files:
             context.log.info(f"{read.path}: columns used {read.column_mapping}, ignored {read.ignored_columns}")
@@ -49,6 +57,7 @@ def celestial_objects(
         value=objects,
         metadata={
             "sources": dg.MetadataValue.json(sources),
+            **interaction_source.decision_metadata(),
             "objects_per_type": dg.MetadataValue.json(objects["Object_Type"].value_counts().to_dict()),
             "categories": dg.MetadataValue.md(
                 markdown_table(

@@ -22,12 +22,21 @@ def window_check_specs(
     ]
 
 
-def not_applicable(key: dg.AssetCheckKey, why: str, window: str) -> dg.AssetCheckResult:
-    """A check that measures a property of simulated data, run on real data: passed, and said so."""
+def not_applicable(
+    key: dg.AssetCheckKey,
+    why: str,
+    window: str,
+    applies: str = "simulation only",
+    details: dg.MetadataValue | None = None,
+) -> dg.AssetCheckResult:
+    """A check that cannot measure anything here (real data, too little data): passed, and said so.
+
+    The description starts with "Not applicable", which the run summary of `make run` lists.
+    """
     return dg.AssetCheckResult(
         check_name=key.name,
         asset_key=key.asset_key,
         passed=True,
         description=f"Not applicable: {why}",
-        metadata={"applies": "simulation only", "window": window},
+        metadata={"applies": applies, "window": window, **({"details": details} if details else {})},
     )

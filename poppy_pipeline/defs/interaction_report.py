@@ -64,6 +64,12 @@ def interaction_report(
     paths = write_figures(figures, data_dir() / "figures")
     report_path = write_json(report, data_dir() / "interaction_report.json")
     context.log.info(f"wrote {report_path} and {len(paths)} figures in {paths[0].parent}")
+    quality = report["data_quality"]
+    if quality["users_with_events_before_signup"]:
+        context.log.warning(
+            f"{quality['users_with_events_before_signup']} users have {quality['events_before_signup']} events"
+            f" before their sign-up date (e.g. {quality['user_ids'][:5]}); they are kept in every figure"
+        )
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(report_path)),
@@ -72,6 +78,9 @@ def interaction_report(
             "watch_ratio_views": dg.MetadataValue.json(report["watch_ratio_views"]),
             "top_objects": dg.MetadataValue.json(report["top_objects"]),
             "new_vs_existing": dg.MetadataValue.json(report["new_vs_existing"]),
+            "users_with_events_before_signup": quality["users_with_events_before_signup"],
+            "events_before_signup": quality["events_before_signup"],
+            "data_quality": dg.MetadataValue.json(quality),
             "report": dg.MetadataValue.md(markdown_gallery(figures)),
         }
     )

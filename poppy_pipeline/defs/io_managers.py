@@ -5,15 +5,17 @@ Files land under `$POPPY_DATA_DIR` (default `data/outputs`):
 
 Partitioned assets exchange `dict[partition key, value]`, in both directions and whatever the
 number of partitions, so a single run can backfill a whole window and still write one file per
-day. Writes are atomic: a temp file beside the target, renamed over it once complete, so a
-crash never leaves a half-written artifact and the previous good one survives.
+day. Writes are atomic (`paths.replaced_atomically`: a temp file beside the target, fsynced, then
+renamed over it), so a crash never leaves a half-written artifact and the previous good one
+survives. A pickle's SHA-256 is written beside it (`<name>.pkl.sha256`, the `sha256sum` format)
+and checked before it is unpickled: a changed or damaged pickle is refused, never loaded.
 """
 
 import hashlib
 import os
 import pickle
-import uuid
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import dagster as dg
@@ -23,7 +25,7 @@ from upath import UPath
 
 from poppy_pipeline import tables
 from poppy_pipeline.defs.metadata import markdown_table
-from poppy_pipeline.paths import data_dir
+from poppy_pipeline.paths import data_dir, replaced_atomically
 
 PREVIEW_ROWS = 5
 
@@ -72,20 +74,19 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
                 missing.append(key)
         return found, missing
 
+    def load_if_present(self, asset_key: str) -> Any | None:
+        """The stored value of an unpartitioned asset, or None when it was never written."""
+        path = self._with_extension(self._base_path / asset_key)
+        return self.load_from_path(None, path) if self.path_exists(path) else None  # type: ignore[arg-type]
+
     def atomic_write(self, path: UPath, write: Callable[[BinaryIO | str], None]) -> None:
         """Write via a temp file renamed into place (local), or in one put (object stores)."""
         if path.protocol not in ("", "file", "local"):
             with path.open("wb") as handle:
                 write(handle)
             return
-        final = os.fspath(path)
-        temporary = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.{uuid.uuid4().hex}.tmp")
-        try:
-            write(temporary)
-            os.replace(temporary, final)
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
+        with replaced_atomically(Path(os.fspath(path))) as temporary:
+            write(os.fspath(temporary))
 
 
 def _require_partition_dict(context: dg.OutputContext, obj: Any, keys: list[str]) -> Mapping[str, Any]:
@@ -133,19 +134,51 @@ class _CsvFiles(PartitionedUPathIOManager):
         }
 
 
+class PickleIntegrityError(dg.Failure):
+    """A pickle whose bytes are not the ones recorded when it was written: refused, not unpickled."""
+
+
 class _PickleFiles(PartitionedUPathIOManager):
     extension = ".pkl"
 
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
         payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        digest = hashlib.sha256(payload).hexdigest()
         self.atomic_write(path, lambda sink: _write_bytes(sink, payload))
+        record = f"{digest}  {path.name}\n".encode()
+        self.atomic_write(_digest_path(path), lambda sink: _write_bytes(sink, record))
+        context.add_output_metadata({"sha256": digest, "size_bytes": len(payload)})
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
         with path.open("rb") as handle:
-            return pickle.load(handle)
+            payload = handle.read()
+        return pickle.loads(verified(payload, path))
 
     def get_metadata(self, context: dg.OutputContext, obj: Any) -> dict[str, Any]:
         return {"type": type(obj).__name__, "preview": dg.MetadataValue.text(repr(obj)[:1000])}
+
+
+def _digest_path(path: UPath) -> UPath:
+    return path.with_name(path.name + ".sha256")
+
+
+def verified(payload: bytes, path: UPath) -> bytes:
+    """`payload` if its SHA-256 is the one recorded beside `path` when it was written; else refused."""
+    record = _digest_path(path)
+    if not record.exists():
+        raise PickleIntegrityError(
+            f"{path}: no recorded SHA-256 ({record.name} is missing), so it is not unpickled;"
+            " materialize its asset again."
+        )
+    expected = (record.read_text().split() or [""])[0]
+    actual = hashlib.sha256(payload).hexdigest()
+    if actual != expected:
+        raise PickleIntegrityError(
+            f"{path}: its SHA-256 {actual[:16]}… differs from {expected[:16] or 'nothing'}… recorded in"
+            f" {record.name} when it was written: the file was changed or damaged since, so it is not"
+            " unpickled; materialize its asset again."
+        )
+    return payload
 
 
 class _OnnxFiles(PartitionedUPathIOManager):

@@ -31,9 +31,17 @@ def quarantine_spec(asset: str, partitions_def: dg.PartitionsDefinition | None =
 
 
 def quarantine(
-    context: dg.AssetExecutionContext, asset: str, intakes: list[Intake], threshold: float
+    context: dg.AssetExecutionContext,
+    asset: str,
+    intakes: list[Intake],
+    threshold: float,
+    accounting: dict[str, int] | None = None,
 ) -> tuple[dict, dg.AssetCheckResult]:
-    """Write each intake's rejected rows, log them, and return (metadata, check result)."""
+    """Write each intake's rejected rows, log them, and return (metadata, check result).
+
+    `accounting`: for a daily asset, `input_rows = valid_rows_in_window + rows_outside_window +
+    quarantined_rows`, recorded with the counts.
+    """
     files = {}
     for intake in intakes:
         written = write_quarantine(asset, intake.source_file.name, intake.rejected)
@@ -47,7 +55,7 @@ def quarantine(
     total = sum(i.input_rows for i in intakes)
     rejected = sum(len(i.rejected) for i in intakes)
     share = rejected / total if total else 0.0
-    metadata = {"input_rows": total, "quarantined_rows": rejected, "quarantined_share": share}
+    metadata = {"input_rows": total, **(accounting or {}), "quarantined_rows": rejected, "quarantined_share": share}
     result = dg.AssetCheckResult(
         check_name=QUARANTINE_CHECK,
         asset_key=asset,

@@ -74,11 +74,13 @@ class SimulationResource(dg.ConfigurableResource):
         default=_DEFAULTS.preferred_type_user_share, description="Share of users with a Preferred_Type."
     )
     rating_bias_sd: float = Field(
-        default=_DEFAULTS.rating_bias_sd, description="Standard deviation of users' Rating_Bias in stars."
+        default=_DEFAULTS.rating_bias_sd,
+        description="Standard deviation of users' Rating_Bias in stars (0.625: offsets average ±0.5).",
     )
     interactions_per_day: float = Field(
         default=_DEFAULTS.interactions_per_day,
-        description="Expected interactions a day, shared by the users signed up by then.",
+        description="Expected interactions a day once all users have signed up; each user makes"
+        " their Activity_Weight share of it, so fewer users signed up means less traffic.",
     )
     interaction_type_weights: dict[str, float] = Field(
         default_factory=lambda: dict(_DEFAULTS.interaction_type_weights),

@@ -3,7 +3,8 @@
 import dagster as dg
 
 from poppy_pipeline.defs.browser_bundle import browser_bundle
-from poppy_pipeline.defs.click_model import click_model, click_model_onnx
+from poppy_pipeline.defs.click_model import click_model
+from poppy_pipeline.defs.click_model_onnx import click_model_onnx
 from poppy_pipeline.defs.engagement_scores import engagement_scores
 from poppy_pipeline.defs.engine_exports import engine_exports
 from poppy_pipeline.defs.interaction_report import interaction_report

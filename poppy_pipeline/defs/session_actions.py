@@ -1,19 +1,16 @@
 """`session_actions`: a day of browsing actions per partition (simulated, or a real log), and its checks."""
 
-import os
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
 
-from poppy_pipeline.action_logs import ActionLogError, read_action_log, split_actions_by_day
+from poppy_pipeline.action_logs import split_actions_by_day
 from poppy_pipeline.defs.checks import not_applicable, window_check_specs
 from poppy_pipeline.defs.partitions import daily_partitions, single_run
 from poppy_pipeline.defs.quarantine_checks import QUARANTINE_CHECK, Intake, quarantine, quarantine_spec
 from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.source import DEFAULT_MAX_QUARANTINE_SHARE, InteractionSourceResource
+from poppy_pipeline.defs.source import ActionSourceResource, InteractionSourceResource, sentences
 from poppy_pipeline.sessions import (
     ACTIONS,
     action_problems,
@@ -23,32 +20,6 @@ from poppy_pipeline.sessions import (
     simulate_sessions,
     unsimulable,
 )
-
-
-class ActionSourceResource(dg.ConfigurableResource):
-    """Where `session_actions` comes from: the simulation, or a real action log.
-
-    `POPPY_ACTIONS_PATH` (or run config `resources.action_source.config.path`): a CSV with
-    `Session_ID, User_ID, Timestamp, Action, Scroll_Amount`, e.g. what the browser records. With
-    no path, the actions are simulated for the sessions of `simulated_interactions`.
-    """
-
-    path: str | None = Field(
-        default_factory=lambda: os.environ.get("POPPY_ACTIONS_PATH") or None,
-        description="A real action log (CSV) to use instead of the simulation ($POPPY_ACTIONS_PATH).",
-    )
-    max_quarantine_share: float = Field(
-        default=DEFAULT_MAX_QUARANTINE_SHARE,
-        description="The quarantine check fails when a larger share of the log's rows is rejected.",
-    )
-
-    @property
-    def is_real(self) -> bool:
-        return bool(self.path)
-
-    @property
-    def kind(self) -> str:
-        return "action log" if self.is_real else "simulation"
 
 
 @dg.asset(
@@ -92,11 +63,11 @@ def session_actions(
         )
         return
     if action_source.is_real:
-        days, metadata, intakes = _read_log(context, action_source, keys)
+        days, metadata, intakes, accounting = _read_log(context, action_source, keys)
     else:
         days, metadata = _simulate(context, simulation, simulated_interactions, users, keys)
-        intakes = []
-    counts, check = quarantine(context, "session_actions", intakes, action_source.max_quarantine_share)
+        intakes, accounting = [], {}
+    counts, check = quarantine(context, "session_actions", intakes, action_source.max_quarantine_share, accounting)
     frames = [frame for frame in days.values() if len(frame)]
     every_day = pd.concat(frames, ignore_index=True) if frames else next(iter(days.values()))
     mix = every_day["Action"].astype(str).value_counts(normalize=True).reindex(list(ACTIONS), fill_value=0.0)
@@ -140,18 +111,14 @@ def _simulate(
 
 def _read_log(
     context: dg.AssetExecutionContext, source: ActionSourceResource, keys: list[str]
-) -> tuple[dict[str, pd.DataFrame], dict, list[Intake]]:
-    try:
-        log = read_action_log(Path(source.path))
-    except ActionLogError as error:
-        raise dg.Failure(str(error)) from error
-    days, outside = split_actions_by_day(log.valid, keys)
-    context.log.info(
-        f"{log.source_file}: {log.input_rows} rows, {len(log.valid)} valid ({len(log.valid) - outside} in"
-        f" {keys[0]}..{keys[-1]}, {outside} outside), {len(log.rejected)} quarantined"
-    )
-    metadata = {"log": str(log.source_file), "valid_rows_outside_window": outside}
-    return days, metadata, [Intake(log.source_file, log.input_rows, log.rejected)]
+) -> tuple[dict[str, pd.DataFrame], dict, list[Intake], dict[str, int]]:
+    """The run's days of the log (failing, before anything is written, when it has no valid row)."""
+    with sentences():
+        rows = split_actions_by_day(source.read(), keys).require_rows()
+    context.log.info(rows.describe())
+    log = rows.checked
+    metadata = {"log": str(log.source_file), "source_timezone": source.source_timezone}
+    return rows.days, metadata, [Intake(log.source_file, log.input_rows, log.rejected)], rows.counts()
 
 
 ACTION_CHECKS = {

@@ -1,33 +1,19 @@
 """`simulated_interactions`: a day of simulated interactions per partition, and its checks."""
 
+import math
 from datetime import date
 
 import dagster as dg
 import pandas as pd
 
 from poppy_pipeline import patterns
-from poppy_pipeline.database import DATABASE
 from poppy_pipeline.defs.checks import not_applicable, window_check_specs
-from poppy_pipeline.defs.database_source import read_database_window
 from poppy_pipeline.defs.partitions import daily_partitions, single_run
-from poppy_pipeline.defs.quarantine_checks import Intake, quarantine, quarantine_spec
+from poppy_pipeline.defs.quarantine_checks import quarantine, quarantine_spec
 from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.source import InteractionSourceResource
-from poppy_pipeline.interactions import (
-    build_model,
-    expected_repeat_share,
-    feasible_repeat_shares,
-    revisit_probability,
-    simulate_day,
-)
-from poppy_pipeline.sources import (
-    PINGS,
-    check_pings_interactions,
-    check_poppy_log,
-    read_pings_interactions,
-    read_poppy_log,
-    split_by_day,
-)
+from poppy_pipeline.defs.source import InteractionSourceResource, read_log_days, sentences
+from poppy_pipeline.interactions import build_model, simulate_day
+from poppy_pipeline.repeats import expected_repeat_share, feasible_repeat_shares, revisit_probability
 
 
 @dg.asset(
@@ -54,11 +40,16 @@ def simulated_interactions(
     """
     keys = context.partition_keys
     if interaction_source.is_real:
-        days, metadata, intakes = _read_real_log(context, interaction_source, celestial_objects, users, keys)
+        with sentences():
+            days, metadata, intakes, accounting = read_log_days(
+                context, interaction_source, celestial_objects, users, keys
+            )
     else:
         days, metadata = _simulate(context, simulation, celestial_objects, users, keys)
-        intakes = []
-    counts, check = quarantine(context, "simulated_interactions", intakes, interaction_source.max_quarantine_share)
+        intakes, accounting = [], {}
+    counts, check = quarantine(
+        context, "simulated_interactions", intakes, interaction_source.max_quarantine_share, accounting
+    )
     return dg.MaterializeResult(
         value=days,
         metadata={
@@ -99,27 +90,6 @@ def _simulate(context, simulation: SimulationResource, objects: pd.DataFrame, us
         "reachable_repeat_share": f"{lowest:.3f}..{highest:.3f}",
     }
     return days, metadata
-
-
-def _read_real_log(
-    context, source: InteractionSourceResource, objects: pd.DataFrame, users: pd.DataFrame, keys: list[str]
-):
-    if source.kind == DATABASE:
-        return read_database_window(context, source, objects, users, keys)
-    if source.kind == PINGS.name:
-        path, raw = read_pings_interactions(source.location())
-        checked = check_pings_interactions(path, raw, objects, users)
-    else:
-        raw, _ = read_poppy_log(source.location())
-        checked = check_poppy_log(source.location(), raw, objects, users)
-    days, outside = split_by_day(checked.valid, keys, tiebreak=("Interaction_ID",))
-    context.log.info(
-        f"{checked.source_file}: {checked.input_rows} rows, {len(checked.valid)} valid"
-        f" ({checked.input_rows and len(checked.valid) - outside} in {keys[0]}..{keys[-1]}, {outside} outside),"
-        f" {len(checked.rejected)} quarantined"
-    )
-    metadata = {"log": str(checked.source_file), "valid_rows_outside_window": outside}
-    return days, metadata, [Intake(checked.source_file, checked.input_rows, checked.rejected)]
 
 
 INTEGRITY = "integrity"
@@ -171,6 +141,12 @@ def simulated_interactions_patterns(
         result = results.get(spec.name)
         if result is None:
             yield not_applicable(spec, f"the interactions are a real {interaction_source.kind} log.", span)
+            continue
+        if result.not_applicable or not math.isfinite(result.value):  # too little data: no verdict, no failure
+            why = result.not_applicable or f"too little data to measure it; it needs {result.target}."
+            context.log.info(f"{spec.name} not applicable on {span}: {why}")
+            details = dg.MetadataValue.json(_jsonable(result.details))
+            yield not_applicable(spec, why, span, applies="windows with enough data", details=details)
             continue
         context.log.info(result.describe())
         yield dg.AssetCheckResult(

@@ -14,6 +14,7 @@ from poppy_pipeline.defs.resources import SimulationResource
 from poppy_pipeline.defs.session_actions import ActionSourceResource
 from poppy_pipeline.profiles import PROFILE_NAMES
 from poppy_pipeline.sessions import TICK_MS, same_actions, simulate_sessions, unsimulable
+from poppy_pipeline.user_bootstrap import positive_share_interval
 from poppy_pipeline.windows import (
     FEATURE_NAMES,
     WindowSpec,
@@ -23,7 +24,6 @@ from poppy_pipeline.windows import (
 )
 
 POSITIVE_SHARE_RANGE = (0.04, 0.08)
-STANDARD_ERRORS = 4.0
 FINITE_CHECK = "features_finite"
 MEMBERSHIP_CHECK = "windows_within_sessions"
 
@@ -192,8 +192,8 @@ def _summary(windows: pd.DataFrame, users: pd.DataFrame, spec: WindowSpec, simul
 
 
 TARGET_CHECKS = {
-    "positive_share": "4-8% of windows are positive (simulated; widened to four binomial standard errors when"
-    " fewer than ~2,300 windows make that wider).",
+    "positive_share": "4-8% of windows are positive (simulated): fails only when the 90% interval of a bootstrap"
+    " over users (a user's windows are not independent) lies entirely outside.",
     "profiles_present": "Every browsing profile with users has windows (simulated).",
 }
 
@@ -229,15 +229,16 @@ def sliding_window_features_targets(
 
 
 def positive_share(windows: pd.DataFrame) -> tuple[bool, dict]:
-    """6% ± 2 points positive, the tolerance widened to four binomial standard errors on few windows."""
-    n = len(windows)
-    share = float(windows["Label"].mean()) if n else 0.0
+    """6% ± 2 points positive, unless the run cannot tell: its interval over users overlaps 4-8%."""
+    interval = positive_share_interval(windows["Label"], windows["User_ID"])
     low, high = POSITIVE_SHARE_RANGE
-    middle = (low + high) / 2
-    tolerance = max((high - low) / 2, STANDARD_ERRORS * np.sqrt(middle * (1 - middle) / n) if n else np.inf)
-    lower, upper = max(0.0, middle - tolerance), middle + tolerance
-    passed = bool(n > 0 and lower <= share <= upper)
-    return passed, {"measured": dg.MetadataValue.float(share), "target": f"{lower:.4f}..{upper:.4f}"}
+    return interval.overlaps(low, high), {
+        "measured": dg.MetadataValue.float(interval.share if interval.windows else 0.0),
+        "target": f"{low:.2f}..{high:.2f} may hold the share",
+        "interval": dg.MetadataValue.json([interval.low, interval.high] if interval.windows else []),
+        "interval_method": f"{interval.level:.0%} percentile interval, {interval.resamples} bootstrap resamples"
+        f" of {interval.users} users",
+    }
 
 
 def profiles_present(windows: pd.DataFrame, users: pd.DataFrame) -> tuple[bool, dict]:

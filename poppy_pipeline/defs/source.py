@@ -1,36 +1,67 @@
 """The `interaction_source` resource: simulate, or read a real interaction log instead.
 
-`POPPY_SOURCE_PATH` (a file for `poppy`, a folder for `pings`) and `POPPY_SOURCE_FORMAT`
-(`poppy` or `pings`), or the same as run config (`resources.interaction_source.config.path` and
-`.format`). With no path, the pipeline simulates. The assets downstream of the three source
-assets do not change either way.
+`POPPY_SOURCE_PATH` (a file for `poppy`, a folder for `pings`), `POPPY_SOURCE_FORMAT` (`poppy`
+or `pings`) and `POPPY_SOURCE_TIMEZONE` (the zone of timestamps written without a UTC offset,
+default UTC), or the same as run config (`resources.interaction_source.config.path`, `.format`,
+`.source_timezone`). With no path, the pipeline simulates. The assets downstream of the three
+source assets do not change either way.
+
+A real log is checked before anything is written: the source assets (`celestial_objects`,
+`users`, `simulated_interactions`) fail with one sentence when the run's window holds no valid
+row, so a bad log never replaces the previous good run's files with empty ones.
 
 `POPPY_SOURCE_FORMAT=database` reads the Poppy app's database at `POPPY_DATABASE_URL` instead
-(see `poppy_pipeline/database.py`); with fewer than `min_real_interactions` rows in the run's
-window it fails, or simulates when `when_too_few` is `simulate`. The decision is made once per
-run (the first time an asset asks), so the three source assets agree.
+(see `poppy_pipeline/database.py`; its naive timestamps are read in `source_timezone` too); with
+fewer than `min_real_interactions` rows in the run's window it fails, or simulates when
+`when_too_few` is `simulate`. The decision is made once per run (the first time an asset asks),
+so the three source assets agree.
 """
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 from pydantic import Field, PrivateAttr
 
 from poppy_pipeline import database
+from poppy_pipeline.action_logs import read_action_log, split_actions_by_day
+from poppy_pipeline.catalog import Catalog, CatalogError, build_catalog
+from poppy_pipeline.daily_rows import DailyRows, split_by_day
 from poppy_pipeline.database import DATABASE, DEFAULT_EVENT_TYPES
 from poppy_pipeline.database_connection import DEFAULT_CHUNK_ROWS
 from poppy_pipeline.defs.partitions import daily_partitions
-from poppy_pipeline.defs.window import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
-from poppy_pipeline.sources import FORMATS, POPPY, SIMULATION, SourceError, SourceFormat
+from poppy_pipeline.defs.quarantine_checks import Intake
+from poppy_pipeline.defs.window import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, run_partition_keys
+from poppy_pipeline.rows import UTC, Checked, checked_zone
+from poppy_pipeline.settings import SimulationSettings
+from poppy_pipeline.sources import (
+    FORMATS,
+    PINGS,
+    POPPY,
+    SIMULATION,
+    SourceError,
+    SourceFormat,
+    check_interaction_log,
+    check_pings_objects,
+    check_pings_users,
+    read_poppy_log,
+    users_from_poppy_log,
+)
 
 DEFAULT_MAX_QUARANTINE_SHARE = 0.01
+TIMEZONE_ENV = "POPPY_SOURCE_TIMEZONE"
 # As the back end: its Layer-2 job uses the database from 300 interactions on.
 DEFAULT_MIN_REAL_INTERACTIONS = 300
-WHEN_TOO_FEW = ("fail", "simulate")
 # The window the summaries read by default (WindowConfig.trailing_days).
 TRAILING_DAYS = 30
+
+
+def default_timezone() -> str:
+    return os.environ.get(TIMEZONE_ENV) or UTC
 
 
 class InteractionSourceResource(dg.ConfigurableResource):
@@ -44,6 +75,11 @@ class InteractionSourceResource(dg.ConfigurableResource):
     format: str = Field(
         default_factory=lambda: os.environ.get("POPPY_SOURCE_FORMAT", "") or POPPY.name,
         description="poppy or pings ($POPPY_SOURCE_FORMAT).",
+    )
+    source_timezone: str = Field(
+        default_factory=default_timezone,
+        description="Time zone (IANA name) of timestamps written without a UTC offset; those with one are"
+        f" converted to UTC either way (${TIMEZONE_ENV}, default UTC).",
     )
     max_quarantine_share: float = Field(
         default=DEFAULT_MAX_QUARANTINE_SHARE,
@@ -86,19 +122,23 @@ class InteractionSourceResource(dg.ConfigurableResource):
     def url(self) -> str:
         url = self.database_url or os.environ.get("POPPY_DATABASE_URL", "")
         if not url:
-            raise SourceError("POPPY_SOURCE_FORMAT is database but POPPY_DATABASE_URL is not set")
+            raise SourceError("POPPY_DATABASE_URL", "is not set, but POPPY_SOURCE_FORMAT is database")
         return url
 
     def database_decision(self) -> database.Decision:
         """Database or simulation for this run, decided once, on the rows of the run's window."""
         if self._decision is None:
             first, last = run_window(self._run_tags)
-            try:
+            with sentences():
                 self._decision = database.decide(
-                    self.url(), first, last, self.event_types, self.min_real_interactions, self.when_too_few
+                    self.url(),
+                    first,
+                    last,
+                    self.event_types,
+                    self.min_real_interactions,
+                    self.when_too_few,
+                    self.zone(),
                 )
-            except SourceError as error:
-                raise dg.Failure(str(error)) from None
             (self._log or dg.get_dagster_logger()).info(self._decision.message)
         return self._decision
 
@@ -106,24 +146,185 @@ class InteractionSourceResource(dg.ConfigurableResource):
         """What a source asset records about the database decision (nothing for other sources)."""
         if self.format != DATABASE:
             return {}
-        return {"database": self._decision_source(), "database_decision": self.database_decision().message}
+        return {"database": self.database_name(), "database_decision": self.database_decision().message}
 
-    def _decision_source(self) -> str:
+    def database_name(self) -> str:
         return database.describe(self.url(), database.INTERACTIONS)
+
+    @contextmanager
+    def session(self) -> Iterator[database.Session]:
+        """A read-only session on the app's database."""
+        with database.read_only(self.url(), self.chunk_rows) as session:
+            yield session
 
     def location(self) -> Path:
         return Path(self.path)
 
+    def zone(self) -> str:
+        return checked_zone(self.source_timezone, f"interaction_source.source_timezone (${TIMEZONE_ENV})")
+
     def spec(self) -> SourceFormat:
-        """The vocabulary of the data: the simulation speaks the poppy one."""
+        """The vocabulary of the data: the simulation (and the app's database) speak the poppy one."""
         if not self.path or self.format == DATABASE:
             return POPPY
         if self.format not in FORMATS:
             raise SourceError(
-                f"interaction_source.format (POPPY_SOURCE_FORMAT) must be one of {sorted([*FORMATS, DATABASE])},"
-                f" got {self.format!r}"
+                "interaction_source.format (POPPY_SOURCE_FORMAT)",
+                f"must be one of {sorted([*FORMATS, DATABASE])}, not {self.format!r}",
             )
         return FORMATS[self.format]
+
+    def log_users(self) -> tuple[pd.DataFrame, Checked | None]:
+        """The users of a real log, and the checked users file where the format has one."""
+        if self.kind == DATABASE:
+            with self.session() as session:
+                users = database.read_users(session, self.zone())
+            if users.empty:
+                raise SourceError(self.database_name(), "no row has a positive User_ID and a date-time")
+            return users, None
+        if self.kind == PINGS.name:
+            checked = check_pings_users(self.location(), self.zone())
+            return _require_some(checked).valid, checked
+        users = users_from_poppy_log(read_poppy_log(self.location()), self.zone())
+        if users.empty:
+            raise SourceError(self.location(), "no row has a positive User_ID and a date-time, so there are no users")
+        return users, None
+
+    def catalog(self, settings: SimulationSettings, objects_dir: Path) -> Catalog:
+        """The Poppy catalog: object files where given; for the types without one, generated, or with the
+        `database` source its `Stars`, `Planets`, `Moons` tables."""
+        catalog = build_catalog(settings, objects_dir)
+        if self.format != DATABASE:  # when simulating instead, on the app's objects too
+            return catalog
+        with self.session() as session:
+            return database.complete_catalog(session, catalog, settings.seed)
+
+    def log_objects(self, catalog: Callable[[], pd.DataFrame]) -> tuple[pd.DataFrame, Checked | None]:
+        """The objects of a real log: its own `pings.csv`, or the Poppy `catalog()`."""
+        if self.kind == PINGS.name:
+            checked = check_pings_objects(self.location())
+            return _require_some(checked).valid, checked
+        return catalog(), None
+
+    def log_days(self, objects: pd.DataFrame, users: pd.DataFrame, days: list[str]) -> DailyRows:
+        """The log's valid rows on each of `days`; a `SourceError` when there is none."""
+        if self.kind == DATABASE:
+            return self.database_days(objects, users, days)[0]
+        return self._file_days(objects, users, days)
+
+    def _file_days(self, objects: pd.DataFrame, users: pd.DataFrame, days: list[str]) -> DailyRows:
+        checked = check_interaction_log(self.kind, self.location(), objects, users, self.zone())
+        return split_by_day(checked, days, tiebreak=("Interaction_ID",)).require_rows()
+
+    def database_days(
+        self, objects: pd.DataFrame, users: pd.DataFrame, days: list[str]
+    ) -> tuple[DailyRows, dict[str, int]]:
+        """The days of `Interactions`, checked; and the rows each day's query returned."""
+        with self.session() as session:
+            raw, counts = database.read_interactions(session, days, self.zone())
+        checked = database.check_interactions(raw, objects, users, self.event_types, self.zone())
+        return split_by_day(checked, days, tiebreak=("Interaction_ID",)).require_rows(), counts
+
+
+class ActionSourceResource(dg.ConfigurableResource):
+    """Where `session_actions` comes from: the simulation, or a real action log.
+
+    `POPPY_ACTIONS_PATH` (or run config `resources.action_source.config.path`): a CSV with
+    `Session_ID, User_ID, Timestamp, Action, Scroll_Amount`, e.g. what the browser records. With
+    no path, the actions are simulated for the sessions of `simulated_interactions`.
+    """
+
+    path: str | None = Field(
+        default_factory=lambda: os.environ.get("POPPY_ACTIONS_PATH") or None,
+        description="A real action log (CSV) to use instead of the simulation ($POPPY_ACTIONS_PATH).",
+    )
+    source_timezone: str = Field(
+        default_factory=default_timezone,
+        description="Time zone (IANA name) of timestamps written without a UTC offset; those with one are"
+        f" converted to UTC either way (${TIMEZONE_ENV}, default UTC).",
+    )
+    max_quarantine_share: float = Field(
+        default=DEFAULT_MAX_QUARANTINE_SHARE,
+        description="The quarantine check fails when a larger share of the log's rows is rejected.",
+    )
+
+    def zone(self) -> str:
+        return checked_zone(self.source_timezone, f"action_source.source_timezone (${TIMEZONE_ENV})")
+
+    def read(self) -> Checked:
+        """The action log, checked (a `SourceError` when it cannot be used)."""
+        return read_action_log(Path(self.path or ""), self.zone())
+
+    @property
+    def is_real(self) -> bool:
+        return bool(self.path)
+
+    @property
+    def kind(self) -> str:
+        return "action log" if self.is_real else "simulation"
+
+
+def _require_some(checked: Checked) -> Checked:
+    if checked.valid.empty:
+        first = f"; first: {checked.rejected['reason'].iloc[0]}" if len(checked.rejected) else ""
+        raise SourceError(checked.source_file, f"no valid rows ({checked.input_rows} rows{first})")
+    return checked
+
+
+@contextmanager
+def sentences() -> Iterator[None]:
+    """An unusable input fails the step with its one-sentence message, not a traceback."""
+    try:
+        yield
+    except (SourceError, CatalogError) as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from None
+
+
+def check_before_writing(
+    context: dg.AssetExecutionContext,
+    source: InteractionSourceResource,
+    action_source: ActionSourceResource,
+    objects: pd.DataFrame | None,
+    users: pd.DataFrame | None,
+) -> None:
+    """Fail a source asset before it writes when the run's window of a real log (interactions or
+    actions) that this run reads has no valid row. `objects` and `users`: those of a real log."""
+    days = run_partition_keys(context)
+    if not days:
+        return
+    if source.is_real and _in_run(context, "simulated_interactions"):
+        context.log.info(f"checked before writing: {source.log_days(objects, users, days).describe()}")
+    if action_source.is_real and _in_run(context, "session_actions"):
+        actions = split_actions_by_day(action_source.read(), days).require_rows()
+        context.log.info(f"checked before writing: {actions.describe()}")
+
+
+def _in_run(context: dg.AssetExecutionContext, asset: str) -> bool:
+    selection = context.run.asset_selection  # empty or None: the whole job
+    return not selection or dg.AssetKey(asset) in selection
+
+
+def read_log_days(
+    context: dg.AssetExecutionContext,
+    source: InteractionSourceResource,
+    objects: pd.DataFrame,
+    users: pd.DataFrame,
+    keys: list[str],
+) -> tuple[dict[str, pd.DataFrame], dict, list[Intake], dict]:
+    """The run's days of a real log, its metadata, its intake and its row accounting."""
+    metadata = {"log": str(source.location()), "source_timezone": source.source_timezone}
+    if source.kind == DATABASE:
+        rows, counts = source.database_days(objects, users, keys)
+        metadata |= {
+            "log": source.database_name(),
+            "rows_read": rows.checked.input_rows,
+            "rows_without_timestamp": counts["no timestamp"],
+        }
+    else:
+        rows = source.log_days(objects, users, keys)
+    context.log.info(rows.describe())
+    intake = Intake(rows.checked.source_file, rows.checked.input_rows, rows.checked.rejected)
+    return rows.days, metadata, [intake], rows.counts()
 
 
 def run_window(tags: dict[str, str]) -> tuple[str, str]:

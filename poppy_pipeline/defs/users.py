@@ -1,16 +1,20 @@
 """`users`: the simulated user population (or a real log's users)."""
 
+from pathlib import Path
+
 import dagster as dg
 
-from poppy_pipeline.database import DATABASE
-from poppy_pipeline.defs.database_source import database_users
 from poppy_pipeline.defs.partitions import single_run
 from poppy_pipeline.defs.quarantine_checks import Intake, quarantine, quarantine_spec
 from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.source import InteractionSourceResource
+from poppy_pipeline.defs.source import (
+    ActionSourceResource,
+    InteractionSourceResource,
+    check_before_writing,
+    sentences,
+)
 from poppy_pipeline.patterns import top_decile_share
 from poppy_pipeline.population import generate_users
-from poppy_pipeline.sources import PINGS, POPPY, check_pings_users, read_poppy_log, users_from_poppy_log
 
 
 @dg.asset(
@@ -21,26 +25,28 @@ from poppy_pipeline.sources import PINGS, POPPY, check_pings_users, read_poppy_l
     check_specs=[quarantine_spec("users")],
 )
 def users(
-    context: dg.AssetExecutionContext, simulation: SimulationResource, interaction_source: InteractionSourceResource
+    context: dg.AssetExecutionContext,
+    simulation: SimulationResource,
+    interaction_source: InteractionSourceResource,
+    action_source: ActionSourceResource,
 ):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
     """`User_ID, Signup_Date, Profile, Device, Activity_Weight, Preferred_Type, Rating_Bias`.
 
     Simulated: heavy-tailed activity, ~30% with a preferred object type, a personal rating bias,
     sign-up dates spread so that windows inside the growth period contain new users. A `pings`
-    log brings its own `users.csv`; a `poppy` log's users signed up the day they were first seen.
+    log brings its own `users.csv`; a `poppy` log's users signed up the (UTC) day first seen.
+    A real log whose window has no valid row fails here, before anything is written.
     """
-    intakes: list[Intake] = []
-    if interaction_source.kind == PINGS.name:
-        checked = check_pings_users(interaction_source.location())
-        population = checked.valid
-        intakes.append(Intake(checked.source_file, checked.input_rows, checked.rejected))
-    elif interaction_source.kind == POPPY.name:
-        raw, _ = read_poppy_log(interaction_source.location())
-        population = users_from_poppy_log(raw)
-    elif interaction_source.kind == DATABASE:
-        population = database_users(interaction_source)
-    else:
-        population = generate_users(simulation.settings())
+    settings = simulation.settings()
+    with sentences():
+        if interaction_source.is_real:
+            population, checked = interaction_source.log_users()
+            catalog = lambda: interaction_source.catalog(settings, Path(simulation.objects_dir)).objects  # noqa: E731
+            objects, _ = interaction_source.log_objects(catalog)
+        else:
+            population, checked, objects = generate_users(settings), None, None
+        check_before_writing(context, interaction_source, action_source, objects, population)
+    intakes = [Intake(checked.source_file, checked.input_rows, checked.rejected)] if checked else []
     counts, check = quarantine(context, "users", intakes, interaction_source.max_quarantine_share)
     metadata = {
         "source": interaction_source.kind,

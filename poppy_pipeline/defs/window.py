@@ -48,10 +48,21 @@ def window_days(context: dg.AssetExecutionContext, config: WindowConfig) -> list
     return daily_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
 
 
+def run_partition_keys(context: dg.AssetExecutionContext) -> list[str] | None:
+    """The daily partitions this run materializes (a range or one day), or None for an unpartitioned run."""
+    tags = context.run.tags
+    if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
+        span = dg.PartitionKeyRange(tags[RANGE_START_TAG], tags[RANGE_END_TAG])
+        return daily_partitions.get_partition_keys_in_range(span)
+    if PARTITION_TAG in tags:
+        return [tags[PARTITION_TAG]]
+    return None
+
+
 def load_window(
     context: dg.AssetExecutionContext, store: PartitionedUPathIOManager, asset_key: str, days: list[str]
 ) -> pd.DataFrame:
-    """The window's rows of a daily asset, in day order; fails when no day is there."""
+    """The window's rows of a daily asset, in day order; fails when no day (or no row) is there."""
     found, missing = store.load_asset_partitions(asset_key, days)
     if not found:
         raise dg.Failure(
@@ -61,7 +72,13 @@ def load_window(
     if missing:
         context.log.warning(f"{asset_key}: {len(missing)} of {len(days)} days are not materialized: {missing[:10]}")
     frames = [found[day] for day in days if day in found]
-    context.log.info(f"read {asset_key} {days[0]}..{days[-1]}: {len(frames)} days, {sum(map(len, frames))} rows")
+    rows = sum(map(len, frames))
+    context.log.info(f"read {asset_key} {days[0]}..{days[-1]}: {len(frames)} days, {rows} rows")
+    if rows == 0:
+        raise dg.Failure(
+            f"{asset_key} has no rows in {days[0]}..{days[-1]}, so there is nothing to summarise; the previous"
+            " output is kept."
+        )
     # A day without rows reads back without column types; leaving it out keeps them.
     non_empty = [frame for frame in frames if len(frame)] or frames[:1]
     return pd.concat(non_empty, ignore_index=True)

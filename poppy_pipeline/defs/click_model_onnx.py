@@ -1,0 +1,112 @@
+"""`click_model_onnx`: the published model file, written only when its blocking checks pass.
+
+The ONNX bytes are made and checked in memory (valid and within the contract, small, equal to the
+pickle's output on the held-out windows); only then does the ONNX IO manager write them. A failed
+check leaves the previously published file byte for byte, and `browser_bundle` does not run.
+"""
+
+import dagster as dg
+
+from poppy_pipeline import click_model as core
+from poppy_pipeline import click_model_gate as gate
+from poppy_pipeline.defs.click_model import WINDOWS_ASSET, publish
+from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.defs.partitions import single_run
+from poppy_pipeline.defs.window import load_window
+
+VALID_CHECK = "onnx_valid"
+SIZE_CHECK = "onnx_size"
+PARITY_CHECK = "onnx_parity"
+MAX_ONNX_BYTES = 50_000
+
+
+def _check(name: str, description: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(name, asset="click_model_onnx", description=description, blocking=True)
+
+
+ONNX_CHECKS = [
+    _check(
+        VALID_CHECK,
+        "onnx.checker passes; input float_input float32 [None, 20]; outputs label and probabilities; opset 17;"
+        " the feature order in the metadata.",
+    ),
+    _check(SIZE_CHECK, f"The ONNX file is smaller than {MAX_ONNX_BYTES:,} bytes."),
+    _check(
+        PARITY_CHECK,
+        "On the held-out windows, rounded to float32 for both: |p_onnx − p_sklearn| within float32 rounding of"
+        f" each window's terms ({core.PARITY_ULPS} ulps of Σ|coefficient × term| in the logit, plus"
+        f" {core.PARITY_ULPS} ulps).",
+    ),
+]
+
+
+@dg.asset(
+    group_name="model",
+    kinds={"onnx"},
+    io_manager_key="onnx_io_manager",
+    backfill_policy=single_run,
+    check_specs=ONNX_CHECKS,
+    output_required=False,
+)
+def click_model_onnx(
+    context: dg.AssetExecutionContext,
+    csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
+    click_model: core.TrainedModel,
+):  # yields; with check_specs, Dagster would read a return annotation as the output type
+    """`click_model` as ONNX (skl2onnx, opset 17): input `float_input` float32 `[None, 20]` in the
+    order of the `feature_names` metadata property; outputs `label` and `probabilities` (`[N, 2]`,
+    column 1 = P(click_ad within the horizon), calibrated). Metadata properties: `feature_names`
+    (JSON), `window_seconds`, `step_seconds`, `horizon_seconds`, `training_window`. Byte-identical
+    for the same model.
+    """
+    model = _require_trained_model(click_model)
+    payload = model.onnx_bytes()
+    windows = load_window(context, csv_io_manager, WINDOWS_ASSET, list(model.days))
+    held_out = windows[windows["User_ID"].isin(model.held_out_users)]
+    parity = core.onnx_parity(payload, model.pipeline, core.feature_matrix(held_out))
+    context.log.info(
+        f"click_model_onnx: {len(payload):,} bytes, parity {parity.max_abs_error:.2e}"
+        f" ({parity.max_error_ratio:.3f} of the float32 tolerance) on {parity.rows:,} windows"
+    )
+    metadata = {
+        "size_bytes": len(payload),
+        "parity_max_abs_error": parity.max_abs_error,
+        "parity_error_ratio": parity.max_error_ratio,
+        "parity_windows": parity.rows,
+        "training_window": model.training_window,
+        "opset": core.TARGET_OPSET,
+        "feature_names": dg.MetadataValue.json(list(model.feature_names)),
+    }
+    yield from publish(context, payload, metadata, onnx_checks(payload, parity, list(model.feature_names)))
+
+
+def _require_trained_model(value: object) -> core.TrainedModel:
+    if not isinstance(value, core.TrainedModel):
+        raise dg.Failure(
+            f"click_model.pkl holds a {type(value).__name__}, not the TrainedModel this version writes;"
+            " materialize click_model again."
+        )
+    return value
+
+
+def onnx_checks(payload: bytes, parity: core.Parity, feature_names: list[str]) -> list[dg.AssetCheckResult]:
+    problems = gate.onnx_problems(payload, feature_names)
+    return [
+        dg.AssetCheckResult(check_name=VALID_CHECK, passed=not problems, metadata={"problems": str(problems)}),
+        dg.AssetCheckResult(
+            check_name=SIZE_CHECK,
+            passed=len(payload) < MAX_ONNX_BYTES,
+            metadata={"size_bytes": len(payload), "max": MAX_ONNX_BYTES},
+        ),
+        dg.AssetCheckResult(
+            check_name=PARITY_CHECK,
+            passed=parity.passed,
+            metadata={
+                "max_abs_error": parity.max_abs_error,
+                "error_ratio": parity.max_error_ratio,
+                "max_ratio": 1.0,
+                "windows": parity.rows,
+                "ulps": core.PARITY_ULPS,
+            },
+        ),
+    ]
