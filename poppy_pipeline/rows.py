@@ -92,7 +92,9 @@ class RowRules:
         grouped = self.origin[candidates].groupby([frame.loc[candidates, c] for c in frame.columns], sort=False)
         first = grouped.transform("first").reindex(self.raw.index)
         repeated = candidates & frame[candidates].duplicated().reindex(self.raw.index, fill_value=False)
-        self.reject(repeated, column, "repeats " + first.fillna(""))
+        # A table's rows are named by their key: a repeated key names no other row.
+        earlier = ("repeats " + first.fillna("")).where(first != self.origin, "repeats an earlier row")
+        self.reject(repeated, column, earlier)
 
     @property
     def ok(self) -> pd.Series:

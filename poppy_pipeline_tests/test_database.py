@@ -83,8 +83,7 @@ def test_bad_rows_are_quarantined_with_table_key_and_column(tmp_path: Path):
         "104": "Interactions Interaction_ID=104: Interaction_Rating '7' is not a whole rating 1-5",
         "105": "Interactions Interaction_ID=105: Interaction_Rating '3' is given on a non-Rate event",
         "106": "Interactions Interaction_ID=106: Object_Reference_ID '999' is not the ID of a Star in the catalog",
-        # Without a primary key constraint the key can repeat: the reason names the earlier row's key.
-        "7": "Interactions Interaction_ID=7: Interaction_ID '7' repeats Interactions Interaction_ID=7",
+        "7": "Interactions Interaction_ID=7: Interaction_ID '7' repeats an earlier row",
     }
     # Quarantined with the table's own columns and values.
     assert checked.rejected.columns.tolist() == [*database.INTERACTION_COLUMNS, "reason"]
@@ -182,3 +181,29 @@ def test_without_mariadb_the_server_tests_skip_with_a_hint_but_fail_under_ci(mon
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI is set but no MariaDB server found"):
         mariadb_server.require_mariadb()
+
+
+def test_naive_timestamps_are_read_in_the_source_time_zone(tmp_path: Path):
+    rows = interaction_rows(4, DAYS[0], 1, seed=2)
+    # Paris is UTC+1 in February: local 00:30 on Feb 2 is 23:30 UTC on Feb 1; local 00:30 on Feb 1 is Jan 31.
+    rows["Interaction_Timestamp"] = [
+        "2024-02-01 00:30:00",
+        "2024-02-01 12:00:00",
+        "2024-02-02 00:30:00",
+        "2024-02-02 01:30:00",
+    ]
+    url = sqlite_url(tmp_path / "poppy.db")
+    fill(url, rows)
+    zone = "Europe/Paris"
+    with database.read_only(url) as session:
+        raw, counts = database.read_interactions(session, ["2024-02-01"], zone)
+        users = database.read_users(session, zone)
+        objects = pd.concat([database.read_catalog_table(session, t, seed=0).objects for t in database.CATALOG_TABLES])
+    assert counts["2024-02-01"] == 2 and raw["Interaction_ID"].tolist() == ["2", "3"]
+    checked = database.check_interactions(raw, objects, users, database.DEFAULT_EVENT_TYPES, zone)
+    assert checked.valid["Timestamp"].astype(str).tolist() == ["2024-02-01 11:00:00", "2024-02-01 23:30:00"]
+    first_user = rows.loc[0, "User_ID"]
+    assert str(users.set_index("User_ID").loc[first_user, "Signup_Date"]) == "2024-01-31"
+    # The too-few count is bounded the same way: Feb 2 (UTC) holds one row in Paris time, two in UTC.
+    assert database.decide(url, DAYS[1], DAYS[1], database.DEFAULT_EVENT_TYPES, 1, "fail", zone).rows == 1
+    assert database.decide(url, DAYS[1], DAYS[1], database.DEFAULT_EVENT_TYPES, 1, "fail").rows == 2

@@ -81,6 +81,18 @@ def test_too_few_rows_fail_the_run_by_default(data_dir: Path, tmp_path: Path):
     assert not (data_dir / "simulated_interactions").exists()
 
 
+def test_a_window_without_a_valid_row_fails_before_anything_is_written(data_dir: Path, tmp_path: Path):
+    rows = interaction_rows(400, "2024-02-01", 29, seed=4).assign(Object_Reference_ID=10_000)  # no such object
+    result = materialize_from(sqlite_source(tmp_path / "poppy.db", rows))
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert failure.step_key == "celestial_objects"
+    message = failure.event_specific_data.error.message
+    assert "Interactions: no valid rows in 2024-02-01..2024-02-29 (400 rows: 0 valid outside the window," in message
+    assert "Object_Reference_ID '10000' is not the ID of a" in message
+    assert not (data_dir / "celestial_objects.csv").exists() and not (data_dir / "simulated_interactions").exists()
+
+
 def test_too_few_rows_simulate_when_asked(data_dir: Path, tmp_path: Path):
     # A window inside the simulation's growth period, where simulated users exist.
     november = {"dagster/asset_partition_range_start": "2026-11-01", "dagster/asset_partition_range_end": "2026-11-21"}

@@ -50,10 +50,9 @@ def test_the_same_log_from_mariadb_and_from_a_csv_gives_identical_files(
     rejected = pd.read_csv(data_dir / "quarantine" / "simulated_interactions" / "Interactions.csv")
     assert sorted(rejected["reason"]) == [
         "Interactions Interaction_ID=90001: Interaction_Type 'Share' is not one of View, Click, Like, Rate",
-        "Interactions Interaction_ID=90002: Object_Reference_ID '10000' is not an object of that Object_Type"
-        " in the catalog",
+        "Interactions Interaction_ID=90002: Object_Reference_ID '10000' is not the ID of a Star in the catalog",
         "Interactions Interaction_ID=90003: Interaction_Rating '4' is given on a non-Rate event",
-        "Interactions Interaction_ID=90010: Interaction_Timestamp '' is not a date-time",
+        "Interactions Interaction_ID=90010: Interaction_Timestamp '' is not an ISO 8601 date-time",
     ]
 
     # The same rows as seed 000's CSV, with the tables as object files, in another data folder.
