@@ -8,11 +8,12 @@ weights so that the rare positives (~6%) weigh as much as the negatives.
 cost a lot where data are few: over seeds 1-10 and 4242 (`benchmarks/sweep_click_model.py`),
 30-day windows gave a median held-out AUC / oracle AUC of 0.975 with them and 0.977 without,
 while 7-day windows (26-76 users, 3,000-14,000 windows, ~30% of users held out) gave 0.940 with
-them (6 of 33 runs blocked by the gate) and 0.962 without (none blocked). The logit of the
-generator's hazard is nearly additive in what the features measure, so 210 coefficients fitted
-on ~30 training users mostly fit those users' noise; a stronger L2 penalty (C = 0.01) recovered
-only half the loss (0.949, 3 blocked). The polynomial step stays, at degree 1 (the features
-themselves), so the exported graph keeps the operators the browser runtime evaluates.
+them (6 of 33 runs blocked by the gate) and 0.962 without (none blocked). What the products
+could add, even 30 days do not show; on a week, 210 coefficients fitted on ~30 training users
+mostly fit those users' noise. A stronger L2 penalty at degree 2 (C = 0.01) recovered only half
+the loss (0.949, 3 blocked); unbalanced class weights less (0.943, 4 blocked). The polynomial
+step stays, at degree 1 (the features themselves), so the exported graph keeps the operators
+the browser runtime evaluates.
 
 **The calibration correction.** Balanced weights give each positive the weight n / (2·n₁) and
 each negative n / (2·n₀). Weighting the likelihood is the same as training on data whose class
