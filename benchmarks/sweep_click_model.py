@@ -9,6 +9,10 @@ fits `fit_calibrated` on the training users only (no CV: the gate does not judge
 the held-out ratio of AUC to the oracle's AUC with the gate's 90% user-bootstrap interval. The
 `auc_vs_oracle` check fails when the interval's upper end is below 0.95. Windows are cached as
 Parquet under `--cache` so that a model change can be swept again without simulating.
+
+`--ceiling` adds the ratio of the same model given each user's true log ad receptiveness as a
+21st feature (what the oracle knows and the features must infer): how much of a shortfall is
+the window's information rather than the model.
 """
 
 from __future__ import annotations
@@ -53,8 +57,22 @@ def cached_windows(cache: Path | None, seed: int, start: date, days: int) -> pd.
     return pd.read_parquet(path)
 
 
-def verdict(windows: pd.DataFrame, seed: int, fit=None) -> dict:
-    """The gate's ratio interval for a model fitted (by `fit`, default `fit_calibrated`) on the training users."""
+def true_receptiveness(seed: int, user_ids: np.ndarray) -> np.ndarray:
+    """Each window's user's log ad receptiveness, as the session generator draws it."""
+    from poppy_pipeline.population import generate_users
+    from poppy_pipeline.sessions import BehaviourSettings, draw_traits, log_receptiveness
+    from poppy_pipeline.settings import SimulationSettings
+
+    traits = draw_traits(seed, generate_users(SimulationSettings(seed=seed)))
+    by_user = pd.Series(log_receptiveness(BehaviourSettings(), traits), index=traits.user_ids)
+    return by_user.loc[user_ids].to_numpy()
+
+
+def verdict(windows: pd.DataFrame, seed: int, fit=None, ceiling: bool = False) -> dict:
+    """The gate's ratio interval for a model fitted (by `fit`, default `fit_calibrated`) on the training users.
+
+    `ceiling`: the features get the users' true receptiveness as one more column.
+    """
     from poppy_pipeline import click_model as core
     from poppy_pipeline import click_model_gate as gate
 
@@ -62,6 +80,8 @@ def verdict(windows: pd.DataFrame, seed: int, fit=None) -> dict:
     user_ids = windows["User_ID"].to_numpy()
     is_test = np.isin(user_ids, core.held_out_users(user_ids, seed))
     features, labels = core.feature_matrix(windows), windows["Label"].to_numpy(dtype=np.int64)
+    if ceiling:
+        features = np.column_stack([features, true_receptiveness(seed, user_ids)])
     model = fit(features[~is_test], labels[~is_test])
     probabilities = model.predict_proba(features[is_test])[:, 1]
     oracle = core.oracle_probabilities(windows[is_test])
@@ -93,19 +113,25 @@ def main() -> None:
     parser.add_argument("--starts", default="2025-12-01,2026-03-01,2026-11-01")
     parser.add_argument("--days", default="7,30")
     parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--ceiling", action="store_true", help="also fit with the true receptiveness")
     args = parser.parse_args()
-    print("| seed | window | users | windows | positive | AUC | oracle | ratio [90% interval] | gate |")
-    print("|---:|---|---:|---:|---:|---:|---:|---|---|")
+    extra = " given the true receptiveness |" if args.ceiling else ""
+    print(f"| seed | window | users | windows | positive | AUC | oracle | ratio [90% interval] | gate |{extra}")
+    print("|---:|---|---:|---:|---:|---:|---:|---|---|" + ("---|" if args.ceiling else ""))
     rows = []
     for days in (int(d) for d in args.days.split(",")):
         for start in (date.fromisoformat(s) for s in args.starts.split(",")):
             for seed in _seeds(args.seeds):
-                row = verdict(cached_windows(args.cache, seed, start, days), seed)
+                windows = cached_windows(args.cache, seed, start, days)
+                row = verdict(windows, seed)
                 rows.append(row)
+                if args.ceiling:
+                    best = verdict(windows, seed, ceiling=True)
+                    extra = f" {best['ratio']:.3f} [{best['low']:.3f}, {best['high']:.3f}] |"
                 print(
                     f"| {seed} | {start} +{days}d | {row['users']} | {row['windows']:,} | {row['positive_share']:.1%}"
                     f" | {row['auc']:.3f} | {row['oracle_auc']:.3f} | {row['ratio']:.3f}"
-                    f" [{row['low']:.3f}, {row['high']:.3f}] | {'pass' if row['passes'] else 'FAIL'} |",
+                    f" [{row['low']:.3f}, {row['high']:.3f}] | {'pass' if row['passes'] else 'FAIL'} |{extra}",
                     flush=True,
                 )
     failed = sum(not row["passes"] for row in rows)
