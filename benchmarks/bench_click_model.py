@@ -6,7 +6,7 @@ A child process, pinned to one core with every thread pool at one thread, simula
 sessions (4,000 users, day after day) until they give at least `--windows` windows (features and
 labels from the extractor; the oracle is not needed), then times:
 
-- `fit_calibrated` (scaler, interaction terms, balanced logistic regression, intercept
+- `fit_calibrated` (scaler, linear terms, balanced logistic regression, intercept
   correction) on all of them, once (it dominates the run);
 - the gate's bootstrap intervals (`click_model_gate`: held-out AUC over 30% of the users, and
   the calibration over all of them, 1,000 user resamples each), once;
