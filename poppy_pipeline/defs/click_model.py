@@ -105,7 +105,7 @@ def click_model(
     csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
     onnx_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
 ):  # yields; with check_specs, Dagster would read a return annotation as the output type
-    """A calibrated `StandardScaler → PolynomialFeatures(2, interaction_only) → LogisticRegression`
+    """A calibrated `StandardScaler → LogisticRegression` (linear in the 20 features; see click_model.py)
     (balanced class weights, intercept corrected) on the run's window of `sliding_window_features`.
 
     Fitted on the users outside a held-out set (`held_out_share`, drawn from the simulation seed);
