@@ -22,11 +22,13 @@ from pydantic import Field
 
 from poppy_pipeline.action_logs import read_action_log, split_actions_by_day
 from poppy_pipeline.catalog import CatalogError
+from poppy_pipeline.csv_log import CsvMapping, catalog_from_log, check_csv_log, read_mapping
 from poppy_pipeline.daily_rows import DailyRows, split_by_day
 from poppy_pipeline.defs.quarantine_checks import Intake
 from poppy_pipeline.defs.window import run_partition_keys
 from poppy_pipeline.rows import UTC, Checked, checked_zone
 from poppy_pipeline.sources import (
+    CSV,
     FORMATS,
     PINGS,
     POPPY,
@@ -37,6 +39,7 @@ from poppy_pipeline.sources import (
     check_pings_objects,
     check_pings_users,
     read_poppy_log,
+    users_from_checked_log,
     users_from_poppy_log,
 )
 
@@ -53,12 +56,12 @@ class InteractionSourceResource(dg.ConfigurableResource):
 
     path: str = Field(
         default_factory=lambda: os.environ.get("POPPY_SOURCE_PATH", ""),
-        description="A real log: a seed-000 CSV (poppy) or a seed-002 folder (pings);"
+        description="A real log: a seed-000 CSV (poppy), a seed-002 folder (pings) or any CSV with a mapping (csv);"
         " empty = simulate ($POPPY_SOURCE_PATH).",
     )
     format: str = Field(
         default_factory=lambda: os.environ.get("POPPY_SOURCE_FORMAT", "") or POPPY.name,
-        description="poppy or pings ($POPPY_SOURCE_FORMAT).",
+        description="poppy, pings or csv ($POPPY_SOURCE_FORMAT).",
     )
     source_timezone: str = Field(
         default_factory=default_timezone,
@@ -69,10 +72,17 @@ class InteractionSourceResource(dg.ConfigurableResource):
         default=DEFAULT_MAX_QUARANTINE_SHARE,
         description="The quarantine checks fail when a larger share of an input's rows is rejected.",
     )
+    mapping: str = Field(
+        default_factory=lambda: os.environ.get("POPPY_SOURCE_MAPPING", ""),
+        description="The csv format's mapping file (YAML: columns, delimiter, event types; $POPPY_SOURCE_MAPPING).",
+    )
+
+    def csv_mapping(self) -> CsvMapping | None:
+        return read_mapping(Path(self.mapping)) if self.kind == CSV.name else None
 
     @property
     def kind(self) -> str:
-        """`simulation`, `poppy` or `pings`."""
+        """`simulation`, `poppy`, `pings` or `csv`."""
         return SIMULATION if not self.path else self.spec().name
 
     @property
@@ -101,6 +111,9 @@ class InteractionSourceResource(dg.ConfigurableResource):
         if self.kind == PINGS.name:
             checked = check_pings_users(self.location(), self.zone())
             return _require_some(checked).valid, checked
+        if self.kind == CSV.name:
+            checked = check_csv_log(self.location(), self.csv_mapping(), self.zone())
+            return users_from_checked_log(_require_some(checked)), None
         users = users_from_poppy_log(read_poppy_log(self.location()), self.zone())
         if users.empty:
             raise SourceError(self.location(), "no row has a positive User_ID and a date-time, so there are no users")
@@ -111,11 +124,13 @@ class InteractionSourceResource(dg.ConfigurableResource):
         if self.kind == PINGS.name:
             checked = check_pings_objects(self.location())
             return _require_some(checked).valid, checked
+        if self.kind == CSV.name:
+            return catalog_from_log(self.location(), self.csv_mapping(), self.zone()), None
         return catalog(), None
 
     def log_days(self, objects: pd.DataFrame, users: pd.DataFrame, days: list[str]) -> DailyRows:
         """The log's valid rows on each of `days`; a `SourceError` when there is none."""
-        checked = check_interaction_log(self.kind, self.location(), objects, users, self.zone())
+        checked = check_interaction_log(self.kind, self.location(), objects, users, self.zone(), self.csv_mapping())
         return split_by_day(checked, days, tiebreak=("Interaction_ID",)).require_rows()
 
 
