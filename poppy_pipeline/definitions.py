@@ -13,6 +13,7 @@ from poppy_pipeline.defs.run_lock import folder_locked_executor
 from poppy_pipeline.defs.schedules import daily_job, daily_schedule, weekly_model_job, weekly_model_schedule
 from poppy_pipeline.defs.session_actions import ActionSourceResource, session_actions, session_actions_checks
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions, simulated_interactions_patterns
+from poppy_pipeline.defs.simulation_fit import simulation_fit
 from poppy_pipeline.defs.sliding_window_features import sliding_window_features, sliding_window_features_targets
 from poppy_pipeline.defs.source import InteractionSourceResource
 from poppy_pipeline.defs.trending_objects import trending_objects
@@ -31,6 +32,7 @@ defs = dg.Definitions(
         click_model,
         click_model_onnx,
         browser_bundle,
+        simulation_fit,
     ],
     asset_checks=[simulated_interactions_patterns, session_actions_checks, sliding_window_features_targets],
     jobs=[daily_job, weekly_model_job],

@@ -4,7 +4,8 @@ How a day is made (every step vectorised over the day's events):
 
 1. Each user signed up by then makes a Poisson number of events: their heavy-tailed
    `Activity_Weight`'s share of `interactions_per_day` among all users, so traffic grows with
-   the users and nobody gets busier because few others have signed up yet.
+   the users and nobody gets busier because few others have signed up yet; `weekday_weights`
+   scales each weekday (flat by default).
 2. A user's events come in sessions (10-300 s long, by the user's profile), which start at an
    hour drawn from `hour_weights` (evening peak); events fall uniformly inside their session.
 3. Each event picks an object type (a user's `Preferred_Type` gets `preferred_type_share` of
@@ -272,7 +273,9 @@ def _daily_users(model: SimulationModel, day: date) -> np.ndarray:
     active = model.signed_up(day)
     if active.size == 0:
         return np.empty(0, dtype=np.int64)
-    counts = stream(s.seed, "interactions:volume", day).poisson(model.daily_rates(active))
+    # Weekly seasonality: a weekday's share of the week relative to a flat 1/7 (1 when flat).
+    weekday_factor = 7 * s.weekday_weights[day.weekday()]
+    counts = stream(s.seed, "interactions:volume", day).poisson(model.daily_rates(active) * weekday_factor)
     return np.repeat(active.astype(np.int32), counts)
 
 

@@ -31,6 +31,8 @@ DEFAULT_HOUR_WEIGHTS: tuple[float, ...] = (
     + (0.045,) * 6  # 12-18: 27%
     + (0.200 / 3,) * 6  # 18-24: 40%
 )
+# Share of a week's traffic on each weekday, Monday first; flat by default (no weekly seasonality).
+DEFAULT_WEEKDAY_WEIGHTS: tuple[float, ...] = (1 / 7,) * 7
 DEFAULT_PROFILE_WEIGHTS: dict[str, float] = {name: 1 / len(PROFILE_NAMES) for name in PROFILE_NAMES}
 
 PROBABILITY_TOLERANCE = 1e-6
@@ -76,6 +78,7 @@ class SimulationSettings:
     object_popularity_exponent: float = 0.4
     favourite_popularity_exponent: float = 1.5
     hour_weights: Sequence[float] = DEFAULT_HOUR_WEIGHTS
+    weekday_weights: Sequence[float] = DEFAULT_WEEKDAY_WEIGHTS
     interactions_per_session: float = 3.0
     watch_ratio_alpha: float = 2.0
     watch_ratio_beta: float = 1.3
@@ -130,6 +133,7 @@ def validate(settings: SimulationSettings) -> None:
     _check_distribution("profile_weights", s.profile_weights, PROFILE_NAMES)
     _check_probabilities("rating_weights", s.rating_weights, expected_length=5)
     _check_probabilities("hour_weights", s.hour_weights, expected_length=24)
+    _check_probabilities("weekday_weights", s.weekday_weights, expected_length=7)
     for name in ("signup_start", "signup_end"):
         try:
             date.fromisoformat(getattr(s, name))

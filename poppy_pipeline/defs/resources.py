@@ -115,6 +115,11 @@ class SimulationResource(dg.ConfigurableResource):
         default_factory=lambda: list(_DEFAULTS.hour_weights),
         description="Share of sessions starting in each hour 0..23 (UTC); sums to 1.",
     )
+    weekday_weights: list[float] = Field(
+        default_factory=lambda: list(_DEFAULTS.weekday_weights),
+        description="Share of a week's interactions on each weekday, Monday first (weekly seasonality); sums to 1."
+        " interactions_per_day is the weekly average.",
+    )
     interactions_per_session: float = Field(
         default=_DEFAULTS.interactions_per_session, description="Mean interactions per browsing session."
     )
