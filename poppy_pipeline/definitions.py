@@ -6,6 +6,7 @@ from poppy_pipeline.defs.browser_bundle import browser_bundle
 from poppy_pipeline.defs.celestial_objects import celestial_objects
 from poppy_pipeline.defs.click_model import click_model, click_model_onnx
 from poppy_pipeline.defs.engagement_scores import engagement_scores
+from poppy_pipeline.defs.fidelity_report import fidelity_report
 from poppy_pipeline.defs.interaction_report import interaction_report
 from poppy_pipeline.defs.io_managers import CsvIOManager, OnnxIOManager, PickleIOManager
 from poppy_pipeline.defs.resources import SimulationResource
@@ -33,6 +34,7 @@ defs = dg.Definitions(
         click_model_onnx,
         browser_bundle,
         simulation_fit,
+        fidelity_report,
     ],
     asset_checks=[simulated_interactions_patterns, session_actions_checks, sliding_window_features_targets],
     jobs=[daily_job, weekly_model_job],

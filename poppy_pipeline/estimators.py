@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from poppy_pipeline.profiles import PROFILES, session_length_seconds
+
 # A user's events more than this apart start a new session (the usual web-analytics cut).
 SESSION_GAP_SEC = 30 * 60
 # Latent activity grid: z from -7 to 7 resolves Poisson peaks up to σ ≈ 3 at large counts.
@@ -153,3 +155,42 @@ def bias_spread(users: np.ndarray, ratings: np.ndarray) -> tuple[float, int]:
     within = float(np.average(grouped["var"], weights=grouped["count"] - 1))
     between = float(grouped["mean"].var() - np.mean(within / grouped["count"]))
     return float(np.sqrt(max(between, 0.0))), len(grouped)
+
+
+def active_day_share(events_per_user: np.ndarray, active_days_per_user: np.ndarray, days: int) -> float:
+    """The share a of days a user is active on, when an active day has Poisson(rate / a) events:
+    solved (bisection) so that the expected active days, Σ days·a·(1 − exp(−rate/a)), are the log's."""
+    rates = np.asarray(events_per_user, float) / days
+    observed = float(np.sum(active_days_per_user))
+
+    def expected(a: float) -> float:
+        return float(days * a * -np.expm1(-rates / a).sum())
+
+    if expected(1.0) <= observed:
+        return 1.0
+    low, high = 1e-4, 1.0
+    for _ in range(40):
+        mid = (low + high) / 2
+        low, high = (mid, high) if expected(mid) < observed else (low, mid)
+    return (low + high) / 2
+
+
+def session_length_scale(within_gaps: np.ndarray, session_sizes: np.ndarray, seed: int = 0) -> float:
+    """The factor on the profiles' session lengths that gives the log's median gap within a
+    session: the simulation places a session's events uniformly in its length, so its median gap
+    is proportional to the factor; the median at factor 1 is found by Monte Carlo over the
+    log's own session sizes and the profiles' lengths."""
+    sizes = np.asarray(session_sizes)
+    if len(within_gaps) == 0 or not (sizes > 1).any():
+        return 1.0
+    rng = np.random.default_rng(seed)
+    drawn = rng.choice(sizes[sizes > 1], 20_000)
+    profile = rng.integers(len(PROFILES), size=len(drawn))
+    alphas = np.array([p.session_length[0] for p in PROFILES])[profile]
+    betas = np.array([p.session_length[1] for p in PROFILES])[profile]
+    traits = rng.beta(alphas, betas)
+    lengths = session_length_seconds(traits)
+    session = np.repeat(np.arange(len(drawn)), drawn)
+    places = np.sort(rng.random(len(session)) * lengths[session] + session * 1e6)  # sorted within each session
+    gaps = np.diff(places)[session[1:] == session[:-1]]
+    return float(np.clip(np.median(within_gaps) / max(np.median(gaps), 1e-9), 0.01, 288.0))

@@ -18,9 +18,12 @@ import pandas as pd
 
 from poppy_pipeline.estimators import (
     SESSION_GAP_SEC,
+    ActivityFit,
+    active_day_share,
     beta_moments,
     bias_spread,
     fit_activity,
+    session_length_scale,
     sessions,
     user_time_order,
     zipf_exponent,
@@ -43,7 +46,6 @@ NOT_INFORMED = {
     "favourites_per_type": "which objects a user keeps returning to is folded into repeat_share",
     "favourite_popularity_exponent": "as favourites_per_type",
     "signup_start, signup_end, founding_user_share": "set so that every user exists from the window's first day",
-    "session lengths (10-300 s)": "set by the browsing profiles; the log's within-session gaps are measured",
 }
 PREFERENCE_MIN_EVENTS = 10
 
@@ -65,17 +67,7 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
         parameters[name] = {"value": value, "method": method}
 
     counts = np.bincount(user_codes)
-    active = len(counts)
-    silent = max(0, (population or 0) - active)
-    activity = fit_activity(counts, silent)
-    num_users = max(1, round(active / max(activity.active_share, 1e-9)))
-    how = "zero-truncated " if activity.truncated else f"with {silent} silent users as zeros, "
-    put(
-        "activity_sigma", round(activity.sigma, 4), f"Poisson-lognormal maximum likelihood, {how}per-user window counts"
-    )
-    put("num_users", num_users, f"{active} active users / estimated active share {activity.active_share:.3f}")
-    per_day = num_users * np.exp(activity.mu + activity.sigma**2 / 2) / len(days)
-    put("interactions_per_day", round(float(per_day), 3), "num_users × fitted mean events per user / days")
+    activity = _fit_activity(put, counts, population, seconds // 86_400, user_codes, len(days))
     put("interaction_type_weights", _type_weights(ordered["Interaction_Type"]), "share of each event type")
 
     sizes = objects.assign(sim_type=objects["Object_Type"].astype(str).map(type_map)).groupby("sim_type").size()
@@ -109,11 +101,16 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
         f"the simulation's session cut within a user's day matched to the log's sessions (a new one after"
         f" {SESSION_GAP_SEC // 60} min without an event)",
     )
+    put(
+        "session_length_scale",
+        round(session_length_scale(cut.within_gaps, cut.sizes), 4),
+        "factor on the profiles' session lengths that gives the log's median gap within a session",
+    )
     watch = _fit_watch(put, ordered, objects)
     day_of_event = ordered["Timestamp"].dt.date
     return {
         "window": {"first_day": days[0], "last_day": days[-1], "days": len(days)},
-        "log": {"events": len(events), "active_users": active, "objects": len(objects), "population": population},
+        "log": {"events": len(events), "active_users": len(counts), "objects": len(objects), "population": population},
         "object_type_map": type_map,
         "parameters": parameters,
         "not_informed": {**NOT_INFORMED, **watch},
@@ -129,6 +126,37 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
             "within_session_gap_sec": _quantiles(cut.within_gaps),
         },
     }
+
+
+def _fit_activity(
+    put, counts: np.ndarray, population: int | None, day_of_event: np.ndarray, user_codes: np.ndarray, days: int
+) -> ActivityFit:
+    """Users, their heavy tail, their volume and their bursts (a Poisson-lognormal of window
+    counts whose σ² also holds the spread that bursty days add: log(1 + (1−a)/(a·days)))."""
+    active = len(counts)
+    silent = max(0, (population or 0) - active)
+    activity = fit_activity(counts, silent)
+    active_days = pd.Series(day_of_event).groupby(user_codes).nunique().to_numpy()
+    bursts = active_day_share(counts, active_days, days)
+    put(
+        "active_day_share",
+        round(bursts, 4),
+        "share of days a user is active, solved so that users' expected active days are the log's",
+    )
+    burst_variance = np.log1p((1 - bursts) / (bursts * days))
+    sigma = float(np.sqrt(max(activity.sigma**2 - burst_variance, 0.0)))
+    how = "zero-truncated " if activity.truncated else f"with {silent} silent users as zeros, "
+    put(
+        "activity_sigma",
+        round(sigma, 4),
+        f"Poisson-lognormal maximum likelihood ({how}per-user window counts, σ {activity.sigma:.3f}),"
+        f" less the spread of bursty days ({burst_variance:.3f} in σ²)",
+    )
+    num_users = max(1, round(active / max(activity.active_share, 1e-9)))
+    put("num_users", num_users, f"{active} active users / estimated active share {activity.active_share:.3f}")
+    per_day = num_users * np.exp(activity.mu + activity.sigma**2 / 2) / days
+    put("interactions_per_day", round(float(per_day), 3), "num_users × fitted mean events per user / days")
+    return activity
 
 
 def object_type_map(types: pd.Series) -> dict[str, str]:

@@ -80,6 +80,11 @@ class SimulationSettings:
     hour_weights: Sequence[float] = DEFAULT_HOUR_WEIGHTS
     weekday_weights: Sequence[float] = DEFAULT_WEEKDAY_WEIGHTS
     interactions_per_session: float = 3.0
+    # Fitted to real logs (defaults: the seed's behaviour). A user is active on a day with this
+    # probability, and then as busy as their daily rate / share (bursty users: few busy days).
+    active_day_share: float = 1.0
+    # Session lengths (10-300 s by profile) times this factor (long sittings in a real log).
+    session_length_scale: float = 1.0
     watch_ratio_alpha: float = 2.0
     watch_ratio_beta: float = 1.3
 
@@ -114,12 +119,13 @@ def validate(settings: SimulationSettings) -> None:
     ):
         value = getattr(s, name)
         _require(math.isfinite(value) and value >= 0, name, "must be a finite number ≥ 0", value)
-    for name in ("interactions_per_session", "watch_ratio_alpha", "watch_ratio_beta"):
+    for name in ("interactions_per_session", "watch_ratio_alpha", "watch_ratio_beta", "session_length_scale"):
         value = getattr(s, name)
         _require(math.isfinite(value) and value > 0, name, "must be a finite number > 0", value)
     _require(
         s.interactions_per_session >= 1, "interactions_per_session", "must be at least 1", s.interactions_per_session
     )
+    _require(0 < s.active_day_share <= 1, "active_day_share", "must be in (0, 1]", s.active_day_share)
     for name in (
         "founding_user_share",
         "mobile_share",

@@ -66,6 +66,23 @@ def _sittings(rng: np.random.Generator, counts: np.ndarray, start: pd.Timestamp,
     return begin[sitting] + within
 
 
+def as_events(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The log in the project's interaction columns, as the csv format reads it, and its catalog."""
+    events = pd.DataFrame(
+        {
+            "User_ID": frame["user"],
+            "Object_Type": "Star",
+            "Object_ID": frame["item"],
+            "Interaction_Type": "Rate",
+            "Interaction_Rating": frame["rating"],
+            "Timestamp": pd.to_datetime(frame["time"], unit="s"),
+            "Watch_Time_Sec": np.nan,
+        }
+    )
+    items = np.arange(1, int(frame["item"].max()) + 1)
+    return events, pd.DataFrame({"Object_Type": "Star", "Object_ID": items, "Duration_Sec": np.nan})
+
+
 def write_movielens(folder: Path, **options) -> tuple[Path, Path]:
     """`u.data` and its mapping file, `u.yaml`."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from poppy_pipeline.population import generate_users
 from poppy_pipeline.repeats import expected_repeat_share
 from poppy_pipeline.settings import SimulationSettings
 
-from .movielens import movielens_like, write_movielens
+from .movielens import as_events, movielens_like, write_movielens
 from .test_real_logs import FEBRUARY, SOURCES_AND_SUMMARIES
 
 DAYS = [str(date(2024, 2, 1) + timedelta(days=d)) for d in range(28)]
@@ -94,18 +94,7 @@ def test_silent_users_are_estimated_without_a_users_file(known_log):
 def test_fit_of_a_foreign_generator():
     """A MovieLens-like log (negative-binomial users, no repeats, sittings): what it shows, the fit says."""
     frame = movielens_like(users=300, movies=600)
-    events = pd.DataFrame(
-        {
-            "User_ID": frame["user"],
-            "Object_Type": "Star",
-            "Object_ID": frame["item"],
-            "Interaction_Type": "Rate",
-            "Interaction_Rating": frame["rating"],
-            "Timestamp": pd.to_datetime(frame["time"], unit="s"),
-            "Watch_Time_Sec": np.nan,
-        }
-    )
-    objects = pd.DataFrame({"Object_Type": "Star", "Object_ID": np.arange(1, 601), "Duration_Sec": np.nan})
+    events, objects = as_events(frame)
     days = sorted(events["Timestamp"].dt.strftime("%Y-%m-%d").unique())
     fit = fit_log(events, objects, days)
     assert value(fit, "interaction_type_weights")["Rate"] == 1.0

@@ -123,6 +123,15 @@ class SimulationResource(dg.ConfigurableResource):
     interactions_per_session: float = Field(
         default=_DEFAULTS.interactions_per_session, description="Mean interactions per browsing session."
     )
+    active_day_share: float = Field(
+        default=_DEFAULTS.active_day_share,
+        description="Probability that a user is active on a day; an active day has their daily rate / this share"
+        " (below 1: bursty users with few, busy days, as real logs have).",
+    )
+    session_length_scale: float = Field(
+        default=_DEFAULTS.session_length_scale,
+        description="Factor on the profiles' 10-300 s session lengths (a real log's long sittings).",
+    )
     watch_ratio_alpha: float = Field(
         default=_DEFAULTS.watch_ratio_alpha, description="α of the Beta share of an object's media watched on a View."
     )
