@@ -17,7 +17,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 from threadpoolctl import threadpool_limits
 
-from poppy_pipeline.fit import TYPE_ROLES
+from poppy_pipeline.fit import as_poppy_types
 from poppy_pipeline.settings import INTERACTION_TYPES
 
 FEATURES = ["hour", "weekday", "type", "rating", "user_activity", "object_popularity", "log_gap", "repeat"]
@@ -34,7 +34,7 @@ def event_features(events: pd.DataFrame) -> pd.DataFrame:
     per_user = ordered.groupby("User_ID")["User_ID"].transform("size").to_numpy(float)
     per_object = ordered.groupby(["Object_Type", "Object_ID"], observed=True)["User_ID"].transform("size")
     objects = ordered.groupby(["Object_Type", "Object_ID"], observed=True).ngroups
-    kinds = ordered["Interaction_Type"].astype(str).map(lambda k: k if k in INTERACTION_TYPES else TYPE_ROLES.get(k))
+    kinds = as_poppy_types(ordered["Interaction_Type"])
     return pd.DataFrame(
         {
             "hour": ordered["Timestamp"].dt.hour.to_numpy(),

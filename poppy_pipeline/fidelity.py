@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from poppy_pipeline.estimators import zipf_exponent
-from poppy_pipeline.fit import TYPE_ROLES
+from poppy_pipeline.fit import as_poppy_types
 from poppy_pipeline.settings import INTERACTION_TYPES
 
 SHORT_GAP_SEC = 5 * 60
@@ -67,7 +67,7 @@ def profiles(events: pd.DataFrame) -> dict[str, np.ndarray]:
     seconds = ordered["Timestamp"].to_numpy("datetime64[s]").astype(np.int64)
     same_user = np.r_[False, users[1:] == users[:-1]]
     gaps = np.diff(seconds, prepend=seconds[:1])[same_user].astype(float)
-    kinds = events["Interaction_Type"].astype(str).map(lambda k: k if k in INTERACTION_TYPES else TYPE_ROLES.get(k))
+    kinds = as_poppy_types(events["Interaction_Type"])
     ratings = pd.to_numeric(events["Interaction_Rating"], errors="coerce").dropna().astype(int)
     rated = events.loc[ratings.index]
     object_counts = events.groupby(["Object_Type", "Object_ID"], observed=True).size().to_numpy()

@@ -169,11 +169,16 @@ def object_type_map(types: pd.Series) -> dict[str, str]:
     return known | {t: free[min(i, len(free) - 1)] for i, t in enumerate(others)} if free else known
 
 
+def as_poppy_types(kinds: pd.Series) -> pd.Series:
+    """Event types in the simulation's vocabulary (mapped once per distinct value)."""
+    codes, uniques = pd.factorize(kinds.astype(str))
+    mapped = np.array([k if k in INTERACTION_TYPES else TYPE_ROLES.get(k, "View") for k in uniques], dtype=object)
+    return pd.Series(mapped[codes] if len(codes) else np.empty(0, object), index=kinds.index)
+
+
 def _type_weights(kinds: pd.Series) -> dict[str, float]:
-    mapped = kinds.astype(str).map(lambda k: k if k in INTERACTION_TYPES else TYPE_ROLES.get(k, "View"))
-    shares = mapped.value_counts(normalize=True)
-    weights = {t: float(shares.get(t, 0.0)) for t in INTERACTION_TYPES}
-    return _normalised(weights)
+    shares = as_poppy_types(kinds).value_counts(normalize=True)
+    return _normalised({t: float(shares.get(t, 0.0)) for t in INTERACTION_TYPES})
 
 
 def _fit_preference(put, ordered: pd.DataFrame, type_map: dict[str, str], objects: pd.DataFrame) -> None:
@@ -182,7 +187,7 @@ def _fit_preference(put, ordered: pd.DataFrame, type_map: dict[str, str], object
     if types.nunique() < 2:
         return
     base = objects["Object_Type"].astype(str).map(type_map).value_counts(normalize=True)
-    table = pd.crosstab(ordered["User_ID"], types)
+    table = types.groupby(ordered["User_ID"].to_numpy()).value_counts().unstack(fill_value=0)
     total = table.sum(axis=1)
     table = table[total >= PREFERENCE_MIN_EVENTS]
     if table.empty:
