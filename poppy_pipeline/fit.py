@@ -94,7 +94,7 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
     put(
         "hour_weights", _shares(np.bincount(start_hours, minlength=24)), "share of sessions starting in each hour (UTC)"
     )
-    put("weekday_weights", _weekday_weights(ordered["Timestamp"], days), "mean events per weekday, Monday first")
+    put("weekday_weights", _weekday_weights(seconds, days), "mean events per weekday, Monday first")
     put(
         "interactions_per_session",
         _events_per_session(user_codes, seconds, len(cut.sizes)),
@@ -107,7 +107,6 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
         "factor on the profiles' session lengths that gives the log's median gap within a session",
     )
     watch = _fit_watch(put, ordered, objects)
-    day_of_event = ordered["Timestamp"].dt.date
     return {
         "window": {"first_day": days[0], "last_day": days[-1], "days": len(days)},
         "log": {"events": len(events), "active_users": len(counts), "objects": len(objects), "population": population},
@@ -116,7 +115,7 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
         "not_informed": {**NOT_INFORMED, **watch},
         "measured": {
             "events_per_day": round(len(events) / len(days), 3),
-            "active_users_per_day": round(float(ordered.groupby(day_of_event)["User_ID"].nunique().mean()), 3),
+            "active_users_per_day": round(len(np.unique(seconds // 86_400 * len(counts) + user_codes)) / len(days), 3),
             "events_per_session": round(float(cut.sizes.mean()), 3),
             "active_share": round(activity.active_share, 4),
             "activity_log_likelihood": {
@@ -162,7 +161,7 @@ def _fit_activity(
 def object_type_map(types: pd.Series) -> dict[str, str]:
     """The simulation's Star/Planet/Moon for each of the log's object types: its own where it
     has them, otherwise the most frequent type becomes Star, the next Planet, the rest Moon."""
-    ranked = types.astype(str).value_counts().index.tolist()
+    ranked = [str(t) for t in types.value_counts().index]
     known = {t: t for t in ranked if t in OBJECT_TYPES}
     free = [t for t in OBJECT_TYPES if t not in known]
     others = [t for t in ranked if t not in known]
@@ -171,8 +170,8 @@ def object_type_map(types: pd.Series) -> dict[str, str]:
 
 def as_poppy_types(kinds: pd.Series) -> pd.Series:
     """Event types in the simulation's vocabulary (mapped once per distinct value)."""
-    codes, uniques = pd.factorize(kinds.astype(str))
-    mapped = np.array([k if k in INTERACTION_TYPES else TYPE_ROLES.get(k, "View") for k in uniques], dtype=object)
+    codes, uniques = pd.factorize(kinds)
+    mapped = np.array([str(k) if str(k) in INTERACTION_TYPES else TYPE_ROLES.get(str(k), "View") for k in uniques])
     return pd.Series(mapped[codes] if len(codes) else np.empty(0, object), index=kinds.index)
 
 
@@ -183,8 +182,10 @@ def _type_weights(kinds: pd.Series) -> dict[str, float]:
 
 def _fit_preference(put, ordered: pd.DataFrame, type_map: dict[str, str], objects: pd.DataFrame) -> None:
     """Users whose top type's share is beyond the catalog share (binomial, 2 SD) prefer it."""
-    types = ordered["Object_Type"].astype(str).map(type_map)
-    if types.nunique() < 2:
+    codes, uniques = pd.factorize(ordered["Object_Type"])
+    types = pd.Series(np.array([type_map[str(u)] for u in uniques])[codes], index=ordered.index)
+    if types.nunique() < 2:  # the simulation's other types are placeholders: nobody may prefer them
+        put("preferred_type_user_share", 0.0, "the log has one object type: nothing to prefer")
         return
     base = objects["Object_Type"].astype(str).map(type_map).value_counts(normalize=True)
     table = types.groupby(ordered["User_ID"].to_numpy()).value_counts().unstack(fill_value=0)
@@ -240,11 +241,15 @@ def _events_per_session(user_codes: np.ndarray, seconds: np.ndarray, sessions_se
     return round(max(1.0, followers / extra_sessions), 3)
 
 
-def _weekday_weights(stamps: pd.Series, days: list[str]) -> list[float]:
+def _weekday_weights(seconds: np.ndarray, days: list[str]) -> list[float]:
     """Mean events on each weekday of the window, as shares; weekdays not in it get the mean."""
-    per_day = stamps.dt.strftime("%Y-%m-%d").value_counts().reindex(days, fill_value=0)
+    epoch_days = np.array([(date.fromisoformat(d) - date(1970, 1, 1)).days for d in days])
+    event_days = seconds // 86_400
+    slot = np.minimum(np.searchsorted(epoch_days, event_days), len(days) - 1)
+    in_window = epoch_days[slot] == event_days
+    per_day = np.bincount(slot[in_window], minlength=len(days))
     weekdays = np.array([date.fromisoformat(d).weekday() for d in days])
-    totals = np.bincount(weekdays, weights=per_day.to_numpy(float), minlength=7)
+    totals = np.bincount(weekdays, weights=per_day.astype(float), minlength=7)
     seen = np.bincount(weekdays, minlength=7)
     means = np.where(seen > 0, totals / np.maximum(seen, 1), np.nan)
     means = np.where(np.isnan(means), np.nanmean(means), means)

@@ -103,7 +103,7 @@ def test_fit_of_a_foreign_generator():
     assert np.allclose(value(fit, "rating_weights"), shares, atol=1e-5)
     assert value(fit, "num_stars") == 600 and value(fit, "num_planets") == 1
     assert "watch_ratio_alpha, watch_ratio_beta" in fit["not_informed"]
-    assert "preferred_type_share" not in fit["parameters"]  # one object type: nothing to prefer
+    assert value(fit, "preferred_type_user_share") == 0.0  # one object type: nothing to prefer
     # Nights (00-06 UTC) are about a fifth of this generator's sittings, not the default 12%.
     assert 0.17 < sum(value(fit, "hour_weights")[:6]) < 0.27
     settings = settings_from_fit(fit)  # the fit is a valid simulation
