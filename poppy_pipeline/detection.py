@@ -17,8 +17,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GroupKFold
 from threadpoolctl import threadpool_limits
 
-from poppy_pipeline.fit import as_poppy_types
-from poppy_pipeline.settings import INTERACTION_TYPES
+from poppy_pipeline.fit import poppy_type_codes
 
 FEATURES = ["hour", "weekday", "type", "rating", "user_activity", "object_popularity", "log_gap", "repeat"]
 MAX_EVENTS_PER_SIDE = 100_000
@@ -34,12 +33,11 @@ def event_features(events: pd.DataFrame) -> pd.DataFrame:
     per_user = ordered.groupby("User_ID")["User_ID"].transform("size").to_numpy(float)
     per_object = ordered.groupby(["Object_Type", "Object_ID"], observed=True)["User_ID"].transform("size")
     objects = ordered.groupby(["Object_Type", "Object_ID"], observed=True).ngroups
-    kinds = as_poppy_types(ordered["Interaction_Type"])
     return pd.DataFrame(
         {
             "hour": ordered["Timestamp"].dt.hour.to_numpy(),
             "weekday": ordered["Timestamp"].dt.day_of_week.to_numpy(),
-            "type": pd.Categorical(kinds, categories=INTERACTION_TYPES).codes,
+            "type": poppy_type_codes(ordered["Interaction_Type"]),
             "rating": pd.to_numeric(ordered["Interaction_Rating"], errors="coerce").fillna(0).to_numpy(),
             "user_activity": np.log(per_user),
             "object_popularity": np.round(np.log(per_object.to_numpy(float) * objects / max(len(ordered), 1)), 1),

@@ -128,7 +128,9 @@ def user_time_order(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nda
     """(order, user codes, Unix seconds) of a log's events sorted by user then time."""
     user_codes = pd.factorize(frame["User_ID"])[0]
     seconds = frame["Timestamp"].to_numpy("datetime64[s]").astype(np.int64)
-    order = np.lexsort((seconds, user_codes))
+    in_time_order = len(seconds) < 2 or bool((np.diff(seconds) >= 0).all())
+    # A log in time order (as the daily files are) needs only a stable sort by user.
+    order = np.argsort(user_codes, kind="stable") if in_time_order else np.lexsort((seconds, user_codes))
     return order, user_codes[order], seconds[order]
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from poppy_pipeline.estimators import zipf_exponent
-from poppy_pipeline.fit import as_poppy_types
+from poppy_pipeline.fit import poppy_type_codes
 from poppy_pipeline.settings import INTERACTION_TYPES
 
 SHORT_GAP_SEC = 5 * 60
@@ -67,7 +67,6 @@ def profiles(events: pd.DataFrame) -> dict[str, np.ndarray]:
     seconds = ordered["Timestamp"].to_numpy("datetime64[s]").astype(np.int64)
     same_user = np.r_[False, users[1:] == users[:-1]]
     gaps = np.diff(seconds, prepend=seconds[:1])[same_user].astype(float)
-    kinds = as_poppy_types(events["Interaction_Type"])
     ratings = pd.to_numeric(events["Interaction_Rating"], errors="coerce").dropna().astype(int)
     rated = events.loc[ratings.index]
     object_counts = events.groupby(["Object_Type", "Object_ID"], observed=True).size().to_numpy()
@@ -79,7 +78,7 @@ def profiles(events: pd.DataFrame) -> dict[str, np.ndarray]:
         "gaps": gaps,
         "hours": np.bincount(events["Timestamp"].dt.hour, minlength=24),
         "weekdays": np.bincount(events["Timestamp"].dt.day_of_week, minlength=7),
-        "types": kinds.value_counts().reindex(list(INTERACTION_TYPES), fill_value=0).to_numpy(),
+        "types": np.bincount(poppy_type_codes(events["Interaction_Type"]), minlength=len(INTERACTION_TYPES)),
         "ratings": np.bincount(ratings, minlength=6)[1:6],
         "user_mean_ratings": rated.assign(r=ratings).groupby("User_ID")["r"].mean().to_numpy(),
         "repeats": ordered.duplicated(["User_ID", "Object_Type", "Object_ID"]).to_numpy(),

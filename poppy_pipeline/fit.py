@@ -87,7 +87,7 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
         round(zipf_exponent(catalog_counts), 4),
         "Zipf maximum likelihood, events per object",
     )
-    _fit_preference(put, ordered, type_map, objects)
+    _fit_preference(put, ordered, user_codes, type_map, objects)
     _fit_ratings(put, ordered)
     cut = sessions(user_codes, seconds, SESSION_GAP_SEC)
     start_hours = (cut.start_seconds % 86_400) // 3600
@@ -168,36 +168,39 @@ def object_type_map(types: pd.Series) -> dict[str, str]:
     return known | {t: free[min(i, len(free) - 1)] for i, t in enumerate(others)} if free else known
 
 
-def as_poppy_types(kinds: pd.Series) -> pd.Series:
-    """Event types in the simulation's vocabulary (mapped once per distinct value)."""
+def poppy_type_codes(kinds: pd.Series) -> np.ndarray:
+    """Each event's type as an index into INTERACTION_TYPES (seed 002's types mapped by TYPE_ROLES)."""
     codes, uniques = pd.factorize(kinds)
-    mapped = np.array([str(k) if str(k) in INTERACTION_TYPES else TYPE_ROLES.get(str(k), "View") for k in uniques])
-    return pd.Series(mapped[codes] if len(codes) else np.empty(0, object), index=kinds.index)
+    names = [str(k) if str(k) in INTERACTION_TYPES else TYPE_ROLES.get(str(k), "View") for k in uniques]
+    mapped = np.array([INTERACTION_TYPES.index(name) for name in names], dtype=np.int8)
+    return mapped[codes] if len(codes) else np.empty(0, np.int8)
 
 
 def _type_weights(kinds: pd.Series) -> dict[str, float]:
-    shares = as_poppy_types(kinds).value_counts(normalize=True)
-    return _normalised({t: float(shares.get(t, 0.0)) for t in INTERACTION_TYPES})
+    counts = np.bincount(poppy_type_codes(kinds), minlength=len(INTERACTION_TYPES))
+    return dict(zip(INTERACTION_TYPES, _shares(counts), strict=True))
 
 
-def _fit_preference(put, ordered: pd.DataFrame, type_map: dict[str, str], objects: pd.DataFrame) -> None:
+def _fit_preference(
+    put, ordered: pd.DataFrame, user_codes: np.ndarray, type_map: dict[str, str], objects: pd.DataFrame
+) -> None:
     """Users whose top type's share is beyond the catalog share (binomial, 2 SD) prefer it."""
     codes, uniques = pd.factorize(ordered["Object_Type"])
-    types = pd.Series(np.array([type_map[str(u)] for u in uniques])[codes], index=ordered.index)
-    if types.nunique() < 2:  # the simulation's other types are placeholders: nobody may prefer them
+    sim_codes = np.array([OBJECT_TYPES.index(type_map[str(u)]) for u in uniques], dtype=np.int64)[codes]
+    if len(np.unique(sim_codes)) < 2:  # the simulation's other types are placeholders: nobody may prefer them
         put("preferred_type_user_share", 0.0, "the log has one object type: nothing to prefer")
         return
+    types = len(OBJECT_TYPES)
     base = objects["Object_Type"].astype(str).map(type_map).value_counts(normalize=True)
-    table = types.groupby(ordered["User_ID"].to_numpy()).value_counts().unstack(fill_value=0)
-    total = table.sum(axis=1)
-    table = table[total >= PREFERENCE_MIN_EVENTS]
-    if table.empty:
+    base = base.reindex(list(OBJECT_TYPES), fill_value=0).to_numpy()
+    table = np.bincount(user_codes * types + sim_codes, minlength=(user_codes.max() + 1) * types).reshape(-1, types)
+    table = table[table.sum(axis=1) >= PREFERENCE_MIN_EVENTS]
+    if len(table) == 0:
         return
-    top = table.idxmax(axis=1)
-    share = table.max(axis=1) / table.sum(axis=1)
-    expected = top.map(base).fillna(0).to_numpy()
-    n = table.sum(axis=1).to_numpy()
-    prefers = share.to_numpy() > expected + 2 * np.sqrt(expected * (1 - expected) / n)
+    n = table.sum(axis=1)
+    share = table.max(axis=1) / n
+    expected = base[table.argmax(axis=1)]
+    prefers = share > expected + 2 * np.sqrt(expected * (1 - expected) / n)
     put("preferred_type_user_share", round(float(prefers.mean()), 4), "users (≥ 10 events) beyond catalog share + 2 SD")
     if prefers.any():
         put("preferred_type_share", round(float(share[prefers].mean()), 4), "mean top-type share of those users")
@@ -215,10 +218,10 @@ def _fit_ratings(put, ordered: pd.DataFrame) -> None:
 
 
 def _fit_watch(put, ordered: pd.DataFrame, objects: pd.DataFrame) -> dict[str, str]:
-    watch = pd.to_numeric(ordered["Watch_Time_Sec"], errors="coerce")
+    watch = pd.to_numeric(ordered["Watch_Time_Sec"], errors="coerce").to_numpy(float)
+    watched = ordered.loc[watch > 0, ["Object_Type", "Object_ID"]]
     durations = objects.set_index(["Object_Type", "Object_ID"])["Duration_Sec"]
-    keys = pd.MultiIndex.from_frame(ordered[["Object_Type", "Object_ID"]])
-    ratios = (watch.to_numpy(float) / durations.reindex(keys).to_numpy(float))[watch.to_numpy(float) > 0]
+    ratios = watch[watch > 0] / durations.reindex(pd.MultiIndex.from_frame(watched)).to_numpy(float)
     shape = beta_moments(ratios)
     if shape is None:
         return {"watch_ratio_alpha, watch_ratio_beta": "the log has no watch times with media durations"}
@@ -231,8 +234,9 @@ def _events_per_session(user_codes: np.ndarray, seconds: np.ndarray, sessions_se
     """The simulation starts a new session at each event with probability 1/p within a user's
     day, so a user-day of c events has 1 + (c-1)/p sessions on average: p is solved so that the
     log's user-days give the log's number of sessions."""
-    user_days = (
-        pd.Series(1, index=pd.MultiIndex.from_arrays([user_codes, seconds // 86_400])).groupby(level=[0, 1]).size()
+    days = seconds // 86_400
+    _, user_days = np.unique(
+        user_codes.astype(np.int64) * (days.max() - days.min() + 1) + days - days.min(), return_counts=True
     )
     extra_sessions = sessions_seen - len(user_days)
     followers = float((user_days - 1).sum())
