@@ -8,7 +8,7 @@ reads only the seven interaction columns, so where it came from does not matter)
 in a child process pinned to one core with single-threaded libraries. Goal (issue 12): a
 10,000,000-event log in under a minute. `--goals` fits and regenerates a MovieLens-like ratings
 log (drawn by the test's own generator: there is no network here to download MovieLens) and a
-log in seed 002's layout, and prints closeness, detection AUC and their noise floors.
+log in seed 002's layout and seed 000's own notebook log, and prints closeness, detection AUC and their noise floors.
 """
 
 import argparse
@@ -20,12 +20,13 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from bench_simulation import run_child_json  # the sibling script: same one-core child process
+from bench_simulation import run_child_json, seed_loop_rows  # the sibling script
 
 from poppy_pipeline.catalog import build_catalog
 from poppy_pipeline.fit import fit_log
-from poppy_pipeline.interactions import build_model, simulate_day
+from poppy_pipeline.interactions import INTERACTION_COLUMNS, build_model, simulate_day
 from poppy_pipeline.population import generate_users
 from poppy_pipeline.regenerate import fidelity_report, simulate_from_fit
 from poppy_pipeline.settings import SimulationSettings
@@ -68,7 +69,10 @@ def goals() -> None:
     from poppy_pipeline_tests.seed002 import write_pings_folder
 
     ratings, catalog = as_events(movielens_like(users=943, movies=1682))
-    logs = {"MovieLens-like (u.data, 943 users, 1,682 movies)": (ratings, catalog, None)}
+    logs = {
+        "seed 000's notebook (its loop, 10,000 rows)": seed000_log(),
+        "MovieLens-like (u.data, 943 users, 1,682 movies)": (ratings, catalog, None),
+    }
     with tempfile.TemporaryDirectory() as folder:
         pings = write_pings_folder(Path(folder), users=200, pings=300, events=20_000)
         source = InteractionSourceResource(path=str(pings), format="pings")
@@ -95,6 +99,19 @@ def goals() -> None:
         print(f"\n{name}\n\n| statistic | real | simulated | closeness | noise floor |\n|---|---:|---:|---:|---:|")
         for stat, row in statistics.items():
             print(f"| {stat} | {row['real']} | {row['simulated']} | {row['closeness']} | {row['noise_floor']} |")
+
+
+def seed000_log() -> tuple[pd.DataFrame, pd.DataFrame, None]:
+    """Seed 000's own generator (its per-event loop, seeded; times end at 2024-03-01), its catalog."""
+    np.random.seed(0)
+    rows = seed_loop_rows(10_000)
+    frame = pd.DataFrame(rows, columns=INTERACTION_COLUMNS[:7])
+    shift = pd.Timestamp("2024-03-01") - frame["Timestamp"].max().normalize() - pd.Timedelta(days=1)
+    frame["Timestamp"] = (frame["Timestamp"] + shift).dt.floor("s")
+    frame["Interaction_Rating"] = frame["Interaction_Rating"].astype("Int64")
+    frame["Watch_Time_Sec"] = np.nan
+    settings = SimulationSettings()
+    return frame, build_catalog(settings, None).objects, None
 
 
 def main() -> None:

@@ -44,7 +44,6 @@ NOT_INFORMED = {
     "profile_weights": "browsing profiles (session_actions) are not in an interaction log",
     "mobile_share": "the log has no device",
     "favourites_per_type": "which objects a user keeps returning to is folded into repeat_share",
-    "favourite_popularity_exponent": "as favourites_per_type",
     "signup_start, signup_end, founding_user_share": "set so that every user exists from the window's first day",
 }
 PREFERENCE_MIN_EVENTS = 10
@@ -86,6 +85,11 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
         "object_popularity_exponent",
         round(zipf_exponent(catalog_counts), 4),
         "Zipf maximum likelihood, events per object",
+    )
+    put(
+        "favourite_popularity_exponent",
+        parameters["object_popularity_exponent"]["value"],
+        "as object_popularity_exponent: a user returns to objects found the way everyone finds them",
     )
     _fit_preference(put, ordered, user_codes, type_map, objects)
     _fit_ratings(put, ordered)
