@@ -19,9 +19,9 @@ from poppy_pipeline.interactions import build_model, simulate_day
 from poppy_pipeline.population import generate_users
 
 
-def simulate_from_fit(fit: dict, days: list[str], seed: int = 42) -> pd.DataFrame:
+def simulate_from_fit(fit: dict, days: list[str], seed: int = 42, scale_users: float = 1.0) -> pd.DataFrame:
     """The window's interactions of a simulation with the fitted settings (catalog generated)."""
-    settings = settings_from_fit(fit, seed)
+    settings = settings_from_fit(fit, seed, scale_users)
     objects = build_catalog(settings, None).objects
     model = build_model(settings, objects, generate_users(settings))
     frames = [simulate_day(model, date.fromisoformat(day)) for day in days]

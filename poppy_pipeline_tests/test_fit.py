@@ -16,6 +16,7 @@ from poppy_pipeline.defs.source import InteractionSourceResource
 from poppy_pipeline.fit import fit_log, settings_from_fit
 from poppy_pipeline.interactions import build_model, simulate_day
 from poppy_pipeline.population import generate_users
+from poppy_pipeline.regenerate import simulate_from_fit
 from poppy_pipeline.repeats import expected_repeat_share
 from poppy_pipeline.settings import SimulationSettings
 
@@ -130,3 +131,14 @@ def test_asset_writes_json_and_a_run_config_that_the_resource_accepts(data_dir: 
 def materialize_selected(names: list[str], resources: dict) -> dg.ExecuteInProcessResult:
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.key.to_user_string() in names]
     return dg.materialize(assets, resources={**defs.resources, **resources}, tags=FEBRUARY, raise_on_error=False)
+
+
+def test_scaling_users_keeps_per_user_statistics(recovered):
+    fit, _ = recovered
+    week = DAYS[:7]
+    base = simulate_from_fit(fit, week)
+    scaled = simulate_from_fit(fit, week, scale_users=3.0)
+    assert settings_from_fit(fit, scale_users=3.0).num_users == 3 * value(fit, "num_users")
+    assert len(scaled) == pytest.approx(3 * len(base), rel=0.1)
+    per_user = base.groupby("User_ID").size().mean()
+    assert scaled.groupby("User_ID").size().mean() == pytest.approx(per_user, rel=0.1)
