@@ -7,6 +7,7 @@ next to the noise floor (the log's two halves, users split at random).
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import pandas as pd
@@ -37,9 +38,14 @@ def fidelity_report(real: pd.DataFrame, simulated: pd.DataFrame) -> dict:
         row["noise_floor"] = floor[name]["closeness"]
     return {
         "events": {"real": len(real), "simulated": len(simulated)},
-        "overall_closeness": round(overall(statistics), 4),
-        "noise_floor_closeness": round(overall(floor), 4),
-        "detection_auc": round(detection_auc(real, simulated), 4),
-        "noise_floor_detection_auc": round(detection_auc(half_a, half_b), 4),
+        "overall_closeness": _number(overall(statistics)),
+        "noise_floor_closeness": _number(overall(floor)),
+        "detection_auc": _number(detection_auc(real, simulated)),
+        "noise_floor_detection_auc": _number(detection_auc(half_a, half_b)),
         "statistics": statistics,
     }
+
+
+def _number(value: float) -> float | None:
+    """Rounded, or None where the log is too small to measure it (JSON has no NaN)."""
+    return round(float(value), 4) if math.isfinite(value) else None

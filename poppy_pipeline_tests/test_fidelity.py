@@ -78,3 +78,24 @@ def test_assets_on_a_seed_002_log(data_dir: Path, tmp_path: Path):
     assert {"closeness_near_noise_floor", "detection_auc"} <= set(checks)
     metadata = result.asset_materializations_for_node("fidelity_report")[0].metadata
     assert "data:image/png;base64" in metadata["overlays"].value
+
+
+def test_a_tiny_log_is_fitted_and_judged_without_numbers_it_cannot_have():
+    """Two users on one day, no ratings: the fit still gives valid settings; no NaN reaches the JSON."""
+    events = pd.DataFrame(
+        {
+            "User_ID": [1, 1, 2],
+            "Object_Type": "Star",
+            "Object_ID": [1, 2, 1],
+            "Interaction_Type": ["View", "Click", "View"],
+            "Interaction_Rating": pd.array([pd.NA] * 3, dtype="Int64"),
+            "Timestamp": pd.to_datetime(["2024-02-01 10:00:00", "2024-02-01 10:01:00", "2024-02-01 22:00:00"]),
+            "Watch_Time_Sec": np.nan,
+        }
+    )
+    objects = pd.DataFrame({"Object_Type": "Star", "Object_ID": [1, 2, 3], "Duration_Sec": 60.0})
+    fit = fit_log(events, objects, ["2024-02-01"])
+    report = fidelity_report(events, simulate_from_fit(fit, ["2024-02-01"]))
+    assert report["noise_floor_detection_auc"] is None  # one user a side: no user-split folds
+    json.loads(json.dumps(report, allow_nan=False))  # strict JSON: no NaN
+    json.loads(json.dumps(fit, allow_nan=False))
