@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from poppy_pipeline.profiles import PROFILES, session_length_seconds
+from poppy_pipeline.profiles import PROFILES, SESSION_MAX_SEC, SESSION_MIN_SEC, session_length_seconds
 
 # A user's events more than this apart start a new session (the usual web-analytics cut).
 SESSION_GAP_SEC = 30 * 60
@@ -178,21 +178,32 @@ def active_day_share(events_per_user: np.ndarray, active_days_per_user: np.ndarr
 
 
 def session_length_scale(within_gaps: np.ndarray, session_sizes: np.ndarray, seed: int = 0) -> float:
-    """The factor on the profiles' session lengths that gives the log's median gap within a
-    session: the simulation places a session's events uniformly in its length, so its median gap
-    is proportional to the factor; the median at factor 1 is found by Monte Carlo over the
-    log's own session sizes and the profiles' lengths."""
+    """The factor on the profiles' session lengths (capped at 300 s, as the simulation caps them)
+    that gives the log's median gap within a session. The simulation places a session's events
+    uniformly in its length: the gaps at any factor come from one Monte Carlo draw over the
+    log's own session sizes and the profiles' lengths, and the median is monotone in the factor."""
     sizes = np.asarray(session_sizes)
     if len(within_gaps) == 0 or not (sizes > 1).any():
         return 1.0
     rng = np.random.default_rng(seed)
-    drawn = rng.choice(sizes[sizes > 1], 20_000)
+    drawn = rng.choice(sizes[sizes > 1], 5_000)
     profile = rng.integers(len(PROFILES), size=len(drawn))
     alphas = np.array([p.session_length[0] for p in PROFILES])[profile]
     betas = np.array([p.session_length[1] for p in PROFILES])[profile]
-    traits = rng.beta(alphas, betas)
-    lengths = session_length_seconds(traits)
+    lengths = session_length_seconds(rng.beta(alphas, betas))
     session = np.repeat(np.arange(len(drawn)), drawn)
-    places = np.sort(rng.random(len(session)) * lengths[session] + session * 1e6)  # sorted within each session
-    gaps = np.diff(places)[session[1:] == session[:-1]]
-    return float(np.clip(np.median(within_gaps) / max(np.median(gaps), 1e-9), 0.01, 288.0))
+    places = np.sort(rng.random(len(session)) + session)  # sorted within each session
+    same = session[1:] == session[:-1]
+    unit_gaps, gap_session = np.diff(places)[same], session[1:][same]
+    target = float(np.median(within_gaps))
+
+    def median_gap(scale: float) -> float:
+        return float(np.median(unit_gaps * np.minimum(lengths * scale, SESSION_MAX_SEC)[gap_session]))
+
+    low, high = 0.01, SESSION_MAX_SEC / SESSION_MIN_SEC
+    if median_gap(high) <= target:
+        return high
+    for _ in range(40):
+        mid = (low + high) / 2
+        low, high = (mid, high) if median_gap(mid) < target else (low, mid)
+    return (low + high) / 2

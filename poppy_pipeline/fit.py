@@ -47,6 +47,8 @@ NOT_INFORMED = {
     "signup_start, signup_end, founding_user_share": "set so that every user exists from the window's first day",
 }
 PREFERENCE_MIN_EVENTS = 10
+# Below this active-day share, activity's spread is read from events per active day.
+BURSTY = 0.9
 
 
 def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], population: int | None = None) -> dict:
@@ -134,8 +136,8 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
 def _fit_activity(
     put, counts: np.ndarray, population: int | None, day_of_event: np.ndarray, user_codes: np.ndarray, days: int
 ) -> ActivityFit:
-    """Users, their heavy tail, their volume and their bursts (a Poisson-lognormal of window
-    counts whose σ² also holds the spread that bursty days add: log(1 + (1−a)/(a·days)))."""
+    """Users (active ones over the estimated active share), their heavy tail, their volume and
+    their bursts."""
     active = len(counts)
     silent = max(0, (population or 0) - active)
     activity = fit_activity(counts, silent)
@@ -146,19 +148,24 @@ def _fit_activity(
         round(bursts, 4),
         "share of days a user is active, solved so that users' expected active days are the log's",
     )
-    burst_variance = np.log1p((1 - bursts) / (bursts * days))
-    sigma = float(np.sqrt(max(activity.sigma**2 - burst_variance, 0.0)))
     how = "zero-truncated " if activity.truncated else f"with {silent} silent users as zeros, "
-    put(
-        "activity_sigma",
-        round(sigma, 4),
-        f"Poisson-lognormal maximum likelihood ({how}per-user window counts, σ {activity.sigma:.3f}),"
-        f" less the spread of bursty days ({burst_variance:.3f} in σ²)",
-    )
+    if bursts < BURSTY:
+        # Window counts of bursty users mix how many days they were active with how busy they
+        # are; the spread of their events per active day is their activity's alone (less Poisson noise).
+        per_active_day = np.log(counts / active_days)
+        sigma = float(np.sqrt(max(per_active_day.var() - np.mean(1.0 / counts), 0.0)))
+        method = f"SD of log events per active day, less Poisson noise (bursty: window-count σ {activity.sigma:.3f})"
+    else:
+        sigma = activity.sigma
+        method = f"Poisson-lognormal maximum likelihood, {how}per-user window counts"
+    put("activity_sigma", round(sigma, 4), method)
     num_users = max(1, round(active / max(activity.active_share, 1e-9)))
     put("num_users", num_users, f"{active} active users / estimated active share {activity.active_share:.3f}")
-    per_day = num_users * np.exp(activity.mu + activity.sigma**2 / 2) / days
-    put("interactions_per_day", round(float(per_day), 3), "num_users × fitted mean events per user / days")
+    put(
+        "interactions_per_day",
+        round(float(counts.sum()) / days, 3),
+        "the log's events per day (all its users exist from day 1)",
+    )
     return activity
 
 
@@ -246,7 +253,7 @@ def _events_per_session(user_codes: np.ndarray, seconds: np.ndarray, sessions_se
     followers = float((user_days - 1).sum())
     if extra_sessions <= 0 or followers == 0:
         return round(max(1.0, float(user_days.max())), 3)
-    return round(max(1.0, followers / extra_sessions), 3)
+    return round(max(1.0, float(followers / extra_sessions)), 3)
 
 
 def _weekday_weights(seconds: np.ndarray, days: list[str]) -> list[float]:

@@ -8,7 +8,7 @@ How a day is made (every step vectorised over the day's events):
    scales each weekday (flat by default); with `active_day_share` < 1 a user is active on that
    share of days only, at their rate / share (the bursty days of real users).
 2. A user's events come in sessions (10-300 s long by the user's profile, times
-   `session_length_scale`), which start at an
+   `session_length_scale` up to 300 s), which start at an
    hour drawn from `hour_weights` (evening peak); events fall uniformly inside their session.
 3. Each event picks an object type (a user's `Preferred_Type` gets `preferred_type_share` of
    their events), then an object: with probability `revisit_probability` one of the user's
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from poppy_pipeline.population import date_ordinals
-from poppy_pipeline.profiles import PROFILE_NAMES, PROFILES, session_length_seconds
+from poppy_pipeline.profiles import PROFILE_NAMES, PROFILES, SESSION_MAX_SEC, session_length_seconds
 from poppy_pipeline.randomness import stream
 from poppy_pipeline.repeats import revisit_probability
 from poppy_pipeline.sampling import beta_quantiles, sample_quantiles
@@ -305,8 +305,9 @@ def _sessions(model: SimulationModel, day: date, users: np.ndarray) -> _Sessions
     count = len(session_users)
 
     trait = sample_quantiles(model.session_length_quantiles, rng.random(count), model.profile_codes[session_users])
-    seconds_long = session_length_seconds(trait) * s.session_length_scale
-    length = np.floor(np.minimum(seconds_long, SECONDS_PER_DAY - 1)).astype(np.int32)
+    # Scaled, but never beyond the browsing sessions' 300 s (session_actions replays them).
+    length = np.floor(np.minimum(session_length_seconds(trait) * s.session_length_scale, SESSION_MAX_SEC))
+    length = length.astype(np.int32)
     hour = np.minimum(np.searchsorted(np.cumsum(s.hour_weights), rng.random(count), side="right"), 23)
     start = (hour * 3600 + rng.integers(0, 3600, size=count)).astype(np.int32)
     start = np.minimum(start, SECONDS_PER_DAY - 1 - length)  # a session ends on its own day

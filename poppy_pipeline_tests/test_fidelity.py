@@ -57,7 +57,9 @@ def test_a_foreign_generators_statistics_are_reproduced():
     statistics = report["statistics"]
     for name in ("events_per_user_mean", "rating_mean", "night_share_00_06", "popularity_slope", "rating_bias_spread"):
         assert statistics[name]["closeness"] >= 0.9, (name, statistics[name])
-    for name in ("hours_profile", "weekdays_profile", "ratings_profile", "events_per_user", "gaps_sec"):
+    # Not the gaps' distribution: its sittings outlast the simulation's 300 s sessions (README).
+    assert statistics["gap_share_under_5_min"]["closeness"] >= 0.9
+    for name in ("hours_profile", "weekdays_profile", "ratings_profile", "events_per_user"):
         assert statistics[name]["closeness"] >= statistics[name]["noise_floor"] - 0.2, (name, statistics[name])
 
 
