@@ -8,6 +8,7 @@ from poppy_pipeline.defs.click_model import click_model
 from poppy_pipeline.defs.click_model_onnx import click_model_onnx
 from poppy_pipeline.defs.engagement_scores import engagement_scores
 from poppy_pipeline.defs.engine_exports import engine_exports
+from poppy_pipeline.defs.fidelity_report import fidelity_report
 from poppy_pipeline.defs.interaction_report import interaction_report
 from poppy_pipeline.defs.io_managers import CsvIOManager, OnnxIOManager, PickleIOManager
 from poppy_pipeline.defs.resources import SimulationResource
@@ -15,6 +16,7 @@ from poppy_pipeline.defs.run_lock import folder_locked_executor
 from poppy_pipeline.defs.schedules import daily_job, daily_schedule, weekly_model_job, weekly_model_schedule
 from poppy_pipeline.defs.session_actions import ActionSourceResource, session_actions, session_actions_checks
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions, simulated_interactions_patterns
+from poppy_pipeline.defs.simulation_fit import simulation_fit
 from poppy_pipeline.defs.sliding_window_features import sliding_window_features, sliding_window_features_targets
 from poppy_pipeline.defs.source import InteractionSourceResource
 from poppy_pipeline.defs.trending_objects import trending_objects
@@ -34,6 +36,8 @@ defs = dg.Definitions(
         click_model,
         click_model_onnx,
         browser_bundle,
+        simulation_fit,
+        fidelity_report,
     ],
     asset_checks=[simulated_interactions_patterns, session_actions_checks, sliding_window_features_targets],
     jobs=[daily_job, weekly_model_job],

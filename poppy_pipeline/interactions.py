@@ -4,8 +4,11 @@ How a day is made (every step vectorised over the day's events):
 
 1. Each user signed up by then makes a Poisson number of events: their heavy-tailed
    `Activity_Weight`'s share of `interactions_per_day` among all users, so traffic grows with
-   the users and nobody gets busier because few others have signed up yet.
-2. A user's events come in sessions (10-300 s long, by the user's profile), which start at an
+   the users and nobody gets busier because few others have signed up yet; `weekday_weights`
+   scales each weekday (flat by default); with `active_day_share` < 1 a user is active on that
+   share of days only, at their rate / share (the bursty days of real users).
+2. A user's events come in sessions (10-300 s long by the user's profile, times
+   `session_length_scale` up to 300 s), which start at an
    hour drawn from `hour_weights` (evening peak); events fall uniformly inside their session.
 3. Each event picks an object type (a user's `Preferred_Type` gets `preferred_type_share` of
    their events), then an object: with probability `revisit_probability` one of the user's
@@ -29,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from poppy_pipeline.population import date_ordinals
-from poppy_pipeline.profiles import PROFILE_NAMES, PROFILES, session_length_seconds
+from poppy_pipeline.profiles import PROFILE_NAMES, PROFILES, SESSION_MAX_SEC, session_length_seconds
 from poppy_pipeline.randomness import stream
 from poppy_pipeline.repeats import revisit_probability
 from poppy_pipeline.sampling import beta_quantiles, sample_quantiles
@@ -272,7 +275,12 @@ def _daily_users(model: SimulationModel, day: date) -> np.ndarray:
     active = model.signed_up(day)
     if active.size == 0:
         return np.empty(0, dtype=np.int64)
-    counts = stream(s.seed, "interactions:volume", day).poisson(model.daily_rates(active))
+    # Weekly seasonality: a weekday's share of the week relative to a flat 1/7 (1 when flat).
+    rates = model.daily_rates(active) * (7 * s.weekday_weights[day.weekday()])
+    if s.active_day_share < 1:  # bursty users: the same mean, on fewer days
+        on = stream(s.seed, "interactions:active_days", day).random(len(active)) < s.active_day_share
+        rates = np.where(on, rates / s.active_day_share, 0.0)
+    counts = stream(s.seed, "interactions:volume", day).poisson(rates)
     return np.repeat(active.astype(np.int32), counts)
 
 
@@ -297,7 +305,9 @@ def _sessions(model: SimulationModel, day: date, users: np.ndarray) -> _Sessions
     count = len(session_users)
 
     trait = sample_quantiles(model.session_length_quantiles, rng.random(count), model.profile_codes[session_users])
-    length = np.floor(session_length_seconds(trait)).astype(np.int32)
+    # Scaled, but never beyond the browsing sessions' 300 s (session_actions replays them).
+    length = np.floor(np.minimum(session_length_seconds(trait) * s.session_length_scale, SESSION_MAX_SEC))
+    length = length.astype(np.int32)
     hour = np.minimum(np.searchsorted(np.cumsum(s.hour_weights), rng.random(count), side="right"), 23)
     start = (hour * 3600 + rng.integers(0, 3600, size=count)).astype(np.int32)
     start = np.minimum(start, SECONDS_PER_DAY - 1 - length)  # a session ends on its own day

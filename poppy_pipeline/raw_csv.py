@@ -45,12 +45,16 @@ class RawRows:
         return "line " + pd.Series(self.lines, dtype="int64").astype(str)
 
 
-def read_raw_csv(path: Path, required: list[str]) -> RawRows:
-    """Every record of a CSV file as text; a `SourceError` if the file cannot be used at all."""
+def read_raw_csv(path: Path, required: list[str], delimiter: str = ",", names: list[str] | None = None) -> RawRows:
+    """Every record of a CSV file as text; a `SourceError` if the file cannot be used at all.
+
+    `names`: the columns of a file without a header line (its first record is then line 1).
+    """
     if not path.is_file():
         raise SourceError(path, "file not found")
     data = path.read_bytes()
-    names = _header(path, data)
+    has_header = names is None
+    names = _header(path, data, delimiter) if has_header else list(names)
     missing = [c for c in required if c not in names]
     if missing:
         raise SourceError(path, f"missing column(s) {', '.join(missing)} (found: {', '.join(names)})", line=1)
@@ -63,10 +67,10 @@ def read_raw_csv(path: Path, required: list[str]) -> RawRows:
     try:
         table = pa_csv.read_csv(
             pa.BufferReader(data),
-            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, use_threads=False),
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=int(has_header), use_threads=False),
             # Empty lines are kept as records (and dropped below), so the reader's line numbers are physical.
             parse_options=pa_csv.ParseOptions(
-                invalid_row_handler=keep_aside, newlines_in_values=True, ignore_empty_lines=False
+                delimiter=delimiter, invalid_row_handler=keep_aside, newlines_in_values=True, ignore_empty_lines=False
             ),
             convert_options=pa_csv.ConvertOptions(
                 column_types={name: pa.string() for name in names}, strings_can_be_null=False
@@ -77,10 +81,10 @@ def read_raw_csv(path: Path, required: list[str]) -> RawRows:
             raise _not_utf8(path, data, names) from None
         raise SourceError(path, f"cannot be read as CSV ({str(error).splitlines()[0]})") from None
     frame = table.to_pandas()
-    lines = _record_lines(data, frame, shapeless)
+    lines = _record_lines(data, frame, shapeless, first_line=1 + int(has_header))
     filled = ~np.isin(lines, _blank_lines(data))
     frame, lines = frame[filled].reset_index(drop=True), lines[filled]
-    aside = _shapeless_frame(shapeless, names, len(frame))
+    aside = _shapeless_frame(shapeless, names, len(frame), delimiter)
     problems = pd.Series(pd.NA, index=frame.index, dtype="object")
     if len(aside):
         frame = pd.concat([frame, aside[names]], ignore_index=True)
@@ -91,7 +95,7 @@ def read_raw_csv(path: Path, required: list[str]) -> RawRows:
     return RawRows(frame, lines[order], problems.iloc[order].reset_index(drop=True))
 
 
-def _header(path: Path, data: bytes) -> list[str]:
+def _header(path: Path, data: bytes, delimiter: str = ",") -> list[str]:
     end = data.find(b"\n")
     first = data[: end if end >= 0 else len(data)]  # not split(): that would copy the whole file
     try:
@@ -100,7 +104,7 @@ def _header(path: Path, data: bytes) -> list[str]:
         raise SourceError(path, f"the header is not UTF-8 text (byte {first[error.start]:#04x})", line=1) from None
     if not text.strip():
         raise SourceError(path, "no header line (the file is empty)" if not data.strip() else "the header is empty", 1)
-    names = [name.strip() for name in next(csv.reader([text]))]
+    names = [name.strip() for name in next(csv.reader([text], delimiter=delimiter))]
     seen: set[str] = set()
     for name in names:
         if name in seen:
@@ -109,7 +113,9 @@ def _header(path: Path, data: bytes) -> list[str]:
     return names
 
 
-def _record_lines(data: bytes, frame: pd.DataFrame, shapeless: list[tuple[int, str, int]]) -> np.ndarray:
+def _record_lines(
+    data: bytes, frame: pd.DataFrame, shapeless: list[tuple[int, str, int]], first_line: int = 2
+) -> np.ndarray:
     """The physical line each parsed record starts on (records set aside and values holding
     newlines move the lines after them)."""
     spans = np.ones(len(frame), dtype=np.int64)
@@ -117,7 +123,7 @@ def _record_lines(data: bytes, frame: pd.DataFrame, shapeless: list[tuple[int, s
         for column in frame.columns:
             spans += frame[column].str.count("\n").to_numpy(dtype=np.int64)
     skipped = {line: text.count("\n") + 1 for line, text, _ in shapeless}
-    first = 2 + np.concatenate([[0], np.cumsum(spans)[:-1]]) if len(spans) else np.zeros(0, np.int64)
+    first = first_line + np.concatenate([[0], np.cumsum(spans)[:-1]]) if len(spans) else np.zeros(0, np.int64)
     if not skipped:
         return first
     starts = np.array(sorted(skipped), dtype=np.int64)
@@ -137,13 +143,15 @@ def _blank_lines(data: bytes) -> np.ndarray:
     return np.flatnonzero(blank) + 1
 
 
-def _shapeless_frame(shapeless: list[tuple[int, str, int]], names: list[str], offset: int) -> pd.DataFrame:
+def _shapeless_frame(
+    shapeless: list[tuple[int, str, int]], names: list[str], offset: int, delimiter: str = ","
+) -> pd.DataFrame:
     """Records with the wrong number of fields, split as well as possible, with their problem."""
     rows = []
     for line, text, fields in shapeless:  # only the malformed records, never the whole file
         if not text.strip():  # a line of spaces: blank, not a record
             continue
-        values = next(csv.reader([text.replace("\0", "")]), []) if text.strip() else []
+        values = next(csv.reader([text.replace("\0", "")], delimiter=delimiter), []) if text.strip() else []
         values = (values + [""] * len(names))[: len(names)]
         problem = f"line {line}: has {fields} field(s) where the header has {len(names)}"
         if "\n" in text:

@@ -31,6 +31,8 @@ DEFAULT_HOUR_WEIGHTS: tuple[float, ...] = (
     + (0.045,) * 6  # 12-18: 27%
     + (0.200 / 3,) * 6  # 18-24: 40%
 )
+# Share of a week's traffic on each weekday, Monday first; flat by default (no weekly seasonality).
+DEFAULT_WEEKDAY_WEIGHTS: tuple[float, ...] = (1 / 7,) * 7
 DEFAULT_PROFILE_WEIGHTS: dict[str, float] = {name: 1 / len(PROFILE_NAMES) for name in PROFILE_NAMES}
 
 PROBABILITY_TOLERANCE = 1e-6
@@ -76,7 +78,13 @@ class SimulationSettings:
     object_popularity_exponent: float = 0.4
     favourite_popularity_exponent: float = 1.5
     hour_weights: Sequence[float] = DEFAULT_HOUR_WEIGHTS
+    weekday_weights: Sequence[float] = DEFAULT_WEEKDAY_WEIGHTS
     interactions_per_session: float = 3.0
+    # Fitted to real logs (defaults: the seed's behaviour). A user is active on a day with this
+    # probability, and then as busy as their daily rate / share (bursty users: few busy days).
+    active_day_share: float = 1.0
+    # Session lengths (10-300 s by profile) times this factor (long sittings in a real log).
+    session_length_scale: float = 1.0
     watch_ratio_alpha: float = 2.0
     watch_ratio_beta: float = 1.3
 
@@ -111,12 +119,13 @@ def validate(settings: SimulationSettings) -> None:
     ):
         value = getattr(s, name)
         _require(math.isfinite(value) and value >= 0, name, "must be a finite number ≥ 0", value)
-    for name in ("interactions_per_session", "watch_ratio_alpha", "watch_ratio_beta"):
+    for name in ("interactions_per_session", "watch_ratio_alpha", "watch_ratio_beta", "session_length_scale"):
         value = getattr(s, name)
         _require(math.isfinite(value) and value > 0, name, "must be a finite number > 0", value)
     _require(
         s.interactions_per_session >= 1, "interactions_per_session", "must be at least 1", s.interactions_per_session
     )
+    _require(0 < s.active_day_share <= 1, "active_day_share", "must be in (0, 1]", s.active_day_share)
     for name in (
         "founding_user_share",
         "mobile_share",
@@ -130,6 +139,7 @@ def validate(settings: SimulationSettings) -> None:
     _check_distribution("profile_weights", s.profile_weights, PROFILE_NAMES)
     _check_probabilities("rating_weights", s.rating_weights, expected_length=5)
     _check_probabilities("hour_weights", s.hour_weights, expected_length=24)
+    _check_probabilities("weekday_weights", s.weekday_weights, expected_length=7)
     for name in ("signup_start", "signup_end"):
         try:
             date.fromisoformat(getattr(s, name))

@@ -19,13 +19,14 @@ Timestamps become naive UTC (see `rows.py`); `zone` is the time zone of those wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from poppy_pipeline.catalog import CATALOG_COLUMNS
+from poppy_pipeline.csv_log import CsvMapping, check_csv_log
 from poppy_pipeline.interactions import INTERACTION_COLUMNS
 from poppy_pipeline.population import USER_COLUMNS
 from poppy_pipeline.raw_csv import RawRows, SourceError, read_raw_csv
@@ -80,7 +81,9 @@ PINGS = SourceFormat(
     engaging_types=("view", "like", "comment", "share"),
     view_type="view",
 )
-FORMATS = {f.name: f for f in (POPPY, PINGS)}
+# Any CSV log with a mapping file (`csv_log.py`): its types are mapped to the poppy vocabulary.
+CSV = replace(POPPY, name="csv")
+FORMATS = {f.name: f for f in (POPPY, PINGS, CSV)}
 
 POPPY_LOG_COLUMNS = INTERACTION_COLUMNS[:7]
 PINGS_FILES = {
@@ -272,10 +275,24 @@ def _users_frame(ids: np.ndarray, signups: np.ndarray) -> pd.DataFrame:
     )[USER_COLUMNS]
 
 
+def users_from_checked_log(checked: Checked) -> pd.DataFrame:
+    """The users of a log's valid rows, each signed up on the (UTC) day first seen."""
+    first_seen = checked.valid.groupby("User_ID")["Timestamp"].min()
+    return _users_frame(first_seen.index.to_numpy(), first_seen.dt.date.to_numpy())
+
+
 def check_interaction_log(
-    format_name: str, location: Path, objects: pd.DataFrame, users: pd.DataFrame, zone: str = UTC
+    format_name: str,
+    location: Path,
+    objects: pd.DataFrame,
+    users: pd.DataFrame,
+    zone: str = UTC,
+    mapping: CsvMapping | None = None,
 ) -> Checked:
-    """A real interaction log (`poppy` file or `pings` folder), checked against its objects and users."""
+    """A real interaction log (`poppy` file, `pings` folder, `csv` file with its mapping), checked
+    against its objects and users (a csv log's are its own)."""
+    if format_name == CSV.name:
+        return check_csv_log(location, mapping, zone)
     if format_name == PINGS.name:
         path, rows = read_pings_interactions(location)
         return check_pings_interactions(path, rows, objects, users, zone)

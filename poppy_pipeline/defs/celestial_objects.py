@@ -14,7 +14,7 @@ from poppy_pipeline.defs.source import (
     check_before_writing,
     sentences,
 )
-from poppy_pipeline.sources import PINGS
+from poppy_pipeline.sources import CSV, PINGS
 
 
 @dg.asset(
@@ -34,17 +34,20 @@ def celestial_objects(
 
     Read from `data/objects/{stars,planets,moons}.csv` where present (see `catalog.py` for the
     accepted columns), generated at the configured sizes otherwise; with a `pings` source, the
-    log's `pings.csv`; with the `database` source, the `Stars`, `Planets`, `Moons` tables for the
-    types that have no file. A real log whose window has no valid row fails here, before anything is written.
+    log's `pings.csv`; with a `csv` source, the log's items; with the `database` source, the `Stars`,
+    `Planets`, `Moons` tables for the types that have no file. A real log whose window has no valid
+    row fails here, before anything is written.
     """
-    is_pings = interaction_source.kind == PINGS.name
+    own_catalog = interaction_source.kind in (PINGS.name, CSV.name)  # the log brings its objects
     with sentences():
         settings, objects_dir = simulation.settings(), Path(simulation.objects_dir)
-        catalog = interaction_source.catalog(settings, objects_dir) if not is_pings else None
+        catalog = interaction_source.catalog(settings, objects_dir) if not own_catalog else None
         objects, checked = interaction_source.log_objects(lambda: catalog.objects)
         users = interaction_source.log_users()[0] if interaction_source.is_real else None
         check_before_writing(context, interaction_source, action_source, objects, users)
-    if catalog is None:
+    if catalog is None and checked is None:  # a csv log: its bad rows are quarantined with the interactions
+        sources, intakes = {t: interaction_source.path for t in objects["Object_Type"].unique()}, []
+    elif catalog is None:
         sources = {"Ping": str(checked.source_file)}
         intakes = [Intake(checked.source_file, checked.input_rows, checked.rejected)]
     else:

@@ -115,8 +115,22 @@ class SimulationResource(dg.ConfigurableResource):
         default_factory=lambda: list(_DEFAULTS.hour_weights),
         description="Share of sessions starting in each hour 0..23 (UTC); sums to 1.",
     )
+    weekday_weights: list[float] = Field(
+        default_factory=lambda: list(_DEFAULTS.weekday_weights),
+        description="Share of a week's interactions on each weekday, Monday first (weekly seasonality); sums to 1."
+        " interactions_per_day is the weekly average.",
+    )
     interactions_per_session: float = Field(
         default=_DEFAULTS.interactions_per_session, description="Mean interactions per browsing session."
+    )
+    active_day_share: float = Field(
+        default=_DEFAULTS.active_day_share,
+        description="Probability that a user is active on a day; an active day has their daily rate / this share"
+        " (below 1: bursty users with few, busy days, as real logs have).",
+    )
+    session_length_scale: float = Field(
+        default=_DEFAULTS.session_length_scale,
+        description="Factor on the profiles' 10-300 s session lengths (a real log's long sittings).",
     )
     watch_ratio_alpha: float = Field(
         default=_DEFAULTS.watch_ratio_alpha, description="α of the Beta share of an object's media watched on a View."

@@ -30,6 +30,7 @@ from pydantic import Field, PrivateAttr
 from poppy_pipeline import database
 from poppy_pipeline.action_logs import read_action_log, split_actions_by_day
 from poppy_pipeline.catalog import Catalog, CatalogError, build_catalog
+from poppy_pipeline.csv_log import CsvMapping, catalog_from_log, check_csv_log, read_mapping
 from poppy_pipeline.daily_rows import DailyRows, split_by_day
 from poppy_pipeline.database import DATABASE, DEFAULT_EVENT_TYPES
 from poppy_pipeline.database_connection import DEFAULT_CHUNK_ROWS
@@ -39,6 +40,7 @@ from poppy_pipeline.defs.window import PARTITION_TAG, RANGE_END_TAG, RANGE_START
 from poppy_pipeline.rows import UTC, Checked, checked_zone
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.sources import (
+    CSV,
     FORMATS,
     PINGS,
     POPPY,
@@ -49,6 +51,7 @@ from poppy_pipeline.sources import (
     check_pings_objects,
     check_pings_users,
     read_poppy_log,
+    users_from_checked_log,
     users_from_poppy_log,
 )
 
@@ -69,12 +72,12 @@ class InteractionSourceResource(dg.ConfigurableResource):
 
     path: str = Field(
         default_factory=lambda: os.environ.get("POPPY_SOURCE_PATH", ""),
-        description="A real log: a seed-000 CSV (poppy) or a seed-002 folder (pings);"
+        description="A real log: a seed-000 CSV (poppy), a seed-002 folder (pings) or any CSV with a mapping (csv);"
         " empty = simulate ($POPPY_SOURCE_PATH).",
     )
     format: str = Field(
         default_factory=lambda: os.environ.get("POPPY_SOURCE_FORMAT", "") or POPPY.name,
-        description="poppy or pings ($POPPY_SOURCE_FORMAT).",
+        description="poppy, pings or csv ($POPPY_SOURCE_FORMAT).",
     )
     source_timezone: str = Field(
         default_factory=default_timezone,
@@ -100,6 +103,10 @@ class InteractionSourceResource(dg.ConfigurableResource):
     )
     when_too_few: str = Field(default="fail", description="fail or simulate, when the window holds fewer rows.")
     chunk_rows: int = Field(default=DEFAULT_CHUNK_ROWS, description="Rows fetched at a time from the database.")
+    mapping: str = Field(
+        default_factory=lambda: os.environ.get("POPPY_SOURCE_MAPPING", ""),
+        description="The csv format's mapping file (YAML: columns, delimiter, event types; $POPPY_SOURCE_MAPPING).",
+    )
     _run_tags: dict[str, str] = PrivateAttr(default_factory=dict)
     _decision: database.Decision | None = PrivateAttr(default=None)
     _log: object = PrivateAttr(default=None)
@@ -108,9 +115,12 @@ class InteractionSourceResource(dg.ConfigurableResource):
         self._run_tags = dict(context.run.tags) if context.run else {}
         self._log = context.log  # the run's event log
 
+    def csv_mapping(self) -> CsvMapping | None:
+        return read_mapping(Path(self.mapping)) if self.kind == CSV.name else None
+
     @property
     def kind(self) -> str:
-        """`simulation`, `poppy`, `pings` or `database`."""
+        """`simulation`, `poppy`, `pings`, `csv` or `database`."""
         if self.format == DATABASE:
             return DATABASE if self.database_decision().use_database else SIMULATION
         return SIMULATION if not self.path else self.spec().name
@@ -185,6 +195,9 @@ class InteractionSourceResource(dg.ConfigurableResource):
         if self.kind == PINGS.name:
             checked = check_pings_users(self.location(), self.zone())
             return _require_some(checked).valid, checked
+        if self.kind == CSV.name:
+            checked = check_csv_log(self.location(), self.csv_mapping(), self.zone())
+            return users_from_checked_log(_require_some(checked)), None
         users = users_from_poppy_log(read_poppy_log(self.location()), self.zone())
         if users.empty:
             raise SourceError(self.location(), "no row has a positive User_ID and a date-time, so there are no users")
@@ -204,6 +217,8 @@ class InteractionSourceResource(dg.ConfigurableResource):
         if self.kind == PINGS.name:
             checked = check_pings_objects(self.location())
             return _require_some(checked).valid, checked
+        if self.kind == CSV.name:
+            return catalog_from_log(self.location(), self.csv_mapping(), self.zone()), None
         return catalog(), None
 
     def log_days(self, objects: pd.DataFrame, users: pd.DataFrame, days: list[str]) -> DailyRows:
@@ -213,7 +228,7 @@ class InteractionSourceResource(dg.ConfigurableResource):
         return self._file_days(objects, users, days)
 
     def _file_days(self, objects: pd.DataFrame, users: pd.DataFrame, days: list[str]) -> DailyRows:
-        checked = check_interaction_log(self.kind, self.location(), objects, users, self.zone())
+        checked = check_interaction_log(self.kind, self.location(), objects, users, self.zone(), self.csv_mapping())
         return split_by_day(checked, days, tiebreak=("Interaction_ID",)).require_rows()
 
     def database_days(

@@ -1,0 +1,95 @@
+"""`fidelity_report`: the real log against a simulation generated from its fit, same window."""
+
+import json
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.defs.metadata import markdown_table
+from poppy_pipeline.defs.partitions import single_run
+from poppy_pipeline.defs.window import WindowConfig, load_window, window_days
+from poppy_pipeline.fidelity_figures import draw_overlays
+from poppy_pipeline.paths import data_dir, write_json
+from poppy_pipeline.regenerate import fidelity_report as build_fidelity_report
+from poppy_pipeline.regenerate import simulate_from_fit
+from poppy_pipeline.report import markdown_gallery, write_figures
+
+CLOSENESS = "closeness_near_noise_floor"
+DETECTION = "detection_auc"
+
+
+class FidelityConfig(WindowConfig):
+    seed: int = Field(default=42, description="Seed of the simulation generated from the fit.")
+    max_closeness_gap: float = Field(
+        default=0.05, description="The closeness check fails when overall closeness is further below the noise floor."
+    )
+    max_detection_auc: float = Field(
+        default=0.65, description="The detection check fails when a classifier tells real from simulated better."
+    )
+
+
+@dg.asset(
+    group_name="fidelity",
+    kinds={"python", "json", "matplotlib"},
+    deps=["simulated_interactions", "simulation_fit"],
+    backfill_policy=single_run,
+    check_specs=[
+        dg.AssetCheckSpec(CLOSENESS, asset="fidelity_report", description="Overall closeness ≥ noise floor − gap."),
+        dg.AssetCheckSpec(DETECTION, asset="fidelity_report", description="Detection AUC ≤ max_detection_auc."),
+    ],
+)
+def fidelity_report(
+    context: dg.AssetExecutionContext,
+    config: FidelityConfig,
+    csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
+):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
+    """`$POPPY_DATA_DIR/fidelity_report.json` and `figures/fidelity_*.png`: per statistic the real
+    and simulated values and their closeness, the detection AUC, and the noise floor (the log's
+    two halves, users split at random)."""
+    days = window_days(context, config)
+    real = load_window(context, csv_io_manager, "simulated_interactions", days)
+    fit_path = data_dir() / "simulation_fit.json"
+    if not fit_path.is_file():
+        raise dg.Failure(f"{fit_path} is missing; materialize simulation_fit first.")
+    simulated = simulate_from_fit(json.loads(fit_path.read_text()), days, config.seed)
+    report = build_fidelity_report(real, simulated)
+    report["window"] = {"first_day": days[0], "last_day": days[-1], "seed": config.seed}
+    figures = draw_overlays(real, simulated)
+    paths = write_figures(figures, data_dir() / "figures")
+    path = write_json(report, data_dir() / "fidelity_report.json")
+    closeness, floor, auc = (report[k] for k in ("overall_closeness", "noise_floor_closeness", "detection_auc"))
+    gap = floor - closeness if closeness is not None and floor is not None else None
+    context.log.info(
+        f"closeness {closeness} (noise floor {floor}), detection AUC {auc}"
+        f" (noise floor {report['noise_floor_detection_auc']})"
+    )
+    table = pd.DataFrame.from_dict(report["statistics"], orient="index").rename_axis("statistic").reset_index()
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "figures": dg.MetadataValue.path(str(paths[0].parent)),
+            "window": f"{days[0]}..{days[-1]}",
+            "scores": dg.MetadataValue.json({k: v for k, v in report.items() if k not in ("statistics", "window")}),
+            "statistics": dg.MetadataValue.md(markdown_table(table, max_rows=40)),
+            "overlays": dg.MetadataValue.md(markdown_gallery(figures)),
+        },
+        check_results=[
+            _verdict(CLOSENESS, gap, config.max_closeness_gap, "below_noise_floor"),
+            _verdict(DETECTION, auc, config.max_detection_auc, "auc"),
+        ],
+    )
+
+
+def _verdict(name: str, measured: float | None, allowed: float, label: str) -> dg.AssetCheckResult:
+    """Pass when `measured` ≤ `allowed`; no verdict (passed, said so) when the log is too small to measure it."""
+    if measured is None:
+        return dg.AssetCheckResult(
+            check_name=name,
+            passed=True,
+            description="Not applicable: too few users or events in the window to measure.",
+        )
+    return dg.AssetCheckResult(
+        check_name=name, passed=bool(measured <= allowed), metadata={label: round(measured, 4), "allowed": allowed}
+    )

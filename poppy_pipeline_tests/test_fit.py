@@ -1,0 +1,144 @@
+"""`simulation_fit`: recover known settings, fit foreign logs, and a run config that runs."""
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from poppy_pipeline.catalog import build_catalog
+from poppy_pipeline.definitions import defs
+from poppy_pipeline.defs.resources import SimulationResource
+from poppy_pipeline.defs.source import InteractionSourceResource
+from poppy_pipeline.fit import fit_log, settings_from_fit
+from poppy_pipeline.interactions import build_model, simulate_day
+from poppy_pipeline.population import generate_users
+from poppy_pipeline.regenerate import simulate_from_fit
+from poppy_pipeline.repeats import expected_repeat_share
+from poppy_pipeline.settings import SimulationSettings
+
+from .movielens import as_events, movielens_like, write_movielens
+from .test_real_logs import FEBRUARY, SOURCES_AND_SUMMARIES
+
+DAYS = [str(date(2024, 2, 1) + timedelta(days=d)) for d in range(28)]
+KNOWN = SimulationSettings(
+    num_users=400,
+    founding_user_share=1.0,
+    signup_start="2024-02-01",
+    signup_end="2024-02-01",
+    activity_sigma=1.3,
+    interactions_per_day=2000,
+    object_popularity_exponent=0.8,
+    rating_bias_sd=0.5,
+    preferred_type_share=0.7,
+    preferred_type_user_share=0.4,
+    weekday_weights=(0.1, 0.1, 0.1, 0.1, 0.15, 0.2, 0.25),
+    interaction_type_weights={"View": 0.4, "Click": 0.3, "Favorite": 0.1, "Rate": 0.2},
+    watch_ratio_alpha=3.0,
+    watch_ratio_beta=1.5,
+)
+
+
+def simulate(settings: SimulationSettings, days: list[str] = DAYS):
+    objects = build_catalog(settings, None).objects
+    users = generate_users(settings)
+    model = build_model(settings, objects, users)
+    events = pd.concat([simulate_day(model, date.fromisoformat(d)) for d in days], ignore_index=True)
+    return events, objects, users, model
+
+
+def value(fit: dict, name: str):
+    return fit["parameters"][name]["value"]
+
+
+@pytest.fixture(scope="module")
+def known_log():
+    return simulate(KNOWN)
+
+
+@pytest.fixture(scope="module")
+def recovered(known_log):
+    events, objects, users, model = known_log
+    return fit_log(events, objects, DAYS, population=len(users)), model
+
+
+def test_parameter_recovery(recovered):
+    fit, model = recovered
+    assert value(fit, "activity_sigma") == pytest.approx(KNOWN.activity_sigma, abs=0.15)
+    assert value(fit, "num_users") == pytest.approx(KNOWN.num_users, rel=0.05)
+    assert value(fit, "interactions_per_day") == pytest.approx(KNOWN.interactions_per_day, rel=0.08)
+    assert value(fit, "object_popularity_exponent") == pytest.approx(KNOWN.object_popularity_exponent, abs=0.1)
+    assert value(fit, "rating_bias_sd") == pytest.approx(KNOWN.rating_bias_sd, abs=0.12)
+    assert value(fit, "preferred_type_share") == pytest.approx(KNOWN.preferred_type_share, abs=0.05)
+    assert value(fit, "preferred_type_user_share") == pytest.approx(KNOWN.preferred_type_user_share, abs=0.08)
+    assert value(fit, "watch_ratio_alpha") == pytest.approx(KNOWN.watch_ratio_alpha, rel=0.2)
+    assert value(fit, "watch_ratio_beta") == pytest.approx(KNOWN.watch_ratio_beta, rel=0.2)
+    for name, share in KNOWN.interaction_type_weights.items():
+        assert value(fit, "interaction_type_weights")[name] == pytest.approx(share, abs=0.015)
+    assert np.abs(np.subtract(value(fit, "weekday_weights"), KNOWN.weekday_weights)).max() < 0.02
+    assert 0.5 * np.abs(np.subtract(value(fit, "hour_weights"), KNOWN.hour_weights)).sum() < 0.06
+    expected = expected_repeat_share(model, date.fromisoformat(DAYS[-1]), len(DAYS))
+    assert value(fit, "repeat_share") == pytest.approx(expected, abs=0.03)
+    assert value(fit, "interactions_per_session") == pytest.approx(KNOWN.interactions_per_session, rel=0.25)
+
+
+def test_silent_users_are_estimated_without_a_users_file(known_log):
+    events, objects, _, _ = known_log
+    truncated = fit_log(events, objects, DAYS)  # only the active users are known
+    assert value(truncated, "num_users") == pytest.approx(KNOWN.num_users, rel=0.05)
+    assert "zero-truncated" in truncated["parameters"]["activity_sigma"]["method"]
+
+
+def test_fit_of_a_foreign_generator():
+    """A MovieLens-like log (negative-binomial users, no repeats, sittings): what it shows, the fit says."""
+    frame = movielens_like(users=300, movies=600)
+    events, objects = as_events(frame)
+    days = sorted(events["Timestamp"].dt.strftime("%Y-%m-%d").unique())
+    fit = fit_log(events, objects, days)
+    assert value(fit, "interaction_type_weights")["Rate"] == 1.0
+    assert value(fit, "repeat_share") == 0.0
+    shares = frame["rating"].value_counts(normalize=True).sort_index().to_numpy()
+    assert np.allclose(value(fit, "rating_weights"), shares, atol=1e-5)
+    assert value(fit, "num_stars") == 600 and value(fit, "num_planets") == 1
+    assert "watch_ratio_alpha, watch_ratio_beta" in fit["not_informed"]
+    assert value(fit, "preferred_type_user_share") == 0.0  # one object type: nothing to prefer
+    # Nights (00-06 UTC) are about a fifth of this generator's sittings, not the default 12%.
+    assert 0.17 < sum(value(fit, "hour_weights")[:6]) < 0.27
+    settings = settings_from_fit(fit)  # the fit is a valid simulation
+    assert settings.num_users >= frame["user"].nunique()
+
+
+def test_asset_writes_json_and_a_run_config_that_the_resource_accepts(data_dir: Path, tmp_path: Path):
+    data, mapping = write_movielens(tmp_path / "ml", users=60, movies=150)
+    source = InteractionSourceResource(path=str(data), format="csv", mapping=str(mapping))
+    result = materialize_selected([*SOURCES_AND_SUMMARIES[:3], "simulation_fit"], {"interaction_source": source})
+    assert result.success
+    config = yaml.safe_load((data_dir / "simulation_fit.yaml").read_text())
+    assert config["resources"]["interaction_source"]["config"] == {"path": ""}
+    simulation = SimulationResource(**config["resources"]["simulation"]["config"])
+    settings = simulation.settings()
+    assert settings.interaction_type_weights["Rate"] == 1.0
+    # The run config simulates the log's window, users first.
+    again = materialize_selected(SOURCES_AND_SUMMARIES[:3], {"simulation": simulation})
+    assert again.success
+    simulated = pd.concat(again.asset_value("simulated_interactions").values())
+    assert set(simulated["Interaction_Type"]) == {"Rate"}
+
+
+def materialize_selected(names: list[str], resources: dict) -> dg.ExecuteInProcessResult:
+    assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.key.to_user_string() in names]
+    return dg.materialize(assets, resources={**defs.resources, **resources}, tags=FEBRUARY, raise_on_error=False)
+
+
+def test_scaling_users_keeps_per_user_statistics(recovered):
+    fit, _ = recovered
+    week = DAYS[:7]
+    base = simulate_from_fit(fit, week)
+    scaled = simulate_from_fit(fit, week, scale_users=3.0)
+    assert settings_from_fit(fit, scale_users=3.0).num_users == 3 * value(fit, "num_users")
+    assert len(scaled) == pytest.approx(3 * len(base), rel=0.1)
+    per_user = base.groupby("User_ID").size().mean()
+    assert scaled.groupby("User_ID").size().mean() == pytest.approx(per_user, rel=0.1)
