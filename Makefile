@@ -57,7 +57,7 @@ bench: install
 # Re-resolve requirements.lock after changing pyproject.toml.
 lock: install
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra cluster --python-version 3.11 --no-header -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .dagster_home data/outputs browser/node_modules test-artifacts
