@@ -12,7 +12,7 @@ END ?= $(shell date -u -d 'yesterday' +%F)
 # Extra run config files (YAML), e.g. `make run CONFIG=my_settings.yaml`.
 CONFIG ?=
 
-.PHONY: install run test lint ui bench lock clean
+.PHONY: install run test lint ui bench lock clean cluster-up cluster-down cluster-status
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,17 @@ bench: install
 lock: install
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra cluster --python-version 3.11 --no-header -o requirements.lock
+
+# The cluster profile (cluster/, README "Beyond one machine"): Postgres, RabbitMQ, dagster-daemon,
+# Celery workers and the webserver as processes under .cluster/ ($$POPPY_CLUSTER_DIR).
+cluster-up: install
+	$(BIN)/python cluster/cluster.py up
+
+cluster-down:
+	@test -x $(BIN)/python && $(BIN)/python cluster/cluster.py down || true
+
+cluster-status:
+	@$(BIN)/python cluster/cluster.py status
 
 clean:
 	rm -rf $(VENV) .dagster_home data/outputs browser/node_modules test-artifacts

@@ -1,0 +1,198 @@
+"""The cluster profile in tests: started once per session in a temporary folder on free ports.
+
+A pytest plugin (conftest.py's `pytest_plugins`): the `cluster` fixture runs `cluster/cluster.py up`
+exactly as `make cluster-up` does and `down` at the end; helpers talk to its webserver over GraphQL.
+Without Postgres or RabbitMQ installed the tests skip with an install hint; under CI=true they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CLUSTER_SCRIPT = REPO / "cluster" / "cluster.py"
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
+INSTALL_HINT = "apt-get install postgresql rabbitmq-server (or run .ci/run)"
+FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+def require(condition: bool, what: str) -> None:
+    """Skip with an install hint when something is missing; fail instead under CI=true."""
+    if condition:
+        return
+    message = f"{what} is not installed: {INSTALL_HINT}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Cluster:
+    env: dict[str, str]  # the environment of every cluster process
+    folder: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.env['POPPY_CLUSTER_UI_PORT']}"
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.env["POPPY_DATA_DIR"])
+
+    def command(self, name: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """`cluster/cluster.py <name>` with the cluster's environment."""
+        result = subprocess.run(
+            [sys.executable, str(CLUSTER_SCRIPT), name],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    def dagster(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        """The dagster CLI against the cluster's instance (Postgres), from the repository."""
+        return subprocess.run(
+            [DAGSTER, *args], cwd=REPO, env={**os.environ, **self.env}, capture_output=True, text=True, timeout=timeout
+        )
+
+    def pid(self, name: str) -> int:
+        return int((self.folder / "run" / f"{name}.pid").read_text())
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a cluster process with its children, as a crash would."""
+        os.killpg(self.pid(name), signal.SIGKILL)
+
+    def graphql(self, query: str, **variables) -> dict:
+        request = urllib.request.Request(
+            f"{self.url}/graphql",
+            data=json.dumps({"query": query, "variables": variables}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = json.load(response)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    def launch_backfill(self, assets: list[str], days: list[str], run_config: dict) -> str:
+        data = self.graphql(
+            """mutation($params: LaunchBackfillParams!) {
+                 launchPartitionBackfill(backfillParams: $params) {
+                   __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message }
+                 } }""",
+            params={
+                "assetSelection": [{"path": [name]} for name in assets],
+                "partitionNames": days,
+                "runConfigData": run_config,
+            },
+        )["launchPartitionBackfill"]
+        assert data["__typename"] == "LaunchBackfillSuccess", data
+        return data["backfillId"]
+
+    def backfill(self, backfill_id: str) -> dict:
+        return self.graphql(
+            """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+                 ... on PartitionBackfill { status runs { id status tags { key value } } } } }""",
+            id=backfill_id,
+        )["partitionBackfillOrError"]
+
+    def wait_for_backfill(self, backfill_id: str, timeout: float = 600) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.backfill(backfill_id)
+            if state["status"] not in ("REQUESTED", "CANCELING", "FAILING"):
+                return state
+            time.sleep(2)
+        raise AssertionError(f"backfill {backfill_id} still {state['status']} after {timeout:.0f} s: {state}")
+
+    def run(self, run_id: str) -> dict:
+        return self.graphql(
+            """query($id: ID!) { runOrError(runId: $id) { ... on Run { id status tags { key value } } } }""",
+            id=run_id,
+        )["runOrError"]
+
+    def wait_for_run(self, run_id: str, timeout: float = 600) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.run(run_id)
+            if run["status"] in FINISHED:
+                return run
+            time.sleep(2)
+        raise AssertionError(f"run {run_id} still {run['status']} after {timeout:.0f} s")
+
+    def events(self, run_id: str) -> list[dict]:
+        """The run's events: type, message, step key and the text metadata (e.g. the Celery worker)."""
+        data = self.graphql(
+            """query($id: ID!) { logsForRun(runId: $id, limit: 10000) { ... on EventConnection { events {
+                 __typename ... on MessageEvent { message stepKey }
+                 ... on EngineEvent { metadataEntries { label ... on TextMetadataEntry { text } } } } } } }""",
+            id=run_id,
+        )
+        return data["logsForRun"]["events"]
+
+    def workers_by_step(self, run_id: str) -> dict[str, list[str]]:
+        """For each step, the Celery workers that started it, in order."""
+        started: dict[str, list[str]] = {}
+        for event in self.events(run_id):
+            worker = {e["label"]: e.get("text") for e in event.get("metadataEntries") or []}.get("Celery worker")
+            if worker and event.get("stepKey"):
+                started.setdefault(event["stepKey"], []).append(worker.split("@")[0])
+        return started
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    require(any(Path("/usr/lib/postgresql").glob("*/bin/initdb")), "postgresql")
+    require(Path("/usr/lib/rabbitmq/bin/rabbitmq-server").exists(), "rabbitmq-server")
+    # Not under pytest's private tmp folder: Postgres runs as an unprivileged user that must reach it.
+    folder = Path(tempfile.mkdtemp(prefix="poppy-cluster-"))
+    folder.chmod(0o755)
+    env = {
+        "POPPY_CLUSTER_DIR": str(folder),
+        "POPPY_DATA_DIR": str(folder / "outputs"),
+        "POPPY_OBJECTS_DIR": str(folder / "no_objects"),
+        "POPPY_BACKFILL_DAYS_PER_RUN": "3",
+        **{
+            name: str(free_port())
+            for name in (
+                "POPPY_PG_PORT",
+                "POPPY_AMQP_PORT",
+                "POPPY_AMQP_DIST_PORT",
+                "POPPY_EPMD_PORT",
+                "POPPY_CLUSTER_UI_PORT",
+            )
+        },
+    }
+    started = Cluster(env=env, folder=folder)
+    try:
+        started.command("up", timeout=600)
+        exported = started.command("env").stdout
+        started.env = {
+            **env,
+            **dict(line[len("export ") :].replace("'", "").split("=", 1) for line in exported.split("\n") if line),
+        }
+        yield started
+    finally:
+        subprocess.run([sys.executable, str(CLUSTER_SCRIPT), "down"], env={**os.environ, **env}, timeout=300)
+        shutil.rmtree(folder, ignore_errors=True)
