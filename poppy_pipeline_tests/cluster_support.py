@@ -47,42 +47,29 @@ def free_port() -> int:
 
 
 @dataclass
-class Cluster:
-    env: dict[str, str]  # the environment of every cluster process
-    folder: Path
+class Webserver:
+    """A Dagster webserver (the cluster's, or `make ui`'s) and the instance and files behind it."""
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.env['POPPY_CLUSTER_UI_PORT']}"
+    url: str
+    env: dict[str, str]  # the environment of its processes: DAGSTER_HOME, POPPY_DATA_DIR, ...
+    name: str = "cluster"
 
     @property
     def data_dir(self) -> Path:
         return Path(self.env["POPPY_DATA_DIR"])
 
-    def command(self, name: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        """`cluster/cluster.py <name>` with the cluster's environment."""
-        result = subprocess.run(
-            [sys.executable, str(CLUSTER_SCRIPT), name],
-            env={**os.environ, **self.env},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        return result
-
     def dagster(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        """The dagster CLI against the cluster's instance (Postgres), from the repository."""
+        """The dagster CLI against the same instance and files, from the repository."""
         return subprocess.run(
             [DAGSTER, *args], cwd=REPO, env={**os.environ, **self.env}, capture_output=True, text=True, timeout=timeout
         )
 
-    def pid(self, name: str) -> int:
-        return int((self.folder / "run" / f"{name}.pid").read_text())
-
-    def kill(self, name: str) -> None:
-        """SIGKILL a cluster process with its children, as a crash would."""
-        os.killpg(self.pid(name), signal.SIGKILL)
+    @property
+    def location(self) -> str:
+        """The name of its (only) code location."""
+        data = self.graphql("{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
+        (entry,) = data["workspaceOrError"]["locationEntries"]
+        return entry["name"]
 
     def graphql(self, query: str, **variables) -> dict:
         request = urllib.request.Request(
@@ -151,6 +138,23 @@ class Cluster:
         )
         return data["logsForRun"]["events"]
 
+    def failures(self, run_id: str) -> list[dict]:
+        """The run's step failures: step key, error class and message."""
+        data = self.graphql(
+            """query($id: ID!) { logsForRun(runId: $id, limit: 10000) { ... on EventConnection { events {
+                 ... on ExecutionStepFailureEvent { stepKey error { className message } } } } } }""",
+            id=run_id,
+        )
+        return [event for event in data["logsForRun"]["events"] if event]
+
+    def run_ids_since(self, created_after: float) -> list[str]:
+        data = self.graphql(
+            """query($after: Float) {
+                 runsOrError(filter: {createdAfter: $after}) { ... on Runs { results { id } } } }""",
+            after=created_after,
+        )
+        return [run["id"] for run in data["runsOrError"]["results"]]
+
     def workers_by_step(self, run_id: str) -> dict[str, list[str]]:
         """For each step, the Celery workers that started it, in order."""
         started: dict[str, list[str]] = {}
@@ -159,6 +163,27 @@ class Cluster:
             if worker and event.get("stepKey"):
                 started.setdefault(event["stepKey"], []).append(worker.split("@")[0])
         return started
+
+
+@dataclass
+class Cluster(Webserver):
+    folder: Path = Path()
+
+    def command(self, name: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """`cluster/cluster.py <name>` with the cluster's environment."""
+        result = subprocess.run(
+            [sys.executable, str(CLUSTER_SCRIPT), name],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a cluster process with its children, as a crash would."""
+        os.killpg(int((self.folder / "run" / f"{name}.pid").read_text()), signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")
@@ -184,7 +209,7 @@ def cluster() -> Iterator[Cluster]:
             )
         },
     }
-    started = Cluster(env=env, folder=folder)
+    started = Cluster(url=f"http://127.0.0.1:{env['POPPY_CLUSTER_UI_PORT']}", env=env, folder=folder)
     try:
         started.command("up", timeout=600)
         exported = started.command("env").stdout

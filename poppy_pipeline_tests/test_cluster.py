@@ -164,7 +164,7 @@ def test_daemon_evaluates_the_daily_schedule_and_its_run_succeeds(cluster: Clust
     started = cluster.graphql(
         """mutation($selector: ScheduleSelector!) { startSchedule(scheduleSelector: $selector) {
              __typename ... on ScheduleStateResult { scheduleState { status } } ... on PythonError { message } } }""",
-        selector={"repositoryLocationName": "poppy_pipeline.cluster_definitions", "repositoryName": "__repository__",
+        selector={"repositoryLocationName": cluster.location, "repositoryName": "__repository__",
                   "scheduleName": name},
     )["startSchedule"]  # fmt: skip
     assert started["__typename"] == "ScheduleStateResult", started
