@@ -186,6 +186,12 @@ class Cluster(Webserver):
         os.killpg(int((self.folder / "run" / f"{name}.pid").read_text()), signal.SIGKILL)
 
 
+def parse_exports(text: str) -> dict[str, str]:
+    """The `export KEY='value'` lines of `cluster.py env`: ports, secrets, DAGSTER_HOME, broker URL."""
+    pairs = (line.removeprefix("export ").split("=", 1) for line in text.splitlines() if line)
+    return {key: value.strip("'") for key, value in pairs}
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
     require(any(Path("/usr/lib/postgresql").glob("*/bin/initdb")), "postgresql")
@@ -212,11 +218,7 @@ def cluster() -> Iterator[Cluster]:
     started = Cluster(url=f"http://127.0.0.1:{env['POPPY_CLUSTER_UI_PORT']}", env=env, folder=folder)
     try:
         started.command("up", timeout=600)
-        exported = started.command("env").stdout
-        started.env = {
-            **env,
-            **dict(line[len("export ") :].replace("'", "").split("=", 1) for line in exported.split("\n") if line),
-        }
+        started.env = {**env, **parse_exports(started.command("env").stdout)}
         yield started
     finally:
         subprocess.run([sys.executable, str(CLUSTER_SCRIPT), "down"], env={**os.environ, **env}, timeout=300)

@@ -94,7 +94,7 @@ try {
     } catch (error) {
       result.error = String(error.message || error);
     }
-    result.screenshot = `${options.out}/${String(index + 1).padStart(2, '0')}-${step.action}-${step.asset || 'page'}.png`;
+    result.screenshot = `${options.out}/${String(index + 1).padStart(2, '0')}-${step.action}-${step.asset || 'run'}.png`;
     await page.screenshot({ path: result.screenshot, fullPage: false }).catch(() => {});
     report.results.push(result);
   }
