@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,6 +82,20 @@ class Webserver:
             body = json.load(response)
         assert "errors" not in body, body["errors"]
         return body["data"]
+
+    def wait_until_answering(self, timeout: float = 120, in_a_row: int = 5) -> None:
+        """Until GraphQL answers `in_a_row` times in a row: after Postgres restarts, the webserver's
+        first query on each pooled connection (dead with the old server) fails with a 500."""
+        deadline = time.monotonic() + timeout
+        answered = 0
+        while answered < in_a_row:
+            assert time.monotonic() < deadline, f"{self.url} still failing {timeout:.0f} s after Postgres returned"
+            try:
+                self.graphql("{ version }")
+                answered += 1
+            except urllib.error.HTTPError:
+                answered = 0
+                time.sleep(1)
 
     def launch_backfill(self, assets: list[str], days: list[str], run_config: dict) -> str:
         data = self.graphql(

@@ -133,6 +133,7 @@ def test_postgres_stopped_mid_run_fails_cleanly_and_the_same_command_then_comple
     finally:
         process.kill()
         cluster_script.postgres_up(cluster.env)
+        cluster.wait_until_answering()
     assert process.returncode != 0
     # Dagster's own report: a stack trace whose last line says what happened, after psycopg2's reason.
     assert output.strip().splitlines()[-1].endswith("too many retries for DB connection"), output[-3000:]
