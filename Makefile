@@ -15,7 +15,7 @@ CONFIG ?=
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: install run test lint ui bench lock clean
+.PHONY: install run test lint ui bench lock clean cluster-up cluster-down cluster-status
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,7 +67,18 @@ bench: install
 # Re-resolve requirements.lock after changing pyproject.toml.
 lock: install
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra cluster --python-version 3.11 --no-header -o requirements.lock
+
+# The cluster profile (cluster/, README "Beyond one machine"): Postgres, RabbitMQ, dagster-daemon,
+# Celery workers and the webserver as processes under .cluster/ ($$POPPY_CLUSTER_DIR).
+cluster-up: install
+	$(BIN)/python cluster/cluster.py up
+
+cluster-down:
+	@test -x $(BIN)/python && $(BIN)/python cluster/cluster.py down || true
+
+cluster-status:
+	@$(BIN)/python cluster/cluster.py status
 
 clean:
 	rm -rf $(VENV) .dagster_home data/outputs browser/node_modules test-artifacts

@@ -11,6 +11,9 @@ from poppy_pipeline.interactions import SimulationModel, build_model, simulate_d
 from poppy_pipeline.population import generate_users
 from poppy_pipeline.settings import SimulationSettings
 
+# The `cluster` fixture (Postgres, RabbitMQ, daemon, Celery workers, webserver), once per session.
+pytest_plugins = ["poppy_pipeline_tests.cluster_support"]
+
 # A fixed 30-day window inside the default growth period, so results do not move with the clock.
 WINDOW_END = date(2026, 11, 21)
 WINDOW = [WINDOW_END - timedelta(days=d) for d in range(29, -1, -1)]

@@ -172,3 +172,32 @@ def test_files_reach_the_disk_before_the_rename(tmp_path: Path, monkeypatch: pyt
         assert temporary == renamed and temporary.endswith(".tmp") and folder == str(tmp_path)
     assert json.loads(target.read_text()) == {"a": 1} and (tmp_path / "t.csv").read_text() == "x\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "t.csv"]
+
+
+@dg.asset(io_manager_key="pickle_io_manager")
+def uses_fitted_thing(fitted_thing: dict) -> dict:
+    return fitted_thing
+
+
+@pytest.mark.parametrize(
+    ("assets", "partition_key", "sentence"),
+    [
+        (
+            [daily_table, daily_copy],
+            "2026-03-02",
+            "daily_table is not materialized for 2026-03-02: materialize daily_table for 2026-03-02 first.",
+        ),
+        ([fitted_thing, uses_fitted_thing], None, "materialize fitted_thing first."),
+    ],
+)
+def test_a_missing_upstream_fails_with_one_sentence(tmp_path: Path, assets, partition_key, sentence):
+    """Not Dagster's DagsterExecutionLoadInputError stack trace: a Failure naming the asset and day."""
+    result = dg.materialize(
+        assets, resources=managers(tmp_path), partition_key=partition_key, selection=assets[-1:], raise_on_error=False
+    )
+    assert not result.success
+    (failure,) = [event for event in result.all_events if event.is_step_failure]
+    error = failure.step_failure_data.error
+    assert error.cls_name == "Failure"
+    assert error.message.strip().endswith(sentence)
+    assert "\n" not in error.message.strip()

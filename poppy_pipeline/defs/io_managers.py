@@ -47,6 +47,22 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
         metadata.update(self.get_partitions_metadata(values, paths))
         context.add_output_metadata(metadata)
 
+    def load_input(self, context: dg.InputContext) -> Any:
+        """As `UPathIOManager`, but a missing upstream file fails the step with one sentence."""
+        try:
+            return super().load_input(context)
+        except FileNotFoundError:
+            raise dg.Failure(self._missing_upstream(context)) from None
+
+    def _missing_upstream(self, context: dg.InputContext) -> str:
+        asset = context.asset_key.to_user_string()
+        if not context.has_asset_partitions:
+            path = self._get_path(context)
+            return f"{asset} is not materialized ({path} does not exist): materialize {asset} first."
+        missing = [key for key, path in self._get_paths_for_partitions(context).items() if not self.path_exists(path)]
+        days = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        return f"{asset} is not materialized for {days}: materialize {asset} for {days} first."
+
     def load_partitions(self, context: dg.InputContext) -> dict[str, Any]:
         """Always a dict keyed by partition, even for a single partition."""
         loaded = super().load_partitions(context)
