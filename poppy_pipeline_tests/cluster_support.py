@@ -91,11 +91,23 @@ class Webserver:
         while answered < in_a_row:
             assert time.monotonic() < deadline, f"{self.url} still failing {timeout:.0f} s after Postgres returned"
             try:
-                self.graphql("{ version }")
+                self.graphql("{ runsOrError(limit: 1) { __typename } }")
                 answered += 1
             except urllib.error.HTTPError:
                 answered = 0
                 time.sleep(1)
+
+    def cancel_started_runs(self) -> list[str]:
+        """Mark runs still STARTED as canceled (an operator's step for runs orphaned by an outage)."""
+        data = self.graphql("""{ runsOrError(filter: {statuses: [STARTED]}) { ... on Runs { results { id } } } }""")
+        run_ids = [run["id"] for run in data["runsOrError"]["results"]]
+        for run_id in run_ids:
+            self.graphql(
+                """mutation($id: String!) { terminateRun(runId: $id, terminatePolicy: MARK_AS_CANCELED_IMMEDIATELY) {
+                     __typename } }""",
+                id=run_id,
+            )
+        return run_ids
 
     def launch_backfill(self, assets: list[str], days: list[str], run_config: dict) -> str:
         data = self.graphql(

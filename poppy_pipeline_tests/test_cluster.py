@@ -141,6 +141,9 @@ def test_postgres_stopped_mid_run_fails_cleanly_and_the_same_command_then_comple
     written = output_files(cluster.data_dir)
     assert written and all(embedded.get(path) == content for path, content in written.items())
 
+    # The interrupted run could not record its failure: it stays STARTED (and holds a queue slot).
+    assert len(cluster.cancel_started_runs()) == 1
+
     again = subprocess.run(args, cwd=REPO, env=environment, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     one_day = {path: content for path, content in embedded.items() if "/" not in path or path.endswith(f"{day}.csv")}
