@@ -15,7 +15,7 @@ CONFIG ?=
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: install run test lint ui bench lock clean cluster-up cluster-down cluster-status
+.PHONY: install run test test-cluster lint ui bench lock clean cluster-up cluster-down cluster-status
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ run: install dagster-home
 
 test: install
 	$(BIN)/python -m pytest
+
+# The cluster profile's and the UI's tests (Postgres, RabbitMQ, Chromium; several minutes).
+test-cluster: install
+	$(BIN)/python -m pytest -m 'cluster or browser'
 
 lint: install
 	$(BIN)/ruff check .
