@@ -77,7 +77,7 @@ class InteractionSourceResource(dg.ConfigurableResource):
     )
     format: str = Field(
         default_factory=lambda: os.environ.get("POPPY_SOURCE_FORMAT", "") or POPPY.name,
-        description="poppy, pings or csv ($POPPY_SOURCE_FORMAT).",
+        description="poppy, pings, csv or database ($POPPY_SOURCE_FORMAT).",
     )
     source_timezone: str = Field(
         default_factory=default_timezone,
