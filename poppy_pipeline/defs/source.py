@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import dagster as dg
 import pandas as pd
@@ -67,8 +68,29 @@ def default_timezone() -> str:
     return os.environ.get(TIMEZONE_ENV) or UTC
 
 
-class InteractionSourceResource(dg.ConfigurableResource):
+class LogSourceResource(dg.ConfigurableResource):
+    """What every source of real rows shares: the zone of naive timestamps and the quarantine bar."""
+
+    resource_key: ClassVar[str] = ""  # named in the error for an unknown zone
+
+    source_timezone: str = Field(
+        default_factory=default_timezone,
+        description="Time zone (IANA name) of timestamps written without a UTC offset; those with one are"
+        f" converted to UTC either way (${TIMEZONE_ENV}, default UTC).",
+    )
+    max_quarantine_share: float = Field(
+        default=DEFAULT_MAX_QUARANTINE_SHARE,
+        description="The quarantine checks fail when a larger share of the input's rows is rejected.",
+    )
+
+    def zone(self) -> str:
+        return checked_zone(self.source_timezone, f"{self.resource_key}.source_timezone (${TIMEZONE_ENV})")
+
+
+class InteractionSourceResource(LogSourceResource):
     """Where interactions come from, and how many bad rows are tolerated."""
+
+    resource_key: ClassVar[str] = "interaction_source"
 
     path: str = Field(
         default_factory=lambda: os.environ.get("POPPY_SOURCE_PATH", ""),
@@ -78,15 +100,6 @@ class InteractionSourceResource(dg.ConfigurableResource):
     format: str = Field(
         default_factory=lambda: os.environ.get("POPPY_SOURCE_FORMAT", "") or POPPY.name,
         description="poppy, pings, csv or database ($POPPY_SOURCE_FORMAT).",
-    )
-    source_timezone: str = Field(
-        default_factory=default_timezone,
-        description="Time zone (IANA name) of timestamps written without a UTC offset; those with one are"
-        f" converted to UTC either way (${TIMEZONE_ENV}, default UTC).",
-    )
-    max_quarantine_share: float = Field(
-        default=DEFAULT_MAX_QUARANTINE_SHARE,
-        description="The quarantine checks fail when a larger share of an input's rows is rejected.",
     )
     database_url: str = Field(
         default="",
@@ -170,9 +183,6 @@ class InteractionSourceResource(dg.ConfigurableResource):
     def location(self) -> Path:
         return Path(self.path)
 
-    def zone(self) -> str:
-        return checked_zone(self.source_timezone, f"interaction_source.source_timezone (${TIMEZONE_ENV})")
-
     def spec(self) -> SourceFormat:
         """The vocabulary of the data: the simulation (and the app's database) speak the poppy one."""
         if not self.path or self.format == DATABASE:
@@ -241,7 +251,7 @@ class InteractionSourceResource(dg.ConfigurableResource):
         return split_by_day(checked, days, tiebreak=("Interaction_ID",)).require_rows(), counts
 
 
-class ActionSourceResource(dg.ConfigurableResource):
+class ActionSourceResource(LogSourceResource):
     """Where `session_actions` comes from: the simulation, or a real action log.
 
     `POPPY_ACTIONS_PATH` (or run config `resources.action_source.config.path`): a CSV with
@@ -249,22 +259,12 @@ class ActionSourceResource(dg.ConfigurableResource):
     no path, the actions are simulated for the sessions of `simulated_interactions`.
     """
 
+    resource_key: ClassVar[str] = "action_source"
+
     path: str | None = Field(
         default_factory=lambda: os.environ.get("POPPY_ACTIONS_PATH") or None,
         description="A real action log (CSV) to use instead of the simulation ($POPPY_ACTIONS_PATH).",
     )
-    source_timezone: str = Field(
-        default_factory=default_timezone,
-        description="Time zone (IANA name) of timestamps written without a UTC offset; those with one are"
-        f" converted to UTC either way (${TIMEZONE_ENV}, default UTC).",
-    )
-    max_quarantine_share: float = Field(
-        default=DEFAULT_MAX_QUARANTINE_SHARE,
-        description="The quarantine check fails when a larger share of the log's rows is rejected.",
-    )
-
-    def zone(self) -> str:
-        return checked_zone(self.source_timezone, f"action_source.source_timezone (${TIMEZONE_ENV})")
 
     def read(self) -> Checked:
         """The action log, checked (a `SourceError` when it cannot be used)."""
