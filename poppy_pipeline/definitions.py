@@ -15,7 +15,7 @@ from poppy_pipeline.defs.resources import SimulationResource
 from poppy_pipeline.defs.run_lock import folder_locked_executor
 from poppy_pipeline.defs.schedules import daily_job, daily_schedule, weekly_model_job, weekly_model_schedule
 from poppy_pipeline.defs.session_actions import ActionSourceResource, session_actions, session_actions_checks
-from poppy_pipeline.defs.simulated_interactions import simulated_interactions, simulated_interactions_patterns
+from poppy_pipeline.defs.simulated_interactions import simulated_interactions
 from poppy_pipeline.defs.simulation_fit import simulation_fit
 from poppy_pipeline.defs.sliding_window_features import sliding_window_features, sliding_window_features_targets
 from poppy_pipeline.defs.source import InteractionSourceResource
@@ -39,7 +39,7 @@ defs = dg.Definitions(
         simulation_fit,
         fidelity_report,
     ],
-    asset_checks=[simulated_interactions_patterns, session_actions_checks, sliding_window_features_targets],
+    asset_checks=[session_actions_checks, sliding_window_features_targets],
     jobs=[daily_job, weekly_model_job],
     schedules=[daily_schedule, weekly_model_schedule],
     executor=folder_locked_executor,
