@@ -2,6 +2,10 @@
 
 import dagster as dg
 
+from poppy_pipeline.dagster_support.io_managers import CsvIOManager, OnnxIOManager, PickleIOManager
+from poppy_pipeline.dagster_support.run_lock_executor import folder_locked_executor
+from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
+from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource
 from poppy_pipeline.defs.browser_bundle import browser_bundle
 from poppy_pipeline.defs.celestial_objects import celestial_objects
 from poppy_pipeline.defs.click_model import click_model
@@ -10,15 +14,11 @@ from poppy_pipeline.defs.engagement_scores import engagement_scores
 from poppy_pipeline.defs.engine_exports import engine_exports
 from poppy_pipeline.defs.fidelity_report import fidelity_report
 from poppy_pipeline.defs.interaction_report import interaction_report
-from poppy_pipeline.defs.io_managers import CsvIOManager, OnnxIOManager, PickleIOManager
-from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.run_lock import folder_locked_executor
 from poppy_pipeline.defs.schedules import daily_job, daily_schedule, weekly_model_job, weekly_model_schedule
-from poppy_pipeline.defs.session_actions import ActionSourceResource, session_actions, session_actions_checks
+from poppy_pipeline.defs.session_actions import session_actions, session_actions_checks
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions, simulated_interactions_patterns
 from poppy_pipeline.defs.simulation_fit import simulation_fit
 from poppy_pipeline.defs.sliding_window_features import sliding_window_features, sliding_window_features_targets
-from poppy_pipeline.defs.source import InteractionSourceResource
 from poppy_pipeline.defs.trending_objects import trending_objects
 from poppy_pipeline.defs.users import users
 

@@ -18,16 +18,16 @@ import onnx
 import pytest
 
 from poppy_pipeline import click_model as core
+from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.defs.browser_bundle import CONTENTS_CHECK, browser_bundle
 from poppy_pipeline.defs.celestial_objects import celestial_objects
 from poppy_pipeline.defs.click_model import CHAMPION_CHECK, MODEL_CHECKS, _window_spec, click_model
 from poppy_pipeline.defs.click_model_onnx import ONNX_CHECKS, PARITY_CHECK, click_model_onnx
 from poppy_pipeline.defs.schedules import weekly_model_job, weekly_model_schedule
-from poppy_pipeline.defs.session_actions import ActionSourceResource, session_actions
+from poppy_pipeline.defs.session_actions import session_actions
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions
 from poppy_pipeline.defs.sliding_window_features import sliding_window_features
-from poppy_pipeline.defs.source import InteractionSourceResource
 from poppy_pipeline.defs.users import users
 from poppy_pipeline.windows import FEATURE_NAMES, WindowSpec
 

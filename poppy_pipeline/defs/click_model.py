@@ -20,11 +20,11 @@ from pydantic import Field
 from poppy_pipeline import click_model as core
 from poppy_pipeline import click_model_gate as gate
 from poppy_pipeline.click_model_figures import draw_figures
-from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
-from poppy_pipeline.defs.metadata import markdown_table
-from poppy_pipeline.defs.partitions import single_run
-from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.window import WindowConfig, load_window, window_days
+from poppy_pipeline.dagster_support.day_window import WindowConfig, load_window, window_days
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.partitions import single_run
+from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.paths import data_dir, write_json
 from poppy_pipeline.report import markdown_gallery, write_figures
 from poppy_pipeline.windows import WindowSpec

@@ -24,7 +24,7 @@ from pydantic import Field
 from upath import UPath
 
 from poppy_pipeline import tables
-from poppy_pipeline.defs.metadata import markdown_table
+from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.paths import data_dir, replaced_atomically
 
 PREVIEW_ROWS = 5

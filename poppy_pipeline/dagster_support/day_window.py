@@ -11,8 +11,8 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
-from poppy_pipeline.defs.partitions import daily_partitions
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.dagster_support.partitions import daily_partitions
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
