@@ -1,6 +1,6 @@
 """Simulation settings: every pattern the generated data must show is a parameter here.
 
-This is the pure-core view of the `simulation` Dagster resource (see `defs/resources.py`);
+This is the pure-core view of the `simulation` Dagster resource (see `dagster_support/simulation_resource.py`);
 the two share field names, so run config `resources.simulation.config.<field>` maps 1:1.
 """
 

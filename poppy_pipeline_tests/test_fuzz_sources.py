@@ -25,7 +25,7 @@ import pytest
 
 from poppy_pipeline.action_logs import read_action_log
 from poppy_pipeline.catalog import build_catalog
-from poppy_pipeline.defs.source import ActionSourceResource, InteractionSourceResource
+from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource
 from poppy_pipeline.rows import Checked
 from poppy_pipeline.sessions import ACTION_COLUMNS, ACTIONS
 from poppy_pipeline.settings import SimulationSettings

@@ -2,7 +2,7 @@
 
 import pytest
 
-from poppy_pipeline.defs.resources import SimulationResource
+from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.settings import DEFAULT_INTERACTION_TYPE_WEIGHTS, SettingsError, SimulationSettings
 
 
