@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from poppy_pipeline.behaviour import ACTION_COLUMNS, ACTIONS
 from poppy_pipeline.daily_rows import DailyRows, split_by_day
 from poppy_pipeline.raw_csv import SourceError, read_raw_csv
 from poppy_pipeline.rows import UTC, Checked, RowRules, finite_numbers, reject_timestamps
-from poppy_pipeline.sessions import ACTION_COLUMNS, ACTIONS
 
 # A missing file or column is the same error as for an interaction log.
 ActionLogError = SourceError

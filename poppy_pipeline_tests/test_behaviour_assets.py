@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from poppy_pipeline import tables
+from poppy_pipeline.behaviour import ACTION_COLUMNS, BehaviourSettings
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.defs.celestial_objects import celestial_objects
 from poppy_pipeline.defs.resources import SimulationResource
@@ -28,7 +29,6 @@ from poppy_pipeline.defs.sliding_window_features import (
 )
 from poppy_pipeline.defs.source import InteractionSourceResource
 from poppy_pipeline.defs.users import users
-from poppy_pipeline.sessions import ACTION_COLUMNS, BehaviourSettings
 from poppy_pipeline.windows import WINDOW_COLUMNS
 
 from .conftest import WINDOW

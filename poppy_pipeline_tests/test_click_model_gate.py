@@ -7,8 +7,9 @@ from sklearn.metrics import roc_auc_score
 
 from poppy_pipeline import click_model as core
 from poppy_pipeline import click_model_gate as gate
+from poppy_pipeline.behaviour import BehaviourSettings
 from poppy_pipeline.interactions import simulate_day
-from poppy_pipeline.sessions import BehaviourSettings, simulate_sessions
+from poppy_pipeline.session_simulation import simulate_sessions
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.windows import WindowSpec, simulated_windows
 

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from poppy_pipeline.behaviour import BehaviourSettings
 from poppy_pipeline.interactions import simulate_day
-from poppy_pipeline.sessions import BehaviourSettings, simulate_sessions
+from poppy_pipeline.session_simulation import simulate_sessions
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.user_bootstrap import positive_share_interval
 from poppy_pipeline.windows import extract_windows

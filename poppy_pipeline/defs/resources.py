@@ -10,8 +10,8 @@ import os
 import dagster as dg
 from pydantic import Field
 
+from poppy_pipeline.behaviour import BehaviourSettings
 from poppy_pipeline.paths import DEFAULT_OBJECTS_DIR
-from poppy_pipeline.sessions import BehaviourSettings
 from poppy_pipeline.settings import SettingsError, SimulationSettings
 
 _DEFAULTS = SimulationSettings()
