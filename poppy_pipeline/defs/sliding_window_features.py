@@ -7,13 +7,15 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from poppy_pipeline.behaviour import TICK_MS
 from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
 from poppy_pipeline.profiles import PROFILE_NAMES
-from poppy_pipeline.sessions import TICK_MS, same_actions, simulate_sessions, unsimulable
+from poppy_pipeline.session_measures import same_actions
+from poppy_pipeline.session_simulation import simulate_sessions, unsimulable
 from poppy_pipeline.user_bootstrap import positive_share_interval
 from poppy_pipeline.windows import (
     FEATURE_NAMES,
