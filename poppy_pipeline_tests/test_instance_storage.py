@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from poppy_pipeline.defs.instance_storage import LocalSqliteStorage
+from poppy_pipeline.dagster_support.instance_storage import LocalSqliteStorage
 
 REPO = Path(__file__).resolve().parents[1]
 SYNCHRONOUS_OFF, SYNCHRONOUS_FULL = 0, 2

@@ -14,7 +14,7 @@ cluster profile keeps its run history in Postgres and is not affected.
 
     storage:
       custom:
-        module: poppy_pipeline.defs.instance_storage
+        module: poppy_pipeline.dagster_support.instance_storage
         class: LocalSqliteStorage
         config: {base_dir: {env: DAGSTER_HOME}}
 """
