@@ -67,11 +67,11 @@ def _children_cpu() -> float:
 
 def step_times(home: Path) -> dict[str, float]:
     """Seconds from STEP_START to STEP_SUCCESS of each step of the instance's latest run, in order."""
-    code = f"""
+    code = """
 import json, dagster as dg
-instance = dg.DagsterInstance.from_config({str(home)!r})
+instance = dg.DagsterInstance.get()  # $DAGSTER_HOME: its dagster.yaml may name it
 run = instance.get_runs(limit=1)[0]
-started, steps = {{}}, {{}}
+started, steps = {}, {}
 for entry in instance.all_logs(run.run_id):
     event = entry.dagster_event
     if event is None or not entry.step_key:
@@ -82,7 +82,8 @@ for entry in instance.all_logs(run.run_id):
         steps[entry.step_key] = entry.timestamp - started[entry.step_key]
 print(json.dumps(steps))
 """
-    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    environment = {**os.environ, "DAGSTER_HOME": str(home)}
+    output = subprocess.run([sys.executable, "-c", code], env=environment, check=True, capture_output=True, text=True)
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
