@@ -112,7 +112,7 @@ def day_settings(events: int) -> dict:
 # --- the core at the same volume (run in a child process) ------------------------------------
 
 
-def core_times(settings: dict, days: list[str]) -> dict:
+def core_times(settings: dict, days: list[str], with_sessions: bool = False) -> dict:
     """The core's own time for each step of the interactions branch: the same files, the same checks."""
     from datetime import date
 
@@ -162,13 +162,33 @@ def core_times(settings: dict, days: list[str]) -> dict:
         patterns.concentration(window, users, objects)
         patterns.hour_profile(window)
         times["simulated_interactions_patterns"] = time.perf_counter() - started
+        if with_sessions:
+            times["session_actions"] = _core_sessions(simulation, users, dict(zip(days, frames, strict=True)), out)
     return {"events": events, "times": times}
 
 
-def core_in_child(settings: dict, days: list[str]) -> dict:
+def _core_sessions(simulation, users, interactions: dict, out: Path) -> float:
+    """`session_actions`' core: each day's browsing actions, checked and written."""
+    from datetime import date
+
+    from poppy_pipeline import tables
+    from poppy_pipeline.behaviour import BehaviourSettings
+    from poppy_pipeline.session_measures import action_problems, session_problems, session_shape_problems
+    from poppy_pipeline.session_simulation import simulate_sessions
+
+    started = time.perf_counter()
+    for key, frame in interactions.items():
+        day = date.fromisoformat(key)
+        actions = simulate_sessions(BehaviourSettings(), simulation.seed, users, frame, day).actions
+        action_problems(actions, day), session_problems(actions, frame), session_shape_problems(actions)
+        tables.write_csv(actions, out / f"actions-{key}.csv")
+    return time.perf_counter() - started
+
+
+def core_in_child(settings: dict, days: list[str], with_sessions: bool = False) -> dict:
     code = (
         "import json, sys; sys.path.insert(0, 'benchmarks'); from bench_cli import core_times;"
-        f" print(json.dumps(core_times({settings!r}, {days!r})))"
+        f" print(json.dumps(core_times({settings!r}, {days!r}, {with_sessions!r})))"
     )
     output = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, capture_output=True, text=True)
     return json.loads(output.stdout.strip().splitlines()[-1])
@@ -214,7 +234,7 @@ def main() -> None:
         if args.only in (None, "run"):
             measured = run_scenario("make run", make_run_command(), Path(folder) / "run", {})
             days = _make_run_days()
-            core = core_in_child({}, days)
+            core = core_in_child({}, days, with_sessions=True)
             print_scenario("`make run` (default window, every asset)", measured, core, core["events"], "≤ 20 s wall")
             results["make_run"] = {**measured, "core": core}
         if args.only in (None, "day"):
