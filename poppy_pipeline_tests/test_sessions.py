@@ -29,7 +29,7 @@ from poppy_pipeline.behaviour import (
     log_receptiveness,
 )
 from poppy_pipeline.interactions import simulate_day
-from poppy_pipeline.oracle import oracle_probabilities
+from poppy_pipeline.oracle import RecordedDay, oracle_probabilities
 from poppy_pipeline.profiles import PROFILE_NAMES
 from poppy_pipeline.session_simulation import SessionSimulation, simulate_sessions
 from poppy_pipeline.settings import SettingsError, SimulationSettings
@@ -201,14 +201,14 @@ def monte_carlo(simulation: SessionSimulation, session: int, end_tick: int, hori
 
 @pytest.mark.parametrize("horizon_ms", [10_000, 15_000])
 def test_oracle_equals_a_monte_carlo_of_the_generator(default_world, horizon_ms: int):
-    _interactions, simulations, windows = default_world
+    _interactions, simulations, _windows = default_world
     simulation = simulations[-1]
-    day_windows = windows[windows["Window_End"].dt.date == simulation.day]
+    day_windows = simulated_windows(simulation, WindowSpec(horizon_ms=horizon_ms))
     # Windows of every kind: likely and unlikely clicks, idle and away states, late in sessions.
     ranked = day_windows.sort_values(["Oracle_Probability", "time_since_last_action"])
     picks = ranked.iloc[np.linspace(0, len(ranked) - 1, 24).astype(int)]
     sessions = np.searchsorted(simulation.plan.session_ids, picks["Session_ID"].to_numpy())
-    exact = oracle_probabilities(simulation, picks["Session_ID"].to_numpy(), picks["Window_End"].to_numpy(), horizon_ms)
+    exact = picks["Oracle_Probability"].to_numpy(float)
     runs = 20_000
     for session, end, probability in zip(sessions, picks["Window_End"], exact, strict=True):
         offset_ms = (end - pd.Timestamp(simulation.day)) // pd.Timedelta(milliseconds=1)
@@ -268,11 +268,15 @@ def test_scroll_step_reveals_the_users_ad_receptiveness(default_world):
 def test_window_ends_off_the_tick_grid_are_refused(default_world):
     _interactions, simulations, windows = default_world
     row = windows[windows["Window_End"].dt.date == simulations[0].day].iloc[:1]
-    shifted = row["Window_End"].to_numpy() + np.timedelta64(1, "ms")
+    session = row["Session_ID"].to_numpy()
+    end_ms = row["Window_End"].to_numpy().astype("datetime64[ms]").astype(np.int64)
+    last_ms = end_ms - np.rint(row["time_since_last_action"].to_numpy() * 1000).astype(np.int64)
+    recorded, scroll = RecordedDay.of(simulations[0]), np.array([SCROLL_DOWN])
+    assert oracle_probabilities(recorded, session, end_ms, last_ms, scroll, 10_000)[0] >= 0
     with pytest.raises(ValueError, match="grid"):
-        oracle_probabilities(simulations[0], row["Session_ID"].to_numpy(), shifted, 10_000)
+        oracle_probabilities(recorded, session, end_ms + 1, last_ms, scroll, 10_000)
     with pytest.raises(ValueError, match="horizon"):
-        oracle_probabilities(simulations[0], row["Session_ID"].to_numpy(), row["Window_End"].to_numpy(), 10_100)
+        oracle_probabilities(recorded, session, end_ms, last_ms, scroll, 10_100)
 
 
 @pytest.mark.parametrize(

@@ -7,22 +7,23 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.behaviour import TICK_MS
+from poppy_pipeline.behaviour import TICK_MS, UserTraits, draw_traits
 from poppy_pipeline.defs.checks import not_applicable, window_check_specs
 from poppy_pipeline.defs.metadata import markdown_table
 from poppy_pipeline.defs.partitions import daily_partitions, single_run
 from poppy_pipeline.defs.resources import SimulationResource
 from poppy_pipeline.defs.session_actions import ActionSourceResource
+from poppy_pipeline.oracle import recorded_day
 from poppy_pipeline.profiles import PROFILE_NAMES
-from poppy_pipeline.session_measures import same_actions
-from poppy_pipeline.session_simulation import simulate_sessions, unsimulable
+from poppy_pipeline.session_simulation import unsimulable
 from poppy_pipeline.user_bootstrap import positive_share_interval
 from poppy_pipeline.windows import (
     FEATURE_NAMES,
+    StreamMismatch,
     WindowSpec,
     extract_windows,
     membership_problems,
-    simulated_windows,
+    recorded_windows,
 )
 
 POSITIVE_SHARE_RANGE = (0.04, 0.08)
@@ -97,10 +98,11 @@ def sliding_window_features(
         _require_tick_grid(spec)
     days: dict[str, pd.DataFrame] = {}
     problems: dict[str, int] = {}
+    traits = draw_traits(simulation.seed, users) if simulated and not users["Profile"].isna().any() else None
     for key in context.partition_keys:
         actions = session_actions[key]
-        if simulated:
-            days[key] = _simulated_day(simulation, simulated_interactions[key], users, actions, key, spec)
+        if traits is not None:
+            days[key] = _simulated_day(simulation, traits, simulated_interactions[key], users, actions, key, spec)
         else:
             days[key] = extract_windows(actions, spec)
         for name, count in membership_problems(actions, days[key], spec).items():
@@ -124,24 +126,24 @@ def _require_tick_grid(spec: WindowSpec) -> None:
 
 def _simulated_day(
     simulation: SimulationResource,
+    traits: UserTraits,
     interactions: pd.DataFrame,
     users: pd.DataFrame,
     actions: pd.DataFrame,
     key: str,
     spec: WindowSpec,
 ) -> pd.DataFrame:
-    """Windows of a simulated day, with the oracle of the generator's regenerated latent state."""
+    """Windows of a simulated day, with the oracle of the generator's state read from the recorded actions."""
     if unsimulable(interactions, users):  # nothing was simulated (session_actions logged why)
         return extract_windows(actions, spec)
-    regenerated = simulate_sessions(
-        simulation.behaviour(), simulation.seed, users, interactions, date.fromisoformat(key)
-    )
-    if not same_actions(actions, regenerated.actions):
+    recorded = recorded_day(simulation.behaviour(), simulation.seed, traits, interactions, date.fromisoformat(key))
+    try:
+        return recorded_windows(actions, recorded, spec)
+    except StreamMismatch as mismatch:
         raise dg.Failure(
             f"sliding_window_features {key}: session_actions is not what the generator makes with these settings"
-            " (materialized with another seed or behaviour settings?); materialize session_actions again"
-        )
-    return simulated_windows(regenerated, spec)
+            f" ({mismatch}; materialized with another seed?); materialize session_actions again"
+        ) from None
 
 
 def _finite_check(windows: pd.DataFrame) -> dg.AssetCheckResult:
