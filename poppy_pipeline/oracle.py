@@ -220,7 +220,10 @@ def _click_within(settings: BehaviourSettings, tables: _UserTables, batch: _Batc
     everyone = np.arange(count)
     moves = np.ascontiguousarray(tables.moves[batch.rows].transpose(1, 2, 3, 4, 0))  # (allowed, stale, mode, 4, W)
     rates = np.ascontiguousarray(tables.rates[batch.rows].T)  # (mode, W)
-    own_rate = rates[batch.mode, everyone]
+    warmed_up = bool(np.all(warm_up(settings, batch.end_tick.min(initial=0)) >= 1.0))
+    if warmed_up:  # the hazard is the same in every tick: fold "no ad click" into the moves once
+        ad = _ad_click(rates, 1.0)
+        moves *= (1 - ad)[:, None]
     allowed = (batch.allowed_step <= 0).astype(np.int64)
     acted_moves = moves[allowed, :, :, :, everyone].transpose(1, 2, 3, 0).copy()  # (stale, mode, 4, W)
     own_moves = moves[allowed, (batch.stale_step <= 0).astype(np.int64), batch.mode, :, everyone].T.copy()  # (4, W)
@@ -228,42 +231,68 @@ def _click_within(settings: BehaviourSettings, tables: _UserTables, batch: _Batc
     acted = np.zeros((OPEN_MODES, bins, count))
     waiting = (batch.live_steps > 0).astype(np.float64)  # no tick of the horizon counts
     clicked = np.zeros(count)
-    warmed_up = bool(np.all(warm_up(settings, batch.end_tick.min(initial=0)) >= 1.0))
+    changes = _Changes.of(batch, horizon)
     for step in range(horizon):
-        if step == 0 or not warmed_up:
-            warm = warm_up(settings, batch.end_tick + step)
-            ad = -np.expm1(-(rates * warm) * TICK_MS / 1000)
-            own_ad = -np.expm1(-(own_rate * warm) * TICK_MS / 1000)
-        if step:
-            _changes(batch, step, moves, acted_moves, own_moves, acted, waiting)
+        changes.apply(step, moves, acted_moves, own_moves, acted, waiting)
+        if not warmed_up:
+            ad = _ad_click(rates, warm_up(settings, batch.end_tick + step))
+        own_ad = ad[batch.mode, everyone]
         clicked += (acted.sum(axis=1) * ad).sum(axis=0) + waiting * own_ad
-        acted *= (1 - ad)[:, None]
+        if not warmed_up:
+            acted *= (1 - ad)[:, None]
+            waiting *= 1 - own_ad
         _move(acted, acted_moves)
-        waiting *= 1 - own_ad
         acted[:, 0] += waiting * own_moves[1:]
         waiting *= own_moves[0]
     return clicked
 
 
-def _changes(
-    batch: _Batch,
-    step: int,
-    moves: np.ndarray,
-    acted_moves: np.ndarray,
-    own_moves: np.ndarray,
-    acted: np.ndarray,
-    waiting: np.ndarray,
-) -> None:
-    """The windows whose close_tab becomes allowed, whose waiting mass turns stale, or whose session ends."""
-    allowed_now = np.flatnonzero(batch.allowed_step == step)
-    acted_moves[..., allowed_now] = moves[1][..., allowed_now]
-    changed = np.flatnonzero((batch.allowed_step == step) | (batch.stale_step == step))
-    allowed = (batch.allowed_step[changed] <= step).astype(np.int64)
-    stale = (batch.stale_step[changed] <= step).astype(np.int64)
-    own_moves[:, changed] = moves[allowed, stale, batch.mode[changed], :, changed].T
-    ended = np.flatnonzero(batch.live_steps == step)
-    acted[..., ended] = 0.0
-    waiting[ended] = 0.0
+def _ad_click(rates: np.ndarray, warm: np.ndarray | float) -> np.ndarray:
+    """P(click_ad in a tick), as `BehaviourModel.ad_click_probability` computes it."""
+    return -np.expm1(-(rates * warm) * TICK_MS / 1000)
+
+
+@dataclass(frozen=True)
+class _Changes:
+    """Per step, the windows whose close_tab becomes allowed, whose waiting mass turns stale, or whose
+    session stops counting (found once by sorting, not by comparing every window at every step)."""
+
+    allowed: list[np.ndarray]
+    stale: list[np.ndarray]
+    ended: list[np.ndarray]
+    batch: _Batch
+
+    @classmethod
+    def of(cls, batch: _Batch, horizon: int) -> _Changes:
+        lists = [_by_step(steps, horizon) for steps in (batch.allowed_step, batch.stale_step, batch.live_steps)]
+        return cls(*lists, batch)
+
+    def apply(
+        self,
+        step: int,
+        moves: np.ndarray,
+        acted_moves: np.ndarray,
+        own_moves: np.ndarray,
+        acted: np.ndarray,
+        waiting: np.ndarray,
+    ) -> None:
+        if not step:
+            return
+        acted_moves[..., self.allowed[step]] = moves[1][..., self.allowed[step]]
+        changed = np.concatenate([self.allowed[step], self.stale[step]])
+        if len(changed):
+            allowed = (self.batch.allowed_step[changed] <= step).astype(np.int64)
+            stale = (self.batch.stale_step[changed] <= step).astype(np.int64)
+            own_moves[:, changed] = moves[allowed, stale, self.batch.mode[changed], :, changed].T
+        acted[..., self.ended[step]] = 0.0
+        waiting[self.ended[step]] = 0.0
+
+
+def _by_step(steps: np.ndarray, horizon: int) -> list[np.ndarray]:
+    """For each step 0..horizon-1, the windows whose `steps` value is that step."""
+    order = np.argsort(steps, kind="stable")
+    bounds = np.searchsorted(steps[order], np.arange(horizon + 1))
+    return [order[bounds[step] : bounds[step + 1]] for step in range(horizon)]
 
 
 def _move(acted: np.ndarray, moves: np.ndarray) -> None:
@@ -280,3 +309,18 @@ def _move(acted: np.ndarray, moves: np.ndarray) -> None:
     acted[:, 1:STATE_RULE_TICKS] = acted[:, : STATE_RULE_TICKS - 1] * moves[0, :, None, 0]
     acted[:, STATE_RULE_TICKS] = oldest
     acted[:, 0] = flows
+
+
+def ranking_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The ROC AUC of `scores` for 0/1 `labels` (ties count one half), from one sort: the
+    Mann-Whitney statistic with average ranks, as `sklearn.metrics.roc_auc_score` gives it."""
+    order = np.argsort(scores)
+    ordered, positive = scores[order], labels[order] == 1
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else np.empty(0, np.int64)
+    sizes = np.diff(np.r_[starts, len(ordered)])
+    average_rank = starts + (sizes + 1) / 2
+    positives = np.add.reduceat(positive, starts) if len(starts) else np.empty(0, np.int64)
+    n_positive = int(positive.sum())
+    n_negative = len(ordered) - n_positive
+    rank_sum = float((average_rank * positives).sum())
+    return (rank_sum - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative)

@@ -5,6 +5,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from poppy_pipeline.behaviour import (
     CLICK_AD,
@@ -16,7 +17,7 @@ from poppy_pipeline.behaviour import (
     draw_traits,
 )
 from poppy_pipeline.interactions import simulate_day
-from poppy_pipeline.oracle import recorded_day
+from poppy_pipeline.oracle import ranking_auc, recorded_day
 from poppy_pipeline.session_simulation import SessionSimulation, simulate_sessions
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.windows import StreamMismatch, WindowSpec, recorded_windows
@@ -105,3 +106,12 @@ def test_actions_of_another_seed_or_other_interactions_are_refused():
         )
         with pytest.raises(StreamMismatch, match="sessions"):
             recorded_windows(simulation.actions, recorded, WindowSpec())
+
+
+@pytest.mark.parametrize("size", [7, 1_000, 50_000])
+def test_ranking_auc_is_sklearns_with_ties(size: int):
+    rng = np.random.default_rng(size)
+    scores = np.round(rng.random(size), 2)  # many ties
+    labels = (rng.random(size) < scores).astype(np.int8)
+    labels[:2] = (0, 1)
+    assert ranking_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), rel=1e-12)

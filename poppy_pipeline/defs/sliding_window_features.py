@@ -13,7 +13,7 @@ from poppy_pipeline.defs.metadata import markdown_table
 from poppy_pipeline.defs.partitions import daily_partitions, single_run
 from poppy_pipeline.defs.resources import SimulationResource
 from poppy_pipeline.defs.session_actions import ActionSourceResource
-from poppy_pipeline.oracle import recorded_day
+from poppy_pipeline.oracle import ranking_auc, recorded_day
 from poppy_pipeline.profiles import PROFILE_NAMES
 from poppy_pipeline.session_simulation import unsimulable
 from poppy_pipeline.user_bootstrap import positive_share_interval
@@ -182,11 +182,9 @@ def _summary(windows: pd.DataFrame, users: pd.DataFrame, spec: WindowSpec, simul
         "oracle": "exact (generator's latent state)" if simulated else "none (real action log)",
     }
     if simulated and len(labels) and 0 < labels.sum() < len(labels):
-        from sklearn.metrics import roc_auc_score  # only for this figure; keeps the import light elsewhere
-
         oracle = windows["Oracle_Probability"].to_numpy(float)
         metadata["mean_oracle_probability"] = float(oracle.mean())
-        metadata["oracle_auc"] = float(roc_auc_score(labels, oracle))
+        metadata["oracle_auc"] = ranking_auc(labels, oracle)
         profiles = windows["User_ID"].map(users.set_index("User_ID")["Profile"]).rename("Profile")
         by_profile = windows.groupby(profiles).agg(
             windows=("Label", "size"), positive_share=("Label", "mean"), mean_oracle=("Oracle_Probability", "mean")
