@@ -31,6 +31,7 @@ from poppy_pipeline.behaviour import (
 from poppy_pipeline.interactions import simulate_day
 from poppy_pipeline.oracle import RecordedDay, oracle_probabilities
 from poppy_pipeline.profiles import PROFILE_NAMES
+from poppy_pipeline.session_measures import session_shape_problems
 from poppy_pipeline.session_simulation import SessionSimulation, simulate_sessions
 from poppy_pipeline.settings import SettingsError, SimulationSettings
 from poppy_pipeline.windows import FEATURE_NAMES, WindowSpec, simulated_windows
@@ -315,3 +316,27 @@ def test_a_day_without_interactions_has_no_actions():
     simulation = simulate_sessions(BEHAVIOUR, 42, users, empty, WINDOW[-1])
     assert simulation.actions.empty and simulation.actions.columns.tolist() == ACTION_COLUMNS
     assert simulated_windows(simulation).empty
+
+
+def test_session_shape_problems_counts_each_broken_rule():
+    day = "2026-11-21 10:00:"
+    rows = [  # (session, second, action), in no particular order; ties keep file order
+        (1, 0, "focus_window"), (1, 30, "close_tab"), (1, 5, "scroll_down"),  # fine
+        (2, 0, "scroll_down"), (2, 0, "focus_window"), (2, 40, "close_tab"),  # opens with a scroll (tie)
+        (3, 0, "focus_window"), (3, 20, "close_tab"), (3, 20, "hover"),  # ends with a hover (tie)
+        (4, 0, "focus_window"), (4, 5, "close_tab"),  # 5 s long
+        (5, 0, "focus_window"), (5, 15, "close_tab"), (5, 25, "close_tab"),  # two closes
+    ]  # fmt: skip
+    actions = pd.DataFrame(
+        {
+            "Session_ID": [r[0] for r in rows],
+            "Timestamp": pd.to_datetime([f"{day}{r[1]:02d}" for r in rows]),
+            "Action": [r[2] for r in rows],
+        }
+    )
+    assert session_shape_problems(actions) == {
+        "length_outside_10_300_s": 1,
+        "not_opened_by_focus_window": 1,
+        "not_ended_by_close_tab": 1,
+        "several_close_tabs": 1,
+    }

@@ -245,7 +245,7 @@ def positive_share(windows: pd.DataFrame) -> tuple[bool, dict]:
 
 def profiles_present(windows: pd.DataFrame, users: pd.DataFrame) -> tuple[bool, dict]:
     expected = [p for p in PROFILE_NAMES if (users["Profile"] == p).any()]
-    present = set(windows["User_ID"].map(users.set_index("User_ID")["Profile"]).dropna())
+    present = set(users.set_index("User_ID")["Profile"].reindex(pd.unique(windows["User_ID"])).dropna())
     missing = [p for p in expected if p not in present]
     return not missing, {
         "target": f"all of {expected}",
