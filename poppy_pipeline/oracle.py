@@ -223,6 +223,7 @@ def _click_within(settings: BehaviourSettings, tables: _UserTables, batch: _Batc
     warmed_up = bool(np.all(warm_up(settings, batch.end_tick.min(initial=0)) >= 1.0))
     if warmed_up:  # the hazard is the same in every tick: fold "no ad click" into the moves once
         ad = _ad_click(rates, 1.0)
+        own_ad = ad[batch.mode, everyone]
         moves *= (1 - ad)[:, None]
     allowed = (batch.allowed_step <= 0).astype(np.int64)
     acted_moves = moves[allowed, :, :, :, everyone].transpose(1, 2, 3, 0).copy()  # (stale, mode, 4, W)
@@ -236,8 +237,8 @@ def _click_within(settings: BehaviourSettings, tables: _UserTables, batch: _Batc
         changes.apply(step, moves, acted_moves, own_moves, acted, waiting)
         if not warmed_up:
             ad = _ad_click(rates, warm_up(settings, batch.end_tick + step))
-        own_ad = ad[batch.mode, everyone]
-        clicked += (acted.sum(axis=1) * ad).sum(axis=0) + waiting * own_ad
+            own_ad = ad[batch.mode, everyone]
+        clicked += ((acted[:, 0] if bins == 1 else acted.sum(axis=1)) * ad).sum(axis=0) + waiting * own_ad
         if not warmed_up:
             acted *= (1 - ad)[:, None]
             waiting *= 1 - own_ad
