@@ -107,7 +107,7 @@ def sliding_window_features(
             days[key] = extract_windows(actions, spec)
         for name, count in membership_problems(actions, days[key], spec).items():
             problems[name] = problems.get(name, 0) + count
-    every_day = pd.concat(days.values(), ignore_index=True)
+    every_day = pd.concat(days.values(), ignore_index=True) if len(days) > 1 else next(iter(days.values()))
     return dg.MaterializeResult(
         value=days,
         metadata=_summary(every_day, users, spec, simulated),
