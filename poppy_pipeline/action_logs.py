@@ -8,7 +8,7 @@ ignored). Its rows become `session_actions` rows:
 - `Timestamp`: ISO 8601; with a UTC offset (`+01:00`, `Z`) converted to UTC, without one read in
   the source's time zone (default UTC); to the millisecond (finer digits are cut). A row belongs
   to the UTC day of its timestamp.
-- `Action`: one of the nine actions of `sessions.ACTIONS`.
+- `Action`: one of the nine actions of `behaviour.ACTIONS`.
 - `Scroll_Amount`: pixels; empty means 0; a negative value is read as its magnitude (browsers
   record upward scrolls as negative deltas, the direction is already in `Action`); more than
   `MAX_SCROLL_PX` is not a scroll a screen can make.

@@ -3,8 +3,8 @@
 Each setting is declared once, as a field of `SimulationSettings` (or of `BehaviourSettings` in
 `behaviour.py` for the browsing sessions) made with `setting(default, description, env=...)`;
 `validate` (or the class's `__post_init__`) holds its rule. The Dagster resource `simulation`
-(`defs/resources.py`) derives its config fields from these declarations, so run config
-`resources.simulation.config.<field>` maps 1:1 and Dagster's UI shows each description and
+(`dagster_support/simulation_resource.py`) derives its config fields from these declarations, so run
+config `resources.simulation.config.<field>` maps 1:1 and Dagster's UI shows each description and
 default. Adding a setting is a one-place change: add the field here (with its rule in `validate`
 if it has one); the resource, its UI and `test_settings.py`'s parity test follow.
 """

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from poppy_pipeline.behaviour import BehaviourSettings
-from poppy_pipeline.defs.resources import SimulationResource
+from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.settings import DEFAULT_INTERACTION_TYPE_WEIGHTS, SettingsError, SimulationSettings
 
 
