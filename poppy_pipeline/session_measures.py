@@ -77,19 +77,3 @@ def _grouped(ufunc: np.ufunc, groups: np.ndarray, values: np.ndarray, count: int
     out = np.full(count, values.max() if ufunc is np.minimum else values.min(), dtype=values.dtype)
     ufunc.at(out, groups, values)
     return out
-
-
-def same_actions(stored: pd.DataFrame, generated: pd.DataFrame) -> bool:
-    """Whether a stored `session_actions` day is exactly what the generator produces (row by row)."""
-    if len(stored) != len(generated):
-        return False
-    if not pd.api.types.is_integer_dtype(stored["Session_ID"]):  # e.g. a real log's text IDs
-        return False
-    stored_ms = stored["Timestamp"].to_numpy().astype("datetime64[ms]")
-    generated_ms = generated["Timestamp"].to_numpy().astype("datetime64[ms]")
-    return bool(
-        (stored["Session_ID"].to_numpy(np.int64) == generated["Session_ID"].to_numpy(np.int64)).all()
-        and (stored_ms == generated_ms).all()
-        and (stored["Action"].astype(str).to_numpy() == generated["Action"].astype(str).to_numpy()).all()
-        and (pd.to_numeric(stored["Scroll_Amount"]).to_numpy() == generated["Scroll_Amount"].to_numpy()).all()
-    )
