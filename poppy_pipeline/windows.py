@@ -360,9 +360,11 @@ def membership_problems(actions: pd.DataFrame, windows: pd.DataFrame, spec: Wind
     recount = np.searchsorted(keys, base + ends, side="right") - np.searchsorted(
         keys, base + ends - spec.window_ms, side="left"
     )
-    first = actions.groupby("Session_ID")["Timestamp"].min().reindex(windows["Session_ID"]).to_numpy()
-    last = actions.groupby("Session_ID")["Timestamp"].max().reindex(windows["Session_ID"]).to_numpy()
-    owner = actions.groupby("Session_ID")["User_ID"].first().reindex(windows["Session_ID"]).to_numpy()
+    bounds = actions.groupby("Session_ID").agg(
+        first=("Timestamp", "min"), last=("Timestamp", "max"), owner=("User_ID", "first")
+    )
+    per_window = bounds.reindex(windows["Session_ID"])
+    first, last, owner = (per_window[name].to_numpy() for name in ("first", "last", "owner"))
     end = windows["Window_End"].to_numpy()
     counted = np.rint(windows["interaction_density"].to_numpy(float) * spec.window_seconds)
     return {
