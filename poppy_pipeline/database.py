@@ -32,26 +32,20 @@ import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
 from poppy_pipeline.catalog import CATALOG_COLUMNS, Catalog, ObjectFile, map_object_rows
+from poppy_pipeline.database_checks import (  # noqa: F401 (check_interactions: part of this module's interface)
+    INTERACTION_COLUMNS,
+    PRIMARY_KEY,
+    TIMESTAMP,
+    check_interactions,
+    row_origins,
+)
 from poppy_pipeline.database_connection import INTERACTIONS, MYSQL_DIALECTS, DatabaseError, Session, describe, read_only
 from poppy_pipeline.raw_csv import SourceError
-from poppy_pipeline.rows import UTC, Checked, RowRules
+from poppy_pipeline.rows import UTC, RowRules
 from poppy_pipeline.settings import OBJECT_TYPES
-from poppy_pipeline.sources import POPPY, POPPY_LOG_COLUMNS, check_poppy_rows, users_from_poppy_rows
+from poppy_pipeline.sources import POPPY, users_from_poppy_rows
 
 DATABASE = "database"
-PRIMARY_KEY = "Interaction_ID"
-INTERACTION_COLUMNS = [
-    "Interaction_ID",
-    "User_ID",
-    "Object_Type",
-    "Object_Reference_ID",
-    "Interaction_Type",
-    "Interaction_Rating",
-    "Interaction_Timestamp",
-]
-# The table's columns under the names of seed 000's log, which the validation speaks.
-AS_LOG_COLUMNS = dict(zip(INTERACTION_COLUMNS, POPPY_LOG_COLUMNS, strict=True))
-TIMESTAMP = "Interaction_Timestamp"
 CATALOG_TABLES = {"Star": "Stars", "Planet": "Planets", "Moon": "Moons"}
 # The back end stores likes; the pipeline calls them favourites.
 DEFAULT_EVENT_TYPES = {"View": "View", "Click": "Click", "Like": "Favorite", "Rate": "Rate"}
@@ -109,7 +103,8 @@ def read_interactions(session: Session, days: list[str], zone: str = UTC) -> tup
     whose timestamp is NULL (they belong to no day, so every read reports them); and the number of
     rows each query returned.
 
-    Rows come in primary-key order (then timestamp), whichever the database."""
+    Each day's rows come in blocks of consecutive IDs; the order inside a block is the server's (the
+    checks do not depend on it: a repeated ID is judged in ID, then timestamp, order)."""
     session.columns(INTERACTIONS)  # a missing table fails here, with its name
     table = _interactions_table()
     stamp, key = table.c[TIMESTAMP], table.c[PRIMARY_KEY]
@@ -152,7 +147,7 @@ def _append(session: Session, statement, into: list[pa.Table]) -> int:
 BLOCK_ROWS = 1_000
 _MYSQL_ROW = (
     "REPLACE(REPLACE(CONCAT_WS(CHAR(31), "
-    + ", ".join(f"IFNULL(CAST(`{c}` AS CHAR), '')" for c in INTERACTION_COLUMNS)
+    + ", ".join(f"IFNULL(`{c}`, '')" for c in INTERACTION_COLUMNS)
     + "), CHAR(10), ' '), CHAR(13), ' ')"
 )
 _MYSQL_IN_DAY = f"`{TIMESTAMP}` >= :start AND `{TIMESTAMP}` < :end"
@@ -161,7 +156,7 @@ _MYSQL_DAY_KEYS = sa.text(
     f" FROM `{INTERACTIONS}` WHERE {_MYSQL_IN_DAY}"
 )
 _MYSQL_BLOCKS = (
-    f"SELECT COUNT(*), GROUP_CONCAT({_MYSQL_ROW} ORDER BY `{PRIMARY_KEY}`, `{TIMESTAMP}` SEPARATOR '\n')"
+    f"SELECT COUNT(*), GROUP_CONCAT({_MYSQL_ROW} SEPARATOR '\n')"
     f" FROM `{INTERACTIONS}` WHERE {_MYSQL_IN_DAY} AND {{keys}}"
     f" GROUP BY `{PRIMARY_KEY}` DIV {BLOCK_ROWS} ORDER BY `{PRIMARY_KEY}` DIV {BLOCK_ROWS}"
 )
@@ -223,42 +218,6 @@ def count_interactions(
         table.c["Interaction_Type"].in_(sa.bindparam("types", sorted(event_types), expanding=True)),
     )
     return int(session.rows(INTERACTIONS, statement)[0][0])
-
-
-def row_origins(table: str, key: str, raw: pd.DataFrame) -> pd.Series:
-    """Where each row comes from, for reasons: `Interactions Interaction_ID=42`."""
-    return table + " " + key + "=" + raw[key].fillna("NULL").astype(str)
-
-
-def check_interactions(
-    raw: pd.DataFrame,
-    objects: pd.DataFrame,
-    users: pd.DataFrame,
-    event_types: Mapping[str, str],
-    zone: str = UTC,
-) -> Checked:
-    """Validate the rows read against the catalog and the users, in `simulated_interactions`' columns.
-
-    Types are mapped first (`Like` → `Favorite`); a type the map does not name is rejected as
-    unknown. Rejected rows keep the table's columns and values.
-    """
-    raw = raw.reset_index(drop=True)
-    known = raw["Interaction_Type"].isin(list(event_types))
-    mapped = raw["Interaction_Type"].where(~known, _mapped(raw.loc[known, "Interaction_Type"], event_types))
-    as_log = raw.assign(Interaction_Type=mapped).rename(columns=AS_LOG_COLUMNS)
-    labels = {v: k for k, v in AS_LOG_COLUMNS.items()}
-    rules = RowRules(as_log, row_origins(INTERACTIONS, PRIMARY_KEY, raw), labels)
-    rules.reject(~known, "Interaction_Type", f"is not one of {', '.join(event_types)}")
-    checked = check_poppy_rows(Path(INTERACTIONS), rules, objects, users, zone)
-    rejected = raw.loc[checked.rejected.index].assign(reason=checked.rejected["reason"])
-    return Checked(checked.source_file, checked.valid, rejected.reset_index(drop=True), checked.input_rows)
-
-
-def _mapped(kinds: pd.Series, event_types: Mapping[str, str]) -> pd.Series:
-    """`kinds` through the map, once per distinct value (Series.map calls back per row)."""
-    codes, distinct = pd.factorize(kinds)
-    targets = np.array([event_types[kind] for kind in distinct], dtype=object)
-    return pd.Series(targets[codes], index=kinds.index, dtype=kinds.dtype)
 
 
 def unmapped_types(event_types: Mapping[str, str]) -> list[str]:

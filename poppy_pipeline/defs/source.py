@@ -14,7 +14,7 @@ row, so a bad log never replaces the previous good run's files with empty ones.
 (see `poppy_pipeline/database.py`; its naive timestamps are read in `source_timezone` too); with
 fewer than `min_real_interactions` rows in the run's window it fails, or simulates when
 `when_too_few` is `simulate`. The decision is made once per run (the first time an asset asks),
-so the three source assets agree.
+so the three source assets agree; the window's rows are read once, by `simulated_interactions`.
 """
 
 import os
@@ -141,6 +141,12 @@ class InteractionSourceResource(LogSourceResource):
     @property
     def is_real(self) -> bool:
         return self.kind != SIMULATION
+
+    @property
+    def checked_by_reading(self) -> bool:
+        """Whether the source assets read the run's window of the log before writing. Not the database:
+        its decision counted the window's rows, and `simulated_interactions` alone reads them."""
+        return self.is_real and self.kind != DATABASE
 
     def url(self) -> str:
         url = self.database_url or os.environ.get("POPPY_DATABASE_URL", "")
@@ -307,7 +313,7 @@ def check_before_writing(
     days = run_partition_keys(context)
     if not days:
         return
-    if source.is_real and _in_run(context, "simulated_interactions"):
+    if source.checked_by_reading and _in_run(context, "simulated_interactions"):
         context.log.info(f"checked before writing: {source.log_days(objects, users, days).describe()}")
     if action_source.is_real and _in_run(context, "session_actions"):
         actions = split_actions_by_day(action_source.read(), days).require_rows()
