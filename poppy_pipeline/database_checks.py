@@ -40,6 +40,7 @@ INTERACTION_COLUMNS = [
 AS_LOG_COLUMNS = dict(zip(INTERACTION_COLUMNS, POPPY_LOG_COLUMNS, strict=True))
 # How MySQL/MariaDB, PostgreSQL and SQLite write a DATETIME without fractions.
 CANONICAL_TIMESTAMP = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
+FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def row_origins(table: str, key: str, raw: pd.DataFrame) -> pd.Series:
@@ -217,8 +218,12 @@ def _ratings(values: pd.Series, kinds: pa.Array) -> tuple[np.ndarray, np.ndarray
 
 def _canonical_stamps(values: pa.Array, zone: str) -> tuple[np.ndarray, np.ndarray]:
     """`YYYY-MM-DD HH:MM:SS` as naive UTC seconds (read in `zone`), and where a value is one."""
-    shaped = pc.match_substring_regex(values, CANONICAL_TIMESTAMP).fill_null(False)
-    parsed = pc.strptime(pc.if_else(shaped, values, None), "%Y-%m-%d %H:%M:%S", "s", error_is_null=True)
+    shaped = pc.if_else(pc.match_substring_regex(values, CANONICAL_TIMESTAMP).fill_null(False), values, None)
+    try:  # one strict cast when every value is a real date-time
+        parsed = pc.cast(shaped, pa.timestamp("s"))
+    except pa.ArrowInvalid:  # strptime rolls 2024-02-30 over to March 1: keep only the values it gives back
+        parsed = pc.strptime(shaped, FORMAT, "s", error_is_null=True)
+        parsed = pc.if_else(pc.equal(pc.strftime(parsed, FORMAT), shaped).fill_null(False), parsed, None)
     stamps = parsed.to_numpy(zero_copy_only=False).astype("datetime64[s]")
     ok = ~np.isnat(stamps) & (stamps >= np.datetime64("0001-01-01", "s"))
     if zone != UTC and ok.any():
