@@ -108,8 +108,7 @@ def users_and_catalog(url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 def pipeline_read_check_split(url: str, days: list[str], users: pd.DataFrame, objects: pd.DataFrame) -> int:
     """`simulated_interactions`' core: the window read once, checked, split into days."""
     with database.read_only(url) as session:
-        raw, _ = database.read_interactions(session, days)
-    checked = database.check_interactions(raw, objects, users, database.DEFAULT_EVENT_TYPES)
+        checked, _ = database.read_and_check(session, days, objects, users, database.DEFAULT_EVENT_TYPES)
     by_day = split_by_day(checked, days, tiebreak=("Interaction_ID",))
     assert checked.rejected.empty
     return by_day.in_window

@@ -20,7 +20,8 @@ Connections, the read-only transaction and errors are in `database_connection.py
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,16 +33,18 @@ import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
 from poppy_pipeline.catalog import CATALOG_COLUMNS, Catalog, ObjectFile, map_object_rows
-from poppy_pipeline.database_checks import (  # noqa: F401 (check_interactions: part of this module's interface)
+from poppy_pipeline.database_checks import (
     INTERACTION_COLUMNS,
     PRIMARY_KEY,
     TIMESTAMP,
+    CanonicalRows,
+    canonical_rows,
     check_interactions,
     row_origins,
 )
 from poppy_pipeline.database_connection import INTERACTIONS, MYSQL_DIALECTS, DatabaseError, Session, describe, read_only
 from poppy_pipeline.raw_csv import SourceError
-from poppy_pipeline.rows import UTC, RowRules
+from poppy_pipeline.rows import UTC, Checked, RowRules
 from poppy_pipeline.settings import OBJECT_TYPES
 from poppy_pipeline.sources import POPPY, users_from_poppy_rows
 
@@ -86,7 +89,7 @@ def _split_rows(rows: list[tuple]) -> pa.Table:
 
 def _rows_frame(tables: list[pa.Table]) -> pd.DataFrame:
     if not tables:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in INTERACTION_COLUMNS})
+        return pd.DataFrame({c: pd.Series(dtype="str") for c in INTERACTION_COLUMNS})
     return pa.concat_tables(tables).to_pandas()
 
 
@@ -105,17 +108,56 @@ def read_interactions(session: Session, days: list[str], zone: str = UTC) -> tup
 
     Each day's rows come in blocks of consecutive IDs; the order inside a block is the server's (the
     checks do not depend on it: a repeated ID is judged in ID, then timestamp, order)."""
+    frames: list[pd.DataFrame] = []
+    counts = _read_days(session, days, zone, frames.append)
+    return _concat(frames), counts
+
+
+def read_and_check(
+    session: Session,
+    days: list[str],
+    objects: pd.DataFrame,
+    users: pd.DataFrame,
+    event_types: Mapping[str, str],
+    zone: str = UTC,
+) -> tuple[Checked, dict[str, int]]:
+    """`read_interactions`, checked (`check_interactions`). Each day's rows are checked in a second
+    thread while the server prepares the next day (Arrow and numpy release the GIL), so the client's
+    checks and the server's work overlap instead of adding up."""
+    frames: list[pd.DataFrame] = []
+    passes: list[Future[CanonicalRows]] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poppy_checks") as worker:
+
+        def check_soon(frame: pd.DataFrame) -> None:
+            frames.append(frame)
+            passes.append(worker.submit(canonical_rows, frame, objects, users, event_types, zone))
+
+        counts = _read_days(session, days, zone, check_soon)
+        canonical = CanonicalRows.concat([done.result() for done in passes])
+    return check_interactions(_concat(frames), objects, users, event_types, zone, canonical), counts
+
+
+def _read_days(session: Session, days: list[str], zone: str, each_day: Callable[[pd.DataFrame], None]) -> dict:
+    """Each day's rows (then those without a timestamp) to `each_day`; the rows each query returned."""
     session.columns(INTERACTIONS)  # a missing table fails here, with its name
     table = _interactions_table()
     stamp, key = table.c[TIMESTAMP], table.c[PRIMARY_KEY]
-    chunks: list[pa.Table] = []
     counts: dict[str, int] = {}
     collect = _collect_blocks if session.engine.dialect.name in MYSQL_DIALECTS else _collect_rows
     for day in days:
+        chunks: list[pa.Table] = []
         counts[day] = collect(session, *local_bounds(day, day, zone), chunks)
-    no_timestamp = sa.select(_joined_row(table)).where(stamp.is_(None)).order_by(key)
-    counts["no timestamp"] = _append(session, no_timestamp, chunks)
-    return _rows_frame(chunks), counts
+        each_day(_rows_frame(chunks))
+    chunks = []
+    counts["no timestamp"] = _append(
+        session, sa.select(_joined_row(table)).where(stamp.is_(None)).order_by(key), chunks
+    )
+    each_day(_rows_frame(chunks))
+    return counts
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
 
 
 def _collect_rows(session: Session, start: str, end: str, into: list[pa.Table]) -> int:

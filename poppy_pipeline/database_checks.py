@@ -54,12 +54,14 @@ def check_interactions(
     users: pd.DataFrame,
     event_types: Mapping[str, str],
     zone: str = UTC,
+    canonical: CanonicalRows | None = None,
 ) -> Checked:
     """Validate the rows read (all text) against the catalog and the users, in `simulated_interactions`'
     columns (valid rows in the order read). Types are mapped first (`Like` → `Favorite`); a type the map
-    does not name is rejected as unknown. Rejected rows keep the table's columns and values."""
+    does not name is rejected as unknown. Rejected rows keep the table's columns and values.
+    `canonical`: the vectorised pass over `raw`, when already made (`canonical_rows`)."""
     raw = raw.reset_index(drop=True)
-    fast = _canonical_rows(raw, objects, users, event_types, zone)
+    fast = canonical if canonical is not None else canonical_rows(raw, objects, users, event_types, zone)
     shared_id = fast.ids.duplicated(keep=False).to_numpy() & fast.ids.notna().to_numpy()
     by_rules = ~fast.ok | shared_id
     others, kept = np.flatnonzero(by_rules), np.flatnonzero(~by_rules)
@@ -116,6 +118,22 @@ class CanonicalRows:
     ratings: np.ndarray
     stamps: np.ndarray  # naive UTC, datetime64[s]
 
+    @classmethod
+    def concat(cls, parts: list[CanonicalRows]) -> CanonicalRows:
+        """The passes over consecutive slices of the rows, as one pass over all of them."""
+        if len(parts) == 1:
+            return parts[0]
+        return cls(
+            np.concatenate([p.ok for p in parts]),
+            pd.concat([p.ids for p in parts], ignore_index=True),
+            np.concatenate([p.user_ids for p in parts]),
+            pa.concat_arrays([p.object_types for p in parts]),
+            np.concatenate([p.object_ids for p in parts]),
+            pa.concat_arrays([p.kinds for p in parts]),
+            np.concatenate([p.ratings for p in parts]),
+            np.concatenate([p.stamps for p in parts]),
+        )
+
     def frame(self, rows: np.ndarray) -> pd.DataFrame:
         """`simulated_interactions`' columns for `rows` (as `check_poppy_rows` gives them)."""
         take = pa.array(rows, type=pa.int64())
@@ -138,7 +156,7 @@ class CanonicalRows:
         )
 
 
-def _canonical_rows(
+def canonical_rows(
     raw: pd.DataFrame, objects: pd.DataFrame, users: pd.DataFrame, event_types: Mapping[str, str], zone: str
 ) -> CanonicalRows:
     """Rows whose every value is in the database's canonical form and valid (IDs not yet compared)."""

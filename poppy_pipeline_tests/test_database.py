@@ -19,6 +19,7 @@ from . import mariadb_server, postgres_server
 from .backend_tables import as_poppy_log, catalog_tables, fill, interaction_rows, write_object_files
 
 DAYS = ["2024-02-01", "2024-02-02", "2024-02-03"]
+DEFAULT_TYPES = database.DEFAULT_EVENT_TYPES
 
 
 def sqlite_url(path: Path) -> str:
@@ -49,6 +50,9 @@ def test_days_are_read_mapped_and_equal_to_the_same_log_as_a_file(good_db, tmp_p
     assert {d: counts[d] for d in DAYS} == per_day.to_dict() and counts["no timestamp"] == 0
     checked = database.check_interactions(raw, objects, users, database.DEFAULT_EVENT_TYPES)
     assert checked.rejected.empty and len(checked.valid) == len(rows)
+    with database.read_only(url) as session:  # checked day by day while reading: the same
+        overlapped, _ = database.read_and_check(session, DAYS, objects, users, DEFAULT_TYPES)
+    pd.testing.assert_frame_equal(overlapped.valid, checked.valid)
     # The same log as seed 000's CSV, through the file source's own validation, gives the same rows.
     path = tmp_path / "log.csv"
     as_poppy_log(rows).to_csv(path, index=False)
@@ -73,6 +77,11 @@ def test_bad_rows_are_quarantined_with_table_key_and_column(tmp_path: Path):
     fill(url, pd.concat([good, bad], ignore_index=True), primary_key=False, stamp_type=sa.Text())
     raw, counts, users, objects = read_all(url, DAYS[:1])
     checked = database.check_interactions(raw, objects, users, database.DEFAULT_EVENT_TYPES)
+    with database.read_only(url) as session:  # the same, checked day by day while reading
+        overlapped, same_counts = database.read_and_check(session, DAYS[:1], objects, users, DEFAULT_TYPES)
+    assert same_counts == counts
+    pd.testing.assert_frame_equal(overlapped.valid, checked.valid)
+    pd.testing.assert_frame_equal(overlapped.rejected, checked.rejected)
     assert counts["no timestamp"] == 1 and checked.input_rows == len(good) + len(bad)
     assert len(checked.valid) + len(checked.rejected) == checked.input_rows == len(raw)
     reasons = dict(zip(checked.rejected["Interaction_ID"], checked.rejected["reason"], strict=True))

@@ -97,13 +97,13 @@ def test_a_window_without_a_valid_row_writes_no_day(data_dir: Path, tmp_path: Pa
 
 def test_the_window_is_read_once_per_run(data_dir: Path, tmp_path: Path, monkeypatch):
     reads = []
-    read_interactions = database.read_interactions
+    read_days = database._read_days  # what every read of the window's rows goes through
 
-    def counted(session, days, zone):
+    def counted(session, days, zone, each_day):
         reads.append(list(days))
-        return read_interactions(session, days, zone)
+        return read_days(session, days, zone, each_day)
 
-    monkeypatch.setattr(database, "read_interactions", counted)
+    monkeypatch.setattr(database, "_read_days", counted)
     rows = interaction_rows(600, "2024-02-01", 29, seed=6)
     assert materialize_from(sqlite_source(tmp_path / "poppy.db", rows)).success
     assert len(reads) == 1 and reads[0][0] == "2024-02-01" and reads[0][-1] == "2024-02-29"

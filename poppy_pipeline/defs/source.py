@@ -252,8 +252,7 @@ class InteractionSourceResource(LogSourceResource):
     ) -> tuple[DailyRows, dict[str, int]]:
         """The days of `Interactions`, checked; and the rows each day's query returned."""
         with self.session() as session:
-            raw, counts = database.read_interactions(session, days, self.zone())
-        checked = database.check_interactions(raw, objects, users, self.event_types, self.zone())
+            checked, counts = database.read_and_check(session, days, objects, users, self.event_types, self.zone())
         return split_by_day(checked, days, tiebreak=("Interaction_ID",)).require_rows(), counts
 
 
