@@ -8,7 +8,9 @@ source assets do not change either way.
 
 A real log is checked before anything is written: the source assets (`celestial_objects`,
 `users`, `simulated_interactions`) fail with one sentence when the run's window holds no valid
-row, so a bad log never replaces the previous good run's files with empty ones.
+row, so a bad log never replaces the previous good run's files with empty ones. (The database's
+window is counted by the decision below; its rows are read and checked by `simulated_interactions`
+alone, and the other two write the tables' own users and objects.)
 
 `POPPY_SOURCE_FORMAT=database` reads the Poppy app's database at `POPPY_DATABASE_URL` instead
 (see `poppy_pipeline/database.py`; its naive timestamps are read in `source_timezone` too); with
