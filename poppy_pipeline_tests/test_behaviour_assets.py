@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 
 from poppy_pipeline import tables
+from poppy_pipeline.behaviour import ACTION_COLUMNS, BehaviourSettings
+from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
+from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.defs.celestial_objects import celestial_objects
-from poppy_pipeline.defs.resources import SimulationResource
 from poppy_pipeline.defs.session_actions import (
     ACTION_CHECKS,
-    ActionSourceResource,
     session_actions,
     session_actions_checks,
 )
@@ -26,9 +27,7 @@ from poppy_pipeline.defs.sliding_window_features import (
     sliding_window_features,
     sliding_window_features_targets,
 )
-from poppy_pipeline.defs.source import InteractionSourceResource
 from poppy_pipeline.defs.users import users
-from poppy_pipeline.sessions import ACTION_COLUMNS, BehaviourSettings
 from poppy_pipeline.windows import WINDOW_COLUMNS
 
 from .conftest import WINDOW

@@ -9,10 +9,10 @@ import dagster as dg
 
 from poppy_pipeline import click_model as core
 from poppy_pipeline import click_model_gate as gate
+from poppy_pipeline.dagster_support.day_window import load_window
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.defs.click_model import WINDOWS_ASSET, publish
-from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
-from poppy_pipeline.defs.partitions import single_run
-from poppy_pipeline.defs.window import load_window
 
 VALID_CHECK = "onnx_valid"
 SIZE_CHECK = "onnx_size"

@@ -7,13 +7,15 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.defs.checks import not_applicable, window_check_specs
-from poppy_pipeline.defs.metadata import markdown_table
-from poppy_pipeline.defs.partitions import daily_partitions, single_run
-from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.session_actions import ActionSourceResource
+from poppy_pipeline.behaviour import TICK_MS
+from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
+from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
+from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
+from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
 from poppy_pipeline.profiles import PROFILE_NAMES
-from poppy_pipeline.sessions import TICK_MS, same_actions, simulate_sessions, unsimulable
+from poppy_pipeline.session_measures import same_actions
+from poppy_pipeline.session_simulation import simulate_sessions, unsimulable
 from poppy_pipeline.user_bootstrap import positive_share_interval
 from poppy_pipeline.windows import (
     FEATURE_NAMES,
@@ -24,6 +26,9 @@ from poppy_pipeline.windows import (
 )
 
 POSITIVE_SHARE_RANGE = (0.04, 0.08)
+# Each day's windows carry the settings they were made with (`DataFrame.attrs`, stored beside the
+# CSV by the IO manager), so whoever reads them (click_model) gets them from the data itself.
+SETTINGS_ATTR = "window_settings"
 FINITE_CHECK = "features_finite"
 MEMBERSHIP_CHECK = "windows_within_sessions"
 
@@ -101,6 +106,7 @@ def sliding_window_features(
             days[key] = _simulated_day(simulation, simulated_interactions[key], users, actions, key, spec)
         else:
             days[key] = extract_windows(actions, spec)
+        days[key].attrs[SETTINGS_ATTR] = spec.settings()
         for name, count in membership_problems(actions, days[key], spec).items():
             problems[name] = problems.get(name, 0) + count
     every_day = pd.concat(days.values(), ignore_index=True)
