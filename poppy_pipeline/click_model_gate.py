@@ -214,6 +214,38 @@ def challenge(champion: bytes, challenger: core.TrainedModel, held_out: pd.DataF
 
 # --- the ONNX contract -------------------------------------------------------------------------
 
+VALID_CHECK = "onnx_valid"
+SIZE_CHECK = "onnx_size"
+PARITY_CHECK = "onnx_parity"
+MAX_ONNX_BYTES = 50_000
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One check's verdict and the plain values it was judged on."""
+
+    passed: bool
+    measures: dict
+
+
+def onnx_verdicts(payload: bytes, parity: core.Parity, feature_names: list[str]) -> dict[str, Verdict]:
+    """The ONNX file's three checks: valid and within the contract, small, equal to the pipeline's output."""
+    problems = onnx_problems(payload, feature_names)
+    return {
+        VALID_CHECK: Verdict(not problems, {"problems": problems}),
+        SIZE_CHECK: Verdict(len(payload) < MAX_ONNX_BYTES, {"size_bytes": len(payload), "max": MAX_ONNX_BYTES}),
+        PARITY_CHECK: Verdict(
+            parity.passed,
+            {
+                "max_abs_error": parity.max_abs_error,
+                "error_ratio": parity.max_error_ratio,
+                "max_ratio": 1.0,
+                "windows": parity.rows,
+                "ulps": core.PARITY_ULPS,
+            },
+        ),
+    }
+
 
 def onnx_problems(payload: bytes, feature_names: list[str]) -> list[str]:
     """What breaks the ONNX contract (empty when it holds), `onnx.checker` first."""

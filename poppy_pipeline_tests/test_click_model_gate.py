@@ -188,3 +188,25 @@ def test_many_users_are_resampled_in_fixed_groups(monkeypatch: pytest.MonkeyPatc
     intervals = gate.held_out_intervals(labels, scores, frame["Truth"].to_numpy(), users, seed=1)
     assert intervals.auc.estimate == pytest.approx(roc_auc_score(labels, scores))
     assert intervals.auc.low < intervals.auc.estimate < intervals.auc.high
+
+
+def test_the_onnx_verdicts_hold_for_the_export_and_name_what_breaks():
+    frame = scored_windows(users=20, rows=2_000)
+    features = np.repeat(frame[["Score"]].to_numpy(), 20, axis=1) + np.random.default_rng(2).normal(size=(2_000, 20))
+    pipeline = core.fit_calibrated(features, frame["Label"].to_numpy())
+    payload = core.TrainedModel(pipeline, ("2026-11-01",), (1000,), WindowSpec(), seed=1).onnx_bytes()
+    parity = core.onnx_parity(payload, pipeline, features)
+    names = list(core.FEATURE_NAMES)
+    verdicts = gate.onnx_verdicts(payload, parity, names)
+    assert {name: v.passed for name, v in verdicts.items()} == {
+        gate.VALID_CHECK: True,
+        gate.SIZE_CHECK: True,
+        gate.PARITY_CHECK: True,
+    }
+    assert verdicts[gate.SIZE_CHECK].measures["size_bytes"] == len(payload)
+    reordered = gate.onnx_verdicts(payload, parity, names[::-1])[gate.VALID_CHECK]
+    assert not reordered.passed and reordered.measures["problems"] == [
+        "metadata property feature_names is not the training order"
+    ]
+    off = core.Parity(max_abs_error=1e-3, max_error_ratio=2.0, rows=10)
+    assert not gate.onnx_verdicts(payload, off, names)[gate.PARITY_CHECK].passed
