@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from poppy_pipeline.raw_csv import SourceError
@@ -59,11 +60,10 @@ class DailyRows:
 def split_by_day(checked: Checked, days: list[str], tiebreak: tuple[str, ...] = ()) -> DailyRows:
     """The valid rows of each requested day (by `Timestamp`, then `tiebreak`, then input order)."""
     rows = checked.valid
-    ordered = rows.assign(_day=rows["Timestamp"].dt.strftime("%Y-%m-%d")).sort_values(
-        ["Timestamp", *tiebreak], kind="stable"
-    )
-    wanted = ordered[ordered["_day"].isin(days)]
-    groups = {day: frame.drop(columns="_day").reset_index(drop=True) for day, frame in wanted.groupby("_day")}
-    empty = rows.iloc[0:0].reset_index(drop=True)
-    by_day = {day: groups.get(day, empty) for day in days}
-    return DailyRows(checked, by_day, len(rows) - len(wanted))
+    ordered = rows.sort_values(["Timestamp", *tiebreak], kind="stable")
+    day_of_row = ordered["Timestamp"].to_numpy().astype("datetime64[D]")  # sorted, so each day is one slice
+    wanted = np.array(days, dtype="datetime64[D]")
+    starts, ends = np.searchsorted(day_of_row, wanted, "left"), np.searchsorted(day_of_row, wanted, "right")
+    by_day = {day: ordered.iloc[s:e].reset_index(drop=True) for day, s, e in zip(days, starts, ends, strict=True)}
+    in_window = sum(len(frame) for frame in by_day.values())
+    return DailyRows(checked, by_day, len(rows) - in_window)

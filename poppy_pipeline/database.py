@@ -20,7 +20,8 @@ Connections, the read-only transaction and errors are in `database_connection.py
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,26 +33,22 @@ import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
 from poppy_pipeline.catalog import CATALOG_COLUMNS, Catalog, ObjectFile, map_object_rows
+from poppy_pipeline.database_checks import (
+    INTERACTION_COLUMNS,
+    PRIMARY_KEY,
+    TIMESTAMP,
+    CanonicalRows,
+    canonical_rows,
+    check_interactions,
+    row_origins,
+)
 from poppy_pipeline.database_connection import INTERACTIONS, MYSQL_DIALECTS, DatabaseError, Session, describe, read_only
 from poppy_pipeline.raw_csv import SourceError
 from poppy_pipeline.rows import UTC, Checked, RowRules
 from poppy_pipeline.settings import OBJECT_TYPES
-from poppy_pipeline.sources import POPPY, POPPY_LOG_COLUMNS, check_poppy_rows, users_from_poppy_rows
+from poppy_pipeline.sources import POPPY, users_from_poppy_rows
 
 DATABASE = "database"
-PRIMARY_KEY = "Interaction_ID"
-INTERACTION_COLUMNS = [
-    "Interaction_ID",
-    "User_ID",
-    "Object_Type",
-    "Object_Reference_ID",
-    "Interaction_Type",
-    "Interaction_Rating",
-    "Interaction_Timestamp",
-]
-# The table's columns under the names of seed 000's log, which the validation speaks.
-AS_LOG_COLUMNS = dict(zip(INTERACTION_COLUMNS, POPPY_LOG_COLUMNS, strict=True))
-TIMESTAMP = "Interaction_Timestamp"
 CATALOG_TABLES = {"Star": "Stars", "Planet": "Planets", "Moon": "Moons"}
 # The back end stores likes; the pipeline calls them favourites.
 DEFAULT_EVENT_TYPES = {"View": "View", "Click": "Click", "Like": "Favorite", "Rate": "Rate"}
@@ -92,7 +89,7 @@ def _split_rows(rows: list[tuple]) -> pa.Table:
 
 def _rows_frame(tables: list[pa.Table]) -> pd.DataFrame:
     if not tables:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in INTERACTION_COLUMNS})
+        return pd.DataFrame({c: pd.Series(dtype="str") for c in INTERACTION_COLUMNS})
     return pa.concat_tables(tables).to_pandas()
 
 
@@ -109,18 +106,58 @@ def read_interactions(session: Session, days: list[str], zone: str = UTC) -> tup
     whose timestamp is NULL (they belong to no day, so every read reports them); and the number of
     rows each query returned.
 
-    Rows come in primary-key order (then timestamp), whichever the database."""
+    Each day's rows come in blocks of consecutive IDs; the order inside a block is the server's (the
+    checks do not depend on it: a repeated ID is judged in ID, then timestamp, order)."""
+    frames: list[pd.DataFrame] = []
+    counts = _read_days(session, days, zone, frames.append)
+    return _concat(frames), counts
+
+
+def read_and_check(
+    session: Session,
+    days: list[str],
+    objects: pd.DataFrame,
+    users: pd.DataFrame,
+    event_types: Mapping[str, str],
+    zone: str = UTC,
+) -> tuple[Checked, dict[str, int]]:
+    """`read_interactions`, checked (`check_interactions`). Each day's rows are checked in a second
+    thread while the server prepares the next day (Arrow and numpy release the GIL), so the client's
+    checks and the server's work overlap instead of adding up."""
+    frames: list[pd.DataFrame] = []
+    passes: list[Future[CanonicalRows]] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poppy_checks") as worker:
+
+        def check_soon(frame: pd.DataFrame) -> None:
+            frames.append(frame)
+            passes.append(worker.submit(canonical_rows, frame, objects, users, event_types, zone))
+
+        counts = _read_days(session, days, zone, check_soon)
+        canonical = CanonicalRows.concat([done.result() for done in passes])
+    return check_interactions(_concat(frames), objects, users, event_types, zone, canonical), counts
+
+
+def _read_days(session: Session, days: list[str], zone: str, each_day: Callable[[pd.DataFrame], None]) -> dict:
+    """Each day's rows (then those without a timestamp) to `each_day`; the rows each query returned."""
     session.columns(INTERACTIONS)  # a missing table fails here, with its name
     table = _interactions_table()
     stamp, key = table.c[TIMESTAMP], table.c[PRIMARY_KEY]
-    chunks: list[pa.Table] = []
     counts: dict[str, int] = {}
     collect = _collect_blocks if session.engine.dialect.name in MYSQL_DIALECTS else _collect_rows
     for day in days:
+        chunks: list[pa.Table] = []
         counts[day] = collect(session, *local_bounds(day, day, zone), chunks)
-    no_timestamp = sa.select(_joined_row(table)).where(stamp.is_(None)).order_by(key)
-    counts["no timestamp"] = _append(session, no_timestamp, chunks)
-    return _rows_frame(chunks), counts
+        each_day(_rows_frame(chunks))
+    chunks = []
+    counts["no timestamp"] = _append(
+        session, sa.select(_joined_row(table)).where(stamp.is_(None)).order_by(key), chunks
+    )
+    each_day(_rows_frame(chunks))
+    return counts
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
 
 
 def _collect_rows(session: Session, start: str, end: str, into: list[pa.Table]) -> int:
@@ -152,7 +189,7 @@ def _append(session: Session, statement, into: list[pa.Table]) -> int:
 BLOCK_ROWS = 1_000
 _MYSQL_ROW = (
     "REPLACE(REPLACE(CONCAT_WS(CHAR(31), "
-    + ", ".join(f"IFNULL(CAST(`{c}` AS CHAR), '')" for c in INTERACTION_COLUMNS)
+    + ", ".join(f"IFNULL(`{c}`, '')" for c in INTERACTION_COLUMNS)
     + "), CHAR(10), ' '), CHAR(13), ' ')"
 )
 _MYSQL_IN_DAY = f"`{TIMESTAMP}` >= :start AND `{TIMESTAMP}` < :end"
@@ -161,7 +198,7 @@ _MYSQL_DAY_KEYS = sa.text(
     f" FROM `{INTERACTIONS}` WHERE {_MYSQL_IN_DAY}"
 )
 _MYSQL_BLOCKS = (
-    f"SELECT COUNT(*), GROUP_CONCAT({_MYSQL_ROW} ORDER BY `{PRIMARY_KEY}`, `{TIMESTAMP}` SEPARATOR '\n')"
+    f"SELECT COUNT(*), GROUP_CONCAT({_MYSQL_ROW} SEPARATOR '\n')"
     f" FROM `{INTERACTIONS}` WHERE {_MYSQL_IN_DAY} AND {{keys}}"
     f" GROUP BY `{PRIMARY_KEY}` DIV {BLOCK_ROWS} ORDER BY `{PRIMARY_KEY}` DIV {BLOCK_ROWS}"
 )
@@ -223,42 +260,6 @@ def count_interactions(
         table.c["Interaction_Type"].in_(sa.bindparam("types", sorted(event_types), expanding=True)),
     )
     return int(session.rows(INTERACTIONS, statement)[0][0])
-
-
-def row_origins(table: str, key: str, raw: pd.DataFrame) -> pd.Series:
-    """Where each row comes from, for reasons: `Interactions Interaction_ID=42`."""
-    return table + " " + key + "=" + raw[key].fillna("NULL").astype(str)
-
-
-def check_interactions(
-    raw: pd.DataFrame,
-    objects: pd.DataFrame,
-    users: pd.DataFrame,
-    event_types: Mapping[str, str],
-    zone: str = UTC,
-) -> Checked:
-    """Validate the rows read against the catalog and the users, in `simulated_interactions`' columns.
-
-    Types are mapped first (`Like` → `Favorite`); a type the map does not name is rejected as
-    unknown. Rejected rows keep the table's columns and values.
-    """
-    raw = raw.reset_index(drop=True)
-    known = raw["Interaction_Type"].isin(list(event_types))
-    mapped = raw["Interaction_Type"].where(~known, _mapped(raw.loc[known, "Interaction_Type"], event_types))
-    as_log = raw.assign(Interaction_Type=mapped).rename(columns=AS_LOG_COLUMNS)
-    labels = {v: k for k, v in AS_LOG_COLUMNS.items()}
-    rules = RowRules(as_log, row_origins(INTERACTIONS, PRIMARY_KEY, raw), labels)
-    rules.reject(~known, "Interaction_Type", f"is not one of {', '.join(event_types)}")
-    checked = check_poppy_rows(Path(INTERACTIONS), rules, objects, users, zone)
-    rejected = raw.loc[checked.rejected.index].assign(reason=checked.rejected["reason"])
-    return Checked(checked.source_file, checked.valid, rejected.reset_index(drop=True), checked.input_rows)
-
-
-def _mapped(kinds: pd.Series, event_types: Mapping[str, str]) -> pd.Series:
-    """`kinds` through the map, once per distinct value (Series.map calls back per row)."""
-    codes, distinct = pd.factorize(kinds)
-    targets = np.array([event_types[kind] for kind in distinct], dtype=object)
-    return pd.Series(targets[codes], index=kinds.index, dtype=kinds.dtype)
 
 
 def unmapped_types(event_types: Mapping[str, str]) -> list[str]:

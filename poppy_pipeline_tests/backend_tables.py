@@ -8,20 +8,6 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-INTERACTIONS_DDL = """CREATE TABLE Interactions (
-    Interaction_ID INT {key},
-    User_ID INT,
-    Object_Type VARCHAR(10),
-    Object_Reference_ID INT,
-    Interaction_Type VARCHAR(10),
-    Interaction_Rating INT NULL,
-    Interaction_Timestamp {stamp} NULL
-)"""
-CATALOG_DDL = [
-    "CREATE TABLE Stars (Star_ID INT PRIMARY KEY, Star_Name VARCHAR(40), Star_SpType VARCHAR(10), Distance_LY FLOAT)",
-    "CREATE TABLE Planets (Planet_ID INT PRIMARY KEY, Planet_Name VARCHAR(40), Planet_Type VARCHAR(20))",
-    "CREATE TABLE Moons (Moon_ID INT PRIMARY KEY, Moon_Name VARCHAR(40), Parent_Planet_Name VARCHAR(40))",
-]
 SIZES = {"Star": 40, "Planet": 20, "Moon": 20}
 SPECTRA = ["G2V", "K1III", "M5V", "B8", "A0V", "F5IV"]
 PLANET_TYPES = ["Terrestrial", "Gas Giant", "Ice Giant", "Dwarf Planet"]
@@ -99,27 +85,52 @@ def write_object_files(folder: Path) -> Path:
     return folder
 
 
-def create_tables(url: str, primary_key: bool = True, stamp_type: str = "DATETIME") -> None:
+def _tables(primary_key: bool, stamp_type: sa.types.TypeEngine) -> sa.MetaData:
+    """The back end's tables; SQLAlchemy quotes their mixed-case names as each database needs
+    (PostgreSQL folds unquoted names to lower case)."""
+    metadata = sa.MetaData()
+
+    def key(name: str) -> sa.Column:
+        return sa.Column(name, sa.Integer, primary_key=True, autoincrement=False)
+
+    sa.Table(
+        "Interactions",
+        metadata,
+        key("Interaction_ID") if primary_key else sa.Column("Interaction_ID", sa.Integer),
+        sa.Column("User_ID", sa.Integer),
+        sa.Column("Object_Type", sa.String(10)),
+        sa.Column("Object_Reference_ID", sa.Integer),
+        sa.Column("Interaction_Type", sa.String(10)),
+        sa.Column("Interaction_Rating", sa.Integer, nullable=True),
+        sa.Column("Interaction_Timestamp", stamp_type, nullable=True),
+    )
+    text = sa.String(40)
+    sa.Table("Stars", metadata, key("Star_ID"), sa.Column("Star_Name", text), sa.Column("Star_SpType", sa.String(10)),
+             sa.Column("Distance_LY", sa.Float))  # fmt: skip
+    sa.Table("Planets", metadata, key("Planet_ID"), sa.Column("Planet_Name", text), sa.Column("Planet_Type", text))
+    sa.Table("Moons", metadata, key("Moon_ID"), sa.Column("Moon_Name", text), sa.Column("Parent_Planet_Name", text))
+    return metadata
+
+
+def create_tables(url: str, primary_key: bool = True, stamp_type: sa.types.TypeEngine | None = None) -> None:
+    """`Interactions` (its timestamp a DATETIME, or `stamp_type`), `Stars`, `Planets`, `Moons`."""
     engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        ddl = INTERACTIONS_DDL.format(key="PRIMARY KEY" if primary_key else "", stamp=stamp_type)
-        for statement in [ddl, *CATALOG_DDL]:
-            connection.exec_driver_sql(statement)
+    _tables(primary_key, stamp_type if stamp_type is not None else sa.DateTime()).create_all(engine)
     engine.dispose()
 
 
 def insert(url: str, table: str, rows: pd.DataFrame) -> None:
     """Insert `rows` (missing values as NULL)."""
     records = rows.astype(object).where(rows.notna(), None).to_dict("records")
-    columns = ", ".join(rows.columns)
-    values = ", ".join(f":{c}" for c in rows.columns)
     engine = sa.create_engine(url)
     with engine.begin() as connection:
-        connection.execute(sa.text(f"INSERT INTO {table} ({columns}) VALUES ({values})"), records)
+        connection.execute(sa.insert(sa.table(table, *(sa.column(c) for c in rows.columns))), records)
     engine.dispose()
 
 
-def fill(url: str, interactions: pd.DataFrame, primary_key: bool = True, stamp_type: str = "DATETIME") -> None:
+def fill(
+    url: str, interactions: pd.DataFrame, primary_key: bool = True, stamp_type: sa.types.TypeEngine | None = None
+) -> None:
     """The back end's tables with the catalog and `interactions`."""
     create_tables(url, primary_key, stamp_type)
     for name, frame in catalog_tables().items():

@@ -11,7 +11,6 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -21,6 +20,8 @@ from urllib.parse import quote_plus
 
 import pymysql
 import pytest
+
+from .servers import free_port, require
 
 INSTALL_HINT = "install MariaDB: `apt-get install -y mariadb-server` (the tests start their own server)"
 DATABASE = "poppy"
@@ -76,20 +77,7 @@ def binaries() -> tuple[str, str] | None:
 
 
 def require_mariadb() -> tuple[str, str]:
-    """The server's binaries; skip without them, but fail under CI: CI must run these tests."""
-    found = binaries()
-    if found is None:
-        reason = f"no MariaDB server found: {INSTALL_HINT}"
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {reason}")
-        pytest.skip(reason)
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return require(binaries(), "MariaDB", INSTALL_HINT)
 
 
 def start(folder: Path, buffer_pool: str = "128M") -> MariaDB:

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from poppy_pipeline import database
 from poppy_pipeline.catalog import build_catalog, generate_durations
@@ -14,10 +15,11 @@ from poppy_pipeline.randomness import stream
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.sources import check_poppy_log, read_poppy_log, users_from_poppy_log
 
-from . import mariadb_server
+from . import mariadb_server, postgres_server
 from .backend_tables import as_poppy_log, catalog_tables, fill, interaction_rows, write_object_files
 
 DAYS = ["2024-02-01", "2024-02-02", "2024-02-03"]
+DEFAULT_TYPES = database.DEFAULT_EVENT_TYPES
 
 
 def sqlite_url(path: Path) -> str:
@@ -48,6 +50,9 @@ def test_days_are_read_mapped_and_equal_to_the_same_log_as_a_file(good_db, tmp_p
     assert {d: counts[d] for d in DAYS} == per_day.to_dict() and counts["no timestamp"] == 0
     checked = database.check_interactions(raw, objects, users, database.DEFAULT_EVENT_TYPES)
     assert checked.rejected.empty and len(checked.valid) == len(rows)
+    with database.read_only(url) as session:  # checked day by day while reading: the same
+        overlapped, _ = database.read_and_check(session, DAYS, objects, users, DEFAULT_TYPES)
+    pd.testing.assert_frame_equal(overlapped.valid, checked.valid)
     # The same log as seed 000's CSV, through the file source's own validation, gives the same rows.
     path = tmp_path / "log.csv"
     as_poppy_log(rows).to_csv(path, index=False)
@@ -69,9 +74,14 @@ def test_bad_rows_are_quarantined_with_table_key_and_column(tmp_path: Path):
     bad["Interaction_Timestamp"] = [None, "2024-02-01 25:61:00", *["2024-02-01 10:00:00"] * 6]
     bad["Object_Type"] = "Star"
     url = sqlite_url(tmp_path / "poppy.db")
-    fill(url, pd.concat([good, bad], ignore_index=True), primary_key=False, stamp_type="TEXT")
+    fill(url, pd.concat([good, bad], ignore_index=True), primary_key=False, stamp_type=sa.Text())
     raw, counts, users, objects = read_all(url, DAYS[:1])
     checked = database.check_interactions(raw, objects, users, database.DEFAULT_EVENT_TYPES)
+    with database.read_only(url) as session:  # the same, checked day by day while reading
+        overlapped, same_counts = database.read_and_check(session, DAYS[:1], objects, users, DEFAULT_TYPES)
+    assert same_counts == counts
+    pd.testing.assert_frame_equal(overlapped.valid, checked.valid)
+    pd.testing.assert_frame_equal(overlapped.rejected, checked.rejected)
     assert counts["no timestamp"] == 1 and checked.input_rows == len(good) + len(bad)
     assert len(checked.valid) + len(checked.rejected) == checked.input_rows == len(raw)
     reasons = dict(zip(checked.rejected["Interaction_ID"], checked.rejected["reason"], strict=True))
@@ -173,14 +183,21 @@ def test_too_few_rows_fail_or_simulate(good_db):
     assert views == (rows["Interaction_Type"] == "View").sum()
 
 
-def test_without_mariadb_the_server_tests_skip_with_a_hint_but_fail_under_ci(monkeypatch):
-    monkeypatch.setattr(mariadb_server, "binaries", lambda: None)
+@pytest.mark.parametrize(
+    ("module", "require", "server", "package"),
+    [
+        (mariadb_server, "require_mariadb", "MariaDB", "mariadb-server"),
+        (postgres_server, "require_postgres", "PostgreSQL", "postgresql"),
+    ],
+)
+def test_without_a_server_its_tests_skip_with_a_hint_but_fail_under_ci(monkeypatch, module, require, server, package):
+    monkeypatch.setattr(module, "binaries", lambda: None)
     monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception, match="apt-get install -y mariadb-server"):
-        mariadb_server.require_mariadb()
+    with pytest.raises(pytest.skip.Exception, match=f"apt-get install -y {package}"):
+        getattr(module, require)()
     monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="CI is set but no MariaDB server found"):
-        mariadb_server.require_mariadb()
+    with pytest.raises(pytest.fail.Exception, match=f"CI is set but no {server} server found"):
+        getattr(module, require)()
 
 
 def test_naive_timestamps_are_read_in_the_source_time_zone(tmp_path: Path):

@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from poppy_pipeline import tables
+from poppy_pipeline import database, tables
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource, run_window
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.engine_exports import LAYER_2_COLUMNS, LAYER_2_FILE, EngineExportError, write_layer_2
@@ -81,16 +81,32 @@ def test_too_few_rows_fail_the_run_by_default(data_dir: Path, tmp_path: Path):
     assert not (data_dir / "simulated_interactions").exists()
 
 
-def test_a_window_without_a_valid_row_fails_before_anything_is_written(data_dir: Path, tmp_path: Path):
+def test_a_window_without_a_valid_row_writes_no_day(data_dir: Path, tmp_path: Path):
     rows = interaction_rows(400, "2024-02-01", 29, seed=4).assign(Object_Reference_ID=10_000)  # no such object
     result = materialize_from(sqlite_source(tmp_path / "poppy.db", rows))
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert failure.step_key == "celestial_objects"
+    # The decision counted 400 rows, so the catalog and the users (the tables' own) were written; the
+    # rows are read and checked once, by simulated_interactions, which writes nothing.
+    assert failure.step_key == "simulated_interactions"
     message = failure.event_specific_data.error.message
     assert "Interactions: no valid rows in 2024-02-01..2024-02-29 (400 rows: 0 valid outside the window," in message
     assert "Object_Reference_ID '10000' is not the ID of a" in message
-    assert not (data_dir / "celestial_objects.csv").exists() and not (data_dir / "simulated_interactions").exists()
+    assert not (data_dir / "simulated_interactions").exists()
+
+
+def test_the_window_is_read_once_per_run(data_dir: Path, tmp_path: Path, monkeypatch):
+    reads = []
+    read_days = database._read_days  # what every read of the window's rows goes through
+
+    def counted(session, days, zone, each_day):
+        reads.append(list(days))
+        return read_days(session, days, zone, each_day)
+
+    monkeypatch.setattr(database, "_read_days", counted)
+    rows = interaction_rows(600, "2024-02-01", 29, seed=6)
+    assert materialize_from(sqlite_source(tmp_path / "poppy.db", rows)).success
+    assert len(reads) == 1 and reads[0][0] == "2024-02-01" and reads[0][-1] == "2024-02-29"
 
 
 def test_too_few_rows_simulate_when_asked(data_dir: Path, tmp_path: Path):

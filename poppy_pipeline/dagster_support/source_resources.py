@@ -8,13 +8,15 @@ source assets do not change either way.
 
 A real log is checked before anything is written: the source assets (`celestial_objects`,
 `users`, `simulated_interactions`) fail with one sentence when the run's window holds no valid
-row, so a bad log never replaces the previous good run's files with empty ones.
+row, so a bad log never replaces the previous good run's files with empty ones. (The database's
+window is counted by the decision below; its rows are read and checked by `simulated_interactions`
+alone, and the other two write the tables' own users and objects.)
 
 `POPPY_SOURCE_FORMAT=database` reads the Poppy app's database at `POPPY_DATABASE_URL` instead
 (see `poppy_pipeline/database.py`; its naive timestamps are read in `source_timezone` too); with
 fewer than `min_real_interactions` rows in the run's window it fails, or simulates when
 `when_too_few` is `simulate`. The decision is made once per run (the first time an asset asks),
-so the three source assets agree.
+so the three source assets agree; the window's rows are read once, by `simulated_interactions`.
 """
 
 import os
@@ -142,6 +144,12 @@ class InteractionSourceResource(LogSourceResource):
     def is_real(self) -> bool:
         return self.kind != SIMULATION
 
+    @property
+    def checked_by_reading(self) -> bool:
+        """Whether the source assets read the run's window of the log before writing. Not the database:
+        its decision counted the window's rows, and `simulated_interactions` alone reads them."""
+        return self.is_real and self.kind != DATABASE
+
     def url(self) -> str:
         url = self.database_url or os.environ.get("POPPY_DATABASE_URL", "")
         if not url:
@@ -246,8 +254,7 @@ class InteractionSourceResource(LogSourceResource):
     ) -> tuple[DailyRows, dict[str, int]]:
         """The days of `Interactions`, checked; and the rows each day's query returned."""
         with self.session() as session:
-            raw, counts = database.read_interactions(session, days, self.zone())
-        checked = database.check_interactions(raw, objects, users, self.event_types, self.zone())
+            checked, counts = database.read_and_check(session, days, objects, users, self.event_types, self.zone())
         return split_by_day(checked, days, tiebreak=("Interaction_ID",)).require_rows(), counts
 
 
@@ -307,7 +314,7 @@ def check_before_writing(
     days = run_partition_keys(context)
     if not days:
         return
-    if source.is_real and _in_run(context, "simulated_interactions"):
+    if source.checked_by_reading and _in_run(context, "simulated_interactions"):
         context.log.info(f"checked before writing: {source.log_days(objects, users, days).describe()}")
     if action_source.is_real and _in_run(context, "session_actions"):
         actions = split_actions_by_day(action_source.read(), days).require_rows()

@@ -43,7 +43,7 @@ def celestial_objects(
         settings, objects_dir = simulation.settings(), Path(simulation.objects_dir)
         catalog = interaction_source.catalog(settings, objects_dir) if not own_catalog else None
         objects, checked = interaction_source.log_objects(lambda: catalog.objects)
-        users = interaction_source.log_users()[0] if interaction_source.is_real else None
+        users = interaction_source.log_users()[0] if interaction_source.checked_by_reading else None
         check_before_writing(context, interaction_source, action_source, objects, users)
     if catalog is None and checked is None:  # a csv log: its bad rows are quarantined with the interactions
         sources, intakes = {t: interaction_source.path for t in objects["Object_Type"].unique()}, []
