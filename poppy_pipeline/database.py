@@ -302,8 +302,7 @@ def decide(
         return Decision(
             False,
             rows,
-            f"{found}, fewer than min_real_interactions {min_rows}: simulating instead (when_too_few: simulate),"
-            " with the configured parameters; fitting them to these rows awaits simulation_fit.",
+            f"{found}, fewer than min_real_interactions {min_rows}: simulating instead (when_too_few: simulate).",
         )
     raise DatabaseError(
         f"{found}, fewer than min_real_interactions {min_rows}; widen the window, lower min_real_interactions,"

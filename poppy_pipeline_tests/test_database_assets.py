@@ -25,9 +25,10 @@ SUMMARIES = [
 
 
 def materialize_from(
-    source: InteractionSourceResource, extra_checks=(), tags=FEBRUARY, **resources
+    source: InteractionSourceResource, extra_checks=(), tags=FEBRUARY, extra_names=(), **resources
 ) -> dg.ExecuteInProcessResult:
-    assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.key.to_user_string() in SUMMARIES]
+    names = [*SUMMARIES, *extra_names]
+    assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.key.to_user_string() in names]
     return dg.materialize(
         [*assets, *(defs.asset_checks or []), *extra_checks],
         resources={**defs.resources, "interaction_source": source, **resources},

@@ -17,6 +17,8 @@ alone, and the other two write the tables' own users and objects.)
 fewer than `min_real_interactions` rows in the run's window it fails, or simulates when
 `when_too_few` is `simulate`. The decision is made once per run (the first time an asset asks),
 so the three source assets agree; the window's rows are read once, by `simulated_interactions`.
+Simulating instead, they use the settings of an earlier `simulation_fit.json` of the same
+database when there is one (`poppy_pipeline/fallback.py`), chosen once too.
 """
 
 import os
@@ -40,6 +42,8 @@ from poppy_pipeline.dagster_support.quarantine_checks import Intake
 from poppy_pipeline.daily_rows import DailyRows, split_by_day
 from poppy_pipeline.database import DATABASE, DEFAULT_EVENT_TYPES
 from poppy_pipeline.database_connection import DEFAULT_CHUNK_ROWS
+from poppy_pipeline.fallback import FIT_FILE, FallbackSimulation, fallback_simulation
+from poppy_pipeline.paths import data_dir
 from poppy_pipeline.rows import UTC, Checked, checked_zone
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.sources import (
@@ -124,6 +128,7 @@ class InteractionSourceResource(LogSourceResource):
     )
     _run_tags: dict[str, str] = PrivateAttr(default_factory=dict)
     _decision: database.Decision | None = PrivateAttr(default=None)
+    _fallback: FallbackSimulation | None = PrivateAttr(default=None)
     _log: object = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -173,11 +178,39 @@ class InteractionSourceResource(LogSourceResource):
             (self._log or dg.get_dagster_logger()).info(self._decision.message)
         return self._decision
 
+    @property
+    def simulating_instead(self) -> bool:
+        """Whether this run simulates because the database's window holds too few rows."""
+        return self.format == DATABASE and not self.database_decision().use_database
+
+    def simulation_settings(self, configured: SimulationSettings) -> SimulationSettings:
+        """The settings the simulation runs with: `configured`, or, when simulating instead of too few
+        rows, those of an earlier fit of the same database (decided once, like the decision)."""
+        if not self.simulating_instead:
+            return configured
+        if self._fallback is None:
+            self._fallback = fallback_simulation(
+                configured,
+                data_dir() / FIT_FILE,
+                self.database_name(),
+                run_window(self._run_tags)[0],
+                self.min_real_interactions,
+            )
+            (self._log or dg.get_dagster_logger()).info(self._fallback.description)
+        return self._fallback.settings
+
     def decision_metadata(self) -> dict[str, str]:
         """What a source asset records about the database decision (nothing for other sources)."""
         if self.format != DATABASE:
             return {}
-        return {"database": self.database_name(), "database_decision": self.database_decision().message}
+        fallback = {"simulation_settings": self._fallback.description} if self._fallback else {}
+        return {"database": self.database_name(), "database_decision": self.database_decision().message, **fallback}
+
+    def fitted_log(self) -> str:
+        """What `simulation_fit` records it was fitted to: the database's table or the log's path, read."""
+        if self.kind == DATABASE:
+            return self.database_name()
+        return str(self.location()) if self.is_real else SIMULATION
 
     def database_name(self) -> str:
         return database.describe(self.url(), database.INTERACTIONS)

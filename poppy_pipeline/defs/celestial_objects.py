@@ -40,7 +40,8 @@ def celestial_objects(
     """
     own_catalog = interaction_source.kind in (PINGS.name, CSV.name)  # the log brings its objects
     with sentences():
-        settings, objects_dir = simulation.settings(), Path(simulation.objects_dir)
+        settings = interaction_source.simulation_settings(simulation.settings())
+        objects_dir = Path(simulation.objects_dir)
         catalog = interaction_source.catalog(settings, objects_dir) if not own_catalog else None
         objects, checked = interaction_source.log_objects(lambda: catalog.objects)
         users = interaction_source.log_users()[0] if interaction_source.checked_by_reading else None

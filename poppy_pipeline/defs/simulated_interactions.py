@@ -14,6 +14,7 @@ from poppy_pipeline.dagster_support.simulation_resource import SimulationResourc
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource, read_log_days, sentences
 from poppy_pipeline.interactions import build_model, simulate_day
 from poppy_pipeline.repeats import expected_repeat_share, feasible_repeat_shares, revisit_probability
+from poppy_pipeline.settings import SimulationSettings
 
 INTEGRITY = "integrity"
 PATTERN_CHECKS = {
@@ -58,18 +59,20 @@ def simulated_interactions(
     in one run (or in parallel) and gives byte-identical files.
     """
     keys = context.partition_keys
+    with sentences():
+        settings = interaction_source.simulation_settings(simulation.settings())
     if interaction_source.is_real:
         with sentences():
             days, metadata, intakes, accounting = read_log_days(
                 context, interaction_source, celestial_objects, users, keys
             )
     else:
-        days, metadata = _simulate(context, simulation, celestial_objects, users, keys)
+        days, metadata = _simulate(context, settings, celestial_objects, users, keys)
         intakes, accounting = [], {}
     counts, check = quarantine(
         context, "simulated_interactions", intakes, interaction_source.max_quarantine_share, accounting
     )
-    patterns_checked = _pattern_checks(context, simulation, interaction_source, days, celestial_objects, users)
+    patterns_checked = _pattern_checks(context, settings, interaction_source, days, celestial_objects, users)
     return dg.MaterializeResult(
         value=days,
         metadata={
@@ -85,8 +88,7 @@ def simulated_interactions(
     )
 
 
-def _simulate(context, simulation: SimulationResource, objects: pd.DataFrame, users: pd.DataFrame, keys: list[str]):
-    settings = simulation.settings()
+def _simulate(context, settings: SimulationSettings, objects: pd.DataFrame, users: pd.DataFrame, keys: list[str]):
     model = build_model(settings, objects, users)
     days: dict[str, pd.DataFrame] = {}
     for i, key in enumerate(keys, start=1):
@@ -111,7 +113,7 @@ def _simulate(context, simulation: SimulationResource, objects: pd.DataFrame, us
 
 def _pattern_checks(
     context: dg.AssetExecutionContext,
-    simulation: SimulationResource,
+    settings: SimulationSettings,
     interaction_source: InteractionSourceResource,
     days: dict[str, pd.DataFrame],
     celestial_objects: pd.DataFrame,
@@ -132,7 +134,7 @@ def _pattern_checks(
         # may act before their recorded sign-up, so that rule is the simulation's alone.
         results = {INTEGRITY: patterns.integrity(window, users, celestial_objects, check_signup=False)}
     else:
-        results = _measure_patterns(simulation.settings(), window, celestial_objects, users, keys)
+        results = _measure_patterns(settings, window, celestial_objects, users, keys)
     if not results[INTEGRITY].passed:  # a generator bug or a broken log: nothing is written
         raise dg.Failure(f"simulated_interactions {span}: {results[INTEGRITY].describe()} {results[INTEGRITY].details}")
     selected = {key.name for key in context.selected_asset_check_keys}

@@ -38,11 +38,14 @@ def simulation_fit(
     """`$POPPY_DATA_DIR/simulation_fit.json` (each parameter's value and method, and what the log
     cannot inform) and `simulation_fit.yaml`, a run config: `make run CONFIG=…/simulation_fit.yaml`
     simulates more data like the log."""
+    if interaction_source.simulating_instead:  # a fit of the simulation would replace the real rows' fit
+        context.log.info("not fitted: the run simulated instead of reading the database; the last fit is kept")
+        return dg.MaterializeResult(metadata={"skipped": "simulated instead of too few database rows"})
     days = window_days(context, config)
     events = load_window(context, csv_io_manager, "simulated_interactions", days)
     known = int((pd.to_datetime(users["Signup_Date"]) <= pd.Timestamp(days[-1])).sum())
     fit = fit_log(events, celestial_objects, days, population=known)
-    fit["window"]["source"] = interaction_source.kind
+    fit["window"] |= {"source": interaction_source.kind, "log": interaction_source.fitted_log()}
     json_path = write_json(fit, data_dir() / "simulation_fit.json")
     yaml_path = data_dir() / "simulation_fit.yaml"
     with replaced_atomically(yaml_path) as temporary:

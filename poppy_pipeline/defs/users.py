@@ -37,7 +37,7 @@ def users(
     log brings its own `users.csv`; a `poppy` log's users signed up the (UTC) day first seen.
     A real log whose window has no valid row fails here, before anything is written.
     """
-    settings = simulation.settings()
+    settings = interaction_source.simulation_settings(simulation.settings())
     with sentences():
         if interaction_source.is_real:
             population, checked = interaction_source.log_users()
