@@ -302,7 +302,8 @@ def decide(
         return Decision(
             False,
             rows,
-            f"{found}, fewer than min_real_interactions {min_rows}: simulating instead (when_too_few: simulate).",
+            f"{found}, fewer than min_real_interactions {min_rows}: simulating instead (when_too_few: simulate),"
+            " with an earlier simulation_fit of this database if there is one.",
         )
     raise DatabaseError(
         f"{found}, fewer than min_real_interactions {min_rows}; widen the window, lower min_real_interactions,"

@@ -59,8 +59,7 @@ def simulated_interactions(
     in one run (or in parallel) and gives byte-identical files.
     """
     keys = context.partition_keys
-    with sentences():
-        settings = interaction_source.simulation_settings(simulation.settings())
+    settings = interaction_source.simulation_settings(simulation.settings())  # fitted when simulating instead
     if interaction_source.is_real:
         with sentences():
             days, metadata, intakes, accounting = read_log_days(

@@ -37,7 +37,8 @@ def simulation_fit(
 ) -> dg.MaterializeResult:
     """`$POPPY_DATA_DIR/simulation_fit.json` (each parameter's value and method, and what the log
     cannot inform) and `simulation_fit.yaml`, a run config: `make run CONFIG=…/simulation_fit.yaml`
-    simulates more data like the log."""
+    simulates more data like the log. A run that simulates instead of too few database rows
+    keeps the previous fit (the fallback simulates from it)."""
     if interaction_source.simulating_instead:  # a fit of the simulation would replace the real rows' fit
         context.log.info("not fitted: the run simulated instead of reading the database; the last fit is kept")
         return dg.MaterializeResult(metadata={"skipped": "simulated instead of too few database rows"})
