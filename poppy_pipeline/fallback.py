@@ -4,8 +4,8 @@ A run of the `database` source whose window holds fewer than `min_real_interacti
 simulates instead (`when_too_few: simulate`). When `simulation_fit.json` from an earlier run
 is in the outputs folder and was fitted to the same source (the same database table, read
 for real, not simulated), the simulation uses its settings; otherwise the configured ones, and
-the description says why. Fitting to the few rows themselves is not attempted: the estimators
-(activity, per-user preference, Zipf popularity) are unreliable on a few hundred rows.
+the description says why. Fitting to the few rows themselves is not attempted: on a few
+hundred rows the estimators drift (Zipf popularity, session length; figures in the README).
 """
 
 from __future__ import annotations
