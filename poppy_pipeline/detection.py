@@ -77,12 +77,12 @@ def detection_auc(
     rng = np.random.default_rng(seed)
     sides = []
     for label, events in ((1, real), (0, simulated)):
-        features = event_features(events, seed + label)
-        if len(features) > MAX_EVENTS_PER_SIDE:  # whole users, so ranks and gaps stay intact
-            users = features["group"].unique()
-            kept = rng.random(len(users)) < MAX_EVENTS_PER_SIDE / len(features)
-            features = features[features["group"].isin(users[kept])]
-        sides.append(features.assign(label=label, fold=_user_folds(features["group"].to_numpy(), rng)))
+        table = event_features(events, seed + label)
+        if len(table) > MAX_EVENTS_PER_SIDE:  # whole users, so ranks and gaps stay intact
+            users = table["group"].unique()
+            kept = rng.random(len(users)) < MAX_EVENTS_PER_SIDE / len(table)
+            table = table[table["group"].isin(users[kept])]
+        sides.append(table.assign(label=label, fold=_user_folds(table["group"].to_numpy(), rng)))
     if min(side["group"].nunique() for side in sides) < FOLDS:
         return float("nan")
     data = pd.concat(sides, ignore_index=True)

@@ -23,8 +23,8 @@ from poppy_pipeline.estimators import (
     beta_moments,
     bias_spread,
     fit_activity,
-    session_length_scale,
     sessions,
+    sitting_gaps,
     user_time_order,
     zipf_exponent,
 )
@@ -107,11 +107,10 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
         f"the simulation's session cut within a user's day matched to the log's sessions (a new one after"
         f" {SESSION_GAP_SEC // 60} min without an event)",
     )
-    put(
-        "session_length_scale",
-        round(session_length_scale(cut.within_gaps, cut.sizes), 4),
-        "factor on the profiles' session lengths that gives the log's median gap within a session",
-    )
+    gap_median, gap_sigma = sitting_gaps(cut.within_gaps)
+    if gap_median > 0:
+        put("session_gap_median_sec", round(gap_median, 3), "median gap between events of one session")
+        put("session_gap_sigma", round(gap_sigma, 4), "SD of the log gaps within a session (log-normal)")
     watch = _fit_watch(put, ordered, objects)
     return {
         "window": {"first_day": days[0], "last_day": days[-1], "days": len(days)},

@@ -83,8 +83,11 @@ class SimulationSettings:
     # Fitted to real logs (defaults: the seed's behaviour). A user is active on a day with this
     # probability, and then as busy as their daily rate / share (bursty users: few busy days).
     active_day_share: float = 1.0
-    # Session lengths (10-300 s by profile) times this factor (long sittings in a real log).
-    session_length_scale: float = 1.0
+    # > 0: a session is a sitting of events this many seconds apart (median; log-normal with
+    # σ session_gap_sigma), cut into browsing sessions of ≤ 300 s; 0: events fall uniformly in
+    # their profile's 10-300 s session (seed 001).
+    session_gap_median_sec: float = 0.0
+    session_gap_sigma: float = 1.0
     watch_ratio_alpha: float = 2.0
     watch_ratio_beta: float = 1.3
 
@@ -116,10 +119,12 @@ def validate(settings: SimulationSettings) -> None:
         "rating_bias_sd",
         "object_popularity_exponent",
         "favourite_popularity_exponent",
+        "session_gap_median_sec",
+        "session_gap_sigma",
     ):
         value = getattr(s, name)
         _require(math.isfinite(value) and value >= 0, name, "must be a finite number ≥ 0", value)
-    for name in ("interactions_per_session", "watch_ratio_alpha", "watch_ratio_beta", "session_length_scale"):
+    for name in ("interactions_per_session", "watch_ratio_alpha", "watch_ratio_beta"):
         value = getattr(s, name)
         _require(math.isfinite(value) and value > 0, name, "must be a finite number > 0", value)
     _require(

@@ -128,9 +128,14 @@ class SimulationResource(dg.ConfigurableResource):
         description="Probability that a user is active on a day; an active day has their daily rate / this share"
         " (below 1: bursty users with few, busy days, as real logs have).",
     )
-    session_length_scale: float = Field(
-        default=_DEFAULTS.session_length_scale,
-        description="Factor on the profiles' 10-300 s session lengths (a real log's long sittings).",
+    session_gap_median_sec: float = Field(
+        default=_DEFAULTS.session_gap_median_sec,
+        description="> 0: a session is a sitting of events this many seconds apart (median of log-normal gaps),"
+        " cut into browsing sessions of at most 300 s (a real log's long sittings); 0: events fall uniformly"
+        " in their profile's 10-300 s session.",
+    )
+    session_gap_sigma: float = Field(
+        default=_DEFAULTS.session_gap_sigma, description="σ of the log-normal gaps within a sitting."
     )
     watch_ratio_alpha: float = Field(
         default=_DEFAULTS.watch_ratio_alpha, description="α of the Beta share of an object's media watched on a View."
