@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from poppy_pipeline.defs.source import InteractionSourceResource
-from poppy_pipeline.detection import detection_auc
+from poppy_pipeline.detection import FEATURES, detect, detection_auc
 from poppy_pipeline.fidelity import compare, ks_distance, overall, split_by_user, tv_distance
 from poppy_pipeline.fit import fit_log
 from poppy_pipeline.regenerate import fidelity_report, simulate_from_fit
@@ -47,6 +47,17 @@ def test_two_halves_of_a_small_log_are_not_told_apart_by_popularity():
     assert 30 <= events["User_ID"].nunique() <= 60
     for features in (["object_popularity"], ["object_popularity", "user_activity"]):
         assert detection_auc(half_a, half_b, features=features) < 0.7, features
+
+
+def test_detection_names_the_feature_that_gives_a_log_away():
+    """Two halves of one log, one of them 12 hours later (its evening peak at breakfast): told
+    apart by the hour of day."""
+    events, *_ = simulate(KNOWN, DAYS[:7])
+    half_a, half_b = split_by_user(events)
+    found = detect(half_a, half_b.assign(Timestamp=half_b["Timestamp"] + pd.Timedelta(hours=12)))
+    assert found.auc > 0.6  # hour profiles 0.34 apart in total variation
+    assert set(found.importance) == set(FEATURES)
+    assert max(found.importance, key=found.importance.get) == "hour"
 
 
 @pytest.fixture(scope="module")
