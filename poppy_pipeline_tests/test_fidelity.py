@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from poppy_pipeline.defs.source import InteractionSourceResource
+from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.detection import FEATURES, detect, detection_auc
 from poppy_pipeline.fidelity import compare, ks_distance, overall, split_by_user, tv_distance
 from poppy_pipeline.fit import fit_log
