@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from poppy_pipeline.behaviour import BehaviourSettings
 from poppy_pipeline.catalog import build_catalog
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
@@ -19,7 +20,8 @@ from poppy_pipeline.interactions import build_model, simulate_day
 from poppy_pipeline.population import generate_users
 from poppy_pipeline.regenerate import simulate_from_fit
 from poppy_pipeline.repeats import expected_repeat_share
-from poppy_pipeline.sessions import BehaviourSettings, session_problems, session_shape_problems, simulate_sessions
+from poppy_pipeline.session_measures import session_problems, session_shape_problems
+from poppy_pipeline.session_simulation import simulate_sessions
 from poppy_pipeline.settings import SimulationSettings
 
 from .movielens import as_events, movielens_like, write_movielens
