@@ -178,7 +178,5 @@ def active_day_share(events_per_user: np.ndarray, active_days_per_user: np.ndarr
 def sitting_gaps(within_gaps: np.ndarray) -> tuple[float, float]:
     """(median, σ) of log-normal gaps between a sitting's events: the log's median gap within a
     session, and the SD of the gaps' logs (whole seconds; a 0 s gap counts as 0.5 s)."""
-    if len(within_gaps) == 0:
-        return 0.0, 1.0
     logs = np.log(np.maximum(within_gaps, 0.5))
     return float(np.exp(np.median(logs))), float(logs.std())
