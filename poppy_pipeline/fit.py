@@ -23,8 +23,8 @@ from poppy_pipeline.estimators import (
     beta_moments,
     bias_spread,
     fit_activity,
-    session_length_scale,
     sessions,
+    sitting_gaps,
     user_time_order,
     zipf_exponent,
 )
@@ -107,18 +107,14 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
         f"the simulation's session cut within a user's day matched to the log's sessions (a new one after"
         f" {SESSION_GAP_SEC // 60} min without an event)",
     )
-    put(
-        "session_length_scale",
-        round(session_length_scale(cut.within_gaps, cut.sizes), 4),
-        "factor on the profiles' session lengths that gives the log's median gap within a session",
-    )
+    sittings = _fit_sittings(put, cut.within_gaps)
     watch = _fit_watch(put, ordered, objects)
     return {
         "window": {"first_day": days[0], "last_day": days[-1], "days": len(days)},
         "log": {"events": len(events), "active_users": len(counts), "objects": len(objects), "population": population},
         "object_type_map": type_map,
         "parameters": parameters,
-        "not_informed": {**NOT_INFORMED, **watch},
+        "not_informed": {**NOT_INFORMED, **sittings, **watch},
         "measured": {
             "events_per_day": round(len(events) / len(days), 3),
             "active_users_per_day": round(len(np.unique(seconds // 86_400 * len(counts) + user_codes)) / len(days), 3),
@@ -226,6 +222,17 @@ def _fit_ratings(put, ordered: pd.DataFrame) -> None:
     spread, users = bias_spread(rated["User_ID"].to_numpy(), stars)
     if np.isfinite(spread):
         put("rating_bias_sd", round(spread, 4), f"SD of {users} users' mean ratings, rating noise removed")
+
+
+def _fit_sittings(put, within_gaps: np.ndarray) -> dict[str, str]:
+    """Sittings of log-normal gaps (the simulation then chains a session's events by them)."""
+    if len(within_gaps) == 0:
+        why = f"no two events of a user within {SESSION_GAP_SEC // 60} min"
+        return {"session_gap_median_sec, session_gap_sigma": why}
+    median, sigma = sitting_gaps(within_gaps)
+    put("session_gap_median_sec", round(median, 3), "median gap between events of one session")
+    put("session_gap_sigma", round(sigma, 4), "SD of the log gaps within a session (log-normal)")
+    return {}
 
 
 def _fit_watch(put, ordered: pd.DataFrame, objects: pd.DataFrame) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """`simulation_fit`: recover known settings, fit foreign logs, and a run config that runs."""
 
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from poppy_pipeline.behaviour import BehaviourSettings
 from poppy_pipeline.catalog import build_catalog
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
@@ -18,6 +20,8 @@ from poppy_pipeline.interactions import build_model, simulate_day
 from poppy_pipeline.population import generate_users
 from poppy_pipeline.regenerate import simulate_from_fit
 from poppy_pipeline.repeats import expected_repeat_share
+from poppy_pipeline.session_measures import session_problems, session_shape_problems
+from poppy_pipeline.session_simulation import simulate_sessions
 from poppy_pipeline.settings import SimulationSettings
 
 from .movielens import as_events, movielens_like, write_movielens
@@ -83,6 +87,27 @@ def test_parameter_recovery(recovered):
     expected = expected_repeat_share(model, date.fromisoformat(DAYS[-1]), len(DAYS))
     assert value(fit, "repeat_share") == pytest.approx(expected, abs=0.03)
     assert value(fit, "interactions_per_session") == pytest.approx(KNOWN.interactions_per_session, rel=0.25)
+
+
+def test_long_sittings_are_recovered_and_cut_into_browsing_sessions():
+    """Sittings of ~20 events 40 s apart outlast a browsing session: each Session_ID still fits
+    in 300 s, the user's events run on across them, and the fit gets the gaps back."""
+    settings = replace(KNOWN, interactions_per_session=20.0, session_gap_median_sec=40.0, session_gap_sigma=0.7)
+    events, objects, users, _ = simulate(settings, DAYS[:7])
+    spans = events.groupby("Session_ID")["Timestamp"].agg(lambda t: (t.max() - t.min()).total_seconds())
+    assert spans.max() < 300
+    order = events.sort_values(["User_ID", "Timestamp"], kind="stable")
+    gaps = order.groupby("User_ID")["Timestamp"].diff().dt.total_seconds().fillna(np.inf)
+    assert gaps[gaps <= 1800].median() == pytest.approx(40, rel=0.05)
+    sittings = (gaps > 1800).cumsum()  # a new one after 30 min without an event
+    assert order.groupby(sittings)["Timestamp"].agg(lambda t: (t.max() - t.min()).total_seconds()).max() > 600
+    day = events[events["Timestamp"] < pd.Timestamp(DAYS[1])]
+    browsing = simulate_sessions(BehaviourSettings(), settings.seed, users, day, date.fromisoformat(DAYS[0]))
+    assert not any(session_problems(browsing.actions, day).values())
+    assert not any(session_shape_problems(browsing.actions).values())
+    fit = fit_log(events, objects, DAYS[:7], population=len(users))
+    assert value(fit, "session_gap_median_sec") == pytest.approx(40, rel=0.1)
+    assert value(fit, "session_gap_sigma") == pytest.approx(0.7, abs=0.1)
 
 
 def test_silent_users_are_estimated_without_a_users_file(known_log):
