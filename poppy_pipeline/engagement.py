@@ -253,7 +253,7 @@ def trending_objects(
         rows, weights=decayed_scores(score, interactions["Timestamp"], as_of, half_life_days), minlength=len(objects)
     )
     role = role_of_events(interactions["Interaction_Type"], roles)
-    counts = {name: np.bincount(rows[role == index], minlength=len(objects)) for index, name in enumerate(TRENDING_COUNTS)}
+    counts = {name: np.bincount(rows[role == i], minlength=len(objects)) for i, name in enumerate(TRENDING_COUNTS)}
     return rank_trending(objects, np.bincount(rows, minlength=len(objects)), counts, decayed, top_n)
 
 

@@ -67,7 +67,8 @@ class PairTotals:
             return pd.DataFrame({c: pd.Series(dtype="float64") for c in ENGAGEMENT_COLUMNS})
         n_objects = len(self.objects)
         totals = {"count": self.count, "score": self.score, "watch": self.watch, "last": self.last}
-        return pair_frame(self.objects, self.users[self.keys // n_objects], self.keys % n_objects, totals, self.time_dtype)
+        users, rows = self.users[self.keys // n_objects], self.keys % n_objects
+        return pair_frame(self.objects, users, rows, totals, self.time_dtype)
 
     def _add_users(self, users: np.ndarray) -> None:
         if self.users is None:
@@ -132,4 +133,3 @@ class TrendingTotals:
             return pd.DataFrame({c: pd.Series(dtype="float64") for c in TRENDING_COLUMNS})
         counts = dict(zip(TRENDING_COUNTS, self.by_role, strict=True))
         return rank_trending(self.objects, self.total, counts, self.decayed, top_n)
-
