@@ -129,6 +129,8 @@ class TrendingTotals:
 
     def top(self, top_n: int) -> pd.DataFrame:
         """The `trending_objects` export of every day added so far."""
+        if top_n < 1:
+            raise ValueError(f"top_n must be ≥ 1, got {top_n}")
         if not self.total.any():
             return pd.DataFrame({c: pd.Series(dtype="float64") for c in TRENDING_COLUMNS})
         counts = dict(zip(TRENDING_COUNTS, self.by_role, strict=True))

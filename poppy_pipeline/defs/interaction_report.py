@@ -7,16 +7,10 @@ from pydantic import Field
 from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.defs.partitions import single_run
 from poppy_pipeline.defs.source import InteractionSourceResource
-from poppy_pipeline.defs.window import WindowConfig, load_window, window_days
+from poppy_pipeline.defs.window import WindowConfig, window_days, window_frames
 from poppy_pipeline.paths import data_dir, write_json
-from poppy_pipeline.report import (
-    NEW_USER_DAYS,
-    build_report,
-    draw_figures,
-    markdown_gallery,
-    view_watch_ratios,
-    write_figures,
-)
+from poppy_pipeline.report import NEW_USER_DAYS, draw_figures, markdown_gallery, write_figures
+from poppy_pipeline.report_window import ReportTotals
 
 
 class ReportConfig(WindowConfig):
@@ -44,23 +38,17 @@ def interaction_report(
 
     Figures: interactions per user and per object (log scale), ratings, daily trend by type,
     hour of day, watch ratio of views, top 10 objects by engagement, new vs existing users.
+    The window is read one day at a time into totals of the size of its users, objects and
+    distinct watch ratios (`report_window.py`), never all its events at once.
     """
     days = window_days(context, config)
-    interactions = load_window(context, csv_io_manager, "simulated_interactions", days)
     spec = interaction_source.spec()
-    report = build_report(
-        interactions,
-        celestial_objects,
-        users,
-        engagement_scores,
-        spec.view_type,
-        spec.engaging_types,
-        config.new_user_days,
-    )
+    totals = ReportTotals(celestial_objects, users, spec.view_type, spec.engaging_types, spec.rated_type)
+    for interactions in window_frames(context, csv_io_manager, "simulated_interactions", days):
+        totals.add(interactions)
+    report = totals.report(engagement_scores, config.new_user_days)
     report["window"] |= {"first_day": days[0], "last_day": days[-1], "source": interaction_source.kind}
-    figures = draw_figures(
-        interactions, report, view_watch_ratios(interactions, celestial_objects, spec.view_type), spec.rated_type
-    )
+    figures = draw_figures(totals.figure_data(), report)
     paths = write_figures(figures, data_dir() / "figures")
     report_path = write_json(report, data_dir() / "interaction_report.json")
     context.log.info(f"wrote {report_path} and {len(paths)} figures in {paths[0].parent}")

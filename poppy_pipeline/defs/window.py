@@ -5,6 +5,7 @@ START=… END=…`); the `trailing_days` ending on the run's partition (the dail
 `trailing_days` ending on the last complete day.
 """
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 import dagster as dg
@@ -59,26 +60,39 @@ def run_partition_keys(context: dg.AssetExecutionContext) -> list[str] | None:
     return None
 
 
-def load_window(
+def window_frames(
     context: dg.AssetExecutionContext, store: PartitionedUPathIOManager, asset_key: str, days: list[str]
-) -> pd.DataFrame:
-    """The window's rows of a daily asset, in day order; fails when no day (or no row) is there."""
-    found, missing = store.load_asset_partitions(asset_key, days)
+) -> Iterator[pd.DataFrame]:
+    """The window's rows of a daily asset, one day at a time in day order, so that only one day
+    is in memory; fails when no day (or, once read, no row) is there."""
+    paths = {day: store.partition_path(asset_key, day) for day in days}
+    found = [day for day in days if store.path_exists(paths[day])]
     if not found:
         raise dg.Failure(
             f"{asset_key} has no materialized partition in {days[0]}..{days[-1]}; materialize it first "
             f"(e.g. make run START={days[0]} END={days[-1]})."
         )
+    missing = [day for day in days if day not in found]
     if missing:
         context.log.warning(f"{asset_key}: {len(missing)} of {len(days)} days are not materialized: {missing[:10]}")
-    frames = [found[day] for day in days if day in found]
-    rows = sum(map(len, frames))
-    context.log.info(f"read {asset_key} {days[0]}..{days[-1]}: {len(frames)} days, {rows} rows")
+    rows = 0
+    for day in found:
+        frame = store.load_path(paths[day])
+        rows += len(frame)
+        yield frame
+    context.log.info(f"read {asset_key} {days[0]}..{days[-1]}: {len(found)} days, {rows} rows")
     if rows == 0:
         raise dg.Failure(
             f"{asset_key} has no rows in {days[0]}..{days[-1]}, so there is nothing to summarise; the previous"
             " output is kept."
         )
+
+
+def load_window(
+    context: dg.AssetExecutionContext, store: PartitionedUPathIOManager, asset_key: str, days: list[str]
+) -> pd.DataFrame:
+    """The window's rows of a daily asset at once, in day order (for assets that need every row)."""
+    frames = list(window_frames(context, store, asset_key, days))
     # A day without rows reads back without column types; leaving it out keeps them.
     non_empty = [frame for frame in frames if len(frame)] or frames[:1]
     return pd.concat(non_empty, ignore_index=True)
