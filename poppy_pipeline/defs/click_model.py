@@ -24,9 +24,10 @@ from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.defs.metadata import markdown_table
 from poppy_pipeline.defs.partitions import single_run
 from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.window import WindowConfig, load_window, window_days
+from poppy_pipeline.defs.window import WindowConfig, window_days, window_frames
 from poppy_pipeline.paths import data_dir, write_json
 from poppy_pipeline.report import markdown_gallery, write_figures
+from poppy_pipeline.window_sample import UserStratifiedSample
 from poppy_pipeline.windows import WindowSpec
 
 WINDOWS_ASSET = "sliding_window_features"
@@ -39,12 +40,19 @@ CHAMPION_CHECK = "not_worse_than_shipped"
 LEVEL = f"{gate.LEVEL:.0%} bootstrap interval over users"
 # Materialization records read per training day to find each day's latest window settings.
 SETTINGS_RECORDS_PER_DAY = 5
+# Windows the model reads at most (~200 MB of features); a default 30-day run has ~60,000.
+MAX_WINDOWS = 1_000_000
 
 
 class ClickModelConfig(WindowConfig):
     """The training window (see `WindowConfig`), the held-out users and the quality bars."""
 
     held_out_share: float = Field(default=core.HELD_OUT_SHARE, description="Share of users held out (by seed).")
+    max_windows: int = Field(
+        default=MAX_WINDOWS,
+        description="At most this many windows are read (training and held-out users): a larger window keeps, per"
+        " user, min(its windows, the largest quota that fits), drawn by a hash seeded with the simulation seed.",
+    )
     min_auc: float = Field(default=0.75, description="Blocking: fails when the held-out AUC's interval is below.")
     min_oracle_ratio: float = Field(
         default=0.95, description="Blocking: fails when the interval of held-out AUC / the oracle's is below."
@@ -109,12 +117,16 @@ def click_model(
     (balanced class weights, intercept corrected) on the run's window of `sliding_window_features`.
 
     Fitted on the users outside a held-out set (`held_out_share`, drawn from the simulation seed);
-    the report (`click_model_report.json`) and figures describe those held-out users. Written
-    (as a `TrainedModel`) only when its blocking checks pass.
+    the report (`click_model_report.json`) and figures describe those held-out users. The window is
+    read one day at a time into a sample of at most `max_windows`, stratified by user (its `sample`
+    entry says how many there were and the per-user cap). Written (as a `TrainedModel`) only when its
+    blocking checks pass.
     """
     days = window_days(context, config)
-    windows = load_window(context, csv_io_manager, WINDOWS_ASSET, days)
-    result = core.train_and_evaluate(windows, simulation.seed, config.held_out_share)
+    sample = UserStratifiedSample(config.max_windows, simulation.seed)
+    for day in window_frames(context, csv_io_manager, WINDOWS_ASSET, days):
+        sample.add(day)
+    result = core.train_and_evaluate(sample.rows(), simulation.seed, config.held_out_share)
     trained = core.TrainedModel(
         pipeline=result.model,
         days=tuple(days),
@@ -122,7 +134,7 @@ def click_model(
         window=_window_spec(context, days),
         seed=simulation.seed,
     )
-    report = result.report | gate.gate_report(result, simulation.seed)
+    report = result.report | gate.gate_report(result, simulation.seed) | {"sample": sample.summary()}
     report |= {"window": trained.training_window, "window_spec": trained.window.settings()}
     report["champion"] = _challenge_shipped(context, config, onnx_io_manager, trained, result.held_out)
     coefficients = core.coefficient_table(result.model)
@@ -281,6 +293,7 @@ def _model_metadata(
         | intervals
         | {
             "champion": dg.MetadataValue.json(report["champion"]),
+            "sample": dg.MetadataValue.json(report["sample"]),
             "window": report["window"],
             "path": dg.MetadataValue.path(str(report_path)),
             "figures": dg.MetadataValue.path(str(paths[0].parent)),
