@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 PRIORITY, ORDER = "_sample_priority", "_sample_order"
+USER_SAMPLE_KEY = "poppy-user-smpl."  # siphash key of the user sample (16 characters)
 
 
 class UserStratifiedSample:
@@ -81,3 +82,19 @@ def stratified_sample(rows: pd.DataFrame, cap: int, seed: int) -> pd.DataFrame:
     sample = UserStratifiedSample(cap, seed)
     sample.add(rows)
     return sample.rows()
+
+
+def user_sample_share(users: int, max_users: int) -> float:
+    """The share of `users` to keep so that about `max_users` remain (1 when they all fit)."""
+    if max_users < 1:
+        raise ValueError(f"max_users must be at least 1, got {max_users}")
+    return min(1.0, max_users / users) if users > 0 else 1.0
+
+
+def in_user_sample(user_ids: pd.Series, share: float) -> np.ndarray:
+    """Whether each row's user is in the sample: a fixed hash of the ID below `share`, so a user
+    is in or out on every day, in every asset, in any run."""
+    if share >= 1:
+        return np.ones(len(user_ids), dtype=bool)
+    draw = pd.util.hash_pandas_object(user_ids, index=False, hash_key=USER_SAMPLE_KEY).to_numpy()
+    return draw < np.uint64(share * 2.0**64)

@@ -192,6 +192,11 @@ class SimulationResource(dg.ConfigurableResource):
         default=BehaviourSettings.scroll_px_max,
         description="Median scroll distance (px) of the least ad-receptive users (skimmers).",
     )
+    action_session_share: float = Field(
+        default=BehaviourSettings.action_session_share,
+        description="The behaviour branch's volume: share of each day's sessions that get a browsing-action stream"
+        " (session_actions, and so windows), drawn by a hash of seed and Session_ID; 1 = every session.",
+    )
 
     def behaviour(self) -> BehaviourSettings:
         """The validated settings of the browsing-session generator; raises `SettingsError` naming a bad field."""

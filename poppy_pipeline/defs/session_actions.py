@@ -17,6 +17,7 @@ from poppy_pipeline.sessions import (
     no_actions,
     session_problems,
     session_shape_problems,
+    sessions_with_actions,
     simulate_sessions,
     unsimulable,
 )
@@ -123,7 +124,8 @@ def _read_log(
 
 ACTION_CHECKS = {
     "integrity": "Known actions only, scroll amounts ≥ 0, one user per session, timestamps on the partition's day;"
-    " simulated: exactly the sessions and users of simulated_interactions, every interaction inside its session.",
+    " simulated: exactly the sessions (the action_session_share of them) and users of simulated_interactions,"
+    " every interaction inside its session.",
     "session_shape": "Simulated sessions last 10-300 s, open with focus_window and end with their only close_tab.",
 }
 
@@ -137,6 +139,7 @@ ACTION_CHECKS = {
 )
 def session_actions_checks(
     context: dg.AssetCheckExecutionContext,
+    simulation: SimulationResource,
     action_source: ActionSourceResource,
     session_actions: dict[str, pd.DataFrame],
     simulated_interactions: dict[str, pd.DataFrame],
@@ -148,7 +151,8 @@ def session_actions_checks(
         actions = session_actions[key]
         found = action_problems(actions, date.fromisoformat(key))
         if not action_source.is_real:
-            found |= session_problems(actions, simulated_interactions[key])
+            with_actions = sessions_with_actions(simulation.behaviour(), simulation.seed, simulated_interactions[key])
+            found |= session_problems(actions, with_actions)
             _add(problems["session_shape"], session_shape_problems(actions) if len(actions) else {})
         _add(problems["integrity"], found)
     span = f"{keys[0]}..{keys[-1]} ({len(keys)} days)"

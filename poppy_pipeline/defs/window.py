@@ -14,6 +14,7 @@ from pydantic import Field
 
 from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.defs.partitions import daily_partitions
+from poppy_pipeline.window_sample import in_user_sample
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -89,10 +90,15 @@ def window_frames(
 
 
 def load_window(
-    context: dg.AssetExecutionContext, store: PartitionedUPathIOManager, asset_key: str, days: list[str]
+    context: dg.AssetExecutionContext,
+    store: PartitionedUPathIOManager,
+    asset_key: str,
+    days: list[str],
+    user_share: float = 1.0,
 ) -> pd.DataFrame:
-    """The window's rows of a daily asset at once, in day order (for assets that need every row)."""
-    frames = list(window_frames(context, store, asset_key, days))
+    """The window's rows of a daily asset at once, in day order (for assets that need every row),
+    of the users in the `user_share` sample (`window_sample.in_user_sample`; all at 1)."""
+    frames = [day[in_user_sample(day["User_ID"], user_share)] for day in window_frames(context, store, asset_key, days)]
     # A day without rows reads back without column types; leaving it out keeps them.
     non_empty = [frame for frame in frames if len(frame)] or frames[:1]
     return pd.concat(non_empty, ignore_index=True)
