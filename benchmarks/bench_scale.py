@@ -28,7 +28,6 @@ import pandas as pd
 from poppy_pipeline import tables
 from poppy_pipeline.catalog import build_catalog
 from poppy_pipeline.click_model import train_and_evaluate
-from poppy_pipeline.defs.click_model import MAX_WINDOWS
 from poppy_pipeline.engagement_window import PairTotals, TrendingTotals
 from poppy_pipeline.interactions import build_model, simulate_day
 from poppy_pipeline.population import generate_users
@@ -36,7 +35,7 @@ from poppy_pipeline.report_window import ReportTotals
 from poppy_pipeline.sessions import BehaviourSettings, simulate_sessions
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.sources import POPPY
-from poppy_pipeline.window_sample import UserStratifiedSample
+from poppy_pipeline.window_sample import MAX_WINDOWS, UserStratifiedSample
 from poppy_pipeline.windows import simulated_windows
 
 DAYS = 30

@@ -17,6 +17,8 @@ import pandas as pd
 
 PRIORITY, ORDER = "_sample_priority", "_sample_order"
 USER_SAMPLE_KEY = "poppy-user-smpl."  # siphash key of the user sample (16 characters)
+# Windows the click model reads at most (~200 MB of features); a default 30-day run has ~60,000.
+MAX_WINDOWS = 1_000_000
 
 
 class UserStratifiedSample:

@@ -27,7 +27,7 @@ from poppy_pipeline.defs.resources import SimulationResource
 from poppy_pipeline.defs.window import WindowConfig, window_days, window_frames
 from poppy_pipeline.paths import data_dir, write_json
 from poppy_pipeline.report import markdown_gallery, write_figures
-from poppy_pipeline.window_sample import UserStratifiedSample
+from poppy_pipeline.window_sample import MAX_WINDOWS, UserStratifiedSample
 from poppy_pipeline.windows import WindowSpec
 
 WINDOWS_ASSET = "sliding_window_features"
@@ -40,8 +40,6 @@ CHAMPION_CHECK = "not_worse_than_shipped"
 LEVEL = f"{gate.LEVEL:.0%} bootstrap interval over users"
 # Materialization records read per training day to find each day's latest window settings.
 SETTINGS_RECORDS_PER_DAY = 5
-# Windows the model reads at most (~200 MB of features); a default 30-day run has ~60,000.
-MAX_WINDOWS = 1_000_000
 
 
 class ClickModelConfig(WindowConfig):
