@@ -40,8 +40,11 @@ def category_codes(values: pd.Series, categories: Sequence) -> np.ndarray:
         position = {c: i for i, c in enumerate(categories)}
         remap = np.array([position.get(c, -1) for c in values.cat.categories] + [-1], dtype=np.int64)
         return remap[values.cat.codes.to_numpy()]  # code -1 (missing) picks the trailing -1
+    # Factorise first (Arrow-backed strings encode natively), then look up the few distinct values.
+    codes, uniques = pd.factorize(values)
     position = pd.Index(list(categories))
-    return position.get_indexer(values.astype(str) if values.dtype == object else values).astype(np.int64)
+    found = position.get_indexer(uniques.astype(str) if uniques.dtype == object else uniques)
+    return np.append(found, -1).astype(np.int64)[codes]  # code -1 (missing) picks the trailing -1
 
 
 def object_rows(interactions: pd.DataFrame, objects: pd.DataFrame) -> np.ndarray:

@@ -86,11 +86,7 @@ class PairTotals:
 
     def _add_keys(self, keys: np.ndarray) -> None:
         """Insert the sorted distinct `keys` not yet present, with empty totals."""
-        position = np.searchsorted(self.keys, keys)
-        present = np.zeros(len(keys), dtype=bool)
-        inside = position < len(self.keys)
-        present[inside] = self.keys[position[inside]] == keys[inside]
-        where, fresh = position[~present], keys[~present]
+        where, fresh = new_keys(self.keys, keys)
         self.keys = np.insert(self.keys, where, fresh)
         self.count = np.insert(self.count, where, 0)
         self.score = np.insert(self.score, where, 0.0)
@@ -135,3 +131,13 @@ class TrendingTotals:
             return pd.DataFrame({c: pd.Series(dtype="float64") for c in TRENDING_COLUMNS})
         counts = dict(zip(TRENDING_COUNTS, self.by_role, strict=True))
         return rank_trending(self.objects, self.total, counts, self.decayed, top_n)
+
+
+def new_keys(keys: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct `candidates` missing from the sorted `keys`, and where each goes
+    (`np.insert(keys, where, missing)` keeps `keys` sorted)."""
+    position = np.searchsorted(keys, candidates)
+    present = np.zeros(len(candidates), dtype=bool)
+    inside = position < len(keys)
+    present[inside] = keys[position[inside]] == candidates[inside]
+    return position[~present], candidates[~present]

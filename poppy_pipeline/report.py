@@ -34,7 +34,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from poppy_pipeline.engagement import object_rows
+from poppy_pipeline.engagement import category_codes, object_rows
 from poppy_pipeline.paths import replaced_atomically
 
 NEW_USER_DAYS = 7
@@ -44,9 +44,14 @@ FIGURE_DPI = 80
 MAX_LISTED_USERS = 20
 
 
-def view_watch_ratios(interactions: pd.DataFrame, objects: pd.DataFrame, view_type: str) -> pd.Series:
-    views = interactions[interactions["Interaction_Type"].astype(str) == view_type]
-    duration = objects["Duration_Sec"].to_numpy(np.float64)[object_rows(views, objects)]
+def view_watch_ratios(
+    interactions: pd.DataFrame, objects: pd.DataFrame, view_type: str, rows: np.ndarray | None = None
+) -> pd.Series:
+    """Watch ratio of each view event; `rows`: each event's row in `objects`, when known."""
+    is_view = category_codes(interactions["Interaction_Type"], [view_type]) == 0
+    views = interactions[is_view]
+    rows = object_rows(views, objects) if rows is None else rows[is_view]
+    duration = objects["Duration_Sec"].to_numpy(np.float64)[rows]
     watch = pd.to_numeric(views["Watch_Time_Sec"]).to_numpy(np.float64, na_value=np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = pd.Series(watch / duration).replace([np.inf, -np.inf], np.nan).fillna(0).clip(0, 1)

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from poppy_pipeline.engagement import object_rows
+from poppy_pipeline.engagement import category_codes, object_rows
+from poppy_pipeline.engagement_window import new_keys
 from poppy_pipeline.report import (
     HISTOGRAM_BINS,
     MAX_LISTED_USERS,
@@ -43,10 +44,12 @@ class ReportTotals:
     ) -> None:
         self.objects, self.users = objects, users
         self.view_type, self.engaging_types, self.rated_type = view_type, list(engaging_types), rated_type
-        self.signup = pd.to_datetime(users.set_index("User_ID")["Signup_Date"])
+        # Users by code: the users table's order, then users the table lacks as they appear.
+        self.user_index = pd.Index(users["User_ID"])
+        self.signup = pd.to_datetime(users["Signup_Date"]).to_numpy()
+        self.user_sums = np.zeros((3, len(users)))  # events, engaging watch time, engaging duration
+        self.engaged_pairs = np.empty(0, np.int64)  # user code × objects + object row, sorted
         self.ratios = pd.Series(dtype=np.int64)  # count of each distinct watch ratio of views
-        self.per_user = pd.DataFrame(columns=["events", "watch", "duration"], dtype=np.float64)
-        self.engaged_pairs = pd.DataFrame({"User_ID": [], "row": []})
         self.per_object = np.zeros(len(objects), np.int64)
         self.ratings = np.zeros(6, np.int64)
         self.hours = np.zeros(24, np.int64)
@@ -66,39 +69,55 @@ class ReportTotals:
         self.first_event = min(filter(None, (self.first_event, times.min())))
         self.last_event = max(filter(None, (self.last_event, times.max())))
         self.events += len(interactions)
-        ratios = view_watch_ratios(interactions, self.objects, self.view_type).value_counts()
+        rows = object_rows(interactions, self.objects)
+        ratios = view_watch_ratios(interactions, self.objects, self.view_type, rows).value_counts()
         self.ratios = self.ratios.add(ratios, fill_value=0).astype(np.int64)
-        self._add_users(interactions)
-        self.per_object += np.bincount(object_rows(interactions, self.objects), minlength=len(self.objects))
+        codes = self._user_codes(interactions["User_ID"])
+        self._add_users(interactions, codes, rows)
+        self.per_object += np.bincount(rows, minlength=len(self.objects))
         if self.rated_type:
             stars = interactions["Interaction_Rating"].dropna().astype(int)
             self.ratings += np.bincount(stars[stars.between(1, 5)], minlength=6)
         self.hours += np.bincount(times.dt.hour.to_numpy(), minlength=24)
-        self.daily.append(
-            interactions.groupby([times.dt.floor("D"), interactions["Interaction_Type"].astype(str)]).size()
-        )
-        early = interactions.loc[(times < interactions["User_ID"].map(self.signup)).to_numpy(), "User_ID"]
-        self.early_users.update(early.unique().tolist())
-        self.early_events += len(early)
+        kind_codes, kinds = pd.factorize(interactions["Interaction_Type"])
+        daily = pd.DataFrame({"day": times.dt.floor("D"), "kind": kind_codes}).groupby(["day", "kind"]).size()
+        self.daily.append(daily.rename(index={i: str(k) for i, k in enumerate(kinds)}, level="kind"))
+        early = times.to_numpy() < self.signup[codes]
+        self.early_users.update(pd.unique(interactions["User_ID"].to_numpy()[early]).tolist())
+        self.early_events += int(early.sum())
 
-    def _add_users(self, interactions: pd.DataFrame) -> None:
-        engaging = interactions["Interaction_Type"].astype(str).isin(self.engaging_types).to_numpy()
+    def _user_codes(self, user_ids: pd.Series) -> np.ndarray:
+        codes = self.user_index.get_indexer(user_ids)
+        if (codes < 0).any():  # users missing from the users table: appended, with no sign-up date
+            new = pd.Index(pd.unique(user_ids[codes < 0]))
+            self.user_index = self.user_index.append(new)
+            self.signup = np.concatenate([self.signup, np.full(len(new), np.datetime64("NaT"), self.signup.dtype)])
+            self.user_sums = np.hstack([self.user_sums, np.zeros((3, len(new)))])
+            codes = self.user_index.get_indexer(user_ids)
+        return codes
+
+    def _add_users(self, interactions: pd.DataFrame, codes: np.ndarray, rows: np.ndarray) -> None:
+        engaging = category_codes(interactions["Interaction_Type"], self.engaging_types) >= 0
         watch = pd.to_numeric(interactions["Watch_Time_Sec"]).to_numpy(np.float64, na_value=np.nan)
-        duration = self.objects["Duration_Sec"].to_numpy(np.float64)[object_rows(interactions, self.objects)]
-        day = pd.DataFrame(
-            {
-                "User_ID": interactions["User_ID"].to_numpy(),
-                "events": 1.0,
-                "watch": np.where(engaging, watch, np.nan),
-                "duration": np.where(engaging, duration, np.nan),
-            }
-        )
-        sums = day.groupby("User_ID").sum()  # NaN counts as 0, as in `new_vs_existing`
-        self.per_user = sums if self.per_user.empty else self.per_user.add(sums, fill_value=0)
-        pairs = pd.DataFrame(
-            {"User_ID": day["User_ID"][engaging], "row": object_rows(interactions[engaging], self.objects)}
-        )
-        self.engaged_pairs = pd.concat([self.engaged_pairs, pairs]).drop_duplicates(ignore_index=True)
+        duration = self.objects["Duration_Sec"].to_numpy(np.float64)[rows]
+        n = len(self.user_index)
+        self.user_sums[0] += np.bincount(codes, minlength=n)
+        for line, values in ((1, watch), (2, duration)):  # missing values count as 0, as in `new_vs_existing`
+            self.user_sums[line] += np.bincount(
+                codes, weights=np.where(engaging, np.nan_to_num(values), 0.0), minlength=n
+            )
+        pairs = np.unique(codes[engaging].astype(np.int64) * len(self.objects) + rows[engaging])
+        self.engaged_pairs = np.insert(self.engaged_pairs, *new_keys(self.engaged_pairs, pairs))
+
+    @property
+    def per_user(self) -> pd.DataFrame:
+        """Events, engaging watch time and duration, and distinct engaged objects of each user with events."""
+        seen = self.user_sums[0] > 0
+        objects = np.bincount(self.engaged_pairs // len(self.objects), minlength=len(self.user_index))
+        return pd.DataFrame(
+            {"events": self.user_sums[0], "watch": self.user_sums[1], "duration": self.user_sums[2], "n": objects},
+            index=self.user_index,
+        )[seen]
 
     def report(self, engagement: pd.DataFrame, new_user_days: int = NEW_USER_DAYS) -> dict:
         """The same dictionary as `report.build_report` on the days added."""
@@ -124,10 +143,9 @@ class ReportTotals:
         }
 
     def _new_vs_existing(self, new_user_days: int) -> dict[str, dict[str, float]]:
-        stats = self.per_user.copy()
+        stats = self.per_user
         with np.errstate(divide="ignore", invalid="ignore"):
             stats["ratio"] = (stats["watch"] / stats["duration"]).replace([np.inf, -np.inf], np.nan).fillna(0)
-        stats["n"] = self.engaged_pairs.groupby("User_ID").size()
         return group_summary(self.users, stats, stats.index.to_series(), self.last_event, new_user_days)
 
     def figure_data(self) -> dict:
