@@ -26,13 +26,14 @@ from pathlib import Path
 import pandas as pd
 
 from poppy_pipeline import tables
+from poppy_pipeline.behaviour import BehaviourSettings
 from poppy_pipeline.catalog import build_catalog
 from poppy_pipeline.click_model import train_and_evaluate
 from poppy_pipeline.engagement_window import PairTotals, TrendingTotals
 from poppy_pipeline.interactions import build_model, simulate_day
 from poppy_pipeline.population import generate_users
 from poppy_pipeline.report_window import ReportTotals
-from poppy_pipeline.sessions import BehaviourSettings, simulate_sessions
+from poppy_pipeline.session_simulation import simulate_sessions
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.sources import POPPY
 from poppy_pipeline.window_sample import MAX_WINDOWS, UserStratifiedSample

@@ -5,6 +5,7 @@ START=… END=…`); the `trailing_days` ending on the run's partition (the dail
 `trailing_days` ending on the last complete day.
 """
 
+import json
 from collections.abc import Iterator
 from datetime import date, timedelta
 
@@ -12,8 +13,8 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
-from poppy_pipeline.defs.partitions import daily_partitions
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.dagster_support.partitions import daily_partitions
 from poppy_pipeline.window_sample import in_user_sample
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -62,10 +63,19 @@ def run_partition_keys(context: dg.AssetExecutionContext) -> list[str] | None:
 
 
 def window_frames(
-    context: dg.AssetExecutionContext, store: PartitionedUPathIOManager, asset_key: str, days: list[str]
+    context: dg.AssetExecutionContext,
+    store: PartitionedUPathIOManager,
+    asset_key: str,
+    days: list[str],
+    attrs: dict | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The window's rows of a daily asset, one day at a time in day order, so that only one day
-    is in memory; fails when no day (or, once read, no row) is there."""
+    is in memory; fails when no day (or, once read, no row) is there.
+
+    Once every day is read, `attrs` (when given) receives the `attrs` stored with every day (see
+    the CSV IO manager): days stored with different ones (made with different settings) cannot
+    be read as one window.
+    """
     paths = {day: store.partition_path(asset_key, day) for day in days}
     found = [day for day in days if store.path_exists(paths[day])]
     if not found:
@@ -76,10 +86,11 @@ def window_frames(
     missing = [day for day in days if day not in found]
     if missing:
         context.log.warning(f"{asset_key}: {len(missing)} of {len(days)} days are not materialized: {missing[:10]}")
-    rows = 0
+    rows, attrs_by_day = 0, {}
     for day in found:
         frame = store.load_path(paths[day])
         rows += len(frame)
+        attrs_by_day[day] = frame.attrs
         yield frame
     context.log.info(f"read {asset_key} {days[0]}..{days[-1]}: {len(found)} days, {rows} rows")
     if rows == 0:
@@ -87,6 +98,9 @@ def window_frames(
             f"{asset_key} has no rows in {days[0]}..{days[-1]}, so there is nothing to summarise; the previous"
             " output is kept."
         )
+    same = _same_attrs(asset_key, attrs_by_day)
+    if attrs is not None:
+        attrs.update(same)
 
 
 def load_window(
@@ -97,8 +111,36 @@ def load_window(
     user_share: float = 1.0,
 ) -> pd.DataFrame:
     """The window's rows of a daily asset at once, in day order (for assets that need every row),
-    of the users in the `user_share` sample (`window_sample.in_user_sample`; all at 1)."""
-    frames = [day[in_user_sample(day["User_ID"], user_share)] for day in window_frames(context, store, asset_key, days)]
+    of the users in the `user_share` sample (`window_sample.in_user_sample`; all at 1), with the
+    `attrs` every day was stored with."""
+    attrs: dict = {}
+    frames = [
+        day[in_user_sample(day["User_ID"], user_share)] for day in window_frames(context, store, asset_key, days, attrs)
+    ]
     # A day without rows reads back without column types; leaving it out keeps them.
     non_empty = [frame for frame in frames if len(frame)] or frames[:1]
-    return pd.concat(non_empty, ignore_index=True)
+    window = pd.concat(non_empty, ignore_index=True)
+    window.attrs = attrs
+    return window
+
+
+def _same_attrs(asset_key: str, attrs_by_day: dict[str, dict]) -> dict:
+    """The attributes every day was stored with; one sentence naming the groups when they differ."""
+    days_by_attrs: dict[str, list[str]] = {}
+    for day, attrs in attrs_by_day.items():
+        days_by_attrs.setdefault(json.dumps(attrs, sort_keys=True), []).append(day)
+    if len(days_by_attrs) > 1:
+        groups = "; ".join(
+            f"{text if text != '{}' else 'none recorded'} on {made[0]}..{made[-1]} ({_days(len(made))})"
+            for text, made in days_by_attrs.items()
+        )
+        days = sorted(attrs_by_day)
+        raise dg.Failure(
+            f"{asset_key} was made with different settings in {days[0]}..{days[-1]} ({groups});"
+            " materialize those days again with one setting before reading them together."
+        )
+    return dict(next(iter(attrs_by_day.values())))
+
+
+def _days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
