@@ -10,7 +10,7 @@ on the whole window up to float rounding (the order of the additions differs).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -194,3 +194,13 @@ def _linear_quantile(values: np.ndarray, ends: np.ndarray, n: int, q: float) -> 
     if weight >= 0.5:
         return float(above - (above - below) * (1 - weight))
     return float(below + (above - below) * weight)
+
+
+def object_scores(pairs: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Summed `engagement_score` per (Object_Type, Object_ID) of `engagement_scores` read in blocks:
+    the input of `report.top_objects` and of the report's object count, without every pair at once."""
+    keys = ["Object_Type", "Object_ID"]
+    sums = [block.groupby(keys, sort=False)["engagement_score"].sum() for block in pairs]
+    if not sums:
+        return pd.DataFrame({"Object_Type": [], "Object_ID": [], "engagement_score": []})
+    return pd.concat(sums).groupby(level=[0, 1], sort=True).sum().reset_index()

@@ -92,6 +92,10 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
                 missing.append(key)
         return found, missing
 
+    def stored_path(self, asset_key: str) -> UPath:
+        """Where an unpartitioned asset is stored (whether or not it exists)."""
+        return self._with_extension(self._base_path / asset_key)
+
     def partition_path(self, asset_key: str, partition_key: str) -> UPath:
         """Where one partition of `asset_key` is stored (whether or not it exists)."""
         return self._with_extension(self.make_safe_partition_path(self._base_path / asset_key, partition_key))
@@ -102,7 +106,7 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
 
     def load_if_present(self, asset_key: str) -> Any | None:
         """The stored value of an unpartitioned asset, or None when it was never written."""
-        path = self._with_extension(self._base_path / asset_key)
+        path = self.stored_path(asset_key)
         return self.load_from_path(None, path) if self.path_exists(path) else None  # type: ignore[arg-type]
 
     def atomic_write(self, path: UPath, write: Callable[[BinaryIO | str], None]) -> None:
