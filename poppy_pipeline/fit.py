@@ -297,6 +297,21 @@ def _quantiles(values: np.ndarray) -> dict[str, float | None]:
     return {"median": float(np.median(values)), "p90": float(np.quantile(values, 0.9)), "count": len(values)}
 
 
+def scaled_to_population(fit: dict, user_share: float) -> dict:
+    """A fit made on a `user_share` sample of the users, for all of them: the users and the daily
+    volume over the share (every other parameter is per user, event or object)."""
+    if user_share >= 1:
+        return fit
+    parameters = fit["parameters"]
+    for name, digits in (("num_users", None), ("interactions_per_day", 3)):
+        entry = parameters[name]
+        entry["value"] = (
+            max(1, round(entry["value"] / user_share)) if digits is None else round(entry["value"] / user_share, digits)
+        )
+        entry["method"] += f", over the user sample's share {user_share:.4g}"
+    return fit | {"sample": {"user_share": user_share, "note": "log and measured describe the sampled users"}}
+
+
 def simulation_values(fit: dict, seed: int = 42, scale_users: float = 1.0) -> dict:
     """The fitted values as `simulation` settings; every user exists from the window's first day."""
     values = {name: entry["value"] for name, entry in fit["parameters"].items()}

@@ -122,6 +122,21 @@ def test_assets_on_a_seed_002_log(data_dir: Path, tmp_path: Path):
     assert "data:image/png;base64" in metadata["overlays"].value
 
 
+def test_a_log_with_more_users_than_max_users_is_fitted_and_judged_on_a_sample(data_dir: Path, tmp_path: Path):
+    folder = write_pings_folder(tmp_path / "log", users=40, pings=60, events=1500)
+    names = ["celestial_objects", "users", "simulated_interactions", "simulation_fit", "fidelity_report"]
+    source = InteractionSourceResource(path=str(folder), format="pings")
+    config = {"ops": {"simulation_fit": {"config": {"max_users": 20}}}}
+    result = materialize_selected(names, {"interaction_source": source}, run_config=config)
+    assert result.success
+    fit = json.loads((data_dir / "simulation_fit.json").read_text())
+    assert fit["sample"]["user_share"] == pytest.approx(0.5, abs=0.2)
+    assert fit["log"]["active_users"] < 40
+    report = json.loads((data_dir / "fidelity_report.json").read_text())
+    assert report["window"]["user_share"] == fit["sample"]["user_share"]
+    assert report["events"]["real"] < 1500
+
+
 def test_a_tiny_log_is_fitted_and_judged_without_numbers_it_cannot_have():
     """Two users on one day, no ratings: the fit still gives valid settings; no NaN reaches the JSON."""
     events = pd.DataFrame(

@@ -15,7 +15,7 @@ from poppy_pipeline.catalog import build_catalog
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.definitions import defs
-from poppy_pipeline.fit import fit_log, settings_from_fit
+from poppy_pipeline.fit import fit_log, scaled_to_population, settings_from_fit
 from poppy_pipeline.interactions import build_model, simulate_day
 from poppy_pipeline.population import generate_users
 from poppy_pipeline.regenerate import simulate_from_fit
@@ -23,6 +23,7 @@ from poppy_pipeline.repeats import expected_repeat_share
 from poppy_pipeline.session_measures import session_problems, session_shape_problems
 from poppy_pipeline.session_simulation import simulate_sessions
 from poppy_pipeline.settings import SimulationSettings
+from poppy_pipeline.window_sample import in_user_sample, user_sample_share
 
 from .movielens import as_events, movielens_like, write_movielens
 from .test_real_logs import FEBRUARY, SOURCES_AND_SUMMARIES
@@ -153,9 +154,12 @@ def test_asset_writes_json_and_a_run_config_that_the_resource_accepts(data_dir: 
     assert set(simulated["Interaction_Type"]) == {"Rate"}
 
 
-def materialize_selected(names: list[str], resources: dict) -> dg.ExecuteInProcessResult:
+def materialize_selected(
+    names: list[str], resources: dict, run_config: dict | None = None
+) -> dg.ExecuteInProcessResult:
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.key.to_user_string() in names]
-    return dg.materialize(assets, resources={**defs.resources, **resources}, tags=FEBRUARY, raise_on_error=False)
+    resources = {**defs.resources, **resources}
+    return dg.materialize(assets, resources=resources, tags=FEBRUARY, run_config=run_config, raise_on_error=False)
 
 
 def test_scaling_users_keeps_per_user_statistics(recovered):
@@ -167,3 +171,19 @@ def test_scaling_users_keeps_per_user_statistics(recovered):
     assert len(scaled) == pytest.approx(3 * len(base), rel=0.1)
     per_user = base.groupby("User_ID").size().mean()
     assert scaled.groupby("User_ID").size().mean() == pytest.approx(per_user, rel=0.1)
+
+
+def test_a_fit_on_a_user_sample_is_scaled_back_to_the_whole_log(known_log, recovered):
+    """simulation_fit's max_users: half the users, fitted and scaled, give the whole log's volume."""
+    events, objects, users, _ = known_log
+    share = user_sample_share(len(users), len(users) // 2)
+    kept = in_user_sample(events["User_ID"], share)
+    population = int(in_user_sample(users["User_ID"], share).sum())
+    assert 0.4 < population / len(users) < 0.6
+    fit = scaled_to_population(fit_log(events[kept], objects, DAYS, population=population), share)
+    full, _ = recovered
+    assert fit["sample"]["user_share"] == share == 0.5
+    for name in ("num_users", "interactions_per_day"):
+        assert value(fit, name) == pytest.approx(value(full, name), rel=0.15), name
+    assert value(fit, "repeat_share") == pytest.approx(value(full, "repeat_share"), abs=0.03)
+    assert scaled_to_population(full, 1.0) is full
