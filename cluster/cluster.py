@@ -279,6 +279,12 @@ def _rabbitmq_env(env: dict[str, str]) -> dict[str, str]:
 
 
 def rabbitmq_up(env: dict[str, str]) -> None:
+    rabbitmq_start(env)
+    wait_for_port(int(env["POPPY_AMQP_PORT"]), "RabbitMQ", Path(env["POPPY_CLUSTER_DIR"]) / "logs" / "rabbitmq.log")
+
+
+def rabbitmq_start(env: dict[str, str]) -> None:
+    """Start RabbitMQ without waiting for it (its Erlang VM boots while Postgres starts)."""
     rabbit = _rabbitmq_env(env)
     base = Path(rabbit["HOME"])
     for sub in ("mnesia", "log"):
@@ -297,7 +303,6 @@ def rabbitmq_up(env: dict[str, str]) -> None:
     Path(rabbit["RABBITMQ_CONF_ENV_FILE"]).write_text("")
     Path(rabbit["RABBITMQ_ENABLED_PLUGINS_FILE"]).write_text("[].\n")
     spawn(env, "rabbitmq", [RABBITMQ_SERVER], rabbit)
-    wait_for_port(int(env["POPPY_AMQP_PORT"]), "RabbitMQ", Path(env["POPPY_CLUSTER_DIR"]) / "logs" / "rabbitmq.log")
 
 
 def rabbitmq_down(env: dict[str, str]) -> None:
@@ -349,6 +354,7 @@ def dagster_names(env: dict[str, str]) -> list[str]:
 def up() -> dict[str, str]:
     require_system_packages()
     env = settings()
+    rabbitmq_start(env)
     postgres_up(env)
     rabbitmq_up(env)
     dagster_up(env)

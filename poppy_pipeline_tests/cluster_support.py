@@ -20,7 +20,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -29,6 +31,7 @@ CLUSTER_SCRIPT = REPO / "cluster" / "cluster.py"
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 INSTALL_HINT = "apt-get install postgresql rabbitmq-server (or run .ci/run)"
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+CLUSTER_USERS, CLUSTER_SEED = "40", "11"
 
 
 def require(condition: bool, what: str) -> None:
@@ -93,7 +96,7 @@ class Webserver:
             try:
                 self.graphql("{ runsOrError(limit: 1) { __typename } }")
                 answered += 1
-            except urllib.error.HTTPError:
+            except (urllib.error.URLError, AssertionError):
                 answered = 0
                 time.sleep(1)
 
@@ -137,8 +140,19 @@ class Webserver:
             state = self.backfill(backfill_id)
             if state["status"] not in ("REQUESTED", "CANCELING", "FAILING"):
                 return state
-            time.sleep(2)
+            time.sleep(1)
         raise AssertionError(f"backfill {backfill_id} still {state['status']} after {timeout:.0f} s: {state}")
+
+    def wait_for_backfill_runs(self, backfill_id: str, count: int, timeout: float) -> list[dict]:
+        """The backfill's runs once there are `count` and all have finished (without waiting for the
+        daemon's next pass, up to 30 s later, to mark the backfill itself completed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = self.backfill(backfill_id)["runs"]
+            if len(runs) >= count and all(run["status"] in FINISHED for run in runs):
+                return runs
+            time.sleep(1)
+        raise AssertionError(f"backfill {backfill_id}: not {count} finished runs after {timeout:.0f} s: {runs}")
 
     def run(self, run_id: str) -> dict:
         return self.graphql(
@@ -152,7 +166,7 @@ class Webserver:
             run = self.run(run_id)
             if run["status"] in FINISHED:
                 return run
-            time.sleep(2)
+            time.sleep(1)
         raise AssertionError(f"run {run_id} still {run['status']} after {timeout:.0f} s")
 
     def events(self, run_id: str) -> list[dict]:
@@ -164,6 +178,16 @@ class Webserver:
             id=run_id,
         )
         return data["logsForRun"]["events"]
+
+    def finished_steps(self, run_id: str) -> set[str]:
+        """Steps of the run that succeeded or failed."""
+        data = self.graphql(
+            """query($id: ID!) { logsForRun(runId: $id, limit: 10000) { ... on EventConnection { events {
+                 __typename ... on StepEvent { stepKey } } } } }""",
+            id=run_id,
+        )
+        done = ("ExecutionStepSuccessEvent", "ExecutionStepFailureEvent")
+        return {event["stepKey"] for event in data["logsForRun"]["events"] if event["__typename"] in done}
 
     def failures(self, run_id: str) -> list[dict]:
         """The run's step failures: step key, error class and message."""
@@ -196,8 +220,8 @@ class Webserver:
 class Cluster(Webserver):
     folder: Path = Path()
 
-    def command(self, name: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        """`cluster/cluster.py <name>` with the cluster's environment."""
+    def command(self, name: str, timeout: float = 180) -> subprocess.CompletedProcess:
+        """`cluster/cluster.py <name>` with the cluster's environment (`up` also restarts what died)."""
         result = subprocess.run(
             [sys.executable, str(CLUSTER_SCRIPT), name],
             env={**os.environ, **self.env},
@@ -208,9 +232,42 @@ class Cluster(Webserver):
         assert result.returncode == 0, result.stdout + result.stderr
         return result
 
-    def kill(self, name: str) -> None:
-        """SIGKILL a cluster process with its children, as a crash would."""
-        os.killpg(int((self.folder / "run" / f"{name}.pid").read_text()), signal.SIGKILL)
+    def signal(self, name: str, sig: signal.Signals) -> bool:
+        """Send `sig` to a cluster process and its children (SIGKILL: as a crash would); False if gone."""
+        try:
+            os.killpg(int((self.folder / "run" / f"{name}.pid").read_text()), sig)
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+        return True
+
+    def stop_daemon(self, timeout: float = 30) -> None:
+        """Kill the daemon (and its code server) if it runs, and wait until it is gone."""
+        deadline = time.monotonic() + timeout
+        while self.signal("daemon", signal.SIGKILL):
+            assert time.monotonic() < deadline, f"the daemon still runs {timeout:.0f} s after SIGKILL"
+            time.sleep(0.2)
+
+    def set_schedule(self, name: str, running: bool) -> None:
+        """Start a schedule, or reset it to its default status (stopped) as in the UI."""
+        mutation = "startSchedule" if running else "resetSchedule"
+        result = self.graphql(
+            f"""mutation($selector: ScheduleSelector!) {{ {mutation}(scheduleSelector: $selector) {{
+                 __typename ... on PythonError {{ message }} }} }}""",
+            selector={"repositoryLocationName": self.location, "repositoryName": "__repository__",
+                      "scheduleName": name},
+        )[mutation]  # fmt: skip
+        assert result["__typename"] == "ScheduleStateResult", result
+
+    def backdate_schedule(self, name: str, started: datetime) -> None:
+        """Record a running schedule as started at `started`: its ticks since then are due."""
+        from dagster import DagsterInstance
+        from dagster._core.scheduler.instigation import InstigatorType, ScheduleInstigatorData
+
+        with mock.patch.dict(os.environ, self.env), DagsterInstance.get() as instance:
+            states = instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE)
+            (state,) = [s for s in states if s.name == name]
+            data = ScheduleInstigatorData(state.instigator_data.cron_schedule, started.timestamp())
+            instance.update_instigator_state(state.with_data(data))
 
 
 def parse_exports(text: str) -> dict[str, str]:
@@ -231,6 +288,9 @@ def cluster() -> Iterator[Cluster]:
         "POPPY_DATA_DIR": str(folder / "outputs"),
         "POPPY_OBJECTS_DIR": str(folder / "no_objects"),
         "POPPY_BACKFILL_DAYS_PER_RUN": "3",
+        # A small world for runs without run config (the schedule's, the UI's launches).
+        "POPPY_NUM_USERS": CLUSTER_USERS,
+        "POPPY_SEED": CLUSTER_SEED,
         **{
             name: str(free_port())
             for name in (

@@ -21,6 +21,7 @@ import pytest
 from poppy_pipeline import browser_bundle as bundle
 from poppy_pipeline.definitions import defs
 
+from .browser_harness import find_chromium
 from .cluster_support import REPO, Webserver, free_port, require
 
 pytestmark = pytest.mark.browser
@@ -98,7 +99,7 @@ def server(request: pytest.FixtureRequest) -> Webserver:
 
 
 def browse(webserver: Webserver, plan: list[dict]) -> list[dict]:
-    chromium = bundle.find_chromium()
+    chromium = find_chromium()
     require(chromium is not None, "chromium")
     node = shutil.which("node")
     require(node is not None and (bundle.BROWSER_DIR / "node_modules" / "playwright-core").is_dir(), "node/npm ci")
