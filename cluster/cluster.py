@@ -136,16 +136,18 @@ def spawn(env: dict[str, str], name: str, argv: list[str], extra_env: dict[str, 
     return process.pid
 
 
-def stop(env: dict[str, str], name: str, grace: float = 20.0) -> None:
-    """SIGTERM the process group of `name`, SIGKILL what is left after `grace` seconds."""
-    pid = pid_of(env, name)
-    if pid:
+def stop(env: dict[str, str], *names: str, grace: float = 20.0) -> None:
+    """SIGTERM the process groups of `names` at once, SIGKILL what is left after `grace` seconds."""
+    pids = [pid for name in names if (pid := pid_of(env, name))]
+    for pid in pids:
         _signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and _group_alive(pid):
-            time.sleep(0.2)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(map(_group_alive, pids)):
+        time.sleep(0.2)
+    for pid in pids:
         _signal_group(pid, signal.SIGKILL)
-    _pidfile(env, name).unlink(missing_ok=True)
+    for name in names:
+        _pidfile(env, name).unlink(missing_ok=True)
 
 
 def kill(env: dict[str, str], name: str) -> None:
@@ -365,8 +367,7 @@ def up() -> dict[str, str]:
 
 def down() -> None:
     env = settings()
-    for name in dagster_names(env):
-        stop(env, name)
+    stop(env, *dagster_names(env))
     rabbitmq_down(env)
     postgres_down(env)
     print("cluster down")
