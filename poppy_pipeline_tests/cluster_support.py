@@ -86,19 +86,26 @@ class Webserver:
         assert "errors" not in body, body["errors"]
         return body["data"]
 
-    def wait_until_answering(self, timeout: float = 120, in_a_row: int = 5) -> None:
-        """Until GraphQL answers `in_a_row` times in a row: after Postgres restarts, the webserver's
-        first query on each pooled connection (dead with the old server) fails with a 500."""
+    def wait_until_answering(self, timeout: float = 120, in_a_row: int = 3) -> None:
+        """Until a query that reads each storage (runs, event log, schedules) answers `in_a_row` times
+        in a row: after Postgres restarts, the webserver's first query on each of its pooled
+        connections (dead with the old server) fails with a 500."""
+        query = """query($repo: RepositorySelector!) {
+            runsOrError(limit: 1) { __typename } assetsOrError(limit: 1) { __typename }
+            schedulesOrError(repositorySelector: $repo) { __typename } }"""
+        repo = {"repositoryLocationName": self.location, "repositoryName": "__repository__"}
         deadline = time.monotonic() + timeout
         answered = 0
         while answered < in_a_row:
             assert time.monotonic() < deadline, f"{self.url} still failing {timeout:.0f} s after Postgres returned"
             try:
-                self.graphql("{ runsOrError(limit: 1) { __typename } }")
-                answered += 1
+                data = self.graphql(query, repo=repo)
+                healthy = {v["__typename"] for v in data.values()} == {"Runs", "AssetConnection", "Schedules"}
             except (urllib.error.URLError, AssertionError):
-                answered = 0
-                time.sleep(1)
+                healthy = False
+            answered = answered + 1 if healthy else 0
+            if not healthy:
+                time.sleep(0.5)
 
     def cancel_started_runs(self) -> list[str]:
         """Mark runs still STARTED as canceled (an operator's step for runs orphaned by an outage)."""
