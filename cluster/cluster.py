@@ -31,6 +31,8 @@ REPO = HERE.parent
 BIN = Path(sys.executable).parent
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # Debian's, without the wrapper that switches user
 STARTUP_SECONDS = float(os.environ.get("POPPY_CLUSTER_STARTUP_SECONDS", "180"))
+# How long `down` lets a process finish what it is doing before it is killed.
+STOP_SECONDS = float(os.environ.get("POPPY_CLUSTER_STOP_SECONDS", "20"))
 INSTALL_HINT = "sudo apt-get install postgresql rabbitmq-server"
 
 DEFAULTS = {
@@ -136,7 +138,7 @@ def spawn(env: dict[str, str], name: str, argv: list[str], extra_env: dict[str, 
     return process.pid
 
 
-def stop(env: dict[str, str], *names: str, grace: float = 20.0) -> None:
+def stop(env: dict[str, str], *names: str, grace: float = STOP_SECONDS) -> None:
     """SIGTERM the process groups of `names` at once, SIGKILL what is left after `grace` seconds."""
     pids = [pid for name in names if (pid := pid_of(env, name))]
     for pid in pids:
@@ -308,7 +310,7 @@ def rabbitmq_start(env: dict[str, str]) -> None:
 
 
 def rabbitmq_down(env: dict[str, str]) -> None:
-    stop(env, "rabbitmq", grace=30)
+    stop(env, "rabbitmq")
     # The Erlang port mapper it started (on the cluster's own port) outlives it.
     subprocess.run(["epmd", "-port", env["POPPY_EPMD_PORT"], "-kill"], capture_output=True)
 

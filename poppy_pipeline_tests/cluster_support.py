@@ -141,15 +141,6 @@ class Webserver:
             id=backfill_id,
         )["partitionBackfillOrError"]
 
-    def wait_for_backfill(self, backfill_id: str, timeout: float = 600) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            state = self.backfill(backfill_id)
-            if state["status"] not in ("REQUESTED", "CANCELING", "FAILING"):
-                return state
-            time.sleep(1)
-        raise AssertionError(f"backfill {backfill_id} still {state['status']} after {timeout:.0f} s: {state}")
-
     def wait_for_backfill_runs(self, backfill_id: str, count: int, timeout: float) -> list[dict]:
         """The backfill's runs once there are `count` and all have finished (without waiting for the
         daemon's next pass, up to 30 s later, to mark the backfill itself completed)."""
@@ -295,6 +286,7 @@ def cluster() -> Iterator[Cluster]:
         "POPPY_DATA_DIR": str(folder / "outputs"),
         "POPPY_OBJECTS_DIR": str(folder / "no_objects"),
         "POPPY_BACKFILL_DAYS_PER_RUN": "3",
+        "POPPY_CLUSTER_STOP_SECONDS": "5",  # at the end of the session, nothing is left to finish
         # A small world for runs without run config (the schedule's, the UI's launches).
         "POPPY_NUM_USERS": CLUSTER_USERS,
         "POPPY_SEED": CLUSTER_SEED,
