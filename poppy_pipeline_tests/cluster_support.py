@@ -2,6 +2,7 @@
 
 A pytest plugin (conftest.py's `pytest_plugins`): the `cluster` fixture runs `cluster/cluster.py up`
 exactly as `make cluster-up` does and `down` at the end; helpers talk to its webserver over GraphQL.
+The tests that use it (and the UI's) run after the others.
 Without Postgres or RabbitMQ installed the tests skip with an install hint; under CI=true they fail.
 """
 
@@ -266,6 +267,12 @@ class Cluster(Webserver):
             (state,) = [s for s in states if s.name == name]
             data = ScheduleInstigatorData(state.instigator_data.cron_schedule, started.timestamp())
             instance.update_instigator_state(state.with_data(data))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that need the cluster or the UI last (in their own order), so that the rest of the
+    suite runs before the cluster starts rather than beside its idle processes."""
+    items.sort(key=lambda item: any(item.iter_markers("cluster")) or any(item.iter_markers("browser")))
 
 
 def parse_exports(text: str) -> dict[str, str]:
