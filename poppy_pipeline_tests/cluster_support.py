@@ -82,8 +82,16 @@ class Webserver:
             data=json.dumps({"query": query, "variables": variables}).encode(),
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            body = json.load(response)
+        for attempt in range(3):
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    body = json.load(response)
+                break
+            except urllib.error.HTTPError as error:
+                # After a Postgres restart, a pooled connection's first use fails (500) and is replaced.
+                if error.code != 500 or attempt == 2:
+                    raise
+                time.sleep(0.5)
         assert "errors" not in body, body["errors"]
         return body["data"]
 

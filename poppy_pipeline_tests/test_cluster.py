@@ -175,6 +175,11 @@ def test_postgres_stopped_mid_run_fails_cleanly_and_the_same_command_then_comple
     finally:
         process.kill()
         cluster.command("up")  # Postgres back, and any process that the outage stopped
+        # The daemon's code location, reloaded during the outage, failed to load and stays so until
+        # its next refresh (every 60 s); backfills and schedules evaluated meanwhile fail. A restart
+        # loads it now.
+        cluster.stop_daemon()
+        cluster.command("up")
         cluster.wait_until_answering()
     assert process.returncode != 0
     # Dagster's own report: a stack trace whose last line says what happened, after psycopg2's reason.
