@@ -54,9 +54,11 @@ test: install
 test-cluster: install
 	$(BIN)/python -m pytest -m 'cluster or browser'
 
+# `dg check defs` loads the code location as `dg` does (the defs/ folder, [tool.dg] in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
 
 ui: install dagster-home
 	$(BIN)/dagster dev -h $(HOST) -p $(PORT)

@@ -64,7 +64,7 @@ def measure(events: int) -> dict:
 
 def goals() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from poppy_pipeline.defs.source import InteractionSourceResource
+    from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
     from poppy_pipeline_tests.movielens import as_events, movielens_like
     from poppy_pipeline_tests.seed002 import write_pings_folder
 

@@ -9,7 +9,7 @@ import dagster as dg
 from dagster_celery import celery_executor
 
 from poppy_pipeline import definitions
-from poppy_pipeline.defs.partitions import daily_backfill_policy
+from poppy_pipeline.dagster_support.partitions import daily_backfill_policy
 
 celery = celery_executor.configured(
     {

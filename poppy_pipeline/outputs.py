@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.status
     import dagster as dg  # only for the run summary; listing outputs stays light
 
-    from poppy_pipeline.defs.run_report import latest_run_outcome
+    from poppy_pipeline.dagster_support.run_report import latest_run_outcome
 
     with dg.DagsterInstance.get() as instance:
         outcome = latest_run_outcome(instance, args.since)

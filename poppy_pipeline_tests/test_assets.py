@@ -92,7 +92,7 @@ def test_object_files_are_read_and_bad_rows_quarantined(data_dir: Path, tmp_path
     (objects / "stars.csv").write_text("Star_ID,Name,Spectral_Class\n1,Sirius,A1V\n2,Vega,A0V\n2,Dup,G2V\nz,Bad,K\n")
     monkeypatch.setenv("POPPY_OBJECTS_DIR", str(objects))
     # The resource reads POPPY_OBJECTS_DIR when it is created, as at definitions load.
-    from poppy_pipeline.defs.resources import SimulationResource
+    from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 
     result = dg.materialize(
         [celestial_objects], resources={**defs.resources, "simulation": SimulationResource()}, raise_on_error=False

@@ -12,8 +12,8 @@ import pytest
 from poppy_pipeline import tables
 from poppy_pipeline.action_logs import read_action_log
 from poppy_pipeline.catalog import build_catalog
+from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource
 from poppy_pipeline.daily_rows import split_by_day
-from poppy_pipeline.defs.source import ActionSourceResource, InteractionSourceResource
 from poppy_pipeline.rows import utc_timestamps
 from poppy_pipeline.run_lock import LOCK_NAME
 from poppy_pipeline.settings import SimulationSettings

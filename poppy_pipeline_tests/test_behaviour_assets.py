@@ -9,26 +9,24 @@ import pandas as pd
 import pytest
 
 from poppy_pipeline import tables
+from poppy_pipeline.behaviour import ACTION_COLUMNS, BehaviourSettings
+from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
+from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.defs.celestial_objects import celestial_objects
-from poppy_pipeline.defs.resources import SimulationResource
 from poppy_pipeline.defs.session_actions import (
     ACTION_CHECKS,
-    ActionSourceResource,
     session_actions,
     session_actions_checks,
 )
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions
 from poppy_pipeline.defs.sliding_window_features import (
     TARGET_CHECKS,
-    positive_share,
-    profiles_present,
     sliding_window_features,
     sliding_window_features_targets,
 )
-from poppy_pipeline.defs.source import InteractionSourceResource
 from poppy_pipeline.defs.users import users
-from poppy_pipeline.sessions import ACTION_COLUMNS, BehaviourSettings
+from poppy_pipeline.window_targets import positive_share, profiles_present
 from poppy_pipeline.windows import WINDOW_COLUMNS
 
 from .conftest import WINDOW
@@ -73,8 +71,15 @@ def read_days(data_dir: Path, asset: str) -> pd.DataFrame:
 
 
 def test_a_week_in_one_run_with_every_check_passing(week_run, data_dir: Path):
-    for asset in ("session_actions", "sliding_window_features"):
-        assert sorted(p.name for p in (data_dir / asset).iterdir()) == [f"{day}.csv" for day in DAYS]
+    written = {
+        asset: sorted(p.name for p in (data_dir / asset).iterdir())
+        for asset in ("session_actions", "sliding_window_features")
+    }
+    assert written["session_actions"] == [f"{day}.csv" for day in DAYS]
+    # Each day of windows with the settings it was made with beside it.
+    assert written["sliding_window_features"] == sorted(
+        name for day in DAYS for name in (f"{day}.csv", f"{day}.csv.attrs.json")
+    )
     evaluations = checks_of(week_run)
     expected = {("session_actions", name) for name in [*ACTION_CHECKS, "quarantine_share"]} | {
         ("sliding_window_features", name) for name in [*TARGET_CHECKS, "features_finite", "windows_within_sessions"]
@@ -249,14 +254,15 @@ def test_positive_share_fails_only_when_its_interval_over_users_misses_the_band(
     positives = np.rint(user_shares * 100).astype(int)
     labels = np.concatenate([np.r_[np.ones(p), np.zeros(100 - p)] for p in positives])
     windows = pd.DataFrame({"User_ID": np.repeat(np.arange(users), 100), "Label": labels})
-    result, metadata = positive_share(windows)
-    assert result is passed
-    low, high = metadata["interval"].value
-    assert low <= metadata["measured"].value <= high
-    assert "1000 bootstrap resamples" in metadata["interval_method"]
+    result = positive_share(windows)
+    assert result.passed is passed
+    low, high = result.details["interval"]
+    assert low <= result.value <= high
+    assert "1000 bootstrap resamples" in result.details["interval_method"]
 
 
 def test_profiles_present_names_the_missing_ones():
     people = pd.DataFrame({"User_ID": [1, 2], "Profile": ["rushed_reader", "click_happy"]})
-    passed, metadata = profiles_present(pd.DataFrame({"User_ID": [2, 2]}), people)
-    assert not passed and "rushed_reader" in metadata["missing"]
+    result = profiles_present(pd.DataFrame({"User_ID": [2, 2]}), people)
+    assert not result.passed and result.details["missing"] == ["rushed_reader"]
+    assert result.value == 1.0

@@ -41,6 +41,34 @@ def test_definitions_validate(tmp_path: Path):
     assert "All code locations passed validation" in result.stderr + result.stdout
 
 
+def test_dg_lists_the_code_locations_definitions(tmp_path: Path):
+    """`dg` (the project's [tool.dg]) finds every definition `poppy_pipeline.definitions` has, each once."""
+    from poppy_pipeline.definitions import defs
+
+    environment = {**os.environ, "DAGSTER_HOME": str(tmp_path), "VIRTUAL_ENV": str(Path(sys.executable).parents[1])}
+    dg_cli = str(Path(sys.executable).with_name("dg"))
+    listed = subprocess.run(
+        [dg_cli, "list", "defs", "--json"], cwd=REPO, env=environment, capture_output=True, text=True, timeout=300
+    )
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    found = json.loads(listed.stdout)
+    repository = defs.get_repository_def()
+    assert sorted(a["asset_key"] for a in found["assets"]) == sorted(
+        k.to_user_string() for k in repository.asset_graph.get_all_asset_keys()
+    )
+    assert sorted(c["key"] for c in found["asset_checks"]) == sorted(
+        f"{k.asset_key.to_user_string()}:{k.name}" for k in repository.asset_graph.asset_check_keys
+    )
+    assert sorted(j["name"] for j in found["jobs"]) == sorted(j.name for j in defs.jobs or [])
+    assert sorted(s["name"] for s in found["schedules"]) == sorted(s.name for s in defs.schedules or [])
+    assert sorted(r["name"] for r in found["resources"]) == sorted(defs.resources or {})
+    checked = subprocess.run(
+        [dg_cli, "check", "defs"], cwd=REPO, env=environment, capture_output=True, text=True, timeout=300
+    )
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr
+
+
 def test_asset_materialize_one_partition_with_env_and_run_config(tmp_path: Path):
     day = "2026-11-21"
     result = run(

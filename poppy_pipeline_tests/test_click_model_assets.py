@@ -15,19 +15,23 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 import onnx
+import pandas as pd
 import pytest
+from upath import UPath
 
 from poppy_pipeline import click_model as core
+from poppy_pipeline.dagster_support.day_window import load_window
+from poppy_pipeline.dagster_support.io_managers import _CsvFiles
+from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.defs.browser_bundle import CONTENTS_CHECK, browser_bundle
 from poppy_pipeline.defs.celestial_objects import celestial_objects
 from poppy_pipeline.defs.click_model import CHAMPION_CHECK, MODEL_CHECKS, _window_spec, click_model
 from poppy_pipeline.defs.click_model_onnx import ONNX_CHECKS, PARITY_CHECK, click_model_onnx
 from poppy_pipeline.defs.schedules import weekly_model_job, weekly_model_schedule
-from poppy_pipeline.defs.session_actions import ActionSourceResource, session_actions
+from poppy_pipeline.defs.session_actions import session_actions
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions
-from poppy_pipeline.defs.sliding_window_features import sliding_window_features
-from poppy_pipeline.defs.source import InteractionSourceResource
+from poppy_pipeline.defs.sliding_window_features import SETTINGS_ATTR, sliding_window_features
 from poppy_pipeline.defs.users import users
 from poppy_pipeline.windows import FEATURE_NAMES, WindowSpec
 
@@ -275,19 +279,33 @@ def test_weekly_schedule_and_single_run_backfills():
         assert asset.backfill_policy == dg.BackfillPolicy.single_run()
 
 
-def test_the_window_settings_are_those_of_the_training_days():
-    instance = dg.DagsterInstance.ephemeral()
+def test_the_window_settings_travel_with_the_windows(tmp_path: Path):
+    """The settings each day was made with are stored with it; days made with others are refused."""
+    store = _CsvFiles(base_path=UPath(tmp_path))
+    context = dg.build_asset_context()
+    sixty = WindowSpec(60_000, 10_000, 10_000, 5)
 
-    def made(day: str, window_seconds: float) -> None:
-        settings = {"window_seconds": window_seconds, "step_seconds": 10.0, "horizon_seconds": 10.0, "min_actions": 5}
-        event = dg.AssetMaterialization(asset_key="sliding_window_features", partition=day, metadata=settings)
-        instance.report_runless_asset_event(event)
+    def made(day: str, spec: WindowSpec | None) -> None:
+        windows = pd.DataFrame({"User_ID": [1, 2], "Label": [0, 1]})
+        if spec is not None:
+            windows.attrs[SETTINGS_ATTR] = spec.settings()
+        store.dump_to_path(None, windows, UPath(tmp_path) / "sliding_window_features" / f"{day}.csv")
 
-    made("2026-11-01", 60.0)
-    made("2026-11-02", 60.0)
-    made("2026-11-05", 120.0)  # outside the training window: the latest event, yet not read
-    context = dg.build_asset_context(instance=instance)
-    assert _window_spec(context, ["2026-11-01", "2026-11-02"]) == WindowSpec(60_000, 10_000, 10_000, 5)
-    assert _window_spec(context, ["2026-10-01"]) == WindowSpec()  # none recorded: the defaults
-    with pytest.raises(dg.Failure, match=r"different window settings in 2026-11-01\.\.2026-11-05"):
-        _window_spec(context, ["2026-11-01", "2026-11-02", "2026-11-05"])
+    def read(days: list[str]) -> WindowSpec:
+        return _window_spec(load_window(context, store, "sliding_window_features", days), days)
+
+    made("2026-11-01", sixty)
+    made("2026-11-02", sixty)
+    made("2026-11-05", WindowSpec())
+    made("2026-10-01", None)
+    assert read(["2026-11-01", "2026-11-02"]) == sixty
+    assert read(["2026-11-05"]) == WindowSpec()
+    with pytest.raises(dg.Failure, match=r"different settings in 2026-11-01\.\.2026-11-05 \(.*60\.0.*120\.0"):
+        read(["2026-11-01", "2026-11-02", "2026-11-05"])
+    with pytest.raises(dg.Failure, match=r"2026-10-01\.\.2026-10-01 carries no window settings"):
+        read(["2026-10-01"])
+    with pytest.raises(dg.Failure, match=r"none recorded on 2026-10-01\.\.2026-10-01 \(1 day\)"):
+        read(["2026-10-01", "2026-11-01"])
+    made("2026-11-05", None)  # rewritten without settings: the old ones do not linger
+    with pytest.raises(dg.Failure, match="carries no window settings"):
+        read(["2026-11-05"])

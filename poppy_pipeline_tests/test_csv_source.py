@@ -7,7 +7,7 @@ import pytest
 
 from poppy_pipeline import tables
 from poppy_pipeline.csv_log import catalog_from_log, check_csv_log, read_mapping
-from poppy_pipeline.defs.source import InteractionSourceResource
+from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.raw_csv import SourceError
 
 from .movielens import write_movielens

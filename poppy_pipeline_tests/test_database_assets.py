@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from poppy_pipeline import tables
+from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource, run_window
 from poppy_pipeline.definitions import defs
-from poppy_pipeline.defs.source import InteractionSourceResource, run_window
 from poppy_pipeline.engine_exports import LAYER_2_COLUMNS, LAYER_2_FILE, EngineExportError, write_layer_2
 
 from .backend_tables import fill, interaction_rows

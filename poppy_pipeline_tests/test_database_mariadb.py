@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from poppy_pipeline import database
-from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.source import InteractionSourceResource
+from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
+from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.engine_exports import LAYER_2_FILE
 
 from .backend_tables import as_poppy_log, fill, interaction_rows, write_object_files

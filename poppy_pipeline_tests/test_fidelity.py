@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from poppy_pipeline.defs.source import InteractionSourceResource
+from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.fidelity import compare, ks_distance, overall, split_by_user, tv_distance
 from poppy_pipeline.fit import fit_log
 from poppy_pipeline.regenerate import fidelity_report, simulate_from_fit

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from poppy_pipeline.catalog import build_catalog
+from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
+from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.definitions import defs
-from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.source import InteractionSourceResource
 from poppy_pipeline.fit import fit_log, settings_from_fit
 from poppy_pipeline.interactions import build_model, simulate_day
 from poppy_pipeline.population import generate_users

@@ -14,7 +14,7 @@ from onnx import TensorProto, helper
 from upath import UPath
 
 from poppy_pipeline import paths
-from poppy_pipeline.defs.io_managers import (
+from poppy_pipeline.dagster_support.io_managers import (
     CsvIOManager,
     OnnxIOManager,
     PickleIntegrityError,

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from poppy_pipeline import tables
+from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.definitions import defs
-from poppy_pipeline.defs.source import InteractionSourceResource
 
 from .seed002 import add_future_users, seed002_figures, write_pings_folder
 

@@ -15,10 +15,10 @@ import dagster as dg
 import pytest
 
 from poppy_pipeline import patterns
+from poppy_pipeline.dagster_support.run_lock_executor import _mark_failed
+from poppy_pipeline.dagster_support.run_report import run_outcome
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.defs.celestial_objects import celestial_objects
-from poppy_pipeline.defs.run_lock import _mark_failed
-from poppy_pipeline.defs.run_report import run_outcome
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions, simulated_interactions_patterns
 from poppy_pipeline.defs.users import users as users_asset
 from poppy_pipeline.outputs import CheckOutcome, RunOutcome

@@ -1,17 +1,8 @@
-"""The Dagster layer: assets, checks, IO managers, resources, jobs and schedules.
+"""The Dagster definitions: assets (each with its checks), resource instances, jobs and schedules.
 
-Each asset lives in the module of its own name (with its checks), so `celestial_objects` is in
-`defs/celestial_objects.py`. The computation itself is in the pure modules of `poppy_pipeline`.
+`poppy_pipeline/definitions.py` loads this folder with `dg.load_from_defs_folder`: every module
+here is read for definitions, so nothing else belongs here. Each asset lives in the module of
+its own name, so `celestial_objects` is in `defs/celestial_objects.py`; `resources.py` binds every
+resource, `schedules.py` holds the jobs and schedules. The helpers they share are in
+`poppy_pipeline/dagster_support/`, the computation in the pure core (`poppy_pipeline/*.py`).
 """
-
-import warnings
-
-import dagster as dg
-
-# Two features used on purpose, flagged as beta/preview in Dagster 1.13: a single-run backfill
-# policy (a window backfills in one process) and partitioned asset checks (a check measures the
-# window just materialized). Silenced by message so other warnings still show.
-warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
-warnings.filterwarnings(
-    "ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning
-)

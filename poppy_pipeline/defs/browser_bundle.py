@@ -6,8 +6,8 @@ import dagster as dg
 import pandas as pd
 
 from poppy_pipeline.browser_bundle import MANIFEST_FILE, MODEL_FILE, build_browser_bundle
-from poppy_pipeline.defs.metadata import markdown_table
-from poppy_pipeline.defs.partitions import single_run
+from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.paths import data_dir
 
 BUNDLE_FOLDER = "browser_bundle"

@@ -20,11 +20,12 @@ from pydantic import Field
 from poppy_pipeline import click_model as core
 from poppy_pipeline import click_model_gate as gate
 from poppy_pipeline.click_model_figures import draw_figures
-from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
-from poppy_pipeline.defs.metadata import markdown_table
-from poppy_pipeline.defs.partitions import single_run
-from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.window import WindowConfig, load_window, window_days
+from poppy_pipeline.dagster_support.day_window import WindowConfig, load_window, window_days
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.partitions import single_run
+from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
+from poppy_pipeline.defs.sliding_window_features import SETTINGS_ATTR
 from poppy_pipeline.paths import data_dir, write_json
 from poppy_pipeline.report import markdown_gallery, write_figures
 from poppy_pipeline.windows import WindowSpec
@@ -37,8 +38,6 @@ ORACLE_CHECK = "auc_vs_oracle"
 CALIBRATION_CHECK = "calibration"
 CHAMPION_CHECK = "not_worse_than_shipped"
 LEVEL = f"{gate.LEVEL:.0%} bootstrap interval over users"
-# Materialization records read per training day to find each day's latest window settings.
-SETTINGS_RECORDS_PER_DAY = 5
 
 
 class ClickModelConfig(WindowConfig):
@@ -119,7 +118,7 @@ def click_model(
         pipeline=result.model,
         days=tuple(days),
         held_out_users=tuple(int(u) for u in np.unique(result.held_out["User_ID"])),
-        window=_window_spec(context, days),
+        window=_window_spec(windows, days),
         seed=simulation.seed,
     )
     report = result.report | gate.gate_report(result, simulation.seed)
@@ -209,41 +208,20 @@ def _summary(report: dict, report_path: Path) -> str:
     )
 
 
-def _window_spec(context: dg.AssetExecutionContext, days: list[str]) -> WindowSpec:
+def _window_spec(windows: pd.DataFrame, days: list[str]) -> WindowSpec:
     """Window, step, horizon and minimum actions the training days' features were made with.
 
-    Read from each day's own latest materialization (not from whichever partition ran last); days
-    made with different settings cannot train one model. No day with settings: the defaults.
+    They travel with the windows (`load_window` has already refused days made with different ones).
     """
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(WINDOWS_ASSET), asset_partitions=days),
-        limit=SETTINGS_RECORDS_PER_DAY * len(days),
-    ).records
-    latest: dict[str, dict] = {}
-    for record in records:  # newest first
-        materialization = record.asset_materialization
-        if materialization and materialization.partition not in latest:
-            latest[materialization.partition] = materialization.metadata
-    days_by_spec: dict[WindowSpec, list[str]] = {}
-    for day, metadata in sorted(latest.items()):
-        try:
-            spec = WindowSpec.from_seconds(
-                *(metadata[name].value for name in ("window_seconds", "step_seconds", "horizon_seconds")),
-                int(metadata["min_actions"].value),
-            )
-        except (KeyError, ValueError, TypeError):
-            continue
-        days_by_spec.setdefault(spec, []).append(day)
-    if len(days_by_spec) > 1:
-        made = "; ".join(f"{spec.settings()} on {made_on[0]}..{made_on[-1]}" for spec, made_on in days_by_spec.items())
+    settings = windows.attrs.get(SETTINGS_ATTR)
+    if settings is None:
         raise dg.Failure(
-            f"{WINDOWS_ASSET} was made with different window settings in {days[0]}..{days[-1]} ({made});"
-            " materialize those days again with one setting before training."
+            f"{WINDOWS_ASSET} {days[0]}..{days[-1]} carries no window settings (written before they were"
+            " stored with the windows, or its write was interrupted); materialize it again for those days."
         )
-    if not days_by_spec:
-        context.log.warning(f"{WINDOWS_ASSET} {days[0]}..{days[-1]}: no window settings recorded; assuming defaults")
-        return WindowSpec()
-    return next(iter(days_by_spec))
+    return WindowSpec.from_seconds(
+        settings["window_seconds"], settings["step_seconds"], settings["horizon_seconds"], settings["min_actions"]
+    )
 
 
 METADATA_FIELDS = (

@@ -9,15 +9,13 @@ import dagster as dg
 
 from poppy_pipeline import click_model as core
 from poppy_pipeline import click_model_gate as gate
+from poppy_pipeline.dagster_support.day_window import load_window
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.dagster_support.metadata import plain_metadata
+from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.defs.click_model import WINDOWS_ASSET, publish
-from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
-from poppy_pipeline.defs.partitions import single_run
-from poppy_pipeline.defs.window import load_window
 
-VALID_CHECK = "onnx_valid"
-SIZE_CHECK = "onnx_size"
-PARITY_CHECK = "onnx_parity"
-MAX_ONNX_BYTES = 50_000
+VALID_CHECK, SIZE_CHECK, PARITY_CHECK = gate.VALID_CHECK, gate.SIZE_CHECK, gate.PARITY_CHECK
 
 
 def _check(name: str, description: str) -> dg.AssetCheckSpec:
@@ -30,7 +28,7 @@ ONNX_CHECKS = [
         "onnx.checker passes; input float_input float32 [None, 20]; outputs label and probabilities; opset 17;"
         " the feature order in the metadata.",
     ),
-    _check(SIZE_CHECK, f"The ONNX file is smaller than {MAX_ONNX_BYTES:,} bytes."),
+    _check(SIZE_CHECK, f"The ONNX file is smaller than {gate.MAX_ONNX_BYTES:,} bytes."),
     _check(
         PARITY_CHECK,
         "On the held-out windows, rounded to float32 for both: |p_onnx − p_sklearn| within float32 rounding of"
@@ -90,23 +88,8 @@ def _require_trained_model(value: object) -> core.TrainedModel:
 
 
 def onnx_checks(payload: bytes, parity: core.Parity, feature_names: list[str]) -> list[dg.AssetCheckResult]:
-    problems = gate.onnx_problems(payload, feature_names)
+    """The core's verdicts (`click_model_gate.onnx_verdicts`) as check results."""
     return [
-        dg.AssetCheckResult(check_name=VALID_CHECK, passed=not problems, metadata={"problems": str(problems)}),
-        dg.AssetCheckResult(
-            check_name=SIZE_CHECK,
-            passed=len(payload) < MAX_ONNX_BYTES,
-            metadata={"size_bytes": len(payload), "max": MAX_ONNX_BYTES},
-        ),
-        dg.AssetCheckResult(
-            check_name=PARITY_CHECK,
-            passed=parity.passed,
-            metadata={
-                "max_abs_error": parity.max_abs_error,
-                "error_ratio": parity.max_error_ratio,
-                "max_ratio": 1.0,
-                "windows": parity.rows,
-                "ulps": core.PARITY_ULPS,
-            },
-        ),
+        dg.AssetCheckResult(check_name=name, passed=verdict.passed, metadata=plain_metadata(verdict.measures))
+        for name, verdict in gate.onnx_verdicts(payload, parity, feature_names).items()
     ]

@@ -6,8 +6,8 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.defs.metadata import markdown_table
-from poppy_pipeline.defs.partitions import single_run
+from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.engine_exports import EngineExportError, engine_export_dir, write_layer_2
 
 

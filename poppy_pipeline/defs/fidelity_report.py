@@ -6,10 +6,10 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
-from poppy_pipeline.defs.metadata import markdown_table
-from poppy_pipeline.defs.partitions import single_run
-from poppy_pipeline.defs.window import WindowConfig, load_window, window_days
+from poppy_pipeline.dagster_support.day_window import WindowConfig, load_window, window_days
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.fidelity_figures import draw_overlays
 from poppy_pipeline.paths import data_dir, write_json
 from poppy_pipeline.regenerate import fidelity_report as build_fidelity_report

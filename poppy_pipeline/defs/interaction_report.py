@@ -4,10 +4,10 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
-from poppy_pipeline.defs.partitions import single_run
-from poppy_pipeline.defs.source import InteractionSourceResource
-from poppy_pipeline.defs.window import WindowConfig, load_window, window_days
+from poppy_pipeline.dagster_support.day_window import WindowConfig, load_window, window_days
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.dagster_support.partitions import single_run
+from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.paths import data_dir, write_json
 from poppy_pipeline.report import (
     NEW_USER_DAYS,

@@ -1,25 +1,19 @@
-"""Jobs and schedules."""
+"""Jobs and schedules (off until switched on in the UI, under *Automation*).
+
+The jobs name their assets by key, so this module holds no asset of its own.
+"""
 
 import dagster as dg
-
-from poppy_pipeline.defs.browser_bundle import browser_bundle
-from poppy_pipeline.defs.click_model import click_model
-from poppy_pipeline.defs.click_model_onnx import click_model_onnx
-from poppy_pipeline.defs.engagement_scores import engagement_scores
-from poppy_pipeline.defs.engine_exports import engine_exports
-from poppy_pipeline.defs.interaction_report import interaction_report
-from poppy_pipeline.defs.session_actions import session_actions
-from poppy_pipeline.defs.simulated_interactions import simulated_interactions
-from poppy_pipeline.defs.sliding_window_features import sliding_window_features
-from poppy_pipeline.defs.trending_objects import trending_objects
 
 # The daily assets and what they are built from (cheap and deterministic to rebuild), then the
 # window summaries that read them: in one run, so they refresh once the day has landed (and not
 # when its blocking checks fail).
 daily_job = dg.define_asset_job(
     "daily_partitions_job",
-    selection=dg.AssetSelection.assets(simulated_interactions, session_actions, sliding_window_features).upstream()
-    | dg.AssetSelection.assets(engagement_scores, trending_objects, engine_exports, interaction_report),
+    selection=dg.AssetSelection.assets(
+        "simulated_interactions", "session_actions", "sliding_window_features"
+    ).upstream()
+    | dg.AssetSelection.assets("engagement_scores", "trending_objects", "engine_exports", "interaction_report"),
     description="Materialize yesterday's partition of the daily assets, then refresh engagement_scores, "
     "trending_objects (published by engine_exports) and interaction_report over their trailing window.",
 )
@@ -29,7 +23,7 @@ daily_schedule = dg.build_schedule_from_partitioned_job(daily_job, hour_of_day=1
 
 weekly_model_job = dg.define_asset_job(
     "weekly_click_model_job",
-    selection=dg.AssetSelection.assets(click_model, click_model_onnx, browser_bundle),
+    selection=dg.AssetSelection.assets("click_model", "click_model_onnx", "browser_bundle"),
     description="Retrain click_model on the trailing window of sliding_window_features, export it to ONNX and"
     " rebuild the browser bundle (each step only when the blocking checks before it pass).",
 )

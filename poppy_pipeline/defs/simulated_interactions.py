@@ -7,11 +7,11 @@ import dagster as dg
 import pandas as pd
 
 from poppy_pipeline import patterns
-from poppy_pipeline.defs.checks import not_applicable, window_check_specs
-from poppy_pipeline.defs.partitions import daily_partitions, single_run
-from poppy_pipeline.defs.quarantine_checks import quarantine, quarantine_spec
-from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.source import InteractionSourceResource, read_log_days, sentences
+from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
+from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
+from poppy_pipeline.dagster_support.quarantine_checks import quarantine, quarantine_spec
+from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
+from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource, read_log_days, sentences
 from poppy_pipeline.interactions import build_model, simulate_day
 from poppy_pipeline.repeats import expected_repeat_share, feasible_repeat_shares, revisit_probability
 

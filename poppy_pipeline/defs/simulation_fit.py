@@ -5,11 +5,11 @@ import pandas as pd
 import yaml
 from pydantic import Field
 
-from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
-from poppy_pipeline.defs.metadata import markdown_table
-from poppy_pipeline.defs.partitions import single_run
-from poppy_pipeline.defs.source import InteractionSourceResource
-from poppy_pipeline.defs.window import WindowConfig, load_window, window_days
+from poppy_pipeline.dagster_support.day_window import WindowConfig, load_window, window_days
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.partitions import single_run
+from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.fit import fit_log, run_config
 from poppy_pipeline.paths import data_dir, replaced_atomically, write_json
 

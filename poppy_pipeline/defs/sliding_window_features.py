@@ -7,14 +7,15 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.defs.checks import not_applicable, window_check_specs
-from poppy_pipeline.defs.metadata import markdown_table
-from poppy_pipeline.defs.partitions import daily_partitions, single_run
-from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.session_actions import ActionSourceResource
-from poppy_pipeline.profiles import PROFILE_NAMES
-from poppy_pipeline.sessions import TICK_MS, same_actions, simulate_sessions, unsimulable
-from poppy_pipeline.user_bootstrap import positive_share_interval
+from poppy_pipeline.behaviour import TICK_MS
+from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
+from poppy_pipeline.dagster_support.metadata import markdown_table, plain_metadata
+from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
+from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
+from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
+from poppy_pipeline.session_measures import same_actions
+from poppy_pipeline.session_simulation import simulate_sessions, unsimulable
+from poppy_pipeline.window_targets import positive_share, profiles_present
 from poppy_pipeline.windows import (
     FEATURE_NAMES,
     WindowSpec,
@@ -23,7 +24,9 @@ from poppy_pipeline.windows import (
     simulated_windows,
 )
 
-POSITIVE_SHARE_RANGE = (0.04, 0.08)
+# Each day's windows carry the settings they were made with (`DataFrame.attrs`, stored beside the
+# CSV by the IO manager), so whoever reads them (click_model) gets them from the data itself.
+SETTINGS_ATTR = "window_settings"
 FINITE_CHECK = "features_finite"
 MEMBERSHIP_CHECK = "windows_within_sessions"
 
@@ -101,6 +104,7 @@ def sliding_window_features(
             days[key] = _simulated_day(simulation, simulated_interactions[key], users, actions, key, spec)
         else:
             days[key] = extract_windows(actions, spec)
+        days[key].attrs[SETTINGS_ATTR] = spec.settings()
         for name, count in membership_problems(actions, days[key], spec).items():
             problems[name] = problems.get(name, 0) + count
     every_day = pd.concat(days.values(), ignore_index=True)
@@ -219,34 +223,16 @@ def sliding_window_features_targets(
         if real:
             yield not_applicable(spec, "real actions or users, not the simulation's profiles.", span)
             continue
-        passed, metadata = results[spec.name]
-        measured, target = metadata["measured"].value, metadata.get("target", "")
-        verdict = "holds" if passed else "FAILS"
-        context.log.info(f"sliding_window_features {spec.name} {verdict}: measured {measured:.4g} {target}")
+        result = results[spec.name]
+        context.log.info(f"sliding_window_features {result.describe()}")
         yield dg.AssetCheckResult(
-            check_name=spec.name, asset_key=spec.asset_key, passed=passed, metadata={**metadata, "window": span}
+            check_name=spec.name,
+            asset_key=spec.asset_key,
+            passed=result.passed,
+            metadata={
+                "measured": dg.MetadataValue.float(float(result.value)),
+                "target": result.target,
+                **plain_metadata(result.details),
+                "window": span,
+            },
         )
-
-
-def positive_share(windows: pd.DataFrame) -> tuple[bool, dict]:
-    """6% ± 2 points positive, unless the run cannot tell: its interval over users overlaps 4-8%."""
-    interval = positive_share_interval(windows["Label"], windows["User_ID"])
-    low, high = POSITIVE_SHARE_RANGE
-    return interval.overlaps(low, high), {
-        "measured": dg.MetadataValue.float(interval.share if interval.windows else 0.0),
-        "target": f"{low:.2f}..{high:.2f} may hold the share",
-        "interval": dg.MetadataValue.json([interval.low, interval.high] if interval.windows else []),
-        "interval_method": f"{interval.level:.0%} percentile interval, {interval.resamples} bootstrap resamples"
-        f" of {interval.users} users",
-    }
-
-
-def profiles_present(windows: pd.DataFrame, users: pd.DataFrame) -> tuple[bool, dict]:
-    expected = [p for p in PROFILE_NAMES if (users["Profile"] == p).any()]
-    present = set(windows["User_ID"].map(users.set_index("User_ID")["Profile"]).dropna())
-    missing = [p for p in expected if p not in present]
-    return not missing, {
-        "target": f"all of {expected}",
-        "measured": dg.MetadataValue.float(float(len(expected) - len(missing))),
-        "missing": str(missing),
-    }

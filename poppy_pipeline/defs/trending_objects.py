@@ -4,12 +4,12 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from poppy_pipeline.dagster_support.day_window import load_window, window_days
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.partitions import single_run
+from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.defs.engagement_scores import EngagementConfig, event_weights
-from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
-from poppy_pipeline.defs.metadata import markdown_table
-from poppy_pipeline.defs.partitions import single_run
-from poppy_pipeline.defs.source import InteractionSourceResource
-from poppy_pipeline.defs.window import load_window, window_days
 from poppy_pipeline.engagement import TRENDING_COLUMNS
 from poppy_pipeline.engagement import trending_objects as rank_trending
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from poppy_pipeline.defs.partitions import single_run
-from poppy_pipeline.defs.quarantine_checks import Intake, quarantine, quarantine_spec
-from poppy_pipeline.defs.resources import SimulationResource
-from poppy_pipeline.defs.source import (
+from poppy_pipeline.dagster_support.partitions import single_run
+from poppy_pipeline.dagster_support.quarantine_checks import Intake, quarantine, quarantine_spec
+from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
+from poppy_pipeline.dagster_support.source_resources import (
     ActionSourceResource,
     InteractionSourceResource,
     check_before_writing,

@@ -1,6 +1,15 @@
 """Small helpers that turn results into Dagster metadata."""
 
+import dagster as dg
 import pandas as pd
+
+
+def plain_metadata(values: dict) -> dict:
+    """Plain values as metadata: lists and dicts as JSON, the rest as they are."""
+    return {
+        name: dg.MetadataValue.json(value) if isinstance(value, list | dict) else value
+        for name, value in values.items()
+    }
 
 
 def markdown_table(frame: pd.DataFrame, max_rows: int = 20) -> str:

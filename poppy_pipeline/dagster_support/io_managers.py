@@ -7,11 +7,14 @@ Partitioned assets exchange `dict[partition key, value]`, in both directions and
 number of partitions, so a single run can backfill a whole window and still write one file per
 day. Writes are atomic (`paths.replaced_atomically`: a temp file beside the target, fsynced, then
 renamed over it), so a crash never leaves a half-written artifact and the previous good one
-survives. A pickle's SHA-256 is written beside it (`<name>.pkl.sha256`, the `sha256sum` format)
-and checked before it is unpickled: a changed or damaged pickle is refused, never loaded.
+survives. A table's `DataFrame.attrs` (e.g. the settings it was made with) travel with it, as JSON
+beside the CSV (`<file>.csv.attrs.json`), and are read back with it. A pickle's SHA-256 is
+written beside it (`<name>.pkl.sha256`, the `sha256sum` format) and checked before it is
+unpickled: a changed or damaged pickle is refused, never loaded.
 """
 
 import hashlib
+import json
 import os
 import pickle
 from collections.abc import Callable, Mapping, Sequence
@@ -24,7 +27,7 @@ from pydantic import Field
 from upath import UPath
 
 from poppy_pipeline import tables
-from poppy_pipeline.defs.metadata import markdown_table
+from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.paths import data_dir, replaced_atomically
 
 PREVIEW_ROWS = 5
@@ -123,13 +126,26 @@ class _CsvFiles(PartitionedUPathIOManager):
             raise dg.DagsterInvariantViolationError(
                 f"{context.asset_key.to_user_string()}: the CSV IO manager stores DataFrames, got {type(obj).__name__}"
             )
+        # The old attributes go first: a crash before the new ones are written leaves the table with
+        # none rather than with another version's.
+        attrs_path = _attrs_path(path)
+        if attrs_path.exists():
+            attrs_path.unlink()
         self.atomic_write(path, lambda sink: tables.write_csv(obj, sink))
+        if obj.attrs:
+            payload = (json.dumps(obj.attrs, sort_keys=True) + "\n").encode()
+            self.atomic_write(attrs_path, lambda sink: _write_bytes(sink, payload))
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
         if path.protocol in ("", "file", "local"):
-            return tables.read_csv(os.fspath(path))
-        with path.open("rb") as handle:
-            return tables.read_csv(handle)
+            frame = tables.read_csv(os.fspath(path))
+        else:
+            with path.open("rb") as handle:
+                frame = tables.read_csv(handle)
+        attrs_path = _attrs_path(path)
+        if attrs_path.exists():
+            frame.attrs = json.loads(attrs_path.read_text())
+        return frame
 
     def get_metadata(self, context: dg.OutputContext, obj: pd.DataFrame) -> dict[str, Any]:
         return {
@@ -148,6 +164,10 @@ class _CsvFiles(PartitionedUPathIOManager):
             "columns": ", ".join(map(str, first.columns)),
             "preview": dg.MetadataValue.md(markdown_table(first, PREVIEW_ROWS)),
         }
+
+
+def _attrs_path(path: UPath) -> UPath:
+    return path.with_name(path.name + ".attrs.json")
 
 
 class PickleIntegrityError(dg.Failure):

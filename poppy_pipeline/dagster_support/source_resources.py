@@ -32,12 +32,12 @@ from poppy_pipeline import database
 from poppy_pipeline.action_logs import read_action_log, split_actions_by_day
 from poppy_pipeline.catalog import Catalog, CatalogError, build_catalog
 from poppy_pipeline.csv_log import CsvMapping, catalog_from_log, check_csv_log, read_mapping
+from poppy_pipeline.dagster_support.day_window import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, run_partition_keys
+from poppy_pipeline.dagster_support.partitions import daily_partitions
+from poppy_pipeline.dagster_support.quarantine_checks import Intake
 from poppy_pipeline.daily_rows import DailyRows, split_by_day
 from poppy_pipeline.database import DATABASE, DEFAULT_EVENT_TYPES
 from poppy_pipeline.database_connection import DEFAULT_CHUNK_ROWS
-from poppy_pipeline.defs.partitions import daily_partitions
-from poppy_pipeline.defs.quarantine_checks import Intake
-from poppy_pipeline.defs.window import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, run_partition_keys
 from poppy_pipeline.rows import UTC, Checked, checked_zone
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.sources import (

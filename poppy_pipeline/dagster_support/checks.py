@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from poppy_pipeline.defs.partitions import daily_partitions
+from poppy_pipeline.dagster_support.partitions import daily_partitions
 
 
 def window_check_specs(

@@ -5,14 +5,15 @@ START=… END=…`); the `trailing_days` ending on the run's partition (the dail
 `trailing_days` ending on the last complete day.
 """
 
+import json
 from datetime import date, timedelta
 
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.defs.io_managers import PartitionedUPathIOManager
-from poppy_pipeline.defs.partitions import daily_partitions
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.dagster_support.partitions import daily_partitions
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -62,7 +63,11 @@ def run_partition_keys(context: dg.AssetExecutionContext) -> list[str] | None:
 def load_window(
     context: dg.AssetExecutionContext, store: PartitionedUPathIOManager, asset_key: str, days: list[str]
 ) -> pd.DataFrame:
-    """The window's rows of a daily asset, in day order; fails when no day (or no row) is there."""
+    """The window's rows of a daily asset, in day order; fails when no day (or no row) is there.
+
+    Its `attrs` are those stored with every day (see the CSV IO manager): days stored with
+    different ones (made with different settings) cannot be read as one window.
+    """
     found, missing = store.load_asset_partitions(asset_key, days)
     if not found:
         raise dg.Failure(
@@ -81,4 +86,28 @@ def load_window(
         )
     # A day without rows reads back without column types; leaving it out keeps them.
     non_empty = [frame for frame in frames if len(frame)] or frames[:1]
-    return pd.concat(non_empty, ignore_index=True)
+    window = pd.concat(non_empty, ignore_index=True)
+    window.attrs = _same_attrs(asset_key, {day: found[day].attrs for day in days if day in found})
+    return window
+
+
+def _same_attrs(asset_key: str, attrs_by_day: dict[str, dict]) -> dict:
+    """The attributes every day was stored with; one sentence naming the groups when they differ."""
+    days_by_attrs: dict[str, list[str]] = {}
+    for day, attrs in attrs_by_day.items():
+        days_by_attrs.setdefault(json.dumps(attrs, sort_keys=True), []).append(day)
+    if len(days_by_attrs) > 1:
+        groups = "; ".join(
+            f"{text if text != '{}' else 'none recorded'} on {made[0]}..{made[-1]} ({_days(len(made))})"
+            for text, made in days_by_attrs.items()
+        )
+        days = sorted(attrs_by_day)
+        raise dg.Failure(
+            f"{asset_key} was made with different settings in {days[0]}..{days[-1]} ({groups});"
+            " materialize those days again with one setting before reading them together."
+        )
+    return dict(next(iter(attrs_by_day.values())))
+
+
+def _days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
