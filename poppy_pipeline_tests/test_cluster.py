@@ -77,8 +77,8 @@ def output_files(folder: Path) -> dict[str, bytes]:
 
 
 def of_days(files: dict[str, bytes], days: list[str]) -> dict[str, bytes]:
-    """The unpartitioned files and the daily ones of `days`."""
-    return {path: content for path, content in files.items() if "/" not in path or path[-14:-4] in days}
+    """The unpartitioned files and the daily ones of `days` (`<asset>/<day>.csv` and its sidecars)."""
+    return {path: content for path, content in files.items() if "/" not in path or Path(path).name[:10] in days}
 
 
 def fresh_outputs(cluster: Cluster, seeded: dict[str, bytes] | None = None) -> None:
