@@ -69,6 +69,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_windows.py
 	$(BIN)/python benchmarks/bench_click_model.py
 	$(BIN)/python benchmarks/bench_browser.py
+	$(BIN)/python benchmarks/bench_cli.py
 
 # Re-resolve requirements.lock after changing pyproject.toml.
 lock: install

@@ -237,7 +237,16 @@ def _user_type_probabilities(settings: SimulationSettings, users: pd.DataFrame, 
 
 def _user_rating_distributions(settings: SimulationSettings, bias: np.ndarray) -> np.ndarray:
     """(users, 5): `rating_weights` tilted by exp(θ·stars), θ solved per user (bisection) so
-    that the mean is the base mean + `Rating_Bias` (as near as 1-5 allows)."""
+    that the mean is the base mean + `Rating_Bias` (as near as 1-5 allows).
+
+    Biases are rounded to 3 decimals, so a million users share a few thousand: each distinct
+    bias is solved once (the same arithmetic per row, so the same bits).
+    """
+    distinct, user_bias = np.unique(bias, return_inverse=True)
+    return _tilted_distributions(settings, distinct)[user_bias.reshape(-1)]
+
+
+def _tilted_distributions(settings: SimulationSettings, bias: np.ndarray) -> np.ndarray:
     stars = np.arange(1, 6, dtype=np.float64)
     base = np.asarray(settings.rating_weights, dtype=np.float64)
     target = base @ stars + np.nan_to_num(bias)

@@ -1,21 +1,41 @@
 """The oracle of `session_actions`: the exact probability of an ad click after a window end.
 
-The state of `behaviour.py` is all the process remembers, so the probability of a `click_ad` in
-`(end, end + horizon]` given the state at a window end is computed exactly, not estimated: a
-forward recursion over the states reachable in the horizon (mode × ticks since the last action)
-with the very per-tick probabilities the generator draws from (`oracle_probabilities`). It needs
-window ends and horizons on the session's tick grid; the extractor's ends are whole steps (10 s)
-after the session's first action, which is its start.
+The state of `behaviour.py` is all the process remembers, and the recorded day holds all of it:
+the mode and the ticks since the last action follow from the window's last action (its type and
+time: tick k's action lies in `(start + k·tick, start + (k+1)·tick]`, the opening focus at the
+start itself); the user's traits from the users table (drawn once per user from the seed); the
+session's plan (start, planned end, the first tick a `close_tab` may be drawn) from the day's
+interactions, as the generator draws it before its first tick. So the oracle reads the recorded
+stream (`RecordedDay`, `oracle_probabilities`) and never re-runs the day's ticks; a stream whose
+sessions do not open and end as the plan says (another seed, other interactions) is refused
+(`stream_mismatch`).
 
-Vectorised: the recursion steps through the horizon's ticks (40 at 10 s), one array operation
-per tick over a batch of windows.
+Given that state, the probability of a `click_ad` in `(end, end + horizon]` is computed exactly,
+not estimated: a forward recursion over the states reachable in the horizon with the very
+per-tick probabilities the generator draws from. Two parts of the mass are tracked, each "open,
+and no ad click since the end": `waiting`, no action since the end either (its mode is the
+end's, its ticks since the last action the end's plus the steps taken); and `acted[m, i]`, at
+least one action since the end, now in mode m, i ticks since the last one. The ticks only matter
+through the state rule (10 s), which an action inside the horizon reaches only when the horizon
+exceeds 10.25 s; otherwise i has a single bin. A tick's outcomes are folded into "no action"
+and "an action that leaves the session open in mode m" (a `close_tab` ends the mass; an ad click
+is the event counted).
+
+Vectorised: the recursion steps through the horizon's ticks (40 at 10 s) over a batch of windows
+at once, the window axis last (contiguous). What changes inside a window's horizon (close_tab
+allowed from a tick, the waiting mass turning stale, the session's planned end) changes once, at
+a step known in advance, so each is an update of the few windows concerned at that step, not a
+selection over all windows at every step; the ad hazard is computed once for windows past the
+warm-up. Windows are batched by end tick, so most batches are past it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
+import pandas as pd
 
 from poppy_pipeline.behaviour import (
     ACTIONS,
@@ -26,66 +46,134 @@ from poppy_pipeline.behaviour import (
     OPEN_MODES,
     STATE_RULE_TICKS,
     TICK_MS,
+    BehaviourSettings,
+    UserTraits,
+    action_probabilities,
+    ad_rates,
+    warm_up,
 )
-from poppy_pipeline.session_simulation import SessionSimulation
+from poppy_pipeline.session_simulation import SessionPlan, SessionSimulation, plan_sessions
 
-# The oracle's recursion runs on batches of this many windows (bounded memory).
-ORACLE_CHUNK = 20_000
+# Windows per batch of the recursion: its arrays (about 30 per window) stay in the CPU's cache.
+ORACLE_CHUNK = 16_384
+
+
+@dataclass(frozen=True)
+class RecordedDay:
+    """What the oracle needs of a simulated day besides its recorded actions.
+
+    The users' traits and the sessions' plan: both drawn before the generator's first tick (from
+    the seed, the users and the day's interactions), so building them costs O(users + sessions).
+    """
+
+    settings: BehaviourSettings
+    day: date
+    traits: UserTraits
+    plan: SessionPlan
+
+    @classmethod
+    def of(cls, simulation: SessionSimulation) -> RecordedDay:
+        """The same, taken from a simulation at hand (nothing drawn again)."""
+        return cls(simulation.model.settings, simulation.day, simulation.model.traits, simulation.plan)
+
+
+def recorded_day(
+    settings: BehaviourSettings, seed: int, traits: UserTraits, interactions: pd.DataFrame, day: date
+) -> RecordedDay:
+    """The plan of the day's sessions, as `simulate_sessions` draws it (`traits`: `draw_traits(seed, users)`)."""
+    return RecordedDay(settings, day, traits, plan_sessions(seed, traits, interactions, day))
+
+
+def stream_mismatch(
+    recorded: RecordedDay, session_ids: np.ndarray, user_ids: np.ndarray, first_ms: np.ndarray, last_ms: np.ndarray
+) -> str | None:
+    """Why recorded sessions are not the plan's (None when they are).
+
+    Per session (sorted by Session_ID): its user, its first and last action in epoch milliseconds.
+    The generator opens each planned session at its start and closes it by its planned end.
+    """
+    plan = recorded.plan
+    if len(session_ids) != len(plan.session_ids) or (np.asarray(session_ids) != plan.session_ids).any():
+        return f"its sessions are not the {len(plan.session_ids):,} sessions of the day's interactions"
+    start = plan.start_ms + _midnight_ms(recorded.day)
+    checks = (
+        ("of another user", np.asarray(user_ids) != plan.user_ids),
+        ("not opening at their planned start", first_ms != start),
+        ("lasting past their planned end", last_ms > start + plan.end_ticks * TICK_MS),
+    )
+    for what, wrong in checks:
+        if wrong.any():
+            return f"{int(wrong.sum()):,} sessions {what} (e.g. Session_ID {plan.session_ids[wrong.argmax()]})"
+    return None
 
 
 def oracle_probabilities(
-    simulation: SessionSimulation, session_ids: np.ndarray, window_ends: np.ndarray, horizon_ms: int
+    recorded: RecordedDay,
+    session_ids: np.ndarray,
+    end_ms: np.ndarray,
+    last_ms: np.ndarray,
+    last_action: np.ndarray,
+    horizon_ms: int,
 ) -> np.ndarray:
     """P(a click_ad in (end, end + horizon] | the generator's state at end), exactly.
 
-    `window_ends` are datetime64 values on their session's tick grid; `horizon_ms` a whole number
-    of ticks. A forward recursion over (mode, ticks since the last action) for the horizon's
-    ticks, with the generator's own per-tick outcome table.
+    Per window: its session, its end (epoch milliseconds, on the session's tick grid), and the
+    time and action code of the session's last action at or before the end. `horizon_ms` is a
+    whole number of ticks.
     """
     if horizon_ms <= 0 or horizon_ms % TICK_MS:
         raise ValueError(f"the oracle needs a horizon that is a positive multiple of {TICK_MS} ms, got {horizon_ms}")
-    plan = simulation.plan
+    plan = recorded.plan
     sessions = np.searchsorted(plan.session_ids, session_ids)
     found = sessions < len(plan.session_ids)
     found[found] = plan.session_ids[sessions[found]] == np.asarray(session_ids)[found]
     if not found.all():
-        raise ValueError(f"{simulation.day}: windows of sessions the simulation does not have")
-    offset = (np.asarray(window_ends).astype("datetime64[ms]") - np.datetime64(simulation.day, "ms")).astype(np.int64)
-    offset -= plan.start_ms[sessions]
+        raise ValueError(f"{recorded.day}: windows of sessions the day's plan does not have")
+    start = plan.start_ms[sessions] + _midnight_ms(recorded.day)
+    offset = np.asarray(end_ms, dtype=np.int64) - start
     if (offset % TICK_MS).any() or (offset < 0).any():
         raise ValueError(f"the oracle needs window ends on the session's {TICK_MS} ms grid from its start")
+    if ((last_ms > end_ms) | (last_ms < start)).any():
+        raise ValueError("the oracle needs each window's last action between its session's start and the window end")
     end_tick = offset // TICK_MS
-    mode, idle_ticks = _state_at(simulation, sessions, end_tick)
-    return _click_within(simulation, sessions, end_tick, mode, idle_ticks, horizon_ms // TICK_MS)
-
-
-def _state_at(simulation: SessionSimulation, sessions: np.ndarray, end_tick: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Mode and ticks since the last action at each window end (the last action is in a tick before it)."""
-    stride = int(simulation.plan.end_ticks.max()) + 2 if len(simulation.plan.end_ticks) else 2
-    keys = simulation.action_session * stride + simulation.action_tick + 1
-    last = np.searchsorted(keys, sessions * stride + end_tick, side="right") - 1
-    return MODE_AFTER[simulation.action_code[last]], end_tick - 1 - simulation.action_tick[last]
-
-
-def _click_within(
-    simulation: SessionSimulation,
-    sessions: np.ndarray,
-    end_tick: np.ndarray,
-    mode: np.ndarray,
-    idle_ticks: np.ndarray,
-    horizon_ticks: int,
-) -> np.ndarray:
-    probability = np.zeros(len(sessions))
+    last_tick = (last_ms - start - 1) // TICK_MS  # the opening focus, at the start itself, is tick -1
+    mode = MODE_AFTER[last_action]
+    probability = np.zeros(len(end_tick))
     open_windows = np.flatnonzero(mode != CLOSED)  # a closed session clicks nothing
+    open_windows = open_windows[np.argsort(end_tick[open_windows], kind="stable")]  # batches past the warm-up
+    users, rows = np.unique(plan.user_rows[sessions[open_windows]], return_inverse=True)
+    tables = _UserTables.of(recorded.settings, _subset(recorded.traits, users))
     for first in range(0, len(open_windows), ORACLE_CHUNK):
         part = open_windows[first : first + ORACLE_CHUNK]
-        recursion = _Recursion(simulation, sessions[part], end_tick[part], horizon_ticks)
-        probability[part] = recursion.run(mode[part], idle_ticks[part])
+        batch = _Batch(
+            rows=rows[first : first + ORACLE_CHUNK],
+            mode=mode[part],
+            end_tick=end_tick[part],
+            live_steps=plan.end_ticks[sessions[part]] - 1 - end_tick[part],  # that tick holds the forced close
+            allowed_step=plan.close_from_ticks[sessions[part]] - end_tick[part],
+            stale_step=STATE_RULE_TICKS - (end_tick[part] - 1 - last_tick[part]),
+        )
+        probability[part] = _click_within(recorded.settings, tables, batch, horizon_ms // TICK_MS)
     return probability
 
 
-def _continuing() -> np.ndarray:
-    """(action, mode): 1 where an action leaves the session open (and unclicked) in that mode."""
+def _midnight_ms(day: date) -> int:
+    return int(np.datetime64(day, "ms").astype(np.int64))
+
+
+def _subset(traits: UserTraits, rows: np.ndarray) -> UserTraits:
+    return UserTraits(
+        user_ids=traits.user_ids[rows],
+        profile_codes=traits.profile_codes[rows],
+        action_frequency=traits.action_frequency[rows],
+        pause=traits.pause[rows],
+        click=traits.click[rows],
+        blur=traits.blur[rows],
+    )
+
+
+def _destinations() -> np.ndarray:
+    """(action, open mode): 1 where an action leaves the session open (and unclicked) in that mode."""
     table = np.zeros((len(ACTIONS), OPEN_MODES))
     for code in range(len(ACTIONS)):
         if code not in (CLOSE, CLICK_AD):
@@ -93,72 +181,147 @@ def _continuing() -> np.ndarray:
     return table
 
 
-_CONTINUING = _continuing()
+@dataclass(frozen=True)
+class _UserTables:
+    """Per user: a tick's folded outcomes, and the ad-click rates of the modes."""
+
+    # (users, allowed, stale, mode, 1 + open mode): P(no action), P(an action into mode m), no ad click.
+    moves: np.ndarray
+    rates: np.ndarray  # (users, open mode): ad clicks per second at full warm-up (0 away)
+
+    @classmethod
+    def of(cls, settings: BehaviourSettings, traits: UserTraits) -> _UserTables:
+        outcomes = action_probabilities(settings, traits)[:, :OPEN_MODES]  # (users, mode, stale, allowed, outcome)
+        moves = np.empty((*outcomes.shape[:4], 1 + OPEN_MODES))
+        moves[..., 0] = outcomes[..., 0]
+        moves[..., 1:] = outcomes[..., 1:] @ _destinations()
+        return cls(np.ascontiguousarray(moves.transpose(0, 3, 2, 1, 4)), ad_rates(settings, traits)[:, :OPEN_MODES])
 
 
-@dataclass
-class _Recursion:
-    """The forward recursion of the oracle, for a batch of windows.
+@dataclass(frozen=True)
+class _Batch:
+    """Windows of one batch: their user's row in the tables, state at the end, and when things change.
 
-    Two parts of the probability mass are tracked, each "open, and no ad click since the end":
-    `waiting[w]`, no action since the end either (the mode is still the end's, the ticks since
-    the last action are known: the end's plus the steps taken); and `acted[w, m, i]`, at least
-    one action since the end, now in mode m, i ticks since the last one. The ticks only matter
-    through the state rule (10 s), which an action inside the horizon can reach only when the
-    horizon exceeds 10.25 s; otherwise i has a single bin. Each tick moves the mass exactly as
-    the generator's draw would.
+    Steps count the horizon's ticks from the end (step s is tick end + s): the session's ticks
+    stop counting from `live_steps`, close_tab is allowed from `allowed_step`, the waiting mass
+    is stale from `stale_step`.
     """
 
-    simulation: SessionSimulation
-    sessions: np.ndarray
+    rows: np.ndarray
+    mode: np.ndarray
     end_tick: np.ndarray
-    horizon_ticks: int
+    live_steps: np.ndarray
+    allowed_step: np.ndarray
+    stale_step: np.ndarray
 
-    def run(self, mode: np.ndarray, idle_ticks: np.ndarray) -> np.ndarray:
-        plan, model = self.simulation.plan, self.simulation.model
-        rows = plan.user_rows[self.sessions]
-        last_live_tick = plan.end_ticks[self.sessions] - 1  # that tick holds the forced close, no ad
-        close_from = plan.close_from_ticks[self.sessions]
-        bins = STATE_RULE_TICKS + 1 if self.horizon_ticks > STATE_RULE_TICKS + 1 else 1
-        # The outcome tables of these windows' users, by (close allowed, stale): (window, mode, outcome).
-        tables = np.ascontiguousarray(model.actions[rows, :OPEN_MODES].transpose(3, 2, 0, 1, 4))
-        everyone = np.arange(len(rows))
-        waiting = np.ones(len(rows))
-        acted = np.zeros((len(rows), OPEN_MODES, bins))
-        clicked = np.zeros(len(rows))
-        for step in range(self.horizon_ticks):
-            tick = self.end_tick + step
-            live = tick < last_live_tick
-            allowed = (tick >= close_from)[:, None, None]
-            fresh_cells = np.where(allowed, tables[1, 0], tables[0, 0])  # (window, mode, outcome)
-            stale_cells = np.where(allowed, tables[1, 1], tables[0, 1])
-            ad = model.ad_click_probability(rows[:, None], np.arange(OPEN_MODES), tick[:, None])  # (window, mode)
-            # Mass that has acted: clicks, then ages or moves to the mode of its next action.
-            clicked += np.where(live, (acted.sum(axis=2) * ad).sum(axis=1), 0.0)
-            acted *= (1 - ad)[..., None]
-            flows = acted[..., : min(bins, STATE_RULE_TICKS)].sum(axis=2)[..., None] * fresh_cells[..., 1:]
-            if bins > 1:
-                flows += acted[..., STATE_RULE_TICKS, None] * stale_cells[..., 1:]
-            acted = self._aged(acted, fresh_cells[..., 0], stale_cells[..., 0])
-            acted[..., 0] += flows.sum(axis=1) @ _CONTINUING
-            # Mass still waiting for its first action since the end.
-            waiting_ad = ad[everyone, mode]
-            clicked += np.where(live, waiting * waiting_ad, 0.0)
-            waiting = waiting * (1 - waiting_ad)
-            is_stale = (idle_ticks + step >= STATE_RULE_TICKS)[:, None]
-            waiting_cells = np.where(is_stale, stale_cells[everyone, mode], fresh_cells[everyone, mode])
-            acted[..., 0] += (waiting[:, None] * waiting_cells[:, 1:]) @ _CONTINUING
-            waiting = waiting * waiting_cells[:, 0]
-        return clicked
 
-    @staticmethod
-    def _aged(acted: np.ndarray, none_fresh: np.ndarray, none_stale: np.ndarray) -> np.ndarray:
-        """One tick without an action: i → i + 1, the last (stale) bin keeping its mass."""
-        if acted.shape[2] == 1:
-            return acted * none_fresh[..., None]
-        aged = np.zeros_like(acted)
-        aged[..., 1:STATE_RULE_TICKS] = acted[..., : STATE_RULE_TICKS - 1] * none_fresh[..., None]
-        aged[..., STATE_RULE_TICKS] = (
-            acted[..., STATE_RULE_TICKS - 1] * none_fresh + acted[..., STATE_RULE_TICKS] * none_stale
-        )
-        return aged
+def _click_within(settings: BehaviourSettings, tables: _UserTables, batch: _Batch, horizon: int) -> np.ndarray:
+    count = len(batch.rows)
+    everyone = np.arange(count)
+    moves = np.ascontiguousarray(tables.moves[batch.rows].transpose(1, 2, 3, 4, 0))  # (allowed, stale, mode, 4, W)
+    rates = np.ascontiguousarray(tables.rates[batch.rows].T)  # (mode, W)
+    warmed_up = bool(np.all(warm_up(settings, batch.end_tick.min(initial=0)) >= 1.0))
+    if warmed_up:  # the hazard is the same in every tick: fold "no ad click" into the moves once
+        ad = _ad_click(rates, 1.0)
+        own_ad = ad[batch.mode, everyone]
+        moves *= (1 - ad)[:, None]
+    allowed = (batch.allowed_step <= 0).astype(np.int64)
+    acted_moves = moves[allowed, :, :, :, everyone].transpose(1, 2, 3, 0).copy()  # (stale, mode, 4, W)
+    own_moves = moves[allowed, (batch.stale_step <= 0).astype(np.int64), batch.mode, :, everyone].T.copy()  # (4, W)
+    bins = STATE_RULE_TICKS + 1 if horizon > STATE_RULE_TICKS + 1 else 1
+    acted = np.zeros((OPEN_MODES, bins, count))
+    waiting = (batch.live_steps > 0).astype(np.float64)  # no tick of the horizon counts
+    clicked = np.zeros(count)
+    changes = _Changes.of(batch, horizon)
+    for step in range(horizon):
+        changes.apply(step, moves, acted_moves, own_moves, acted, waiting)
+        if not warmed_up:
+            ad = _ad_click(rates, warm_up(settings, batch.end_tick + step))
+            own_ad = ad[batch.mode, everyone]
+        clicked += ((acted[:, 0] if bins == 1 else acted.sum(axis=1)) * ad).sum(axis=0) + waiting * own_ad
+        if not warmed_up:
+            acted *= (1 - ad)[:, None]
+            waiting *= 1 - own_ad
+        _move(acted, acted_moves)
+        acted[:, 0] += waiting * own_moves[1:]
+        waiting *= own_moves[0]
+    return clicked
+
+
+def _ad_click(rates: np.ndarray, warm: np.ndarray | float) -> np.ndarray:
+    """P(click_ad in a tick), as `BehaviourModel.ad_click_probability` computes it."""
+    return -np.expm1(-(rates * warm) * TICK_MS / 1000)
+
+
+@dataclass(frozen=True)
+class _Changes:
+    """Per step, the windows whose close_tab becomes allowed, whose waiting mass turns stale, or whose
+    session stops counting (found once by sorting, not by comparing every window at every step)."""
+
+    allowed: list[np.ndarray]
+    stale: list[np.ndarray]
+    ended: list[np.ndarray]
+    batch: _Batch
+
+    @classmethod
+    def of(cls, batch: _Batch, horizon: int) -> _Changes:
+        lists = [_by_step(steps, horizon) for steps in (batch.allowed_step, batch.stale_step, batch.live_steps)]
+        return cls(*lists, batch)
+
+    def apply(
+        self,
+        step: int,
+        moves: np.ndarray,
+        acted_moves: np.ndarray,
+        own_moves: np.ndarray,
+        acted: np.ndarray,
+        waiting: np.ndarray,
+    ) -> None:
+        if not step:
+            return
+        acted_moves[..., self.allowed[step]] = moves[1][..., self.allowed[step]]
+        changed = np.concatenate([self.allowed[step], self.stale[step]])
+        if len(changed):
+            allowed = (self.batch.allowed_step[changed] <= step).astype(np.int64)
+            stale = (self.batch.stale_step[changed] <= step).astype(np.int64)
+            own_moves[:, changed] = moves[allowed, stale, self.batch.mode[changed], :, changed].T
+        acted[..., self.ended[step]] = 0.0
+        waiting[self.ended[step]] = 0.0
+
+
+def _by_step(steps: np.ndarray, horizon: int) -> list[np.ndarray]:
+    """For each step 0..horizon-1, the windows whose `steps` value is that step."""
+    order = np.argsort(steps, kind="stable")
+    bounds = np.searchsorted(steps[order], np.arange(horizon + 1))
+    return [order[bounds[step] : bounds[step + 1]] for step in range(horizon)]
+
+
+def _move(acted: np.ndarray, moves: np.ndarray) -> None:
+    """One tick of the mass that has acted: no action (it ages a tick) or an action (to its mode, age 0)."""
+    if acted.shape[1] == 1:
+        mass = acted[:, 0]
+        acted[:, 0] = mass * moves[0, :, 0] + (mass[:, None] * moves[0, :, 1:]).sum(axis=0)
+        return
+    fresh = acted[:, :STATE_RULE_TICKS].sum(axis=1)
+    flows = (fresh[:, None] * moves[0, :, 1:]).sum(axis=0) + (acted[:, STATE_RULE_TICKS, None] * moves[1, :, 1:]).sum(
+        axis=0
+    )
+    oldest = acted[:, STATE_RULE_TICKS - 1] * moves[0, :, 0] + acted[:, STATE_RULE_TICKS] * moves[1, :, 0]
+    acted[:, 1:STATE_RULE_TICKS] = acted[:, : STATE_RULE_TICKS - 1] * moves[0, :, None, 0]
+    acted[:, STATE_RULE_TICKS] = oldest
+    acted[:, 0] = flows
+
+
+def ranking_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The ROC AUC of `scores` for 0/1 `labels` (ties count one half), from one sort: the
+    Mann-Whitney statistic with average ranks, as `sklearn.metrics.roc_auc_score` gives it."""
+    order = np.argsort(scores)
+    ordered, positive = scores[order], labels[order] == 1
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else np.empty(0, np.int64)
+    sizes = np.diff(np.r_[starts, len(ordered)])
+    average_rank = starts + (sizes + 1) / 2
+    positives = np.add.reduceat(positive, starts) if len(starts) else np.empty(0, np.int64)
+    n_positive = int(positive.sum())
+    n_negative = len(ordered) - n_positive
+    rank_sum = float((average_rank * positives).sum())
+    return (rank_sum - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative)

@@ -120,11 +120,13 @@ def rating_bias_correlation(interactions: pd.DataFrame, users: pd.DataFrame) -> 
 def preferred_type_share(
     interactions: pd.DataFrame, users: pd.DataFrame, settings: SimulationSettings
 ) -> PatternResult:
-    preference = users.set_index("User_ID")["Preferred_Type"]
-    preferred = interactions["User_ID"].map(preference)
-    mine = preferred.notna()
+    preference = users["Preferred_Type"]
+    names = text_values(preference)
+    user_rows = _user_rows(interactions, users)
+    preferred_code = np.append(type_codes(preference, names), -1)[user_rows]  # -1: none (or unknown user)
+    mine = preferred_code >= 0
     n = int(mine.sum())
-    share = float((interactions.loc[mine, "Object_Type"].astype(str) == preferred[mine]).mean()) if n else 0.0
+    share = float((type_codes(interactions["Object_Type"], names)[mine] == preferred_code[mine]).mean()) if n else 0.0
     target = settings.preferred_type_share
     tolerance = _tolerance(PREFERRED_TYPE_TOLERANCE, target, n)
     return PatternResult(
@@ -138,17 +140,19 @@ def preferred_type_share(
 
 def repeat_share(interactions: pd.DataFrame, expected: float) -> PatternResult:
     """Share of events that, in timestamp order, repeat an earlier (user, type, object)."""
-    ordered = interactions.sort_values(["Timestamp", "Interaction_ID"], kind="stable")
-    repeats = ordered.duplicated(["User_ID", "Object_Type", "Object_ID"])
-    n = len(ordered)
-    share = float(repeats.mean()) if n else 0.0
+    # In any order, the events that repeat an earlier key are all but the first of each key.
+    pairs, pair_count, _ = _object_pairs(interactions)
+    users, _ = small_codes(interactions["User_ID"])
+    n = len(interactions)
+    repeats = n - len(pd.unique(users * pair_count + pairs))
+    share = repeats / n if n else 0.0
     tolerance = _tolerance(REPEAT_SHARE_TOLERANCE, expected, n)
     return PatternResult(
         "repeat_share",
         n > 0 and abs(share - expected) <= tolerance,
         share,
         f"{expected:.3f} ± {tolerance:.3f}",
-        {"events": n, "repeats": int(repeats.sum())},
+        {"events": n, "repeats": repeats},
     )
 
 
@@ -163,12 +167,12 @@ def top_decile_share(counts: pd.Series, population: int) -> float:
 def concentration(interactions: pd.DataFrame, users: pd.DataFrame, objects: pd.DataFrame) -> PatternResult:
     """The busiest tenth of the users signed up by the window's last day (inactive ones count as
     0), and of the catalog's objects: users who had not signed up cannot be in the window."""
-    last_day = pd.Timestamp(interactions["Timestamp"].max()).date() if len(interactions) else None
-    signed_up = int((pd.to_datetime(users["Signup_Date"]).dt.date <= last_day).sum()) if last_day else 0
-    user_share = top_decile_share(interactions["User_ID"].value_counts(), signed_up)
-    object_share = top_decile_share(
-        interactions.groupby(["Object_Type", "Object_ID"], observed=True).size(), len(objects)
-    )
+    last_day = _days(interactions["Timestamp"]).max() if len(interactions) else None
+    signed_up = int((_days(users["Signup_Date"]) <= last_day).sum()) if last_day is not None else 0
+    users_seen = interactions["User_ID"].dropna()
+    user_share = top_decile_share(pd.Series(np.bincount(small_codes(users_seen)[0])), signed_up)
+    pairs, _, missing = _object_pairs(interactions)
+    object_share = top_decile_share(pd.Series(np.bincount(pairs[~missing])), len(objects))
     return PatternResult(
         "activity_concentration",
         user_share >= TOP_DECILE_MIN_SHARE and object_share >= TOP_DECILE_MIN_SHARE,
@@ -203,13 +207,13 @@ def integrity(
     interactions: pd.DataFrame, users: pd.DataFrame, objects: pd.DataFrame, check_signup: bool = True
 ) -> PatternResult:
     """Every object and user exists, no user acts before signing up, IDs are unique."""
-    known_objects = pd.MultiIndex.from_frame(objects[["Object_Type", "Object_ID"]].astype({"Object_Type": str}))
-    keys = pd.MultiIndex.from_arrays([interactions["Object_Type"].astype(str), interactions["Object_ID"]])
-    unknown_objects = int((~keys.isin(known_objects)).sum())
-    signup = pd.to_datetime(interactions["User_ID"].map(users.set_index("User_ID")["Signup_Date"]))
-    unknown_users = int((~interactions["User_ID"].isin(users["User_ID"])).sum())
-    before_signup = int((interactions["Timestamp"].dt.normalize() < signup).sum()) if check_signup else 0
-    duplicate_ids = int(interactions["Interaction_ID"].duplicated().sum())
+    unknown_objects = _unknown_objects(interactions, objects)
+    user_rows = _user_rows(interactions, users)
+    known = user_rows >= 0
+    unknown_users = int((~known).sum())
+    signup = _days(users["Signup_Date"])[user_rows[known]]
+    before_signup = int((_days(interactions["Timestamp"])[known] < signup).sum()) if check_signup else 0
+    duplicate_ids = _duplicates(interactions["Interaction_ID"])
     problems = unknown_objects + unknown_users + before_signup + duplicate_ids
     return PatternResult(
         "integrity",
@@ -224,3 +228,76 @@ def integrity(
             "events": len(interactions),
         },
     )
+
+
+# --- vectorised helpers: integer codes instead of strings, MultiIndexes and sorts ---
+
+
+def text_values(values: pd.Series) -> pd.Index:
+    """The distinct values, as text (a categorical's categories: no pass over the rows)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.Index(pd.unique(values.cat.categories.astype(str)))
+    return pd.Index(pd.unique(values.dropna().astype(str)))
+
+
+def type_codes(values: pd.Series, names: pd.Index) -> np.ndarray:
+    """Position of each value (as text) in `names`, -1 where it is missing or not among them."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # one lookup per category, not per row
+        mapping = np.append(names.get_indexer(values.cat.categories.astype(str)), -1)
+        return mapping[values.cat.codes.to_numpy()]
+    codes = names.get_indexer(values.astype(str))
+    codes[values.isna().to_numpy()] = -1
+    return codes
+
+
+def _object_pairs(interactions: pd.DataFrame) -> tuple[np.ndarray, int, np.ndarray]:
+    """A key per event that is the same exactly when (Object_Type, Object_ID) is (missing values
+    are values too), the number of possible keys, and where either is missing."""
+    types = interactions["Object_Type"]
+    type_code = type_codes(types, text_values(types)).astype(np.int64) + 1
+    ids, id_count = small_codes(interactions["Object_ID"])
+    missing = (type_code == 0) | interactions["Object_ID"].isna().to_numpy()
+    return type_code * id_count + ids, (int(type_code.max(initial=0)) + 1) * id_count, missing
+
+
+def small_codes(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Codes that are equal exactly when the values are (missing ones included), and a bound on
+    them: the values themselves when they are small non-negative integers (no hashing)."""
+    array = values.to_numpy()
+    if array.dtype.kind in "iu" and len(array) and array.min() >= 0 and array.max() < 4 * len(array) + 1_000_000:
+        return array.astype(np.int64, copy=False), int(array.max()) + 1
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return codes.astype(np.int64, copy=False), max(len(uniques), 1)
+
+
+def _unknown_objects(interactions: pd.DataFrame, objects: pd.DataFrame) -> int:
+    """Events whose (Object_Type, Object_ID) is not in the catalog."""
+    names = text_values(objects["Object_Type"])
+    event_types = type_codes(interactions["Object_Type"], names)
+    catalog_types = type_codes(objects["Object_Type"], names)
+    known = np.zeros(len(interactions), dtype=bool)
+    for code in range(len(names)):
+        events = np.flatnonzero(event_types == code)
+        catalog_ids = objects["Object_ID"].to_numpy()[catalog_types == code]
+        known[events] = pd.Index(interactions["Object_ID"].iloc[events]).isin(catalog_ids)
+    return int((~known).sum())
+
+
+def _user_rows(interactions: pd.DataFrame, users: pd.DataFrame) -> np.ndarray:
+    """Row in `users` of each event's user, -1 for a user not in it."""
+    return pd.Index(users["User_ID"]).get_indexer(interactions["User_ID"])
+
+
+def _days(values: pd.Series) -> np.ndarray:
+    """Dates or timestamps as days (datetime64[D]; an aware timestamp's UTC day)."""
+    stamps = pd.to_datetime(values)
+    if stamps.dt.tz is not None:
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    return stamps.to_numpy().astype("datetime64[D]")
+
+
+def _duplicates(ids: pd.Series) -> int:
+    values = ids.to_numpy()
+    if values.dtype.kind in "iu" and (len(values) < 2 or (values[1:] > values[:-1]).all()):  # ascending: none
+        return 0
+    return int(ids.duplicated().sum())

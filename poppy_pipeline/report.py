@@ -27,10 +27,6 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: no display on servers and CI
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -202,6 +198,12 @@ def write_figures(figures: dict[str, bytes], folder: Path) -> list[Path]:
 
 
 def _render(draw) -> bytes:
+    # Imported here: only the figure-drawing assets pay for matplotlib (a run of other assets does not).
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: no display on servers and CI
+    import matplotlib.pyplot as plt
+
     figure, axes = plt.subplots(figsize=(6, 3.6), dpi=FIGURE_DPI)
     try:
         draw(axes)

@@ -213,10 +213,11 @@ def _run_ticks(
         rows = (
             user_base[part] + mode[part] * 4 + (idle_ticks[part] >= STATE_RULE_TICKS) * 2 + (tick >= close_from[part])
         )
-        outcome = (cumulative[rows, :-1] <= ((u - ad) / (1 - ad))[:, None]).sum(axis=1)
-        outcome[u < ad] = 1 + CLICK_AD
-        acted = np.flatnonzero(outcome)
-        code = outcome[acted] - 1
+        drawn = (u - ad) / (1 - ad)
+        # Most ticks pass without an action: only those past "no action" look up the other outcomes.
+        acted = np.flatnonzero((u < ad) | (drawn >= cumulative[rows, 0]))
+        code = (cumulative[rows[acted], :-1] <= drawn[acted, None]).sum(axis=1) - 1
+        code[u[acted] < ad[acted]] = CLICK_AD
         idle_ticks[part] += 1
         idle_ticks[acted] = 0
         mode[acted] = MODE_AFTER[code]

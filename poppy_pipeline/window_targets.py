@@ -39,7 +39,7 @@ def positive_share(windows: pd.DataFrame) -> PatternResult:
 def profiles_present(windows: pd.DataFrame, users: pd.DataFrame) -> PatternResult:
     """Every browsing profile that has users has windows."""
     expected = [p for p in PROFILE_NAMES if (users["Profile"] == p).any()]
-    present = set(windows["User_ID"].map(users.set_index("User_ID")["Profile"]).dropna())
+    present = set(users.set_index("User_ID")["Profile"].reindex(pd.unique(windows["User_ID"])).dropna())
     missing = [p for p in expected if p not in present]
     return PatternResult(
         "profiles_present",

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from poppy_pipeline.behaviour import ACTIONS, BLUR, CLICK, CLICK_AD, CLOSE, FOCUS, HOVER, SCROLL_DOWN, SCROLL_UP, WAIT
-from poppy_pipeline.oracle import oracle_probabilities
+from poppy_pipeline.oracle import RecordedDay, oracle_probabilities, stream_mismatch
 from poppy_pipeline.session_simulation import SessionSimulation
 from poppy_pipeline.window_statistics import action_entropy, gap_statistics, prefix_sums, window_sums
 
@@ -140,6 +140,7 @@ class Windows:
     features: np.ndarray  # (20, windows) float64, FEATURE_NAMES order
     label: np.ndarray  # int8
     actions: np.ndarray  # actions in the window
+    last: np.ndarray  # index of the window's last action in the SessionArrays
 
 
 def session_arrays(actions: pd.DataFrame) -> SessionArrays:
@@ -180,13 +181,40 @@ def extract_windows(actions: pd.DataFrame, spec: WindowSpec = WindowSpec()) -> p
     return windows_frame(arrays, compute_windows(arrays, spec))
 
 
-def simulated_windows(simulation: SessionSimulation, spec: WindowSpec = WindowSpec()) -> pd.DataFrame:
-    """`sliding_window_features` of a simulated day, with the generator's Oracle_Probability."""
-    arrays = session_arrays(simulation.actions)
+class StreamMismatch(ValueError):
+    """Recorded actions that are not the generator's for the day's plan (another seed or other interactions)."""
+
+
+def recorded_windows(actions: pd.DataFrame, recorded: RecordedDay, spec: WindowSpec = WindowSpec()) -> pd.DataFrame:
+    """`sliding_window_features` of a simulated day, with the generator's Oracle_Probability.
+
+    The oracle's state comes from the recorded actions and the day's plan (`oracle.py`): the day
+    is not simulated again.
+    """
+    arrays = session_arrays(actions)
+    starts = _session_starts(arrays.session)
+    finals = np.r_[starts[1:], len(arrays.session)][: len(starts)] - 1
+    problem = stream_mismatch(
+        recorded, arrays.session_ids, arrays.user_ids, arrays.time_ms[starts], arrays.time_ms[finals]
+    )
+    if problem:
+        raise StreamMismatch(problem)
     windows = compute_windows(arrays, spec)
-    ends = windows.end_ms.astype("datetime64[ms]")
-    oracle = oracle_probabilities(simulation, arrays.session_ids[windows.session], ends, spec.horizon_ms)
+    last = windows.last
+    oracle = oracle_probabilities(
+        recorded,
+        arrays.session_ids[windows.session],
+        windows.end_ms,
+        arrays.time_ms[last],
+        arrays.action[last],
+        spec.horizon_ms,
+    )
     return windows_frame(arrays, windows, oracle)
+
+
+def simulated_windows(simulation: SessionSimulation, spec: WindowSpec = WindowSpec()) -> pd.DataFrame:
+    """The same for a simulation at hand."""
+    return recorded_windows(simulation.actions, RecordedDay.of(simulation), spec)
 
 
 def windows_frame(arrays: SessionArrays, windows: Windows, oracle: np.ndarray | None = None) -> pd.DataFrame:
@@ -215,20 +243,23 @@ def compute_windows(arrays: SessionArrays, spec: WindowSpec) -> Windows:
         last = max(last, first + 1)  # at least one session
         part = slice(bounds[first], bounds[last])
         parts.append(
-            _chunk_windows(arrays.session[part], arrays.time_ms[part], arrays.action[part], arrays.scroll[part], spec)
+            _chunk_windows(
+                arrays.session[part], arrays.time_ms[part], arrays.action[part], arrays.scroll[part], spec, part.start
+            )
         )
         first = last
     if len(parts) == 1:
         return parts[0]
     if not parts:
         nothing = np.empty(0, np.int64)
-        return Windows(nothing, nothing, np.empty((len(FEATURE_NAMES), 0)), nothing.astype(np.int8), nothing)
+        return Windows(nothing, nothing, np.empty((len(FEATURE_NAMES), 0)), nothing.astype(np.int8), nothing, nothing)
     return Windows(
         session=np.concatenate([p.session for p in parts]),
         end_ms=np.concatenate([p.end_ms for p in parts]),
         features=np.concatenate([p.features for p in parts], axis=1),
         label=np.concatenate([p.label for p in parts]),
         actions=np.concatenate([p.actions for p in parts]),
+        last=np.concatenate([p.last for p in parts]),
     )
 
 
@@ -239,8 +270,9 @@ def _session_starts(session: np.ndarray) -> np.ndarray:
 
 
 def _chunk_windows(
-    session: np.ndarray, time_ms: np.ndarray, action: np.ndarray, scroll: np.ndarray, spec: WindowSpec
+    session: np.ndarray, time_ms: np.ndarray, action: np.ndarray, scroll: np.ndarray, spec: WindowSpec, offset: int
 ) -> Windows:
+    """The windows of whole sessions; `offset` is the first action's index in the SessionArrays."""
     starts = _session_starts(session)
     first_ms = time_ms[starts]
     last_ms = time_ms[np.r_[starts[1:], len(session)] - 1]
@@ -264,7 +296,7 @@ def _chunk_windows(
     label_hi = np.searchsorted(key, base + since_first + spec.horizon_ms, side="right")
     ads = prefix_sums(action == CLICK_AD, np.int64)
     label = (ads[label_hi] > ads[hi]).astype(np.int8)
-    return Windows(session[starts][owner], end_ms, features, label, hi - lo)
+    return Windows(session[starts][owner], end_ms, features, label, hi - lo, offset + hi - 1)
 
 
 def _features(
@@ -328,9 +360,11 @@ def membership_problems(actions: pd.DataFrame, windows: pd.DataFrame, spec: Wind
     recount = np.searchsorted(keys, base + ends, side="right") - np.searchsorted(
         keys, base + ends - spec.window_ms, side="left"
     )
-    first = actions.groupby("Session_ID")["Timestamp"].min().reindex(windows["Session_ID"]).to_numpy()
-    last = actions.groupby("Session_ID")["Timestamp"].max().reindex(windows["Session_ID"]).to_numpy()
-    owner = actions.groupby("Session_ID")["User_ID"].first().reindex(windows["Session_ID"]).to_numpy()
+    bounds = actions.groupby("Session_ID").agg(
+        first=("Timestamp", "min"), last=("Timestamp", "max"), owner=("User_ID", "first")
+    )
+    per_window = bounds.reindex(windows["Session_ID"])
+    first, last, owner = (per_window[name].to_numpy() for name in ("first", "last", "owner"))
     end = windows["Window_End"].to_numpy()
     counted = np.rint(windows["interaction_density"].to_numpy(float) * spec.window_seconds)
     return {

@@ -9,16 +9,13 @@ import pytest
 from poppy_pipeline import tables
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.defs.celestial_objects import celestial_objects
-from poppy_pipeline.defs.simulated_interactions import (
-    PATTERN_CHECKS,
-    simulated_interactions,
-    simulated_interactions_patterns,
-)
+from poppy_pipeline.defs.simulated_interactions import PATTERN_CHECKS, simulated_interactions
 from poppy_pipeline.defs.users import users
+from poppy_pipeline.interactions import simulate_day
 
 from .conftest import WINDOW, expected_interactions
 
-SIMULATION = [celestial_objects, users, simulated_interactions, simulated_interactions_patterns]
+SIMULATION = [celestial_objects, users, simulated_interactions]
 RANGE = {"dagster/asset_partition_range_start": str(WINDOW[0]), "dagster/asset_partition_range_end": str(WINDOW[-1])}
 
 
@@ -115,18 +112,24 @@ def downstream_of_interactions(simulated_interactions: dict[str, pd.DataFrame]) 
     """Stands in for engagement_scores: must not run on data that failed integrity."""
 
 
-def test_failed_integrity_check_blocks_downstream_assets(window_run, data_dir: Path):
+def test_failed_integrity_fails_the_step_before_writing_and_blocks_downstream_assets(
+    window_run, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The checks measure the days in hand; a broken day (a generator bug) is never written."""
     day_file = data_dir / "simulated_interactions" / f"{WINDOW[-1]}.csv"
-    broken = tables.read_csv(day_file)
-    broken.loc[0, "Object_ID"] = 99_999
-    tables.write_csv(broken, day_file)
-    result = materialize(
-        [*SIMULATION, downstream_of_interactions],
-        tags=RANGE,
-        selection=dg.AssetSelection.checks(simulated_interactions_patterns)
-        | dg.AssetSelection.assets(downstream_of_interactions),
-        raise_on_error=False,
-    )
-    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert evaluations["integrity"] is False
+    good = day_file.read_bytes()
+
+    def broken_day(model, day):
+        frame = simulate_day(model, day)
+        frame.loc[0, "Object_ID"] = 99_999
+        return frame
+
+    monkeypatch.setattr("poppy_pipeline.defs.simulated_interactions.simulate_day", broken_day)
+    result = materialize([*SIMULATION, downstream_of_interactions], tags=RANGE, raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert failure.step_key == "simulated_interactions"
+    assert "integrity FAILS" in failure.step_failure_data.error.message
+    assert "'unknown_objects': 30" in failure.step_failure_data.error.message  # one per day
+    assert day_file.read_bytes() == good
     assert not result.asset_materializations_for_node("downstream_of_interactions")

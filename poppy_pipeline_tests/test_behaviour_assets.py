@@ -14,11 +14,7 @@ from poppy_pipeline.dagster_support.simulation_resource import SimulationResourc
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.defs.celestial_objects import celestial_objects
-from poppy_pipeline.defs.session_actions import (
-    ACTION_CHECKS,
-    session_actions,
-    session_actions_checks,
-)
+from poppy_pipeline.defs.session_actions import ACTION_CHECKS, session_actions
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions
 from poppy_pipeline.defs.sliding_window_features import (
     TARGET_CHECKS,
@@ -26,12 +22,13 @@ from poppy_pipeline.defs.sliding_window_features import (
     sliding_window_features_targets,
 )
 from poppy_pipeline.defs.users import users
+from poppy_pipeline.session_simulation import simulate_sessions
 from poppy_pipeline.window_targets import positive_share, profiles_present
 from poppy_pipeline.windows import WINDOW_COLUMNS
 
 from .conftest import WINDOW
 
-BEHAVIOUR = [session_actions, session_actions_checks, sliding_window_features, sliding_window_features_targets]
+BEHAVIOUR = [session_actions, sliding_window_features, sliding_window_features_targets]
 ALL = [celestial_objects, users, simulated_interactions, *BEHAVIOUR]
 DAYS = WINDOW[-7:]
 RANGE = {"dagster/asset_partition_range_start": str(DAYS[0]), "dagster/asset_partition_range_end": str(DAYS[-1])}
@@ -157,20 +154,24 @@ def test_behaviour_settings_come_from_the_simulation_resource(data_dir: Path):
         materialize(ALL, partition_key=str(DAYS[0]), run_config=config)
 
 
-def test_broken_actions_block_the_features(week_run, data_dir: Path):
+def test_broken_actions_fail_the_step_before_writing_and_block_the_features(
+    week_run, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The checks measure the days in hand; a broken day (a generator bug) is never written."""
     day_file = data_dir / "session_actions" / f"{DAYS[-1]}.csv"
-    broken = tables.read_csv(day_file)
-    broken.loc[5, "User_ID"] = 99_999  # a session with two users
-    tables.write_csv(broken, day_file)
-    result = materialize(
-        ALL,
-        tags=RANGE,
-        selection=dg.AssetSelection.checks(session_actions_checks) | dg.AssetSelection.assets(sliding_window_features),
-        raise_on_error=False,
-    )
-    integrity = checks_of(result)[("session_actions", "integrity")]
-    assert integrity.passed is False
-    assert integrity.metadata["problems"].value["sessions_with_several_users"] == 1
+    good = day_file.read_bytes()
+
+    def broken_sessions(*args):
+        simulation = simulate_sessions(*args)
+        simulation.actions.loc[5, "User_ID"] = 99_999  # a session with two users
+        return simulation
+
+    monkeypatch.setattr("poppy_pipeline.defs.session_actions.simulate_sessions", broken_sessions)
+    result = materialize(ALL, tags=RANGE, raise_on_error=False)
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert failure.step_key == "session_actions"
+    assert "'sessions_with_several_users': 7" in failure.step_failure_data.error.message  # one per day
+    assert day_file.read_bytes() == good
     assert not result.asset_materializations_for_node("sliding_window_features")
 
 

@@ -152,7 +152,7 @@ def test_the_whole_graph_over_a_week_in_one_run(tmp_path: Path):
         assert f"Asset check '{check}" in result.stderr and f"{check}' passed" in result.stderr, check
 
 
-def test_make_run_ends_with_the_failed_checks_and_a_non_zero_exit(tmp_path: Path):
+def test_make_run_ends_with_the_failed_checks_and_a_non_zero_exit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A blocking check forced to fail by run config: the summary names it, its values and its bar."""
     objects = tmp_path / "objects"
     objects.mkdir()
@@ -176,6 +176,11 @@ def test_make_run_ends_with_the_failed_checks_and_a_non_zero_exit(tmp_path: Path
     assert set(not_run.split(": ")[1].split(", ")) == {"onnx_parity", "onnx_size", "onnx_valid"}
     assert "step celestial_objects failed: DagsterAssetCheckFailedError" in result.stdout
     assert " - INFO - " in result.stderr and " - DEBUG - " not in result.stderr  # as config/run.yaml says
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # config/dagster.yaml's storage is under $DAGSTER_HOME
+    with dg.DagsterInstance.get() as instance:  # config/run.yaml: every step in one process
+        messages = [entry.message for entry in instance.all_logs(instance.get_runs(limit=1)[0].run_id)]
+    assert any(m.startswith("Executing steps in process") for m in messages)
+    assert not any("multiprocess" in m for m in messages)
 
 
 def test_one_run_per_outputs_folder_and_a_killed_run_is_cleared_and_marked_failed(tmp_path: Path):

@@ -8,7 +8,12 @@ import pandas as pd
 import pytest
 
 from poppy_pipeline import patterns, tables
-from poppy_pipeline.interactions import INTERACTION_COLUMNS, simulate_day
+from poppy_pipeline.interactions import (
+    INTERACTION_COLUMNS,
+    _tilted_distributions,
+    _user_rating_distributions,
+    simulate_day,
+)
 from poppy_pipeline.repeats import expected_repeat_share, feasible_repeat_shares
 from poppy_pipeline.settings import SimulationSettings
 
@@ -180,6 +185,31 @@ def test_integrity_catches_unknown_objects_users_and_duplicate_ids(stable_world)
     ) == (1, 1, 1)
 
 
+def test_measures_on_a_log_as_read_back_out_of_order_with_gaps():
+    """Text types (not categorical), events out of time order, missing types, unknown users and
+    objects, a repeated ID, one user acting before sign-up: every count by hand."""
+    objects = pd.DataFrame({"Object_Type": ["Star", "Planet", "Moon"], "Object_ID": [1, 1, 1]})
+    users = pd.DataFrame({"User_ID": [1, 2, 3], "Signup_Date": [date(2026, 1, 1), date(2026, 1, 1), date(2026, 3, 2)]})
+    log = pd.DataFrame(
+        {
+            "Interaction_ID": [1, 2, 3, 4, 5, 6, 5, 7],
+            "User_ID": [1, 1, 1, 2, 2, 2, 9, 3],
+            "Object_Type": ["Star", "Star", "Planet", "Star", None, None, "Moon", "Moon"],
+            "Object_ID": [1, 1, 1, 1, 1, 1, 7, 1],
+            "Timestamp": pd.to_datetime(["2026-03-01 10:00", "2026-03-01 09:00"] + ["2026-03-01 11:00"] * 6),
+        }
+    )
+    result = patterns.integrity(log, users, objects)
+    details = {k: result.details[k] for k in ("unknown_objects", "unknown_users", "events_before_signup")}
+    assert details == {"unknown_objects": 3, "unknown_users": 1, "events_before_signup": 1}
+    assert result.details["duplicate_interaction_ids"] == 1
+    # Repeats: the second (1, Star, 1) and the second (2, missing type, 1); order does not matter.
+    assert patterns.repeat_share(log, expected=0.25).details == {"events": 8, "repeats": 2}
+    assert patterns.repeat_share(log.iloc[::-1], expected=0.25).value == 2 / 8
+    # Objects with a type: (Star, 1) ×3, (Planet, 1), (Moon, 7), (Moon, 1); the top one of 3 has 3 of 6.
+    assert patterns.concentration(log, users, objects).details["top_decile_objects_share"] == 3 / 6
+
+
 def test_type_mix_fails_on_other_weights(stable_world):
     skewed = SimulationSettings(interaction_type_weights={"View": 0.7, "Click": 0.1, "Favorite": 0.15, "Rate": 0.05})
     assert not patterns.type_mix(stable_world[3], skewed).passed
@@ -222,3 +252,16 @@ def test_interaction_ids_continue_to_be_unique_across_days():
     model, _, _ = make_model(SimulationSettings())
     ids = simulate_window(model)["Interaction_ID"].to_numpy()
     assert len(np.unique(ids)) == len(ids)
+
+
+def test_each_users_rating_distribution_is_the_one_solved_for_their_bias_alone():
+    """Solved once per distinct bias, handed to every user with it: the same bits as alone."""
+    settings = SimulationSettings()
+    bias = np.array([0.5, -0.25, 0.5, np.nan, 3.0, -0.25, -3.0, 0.0])
+    together = _user_rating_distributions(settings, bias)
+    assert together.shape == (len(bias), 5)
+    for row, value in enumerate(bias):
+        alone = _tilted_distributions(settings, np.array([np.nan_to_num(value)]))[0]
+        assert np.array_equal(together[row], alone), (row, value)
+    means = together @ np.arange(1, 6)
+    assert means[0] > means[7] > means[1] and means[4] > 4.5 and means[6] < 1.5

@@ -19,14 +19,14 @@ from poppy_pipeline.dagster_support.run_lock_executor import _mark_failed
 from poppy_pipeline.dagster_support.run_report import run_outcome
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.defs.celestial_objects import celestial_objects
-from poppy_pipeline.defs.simulated_interactions import simulated_interactions, simulated_interactions_patterns
+from poppy_pipeline.defs.simulated_interactions import simulated_interactions
 from poppy_pipeline.defs.users import users as users_asset
 from poppy_pipeline.outputs import CheckOutcome, RunOutcome
 from poppy_pipeline.run_lock import FolderBusy, Holder, folder_lock, read_holder
 
 from .conftest import make_model, simulate_window
 
-SIMULATION = [celestial_objects, users_asset, simulated_interactions, simulated_interactions_patterns]
+SIMULATION = [celestial_objects, users_asset, simulated_interactions]
 
 HOLD_LOCK = """
 import sys, time

@@ -29,8 +29,9 @@ from poppy_pipeline.behaviour import (
     log_receptiveness,
 )
 from poppy_pipeline.interactions import simulate_day
-from poppy_pipeline.oracle import oracle_probabilities
+from poppy_pipeline.oracle import RecordedDay, oracle_probabilities
 from poppy_pipeline.profiles import PROFILE_NAMES
+from poppy_pipeline.session_measures import session_shape_problems
 from poppy_pipeline.session_simulation import SessionSimulation, simulate_sessions
 from poppy_pipeline.settings import SettingsError, SimulationSettings
 from poppy_pipeline.windows import FEATURE_NAMES, WindowSpec, simulated_windows
@@ -201,14 +202,14 @@ def monte_carlo(simulation: SessionSimulation, session: int, end_tick: int, hori
 
 @pytest.mark.parametrize("horizon_ms", [10_000, 15_000])
 def test_oracle_equals_a_monte_carlo_of_the_generator(default_world, horizon_ms: int):
-    _interactions, simulations, windows = default_world
+    _interactions, simulations, _windows = default_world
     simulation = simulations[-1]
-    day_windows = windows[windows["Window_End"].dt.date == simulation.day]
+    day_windows = simulated_windows(simulation, WindowSpec(horizon_ms=horizon_ms))
     # Windows of every kind: likely and unlikely clicks, idle and away states, late in sessions.
     ranked = day_windows.sort_values(["Oracle_Probability", "time_since_last_action"])
     picks = ranked.iloc[np.linspace(0, len(ranked) - 1, 24).astype(int)]
     sessions = np.searchsorted(simulation.plan.session_ids, picks["Session_ID"].to_numpy())
-    exact = oracle_probabilities(simulation, picks["Session_ID"].to_numpy(), picks["Window_End"].to_numpy(), horizon_ms)
+    exact = picks["Oracle_Probability"].to_numpy(float)
     runs = 20_000
     for session, end, probability in zip(sessions, picks["Window_End"], exact, strict=True):
         offset_ms = (end - pd.Timestamp(simulation.day)) // pd.Timedelta(milliseconds=1)
@@ -268,11 +269,15 @@ def test_scroll_step_reveals_the_users_ad_receptiveness(default_world):
 def test_window_ends_off_the_tick_grid_are_refused(default_world):
     _interactions, simulations, windows = default_world
     row = windows[windows["Window_End"].dt.date == simulations[0].day].iloc[:1]
-    shifted = row["Window_End"].to_numpy() + np.timedelta64(1, "ms")
+    session = row["Session_ID"].to_numpy()
+    end_ms = row["Window_End"].to_numpy().astype("datetime64[ms]").astype(np.int64)
+    last_ms = end_ms - np.rint(row["time_since_last_action"].to_numpy() * 1000).astype(np.int64)
+    recorded, scroll = RecordedDay.of(simulations[0]), np.array([SCROLL_DOWN])
+    assert oracle_probabilities(recorded, session, end_ms, last_ms, scroll, 10_000)[0] >= 0
     with pytest.raises(ValueError, match="grid"):
-        oracle_probabilities(simulations[0], row["Session_ID"].to_numpy(), shifted, 10_000)
+        oracle_probabilities(recorded, session, end_ms + 1, last_ms, scroll, 10_000)
     with pytest.raises(ValueError, match="horizon"):
-        oracle_probabilities(simulations[0], row["Session_ID"].to_numpy(), row["Window_End"].to_numpy(), 10_100)
+        oracle_probabilities(recorded, session, end_ms, last_ms, scroll, 10_100)
 
 
 @pytest.mark.parametrize(
@@ -311,3 +316,27 @@ def test_a_day_without_interactions_has_no_actions():
     simulation = simulate_sessions(BEHAVIOUR, 42, users, empty, WINDOW[-1])
     assert simulation.actions.empty and simulation.actions.columns.tolist() == ACTION_COLUMNS
     assert simulated_windows(simulation).empty
+
+
+def test_session_shape_problems_counts_each_broken_rule():
+    day = "2026-11-21 10:00:"
+    rows = [  # (session, second, action), in no particular order; ties keep file order
+        (1, 0, "focus_window"), (1, 30, "close_tab"), (1, 5, "scroll_down"),  # fine
+        (2, 0, "scroll_down"), (2, 0, "focus_window"), (2, 40, "close_tab"),  # opens with a scroll (tie)
+        (3, 0, "focus_window"), (3, 20, "close_tab"), (3, 20, "hover"),  # ends with a hover (tie)
+        (4, 0, "focus_window"), (4, 5, "close_tab"),  # 5 s long
+        (5, 0, "focus_window"), (5, 15, "close_tab"), (5, 25, "close_tab"),  # two closes
+    ]  # fmt: skip
+    actions = pd.DataFrame(
+        {
+            "Session_ID": [r[0] for r in rows],
+            "Timestamp": pd.to_datetime([f"{day}{r[1]:02d}" for r in rows]),
+            "Action": [r[2] for r in rows],
+        }
+    )
+    assert session_shape_problems(actions) == {
+        "length_outside_10_300_s": 1,
+        "not_opened_by_focus_window": 1,
+        "not_ended_by_close_tab": 1,
+        "several_close_tabs": 1,
+    }

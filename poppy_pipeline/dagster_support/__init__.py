@@ -10,7 +10,8 @@ what they share lives here:
   `interaction_source`, `action_source`) and the reading of real logs into the run's days;
 - `checks`, `quarantine_checks`, `metadata`: the shapes of asset checks and of metadata;
 - `run_lock_executor`: the executor of every job (Dagster's default, holding the outputs folder);
-- `run_report`: a finished run's check results, read from the instance (`make run`'s summary).
+- `run_report`: a finished run's check results, read from the instance (`make run`'s summary);
+- `instance_storage`: the project-local instance's SQLite storage (`config/dagster.yaml`).
 
 The computation itself is in the pure core (`poppy_pipeline/*.py`, no Dagster import).
 """

@@ -15,6 +15,15 @@ from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
 from poppy_pipeline.session_measures import action_problems, session_problems, session_shape_problems
 from poppy_pipeline.session_simulation import no_actions, simulate_sessions, unsimulable
 
+ACTION_CHECKS = {
+    "integrity": "Known actions only, scroll amounts ≥ 0, one user per session, timestamps on the partition's day;"
+    " simulated: exactly the sessions and users of simulated_interactions, every interaction inside its session.",
+    "session_shape": "Simulated sessions last 10-300 s, open with focus_window and end with their only close_tab.",
+}
+ACTION_SPECS = window_check_specs(
+    "session_actions", ACTION_CHECKS, blocking={"integrity"}, inputs=["simulated_interactions"]
+)
+
 
 @dg.asset(
     group_name="behaviour",
@@ -24,7 +33,7 @@ from poppy_pipeline.session_simulation import no_actions, simulate_sessions, uns
     backfill_policy=single_run,
     tags={"layer": "events"},
     output_required=False,  # skipped (with its downstream) for a real log without actions
-    check_specs=[quarantine_spec("session_actions", daily_partitions)],
+    check_specs=[quarantine_spec("session_actions", daily_partitions), *ACTION_SPECS],
 )
 def session_actions(
     context: dg.AssetExecutionContext,
@@ -55,6 +64,9 @@ def session_actions(
             description="Not applicable: the behaviour-model branch is skipped (no action log).",
             metadata={"applies": "when session_actions is materialized"},
         )
+        for spec in ACTION_SPECS:
+            if spec.key in context.selected_asset_check_keys:
+                yield not_applicable(spec.key, "the behaviour-model branch is skipped (no action log).", "")
         return
     if action_source.is_real:
         days, metadata, intakes, accounting = _read_log(context, action_source, keys)
@@ -62,6 +74,7 @@ def session_actions(
         days, metadata = _simulate(context, simulation, simulated_interactions, users, keys)
         intakes, accounting = [], {}
     counts, check = quarantine(context, "session_actions", intakes, action_source.max_quarantine_share, accounting)
+    action_checks = _action_checks(context, action_source, days, simulated_interactions)
     frames = [frame for frame in days.values() if len(frame)]
     every_day = pd.concat(frames, ignore_index=True) if frames else next(iter(days.values()))
     mix = every_day["Action"].astype(str).value_counts(normalize=True).reindex(list(ACTIONS), fill_value=0.0)
@@ -78,7 +91,7 @@ def session_actions(
             **metadata,
             **counts,
         },
-        check_results=[check],
+        check_results=[check, *action_checks],
     )
 
 
@@ -115,27 +128,16 @@ def _read_log(
     return rows.days, metadata, [Intake(log.source_file, log.input_rows, log.rejected)], rows.counts()
 
 
-ACTION_CHECKS = {
-    "integrity": "Known actions only, scroll amounts ≥ 0, one user per session, timestamps on the partition's day;"
-    " simulated: exactly the sessions and users of simulated_interactions, every interaction inside its session.",
-    "session_shape": "Simulated sessions last 10-300 s, open with focus_window and end with their only close_tab.",
-}
-
-
-@dg.multi_asset_check(
-    specs=window_check_specs(
-        "session_actions", ACTION_CHECKS, blocking={"integrity"}, inputs=["simulated_interactions"]
-    ),
-    ins={name: dg.AssetIn() for name in ("session_actions", "simulated_interactions")},
-    can_subset=True,
-)
-def session_actions_checks(
-    context: dg.AssetCheckExecutionContext,
+def _action_checks(
+    context: dg.AssetExecutionContext,
     action_source: ActionSourceResource,
     session_actions: dict[str, pd.DataFrame],
     simulated_interactions: dict[str, pd.DataFrame],
-):
-    """Check the window just materialized, day by day (each day against its own interactions)."""
+) -> list[dg.AssetCheckResult]:
+    """The window in hand, day by day (each day against its own interactions), before it is written.
+
+    Integrity problems (a generator bug, or a log the reader let through) fail the step: nothing is written.
+    """
     keys = sorted(session_actions)
     problems = {name: {} for name in ACTION_CHECKS}
     for key in keys:
@@ -146,18 +148,26 @@ def session_actions_checks(
             _add(problems["session_shape"], session_shape_problems(actions) if len(actions) else {})
         _add(problems["integrity"], found)
     span = f"{keys[0]}..{keys[-1]} ({len(keys)} days)"
-    for spec in context.selected_asset_check_keys:
+    if any(problems["integrity"].values()):
+        raise dg.Failure(f"session_actions {span}: integrity fails, nothing written: {problems['integrity']}")
+    results = []
+    for spec in ACTION_SPECS:
+        if spec.key not in context.selected_asset_check_keys:
+            continue
         if spec.name == "session_shape" and action_source.is_real:
-            yield not_applicable(spec, "the actions are a real log.", span)
+            results.append(not_applicable(spec.key, "the actions are a real log.", span))
             continue
         found = problems[spec.name]
         context.log.info(f"session_actions {spec.name}: {found}")
-        yield dg.AssetCheckResult(
-            check_name=spec.name,
-            asset_key=spec.asset_key,
-            passed=not any(found.values()),
-            metadata={"problems": dg.MetadataValue.json(found), "window": span},
+        results.append(
+            dg.AssetCheckResult(
+                check_name=spec.name,
+                asset_key=spec.asset_key,
+                passed=not any(found.values()),
+                metadata={"problems": dg.MetadataValue.json(found), "window": span},
+            )
         )
+    return results
 
 
 def _add(total: dict[str, int], found: dict[str, int]) -> None:

@@ -15,6 +15,25 @@ from poppy_pipeline.dagster_support.source_resources import InteractionSourceRes
 from poppy_pipeline.interactions import build_model, simulate_day
 from poppy_pipeline.repeats import expected_repeat_share, feasible_repeat_shares, revisit_probability
 
+INTEGRITY = "integrity"
+PATTERN_CHECKS = {
+    INTEGRITY: "Every Object_ID in celestial_objects, every User_ID in users (signed up by then),"
+    " Interaction_ID unique across the window.",
+    "type_mix": "View/Click/Favorite/Rate shares within 2 points of interaction_type_weights.",
+    "rating_distribution": "Ratings 1-5 only on Rate events, at least 80% of them 3-5.",
+    "rating_bias_correlation": "A user's mean rating follows their Rating_Bias (corr ≥ 0.5, users with ≥ 3 ratings).",
+    "preferred_type_share": "Users with a preferred type put preferred_type_share (±5 points) of interactions on it.",
+    "repeat_share": "repeat_share (±5 points) of interactions, in timestamp order, repeat an earlier"
+    " (user, type, object) of the window.",
+    "activity_concentration": "Top 10% of users and top 10% of objects each make ≥ 30% of interactions.",
+    "evening_peak": "≥ 35% of interactions between 18:00 and 24:00, < 20% between 00:00 and 06:00.",
+}
+
+
+PATTERN_SPECS = window_check_specs(
+    "simulated_interactions", PATTERN_CHECKS, blocking={INTEGRITY}, inputs=["celestial_objects", "users"]
+)
+
 
 @dg.asset(
     group_name="sources",
@@ -22,7 +41,7 @@ from poppy_pipeline.repeats import expected_repeat_share, feasible_repeat_shares
     io_manager_key="csv_io_manager",
     partitions_def=daily_partitions,
     backfill_policy=single_run,
-    check_specs=[quarantine_spec("simulated_interactions", daily_partitions)],
+    check_specs=[quarantine_spec("simulated_interactions", daily_partitions), *PATTERN_SPECS],
 )
 def simulated_interactions(
     context: dg.AssetExecutionContext,
@@ -50,6 +69,7 @@ def simulated_interactions(
     counts, check = quarantine(
         context, "simulated_interactions", intakes, interaction_source.max_quarantine_share, accounting
     )
+    patterns_checked = _pattern_checks(context, simulation, interaction_source, days, celestial_objects, users)
     return dg.MaterializeResult(
         value=days,
         metadata={
@@ -61,7 +81,7 @@ def simulated_interactions(
             **metadata,
             **counts,
         },
-        check_results=[check],
+        check_results=[check, *patterns_checked],
     )
 
 
@@ -71,9 +91,6 @@ def _simulate(context, simulation: SimulationResource, objects: pd.DataFrame, us
     days: dict[str, pd.DataFrame] = {}
     for i, key in enumerate(keys, start=1):
         frame = simulate_day(model, date.fromisoformat(key))
-        guard = patterns.integrity(frame, users, objects)
-        if not guard.passed:  # a generator bug: fail before anything is written
-            raise dg.Failure(f"simulated_interactions {key}: {guard.describe()} {guard.details}")
         days[key] = frame
         if i == len(keys) or i % max(1, len(keys) // 10) == 0:
             context.log.info(f"simulated {i}/{len(keys)} days (last: {key}, {len(frame)} interactions)")
@@ -92,44 +109,23 @@ def _simulate(context, simulation: SimulationResource, objects: pd.DataFrame, us
     return days, metadata
 
 
-INTEGRITY = "integrity"
-PATTERN_CHECKS = {
-    INTEGRITY: "Every Object_ID in celestial_objects, every User_ID in users (signed up by then),"
-    " Interaction_ID unique across the window.",
-    "type_mix": "View/Click/Favorite/Rate shares within 2 points of interaction_type_weights.",
-    "rating_distribution": "Ratings 1-5 only on Rate events, at least 80% of them 3-5.",
-    "rating_bias_correlation": "A user's mean rating follows their Rating_Bias (corr ≥ 0.5, users with ≥ 3 ratings).",
-    "preferred_type_share": "Users with a preferred type put preferred_type_share (±5 points) of interactions on it.",
-    "repeat_share": "repeat_share (±5 points) of interactions, in timestamp order, repeat an earlier"
-    " (user, type, object) of the window.",
-    "activity_concentration": "Top 10% of users and top 10% of objects each make ≥ 30% of interactions.",
-    "evening_peak": "≥ 35% of interactions between 18:00 and 24:00, < 20% between 00:00 and 06:00.",
-}
-
-
-@dg.multi_asset_check(
-    specs=window_check_specs(
-        "simulated_interactions", PATTERN_CHECKS, blocking={INTEGRITY}, inputs=["celestial_objects", "users"]
-    ),
-    ins={name: dg.AssetIn() for name in ("simulated_interactions", "celestial_objects", "users")},
-    can_subset=True,
-)
-def simulated_interactions_patterns(
-    context: dg.AssetCheckExecutionContext,
+def _pattern_checks(
+    context: dg.AssetExecutionContext,
     simulation: SimulationResource,
     interaction_source: InteractionSourceResource,
-    simulated_interactions: dict[str, pd.DataFrame],
+    days: dict[str, pd.DataFrame],
     celestial_objects: pd.DataFrame,
     users: pd.DataFrame,
-):
-    """Measure seed 000's claims on the window just materialized (one step, one load).
+) -> list[dg.AssetCheckResult]:
+    """Seed 000's claims measured on the window in hand (not read back from the files).
 
-    Share tolerances widen to four standard errors on windows too small for the spec's own
-    tolerance (a single scheduled day); on the default 30 days the spec's tolerances apply.
+    A failed integrity check fails the step before anything is written. Share tolerances widen
+    to four standard errors on windows too small for the spec's own tolerance (a single
+    scheduled day); on the default 30 days the spec's tolerances apply.
     """
-    keys = sorted(simulated_interactions)
-    frames = [simulated_interactions[k] for k in keys if len(simulated_interactions[k])]
-    window = pd.concat(frames, ignore_index=True) if frames else simulated_interactions[keys[0]]
+    keys = sorted(days)
+    frames = [days[k] for k in keys if len(days[k])]
+    window = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames or [days[keys[0]]])[0]
     span = f"{keys[0]}..{keys[-1]} ({len(keys)} days, {len(window)} interactions)"
     if interaction_source.is_real:
         # A real log owes nothing to seed 000's claims; only its integrity is checked. Real users
@@ -137,29 +133,42 @@ def simulated_interactions_patterns(
         results = {INTEGRITY: patterns.integrity(window, users, celestial_objects, check_signup=False)}
     else:
         results = _measure_patterns(simulation.settings(), window, celestial_objects, users, keys)
-    for spec in context.selected_asset_check_keys:
-        result = results.get(spec.name)
-        if result is None:
-            yield not_applicable(spec, f"the interactions are a real {interaction_source.kind} log.", span)
-            continue
-        if result.not_applicable or not math.isfinite(result.value):  # too little data: no verdict, no failure
-            why = result.not_applicable or f"too little data to measure it; it needs {result.target}."
-            context.log.info(f"{spec.name} not applicable on {span}: {why}")
-            details = dg.MetadataValue.json(_jsonable(result.details))
-            yield not_applicable(spec, why, span, applies="windows with enough data", details=details)
-            continue
-        context.log.info(result.describe())
-        yield dg.AssetCheckResult(
-            check_name=spec.name,
-            asset_key=spec.asset_key,
-            passed=bool(result.passed),
-            metadata={
-                "measured": dg.MetadataValue.float(float(result.value)),
-                "target": result.target,
-                "window": span,
-                "details": dg.MetadataValue.json(_jsonable(result.details)),
-            },
-        )
+    if not results[INTEGRITY].passed:  # a generator bug or a broken log: nothing is written
+        raise dg.Failure(f"simulated_interactions {span}: {results[INTEGRITY].describe()} {results[INTEGRITY].details}")
+    selected = {key.name for key in context.selected_asset_check_keys}
+    return [
+        _check_result(context, spec.key, results.get(spec.name), interaction_source, span)
+        for spec in PATTERN_SPECS
+        if spec.name in selected
+    ]
+
+
+def _check_result(
+    context: dg.AssetExecutionContext,
+    key: dg.AssetCheckKey,
+    result: patterns.PatternResult | None,
+    interaction_source: InteractionSourceResource,
+    span: str,
+) -> dg.AssetCheckResult:
+    if result is None:
+        return not_applicable(key, f"the interactions are a real {interaction_source.kind} log.", span)
+    if result.not_applicable or not math.isfinite(result.value):  # too little data: no verdict, no failure
+        why = result.not_applicable or f"too little data to measure it; it needs {result.target}."
+        context.log.info(f"{key.name} not applicable on {span}: {why}")
+        details = dg.MetadataValue.json(_jsonable(result.details))
+        return not_applicable(key, why, span, applies="windows with enough data", details=details)
+    context.log.info(result.describe())
+    return dg.AssetCheckResult(
+        check_name=key.name,
+        asset_key=key.asset_key,
+        passed=bool(result.passed),
+        metadata={
+            "measured": dg.MetadataValue.float(float(result.value)),
+            "target": result.target,
+            "window": span,
+            "details": dg.MetadataValue.json(_jsonable(result.details)),
+        },
+    )
 
 
 def _measure_patterns(settings, window: pd.DataFrame, objects: pd.DataFrame, users: pd.DataFrame, keys: list[str]):

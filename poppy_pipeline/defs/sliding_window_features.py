@@ -7,21 +7,22 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.behaviour import TICK_MS
+from poppy_pipeline.behaviour import TICK_MS, UserTraits, draw_traits
 from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
 from poppy_pipeline.dagster_support.metadata import markdown_table, plain_metadata
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
-from poppy_pipeline.session_measures import same_actions
-from poppy_pipeline.session_simulation import simulate_sessions, unsimulable
+from poppy_pipeline.oracle import ranking_auc, recorded_day
+from poppy_pipeline.session_simulation import unsimulable
 from poppy_pipeline.window_targets import positive_share, profiles_present
 from poppy_pipeline.windows import (
     FEATURE_NAMES,
+    StreamMismatch,
     WindowSpec,
     extract_windows,
     membership_problems,
-    simulated_windows,
+    recorded_windows,
 )
 
 # Each day's windows carry the settings they were made with (`DataFrame.attrs`, stored beside the
@@ -98,16 +99,17 @@ def sliding_window_features(
         _require_tick_grid(spec)
     days: dict[str, pd.DataFrame] = {}
     problems: dict[str, int] = {}
+    traits = draw_traits(simulation.seed, users) if simulated and not users["Profile"].isna().any() else None
     for key in context.partition_keys:
         actions = session_actions[key]
-        if simulated:
-            days[key] = _simulated_day(simulation, simulated_interactions[key], users, actions, key, spec)
+        if traits is not None:
+            days[key] = _simulated_day(simulation, traits, simulated_interactions[key], users, actions, key, spec)
         else:
             days[key] = extract_windows(actions, spec)
         days[key].attrs[SETTINGS_ATTR] = spec.settings()
         for name, count in membership_problems(actions, days[key], spec).items():
             problems[name] = problems.get(name, 0) + count
-    every_day = pd.concat(days.values(), ignore_index=True)
+    every_day = pd.concat(days.values(), ignore_index=True) if len(days) > 1 else next(iter(days.values()))
     return dg.MaterializeResult(
         value=days,
         metadata=_summary(every_day, users, spec, simulated),
@@ -126,24 +128,24 @@ def _require_tick_grid(spec: WindowSpec) -> None:
 
 def _simulated_day(
     simulation: SimulationResource,
+    traits: UserTraits,
     interactions: pd.DataFrame,
     users: pd.DataFrame,
     actions: pd.DataFrame,
     key: str,
     spec: WindowSpec,
 ) -> pd.DataFrame:
-    """Windows of a simulated day, with the oracle of the generator's regenerated latent state."""
+    """Windows of a simulated day, with the oracle of the generator's state read from the recorded actions."""
     if unsimulable(interactions, users):  # nothing was simulated (session_actions logged why)
         return extract_windows(actions, spec)
-    regenerated = simulate_sessions(
-        simulation.behaviour(), simulation.seed, users, interactions, date.fromisoformat(key)
-    )
-    if not same_actions(actions, regenerated.actions):
+    recorded = recorded_day(simulation.behaviour(), simulation.seed, traits, interactions, date.fromisoformat(key))
+    try:
+        return recorded_windows(actions, recorded, spec)
+    except StreamMismatch as mismatch:
         raise dg.Failure(
             f"sliding_window_features {key}: session_actions is not what the generator makes with these settings"
-            " (materialized with another seed or behaviour settings?); materialize session_actions again"
-        )
-    return simulated_windows(regenerated, spec)
+            f" ({mismatch}; materialized with another seed?); materialize session_actions again"
+        ) from None
 
 
 def _finite_check(windows: pd.DataFrame) -> dg.AssetCheckResult:
@@ -182,11 +184,9 @@ def _summary(windows: pd.DataFrame, users: pd.DataFrame, spec: WindowSpec, simul
         "oracle": "exact (generator's latent state)" if simulated else "none (real action log)",
     }
     if simulated and len(labels) and 0 < labels.sum() < len(labels):
-        from sklearn.metrics import roc_auc_score  # only for this figure; keeps the import light elsewhere
-
         oracle = windows["Oracle_Probability"].to_numpy(float)
         metadata["mean_oracle_probability"] = float(oracle.mean())
-        metadata["oracle_auc"] = float(roc_auc_score(labels, oracle))
+        metadata["oracle_auc"] = ranking_auc(labels, oracle)
         profiles = windows["User_ID"].map(users.set_index("User_ID")["Profile"]).rename("Profile")
         by_profile = windows.groupby(profiles).agg(
             windows=("Label", "size"), positive_share=("Label", "mean"), mean_oracle=("Oracle_Probability", "mean")

@@ -1,0 +1,264 @@
+"""Speed where users feel it: the real commands, timed, next to the core at the same volume.
+
+    make bench            # or: .venv/bin/python benchmarks/bench_cli.py [--only run|day] [--events 5e6]
+
+Two scenarios, each in a fresh Dagster instance (`DAGSTER_HOME`) and outputs folder:
+
+- `make run`: the default run once installed (the 30 days ending yesterday, every asset and
+  check), exactly as a user types it;
+- a day of `--events` simulated interactions (default 5,000,000, 1 user per 5 events, all signed
+  up) through `dagster asset materialize` of `celestial_objects`, `users` and
+  `simulated_interactions`, with their checks.
+
+For each: the command's wall and CPU time, then every step's time read from the run's event log
+(step start to step success), next to the same work done by the pure core in a child process (the
+core benchmark at the same volume: generate, check and write the same files) and their ratio.
+Steps without a core counterpart here show "–". Goals (issue 14): `make run` ≤ 20 s wall on
+2 cores, the day ≥ 1,000,000 events/s through the CLI, every step within 2× of its core figure.
+The machine's load average is printed: on a shared machine, wall times grow with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DAY = "2026-11-21"
+GOAL_RUN_S = 20.0
+GOAL_EVENTS_PER_S = 1_000_000
+GOAL_RATIO = 2.0
+EVENTS_PER_USER = 5
+
+
+def run_scenario(name: str, command: list[str], folder: Path, extra_env: dict[str, str]) -> dict:
+    """Run `command` in a fresh instance and outputs folder; its wall/CPU time and the run's steps."""
+    home, outputs = folder / "dagster_home", folder / "outputs"
+    home.mkdir(parents=True, exist_ok=True)
+    environment = {**os.environ, "DAGSTER_HOME": str(home), "POPPY_DATA_DIR": str(outputs), **extra_env}
+    load_before = os.getloadavg()[0]
+    cpu_before = _children_cpu()
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit(f"{name}: `{' '.join(command)}` failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+    return {
+        "wall_s": wall,
+        "cpu_s": _children_cpu() - cpu_before,
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+        "steps": step_times(home),
+    }
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def step_times(home: Path) -> dict[str, float]:
+    """Seconds from STEP_START to STEP_SUCCESS of each step of the instance's latest run, in order."""
+    code = """
+import json, dagster as dg
+instance = dg.DagsterInstance.get()  # $DAGSTER_HOME: its dagster.yaml may name it
+run = instance.get_runs(limit=1)[0]
+started, steps = {}, {}
+for entry in instance.all_logs(run.run_id):
+    event = entry.dagster_event
+    if event is None or not entry.step_key:
+        continue
+    if event.event_type == dg.DagsterEventType.STEP_START:
+        started[entry.step_key] = entry.timestamp
+    elif event.event_type == dg.DagsterEventType.STEP_SUCCESS:
+        steps[entry.step_key] = entry.timestamp - started[entry.step_key]
+print(json.dumps(steps))
+"""
+    environment = {**os.environ, "DAGSTER_HOME": str(home)}
+    output = subprocess.run([sys.executable, "-c", code], env=environment, check=True, capture_output=True, text=True)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def make_run_command() -> list[str]:
+    return ["make", "--no-print-directory", "run"]
+
+
+def day_command(config: Path) -> list[str]:
+    return [
+        str(BIN / "dagster"), "asset", "materialize", "-m", "poppy_pipeline.definitions",
+        "--select", "celestial_objects,users,simulated_interactions", "--partition", DAY,
+        "-c", "config/run.yaml", "-c", str(config),
+    ]  # fmt: skip
+
+
+def day_settings(events: int) -> dict:
+    """The simulation config of the day scenario: everyone signed up long before the day."""
+    return {
+        "num_users": max(100, events // EVENTS_PER_USER),
+        "interactions_per_day": events,
+        "signup_start": "2020-01-01",
+        "signup_end": "2020-01-02",
+    }
+
+
+# --- the core at the same volume (run in a child process) ------------------------------------
+
+
+def core_times(settings: dict, days: list[str], with_sessions: bool = False) -> dict:
+    """The core's own time for each step of the interactions branch: the same files, the same checks."""
+    from datetime import date
+
+    from poppy_pipeline import patterns, tables
+    from poppy_pipeline.catalog import build_catalog
+    from poppy_pipeline.interactions import build_model, simulate_day
+    from poppy_pipeline.paths import DEFAULT_OBJECTS_DIR
+    from poppy_pipeline.population import generate_users
+    from poppy_pipeline.repeats import expected_repeat_share
+    from poppy_pipeline.settings import SimulationSettings
+
+    simulation = SimulationSettings(**settings)
+    times, events = {}, 0
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder)
+        started = time.perf_counter()
+        objects = build_catalog(simulation, Path(DEFAULT_OBJECTS_DIR)).objects
+        tables.write_csv(objects, out / "celestial_objects.csv")
+        times["celestial_objects"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        users = generate_users(simulation)
+        tables.write_csv(users, out / "users.csv")
+        times["users"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        model = build_model(simulation, objects, users)
+        frames = []
+        for key in days:
+            frame = simulate_day(model, date.fromisoformat(key))
+            tables.write_csv(frame, out / f"{key}.csv")
+            frames.append(frame)
+            events += len(frame)
+        times["simulated_interactions"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        import pandas as pd
+
+        window = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        expected = expected_repeat_share(model, date.fromisoformat(days[-1]), len(days))
+        patterns.integrity(window, users, objects)
+        patterns.type_mix(window, simulation)
+        patterns.rating_distribution(window)
+        patterns.rating_bias_correlation(window, users)
+        patterns.preferred_type_share(window, users, simulation)
+        patterns.repeat_share(window, expected)
+        patterns.concentration(window, users, objects)
+        patterns.hour_profile(window)
+        times["simulated_interactions_patterns"] = time.perf_counter() - started
+        if with_sessions:
+            times["session_actions"] = _core_sessions(simulation, users, dict(zip(days, frames, strict=True)), out)
+    return {"events": events, "times": times}
+
+
+def _core_sessions(simulation, users, interactions: dict, out: Path) -> float:
+    """`session_actions`' core: each day's browsing actions, checked and written."""
+    from datetime import date
+
+    from poppy_pipeline import tables
+    from poppy_pipeline.behaviour import BehaviourSettings
+    from poppy_pipeline.session_measures import action_problems, session_problems, session_shape_problems
+    from poppy_pipeline.session_simulation import simulate_sessions
+
+    started = time.perf_counter()
+    for key, frame in interactions.items():
+        day = date.fromisoformat(key)
+        actions = simulate_sessions(BehaviourSettings(), simulation.seed, users, frame, day).actions
+        action_problems(actions, day), session_problems(actions, frame), session_shape_problems(actions)
+        tables.write_csv(actions, out / f"actions-{key}.csv")
+    return time.perf_counter() - started
+
+
+def core_in_child(settings: dict, days: list[str], with_sessions: bool = False) -> dict:
+    code = (
+        "import json, sys; sys.path.insert(0, 'benchmarks'); from bench_cli import core_times;"
+        f" print(json.dumps(core_times({settings!r}, {days!r}, {with_sessions!r})))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, capture_output=True, text=True)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+def print_scenario(title: str, measured: dict, core: dict, events: int, goal: str) -> None:
+    rate = events / measured["wall_s"]
+    print(f"\n### {title}\n")
+    print(
+        f"Wall {measured['wall_s']:.1f} s, CPU {measured['cpu_s']:.1f} s, {events:,} interactions"
+        f" ({rate:,.0f} events/s end to end); load average {measured['load_before']:.1f} before,"
+        f" {measured['load_after']:.1f} after. Goal: {goal}.\n"
+    )
+    # Checks computed inside their asset's step are timed with it, so the core adds them up too.
+    core_times_by_step = dict(core["times"])
+    if "simulated_interactions_patterns" not in measured["steps"]:
+        core_times_by_step["simulated_interactions"] = core_times_by_step.get(
+            "simulated_interactions", 0.0
+        ) + core_times_by_step.pop("simulated_interactions_patterns", 0.0)
+    print("| step | CLI (s) | core (s) | CLI / core |")
+    print("|---|---:|---:|---:|")
+    for step, seconds in measured["steps"].items():
+        reference = core_times_by_step.get(step)
+        if reference:
+            flag = "" if seconds <= GOAL_RATIO * reference else " (over 2×)"
+            print(f"| {step} | {seconds:.2f} | {reference:.2f} | {seconds / reference:.1f}×{flag} |")
+        else:
+            print(f"| {step} | {seconds:.2f} | – | – |")
+    inside = sum(measured["steps"].values())
+    print(f"| (outside any step: start-up, run bookkeeping) | {measured['wall_s'] - inside:.2f} | | |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=["run", "day"], help="one scenario only")
+    parser.add_argument("--events", type=float, default=5e6, help="interactions of the day scenario")
+    args = parser.parse_args()
+    results: dict = {}
+    with tempfile.TemporaryDirectory(prefix="bench_cli_") as folder:
+        if args.only in (None, "run"):
+            measured = run_scenario("make run", make_run_command(), Path(folder) / "run", {})
+            days = _make_run_days()
+            core = core_in_child({}, days, with_sessions=True)
+            print_scenario("`make run` (default window, every asset)", measured, core, core["events"], "≤ 20 s wall")
+            results["make_run"] = {**measured, "core": core}
+        if args.only in (None, "day"):
+            settings = day_settings(int(args.events))
+            config = Path(folder) / "day.yaml"
+            config.write_text(json.dumps({"resources": {"simulation": {"config": settings}}}))
+            measured = run_scenario("day", day_command(config), Path(folder) / "day", {})
+            core = core_in_child(settings, [DAY])
+            users = settings["num_users"]
+            title = f"One day of {core['events']:,} interactions, {users:,} users (`dagster asset materialize`)"
+            print_scenario(title, measured, core, core["events"], f"≥ {GOAL_EVENTS_PER_S:,} events/s")
+            results["day"] = {**measured, "core": core}
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "cli.json").write_text(json.dumps(results, indent=2))
+
+
+def _make_run_days() -> list[str]:
+    """The default window of `make run`: the 30 days ending yesterday (UTC), as the Makefile sets it."""
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    return [str(today - timedelta(days=d)) for d in range(30, 0, -1)]
+
+
+if __name__ == "__main__":
+    main()
