@@ -50,7 +50,7 @@ run: install dagster-home
 test: install
 	$(BIN)/python -m pytest
 
-# The cluster profile's and the UI's tests (Postgres, RabbitMQ, Chromium; several minutes).
+# Only the cluster profile's and the UI's tests (Postgres, RabbitMQ, Chromium; also part of `make test`).
 test-cluster: install
 	$(BIN)/python -m pytest -m 'cluster or browser'
 
@@ -70,6 +70,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_click_model.py
 	$(BIN)/python benchmarks/bench_browser.py
 	$(BIN)/python benchmarks/bench_cli.py
+	$(BIN)/python benchmarks/bench_scale.py
 
 # Re-resolve requirements.lock after changing pyproject.toml.
 lock: install

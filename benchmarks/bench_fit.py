@@ -81,8 +81,11 @@ def goals() -> None:
         rows = source.log_days(objects, users, [str(d.date()) for d in pd.date_range("2024-02-01", "2024-02-29")])
         events = pd.concat([f for f in rows.days.values() if len(f)], ignore_index=True)
         logs["seed 002 layout (200 users, 300 pings)"] = (events, objects, len(users))
-    print("| log | events | overall closeness (noise floor) | detection AUC (noise floor) | fit + report s |")
-    print("|---|---:|---:|---:|---:|")
+    print(
+        "| log | events | users | overall closeness (noise floor) | detection AUC (noise floor)"
+        " | checks | largest AUC drops when shuffled | fit + report s |"
+    )
+    print("|---|---:|---:|---:|---:|---|---|---:|")
     details = {}
     for name, (events, objects, population) in logs.items():
         days = sorted(events["Timestamp"].dt.strftime("%Y-%m-%d").unique())
@@ -90,9 +93,13 @@ def goals() -> None:
         fit = fit_log(events, objects, days, population)
         report = fidelity_report(events, simulate_from_fit(fit, days))
         seconds = time.perf_counter() - started
+        close, floor, auc = (report[k] for k in ("overall_closeness", "noise_floor_closeness", "detection_auc"))
+        verdict = ("pass" if close >= floor - 0.05 else "FAIL") + " / " + ("pass" if auc <= 0.65 else "FAIL")
+        drops = sorted(report["detection_importance"].items(), key=lambda item: -item[1])[:2]
         print(
-            f"| {name} | {len(events):,} | {report['overall_closeness']:.3f} ({report['noise_floor_closeness']:.3f})"
-            f" | {report['detection_auc']:.3f} ({report['noise_floor_detection_auc']:.3f}) | {seconds:.1f} |"
+            f"| {name} | {len(events):,} | {report['users']['real']:,} | {close:.3f} ({floor:.3f})"
+            f" | {auc:.3f} ({report['noise_floor_detection_auc']:.3f}) | {verdict}"
+            f" | {', '.join(f'{f} {d:.3f}' for f, d in drops)} | {seconds:.1f} |"
         )
         details[name] = report["statistics"]
     for name, statistics in details.items():

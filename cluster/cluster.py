@@ -31,6 +31,8 @@ REPO = HERE.parent
 BIN = Path(sys.executable).parent
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # Debian's, without the wrapper that switches user
 STARTUP_SECONDS = float(os.environ.get("POPPY_CLUSTER_STARTUP_SECONDS", "180"))
+# How long `down` lets a process finish what it is doing before it is killed.
+STOP_SECONDS = float(os.environ.get("POPPY_CLUSTER_STOP_SECONDS", "20"))
 INSTALL_HINT = "sudo apt-get install postgresql rabbitmq-server"
 
 DEFAULTS = {
@@ -136,16 +138,18 @@ def spawn(env: dict[str, str], name: str, argv: list[str], extra_env: dict[str, 
     return process.pid
 
 
-def stop(env: dict[str, str], name: str, grace: float = 20.0) -> None:
-    """SIGTERM the process group of `name`, SIGKILL what is left after `grace` seconds."""
-    pid = pid_of(env, name)
-    if pid:
+def stop(env: dict[str, str], *names: str, grace: float = STOP_SECONDS) -> None:
+    """SIGTERM the process groups of `names` at once, SIGKILL what is left after `grace` seconds."""
+    pids = [pid for name in names if (pid := pid_of(env, name))]
+    for pid in pids:
         _signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and _group_alive(pid):
-            time.sleep(0.2)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(map(_group_alive, pids)):
+        time.sleep(0.2)
+    for pid in pids:
         _signal_group(pid, signal.SIGKILL)
-    _pidfile(env, name).unlink(missing_ok=True)
+    for name in names:
+        _pidfile(env, name).unlink(missing_ok=True)
 
 
 def kill(env: dict[str, str], name: str) -> None:
@@ -279,6 +283,12 @@ def _rabbitmq_env(env: dict[str, str]) -> dict[str, str]:
 
 
 def rabbitmq_up(env: dict[str, str]) -> None:
+    rabbitmq_start(env)
+    wait_for_port(int(env["POPPY_AMQP_PORT"]), "RabbitMQ", Path(env["POPPY_CLUSTER_DIR"]) / "logs" / "rabbitmq.log")
+
+
+def rabbitmq_start(env: dict[str, str]) -> None:
+    """Start RabbitMQ without waiting for it (its Erlang VM boots while Postgres starts)."""
     rabbit = _rabbitmq_env(env)
     base = Path(rabbit["HOME"])
     for sub in ("mnesia", "log"):
@@ -297,11 +307,10 @@ def rabbitmq_up(env: dict[str, str]) -> None:
     Path(rabbit["RABBITMQ_CONF_ENV_FILE"]).write_text("")
     Path(rabbit["RABBITMQ_ENABLED_PLUGINS_FILE"]).write_text("[].\n")
     spawn(env, "rabbitmq", [RABBITMQ_SERVER], rabbit)
-    wait_for_port(int(env["POPPY_AMQP_PORT"]), "RabbitMQ", Path(env["POPPY_CLUSTER_DIR"]) / "logs" / "rabbitmq.log")
 
 
 def rabbitmq_down(env: dict[str, str]) -> None:
-    stop(env, "rabbitmq", grace=30)
+    stop(env, "rabbitmq")
     # The Erlang port mapper it started (on the cluster's own port) outlives it.
     subprocess.run(["epmd", "-port", env["POPPY_EPMD_PORT"], "-kill"], capture_output=True)
 
@@ -349,6 +358,7 @@ def dagster_names(env: dict[str, str]) -> list[str]:
 def up() -> dict[str, str]:
     require_system_packages()
     env = settings()
+    rabbitmq_start(env)
     postgres_up(env)
     rabbitmq_up(env)
     dagster_up(env)
@@ -359,8 +369,7 @@ def up() -> dict[str, str]:
 
 def down() -> None:
     env = settings()
-    for name in dagster_names(env):
-        stop(env, name)
+    stop(env, *dagster_names(env))
     rabbitmq_down(env)
     postgres_down(env)
     print("cluster down")

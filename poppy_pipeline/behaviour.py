@@ -119,10 +119,18 @@ class BehaviourSettings:
         60.0, "Median scroll distance (px) of the most ad-receptive users (careful readers)."
     )
     scroll_px_max: float = setting(600.0, "Median scroll distance (px) of the least ad-receptive users (skimmers).")
+    # A day's choice of sessions never depends on other days (a hash of seed and Session_ID).
+    action_session_share: float = setting(
+        1.0,
+        "The behaviour branch's volume: share of each day's sessions that get a browsing-action stream"
+        " (session_actions, and so windows), drawn by a hash of seed and Session_ID; 1 = every session.",
+    )
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
             require_setting(math.isfinite(value) and value >= 0, name, "must be a finite number ≥ 0", value)
+        share = self.action_session_share
+        require_setting(0 < share <= 1, "action_session_share", "must be in (0, 1]", share)
         for low, high in (
             ("action_rate_min", "action_rate_max"),
             ("pause_sec_min", "pause_sec_max"),

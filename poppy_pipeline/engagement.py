@@ -40,8 +40,11 @@ def category_codes(values: pd.Series, categories: Sequence) -> np.ndarray:
         position = {c: i for i, c in enumerate(categories)}
         remap = np.array([position.get(c, -1) for c in values.cat.categories] + [-1], dtype=np.int64)
         return remap[values.cat.codes.to_numpy()]  # code -1 (missing) picks the trailing -1
+    # Factorise first (Arrow-backed strings encode natively), then look up the few distinct values.
+    codes, uniques = pd.factorize(values)
     position = pd.Index(list(categories))
-    return position.get_indexer(values.astype(str) if values.dtype == object else values).astype(np.int64)
+    found = position.get_indexer(uniques.astype(str) if uniques.dtype == object else uniques)
+    return np.append(found, -1).astype(np.int64)[codes]  # code -1 (missing) picks the trailing -1
 
 
 def object_rows(interactions: pd.DataFrame, objects: pd.DataFrame) -> np.ndarray:
@@ -117,19 +120,26 @@ def engagement_scores(interactions: pd.DataFrame, objects: pd.DataFrame, weights
     pairs = _pair_totals(
         user_codes, rows, len(objects), score, watch_seconds(interactions, missing=0.0), times.view(np.int64)
     )
-    pair_rows = pairs["key"] % len(objects)
+    n_objects = len(objects)
+    return pair_frame(objects, user_values[pairs["key"] // n_objects], pairs["key"] % n_objects, pairs, times.dtype)
+
+
+def pair_frame(
+    objects: pd.DataFrame, users: np.ndarray, pair_rows: np.ndarray, totals: Mapping[str, np.ndarray], time_dtype
+) -> pd.DataFrame:
+    """The `engagement_scores` table from each pair's user, object row and totals."""
     return pd.DataFrame(
         {
-            "User_ID": user_values[pairs["key"] // len(objects)],
+            "User_ID": users,
             "Object_Type": _take_labels(objects["Object_Type"], pair_rows),
             "Object_ID": objects["Object_ID"].to_numpy()[pair_rows],
-            "n_events": pairs["count"],
-            "watch_time_sec": pairs["watch"],
+            "n_events": totals["count"],
+            "watch_time_sec": totals["watch"],
             "watch_time_ratio": watch_ratio(
-                pairs["watch"].copy(), objects["Duration_Sec"].to_numpy(np.float64)[pair_rows]
+                totals["watch"].copy(), objects["Duration_Sec"].to_numpy(np.float64)[pair_rows]
             ),
-            "engagement_score": pairs["score"],
-            "last_interaction": pairs["last"].view(times.dtype),
+            "engagement_score": totals["score"],
+            "last_interaction": totals["last"].view(time_dtype),
         },
         copy=False,  # no consolidation copy of million-row columns
     )
@@ -242,17 +252,39 @@ def trending_objects(
     if interactions.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in TRENDING_COLUMNS})
     score, _, rows = score_events(interactions, objects, weights)
-    age_days = (as_of - interactions["Timestamp"]).dt.total_seconds().to_numpy() / 86_400
     decayed = np.bincount(
-        rows, weights=score * 0.5 ** (np.maximum(age_days, 0) / half_life_days), minlength=len(objects)
+        rows, weights=decayed_scores(score, interactions["Timestamp"], as_of, half_life_days), minlength=len(objects)
     )
+    role = role_of_events(interactions["Interaction_Type"], roles)
+    counts = {name: np.bincount(rows[role == i], minlength=len(objects)) for i, name in enumerate(TRENDING_COUNTS)}
+    return rank_trending(objects, np.bincount(rows, minlength=len(objects)), counts, decayed, top_n)
+
+
+def decayed_scores(score: np.ndarray, timestamps: pd.Series, as_of: pd.Timestamp, half_life_days: float) -> np.ndarray:
+    """Each event's score × 0.5 ** (age at `as_of` / half-life); future events are not decayed."""
+    age_days = (as_of - timestamps).dt.total_seconds().to_numpy() / 86_400
+    return score * 0.5 ** (np.maximum(age_days, 0) / half_life_days)
+
+
+def role_of_events(kinds: pd.Series, roles: Mapping[str, str]) -> np.ndarray:
+    """Index in TRENDING_COUNTS of each event's role; -1 for types without one."""
+    names = sorted(set(roles))
+    codes = np.array([TRENDING_COUNTS.index(roles[k]) for k in names] + [-1])
+    return codes[category_codes(kinds, names)]
+
+
+def rank_trending(
+    objects: pd.DataFrame,
+    total: np.ndarray,
+    counts: Mapping[str, np.ndarray],
+    decayed: np.ndarray,
+    top_n: int,
+) -> pd.DataFrame:
+    """Per type, the `top_n` objects by decayed engagement, scaled so the best scores 100."""
     table = objects[["Object_Type", "Object_ID"]].copy()
-    table["total_interactions"] = np.bincount(rows, minlength=len(objects))
-    kinds = sorted(set(roles))
-    role_codes = np.array([TRENDING_COUNTS.index(roles[k]) for k in kinds] + [-1])
-    role_of_event = role_codes[category_codes(interactions["Interaction_Type"], kinds)]
-    for index, role in enumerate(TRENDING_COUNTS):
-        table[role] = np.bincount(rows[role_of_event == index], minlength=len(objects))
+    table["total_interactions"] = total
+    for role in TRENDING_COUNTS:
+        table[role] = counts[role]
     table["_decayed"] = decayed
     table = table[table["total_interactions"] > 0]
     table = table.sort_values(

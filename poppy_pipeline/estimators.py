@@ -11,8 +11,6 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from poppy_pipeline.profiles import PROFILES, SESSION_MAX_SEC, SESSION_MIN_SEC, session_length_seconds
-
 # A user's events more than this apart start a new session (the usual web-analytics cut).
 SESSION_GAP_SEC = 30 * 60
 # Latent activity grid: z from -7 to 7 resolves Poisson peaks up to σ ≈ 3 at large counts.
@@ -177,33 +175,8 @@ def active_day_share(events_per_user: np.ndarray, active_days_per_user: np.ndarr
     return (low + high) / 2
 
 
-def session_length_scale(within_gaps: np.ndarray, session_sizes: np.ndarray, seed: int = 0) -> float:
-    """The factor on the profiles' session lengths (capped at 300 s, as the simulation caps them)
-    that gives the log's median gap within a session. The simulation places a session's events
-    uniformly in its length: the gaps at any factor come from one Monte Carlo draw over the
-    log's own session sizes and the profiles' lengths, and the median is monotone in the factor."""
-    sizes = np.asarray(session_sizes)
-    if len(within_gaps) == 0 or not (sizes > 1).any():
-        return 1.0
-    rng = np.random.default_rng(seed)
-    drawn = rng.choice(sizes[sizes > 1], 5_000)
-    profile = rng.integers(len(PROFILES), size=len(drawn))
-    alphas = np.array([p.session_length[0] for p in PROFILES])[profile]
-    betas = np.array([p.session_length[1] for p in PROFILES])[profile]
-    lengths = session_length_seconds(rng.beta(alphas, betas))
-    session = np.repeat(np.arange(len(drawn)), drawn)
-    places = np.sort(rng.random(len(session)) + session)  # sorted within each session
-    same = session[1:] == session[:-1]
-    unit_gaps, gap_session = np.diff(places)[same], session[1:][same]
-    target = float(np.median(within_gaps))
-
-    def median_gap(scale: float) -> float:
-        return float(np.median(unit_gaps * np.minimum(lengths * scale, SESSION_MAX_SEC)[gap_session]))
-
-    low, high = 0.01, SESSION_MAX_SEC / SESSION_MIN_SEC
-    if median_gap(high) <= target:
-        return high
-    for _ in range(40):
-        mid = (low + high) / 2
-        low, high = (mid, high) if median_gap(mid) < target else (low, mid)
-    return (low + high) / 2
+def sitting_gaps(within_gaps: np.ndarray) -> tuple[float, float]:
+    """(median, σ) of log-normal gaps between a sitting's events: the log's median gap within a
+    session, and the SD of the gaps' logs (whole seconds; a 0 s gap counts as 0.5 s)."""
+    logs = np.log(np.maximum(within_gaps, 0.5))
+    return float(np.exp(np.median(logs))), float(logs.std())

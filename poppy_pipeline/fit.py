@@ -23,8 +23,8 @@ from poppy_pipeline.estimators import (
     beta_moments,
     bias_spread,
     fit_activity,
-    session_length_scale,
     sessions,
+    sitting_gaps,
     user_time_order,
     zipf_exponent,
 )
@@ -107,18 +107,14 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
         f"the simulation's session cut within a user's day matched to the log's sessions (a new one after"
         f" {SESSION_GAP_SEC // 60} min without an event)",
     )
-    put(
-        "session_length_scale",
-        round(session_length_scale(cut.within_gaps, cut.sizes), 4),
-        "factor on the profiles' session lengths that gives the log's median gap within a session",
-    )
+    sittings = _fit_sittings(put, cut.within_gaps)
     watch = _fit_watch(put, ordered, objects)
     return {
         "window": {"first_day": days[0], "last_day": days[-1], "days": len(days)},
         "log": {"events": len(events), "active_users": len(counts), "objects": len(objects), "population": population},
         "object_type_map": type_map,
         "parameters": parameters,
-        "not_informed": {**NOT_INFORMED, **watch},
+        "not_informed": {**NOT_INFORMED, **sittings, **watch},
         "measured": {
             "events_per_day": round(len(events) / len(days), 3),
             "active_users_per_day": round(len(np.unique(seconds // 86_400 * len(counts) + user_codes)) / len(days), 3),
@@ -228,6 +224,17 @@ def _fit_ratings(put, ordered: pd.DataFrame) -> None:
         put("rating_bias_sd", round(spread, 4), f"SD of {users} users' mean ratings, rating noise removed")
 
 
+def _fit_sittings(put, within_gaps: np.ndarray) -> dict[str, str]:
+    """Sittings of log-normal gaps (the simulation then chains a session's events by them)."""
+    if len(within_gaps) == 0:
+        why = f"no two events of a user within {SESSION_GAP_SEC // 60} min"
+        return {"session_gap_median_sec, session_gap_sigma": why}
+    median, sigma = sitting_gaps(within_gaps)
+    put("session_gap_median_sec", round(median, 3), "median gap between events of one session")
+    put("session_gap_sigma", round(sigma, 4), "SD of the log gaps within a session (log-normal)")
+    return {}
+
+
 def _fit_watch(put, ordered: pd.DataFrame, objects: pd.DataFrame) -> dict[str, str]:
     watch = pd.to_numeric(ordered["Watch_Time_Sec"], errors="coerce").to_numpy(float)
     watched = ordered.loc[watch > 0, ["Object_Type", "Object_ID"]]
@@ -288,6 +295,21 @@ def _quantiles(values: np.ndarray) -> dict[str, float | None]:
     if len(values) == 0:
         return {"median": None, "p90": None, "count": 0}
     return {"median": float(np.median(values)), "p90": float(np.quantile(values, 0.9)), "count": len(values)}
+
+
+def scaled_to_population(fit: dict, user_share: float) -> dict:
+    """A fit made on a `user_share` sample of the users, for all of them: the users and the daily
+    volume over the share (every other parameter is per user, event or object)."""
+    if user_share >= 1:
+        return fit
+    parameters = fit["parameters"]
+    for name, digits in (("num_users", None), ("interactions_per_day", 3)):
+        entry = parameters[name]
+        entry["value"] = (
+            max(1, round(entry["value"] / user_share)) if digits is None else round(entry["value"] / user_share, digits)
+        )
+        entry["method"] += f", over the user sample's share {user_share:.4g}"
+    return fit | {"sample": {"user_share": user_share, "note": "log and measured describe the sampled users"}}
 
 
 def simulation_values(fit: dict, seed: int = 42, scale_users: float = 1.0) -> dict:

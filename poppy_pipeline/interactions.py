@@ -7,9 +7,10 @@ How a day is made (every step vectorised over the day's events):
    the users and nobody gets busier because few others have signed up yet; `weekday_weights`
    scales each weekday (flat by default); with `active_day_share` < 1 a user is active on that
    share of days only, at their rate / share (the bursty days of real users).
-2. A user's events come in sessions (10-300 s long by the user's profile, times
-   `session_length_scale` up to 300 s), which start at an
+2. A user's events come in sessions (10-300 s long by the user's profile), which start at an
    hour drawn from `hour_weights` (evening peak); events fall uniformly inside their session.
+   With `session_gap_median_sec` > 0 a session is a sitting instead: its events follow one
+   another after log-normal gaps, as long as they take (`sittings.py`).
 3. Each event picks an object type (a user's `Preferred_Type` gets `preferred_type_share` of
    their events), then an object: with probability `revisit_probability` one of the user's
    favourites of that type, otherwise one from the type's Zipf popularity. The favourites are
@@ -32,11 +33,12 @@ import numpy as np
 import pandas as pd
 
 from poppy_pipeline.population import date_ordinals
-from poppy_pipeline.profiles import PROFILE_NAMES, PROFILES, SESSION_MAX_SEC, session_length_seconds
+from poppy_pipeline.profiles import PROFILE_NAMES, PROFILES, session_length_seconds
 from poppy_pipeline.randomness import stream
 from poppy_pipeline.repeats import revisit_probability
 from poppy_pipeline.sampling import beta_quantiles, sample_quantiles
 from poppy_pipeline.settings import INTERACTION_TYPES, OBJECT_TYPES, SimulationSettings
+from poppy_pipeline.sittings import browsing_cuts, sitting_offsets
 
 INTERACTION_COLUMNS = [
     "Interaction_ID",
@@ -313,18 +315,39 @@ def _sessions(model: SimulationModel, day: date, users: np.ndarray) -> _Sessions
     session_users = users[starts_session]
     count = len(session_users)
 
+    hour_cdf = np.cumsum(s.hour_weights)
+    if s.session_gap_median_sec > 0:
+        return _sittings(s, rng, starts_session, hour_cdf)
     trait = sample_quantiles(model.session_length_quantiles, rng.random(count), model.profile_codes[session_users])
-    # Scaled, but never beyond the browsing sessions' 300 s (session_actions replays them).
-    length = np.floor(np.minimum(session_length_seconds(trait) * s.session_length_scale, SESSION_MAX_SEC))
-    length = length.astype(np.int32)
-    hour = np.minimum(np.searchsorted(np.cumsum(s.hour_weights), rng.random(count), side="right"), 23)
+    length = np.floor(session_length_seconds(trait)).astype(np.int32)
+    hour = np.minimum(np.searchsorted(hour_cdf, rng.random(count), side="right"), 23)
     start = (hour * 3600 + rng.integers(0, 3600, size=count)).astype(np.int32)
     start = np.minimum(start, SECONDS_PER_DAY - 1 - length)  # a session ends on its own day
     offset = (rng.random(n, dtype=np.float32) * (length[session_of_event] + 1)).astype(np.int32)
-    seconds = start[session_of_event] + offset
+    return _ranked(start[session_of_event] + offset, session_of_event, start)
 
-    rank_of_session = np.empty(count, dtype=np.int64)
-    rank_of_session[stable_order_by_second(start)] = np.arange(count)
+
+def _sittings(s: SimulationSettings, rng: np.random.Generator, starts: np.ndarray, hour_cdf: np.ndarray) -> _Sessions:
+    """Sessions as sittings of log-normal gaps, cut into browsing sessions of ≤ 300 s (`sittings.py`)."""
+    sitting_of_event = np.cumsum(starts) - 1
+    count = int(sitting_of_event[-1]) + 1
+    hour = np.minimum(np.searchsorted(hour_cdf, rng.random(count), side="right"), 23)
+    start = hour * 3600 + rng.integers(0, 3600, size=count)
+    offset = np.minimum(
+        sitting_offsets(rng.random(len(starts)), starts, s.session_gap_median_sec, s.session_gap_sigma),
+        SECONDS_PER_DAY - 1,
+    )
+    span = np.maximum.reduceat(offset, np.flatnonzero(starts))
+    start = np.maximum(np.minimum(start, SECONDS_PER_DAY - 1 - span), 0)  # a sitting ends on its own day
+    seconds = start[sitting_of_event] + offset
+    cuts = browsing_cuts(offset, starts)
+    return _ranked(seconds, np.cumsum(cuts) - 1, seconds[cuts])
+
+
+def _ranked(seconds: np.ndarray, session_of_event: np.ndarray, session_start: np.ndarray) -> _Sessions:
+    """The events' seconds and their session's rank by start time."""
+    rank_of_session = np.empty(len(session_start), dtype=np.int64)
+    rank_of_session[stable_order_by_second(session_start)] = np.arange(len(session_start))
     return _Sessions(seconds, rank_of_session[session_of_event])
 
 

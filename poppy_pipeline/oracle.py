@@ -52,7 +52,7 @@ from poppy_pipeline.behaviour import (
     ad_rates,
     warm_up,
 )
-from poppy_pipeline.session_simulation import SessionPlan, SessionSimulation, plan_sessions
+from poppy_pipeline.session_simulation import SessionPlan, SessionSimulation, plan_sessions, sessions_with_actions
 
 # Windows per batch of the recursion: its arrays (about 30 per window) stay in the CPU's cache.
 ORACLE_CHUNK = 16_384
@@ -80,8 +80,10 @@ class RecordedDay:
 def recorded_day(
     settings: BehaviourSettings, seed: int, traits: UserTraits, interactions: pd.DataFrame, day: date
 ) -> RecordedDay:
-    """The plan of the day's sessions, as `simulate_sessions` draws it (`traits`: `draw_traits(seed, users)`)."""
-    return RecordedDay(settings, day, traits, plan_sessions(seed, traits, interactions, day))
+    """The plan of the day's sessions, as `simulate_sessions` draws it (`traits`: `draw_traits(seed, users)`;
+    only the `action_session_share` of the sessions that got actions)."""
+    plan = plan_sessions(seed, traits, sessions_with_actions(settings, seed, interactions), day)
+    return RecordedDay(settings, day, traits, plan)
 
 
 def stream_mismatch(

@@ -13,7 +13,7 @@ from datetime import date
 import pandas as pd
 
 from poppy_pipeline.catalog import build_catalog
-from poppy_pipeline.detection import detection_auc
+from poppy_pipeline.detection import detect, detection_auc
 from poppy_pipeline.fidelity import compare, overall, split_by_user
 from poppy_pipeline.fit import settings_from_fit
 from poppy_pipeline.interactions import build_model, simulate_day
@@ -36,12 +36,15 @@ def fidelity_report(real: pd.DataFrame, simulated: pd.DataFrame) -> dict:
     floor = compare(half_a, half_b)
     for name, row in statistics.items():
         row["noise_floor"] = floor[name]["closeness"]
+    detection = detect(real, simulated)
     return {
         "events": {"real": len(real), "simulated": len(simulated)},
+        "users": {"real": int(real["User_ID"].nunique()), "simulated": int(simulated["User_ID"].nunique())},
         "overall_closeness": _number(overall(statistics)),
         "noise_floor_closeness": _number(overall(floor)),
-        "detection_auc": _number(detection_auc(real, simulated)),
+        "detection_auc": _number(detection.auc),
         "noise_floor_detection_auc": _number(detection_auc(half_a, half_b)),
+        "detection_importance": detection.importance,
         "statistics": statistics,
     }
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from poppy_pipeline.engagement import object_rows
+from poppy_pipeline.engagement import category_codes, object_rows
 from poppy_pipeline.paths import replaced_atomically
 
 NEW_USER_DAYS = 7
@@ -40,9 +40,14 @@ FIGURE_DPI = 80
 MAX_LISTED_USERS = 20
 
 
-def view_watch_ratios(interactions: pd.DataFrame, objects: pd.DataFrame, view_type: str) -> pd.Series:
-    views = interactions[interactions["Interaction_Type"].astype(str) == view_type]
-    duration = objects["Duration_Sec"].to_numpy(np.float64)[object_rows(views, objects)]
+def view_watch_ratios(
+    interactions: pd.DataFrame, objects: pd.DataFrame, view_type: str, rows: np.ndarray | None = None
+) -> pd.Series:
+    """Watch ratio of each view event; `rows`: each event's row in `objects`, when known."""
+    is_view = category_codes(interactions["Interaction_Type"], [view_type]) == 0
+    views = interactions[is_view]
+    rows = object_rows(views, objects) if rows is None else rows[is_view]
+    duration = objects["Duration_Sec"].to_numpy(np.float64)[rows]
     watch = pd.to_numeric(views["Watch_Time_Sec"]).to_numpy(np.float64, na_value=np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = pd.Series(watch / duration).replace([np.inf, -np.inf], np.nan).fillna(0).clip(0, 1)
@@ -79,13 +84,6 @@ def new_vs_existing(
     engaging_types: Sequence[str],
     new_user_days: int = NEW_USER_DAYS,
 ) -> dict[str, dict[str, float]]:
-    latest = interactions["Timestamp"].max()
-    cutoff = latest - pd.Timedelta(days=new_user_days)
-    people = users[["User_ID", "Signup_Date"]].copy()
-    people["Signup_Date"] = pd.to_datetime(people["Signup_Date"])
-    people = people[(people["Signup_Date"] <= latest) | people["User_ID"].isin(interactions["User_ID"])]
-    people["is_new"] = people["Signup_Date"] >= cutoff
-
     engaging = interactions[interactions["Interaction_Type"].astype(str).isin(engaging_types)]
     per_user = pd.DataFrame(
         {
@@ -101,8 +99,24 @@ def new_vs_existing(
         watch=("watch", "sum"), duration=("duration", "sum"), n=("object", "nunique")
     )
     stats["ratio"] = (stats["watch"] / stats["duration"]).replace([np.inf, -np.inf], np.nan).fillna(0)
-    merged = people.merge(stats, left_on="User_ID", right_index=True, how="left").fillna({"ratio": 0, "n": 0})
-    groups = merged.groupby("is_new")
+    return group_summary(users, stats, interactions["User_ID"], interactions["Timestamp"].max(), new_user_days)
+
+
+def group_summary(
+    users: pd.DataFrame, stats: pd.DataFrame, seen: pd.Series, latest: pd.Timestamp, new_user_days: int
+) -> dict[str, dict[str, float]]:
+    """Mean watch ratio and distinct objects (`stats`: `ratio`, `n` by User_ID) of new and existing users.
+
+    Users signed up after `latest` count only when `seen` in the log; users missing from `stats`
+    count as 0.
+    """
+    cutoff = latest - pd.Timedelta(days=new_user_days)
+    people = users[["User_ID", "Signup_Date"]].copy()
+    people["Signup_Date"] = pd.to_datetime(people["Signup_Date"])
+    people = people[(people["Signup_Date"] <= latest) | people["User_ID"].isin(seen)]
+    people["is_new"] = people["Signup_Date"] >= cutoff
+    merged = people.merge(stats[["ratio", "n"]], left_on="User_ID", right_index=True, how="left")
+    groups = merged.fillna({"ratio": 0, "n": 0}).groupby("is_new")
     summary = pd.DataFrame({"avg_watch_time_ratio": groups["ratio"].mean(), "n_interacted_objects": groups["n"].mean()})
     summary["num_users"] = groups.size()
     out = {}
@@ -160,19 +174,15 @@ def build_report(
 # --- figures ---------------------------------------------------------------------------------
 
 
-def draw_figures(
-    interactions: pd.DataFrame, report: dict, ratios: pd.Series, rated_type: str | None
-) -> dict[str, bytes]:
-    """PNG bytes of each figure, by file stem."""
+def draw_figures(data: dict, report: dict) -> dict[str, bytes]:
+    """PNG bytes of each figure, by file stem, from `ReportTotals.figure_data()` and the report."""
     drawings = {
-        "interactions_per_user": lambda ax: _long_tail(ax, interactions["User_ID"].value_counts(), "users"),
-        "interactions_per_object": lambda ax: _long_tail(
-            ax, interactions.groupby(["Object_Type", "Object_ID"], observed=True).size(), "objects"
-        ),
-        "rating_distribution": lambda ax: _ratings(ax, interactions, rated_type),
-        "daily_trend_by_type": lambda ax: _daily_trend(ax, interactions),
-        "hour_of_day": lambda ax: _hours(ax, interactions),
-        "watch_ratio_views": lambda ax: _watch_histogram(ax, ratios),
+        "interactions_per_user": lambda ax: _long_tail(ax, data["per_user"], "users"),
+        "interactions_per_object": lambda ax: _long_tail(ax, data["per_object"], "objects"),
+        "rating_distribution": lambda ax: _ratings(ax, data["ratings"]),
+        "daily_trend_by_type": lambda ax: _daily_trend(ax, data["daily"]),
+        "hour_of_day": lambda ax: _hours(ax, data["hours"]),
+        "watch_ratio_views": lambda ax: _watch_histogram(ax, data["ratios"]),
         "top_objects": lambda ax: _top_objects(ax, report["top_objects"]),
         "new_vs_existing_users": lambda ax: _new_vs_existing(ax, report["new_vs_existing"]),
     }
@@ -225,19 +235,17 @@ def _long_tail(ax, counts: pd.Series, what: str) -> None:
     ax.set_title(f"Interactions per {what[:-1]} (long tail)")
 
 
-def _ratings(ax, interactions: pd.DataFrame, rated_type: str | None) -> None:
-    ratings = interactions["Interaction_Rating"].dropna().astype(int) if rated_type else pd.Series(dtype=int)
-    counts = ratings.value_counts().reindex(range(1, 6), fill_value=0)
+def _ratings(ax, counts: pd.Series | None) -> None:
+    """`counts`: ratings per star 1-5, or None when the log has no rating type."""
+    counts = counts if counts is not None else pd.Series(0, index=range(1, 6))
     ax.bar(counts.index, counts.to_numpy(), color="#d9a03f")
     ax.set_xlabel("stars")
     ax.set_ylabel("ratings")
-    ax.set_title("Rating distribution" if len(ratings) else "Rating distribution (no ratings in this log)")
+    ax.set_title("Rating distribution" if counts.sum() else "Rating distribution (no ratings in this log)")
 
 
-def _daily_trend(ax, interactions: pd.DataFrame) -> None:
-    daily = interactions.groupby(
-        [interactions["Timestamp"].dt.floor("D"), interactions["Interaction_Type"].astype(str)]
-    ).size()
+def _daily_trend(ax, daily: pd.Series) -> None:
+    """`daily`: events per (day, type)."""
     for kind, series in daily.unstack(fill_value=0).items():
         ax.plot(series.index, series.to_numpy(), marker=".", label=kind)
     ax.legend(fontsize=7)
@@ -246,8 +254,7 @@ def _daily_trend(ax, interactions: pd.DataFrame) -> None:
     ax.tick_params(axis="x", labelrotation=30, labelsize=7)
 
 
-def _hours(ax, interactions: pd.DataFrame) -> None:
-    hours = np.bincount(interactions["Timestamp"].dt.hour.to_numpy(), minlength=24)
+def _hours(ax, hours: np.ndarray) -> None:
     ax.bar(np.arange(24), hours / max(hours.sum(), 1), color="#5b7fbf")
     ax.set_xlabel("hour of day (UTC)")
     ax.set_ylabel("share of interactions")
@@ -255,7 +262,14 @@ def _hours(ax, interactions: pd.DataFrame) -> None:
 
 
 def _watch_histogram(ax, ratios: pd.Series) -> None:
-    ax.hist(ratios, bins=HISTOGRAM_BINS, color="#6aa56a", edgecolor="white")
+    """`ratios`: how many views have each distinct watch ratio."""
+    ax.hist(
+        ratios.index.to_numpy(np.float64),
+        bins=HISTOGRAM_BINS,
+        weights=ratios.to_numpy(),
+        color="#6aa56a",
+        edgecolor="white",
+    )
     ax.set_xlabel("watch time / duration")
     ax.set_ylabel("view events")
     ax.set_title("Watch ratio of views")

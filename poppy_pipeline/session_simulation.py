@@ -87,12 +87,22 @@ class SessionSimulation:
 def simulate_sessions(
     settings: BehaviourSettings, seed: int, users: pd.DataFrame, interactions: pd.DataFrame, day: date
 ) -> SessionSimulation:
-    """The actions of the day's sessions; depends only on the seed, the users and this day's interactions."""
+    """The actions of the day's sessions (the `action_session_share` of them that get actions);
+    depends only on the seed, the users and this day's interactions."""
+    interactions = sessions_with_actions(settings, seed, interactions)
     model = build_behaviour(settings, seed, users)
     plan = plan_sessions(seed, model.traits, interactions, day)
     session, tick, code = _run_ticks(seed, day, plan, model)
     actions = _action_table(settings, seed, day, plan, model.traits, session, tick, code)
     return SessionSimulation(day, actions, plan, model, session, tick, code)
+
+
+def sessions_with_actions(settings: BehaviourSettings, seed: int, interactions: pd.DataFrame) -> pd.DataFrame:
+    """The interactions of the sessions that get an action stream (all of them at share 1)."""
+    if settings.action_session_share >= 1:
+        return interactions
+    draw = pd.util.hash_pandas_object(interactions["Session_ID"], index=False, hash_key=f"{seed:016d}"[-16:])
+    return interactions[draw.to_numpy() < np.uint64(settings.action_session_share * 2.0**64)]
 
 
 def unsimulable(interactions: pd.DataFrame, users: pd.DataFrame) -> str | None:

@@ -161,9 +161,13 @@ class SimulationSettings:
         "Probability that a user is active on a day; an active day has their daily rate / this share"
         " (below 1: bursty users with few, busy days, as real logs have).",
     )
-    session_length_scale: float = setting(
-        1.0, "Factor on the profiles' 10-300 s session lengths (a real log's long sittings)."
+    session_gap_median_sec: float = setting(
+        0.0,
+        "> 0: a session is a sitting of events this many seconds apart (median of log-normal gaps),"
+        " cut into browsing sessions of at most 300 s (a real log's long sittings); 0: events fall"
+        " uniformly in their profile's 10-300 s session.",
     )
+    session_gap_sigma: float = setting(1.0, "σ of the log-normal gaps between a sitting's events.")
     watch_ratio_alpha: float = setting(2.0, "α of the Beta share of an object's media watched on a View.")
     watch_ratio_beta: float = setting(1.3, "β of the Beta share of an object's media watched on a View.")
 
@@ -197,10 +201,12 @@ def validate(settings: SimulationSettings) -> None:
         "rating_bias_sd",
         "object_popularity_exponent",
         "favourite_popularity_exponent",
+        "session_gap_median_sec",
+        "session_gap_sigma",
     ):
         value = getattr(s, name)
         require_setting(math.isfinite(value) and value >= 0, name, "must be a finite number ≥ 0", value)
-    for name in ("interactions_per_session", "watch_ratio_alpha", "watch_ratio_beta", "session_length_scale"):
+    for name in ("interactions_per_session", "watch_ratio_alpha", "watch_ratio_beta"):
         value = getattr(s, name)
         require_setting(math.isfinite(value) and value > 0, name, "must be a finite number > 0", value)
     require_setting(

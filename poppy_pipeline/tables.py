@@ -8,6 +8,7 @@ columns with empty fields come back as nullable `Int64`, not floats.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import BinaryIO
 
 import pandas as pd
@@ -74,6 +75,15 @@ def read_csv(source: str | os.PathLike | BinaryIO) -> pd.DataFrame:
     target = os.fspath(source) if isinstance(source, str | os.PathLike) else source
     table = pa_csv.read_csv(target, convert_options=READ_CONVERT)
     return table_to_frame(table)
+
+
+def read_csv_batches(source: str | os.PathLike | BinaryIO, columns: list[str]) -> Iterator[pd.DataFrame]:
+    """`columns` of a CSV, a block of rows at a time (memory of one block, not of the file)."""
+    options = pa_csv.ConvertOptions(strings_can_be_null=True, include_columns=columns)
+    target = os.fspath(source) if isinstance(source, str | os.PathLike) else source
+    with pa_csv.open_csv(target, convert_options=options) as reader:
+        for batch in reader:
+            yield table_to_frame(pa.Table.from_batches([batch]))
 
 
 def table_to_frame(table: pa.Table) -> pd.DataFrame:

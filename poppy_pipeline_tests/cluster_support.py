@@ -2,6 +2,7 @@
 
 A pytest plugin (conftest.py's `pytest_plugins`): the `cluster` fixture runs `cluster/cluster.py up`
 exactly as `make cluster-up` does and `down` at the end; helpers talk to its webserver over GraphQL.
+The tests that use it (and the UI's) run after the others.
 Without Postgres or RabbitMQ installed the tests skip with an install hint; under CI=true they fail.
 """
 
@@ -20,7 +21,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -29,6 +32,7 @@ CLUSTER_SCRIPT = REPO / "cluster" / "cluster.py"
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 INSTALL_HINT = "apt-get install postgresql rabbitmq-server (or run .ci/run)"
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+CLUSTER_USERS, CLUSTER_SEED = "40", "11"
 
 
 def require(condition: bool, what: str) -> None:
@@ -78,24 +82,39 @@ class Webserver:
             data=json.dumps({"query": query, "variables": variables}).encode(),
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            body = json.load(response)
+        for attempt in range(3):
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    body = json.load(response)
+                break
+            except urllib.error.HTTPError as error:
+                # After a Postgres restart, a pooled connection's first use fails (500) and is replaced.
+                if error.code != 500 or attempt == 2:
+                    raise
+                time.sleep(0.5)
         assert "errors" not in body, body["errors"]
         return body["data"]
 
-    def wait_until_answering(self, timeout: float = 120, in_a_row: int = 5) -> None:
-        """Until GraphQL answers `in_a_row` times in a row: after Postgres restarts, the webserver's
-        first query on each pooled connection (dead with the old server) fails with a 500."""
+    def wait_until_answering(self, timeout: float = 120, in_a_row: int = 3) -> None:
+        """Until a query that reads each storage (runs, event log, schedules) answers `in_a_row` times
+        in a row: after Postgres restarts, the webserver's first query on each of its pooled
+        connections (dead with the old server) fails with a 500."""
+        query = """query($repo: RepositorySelector!) {
+            runsOrError(limit: 1) { __typename } assetsOrError(limit: 1) { __typename }
+            schedulesOrError(repositorySelector: $repo) { __typename } }"""
+        repo = {"repositoryLocationName": self.location, "repositoryName": "__repository__"}
         deadline = time.monotonic() + timeout
         answered = 0
         while answered < in_a_row:
             assert time.monotonic() < deadline, f"{self.url} still failing {timeout:.0f} s after Postgres returned"
             try:
-                self.graphql("{ runsOrError(limit: 1) { __typename } }")
-                answered += 1
-            except urllib.error.HTTPError:
-                answered = 0
-                time.sleep(1)
+                data = self.graphql(query, repo=repo)
+                healthy = {v["__typename"] for v in data.values()} == {"Runs", "AssetConnection", "Schedules"}
+            except (urllib.error.URLError, AssertionError):
+                healthy = False
+            answered = answered + 1 if healthy else 0
+            if not healthy:
+                time.sleep(0.5)
 
     def cancel_started_runs(self) -> list[str]:
         """Mark runs still STARTED as canceled (an operator's step for runs orphaned by an outage)."""
@@ -131,14 +150,16 @@ class Webserver:
             id=backfill_id,
         )["partitionBackfillOrError"]
 
-    def wait_for_backfill(self, backfill_id: str, timeout: float = 600) -> dict:
+    def wait_for_backfill_runs(self, backfill_id: str, count: int, timeout: float) -> list[dict]:
+        """The backfill's runs once there are `count` and all have finished (without waiting for the
+        daemon's next pass, up to 30 s later, to mark the backfill itself completed)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            state = self.backfill(backfill_id)
-            if state["status"] not in ("REQUESTED", "CANCELING", "FAILING"):
-                return state
-            time.sleep(2)
-        raise AssertionError(f"backfill {backfill_id} still {state['status']} after {timeout:.0f} s: {state}")
+            runs = self.backfill(backfill_id)["runs"]
+            if len(runs) >= count and all(run["status"] in FINISHED for run in runs):
+                return runs
+            time.sleep(1)
+        raise AssertionError(f"backfill {backfill_id}: not {count} finished runs after {timeout:.0f} s: {runs}")
 
     def run(self, run_id: str) -> dict:
         return self.graphql(
@@ -152,7 +173,7 @@ class Webserver:
             run = self.run(run_id)
             if run["status"] in FINISHED:
                 return run
-            time.sleep(2)
+            time.sleep(1)
         raise AssertionError(f"run {run_id} still {run['status']} after {timeout:.0f} s")
 
     def events(self, run_id: str) -> list[dict]:
@@ -164,6 +185,16 @@ class Webserver:
             id=run_id,
         )
         return data["logsForRun"]["events"]
+
+    def finished_steps(self, run_id: str) -> set[str]:
+        """Steps of the run that succeeded or failed."""
+        data = self.graphql(
+            """query($id: ID!) { logsForRun(runId: $id, limit: 10000) { ... on EventConnection { events {
+                 __typename ... on StepEvent { stepKey } } } } }""",
+            id=run_id,
+        )
+        done = ("ExecutionStepSuccessEvent", "ExecutionStepFailureEvent")
+        return {event["stepKey"] for event in data["logsForRun"]["events"] if event["__typename"] in done}
 
     def failures(self, run_id: str) -> list[dict]:
         """The run's step failures: step key, error class and message."""
@@ -196,8 +227,8 @@ class Webserver:
 class Cluster(Webserver):
     folder: Path = Path()
 
-    def command(self, name: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        """`cluster/cluster.py <name>` with the cluster's environment."""
+    def command(self, name: str, timeout: float = 180) -> subprocess.CompletedProcess:
+        """`cluster/cluster.py <name>` with the cluster's environment (`up` also restarts what died)."""
         result = subprocess.run(
             [sys.executable, str(CLUSTER_SCRIPT), name],
             env={**os.environ, **self.env},
@@ -208,9 +239,48 @@ class Cluster(Webserver):
         assert result.returncode == 0, result.stdout + result.stderr
         return result
 
-    def kill(self, name: str) -> None:
-        """SIGKILL a cluster process with its children, as a crash would."""
-        os.killpg(int((self.folder / "run" / f"{name}.pid").read_text()), signal.SIGKILL)
+    def signal(self, name: str, sig: signal.Signals) -> bool:
+        """Send `sig` to a cluster process and its children (SIGKILL: as a crash would); False if gone."""
+        try:
+            os.killpg(int((self.folder / "run" / f"{name}.pid").read_text()), sig)
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+        return True
+
+    def stop_daemon(self, timeout: float = 30) -> None:
+        """Kill the daemon (and its code server) if it runs, and wait until it is gone."""
+        deadline = time.monotonic() + timeout
+        while self.signal("daemon", signal.SIGKILL):
+            assert time.monotonic() < deadline, f"the daemon still runs {timeout:.0f} s after SIGKILL"
+            time.sleep(0.2)
+
+    def set_schedule(self, name: str, running: bool) -> None:
+        """Start a schedule, or reset it to its default status (stopped) as in the UI."""
+        mutation = "startSchedule" if running else "resetSchedule"
+        result = self.graphql(
+            f"""mutation($selector: ScheduleSelector!) {{ {mutation}(scheduleSelector: $selector) {{
+                 __typename ... on PythonError {{ message }} }} }}""",
+            selector={"repositoryLocationName": self.location, "repositoryName": "__repository__",
+                      "scheduleName": name},
+        )[mutation]  # fmt: skip
+        assert result["__typename"] == "ScheduleStateResult", result
+
+    def backdate_schedule(self, name: str, started: datetime) -> None:
+        """Record a running schedule as started at `started`: its ticks since then are due."""
+        from dagster import DagsterInstance
+        from dagster._core.scheduler.instigation import InstigatorType, ScheduleInstigatorData
+
+        with mock.patch.dict(os.environ, self.env), DagsterInstance.get() as instance:
+            states = instance.all_instigator_state(instigator_type=InstigatorType.SCHEDULE)
+            (state,) = [s for s in states if s.name == name]
+            data = ScheduleInstigatorData(state.instigator_data.cron_schedule, started.timestamp())
+            instance.update_instigator_state(state.with_data(data))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that need the cluster or the UI last (in their own order), so that the rest of the
+    suite runs before the cluster starts rather than beside its idle processes."""
+    items.sort(key=lambda item: any(item.iter_markers("cluster")) or any(item.iter_markers("browser")))
 
 
 def parse_exports(text: str) -> dict[str, str]:
@@ -231,6 +301,10 @@ def cluster() -> Iterator[Cluster]:
         "POPPY_DATA_DIR": str(folder / "outputs"),
         "POPPY_OBJECTS_DIR": str(folder / "no_objects"),
         "POPPY_BACKFILL_DAYS_PER_RUN": "3",
+        "POPPY_CLUSTER_STOP_SECONDS": "5",  # at the end of the session, nothing is left to finish
+        # A small world for runs without run config (the schedule's, the UI's launches).
+        "POPPY_NUM_USERS": CLUSTER_USERS,
+        "POPPY_SEED": CLUSTER_SEED,
         **{
             name: str(free_port())
             for name in (

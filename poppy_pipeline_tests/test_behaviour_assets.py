@@ -154,6 +154,24 @@ def test_behaviour_settings_come_from_the_simulation_resource(data_dir: Path):
         materialize(ALL, partition_key=str(DAYS[0]), run_config=config)
 
 
+def test_a_share_of_sessions_gets_actions_and_every_check_still_passes(week_run, data_dir: Path):
+    """action_session_share thins the behaviour branch; the integrity check expects just those sessions."""
+    days = {"dagster/asset_partition_range_start": str(DAYS[0]), "dagster/asset_partition_range_end": str(DAYS[1])}
+    config = {"resources": {"simulation": {"config": {"action_session_share": 0.4}}}}
+    result = materialize(ALL, selection=BEHAVIOUR, tags=days, run_config=config)
+    assert result.success
+    assert all(e.passed for e in checks_of(result).values()), {k: e.metadata for k, e in checks_of(result).items()}
+    kept, every = (
+        pd.concat([tables.read_csv(data_dir / asset / f"{day}.csv") for day in DAYS[:2]])["Session_ID"].unique()
+        for asset in ("session_actions", "simulated_interactions")
+    )
+    assert set(kept) < set(every)
+    assert 0.3 < len(kept) / len(every) < 0.5
+    bad = {"resources": {"simulation": {"config": {"action_session_share": 0.0}}}}
+    with pytest.raises(Exception, match=r"action_session_share"):
+        materialize(ALL, selection=BEHAVIOUR, tags=days, run_config=bad)
+
+
 def test_broken_actions_fail_the_step_before_writing_and_block_the_features(
     week_run, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ):

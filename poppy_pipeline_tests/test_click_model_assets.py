@@ -26,7 +26,7 @@ from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.defs.browser_bundle import CONTENTS_CHECK, browser_bundle
 from poppy_pipeline.defs.celestial_objects import celestial_objects
-from poppy_pipeline.defs.click_model import CHAMPION_CHECK, MODEL_CHECKS, _window_spec, click_model
+from poppy_pipeline.defs.click_model import CHAMPION_CHECK, MAX_WINDOWS, MODEL_CHECKS, _window_spec, click_model
 from poppy_pipeline.defs.click_model_onnx import ONNX_CHECKS, PARITY_CHECK, click_model_onnx
 from poppy_pipeline.defs.schedules import weekly_model_job, weekly_model_schedule
 from poppy_pipeline.defs.session_actions import session_actions
@@ -133,6 +133,13 @@ def test_the_report_holds_the_honest_figures(model_run):
     assert report["auc_ratio"] == pytest.approx(report["held_out_auc"] / report["oracle_auc"])
     assert report["brier_oracle"] < 0.1 and report["log_loss_oracle"] < report["log_loss_model"] + 0.2
     assert abs(report["mean_prediction"] - report["base_rate"]) < 0.5 * report["base_rate"]  # calibrated, not ~0.4
+    # A week is far below the sample cap: every window is used.
+    assert report["sample"] == {
+        "max_windows": MAX_WINDOWS,
+        "windows_in_window": report["windows"],
+        "windows_sampled": report["windows"],
+        "per_user_cap": None,
+    }
     metadata = result.asset_materializations_for_node("click_model")[0].metadata
     assert metadata["held_out_auc"].value == pytest.approx(report["held_out_auc"])
     assert "data:image/png;base64" in metadata["report"].value
@@ -248,6 +255,21 @@ def test_a_failed_quality_check_stops_the_export(week_folder: Path, data_dir: Pa
     assert not result.asset_materializations_for_node("browser_bundle")
     assert not (data_dir / "click_model.pkl").exists() and not (data_dir / "click_model_onnx.onnx").exists()
     assert not (data_dir / "browser_bundle").exists()
+
+
+def test_a_capped_sample_thins_the_busiest_users(week_folder: Path, data_dir: Path, model_run):
+    shutil.copytree(week_folder, data_dir)
+    full = json.loads((model_run[1] / "click_model_report.json").read_text())
+    cap = full["windows"] // 2
+    capped = {"ops": {"click_model": {"config": {**LENIENT["ops"]["click_model"]["config"], "max_windows": cap}}}}
+    result = materialize([*UPSTREAM, *MODEL], selection=[click_model], tags=RANGE, run_config=capped)
+    assert result.success
+    report = json.loads((data_dir / "click_model_report.json").read_text())
+    sample = report["sample"]
+    assert sample["windows_in_window"] == full["windows"] and report["windows"] == sample["windows_sampled"] <= cap
+    assert sample["per_user_cap"] >= 1 and sample["max_windows"] == cap
+    # Every user still counts: the held-out users are the same ones.
+    assert report["held_out_users"] == full["held_out_users"]
 
 
 def test_a_real_interaction_log_skips_the_model(data_dir: Path, tmp_path: Path):

@@ -1,5 +1,6 @@
 """`simulation_fit`: recover known settings, fit foreign logs, and a run config that runs."""
 
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -9,16 +10,20 @@ import pandas as pd
 import pytest
 import yaml
 
+from poppy_pipeline.behaviour import BehaviourSettings
 from poppy_pipeline.catalog import build_catalog
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.definitions import defs
-from poppy_pipeline.fit import fit_log, settings_from_fit
+from poppy_pipeline.fit import fit_log, scaled_to_population, settings_from_fit
 from poppy_pipeline.interactions import build_model, simulate_day
 from poppy_pipeline.population import generate_users
 from poppy_pipeline.regenerate import simulate_from_fit
 from poppy_pipeline.repeats import expected_repeat_share
+from poppy_pipeline.session_measures import session_problems, session_shape_problems
+from poppy_pipeline.session_simulation import simulate_sessions
 from poppy_pipeline.settings import SimulationSettings
+from poppy_pipeline.window_sample import in_user_sample, user_sample_share
 
 from .movielens import as_events, movielens_like, write_movielens
 from .test_real_logs import FEBRUARY, SOURCES_AND_SUMMARIES
@@ -85,6 +90,27 @@ def test_parameter_recovery(recovered):
     assert value(fit, "interactions_per_session") == pytest.approx(KNOWN.interactions_per_session, rel=0.25)
 
 
+def test_long_sittings_are_recovered_and_cut_into_browsing_sessions():
+    """Sittings of ~20 events 40 s apart outlast a browsing session: each Session_ID still fits
+    in 300 s, the user's events run on across them, and the fit gets the gaps back."""
+    settings = replace(KNOWN, interactions_per_session=20.0, session_gap_median_sec=40.0, session_gap_sigma=0.7)
+    events, objects, users, _ = simulate(settings, DAYS[:7])
+    spans = events.groupby("Session_ID")["Timestamp"].agg(lambda t: (t.max() - t.min()).total_seconds())
+    assert spans.max() < 300
+    order = events.sort_values(["User_ID", "Timestamp"], kind="stable")
+    gaps = order.groupby("User_ID")["Timestamp"].diff().dt.total_seconds().fillna(np.inf)
+    assert gaps[gaps <= 1800].median() == pytest.approx(40, rel=0.05)
+    sittings = (gaps > 1800).cumsum()  # a new one after 30 min without an event
+    assert order.groupby(sittings)["Timestamp"].agg(lambda t: (t.max() - t.min()).total_seconds()).max() > 600
+    day = events[events["Timestamp"] < pd.Timestamp(DAYS[1])]
+    browsing = simulate_sessions(BehaviourSettings(), settings.seed, users, day, date.fromisoformat(DAYS[0]))
+    assert not any(session_problems(browsing.actions, day).values())
+    assert not any(session_shape_problems(browsing.actions).values())
+    fit = fit_log(events, objects, DAYS[:7], population=len(users))
+    assert value(fit, "session_gap_median_sec") == pytest.approx(40, rel=0.1)
+    assert value(fit, "session_gap_sigma") == pytest.approx(0.7, abs=0.1)
+
+
 def test_silent_users_are_estimated_without_a_users_file(known_log):
     events, objects, _, _ = known_log
     truncated = fit_log(events, objects, DAYS)  # only the active users are known
@@ -128,9 +154,12 @@ def test_asset_writes_json_and_a_run_config_that_the_resource_accepts(data_dir: 
     assert set(simulated["Interaction_Type"]) == {"Rate"}
 
 
-def materialize_selected(names: list[str], resources: dict) -> dg.ExecuteInProcessResult:
+def materialize_selected(
+    names: list[str], resources: dict, run_config: dict | None = None
+) -> dg.ExecuteInProcessResult:
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.key.to_user_string() in names]
-    return dg.materialize(assets, resources={**defs.resources, **resources}, tags=FEBRUARY, raise_on_error=False)
+    resources = {**defs.resources, **resources}
+    return dg.materialize(assets, resources=resources, tags=FEBRUARY, run_config=run_config, raise_on_error=False)
 
 
 def test_scaling_users_keeps_per_user_statistics(recovered):
@@ -142,3 +171,19 @@ def test_scaling_users_keeps_per_user_statistics(recovered):
     assert len(scaled) == pytest.approx(3 * len(base), rel=0.1)
     per_user = base.groupby("User_ID").size().mean()
     assert scaled.groupby("User_ID").size().mean() == pytest.approx(per_user, rel=0.1)
+
+
+def test_a_fit_on_a_user_sample_is_scaled_back_to_the_whole_log(known_log, recovered):
+    """simulation_fit's max_users: half the users, fitted and scaled, give the whole log's volume."""
+    events, objects, users, _ = known_log
+    share = user_sample_share(len(users), len(users) // 2)
+    kept = in_user_sample(events["User_ID"], share)
+    population = int(in_user_sample(users["User_ID"], share).sum())
+    assert 0.4 < population / len(users) < 0.6
+    fit = scaled_to_population(fit_log(events[kept], objects, DAYS, population=population), share)
+    full, _ = recovered
+    assert fit["sample"]["user_share"] == share == 0.5
+    for name in ("num_users", "interactions_per_day"):
+        assert value(fit, name) == pytest.approx(value(full, name), rel=0.15), name
+    assert value(fit, "repeat_share") == pytest.approx(value(full, "repeat_share"), abs=0.03)
+    assert scaled_to_population(full, 1.0) is full

@@ -6,6 +6,7 @@ START=… END=…`); the `trailing_days` ending on the run's partition (the dail
 """
 
 import json
+from collections.abc import Iterator
 from datetime import date, timedelta
 
 import dagster as dg
@@ -14,6 +15,7 @@ from pydantic import Field
 
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.partitions import daily_partitions
+from poppy_pipeline.window_sample import in_user_sample
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -60,34 +62,65 @@ def run_partition_keys(context: dg.AssetExecutionContext) -> list[str] | None:
     return None
 
 
-def load_window(
-    context: dg.AssetExecutionContext, store: PartitionedUPathIOManager, asset_key: str, days: list[str]
-) -> pd.DataFrame:
-    """The window's rows of a daily asset, in day order; fails when no day (or no row) is there.
+def window_frames(
+    context: dg.AssetExecutionContext,
+    store: PartitionedUPathIOManager,
+    asset_key: str,
+    days: list[str],
+    attrs: dict | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The window's rows of a daily asset, one day at a time in day order, so that only one day
+    is in memory; fails when no day (or, once read, no row) is there.
 
-    Its `attrs` are those stored with every day (see the CSV IO manager): days stored with
-    different ones (made with different settings) cannot be read as one window.
+    Once every day is read, `attrs` (when given) receives the `attrs` stored with every day (see
+    the CSV IO manager): days stored with different ones (made with different settings) cannot
+    be read as one window.
     """
-    found, missing = store.load_asset_partitions(asset_key, days)
+    paths = {day: store.partition_path(asset_key, day) for day in days}
+    found = [day for day in days if store.path_exists(paths[day])]
     if not found:
         raise dg.Failure(
             f"{asset_key} has no materialized partition in {days[0]}..{days[-1]}; materialize it first "
             f"(e.g. make run START={days[0]} END={days[-1]})."
         )
+    missing = [day for day in days if day not in found]
     if missing:
         context.log.warning(f"{asset_key}: {len(missing)} of {len(days)} days are not materialized: {missing[:10]}")
-    frames = [found[day] for day in days if day in found]
-    rows = sum(map(len, frames))
-    context.log.info(f"read {asset_key} {days[0]}..{days[-1]}: {len(frames)} days, {rows} rows")
+    rows, attrs_by_day = 0, {}
+    for day in found:
+        frame = store.load_path(paths[day])
+        rows += len(frame)
+        attrs_by_day[day] = frame.attrs
+        yield frame
+    context.log.info(f"read {asset_key} {days[0]}..{days[-1]}: {len(found)} days, {rows} rows")
     if rows == 0:
         raise dg.Failure(
             f"{asset_key} has no rows in {days[0]}..{days[-1]}, so there is nothing to summarise; the previous"
             " output is kept."
         )
+    same = _same_attrs(asset_key, attrs_by_day)
+    if attrs is not None:
+        attrs.update(same)
+
+
+def load_window(
+    context: dg.AssetExecutionContext,
+    store: PartitionedUPathIOManager,
+    asset_key: str,
+    days: list[str],
+    user_share: float = 1.0,
+) -> pd.DataFrame:
+    """The window's rows of a daily asset at once, in day order (for assets that need every row),
+    of the users in the `user_share` sample (`window_sample.in_user_sample`; all at 1), with the
+    `attrs` every day was stored with."""
+    attrs: dict = {}
+    frames = [
+        day[in_user_sample(day["User_ID"], user_share)] for day in window_frames(context, store, asset_key, days, attrs)
+    ]
     # A day without rows reads back without column types; leaving it out keeps them.
     non_empty = [frame for frame in frames if len(frame)] or frames[:1]
     window = pd.concat(non_empty, ignore_index=True)
-    window.attrs = _same_attrs(asset_key, {day: found[day].attrs for day in days if day in found})
+    window.attrs = attrs
     return window
 
 

@@ -82,20 +82,31 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
         For unpartitioned assets that read a window of a daily asset (the run's window rather than
         every partition ever materialized, which is what a plain input would load).
         """
-        folder = self._base_path / asset_key
         found: dict[str, Any] = {}
         missing: list[str] = []
         for key in partition_keys:
-            path = self._with_extension(self.make_safe_partition_path(folder, key))
+            path = self.partition_path(asset_key, key)
             if self.path_exists(path):
                 found[key] = self.load_from_path(None, path)  # type: ignore[arg-type]
             else:
                 missing.append(key)
         return found, missing
 
+    def stored_path(self, asset_key: str) -> UPath:
+        """Where an unpartitioned asset is stored (whether or not it exists)."""
+        return self._with_extension(self._base_path / asset_key)
+
+    def partition_path(self, asset_key: str, partition_key: str) -> UPath:
+        """Where one partition of `asset_key` is stored (whether or not it exists)."""
+        return self._with_extension(self.make_safe_partition_path(self._base_path / asset_key, partition_key))
+
+    def load_path(self, path: UPath) -> Any:
+        """The value stored at `path` (one partition read at a time, see `day_window.py`)."""
+        return self.load_from_path(None, path)  # type: ignore[arg-type]
+
     def load_if_present(self, asset_key: str) -> Any | None:
         """The stored value of an unpartitioned asset, or None when it was never written."""
-        path = self._with_extension(self._base_path / asset_key)
+        path = self.stored_path(asset_key)
         return self.load_from_path(None, path) if self.path_exists(path) else None  # type: ignore[arg-type]
 
     def atomic_write(self, path: UPath, write: Callable[[BinaryIO | str], None]) -> None:

@@ -20,7 +20,7 @@ from pydantic import Field
 from poppy_pipeline import click_model as core
 from poppy_pipeline import click_model_gate as gate
 from poppy_pipeline.click_model_figures import draw_figures
-from poppy_pipeline.dagster_support.day_window import WindowConfig, load_window, window_days
+from poppy_pipeline.dagster_support.day_window import WindowConfig, window_days, window_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.partitions import single_run
@@ -28,6 +28,7 @@ from poppy_pipeline.dagster_support.simulation_resource import SimulationResourc
 from poppy_pipeline.defs.sliding_window_features import SETTINGS_ATTR
 from poppy_pipeline.paths import data_dir, write_json
 from poppy_pipeline.report import markdown_gallery, write_figures
+from poppy_pipeline.window_sample import MAX_WINDOWS, UserStratifiedSample
 from poppy_pipeline.windows import WindowSpec
 
 WINDOWS_ASSET = "sliding_window_features"
@@ -44,6 +45,11 @@ class ClickModelConfig(WindowConfig):
     """The training window (see `WindowConfig`), the held-out users and the quality bars."""
 
     held_out_share: float = Field(default=core.HELD_OUT_SHARE, description="Share of users held out (by seed).")
+    max_windows: int = Field(
+        default=MAX_WINDOWS,
+        description="At most this many windows are read (training and held-out users): a larger window keeps, per"
+        " user, min(its windows, the largest quota that fits), drawn by a hash seeded with the simulation seed.",
+    )
     min_auc: float = Field(default=0.75, description="Blocking: fails when the held-out AUC's interval is below.")
     min_oracle_ratio: float = Field(
         default=0.95, description="Blocking: fails when the interval of held-out AUC / the oracle's is below."
@@ -108,11 +114,17 @@ def click_model(
     (balanced class weights, intercept corrected) on the run's window of `sliding_window_features`.
 
     Fitted on the users outside a held-out set (`held_out_share`, drawn from the simulation seed);
-    the report (`click_model_report.json`) and figures describe those held-out users. Written
-    (as a `TrainedModel`) only when its blocking checks pass.
+    the report (`click_model_report.json`) and figures describe those held-out users. The window is
+    read one day at a time into a sample of at most `max_windows`, stratified by user (its `sample`
+    entry says how many there were and the per-user cap). Written (as a `TrainedModel`) only when its
+    blocking checks pass.
     """
     days = window_days(context, config)
-    windows = load_window(context, csv_io_manager, WINDOWS_ASSET, days)
+    sample, attrs = UserStratifiedSample(config.max_windows, simulation.seed), {}
+    for day in window_frames(context, csv_io_manager, WINDOWS_ASSET, days, attrs):
+        sample.add(day)
+    windows = sample.rows()
+    windows.attrs = attrs  # the window settings every day was made with
     result = core.train_and_evaluate(windows, simulation.seed, config.held_out_share)
     trained = core.TrainedModel(
         pipeline=result.model,
@@ -121,7 +133,7 @@ def click_model(
         window=_window_spec(windows, days),
         seed=simulation.seed,
     )
-    report = result.report | gate.gate_report(result, simulation.seed)
+    report = result.report | gate.gate_report(result, simulation.seed) | {"sample": sample.summary()}
     report |= {"window": trained.training_window, "window_spec": trained.window.settings()}
     report["champion"] = _challenge_shipped(context, config, onnx_io_manager, trained, result.held_out)
     coefficients = core.coefficient_table(result.model)
@@ -211,7 +223,7 @@ def _summary(report: dict, report_path: Path) -> str:
 def _window_spec(windows: pd.DataFrame, days: list[str]) -> WindowSpec:
     """Window, step, horizon and minimum actions the training days' features were made with.
 
-    They travel with the windows (`load_window` has already refused days made with different ones).
+    They travel with the windows (`window_frames` has already refused days made with different ones).
     """
     settings = windows.attrs.get(SETTINGS_ATTR)
     if settings is None:
@@ -259,6 +271,7 @@ def _model_metadata(
         | intervals
         | {
             "champion": dg.MetadataValue.json(report["champion"]),
+            "sample": dg.MetadataValue.json(report["sample"]),
             "window": report["window"],
             "path": dg.MetadataValue.path(str(report_path)),
             "figures": dg.MetadataValue.path(str(paths[0].parent)),

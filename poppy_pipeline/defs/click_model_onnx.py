@@ -9,11 +9,12 @@ import dagster as dg
 
 from poppy_pipeline import click_model as core
 from poppy_pipeline import click_model_gate as gate
-from poppy_pipeline.dagster_support.day_window import load_window
+from poppy_pipeline.dagster_support.day_window import window_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import plain_metadata
 from poppy_pipeline.dagster_support.partitions import single_run
-from poppy_pipeline.defs.click_model import WINDOWS_ASSET, publish
+from poppy_pipeline.defs.click_model import MAX_WINDOWS, WINDOWS_ASSET, publish
+from poppy_pipeline.window_sample import UserStratifiedSample
 
 VALID_CHECK, SIZE_CHECK, PARITY_CHECK = gate.VALID_CHECK, gate.SIZE_CHECK, gate.PARITY_CHECK
 
@@ -59,8 +60,11 @@ def click_model_onnx(
     """
     model = _require_trained_model(click_model)
     payload = model.onnx_bytes()
-    windows = load_window(context, csv_io_manager, WINDOWS_ASSET, list(model.days))
-    held_out = windows[windows["User_ID"].isin(model.held_out_users)]
+    # The held-out users' windows, read one day at a time and sampled like the model's.
+    held_out = UserStratifiedSample(MAX_WINDOWS, model.seed)
+    for day in window_frames(context, csv_io_manager, WINDOWS_ASSET, list(model.days)):
+        held_out.add(day[day["User_ID"].isin(model.held_out_users)])
+    held_out = held_out.rows()
     parity = core.onnx_parity(payload, model.pipeline, core.feature_matrix(held_out))
     context.log.info(
         f"click_model_onnx: {len(payload):,} bytes, parity {parity.max_abs_error:.2e}"

@@ -4,12 +4,12 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.dagster_support.day_window import WindowConfig, load_window, window_days
+from poppy_pipeline.dagster_support.day_window import WindowConfig, window_days, window_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
-from poppy_pipeline.engagement import engagement_scores as score_pairs
+from poppy_pipeline.engagement_window import PairTotals
 
 
 class EngagementConfig(WindowConfig):
@@ -43,17 +43,20 @@ def engagement_scores(
     engagement_score, last_interaction`, one row per (user, object) pair of the window.
 
     Per event `weight[type] + clip(watch_time / duration, 0, 1)`; the score sums a pair's events.
-    The window is the run's (`make run START=… END=…`) or the `trailing_days` before it.
+    The window is the run's (`make run START=… END=…`) or the `trailing_days` before it, read one
+    day at a time: memory grows with the pairs, not the events.
     """
     days = window_days(context, config)
-    interactions = load_window(context, csv_io_manager, "simulated_interactions", days)
     weights = event_weights(config, interaction_source)
-    scores = score_pairs(interactions, celestial_objects, weights)
+    totals = PairTotals(celestial_objects, weights)
+    for interactions in window_frames(context, csv_io_manager, "simulated_interactions", days):
+        totals.add(interactions)
+    scores = totals.frame()
     return dg.MaterializeResult(
         value=scores,
         metadata={
             "window": f"{days[0]}..{days[-1]}",
-            "events": len(interactions),
+            "events": totals.events,
             "pairs": len(scores),
             "event_weights": dg.MetadataValue.json(weights),
             "top_pairs": dg.MetadataValue.md(markdown_table(scores.nlargest(10, "engagement_score"))),

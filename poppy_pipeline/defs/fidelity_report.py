@@ -49,13 +49,17 @@ def fidelity_report(
     and simulated values and their closeness, the detection AUC, and the noise floor (the log's
     two halves, users split at random)."""
     days = window_days(context, config)
-    real = load_window(context, csv_io_manager, "simulated_interactions", days)
     fit_path = data_dir() / "simulation_fit.json"
     if not fit_path.is_file():
         raise dg.Failure(f"{fit_path} is missing; materialize simulation_fit first.")
-    simulated = simulate_from_fit(json.loads(fit_path.read_text()), days, config.seed)
+    fit = json.loads(fit_path.read_text())
+    # A fit on a user sample (simulation_fit's max_users) is compared on that sample, against a
+    # simulated world of the same share of users.
+    share = fit.get("sample", {}).get("user_share", 1.0)
+    real = load_window(context, csv_io_manager, "simulated_interactions", days, user_share=share)
+    simulated = simulate_from_fit(fit, days, config.seed, scale_users=share)
     report = build_fidelity_report(real, simulated)
-    report["window"] = {"first_day": days[0], "last_day": days[-1], "seed": config.seed}
+    report["window"] = {"first_day": days[0], "last_day": days[-1], "seed": config.seed, "user_share": share}
     figures = draw_overlays(real, simulated)
     paths = write_figures(figures, data_dir() / "figures")
     path = write_json(report, data_dir() / "fidelity_report.json")

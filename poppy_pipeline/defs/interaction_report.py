@@ -4,19 +4,14 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.dagster_support.day_window import WindowConfig, load_window, window_days
+from poppy_pipeline.dagster_support.day_window import WindowConfig, window_days, window_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.paths import data_dir, write_json
-from poppy_pipeline.report import (
-    NEW_USER_DAYS,
-    build_report,
-    draw_figures,
-    markdown_gallery,
-    view_watch_ratios,
-    write_figures,
-)
+from poppy_pipeline.report import NEW_USER_DAYS, draw_figures, markdown_gallery, write_figures
+from poppy_pipeline.report_window import ReportTotals, object_scores
+from poppy_pipeline.tables import read_csv_batches
 
 
 class ReportConfig(WindowConfig):
@@ -28,7 +23,7 @@ class ReportConfig(WindowConfig):
 @dg.asset(
     group_name="engagement",
     kinds={"pandas", "json", "matplotlib"},
-    deps=["simulated_interactions"],
+    deps=["simulated_interactions", "engagement_scores"],
     backfill_policy=single_run,
 )
 def interaction_report(
@@ -38,29 +33,29 @@ def interaction_report(
     csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
     celestial_objects: pd.DataFrame,
     users: pd.DataFrame,
-    engagement_scores: pd.DataFrame,
 ) -> dg.MaterializeResult:
     """`$POPPY_DATA_DIR/interaction_report.json` and `$POPPY_DATA_DIR/figures/*.png`.
 
     Figures: interactions per user and per object (log scale), ratings, daily trend by type,
     hour of day, watch ratio of views, top 10 objects by engagement, new vs existing users.
+    The window is read one day at a time into totals of the size of its users, objects and
+    distinct watch ratios (`report_window.py`), never all its events at once; `engagement_scores`
+    (the top objects) is read a block of pairs at a time.
     """
     days = window_days(context, config)
-    interactions = load_window(context, csv_io_manager, "simulated_interactions", days)
     spec = interaction_source.spec()
-    report = build_report(
-        interactions,
-        celestial_objects,
-        users,
-        engagement_scores,
-        spec.view_type,
-        spec.engaging_types,
-        config.new_user_days,
-    )
+    totals = ReportTotals(celestial_objects, users, spec.view_type, spec.engaging_types, spec.rated_type)
+    for interactions in window_frames(context, csv_io_manager, "simulated_interactions", days):
+        totals.add(interactions)
+    scores = csv_io_manager.stored_path("engagement_scores")
+    if not csv_io_manager.path_exists(scores):
+        raise dg.Failure(f"{scores} is missing; materialize engagement_scores first.")
+    # Only the objects' summed scores: the pairs are read a block at a time.
+    with scores.open("rb") as handle:
+        objects = object_scores(read_csv_batches(handle, ["Object_Type", "Object_ID", "engagement_score"]))
+    report = totals.report(objects, config.new_user_days)
     report["window"] |= {"first_day": days[0], "last_day": days[-1], "source": interaction_source.kind}
-    figures = draw_figures(
-        interactions, report, view_watch_ratios(interactions, celestial_objects, spec.view_type), spec.rated_type
-    )
+    figures = draw_figures(totals.figure_data(), report)
     paths = write_figures(figures, data_dir() / "figures")
     report_path = write_json(report, data_dir() / "interaction_report.json")
     context.log.info(f"wrote {report_path} and {len(paths)} figures in {paths[0].parent}")

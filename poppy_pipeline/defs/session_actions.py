@@ -13,11 +13,12 @@ from poppy_pipeline.dagster_support.quarantine_checks import QUARANTINE_CHECK, I
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource, sentences
 from poppy_pipeline.session_measures import action_problems, session_problems, session_shape_problems
-from poppy_pipeline.session_simulation import no_actions, simulate_sessions, unsimulable
+from poppy_pipeline.session_simulation import no_actions, sessions_with_actions, simulate_sessions, unsimulable
 
 ACTION_CHECKS = {
     "integrity": "Known actions only, scroll amounts ≥ 0, one user per session, timestamps on the partition's day;"
-    " simulated: exactly the sessions and users of simulated_interactions, every interaction inside its session.",
+    " simulated: exactly the sessions (the action_session_share of them) and users of simulated_interactions,"
+    " every interaction inside its session.",
     "session_shape": "Simulated sessions last 10-300 s, open with focus_window and end with their only close_tab.",
 }
 ACTION_SPECS = window_check_specs(
@@ -74,7 +75,7 @@ def session_actions(
         days, metadata = _simulate(context, simulation, simulated_interactions, users, keys)
         intakes, accounting = [], {}
     counts, check = quarantine(context, "session_actions", intakes, action_source.max_quarantine_share, accounting)
-    action_checks = _action_checks(context, action_source, days, simulated_interactions)
+    action_checks = _action_checks(context, simulation, action_source, days, simulated_interactions)
     frames = [frame for frame in days.values() if len(frame)]
     every_day = pd.concat(frames, ignore_index=True) if frames else next(iter(days.values()))
     mix = every_day["Action"].astype(str).value_counts(normalize=True).reindex(list(ACTIONS), fill_value=0.0)
@@ -130,6 +131,7 @@ def _read_log(
 
 def _action_checks(
     context: dg.AssetExecutionContext,
+    simulation: SimulationResource,
     action_source: ActionSourceResource,
     session_actions: dict[str, pd.DataFrame],
     simulated_interactions: dict[str, pd.DataFrame],
@@ -144,7 +146,8 @@ def _action_checks(
         actions = session_actions[key]
         found = action_problems(actions, date.fromisoformat(key))
         if not action_source.is_real:
-            found |= session_problems(actions, simulated_interactions[key])
+            with_actions = sessions_with_actions(simulation.behaviour(), simulation.seed, simulated_interactions[key])
+            found |= session_problems(actions, with_actions)
             _add(problems["session_shape"], session_shape_problems(actions) if len(actions) else {})
         _add(problems["integrity"], found)
     span = f"{keys[0]}..{keys[-1]} ({len(keys)} days)"

@@ -10,14 +10,23 @@ from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
-from poppy_pipeline.fit import fit_log, run_config
+from poppy_pipeline.fit import fit_log, run_config, scaled_to_population
 from poppy_pipeline.paths import data_dir, replaced_atomically, write_json
+from poppy_pipeline.window_sample import in_user_sample, user_sample_share
+
+# Users a fit reads at most (~2 GB of memory at 40,000 users and 10M events); the default run has 100.
+MAX_FIT_USERS = 20_000
 
 
 class FitConfig(WindowConfig):
     seed: int = Field(default=42, description="Seed written into the run config for the simulation from the fit.")
     scale_users: float = Field(
         default=1.0, gt=0, description="Users (and traffic) of the run config relative to the log: 10 = ten times."
+    )
+    max_users: int = Field(
+        default=MAX_FIT_USERS,
+        description="A log with more known users is fitted on a fixed hash sample of about this many (memory grows"
+        " with the sample, not the log); num_users and interactions_per_day are scaled back to the whole log.",
     )
 
 
@@ -43,9 +52,13 @@ def simulation_fit(
         context.log.info("not fitted: the run simulated instead of reading the database; the last fit is kept")
         return dg.MaterializeResult(metadata={"skipped": "simulated instead of too few database rows"})
     days = window_days(context, config)
-    events = load_window(context, csv_io_manager, "simulated_interactions", days)
-    known = int((pd.to_datetime(users["Signup_Date"]) <= pd.Timestamp(days[-1])).sum())
-    fit = fit_log(events, celestial_objects, days, population=known)
+    known = (pd.to_datetime(users["Signup_Date"]) <= pd.Timestamp(days[-1])).to_numpy()
+    share = user_sample_share(int(known.sum()), config.max_users)
+    if share < 1:
+        context.log.info(f"fitting on a {share:.4g} sample of the {int(known.sum())} known users (max_users)")
+    events = load_window(context, csv_io_manager, "simulated_interactions", days, user_share=share)
+    population = int((known & in_user_sample(users["User_ID"], share)).sum())
+    fit = scaled_to_population(fit_log(events, celestial_objects, days, population=population), share)
     fit["window"] |= {"source": interaction_source.kind, "log": interaction_source.fitted_log()}
     json_path = write_json(fit, data_dir() / "simulation_fit.json")
     yaml_path = data_dir() / "simulation_fit.yaml"
