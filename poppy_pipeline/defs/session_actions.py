@@ -7,6 +7,7 @@ import pandas as pd
 
 from poppy_pipeline.action_logs import split_actions_by_day
 from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.quarantine_checks import QUARANTINE_CHECK, Intake, quarantine, quarantine_spec
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
@@ -37,6 +38,7 @@ def session_actions(
     simulation: SimulationResource,
     interaction_source: InteractionSourceResource,
     action_source: ActionSourceResource,
+    outputs: OutputsResource,
     simulated_interactions: dict[str, pd.DataFrame],
     users: pd.DataFrame,
 ):  # yields a MaterializeResult, or nothing when the branch is skipped
@@ -67,7 +69,9 @@ def session_actions(
     else:
         days, metadata = _simulate(context, simulation, simulated_interactions, users, keys)
         intakes, accounting = [], {}
-    counts, check = quarantine(context, "session_actions", intakes, action_source.max_quarantine_share, accounting)
+    counts, check = quarantine(
+        context, "session_actions", intakes, action_source.max_quarantine_share, accounting, outputs=outputs.path()
+    )
     frames = [frame for frame in days.values() if len(frame)]
     every_day = pd.concat(frames, ignore_index=True) if frames else next(iter(days.values()))
     mix = every_day["Action"].astype(str).value_counts(normalize=True).reindex(list(ACTIONS), fill_value=0.0)

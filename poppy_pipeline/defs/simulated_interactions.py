@@ -8,6 +8,7 @@ import pandas as pd
 
 from poppy_pipeline import patterns
 from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.quarantine_checks import quarantine, quarantine_spec
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
@@ -28,6 +29,7 @@ def simulated_interactions(
     context: dg.AssetExecutionContext,
     simulation: SimulationResource,
     interaction_source: InteractionSourceResource,
+    outputs: OutputsResource,
     celestial_objects: pd.DataFrame,
     users: pd.DataFrame,
 ):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
@@ -48,7 +50,12 @@ def simulated_interactions(
         days, metadata = _simulate(context, simulation, celestial_objects, users, keys)
         intakes, accounting = [], {}
     counts, check = quarantine(
-        context, "simulated_interactions", intakes, interaction_source.max_quarantine_share, accounting
+        context,
+        "simulated_interactions",
+        intakes,
+        interaction_source.max_quarantine_share,
+        accounting,
+        outputs=outputs.path(),
     )
     return dg.MaterializeResult(
         value=days,
