@@ -1,4 +1,9 @@
-"""`session_actions`: a day of browsing actions per partition (simulated, or a real log), and its checks."""
+"""`session_actions`: a day of browsing actions per partition (simulated, or a real log), and its checks.
+
+Simulated by `poppy_pipeline/sessions.py` for the sessions of `simulated_interactions`, or read
+from the `action_source` resource's log (rejected rows quarantined). A real interaction log
+without an action log skips this asset and the behaviour branch after it.
+"""
 
 from datetime import date
 

@@ -1,4 +1,10 @@
-"""`simulated_interactions`: a day of simulated interactions per partition, and its checks."""
+"""`simulated_interactions`: a day of simulated interactions per partition, and its checks.
+
+A simulated day comes from `poppy_pipeline/interactions.py`; a real log's days come through the
+`interaction_source` resource, its rejected rows quarantined (the blocking `quarantine_share`).
+The pattern checks measure seed 000's claims on the run's window with `poppy_pipeline/patterns.py`;
+of those only `integrity` blocks.
+"""
 
 import math
 from datetime import date
