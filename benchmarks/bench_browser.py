@@ -46,10 +46,11 @@ def train_and_export(folder: Path, windows: int) -> tuple[bytes, Path]:
     import pandas as pd
 
     from poppy_pipeline import click_model as core
+    from poppy_pipeline.behaviour import BehaviourSettings
     from poppy_pipeline.catalog import build_catalog
     from poppy_pipeline.interactions import build_model, simulate_day
     from poppy_pipeline.population import generate_users
-    from poppy_pipeline.sessions import BehaviourSettings, simulate_sessions
+    from poppy_pipeline.session_simulation import simulate_sessions
     from poppy_pipeline.settings import SimulationSettings
     from poppy_pipeline.windows import WindowSpec, extract_windows
     from poppy_pipeline_tests.browser_harness import export_golden_windows

@@ -34,10 +34,11 @@ def simulate_windows(target: int):
 
     import pandas as pd
 
+    from poppy_pipeline.behaviour import BehaviourSettings
     from poppy_pipeline.catalog import build_catalog
     from poppy_pipeline.interactions import build_model, simulate_day
     from poppy_pipeline.population import generate_users
-    from poppy_pipeline.sessions import BehaviourSettings, simulate_sessions
+    from poppy_pipeline.session_simulation import simulate_sessions
     from poppy_pipeline.settings import SimulationSettings
     from poppy_pipeline.windows import extract_windows
 

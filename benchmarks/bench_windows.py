@@ -39,10 +39,12 @@ def measure(target_windows: int) -> dict:
     import numpy as np
     import pandas as pd
 
+    from poppy_pipeline.behaviour import BehaviourSettings
     from poppy_pipeline.catalog import build_catalog
     from poppy_pipeline.interactions import build_model, simulate_day
+    from poppy_pipeline.oracle import oracle_probabilities
     from poppy_pipeline.population import generate_users
-    from poppy_pipeline.sessions import BehaviourSettings, oracle_probabilities, simulate_sessions
+    from poppy_pipeline.session_simulation import simulate_sessions
     from poppy_pipeline.settings import SimulationSettings
     from poppy_pipeline.windows import WindowSpec, compute_windows, extract_windows, session_arrays
 

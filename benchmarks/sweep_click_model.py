@@ -29,10 +29,11 @@ MIN_ORACLE_RATIO = 0.95
 
 def simulate(seed: int, start: date, days: int) -> pd.DataFrame:
     """`sliding_window_features` of `days` days from `start` for the default settings at `seed`."""
+    from poppy_pipeline.behaviour import BehaviourSettings
     from poppy_pipeline.catalog import build_catalog
     from poppy_pipeline.interactions import build_model, simulate_day
     from poppy_pipeline.population import generate_users
-    from poppy_pipeline.sessions import BehaviourSettings, simulate_sessions
+    from poppy_pipeline.session_simulation import simulate_sessions
     from poppy_pipeline.settings import SimulationSettings
     from poppy_pipeline.windows import simulated_windows
 
@@ -59,8 +60,8 @@ def cached_windows(cache: Path | None, seed: int, start: date, days: int) -> pd.
 
 def true_receptiveness(seed: int, user_ids: np.ndarray) -> np.ndarray:
     """Each window's user's log ad receptiveness, as the session generator draws it."""
+    from poppy_pipeline.behaviour import BehaviourSettings, draw_traits, log_receptiveness
     from poppy_pipeline.population import generate_users
-    from poppy_pipeline.sessions import BehaviourSettings, draw_traits, log_receptiveness
     from poppy_pipeline.settings import SimulationSettings
 
     traits = draw_traits(seed, generate_users(SimulationSettings(seed=seed)))

@@ -8,7 +8,7 @@ ignored). Its rows become `session_actions` rows:
 - `Timestamp`: ISO 8601; with a UTC offset (`+01:00`, `Z`) converted to UTC, without one read in
   the source's time zone (default UTC); to the millisecond (finer digits are cut). A row belongs
   to the UTC day of its timestamp.
-- `Action`: one of the nine actions of `sessions.ACTIONS`.
+- `Action`: one of the nine actions of `behaviour.ACTIONS`.
 - `Scroll_Amount`: pixels; empty means 0; a negative value is read as its magnitude (browsers
   record upward scrolls as negative deltas, the direction is already in `Action`); more than
   `MAX_SCROLL_PX` is not a scroll a screen can make.
@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from poppy_pipeline.behaviour import ACTION_COLUMNS, ACTIONS
 from poppy_pipeline.daily_rows import DailyRows, split_by_day
 from poppy_pipeline.raw_csv import SourceError, read_raw_csv
 from poppy_pipeline.rows import UTC, Checked, RowRules, finite_numbers, reject_timestamps
-from poppy_pipeline.sessions import ACTION_COLUMNS, ACTIONS
 
 # A missing file or column is the same error as for an interaction log.
 ActionLogError = SourceError

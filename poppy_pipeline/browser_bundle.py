@@ -25,9 +25,9 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import uuid
 from pathlib import Path
 
+from poppy_pipeline.paths import replaced_atomically
 from poppy_pipeline.windows import FEATURE_NAMES, WindowSpec
 
 BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
@@ -74,9 +74,7 @@ def build_browser_bundle(model_bytes: bytes, destination: Path, browser_dir: Pat
         )
     spec = model_window_spec(properties)
 
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = destination.parent / f".{destination.name}.tmp-{uuid.uuid4().hex}"
-    try:
+    with replaced_atomically(destination) as staging:
         (staging / RUNTIME_DIR).mkdir(parents=True)
         for source in sources:
             shutil.copyfile(source, staging / source.name)
@@ -93,9 +91,6 @@ def build_browser_bundle(model_bytes: bytes, destination: Path, browser_dir: Pat
             "backends": _backends(files),
         }
         (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
-        _swap_in(staging, destination)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return manifest
 
 
@@ -169,22 +164,3 @@ def _file_table(folder: Path) -> dict[str, dict]:
         data = path.read_bytes()
         table[path.relative_to(folder).as_posix()] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     return table
-
-
-def _swap_in(staging: Path, destination: Path) -> None:
-    """Rename the finished folder into place; the old one is moved aside first and dropped after.
-
-    Two renames within one folder: the destination is briefly absent, but never half-written,
-    and if the second rename fails the old bundle is put back.
-    """
-    if not destination.exists():
-        staging.rename(destination)
-        return
-    retired = destination.parent / f".{destination.name}.old-{uuid.uuid4().hex}"
-    destination.rename(retired)
-    try:
-        staging.rename(destination)
-    except BaseException:
-        retired.rename(destination)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)

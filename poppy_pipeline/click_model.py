@@ -4,16 +4,12 @@
 on the 20 window features (`windows.FEATURE_NAMES`, in that order), fitted with balanced class
 weights so that the rare positives (~6%) weigh as much as the negatives.
 
-**Why linear (degree 1).** The 190 pairwise interaction terms of degree 2 bought nothing and
-cost a lot where data are few: over seeds 1-10 and 4242 (`benchmarks/sweep_click_model.py`),
-30-day windows gave a median held-out AUC / oracle AUC of 0.975 with them and 0.977 without,
-while 7-day windows (26-76 users, 3,000-14,000 windows, ~30% of users held out) gave 0.940 with
-them (6 of 33 runs blocked by the gate) and 0.962 without (none blocked). What the products
-could add, even 30 days do not show; on a week, 210 coefficients fitted on ~30 training users
-mostly fit those users' noise. A stronger L2 penalty at degree 2 (C = 0.01) recovered only half
-the loss (0.949, 3 blocked); unbalanced class weights less (0.943, 4 blocked). The polynomial
-step stays, at degree 1 (the features themselves), so the exported graph keeps the operators
-the browser runtime evaluates.
+**Why linear (degree 1).** The 190 pairwise interaction terms of degree 2 bought nothing on 30
+days and cost a lot on a week, where 210 coefficients fitted on a few dozen training users mostly
+fit those users' noise and the gate blocked healthy weeks; neither a stronger L2 penalty nor
+unbalanced class weights recovered the loss (`benchmarks/sweep_click_model.py`; the figures are
+in the README, "The click model"). The polynomial step stays, at degree 1 (the features
+themselves), so the exported graph keeps the operators the browser runtime evaluates.
 
 **The calibration correction.** Balanced weights give each positive the weight n / (2·n₁) and
 each negative n / (2·n₀). Weighting the likelihood is the same as training on data whose class
@@ -228,8 +224,8 @@ def unseen_user_calibration(unseen: pd.DataFrame) -> dict:
     """Mean prediction vs base rate over every window, each predicted by a model that never saw its user.
 
     The training users' out-of-fold predictions and the held-out users' predictions by the shipped
-    model: all the users, so the users' own click propensities average out (the held-out ~30% of
-    100 users alone move their base rate by 10-20%), and still no prediction of a seen user.
+    model: all the users, so the users' own click propensities average out (a small held-out set
+    alone has a base rate of its own), and still no prediction of a seen user.
     """
     mean, base = float(unseen["Probability"].mean()), float(unseen["Label"].mean())
     return {

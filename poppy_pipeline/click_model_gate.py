@@ -1,10 +1,7 @@
 """How sure the click model's gate can be: bootstrap intervals over users, champion against challenger.
 
-**Users are the sample.** Windows of one user overlap and share the user's latent traits, so a
-week of 100 users is ~30 independent held-out draws, not ~15,000. Every interval here comes from
-a bootstrap that draws *users* with replacement (`RESAMPLES` times, from a seeded stream, so the
-same data give the same interval) and takes each drawn user's windows as many times as drawn.
-Past `MAX_GROUPS` users, fixed random groups of users are drawn instead, which bounds memory.
+The resampling is `user_bootstrap.py`'s (users drawn with replacement, as count rows; groups of
+users past `MAX_GROUPS`): a week of 100 users is ~30 independent held-out draws, not ~15,000.
 
 **The AUC of a resample, exactly and for all resamples at once.** The AUC is the share of
 (positive, negative) window pairs ranked right, ties counting half. `pair_wins` counts those
@@ -27,63 +24,14 @@ import numpy as np
 import pandas as pd
 
 from poppy_pipeline import click_model as core
-from poppy_pipeline.randomness import stream
+from poppy_pipeline.user_bootstrap import LEVEL, RESAMPLES, Interval, resampling_units, user_resamples
 
-RESAMPLES = 1000
-LEVEL = 0.90
 # Positive windows × users per block of `pair_wins` (a few MB of int64).
 BLOCK_CELLS = 500_000
-# Beyond this many users, fixed random groups of users are resampled instead (the (G, G) pair
-# counts stay under 134 MB); groups of independent users are independent too.
-MAX_GROUPS = 4096
 
 
-@dataclass(frozen=True)
-class Interval:
-    """A point estimate and its bootstrap interval at `LEVEL`."""
-
-    estimate: float
-    low: float
-    high: float
-
-    @classmethod
-    def of(cls, estimate: float, resampled: np.ndarray, level: float = LEVEL) -> Interval:
-        """The percentile interval of the resampled values (resamples without a value are left out)."""
-        finite = resampled[np.isfinite(resampled)]
-        if not len(finite):  # too few users to resample: the point estimate alone
-            return cls(float(estimate), float(estimate), float(estimate))
-        low, high = np.quantile(finite, [(1 - level) / 2, (1 + level) / 2])
-        return cls(float(estimate), float(low), float(high))
-
-    def below(self, bar: float) -> bool:
-        """The whole interval lies below `bar`: the data show the value misses it."""
-        return bool(self.high < bar)
-
-    def outside(self, tolerance: float) -> bool:
-        """The whole interval lies outside ±`tolerance`."""
-        return bool(self.low > tolerance or self.high < -tolerance)
-
-    def as_list(self) -> list[float]:
-        return [self.low, self.high]
-
-    @classmethod
-    def from_report(cls, report: dict, name: str) -> Interval:
-        return cls(report[name], *report[f"{name}_interval"])
-
-
-def user_index(user_ids: np.ndarray, seed: int = 0) -> tuple[np.ndarray, int]:
-    """Each window's resampling unit as 0..G-1, and G: its user, or past `MAX_GROUPS` users, a group of users."""
-    users, index = np.unique(user_ids, return_inverse=True)
-    if len(users) <= MAX_GROUPS:
-        return index, len(users)
-    group = stream(seed, "click_model:bootstrap:groups").permutation(len(users)) % MAX_GROUPS
-    return group[index], MAX_GROUPS
-
-
-def user_resamples(users: int, seed: int, name: str, resamples: int = RESAMPLES) -> np.ndarray:
-    """(resamples, users): how often each user is drawn in each bootstrap resample."""
-    generator = stream(seed, f"click_model:bootstrap:{name}")
-    return generator.multinomial(users, np.full(users, 1 / users), size=resamples).astype(np.float64)
+def _resamples(count: int, seed: int, name: str) -> np.ndarray:
+    return user_resamples(count, seed, f"click_model:bootstrap:{name}")
 
 
 def pair_wins(scores: np.ndarray, labels: np.ndarray, users: np.ndarray, user_count: int) -> np.ndarray:
@@ -135,8 +83,8 @@ def held_out_intervals(
     labels: np.ndarray, model: np.ndarray, oracle: np.ndarray | None, user_ids: np.ndarray, seed: int
 ) -> HeldOutIntervals:
     """Paired bootstrap of the model's and the oracle's AUC on the held-out users."""
-    users, count = user_index(user_ids, seed)
-    counts = user_resamples(count, seed, "held_out")
+    users, count = resampling_units(user_ids, seed)
+    counts = _resamples(count, seed, "held_out")
     full = np.ones((1, count))
     model_aucs = resampled_aucs(model, labels, users, np.vstack([full, counts]))
     auc = Interval.of(model_aucs[0], model_aucs[1:])
@@ -149,10 +97,10 @@ def held_out_intervals(
 
 def calibration_interval(labels: np.ndarray, predictions: np.ndarray, user_ids: np.ndarray, seed: int) -> Interval:
     """(mean prediction − base rate) / base rate, signed, with its interval over users."""
-    users, count = user_index(user_ids, seed)
+    users, count = resampling_units(user_ids, seed)
     predicted = np.bincount(users, weights=predictions, minlength=count)
     observed = np.bincount(users, weights=labels, minlength=count)
-    counts = np.vstack([np.ones((1, count)), user_resamples(count, seed, "calibration")])
+    counts = np.vstack([np.ones((1, count)), _resamples(count, seed, "calibration")])
     with np.errstate(divide="ignore", invalid="ignore"):
         errors = (counts @ predicted - counts @ observed) / (counts @ observed)
     return Interval.of(errors[0], errors[1:])
@@ -165,8 +113,8 @@ def compare_with_champion(
 
     The challenger is `rejected` when the whole interval of the difference lies below 0.
     """
-    users, count = user_index(user_ids, seed)
-    counts = np.vstack([np.ones((1, count)), user_resamples(count, seed, "champion")])
+    users, count = resampling_units(user_ids, seed)
+    counts = np.vstack([np.ones((1, count)), _resamples(count, seed, "champion")])
     new, old = (resampled_aucs(s, labels, users, counts) for s in (challenger, champion))
     difference = Interval.of(new[0] - old[0], new[1:] - old[1:])
     return {

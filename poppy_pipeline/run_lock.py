@@ -61,17 +61,6 @@ def read_holder(folder: Path) -> Holder | None:
         return None
 
 
-def process_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user
-        return True
-    return True
-
-
 @contextmanager
 def folder_lock(
     folder: Path,

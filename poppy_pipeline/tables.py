@@ -1,4 +1,4 @@
-"""CSV in and out through pyarrow (about ten times faster than `DataFrame.to_csv`).
+"""CSV in and out through pyarrow (for speed: `DataFrame.to_csv` is the slow path this avoids).
 
 Writing: strings unquoted (quoted throughout when a value needs it), nulls as empty fields, timestamps as
 `YYYY-MM-DD HH:MM:SS[.fff]`, dates as `YYYY-MM-DD`. Reading gives back the same frame: integer

@@ -1,13 +1,18 @@
-"""The share of positive windows, and how sure a run can be of it: a bootstrap over users.
+"""How sure a run can be of a figure over its windows: the bootstrap over users.
 
-Windows of one user are not independent draws: the user's receptiveness to ads sets the labels
-of all their windows, and at 100 users a handful of heavy users make a large part of the windows.
-A binomial error over windows then claims a precision the run does not have. So the interval
-comes from resampling *users* with replacement, each with all their windows: per user, the counts
-of windows and positives; per resample, `users` draws of a user; the resample's share is the sum
-of the drawn users' positives over the sum of their windows, for a block of resamples at once.
-The stream is seeded and users are taken in sorted order, so the same windows always give the
-same interval.
+**Users are the sample.** Windows of one user overlap and share the user's latent traits (their
+receptiveness to ads sets the labels of all their windows), and at 100 users a handful of heavy
+users make a large part of the windows. An error over windows then claims a precision the run
+does not have. So every interval of the project (the positive share here, the click model's gate
+in `click_model_gate.py`) comes from one mechanism: draw *users* with replacement, `RESAMPLES`
+times from a seeded stream (the same data give the same interval), and take each drawn user's
+windows as many times as drawn. A resample is a row of counts per user (`user_resamples`), so a
+figure that is a ratio of per-user sums is two matrix products for all resamples at once. Past
+`MAX_GROUPS` users, fixed random groups of users are drawn instead (`resampling_units`), which
+bounds memory; groups of independent users are independent too.
+
+**The verdicts.** A check fails only when the data show the bar is missed: the whole interval on
+the wrong side of it (`Interval.below`, `Interval.outside`, `ShareInterval.overlaps`).
 """
 
 from __future__ import annotations
@@ -21,9 +26,63 @@ from poppy_pipeline.randomness import stream
 
 RESAMPLES = 1000
 LEVEL = 0.90
-BOOTSTRAP_SEED = 0
-# Resamples drawn at once: a (block, users) matrix of about this many cells stays small in memory.
-BLOCK_CELLS = 2_000_000
+# Beyond this many users, fixed random groups of users are resampled instead (a (resamples, G)
+# count matrix, and the gate's (G, G) pair counts, stay under 134 MB).
+MAX_GROUPS = 4096
+# The stream of the groups; named when only the click model's gate used it (a new name would
+# redraw every group).
+GROUPS_STREAM = "click_model:bootstrap:groups"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate and its bootstrap interval at `LEVEL`."""
+
+    estimate: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, estimate: float, resampled: np.ndarray, level: float = LEVEL) -> Interval:
+        """The percentile interval of the resampled values (resamples without a value are left out)."""
+        finite = resampled[np.isfinite(resampled)]
+        if not len(finite):  # too few users to resample: the point estimate alone
+            return cls(float(estimate), float(estimate), float(estimate))
+        low, high = np.quantile(finite, [(1 - level) / 2, (1 + level) / 2])
+        return cls(float(estimate), float(low), float(high))
+
+    def below(self, bar: float) -> bool:
+        """The whole interval lies below `bar`: the data show the value misses it."""
+        return bool(self.high < bar)
+
+    def outside(self, tolerance: float) -> bool:
+        """The whole interval lies outside ±`tolerance`."""
+        return bool(self.low > tolerance or self.high < -tolerance)
+
+    def as_list(self) -> list[float]:
+        return [self.low, self.high]
+
+    @classmethod
+    def from_report(cls, report: dict, name: str) -> Interval:
+        return cls(report[name], *report[f"{name}_interval"])
+
+
+def resampling_units(user_ids: np.ndarray, seed: int = 0) -> tuple[np.ndarray, int]:
+    """Each window's resampling unit as 0..G-1, and G: its user, or past `MAX_GROUPS` users, a group of users.
+
+    Users are numbered in sorted order, so the row order of the windows does not matter.
+    """
+    users, index = np.unique(np.asarray(user_ids), return_inverse=True)
+    if len(users) <= MAX_GROUPS:
+        return index, len(users)
+    group = stream(seed, GROUPS_STREAM).permutation(len(users)) % MAX_GROUPS
+    return group[index], MAX_GROUPS
+
+
+def user_resamples(units: int, seed: int, stream_name: str, resamples: int = RESAMPLES) -> np.ndarray:
+    """(resamples, units): how often each unit is drawn in each bootstrap resample."""
+    generator = stream(seed, stream_name)
+    return generator.multinomial(units, np.full(units, 1 / units), size=resamples).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -48,28 +107,16 @@ def positive_share_interval(
     user_ids: np.ndarray | pd.Series,
     resamples: int = RESAMPLES,
     level: float = LEVEL,
-    seed: int = BOOTSTRAP_SEED,
+    seed: int = 0,
 ) -> ShareInterval:
     """The share of `labels` equal to 1 and its percentile interval from `resamples` user resamples."""
     labels = np.asarray(labels, dtype=np.float64)
     if not len(labels):
         return ShareInterval(np.nan, np.nan, np.nan, 0, 0, resamples, level)
-    user = pd.factorize(np.asarray(user_ids), sort=True, use_na_sentinel=False)[0]  # row order is irrelevant
-    windows = np.bincount(user).astype(np.float64)
-    positives = np.bincount(user, weights=labels)
-    shares = resampled_shares(windows, positives, resamples, seed)
-    low, high = np.quantile(shares, [(1 - level) / 2, (1 + level) / 2])
-    share = float(positives.sum() / windows.sum())
-    return ShareInterval(share, float(low), float(high), len(labels), len(windows), resamples, level)
-
-
-def resampled_shares(windows: np.ndarray, positives: np.ndarray, resamples: int, seed: int) -> np.ndarray:
-    """Σ positives / Σ windows over the users of each resample (users drawn with replacement)."""
-    users = len(windows)
-    generator = stream(seed, "user_bootstrap:positive_share")
-    block = max(1, BLOCK_CELLS // users)
-    shares = []
-    for first in range(0, resamples, block):  # a few blocks at most: bounded memory for many users
-        drawn = generator.integers(0, users, size=(min(block, resamples - first), users))
-        shares.append(positives[drawn].sum(axis=1) / windows[drawn].sum(axis=1))
-    return np.concatenate(shares)
+    units, count = resampling_units(np.asarray(user_ids), seed)
+    windows = np.bincount(units, minlength=count).astype(np.float64)
+    positives = np.bincount(units, weights=labels, minlength=count)
+    counts = user_resamples(count, seed, "user_bootstrap:positive_share", resamples)
+    interval = Interval.of(positives.sum() / windows.sum(), (counts @ positives) / (counts @ windows), level)
+    users = len(np.unique(np.asarray(user_ids)))
+    return ShareInterval(interval.estimate, interval.low, interval.high, len(labels), users, resamples, level)

@@ -30,11 +30,7 @@ The lag-1 autocorrelation is Pearson's r of the consecutive gap pairs (g_i, g_i+
 
 **How.** Everything is O(actions + windows) on arrays sorted by (session, time): window bounds
 come from `searchsorted` on one (session, time) key; counts, scroll sums and the gap statistics
-from prefix sums (Σ g², Σ g_i·g_i+1; Σ g is a difference of timestamps). The gap sums are
-integer milliseconds, so the variance and covariance numerators (n·Σg² − (Σg)² …) are exact and
-zero gaps or constant gaps give exactly 0, not rounding noise. Gaps are clipped at the window
-length before squaring (a gap inside a window never exceeds it), so the prefix sums cannot
-overflow.
+from prefix sums (`window_statistics.py`, which also says why the gap statistics are exact).
 """
 
 from __future__ import annotations
@@ -45,20 +41,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from poppy_pipeline.sessions import (
-    ACTIONS,
-    BLUR,
-    CLICK,
-    CLICK_AD,
-    CLOSE,
-    FOCUS,
-    HOVER,
-    SCROLL_DOWN,
-    SCROLL_UP,
-    WAIT,
-    SessionSimulation,
-    oracle_probabilities,
-)
+from poppy_pipeline.behaviour import ACTIONS, BLUR, CLICK, CLICK_AD, CLOSE, FOCUS, HOVER, SCROLL_DOWN, SCROLL_UP, WAIT
+from poppy_pipeline.oracle import oracle_probabilities
+from poppy_pipeline.session_simulation import SessionSimulation
+from poppy_pipeline.window_statistics import action_entropy, gap_statistics, prefix_sums, window_sums
 
 FEATURE_NAMES: tuple[str, ...] = (
     "time_since_last_action",
@@ -276,7 +262,7 @@ def _chunk_windows(
 
     features = _features(time_ms, action, scroll, lo, hi, end_ms, since_first, spec)
     label_hi = np.searchsorted(key, base + since_first + spec.horizon_ms, side="right")
-    ads = _prefix(action == CLICK_AD, np.int64)
+    ads = prefix_sums(action == CLICK_AD, np.int64)
     label = (ads[label_hi] > ads[hi]).astype(np.int8)
     return Windows(session[starts][owner], end_ms, features, label, hi - lo)
 
@@ -296,11 +282,11 @@ def _features(
     n = hi - lo
     counts = np.empty((len(ACTIONS), len(lo)), dtype=np.int64)
     for code in range(len(ACTIONS)):  # nine prefix sums, one array at a time
-        prefix = _prefix(action == code, np.int64)
+        prefix = prefix_sums(action == code, np.int64)
         counts[code] = prefix[hi] - prefix[lo]
     rates = counts[list(COUNTED_ACTIONS)] / seconds  # features 4-11
-    down = _window_sum(np.where(action == SCROLL_DOWN, scroll, 0.0), lo, hi)
-    up = _window_sum(np.where(action == SCROLL_UP, scroll, 0.0), lo, hi)
+    down = window_sums(np.where(action == SCROLL_DOWN, scroll, 0.0), lo, hi)
+    up = window_sums(np.where(action == SCROLL_UP, scroll, 0.0), lo, hi)
     scrolls = counts[SCROLL_DOWN] + counts[SCROLL_UP]
     density = n / seconds
     span_ms = time_ms[hi - 1] - time_ms[lo]
@@ -317,63 +303,9 @@ def _features(
     out[14] = np.where(scrolls > 0, (down + up) / np.maximum(scrolls, 1), 0.0)
     out[15] = click / (hover + HOVER_SMOOTHING)
     out[16] = blur
-    out[17] = _entropy(counts, n)
-    out[18], out[19] = _gap_statistics(time_ms, lo, hi, spec.window_ms)
+    out[17] = action_entropy(counts, n)
+    out[18], out[19] = gap_statistics(time_ms, lo, hi, spec.window_ms)
     return out
-
-
-def _prefix(values: np.ndarray, dtype: type) -> np.ndarray:
-    """prefix[i] = Σ values[:i], so a window's sum is prefix[hi] − prefix[lo]."""
-    prefix = np.zeros(len(values) + 1, dtype=dtype)
-    np.cumsum(values, dtype=dtype, out=prefix[1:])
-    return prefix
-
-
-def _window_sum(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    prefix = _prefix(values, np.float64)
-    return prefix[hi] - prefix[lo]
-
-
-def _entropy(counts: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """−Σ p·ln p = ln n − Σ c·ln c / n, with c·ln c looked up per count; exactly 0 for a single kind."""
-    sizes = np.arange(int(n.max(initial=0)) + 1)
-    c_log_c = sizes * np.log(np.maximum(sizes, 1))
-    total = np.maximum(n, 1)
-    entropy = np.log(total) - c_log_c[counts].sum(axis=0) / total
-    entropy[counts.max(axis=0, initial=0) == n] = 0.0
-    return np.maximum(entropy, 0.0)
-
-
-def _gap_statistics(time_ms: np.ndarray, lo: np.ndarray, hi: np.ndarray, window_ms: int) -> tuple[np.ndarray, ...]:
-    """Burstiness (std/mean of the gaps) and engagement rhythm (lag-1 correlation), exactly.
-
-    With the window's gaps g (integer ms), both come from integer sums, as
-    std/mean = √(k·Σg² − (Σg)²) / Σg over k gaps, and Pearson's r of the pairs (g_i, g_i+1).
-    """
-    gaps = np.minimum(np.diff(time_ms, prepend=time_ms[:1]), window_ms).clip(0)  # gap j: actions j-1 → j
-    squares = _prefix(gaps * gaps, np.int64)  # squares[i] = Σ_{j<i} g_j²
-    pairs = _prefix(gaps[:-1] * gaps[1:], np.int64)  # pairs[i] = Σ_{j<i} g_j·g_j+1
-    n = hi - lo
-    burstiness = np.zeros(len(lo))
-    many = np.flatnonzero(n >= 3)
-    a, b, k = lo[many], hi[many], n[many] - 1
-    total = time_ms[b - 1] - time_ms[a]
-    spread = k * (squares[b] - squares[a + 1]) - total * total
-    positive = total > 0
-    burstiness[many[positive]] = np.sqrt(spread[positive]) / total[positive]
-
-    rhythm = np.zeros(len(lo))
-    many = np.flatnonzero(n >= 4)
-    a, b, m = lo[many], hi[many], n[many] - 2
-    sum_x = time_ms[b - 2] - time_ms[a]  # gaps a+1 .. b-2
-    sum_y = time_ms[b - 1] - time_ms[a + 1]  # gaps a+2 .. b-1
-    var_x = m * (squares[b - 1] - squares[a + 1]) - sum_x * sum_x
-    var_y = m * (squares[b] - squares[a + 2]) - sum_y * sum_y
-    cov = m * (pairs[b - 1] - pairs[a + 1]) - sum_x * sum_y
-    defined = (var_x > 0) & (var_y > 0)
-    r = cov[defined] / (np.sqrt(var_x[defined].astype(float)) * np.sqrt(var_y[defined].astype(float)))
-    rhythm[many[defined]] = np.maximum(0.0, r)
-    return burstiness, rhythm
 
 
 def membership_problems(actions: pd.DataFrame, windows: pd.DataFrame, spec: WindowSpec) -> dict[str, int]:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from poppy_pipeline.action_logs import ActionLogError, read_action_log, split_actions_by_day
-from poppy_pipeline.sessions import ACTION_COLUMNS
+from poppy_pipeline.behaviour import ACTION_COLUMNS
 from poppy_pipeline.windows import extract_windows
 
 HEADER = "Session_ID,User_ID,Timestamp,Action,Scroll_Amount,Page\n"

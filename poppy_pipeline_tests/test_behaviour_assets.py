@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from poppy_pipeline import tables
+from poppy_pipeline.behaviour import ACTION_COLUMNS, BehaviourSettings
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource
 from poppy_pipeline.definitions import defs
@@ -25,7 +26,6 @@ from poppy_pipeline.defs.sliding_window_features import (
     sliding_window_features_targets,
 )
 from poppy_pipeline.defs.users import users
-from poppy_pipeline.sessions import ACTION_COLUMNS, BehaviourSettings
 from poppy_pipeline.window_targets import positive_share, profiles_present
 from poppy_pipeline.windows import WINDOW_COLUMNS
 

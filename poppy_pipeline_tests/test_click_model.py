@@ -15,8 +15,9 @@ import pytest
 from sklearn.model_selection import GroupKFold
 
 from poppy_pipeline import click_model as core
+from poppy_pipeline.behaviour import BehaviourSettings
 from poppy_pipeline.interactions import simulate_day
-from poppy_pipeline.sessions import BehaviourSettings, simulate_sessions
+from poppy_pipeline.session_simulation import simulate_sessions
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.windows import FEATURE_NAMES, WindowSpec, simulated_windows
 

@@ -7,8 +7,10 @@ from sklearn.metrics import roc_auc_score
 
 from poppy_pipeline import click_model as core
 from poppy_pipeline import click_model_gate as gate
+from poppy_pipeline import user_bootstrap
+from poppy_pipeline.behaviour import BehaviourSettings
 from poppy_pipeline.interactions import simulate_day
-from poppy_pipeline.sessions import BehaviourSettings, simulate_sessions
+from poppy_pipeline.session_simulation import simulate_sessions
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.windows import WindowSpec, simulated_windows
 
@@ -29,8 +31,8 @@ def scored_windows(users: int, rows: int, seed: int = 0, signal: float = 1.0) ->
 
 def test_resampled_aucs_equal_sklearn_on_the_resampled_windows():
     frame = scored_windows(users=25, rows=4_000)
-    users, count = gate.user_index(frame["User_ID"].to_numpy())
-    counts = gate.user_resamples(count, seed=3, name="test", resamples=6)
+    users, count = user_bootstrap.resampling_units(frame["User_ID"].to_numpy())
+    counts = user_bootstrap.user_resamples(count, seed=3, stream_name="test", resamples=6)
     counts[0] = 1  # the full sample too
     aucs = gate.resampled_aucs(frame["Score"].to_numpy(), frame["Label"].to_numpy(), users, counts)
     for row, auc in zip(counts, aucs, strict=True):
@@ -39,10 +41,10 @@ def test_resampled_aucs_equal_sklearn_on_the_resampled_windows():
 
 
 def test_resamples_are_deterministic_draws_of_users():
-    first = gate.user_resamples(30, seed=42, name="held_out")
-    again = gate.user_resamples(30, seed=42, name="held_out")
-    other = gate.user_resamples(30, seed=43, name="held_out")
-    assert first.shape == (gate.RESAMPLES, 30) and gate.RESAMPLES >= 200
+    first = user_bootstrap.user_resamples(30, seed=42, stream_name="held_out")
+    again = user_bootstrap.user_resamples(30, seed=42, stream_name="held_out")
+    other = user_bootstrap.user_resamples(30, seed=43, stream_name="held_out")
+    assert first.shape == (user_bootstrap.RESAMPLES, 30) and user_bootstrap.RESAMPLES >= 200
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
     assert (first.sum(axis=1) == 30).all()
@@ -63,11 +65,11 @@ def test_intervals_hold_the_estimate_and_narrow_with_more_users():
 
 
 def test_verdicts_need_the_whole_interval_beyond_the_bar():
-    assert gate.Interval(0.91, 0.86, 0.96).below(0.95) is False  # could be 0.95: passes
-    assert gate.Interval(0.91, 0.86, 0.94).below(0.95) is True
-    assert gate.Interval(0.15, 0.05, 0.25).outside(0.10) is False
-    assert gate.Interval(0.15, 0.11, 0.25).outside(0.10) is True
-    assert gate.Interval(-0.15, -0.25, -0.11).outside(0.10) is True
+    assert user_bootstrap.Interval(0.91, 0.86, 0.96).below(0.95) is False  # could be 0.95: passes
+    assert user_bootstrap.Interval(0.91, 0.86, 0.94).below(0.95) is True
+    assert user_bootstrap.Interval(0.15, 0.05, 0.25).outside(0.10) is False
+    assert user_bootstrap.Interval(0.15, 0.11, 0.25).outside(0.10) is True
+    assert user_bootstrap.Interval(-0.15, -0.25, -0.11).outside(0.10) is True
     report = {
         "auc_ratio": 0.9,
         "auc_ratio_interval": [0.85, 0.951],
@@ -179,8 +181,8 @@ def test_the_onnx_export_carries_the_window_of_the_trained_model():
 def test_many_users_are_resampled_in_fixed_groups(monkeypatch: pytest.MonkeyPatch):
     frame = scored_windows(users=60, rows=6_000, seed=9)
     labels, users, scores = frame["Label"].to_numpy(), frame["User_ID"].to_numpy(), frame["Score"].to_numpy()
-    monkeypatch.setattr(gate, "MAX_GROUPS", 8)
-    groups, count = gate.user_index(users, seed=1)
+    monkeypatch.setattr(user_bootstrap, "MAX_GROUPS", 8)
+    groups, count = user_bootstrap.resampling_units(users, seed=1)
     assert count == 8 and set(groups) == set(range(8))
     assert all(len(set(groups[users == u])) == 1 for u in np.unique(users))  # a user stays in one group
     intervals = gate.held_out_intervals(labels, scores, frame["Truth"].to_numpy(), users, seed=1)

@@ -24,10 +24,10 @@ import pandas as pd
 import pytest
 
 from poppy_pipeline.action_logs import read_action_log
+from poppy_pipeline.behaviour import ACTION_COLUMNS, ACTIONS
 from poppy_pipeline.catalog import build_catalog
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource
 from poppy_pipeline.rows import Checked
-from poppy_pipeline.sessions import ACTION_COLUMNS, ACTIONS
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.sources import POPPY_LOG_COLUMNS, SourceError, check_poppy_log, read_poppy_log, users_from_poppy_log
 

@@ -12,9 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from poppy_pipeline import tables
-from poppy_pipeline.interactions import simulate_day
-from poppy_pipeline.profiles import PROFILE_NAMES
-from poppy_pipeline.sessions import (
+from poppy_pipeline.behaviour import (
     ACTION_COLUMNS,
     ACTIONS,
     BLUR,
@@ -28,11 +26,12 @@ from poppy_pipeline.sessions import (
     STATE_RULE_TICKS,
     TICK_MS,
     BehaviourSettings,
-    SessionSimulation,
     log_receptiveness,
-    oracle_probabilities,
-    simulate_sessions,
 )
+from poppy_pipeline.interactions import simulate_day
+from poppy_pipeline.oracle import oracle_probabilities
+from poppy_pipeline.profiles import PROFILE_NAMES
+from poppy_pipeline.session_simulation import SessionSimulation, simulate_sessions
 from poppy_pipeline.settings import SettingsError, SimulationSettings
 from poppy_pipeline.windows import FEATURE_NAMES, WindowSpec, simulated_windows
 

@@ -1,7 +1,10 @@
 """Invalid settings fail with a message that names the setting."""
 
+import dataclasses
+
 import pytest
 
+from poppy_pipeline.behaviour import BehaviourSettings
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.settings import DEFAULT_INTERACTION_TYPE_WEIGHTS, SettingsError, SimulationSettings
 
@@ -51,3 +54,44 @@ def test_bad_environment_value_is_named(monkeypatch):
     monkeypatch.setenv("POPPY_NUM_USERS", "lots")
     with pytest.raises(SettingsError, match="POPPY_NUM_USERS"):
         SimulationResource()
+
+
+def _declared_fields(settings_class):
+    return {f.name: f for f in dataclasses.fields(settings_class)}
+
+
+@pytest.mark.parametrize("settings_class", [SimulationSettings, BehaviourSettings])
+def test_every_setting_is_a_resource_field_with_its_default_and_description(settings_class, monkeypatch):
+    monkeypatch.delenv("POPPY_SEED", raising=False)
+    monkeypatch.delenv("POPPY_NUM_USERS", raising=False)
+    resource_fields = SimulationResource.model_fields
+    defaults = settings_class()
+    resource = SimulationResource()
+    for name, declared in _declared_fields(settings_class).items():
+        assert name in resource_fields, name
+        description = resource_fields[name].description
+        assert description.startswith(declared.metadata["description"]), name
+        value = getattr(resource, name)
+        expected = getattr(defaults, name)
+        assert value == (list(expected) if isinstance(expected, tuple) else expected), name
+
+
+def test_the_resource_has_no_setting_the_core_does_not_declare():
+    declared = set(_declared_fields(SimulationSettings)) | set(_declared_fields(BehaviourSettings))
+    assert set(SimulationResource.model_fields) - declared == {"objects_dir"}
+
+
+def test_dagster_shows_every_setting_with_description_and_default():
+    schema = SimulationResource.to_config_schema().as_field().config_type
+    read_from_environment = {"seed", "num_users", "objects_dir"}  # their default is known only at load time
+    for name, config_field in schema.fields.items():
+        assert config_field.description, name
+        assert not config_field.is_required, name
+        assert config_field.default_provided or name in read_from_environment, name
+    assert schema.fields["hour_weights"].default_value == list(SimulationSettings().hour_weights)
+    assert schema.fields["ad_warmup_sec"].default_value == BehaviourSettings().ad_warmup_sec
+
+
+def test_resource_instances_do_not_share_mutable_defaults():
+    first, second = SimulationResource(), SimulationResource()
+    assert first.profile_weights == second.profile_weights and first.profile_weights is not second.profile_weights

@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from poppy_pipeline import user_bootstrap
+from poppy_pipeline.behaviour import BehaviourSettings
 from poppy_pipeline.interactions import simulate_day
-from poppy_pipeline.sessions import BehaviourSettings, simulate_sessions
+from poppy_pipeline.session_simulation import simulate_sessions
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.user_bootstrap import positive_share_interval
 from poppy_pipeline.windows import extract_windows
@@ -94,3 +96,14 @@ def test_labels_forced_to_20_percent_fail_on_every_seed(seeds_at_the_defaults):
     forced = np.random.default_rng(4).random(len(seeds_at_the_defaults)) < 0.2
     for seed, windows in seeds_at_the_defaults.assign(Label=forced).groupby("Seed"):
         assert not positive_share_interval(windows["Label"], windows["User_ID"]).overlaps(*BAND), seed
+
+
+def test_many_users_are_resampled_in_fixed_groups_with_the_same_share(monkeypatch: pytest.MonkeyPatch):
+    frame = clustered(np.random.default_rng(5).beta(1, 12, size=300), 50)
+    whole = positive_share_interval(frame["Label"], frame["User_ID"])
+    monkeypatch.setattr(user_bootstrap, "MAX_GROUPS", 30)
+    grouped = positive_share_interval(frame["Label"], frame["User_ID"])
+    assert grouped.share == whole.share and grouped.users == whole.users == 300
+    assert grouped.low < grouped.share < grouped.high
+    # Groups of ten users: the interval still measures the spread of the users' shares.
+    assert grouped.high - grouped.low == pytest.approx(whole.high - whole.low, rel=0.3)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from poppy_pipeline import windows as windows_module
-from poppy_pipeline.sessions import ACTIONS
+from poppy_pipeline.behaviour import ACTIONS
 from poppy_pipeline.windows import FEATURE_NAMES, WINDOW_COLUMNS, WindowSpec, extract_windows, membership_problems
 
 DAY = np.datetime64("2026-11-21T00:00:00.000", "ms")

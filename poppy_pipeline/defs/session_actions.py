@@ -1,6 +1,6 @@
 """`session_actions`: a day of browsing actions per partition (simulated, or a real log), and its checks.
 
-Simulated by `poppy_pipeline/sessions.py` for the sessions of `simulated_interactions`, or read
+Simulated by `poppy_pipeline/session_simulation.py` for the sessions of `simulated_interactions`, or read
 from the `action_source` resource's log (rejected rows quarantined). A real interaction log
 without an action log skips this asset and the behaviour branch after it.
 """
@@ -11,21 +11,15 @@ import dagster as dg
 import pandas as pd
 
 from poppy_pipeline.action_logs import split_actions_by_day
+from poppy_pipeline.behaviour import ACTIONS
 from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.quarantine_checks import QUARANTINE_CHECK, Intake, quarantine, quarantine_spec
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource, sentences
-from poppy_pipeline.sessions import (
-    ACTIONS,
-    action_problems,
-    no_actions,
-    session_problems,
-    session_shape_problems,
-    simulate_sessions,
-    unsimulable,
-)
+from poppy_pipeline.session_measures import action_problems, session_problems, session_shape_problems
+from poppy_pipeline.session_simulation import no_actions, simulate_sessions, unsimulable
 
 
 @dg.asset(
@@ -51,7 +45,7 @@ def session_actions(
 
     Simulated for the sessions of `simulated_interactions` (same IDs, users and day; every
     interaction inside its session; timestamps to the millisecond), each user following their
-    browsing profile (see `poppy_pipeline/sessions.py`); or the days of a real action log when
+    browsing profile (see `poppy_pipeline/behaviour.py`); or the days of a real action log when
     `action_source` has a path. A simulated day depends only on the seed, the users and that
     day's interactions, so any window backfills in one run and gives byte-identical files.
     """

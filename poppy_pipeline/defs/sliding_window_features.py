@@ -1,10 +1,10 @@
 """`sliding_window_features`: seed 001's 20 window features per day, the label, the oracle, and checks.
 
-The windows come from `poppy_pipeline/windows.py` (the oracle from `sessions.py`, regenerated for
-a simulated day); the window settings are this asset's config and travel with each day's file
-(`SETTINGS_ATTR`), which is where `click_model` reads them. Two blocking checks guard each day
-(finite features, windows inside their sessions); seed 001's targets (`window_targets.py`) are
-measured on the run's window and reported, not blocking.
+The windows come from `poppy_pipeline/windows.py` (the oracle from `oracle.py`, on the sessions
+regenerated for a simulated day); the window settings are this asset's config and travel with
+each day's file (`SETTINGS_ATTR`), which is where `click_model` reads them. Two blocking checks
+guard each day (finite features, windows inside their sessions); seed 001's targets
+(`window_targets.py`) are measured on the run's window and reported, not blocking.
 """
 
 from datetime import date
@@ -14,12 +14,14 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from poppy_pipeline.behaviour import TICK_MS
 from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
 from poppy_pipeline.dagster_support.metadata import markdown_table, plain_metadata
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
-from poppy_pipeline.sessions import TICK_MS, same_actions, simulate_sessions, unsimulable
+from poppy_pipeline.session_measures import same_actions
+from poppy_pipeline.session_simulation import simulate_sessions, unsimulable
 from poppy_pipeline.window_targets import positive_share, profiles_present
 from poppy_pipeline.windows import (
     FEATURE_NAMES,
