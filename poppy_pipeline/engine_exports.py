@@ -15,7 +15,7 @@ import pandas as pd
 
 from poppy_pipeline import tables
 from poppy_pipeline.engagement import TRENDING_COLUMNS, TRENDING_COUNTS
-from poppy_pipeline.paths import data_dir, replaced_atomically
+from poppy_pipeline.paths import replaced_atomically
 
 LAYER_2_FILE = "Layer_2_Top_Trending_Per_Type.csv"
 LAYER_2_COLUMNS = TRENDING_COLUMNS
@@ -25,9 +25,9 @@ class EngineExportError(ValueError):
     """A table the engine could not bind; nothing is written."""
 
 
-def engine_export_dir() -> Path:
-    """`$POPPY_ENGINE_EXPORT_DIR`, default `<data dir>/engine_exports` (point it at the back end's `Output_Data`)."""
-    return Path(os.environ.get("POPPY_ENGINE_EXPORT_DIR") or data_dir() / "engine_exports")
+def engine_export_dir(base: Path) -> Path:
+    """`$POPPY_ENGINE_EXPORT_DIR`, default `<base>/engine_exports` (point it at the back end's `Output_Data`)."""
+    return Path(os.environ.get("POPPY_ENGINE_EXPORT_DIR") or base / "engine_exports")
 
 
 def layer_2_problems(trending: pd.DataFrame) -> list[str]:

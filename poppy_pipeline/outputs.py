@@ -70,6 +70,7 @@ class RunOutcome:
     status: str  # Dagster's run status: SUCCESS, FAILURE, ...
     checks: list[CheckOutcome]
     failures: list[str]  # one sentence per failed step (or the run's own failure)
+    outputs_dir: str | None = None  # the run config's `outputs` base_dir, when it sets one
 
     @property
     def blocking_failed(self) -> bool:
@@ -123,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--since", type=datetime.fromisoformat, help="summarize the run launched at or after this time")
     parser.add_argument("--status", type=int, default=0, help="exit status of the materialize command")
     args = parser.parse_args(argv)
-    print("\n".join(describe_outputs(data_dir())))
     if args.since is None:
+        print("\n".join(describe_outputs(data_dir())))
         return args.status
     import dagster as dg  # only for the run summary; listing outputs stays light
 
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with dg.DagsterInstance.get() as instance:
         outcome = latest_run_outcome(instance, args.since)
+    print("\n".join(describe_outputs(Path(outcome.outputs_dir) if outcome and outcome.outputs_dir else data_dir())))
     if outcome is None:
         print(f"No run was recorded since {args.since.isoformat()} (exit status {args.status}).")
         return args.status or 1

@@ -16,13 +16,13 @@ DEFAULT_OBJECTS_DIR = "data/objects"
 
 
 def data_dir() -> Path:
-    """Base folder of every output: `$POPPY_DATA_DIR`, default `data/outputs`."""
+    """The default outputs folder (the `outputs` resource sets no base_dir): `$POPPY_DATA_DIR`, else `data/outputs`."""
     return Path(os.environ.get("POPPY_DATA_DIR") or DEFAULT_DATA_DIR)
 
 
-def quarantine_dir(asset_name: str) -> Path:
-    """Where an asset's rejected input rows go, each with a `reason` column."""
-    return data_dir() / "quarantine" / asset_name
+def quarantine_dir(base: Path, asset_name: str) -> Path:
+    """Where an asset's rejected input rows go under the outputs folder `base`, each with a `reason` column."""
+    return base / "quarantine" / asset_name
 
 
 @contextmanager

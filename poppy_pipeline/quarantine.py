@@ -10,13 +10,13 @@ from poppy_pipeline import tables
 from poppy_pipeline.paths import quarantine_dir, replaced_atomically
 
 
-def write_quarantine(asset_name: str, source_name: str, rejected: pd.DataFrame) -> Path | None:
-    """Write `rejected` (original columns + `reason`) to the asset's quarantine folder.
+def write_quarantine(base: Path, asset_name: str, source_name: str, rejected: pd.DataFrame) -> Path | None:
+    """Write `rejected` (original columns + `reason`) to the asset's quarantine folder under `base`.
 
     Returns the file written, or None when nothing was rejected (an older file for the same
     source is removed, so the folder always reflects the latest run).
     """
-    path = quarantine_dir(asset_name) / f"{Path(source_name).stem}.csv"
+    path = quarantine_dir(base, asset_name) / f"{Path(source_name).stem}.csv"
     if rejected.empty:
         path.unlink(missing_ok=True)
         return None

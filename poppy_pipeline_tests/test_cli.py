@@ -219,3 +219,15 @@ def _wait_for_lock_record(path: Path, process: subprocess.Popen) -> dict:
             return json.loads(record)
         time.sleep(0.2)
     raise AssertionError(f"the first run ended (exit {process.returncode}) before taking the lock")
+
+
+def test_run_config_moves_the_outputs_and_the_run_lock(tmp_path: Path):
+    """`resources.outputs.config.base_dir` moves the files and the folder the run holds, not only the tables."""
+    configured = tmp_path / "configured"
+    config = json.dumps({"resources": {"outputs": {"config": {"base_dir": str(configured)}}}})
+    select = ["asset", "materialize", "-m", "poppy_pipeline.definitions", "--select", "celestial_objects"]
+    result = run([*select, "--config-json", config], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (configured / "celestial_objects.csv").is_file()
+    assert (configured / ".poppy_run.lock").is_file()  # the executor held this folder
+    assert not (tmp_path / "outputs").exists()  # $POPPY_DATA_DIR, which the config overrides

@@ -173,7 +173,9 @@ def test_the_export_folder_is_configurable_and_a_bad_table_never_replaces_a_good
     monkeypatch.setenv("POPPY_ENGINE_EXPORT_DIR", str(tmp_path / "elsewhere"))
     from poppy_pipeline.engine_exports import engine_export_dir
 
-    assert engine_export_dir() == tmp_path / "elsewhere"
+    assert engine_export_dir(tmp_path / "outputs") == tmp_path / "elsewhere"
+    monkeypatch.delenv("POPPY_ENGINE_EXPORT_DIR")
+    assert engine_export_dir(tmp_path / "outputs") == tmp_path / "outputs" / "engine_exports"
 
 
 def test_the_decision_window_is_the_window_the_summaries_read():

@@ -15,13 +15,14 @@ from upath import UPath
 
 from poppy_pipeline import paths
 from poppy_pipeline.dagster_support.io_managers import (
-    CsvIOManager,
-    OnnxIOManager,
     PickleIntegrityError,
-    PickleIOManager,
     _CsvFiles,
     _PickleFiles,
+    csv_io_manager,
+    onnx_io_manager,
+    pickle_io_manager,
 )
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 
 days = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_offset=0)
 
@@ -61,9 +62,10 @@ def model_size(tiny_model: bytes, fitted_thing: dict) -> int:
 
 def managers(base: Path) -> dict:
     return {
-        "csv_io_manager": CsvIOManager(base_dir=str(base)),
-        "pickle_io_manager": PickleIOManager(base_dir=str(base)),
-        "onnx_io_manager": OnnxIOManager(base_dir=str(base)),
+        "outputs": OutputsResource(base_dir=str(base)),
+        "csv_io_manager": csv_io_manager,
+        "pickle_io_manager": pickle_io_manager,
+        "onnx_io_manager": onnx_io_manager,
     }
 
 

@@ -6,6 +6,7 @@ what they share lives here:
 - `partitions`: the daily partitions and the backfill policies;
 - `day_window`: the window of days an unpartitioned asset reads from the daily assets;
 - `io_managers`: the CSV, pickle and ONNX IO managers (one file per daily partition);
+- `outputs_resource`: the `outputs` resource, the one folder every output goes under;
 - `simulation_resource`, `source_resources`: the resource classes (`simulation`,
   `interaction_source`, `action_source`) and the reading of real logs into the run's days;
 - `checks`, `quarantine_checks`, `metadata`: the shapes of asset checks and of metadata;

@@ -1,6 +1,6 @@
 """IO managers, one per format: CSV (pyarrow), pickle, ONNX bytes.
 
-Files land under `$POPPY_DATA_DIR` (default `data/outputs`):
+Files land under the `outputs` resource's folder (`$POPPY_DATA_DIR`, default `data/outputs`):
 `<asset key>/<YYYY-MM-DD>.csv` for a daily partition, `<asset key>.<csv|pkl|onnx>` otherwise.
 
 Partitioned assets exchange `dict[partition key, value]`, in both directions and whatever the
@@ -23,12 +23,12 @@ from typing import Any, BinaryIO
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
 from upath import UPath
 
 from poppy_pipeline import tables
 from poppy_pipeline.dagster_support.metadata import markdown_table
-from poppy_pipeline.paths import data_dir, replaced_atomically
+from poppy_pipeline.dagster_support.outputs_resource import RESOURCE_KEY as OUTPUTS
+from poppy_pipeline.paths import replaced_atomically
 
 PREVIEW_ROWS = 5
 
@@ -260,31 +260,20 @@ def _write_bytes(sink: BinaryIO | str, payload: bytes) -> None:
         sink.write(payload)
 
 
-class _BaseDirIOManager(dg.ConfigurableIOManagerFactory):
-    base_dir: str | None = Field(
-        default=None, description="Folder for the files; default $POPPY_DATA_DIR or data/outputs."
-    )
-
-    def _base_path(self) -> UPath:
-        return UPath(self.base_dir) if self.base_dir else UPath(data_dir())
-
-
-class CsvIOManager(_BaseDirIOManager):
-    """Tables as CSV, written with pyarrow; one file per daily partition."""
-
-    def create_io_manager(self, context: dg.InitResourceContext) -> _CsvFiles:
-        return _CsvFiles(base_path=self._base_path())
+# Function-style, so that they take the base folder from the run's `outputs` resource by key: one
+# setting (run config or a bound instance) moves every file, theirs and the reports' alike.
+@dg.io_manager(
+    required_resource_keys={OUTPUTS}, description="Tables as CSV, written with pyarrow; one file per daily partition."
+)
+def csv_io_manager(context: dg.InitResourceContext) -> _CsvFiles:
+    return _CsvFiles(base_path=context.resources.outputs.upath())
 
 
-class PickleIOManager(_BaseDirIOManager):
-    """Python objects (fitted scikit-learn models) as pickle files."""
-
-    def create_io_manager(self, context: dg.InitResourceContext) -> _PickleFiles:
-        return _PickleFiles(base_path=self._base_path())
+@dg.io_manager(required_resource_keys={OUTPUTS}, description="Python objects (fitted models) as verified pickles.")
+def pickle_io_manager(context: dg.InitResourceContext) -> _PickleFiles:
+    return _PickleFiles(base_path=context.resources.outputs.upath())
 
 
-class OnnxIOManager(_BaseDirIOManager):
-    """ONNX models as raw bytes."""
-
-    def create_io_manager(self, context: dg.InitResourceContext) -> _OnnxFiles:
-        return _OnnxFiles(base_path=self._base_path())
+@dg.io_manager(required_resource_keys={OUTPUTS}, description="ONNX models as raw bytes.")
+def onnx_io_manager(context: dg.InitResourceContext) -> _OnnxFiles:
+    return _OnnxFiles(base_path=context.resources.outputs.upath())

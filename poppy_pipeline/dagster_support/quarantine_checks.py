@@ -36,15 +36,17 @@ def quarantine(
     intakes: list[Intake],
     threshold: float,
     accounting: dict[str, int] | None = None,
+    *,
+    outputs: Path,
 ) -> tuple[dict, dg.AssetCheckResult]:
-    """Write each intake's rejected rows, log them, and return (metadata, check result).
+    """Write each intake's rejected rows (under `outputs/quarantine/`), log them, and return (metadata, check result).
 
     `accounting`: for a daily asset, `input_rows = valid_rows_in_window + rows_outside_window +
     quarantined_rows`, recorded with the counts.
     """
     files = {}
     for intake in intakes:
-        written = write_quarantine(asset, intake.source_file.name, intake.rejected)
+        written = write_quarantine(outputs, asset, intake.source_file.name, intake.rejected)
         files[intake.source_file.name] = {"input_rows": intake.input_rows, "quarantined": len(intake.rejected)}
         if written:
             first = intake.rejected["reason"].iloc[0]

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from poppy_pipeline.paths import data_dir
+from poppy_pipeline.dagster_support.outputs_resource import RESOURCE_KEY as OUTPUTS
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource, from_config
 from poppy_pipeline.run_lock import FolderBusy, Holder, folder_lock
 
 WAIT_ENV = "POPPY_LOCK_WAIT_SECONDS"
@@ -30,7 +31,7 @@ def _wait_seconds() -> float:
 
 
 class FolderLockedExecutor(dg.Executor):
-    """Runs `inner` while holding `$POPPY_DATA_DIR` for this run."""
+    """Runs `inner` while holding the run's outputs folder (the `outputs` resource's base_dir)."""
 
     def __init__(self, inner: dg.Executor):
         self._inner = inner
@@ -44,7 +45,12 @@ class FolderLockedExecutor(dg.Executor):
         return self._inner.step_dependency_config
 
     def execute(self, plan_context, execution_plan) -> Iterator[dg.DagsterEvent]:
-        folder = data_dir()
+        outputs = _outputs(plan_context)
+        if not outputs.is_local:
+            plan_context.log.info(f"Outputs on object storage ({outputs.base_dir}) are not locked.")
+            yield from self._inner.execute(plan_context, execution_plan)
+            return
+        folder = outputs.path()
 
         def stale(previous: Holder) -> None:
             plan_context.log.warning(
@@ -58,6 +64,16 @@ class FolderLockedExecutor(dg.Executor):
                 yield from self._inner.execute(plan_context, execution_plan)
         except FolderBusy as busy:
             raise dg.Failure(str(busy)) from None
+
+
+def _outputs(plan_context) -> OutputsResource:
+    """The run's `outputs` resource: as its run config sets it, else as it is bound."""
+    configured = (plan_context.run_config.get("resources") or {}).get(OUTPUTS) or {}
+    if "config" in configured:
+        return from_config(configured["config"])
+    resource = plan_context.job.get_definition().resource_defs.get(OUTPUTS)
+    field = resource.config_field if resource is not None else None
+    return from_config(field.default_value if field is not None and field.default_provided else None)
 
 
 def _mark_failed(instance: dg.DagsterInstance, previous: Holder) -> str:
@@ -81,5 +97,5 @@ folder_locked_executor = dg.ExecutorDefinition(
     config_schema=dg.multi_or_in_process_executor.config_schema,
     requirements=dg.multi_or_in_process_executor.get_requirements,
     executor_creation_fn=_locked,
-    description="Dagster's default executor (multiprocess or in-process), holding $POPPY_DATA_DIR for the run.",
+    description="Dagster's default executor (multiprocess or in-process), holding the outputs folder for the run.",
 )

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import dagster as dg
 
+from poppy_pipeline.dagster_support.outputs_resource import RESOURCE_KEY as OUTPUTS
 from poppy_pipeline.outputs import CheckOutcome, RunOutcome
 
 MAX_ERROR_CHARS = 400
@@ -52,7 +53,15 @@ def run_outcome(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunOutcome:
             failures.append(_error_sentence(data, event.message))
     checks = [evaluated.get(key) or CheckOutcome(asset=key[0], check=key[1], evaluated=False) for key in planned]
     checks += [outcome for key, outcome in evaluated.items() if key not in planned]
-    return RunOutcome(run_id=run.run_id, status=run.status.value, checks=checks, failures=failures)
+    return RunOutcome(
+        run_id=run.run_id, status=run.status.value, checks=checks, failures=failures, outputs_dir=_outputs_dir(run)
+    )
+
+
+def _outputs_dir(run: dg.DagsterRun) -> str | None:
+    """The `outputs` folder the run's config set (`resources.outputs.config.base_dir`), if it set one."""
+    resource = (run.run_config.get("resources") or {}).get(OUTPUTS) or {}
+    return (resource.get("config") or {}).get("base_dir")
 
 
 def _error_sentence(data, fallback: str | None) -> str:

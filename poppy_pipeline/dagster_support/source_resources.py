@@ -43,7 +43,6 @@ from poppy_pipeline.daily_rows import DailyRows, split_by_day
 from poppy_pipeline.database import DATABASE, DEFAULT_EVENT_TYPES
 from poppy_pipeline.database_connection import DEFAULT_CHUNK_ROWS
 from poppy_pipeline.fallback import FIT_FILE, FallbackSimulation, fallback_simulation
-from poppy_pipeline.paths import data_dir
 from poppy_pipeline.rows import UTC, Checked, checked_zone
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.sources import (
@@ -183,15 +182,15 @@ class InteractionSourceResource(LogSourceResource):
         """Whether this run simulates because the database's window holds too few rows."""
         return self.format == DATABASE and not self.database_decision().use_database
 
-    def simulation_settings(self, configured: SimulationSettings) -> SimulationSettings:
+    def simulation_settings(self, configured: SimulationSettings, outputs_dir: Path) -> SimulationSettings:
         """The settings the simulation runs with: `configured`, or, when simulating instead of too few
-        rows, those of an earlier fit of the same database (decided once, like the decision)."""
+        rows, those of an earlier fit of the same database in `outputs_dir` (decided once, like the decision)."""
         if not self.simulating_instead:
             return configured
         if self._fallback is None:
             self._fallback = fallback_simulation(
                 configured,
-                data_dir() / FIT_FILE,
+                outputs_dir / FIT_FILE,
                 self.database_name(),
                 run_window(self._run_tags)[0],
                 self.min_real_interactions,

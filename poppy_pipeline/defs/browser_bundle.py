@@ -7,8 +7,8 @@ import pandas as pd
 
 from poppy_pipeline.browser_bundle import MANIFEST_FILE, MODEL_FILE, build_browser_bundle
 from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
-from poppy_pipeline.paths import data_dir
 
 BUNDLE_FOLDER = "browser_bundle"
 CONTENTS_CHECK = "bundle_matches_manifest"
@@ -27,8 +27,10 @@ CONTENTS_CHECK = "bundle_matches_manifest"
         )
     ],
 )
-def browser_bundle(context: dg.AssetExecutionContext, click_model_onnx: bytes):  # -> MaterializeResult
-    """`$POPPY_DATA_DIR/browser_bundle/`: `demo.html`, the JS modules (extractor, predictor, the light
+def browser_bundle(
+    context: dg.AssetExecutionContext, outputs: OutputsResource, click_model_onnx: bytes
+):  # -> MaterializeResult
+    """`<outputs>/browser_bundle/`: `demo.html`, the JS modules (extractor, predictor, the light
     runtime that evaluates the ONNX graph in JavaScript), the current `click_model.onnx` and, for the
     `ort` backend, onnxruntime-web's WebAssembly files (pinned in `browser/package.json`, installed
     by `npm ci --prefix browser`; no CDN). Serve it with any static web server, e.g.
@@ -37,7 +39,7 @@ def browser_bundle(context: dg.AssetExecutionContext, click_model_onnx: bytes): 
     Built in a temporary folder and swapped in, so a failed build leaves the previous bundle; a
     model the page would refuse (feature names, window settings) fails the build.
     """
-    folder = data_dir() / BUNDLE_FOLDER
+    folder = outputs.path() / BUNDLE_FOLDER
     manifest = build_browser_bundle(click_model_onnx, folder)
     files = manifest["files"]
     total = sum(f["bytes"] for f in files.values())

@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.quarantine_checks import Intake, quarantine, quarantine_spec
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
@@ -29,6 +30,7 @@ def celestial_objects(
     simulation: SimulationResource,
     interaction_source: InteractionSourceResource,
     action_source: ActionSourceResource,
+    outputs: OutputsResource,
 ):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
     """Every object the app shows: `Object_Type, Object_ID, Name, Category, Duration_Sec`.
 
@@ -40,7 +42,7 @@ def celestial_objects(
     """
     own_catalog = interaction_source.kind in (PINGS.name, CSV.name)  # the log brings its objects
     with sentences():
-        settings = interaction_source.simulation_settings(simulation.settings())
+        settings = interaction_source.simulation_settings(simulation.settings(), outputs.path())
         objects_dir = Path(simulation.objects_dir)
         catalog = interaction_source.catalog(settings, objects_dir) if not own_catalog else None
         objects, checked = interaction_source.log_objects(lambda: catalog.objects)
@@ -56,7 +58,9 @@ def celestial_objects(
         intakes = [Intake(f.path, len(f.objects) + len(f.quarantined), f.quarantined) for f in catalog.files]
         for read in catalog.files:
             context.log.info(f"{read.path}: columns used {read.column_mapping}, ignored {read.ignored_columns}")
-    counts, check = quarantine(context, "celestial_objects", intakes, interaction_source.max_quarantine_share)
+    counts, check = quarantine(
+        context, "celestial_objects", intakes, interaction_source.max_quarantine_share, outputs=outputs.path()
+    )
     return dg.MaterializeResult(
         value=objects,
         metadata={

@@ -1,8 +1,8 @@
 """`click_model` (pickle): trained on the run's window, judged with its uncertainty, published only if good.
 
 It trains the calibrated logistic regression of `poppy_pipeline/click_model.py` on the run's window
-of `sliding_window_features`, writes `$POPPY_DATA_DIR/click_model_report.json` and
-`$POPPY_DATA_DIR/figures/click_model_*.png`, and runs four blocking checks, each judged on a
+of `sliding_window_features`, writes `<outputs>/click_model_report.json` and
+`<outputs>/figures/click_model_*.png`, and runs four blocking checks, each judged on a
 bootstrap interval over users (`poppy_pipeline/click_model_gate.py`): the held-out AUC, its ratio
 to the oracle's, the calibration, and the comparison with the model already shipped. The pickle
 is written only when all four pass (`publish`), so `click_model_onnx` never exports a model that
@@ -23,10 +23,11 @@ from poppy_pipeline.click_model_figures import draw_figures
 from poppy_pipeline.dagster_support.day_window import WindowConfig, window_days, window_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.defs.sliding_window_features import SETTINGS_ATTR
-from poppy_pipeline.paths import data_dir, write_json
+from poppy_pipeline.paths import write_json
 from poppy_pipeline.report import markdown_gallery, write_figures
 from poppy_pipeline.window_sample import MAX_WINDOWS, UserStratifiedSample
 from poppy_pipeline.windows import WindowSpec
@@ -107,6 +108,7 @@ def click_model(
     context: dg.AssetExecutionContext,
     config: ClickModelConfig,
     simulation: SimulationResource,
+    outputs: OutputsResource,
     csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
     onnx_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
 ):  # yields; with check_specs, Dagster would read a return annotation as the output type
@@ -141,8 +143,8 @@ def click_model(
     checks = model_checks(report, config)
     report["published"] = all(check.passed for check in checks)
     figures = draw_figures(result.held_out, coefficients)
-    paths = write_figures(figures, data_dir() / "figures")
-    report_path = write_json(report, data_dir() / REPORT_FILE)
+    paths = write_figures(figures, outputs.path() / "figures")
+    report_path = write_json(report, outputs.path() / REPORT_FILE)
     context.log.info(_summary(report, report_path))
     metadata = _model_metadata(report, coefficients, figures, report_path, paths)
     yield from publish(context, trained, metadata, checks)

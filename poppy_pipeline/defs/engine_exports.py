@@ -7,6 +7,7 @@ import pandas as pd
 from pydantic import Field
 
 from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.engine_exports import EngineExportError, engine_export_dir, write_layer_2
 
@@ -14,18 +15,22 @@ from poppy_pipeline.engine_exports import EngineExportError, engine_export_dir, 
 class EngineExportConfig(dg.Config):
     folder: str = Field(
         default="",
-        description="Where the engine's files go; empty = $POPPY_ENGINE_EXPORT_DIR, default <data dir>/engine_exports.",
+        description="Where the engine's files go; empty = $POPPY_ENGINE_EXPORT_DIR, default"
+        " <outputs folder>/engine_exports.",
     )
 
 
 @dg.asset(group_name="engagement", kinds={"csv"}, backfill_policy=single_run)
 def engine_exports(
-    context: dg.AssetExecutionContext, config: EngineExportConfig, trending_objects: pd.DataFrame
+    context: dg.AssetExecutionContext,
+    config: EngineExportConfig,
+    outputs: OutputsResource,
+    trending_objects: pd.DataFrame,
 ) -> dg.MaterializeResult:
     """`Layer_2_Top_Trending_Per_Type.csv` with the columns the engine's `Layer2_Interaction_Object`
     binds, written atomically. It runs only after `trending_objects` (and its blocking checks) succeed,
     so a bad list never replaces the published one."""
-    folder = Path(config.folder) if config.folder else engine_export_dir()
+    folder = Path(config.folder) if config.folder else engine_export_dir(outputs.path())
     try:
         path = write_layer_2(trending_objects, folder)
     except EngineExportError as error:

@@ -9,9 +9,10 @@ from pydantic import Field
 from poppy_pipeline.dagster_support.day_window import WindowConfig, load_window, window_days
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.fidelity_figures import draw_overlays
-from poppy_pipeline.paths import data_dir, write_json
+from poppy_pipeline.paths import write_json
 from poppy_pipeline.regenerate import fidelity_report as build_fidelity_report
 from poppy_pipeline.regenerate import simulate_from_fit
 from poppy_pipeline.report import markdown_gallery, write_figures
@@ -43,13 +44,14 @@ class FidelityConfig(WindowConfig):
 def fidelity_report(
     context: dg.AssetExecutionContext,
     config: FidelityConfig,
+    outputs: OutputsResource,
     csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
 ):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
-    """`$POPPY_DATA_DIR/fidelity_report.json` and `figures/fidelity_*.png`: per statistic the real
+    """`<outputs>/fidelity_report.json` and `figures/fidelity_*.png`: per statistic the real
     and simulated values and their closeness, the detection AUC, and the noise floor (the log's
     two halves, users split at random)."""
     days = window_days(context, config)
-    fit_path = data_dir() / "simulation_fit.json"
+    fit_path = outputs.path() / "simulation_fit.json"
     if not fit_path.is_file():
         raise dg.Failure(f"{fit_path} is missing; materialize simulation_fit first.")
     fit = json.loads(fit_path.read_text())
@@ -61,8 +63,8 @@ def fidelity_report(
     report = build_fidelity_report(real, simulated)
     report["window"] = {"first_day": days[0], "last_day": days[-1], "seed": config.seed, "user_share": share}
     figures = draw_overlays(real, simulated)
-    paths = write_figures(figures, data_dir() / "figures")
-    path = write_json(report, data_dir() / "fidelity_report.json")
+    paths = write_figures(figures, outputs.path() / "figures")
+    path = write_json(report, outputs.path() / "fidelity_report.json")
     closeness, floor, auc = (report[k] for k in ("overall_closeness", "noise_floor_closeness", "detection_auc"))
     gap = floor - closeness if closeness is not None and floor is not None else None
     context.log.info(

@@ -6,9 +6,10 @@ from pydantic import Field
 
 from poppy_pipeline.dagster_support.day_window import WindowConfig, window_days, window_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
-from poppy_pipeline.paths import data_dir, write_json
+from poppy_pipeline.paths import write_json
 from poppy_pipeline.report import NEW_USER_DAYS, draw_figures, markdown_gallery, write_figures
 from poppy_pipeline.report_window import ReportTotals, object_scores
 from poppy_pipeline.tables import read_csv_batches
@@ -30,11 +31,12 @@ def interaction_report(
     context: dg.AssetExecutionContext,
     config: ReportConfig,
     interaction_source: InteractionSourceResource,
+    outputs: OutputsResource,
     csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
     celestial_objects: pd.DataFrame,
     users: pd.DataFrame,
 ) -> dg.MaterializeResult:
-    """`$POPPY_DATA_DIR/interaction_report.json` and `$POPPY_DATA_DIR/figures/*.png`.
+    """`<outputs>/interaction_report.json` and `<outputs>/figures/*.png`.
 
     Figures: interactions per user and per object (log scale), ratings, daily trend by type,
     hour of day, watch ratio of views, top 10 objects by engagement, new vs existing users.
@@ -56,8 +58,8 @@ def interaction_report(
     report = totals.report(objects, config.new_user_days)
     report["window"] |= {"first_day": days[0], "last_day": days[-1], "source": interaction_source.kind}
     figures = draw_figures(totals.figure_data(), report)
-    paths = write_figures(figures, data_dir() / "figures")
-    report_path = write_json(report, data_dir() / "interaction_report.json")
+    paths = write_figures(figures, outputs.path() / "figures")
+    report_path = write_json(report, outputs.path() / "interaction_report.json")
     context.log.info(f"wrote {report_path} and {len(paths)} figures in {paths[0].parent}")
     quality = report["data_quality"]
     if quality["users_with_events_before_signup"]:

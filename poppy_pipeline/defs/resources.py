@@ -2,14 +2,16 @@
 
 The keys are the names assets ask for: `simulation` (the simulated world's parameters),
 `interaction_source` and `action_source` (simulate, or read a real log or the app's database),
-and one IO manager per file format. Their classes are in `poppy_pipeline/dagster_support/`;
-change a setting through run config (`resources.<key>.config.<field>`) or the environment
-variables their fields name.
+`outputs` (the one folder every output goes under; the IO managers take it by key) and one IO
+manager per file format. Their classes are in `poppy_pipeline/dagster_support/`; change a
+setting through run config (`resources.<key>.config.<field>`) or the environment variables
+their fields name.
 """
 
 import dagster as dg
 
-from poppy_pipeline.dagster_support.io_managers import CsvIOManager, OnnxIOManager, PickleIOManager
+from poppy_pipeline.dagster_support.io_managers import csv_io_manager, onnx_io_manager, pickle_io_manager
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource
 
@@ -21,8 +23,9 @@ def resources() -> dg.Definitions:
             "simulation": SimulationResource(),
             "interaction_source": InteractionSourceResource(),
             "action_source": ActionSourceResource(),
-            "csv_io_manager": CsvIOManager(),
-            "pickle_io_manager": PickleIOManager(),
-            "onnx_io_manager": OnnxIOManager(),
+            "outputs": OutputsResource(),
+            "csv_io_manager": csv_io_manager,
+            "pickle_io_manager": pickle_io_manager,
+            "onnx_io_manager": onnx_io_manager,
         }
     )

@@ -1,4 +1,9 @@
-"""`session_actions`: a day of browsing actions per partition (simulated, or a real log), and its checks."""
+"""`session_actions`: a day of browsing actions per partition (simulated, or a real log), and its checks.
+
+Simulated by `poppy_pipeline/session_simulation.py` for the sessions of `simulated_interactions`, or read
+from the `action_source` resource's log (rejected rows quarantined). A real interaction log
+without an action log skips this asset and the behaviour branch after it.
+"""
 
 from datetime import date
 
@@ -8,6 +13,7 @@ import pandas as pd
 from poppy_pipeline.action_logs import split_actions_by_day
 from poppy_pipeline.behaviour import ACTIONS
 from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.quarantine_checks import QUARANTINE_CHECK, Intake, quarantine, quarantine_spec
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
@@ -41,6 +47,7 @@ def session_actions(
     simulation: SimulationResource,
     interaction_source: InteractionSourceResource,
     action_source: ActionSourceResource,
+    outputs: OutputsResource,
     simulated_interactions: dict[str, pd.DataFrame],
     users: pd.DataFrame,
 ):  # yields a MaterializeResult, or nothing when the branch is skipped
@@ -74,7 +81,9 @@ def session_actions(
     else:
         days, metadata = _simulate(context, simulation, simulated_interactions, users, keys)
         intakes, accounting = [], {}
-    counts, check = quarantine(context, "session_actions", intakes, action_source.max_quarantine_share, accounting)
+    counts, check = quarantine(
+        context, "session_actions", intakes, action_source.max_quarantine_share, accounting, outputs=outputs.path()
+    )
     action_checks = _action_checks(context, simulation, action_source, days, simulated_interactions)
     frames = [frame for frame in days.values() if len(frame)]
     every_day = pd.concat(frames, ignore_index=True) if frames else next(iter(days.values()))

@@ -1,4 +1,10 @@
-"""`simulated_interactions`: a day of simulated interactions per partition, and its checks."""
+"""`simulated_interactions`: a day of simulated interactions per partition, and its checks.
+
+A simulated day comes from `poppy_pipeline/interactions.py`; a real log's days come through the
+`interaction_source` resource, its rejected rows quarantined (the blocking `quarantine_share`).
+The pattern checks measure seed 000's claims on the run's window with `poppy_pipeline/patterns.py`;
+of those only `integrity` blocks.
+"""
 
 import math
 from datetime import date
@@ -8,6 +14,7 @@ import pandas as pd
 
 from poppy_pipeline import patterns
 from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.quarantine_checks import quarantine, quarantine_spec
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
@@ -48,6 +55,7 @@ def simulated_interactions(
     context: dg.AssetExecutionContext,
     simulation: SimulationResource,
     interaction_source: InteractionSourceResource,
+    outputs: OutputsResource,
     celestial_objects: pd.DataFrame,
     users: pd.DataFrame,
 ):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
@@ -59,7 +67,9 @@ def simulated_interactions(
     in one run (or in parallel) and gives byte-identical files.
     """
     keys = context.partition_keys
-    settings = interaction_source.simulation_settings(simulation.settings())  # fitted when simulating instead
+    settings = interaction_source.simulation_settings(
+        simulation.settings(), outputs.path()
+    )  # fitted when simulating instead
     if interaction_source.is_real:
         with sentences():
             days, metadata, intakes, accounting = read_log_days(
@@ -69,7 +79,12 @@ def simulated_interactions(
         days, metadata = _simulate(context, settings, celestial_objects, users, keys)
         intakes, accounting = [], {}
     counts, check = quarantine(
-        context, "simulated_interactions", intakes, interaction_source.max_quarantine_share, accounting
+        context,
+        "simulated_interactions",
+        intakes,
+        interaction_source.max_quarantine_share,
+        accounting,
+        outputs=outputs.path(),
     )
     patterns_checked = _pattern_checks(context, settings, interaction_source, days, celestial_objects, users)
     return dg.MaterializeResult(

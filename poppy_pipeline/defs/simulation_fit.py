@@ -8,10 +8,11 @@ from pydantic import Field
 from poppy_pipeline.dagster_support.day_window import WindowConfig, load_window, window_days
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.fit import fit_log, run_config, scaled_to_population
-from poppy_pipeline.paths import data_dir, replaced_atomically, write_json
+from poppy_pipeline.paths import replaced_atomically, write_json
 from poppy_pipeline.window_sample import in_user_sample, user_sample_share
 
 # Users a fit reads at most (~2 GB of memory at 40,000 users and 10M events); the default run has 100.
@@ -40,11 +41,12 @@ def simulation_fit(
     context: dg.AssetExecutionContext,
     config: FitConfig,
     interaction_source: InteractionSourceResource,
+    outputs: OutputsResource,
     csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
     celestial_objects: pd.DataFrame,
     users: pd.DataFrame,
 ) -> dg.MaterializeResult:
-    """`$POPPY_DATA_DIR/simulation_fit.json` (each parameter's value and method, and what the log
+    """`<outputs>/simulation_fit.json` (each parameter's value and method, and what the log
     cannot inform) and `simulation_fit.yaml`, a run config: `make run CONFIG=…/simulation_fit.yaml`
     simulates more data like the log. A run that simulates instead of too few database rows
     keeps the previous fit (the fallback simulates from it)."""
@@ -60,8 +62,8 @@ def simulation_fit(
     population = int((known & in_user_sample(users["User_ID"], share)).sum())
     fit = scaled_to_population(fit_log(events, celestial_objects, days, population=population), share)
     fit["window"] |= {"source": interaction_source.kind, "log": interaction_source.fitted_log()}
-    json_path = write_json(fit, data_dir() / "simulation_fit.json")
-    yaml_path = data_dir() / "simulation_fit.yaml"
+    json_path = write_json(fit, outputs.path() / "simulation_fit.json")
+    yaml_path = outputs.path() / "simulation_fit.yaml"
     with replaced_atomically(yaml_path) as temporary:
         header = f"# More data like {interaction_source.kind} log {days[0]}..{days[-1]}: make run CONFIG={yaml_path}\n"
         temporary.write_text(header + yaml.safe_dump(run_config(fit, config.seed, config.scale_users), sort_keys=False))

@@ -1,4 +1,11 @@
-"""`sliding_window_features`: seed 001's 20 window features per day, the label, the oracle, and checks."""
+"""`sliding_window_features`: seed 001's 20 window features per day, the label, the oracle, and checks.
+
+The windows come from `poppy_pipeline/windows.py` (the oracle from `oracle.py`, on the sessions
+regenerated for a simulated day); the window settings are this asset's config and travel with
+each day's file (`SETTINGS_ATTR`), which is where `click_model` reads them. Two blocking checks
+guard each day (finite features, windows inside their sessions); seed 001's targets
+(`window_targets.py`) are measured on the run's window and reported, not blocking.
+"""
 
 from datetime import date
 

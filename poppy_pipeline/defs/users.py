@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.quarantine_checks import Intake, quarantine, quarantine_spec
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
@@ -29,6 +30,7 @@ def users(
     simulation: SimulationResource,
     interaction_source: InteractionSourceResource,
     action_source: ActionSourceResource,
+    outputs: OutputsResource,
 ):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
     """`User_ID, Signup_Date, Profile, Device, Activity_Weight, Preferred_Type, Rating_Bias`.
 
@@ -37,7 +39,7 @@ def users(
     log brings its own `users.csv`; a `poppy` log's users signed up the (UTC) day first seen.
     A real log whose window has no valid row fails here, before anything is written.
     """
-    settings = interaction_source.simulation_settings(simulation.settings())
+    settings = interaction_source.simulation_settings(simulation.settings(), outputs.path())
     with sentences():
         if interaction_source.is_real:
             population, checked = interaction_source.log_users()
@@ -47,7 +49,9 @@ def users(
             population, checked, objects = generate_users(settings), None, None
         check_before_writing(context, interaction_source, action_source, objects, population)
     intakes = [Intake(checked.source_file, checked.input_rows, checked.rejected)] if checked else []
-    counts, check = quarantine(context, "users", intakes, interaction_source.max_quarantine_share)
+    counts, check = quarantine(
+        context, "users", intakes, interaction_source.max_quarantine_share, outputs=outputs.path()
+    )
     metadata = {
         "source": interaction_source.kind,
         **interaction_source.decision_metadata(),
