@@ -35,6 +35,7 @@ import pandas as pd
 from poppy_pipeline.population import date_ordinals
 from poppy_pipeline.profiles import PROFILE_NAMES, PROFILES, session_length_seconds
 from poppy_pipeline.randomness import stream
+from poppy_pipeline.rating_tilt import user_rating_distributions
 from poppy_pipeline.repeats import revisit_probability
 from poppy_pipeline.sampling import beta_quantiles, sample_quantiles
 from poppy_pipeline.settings import INTERACTION_TYPES, OBJECT_TYPES, SimulationSettings
@@ -54,7 +55,6 @@ INTERACTION_COLUMNS = [
 SECONDS_PER_DAY = 86_400
 # Interaction and session IDs are YYYYMMDD * ID_BLOCK + sequence: unique across days, readable.
 ID_BLOCK = 100_000_000
-RATING_TILT_LIMIT = 20.0  # |θ| beyond which a user rates (almost) only 1 or only 5
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
         signup_ordinals=date_ordinals(users["Signup_Date"]),
         activity=users["Activity_Weight"].to_numpy(np.float64),
         profile_codes=profile_codes,
-        rating_cdf=np.cumsum(_user_rating_distributions(settings, users["Rating_Bias"].to_numpy(np.float64)), axis=1),
+        rating_cdf=np.cumsum(user_rating_distributions(settings, users["Rating_Bias"].to_numpy(np.float64)), axis=1),
         type_probabilities=type_probabilities,
         type_cdf=np.cumsum(type_probabilities, axis=1),
         favourites=favourites,
@@ -235,34 +235,6 @@ def _user_type_probabilities(settings: SimulationSettings, users: pd.DataFrame, 
         others[np.arange(len(codes)), codes] = settings.preferred_type_share
         probabilities[has] = others
     return probabilities
-
-
-def _user_rating_distributions(settings: SimulationSettings, bias: np.ndarray) -> np.ndarray:
-    """(users, 5): `rating_weights` tilted by exp(θ·stars), θ solved per user (bisection) so
-    that the mean is the base mean + `Rating_Bias` (as near as 1-5 allows).
-
-    Biases are rounded to 3 decimals, so a million users share a few thousand: each distinct
-    bias is solved once (the same arithmetic per row, so the same bits).
-    """
-    distinct, user_bias = np.unique(bias, return_inverse=True)
-    return _tilted_distributions(settings, distinct)[user_bias.reshape(-1)]
-
-
-def _tilted_distributions(settings: SimulationSettings, bias: np.ndarray) -> np.ndarray:
-    stars = np.arange(1, 6, dtype=np.float64)
-    base = np.asarray(settings.rating_weights, dtype=np.float64)
-    target = base @ stars + np.nan_to_num(bias)
-    low, high = np.full(len(bias), -RATING_TILT_LIMIT), np.full(len(bias), RATING_TILT_LIMIT)
-
-    def tilted(theta: np.ndarray) -> np.ndarray:
-        weights = base * np.exp(np.outer(theta, stars - 3))
-        return weights / weights.sum(axis=1, keepdims=True)
-
-    for _ in range(50):
-        mid = (low + high) / 2
-        below = tilted(mid) @ stars < target
-        low, high = np.where(below, mid, low), np.where(below, high, mid)
-    return tilted((low + high) / 2)
 
 
 def _favourites(settings: SimulationSettings, num_users: int, offsets: np.ndarray, cdf: np.ndarray) -> np.ndarray:

@@ -10,10 +10,9 @@ import pytest
 from poppy_pipeline import patterns, tables
 from poppy_pipeline.interactions import (
     INTERACTION_COLUMNS,
-    _tilted_distributions,
-    _user_rating_distributions,
     simulate_day,
 )
+from poppy_pipeline.rating_tilt import tilted_distributions, user_rating_distributions
 from poppy_pipeline.repeats import expected_repeat_share, feasible_repeat_shares
 from poppy_pipeline.settings import SimulationSettings
 
@@ -258,10 +257,10 @@ def test_each_users_rating_distribution_is_the_one_solved_for_their_bias_alone()
     """Solved once per distinct bias, handed to every user with it: the same bits as alone."""
     settings = SimulationSettings()
     bias = np.array([0.5, -0.25, 0.5, np.nan, 3.0, -0.25, -3.0, 0.0])
-    together = _user_rating_distributions(settings, bias)
+    together = user_rating_distributions(settings, bias)
     assert together.shape == (len(bias), 5)
     for row, value in enumerate(bias):
-        alone = _tilted_distributions(settings, np.array([np.nan_to_num(value)]))[0]
+        alone = tilted_distributions(settings, np.array([np.nan_to_num(value)]))[0]
         assert np.array_equal(together[row], alone), (row, value)
     means = together @ np.arange(1, 6)
     assert means[0] > means[7] > means[1] and means[4] > 4.5 and means[6] < 1.5
