@@ -14,10 +14,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from poppy_pipeline.fit import simulation_values
+from poppy_pipeline.fit import FIT_FILE, simulation_values
 from poppy_pipeline.settings import SimulationSettings
-
-FIT_FILE = "simulation_fit.json"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,10 @@ from poppy_pipeline.estimators import (
 from poppy_pipeline.settings import INTERACTION_TYPES, OBJECT_TYPES, SimulationSettings
 
 # What other vocabularies mean in the simulation's (seed 002's events; the poppy/csv ones map to themselves).
+# The fit as written by the `simulation_fit` asset: the parameters (JSON) and a run config (YAML).
+FIT_FILE = "simulation_fit.json"
+FIT_RUN_CONFIG_FILE = "simulation_fit.yaml"
+
 TYPE_ROLES = {
     "impression": "View",
     "view": "View",

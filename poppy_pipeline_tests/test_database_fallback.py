@@ -8,8 +8,8 @@ import pytest
 
 from poppy_pipeline import tables
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
-from poppy_pipeline.fallback import FIT_FILE, fallback_simulation
-from poppy_pipeline.fit import fit_log
+from poppy_pipeline.fallback import fallback_simulation
+from poppy_pipeline.fit import FIT_FILE, fit_log
 from poppy_pipeline.settings import SimulationSettings
 
 from .backend_tables import interaction_rows

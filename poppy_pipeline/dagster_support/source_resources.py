@@ -42,7 +42,8 @@ from poppy_pipeline.dagster_support.quarantine_checks import Intake
 from poppy_pipeline.daily_rows import DailyRows, split_by_day
 from poppy_pipeline.database import DATABASE, DEFAULT_EVENT_TYPES
 from poppy_pipeline.database_connection import DEFAULT_CHUNK_ROWS
-from poppy_pipeline.fallback import FIT_FILE, FallbackSimulation, fallback_simulation
+from poppy_pipeline.fallback import FallbackSimulation, fallback_simulation
+from poppy_pipeline.fit import FIT_FILE
 from poppy_pipeline.rows import UTC, Checked, checked_zone
 from poppy_pipeline.settings import SimulationSettings
 from poppy_pipeline.sources import (

@@ -12,6 +12,7 @@ from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.fidelity_figures import draw_overlays
+from poppy_pipeline.fit import FIT_FILE
 from poppy_pipeline.paths import write_json
 from poppy_pipeline.regenerate import fidelity_report as build_fidelity_report
 from poppy_pipeline.regenerate import simulate_from_fit
@@ -51,7 +52,7 @@ def fidelity_report(
     and simulated values and their closeness, the detection AUC, and the noise floor (the log's
     two halves, users split at random)."""
     days = window_days(context, config)
-    fit_path = outputs.path() / "simulation_fit.json"
+    fit_path = outputs.path() / FIT_FILE
     if not fit_path.is_file():
         raise dg.Failure(f"{fit_path} is missing; materialize simulation_fit first.")
     fit = json.loads(fit_path.read_text())

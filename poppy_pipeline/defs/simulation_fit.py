@@ -11,7 +11,7 @@ from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
-from poppy_pipeline.fit import fit_log, run_config, scaled_to_population
+from poppy_pipeline.fit import FIT_FILE, FIT_RUN_CONFIG_FILE, fit_log, run_config, scaled_to_population
 from poppy_pipeline.paths import replaced_atomically, write_json
 from poppy_pipeline.window_sample import in_user_sample, user_sample_share
 
@@ -62,8 +62,8 @@ def simulation_fit(
     population = int((known & in_user_sample(users["User_ID"], share)).sum())
     fit = scaled_to_population(fit_log(events, celestial_objects, days, population=population), share)
     fit["window"] |= {"source": interaction_source.kind, "log": interaction_source.fitted_log()}
-    json_path = write_json(fit, outputs.path() / "simulation_fit.json")
-    yaml_path = outputs.path() / "simulation_fit.yaml"
+    json_path = write_json(fit, outputs.path() / FIT_FILE)
+    yaml_path = outputs.path() / FIT_RUN_CONFIG_FILE
     with replaced_atomically(yaml_path) as temporary:
         header = f"# More data like {interaction_source.kind} log {days[0]}..{days[-1]}: make run CONFIG={yaml_path}\n"
         temporary.write_text(header + yaml.safe_dump(run_config(fit, config.seed, config.scale_users), sort_keys=False))
