@@ -1,7 +1,8 @@
 """Measure seed 001's targets on a window of `sliding_window_features`, as `patterns.py` does for seed 000.
 
-Each function returns a `PatternResult` (measured value, target, verdict, details); the asset
-check `sliding_window_features_targets` reports it, the tests assert it. Both targets concern
+Each function returns a `PatternResult` (measured value, target, verdict, details); the checks
+`positive_share` and `profiles_present`, computed in the `sliding_window_features` step, report
+it, the tests assert it. Both targets concern
 the simulation's behaviour model: a real action log owes nothing to them.
 """
 

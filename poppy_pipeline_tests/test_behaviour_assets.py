@@ -19,7 +19,6 @@ from poppy_pipeline.defs.simulated_interactions import simulated_interactions
 from poppy_pipeline.defs.sliding_window_features import (
     TARGET_CHECKS,
     sliding_window_features,
-    sliding_window_features_targets,
 )
 from poppy_pipeline.defs.users import users
 from poppy_pipeline.session_simulation import simulate_sessions
@@ -28,7 +27,7 @@ from poppy_pipeline.windows import WINDOW_COLUMNS
 
 from .conftest import WINDOW
 
-BEHAVIOUR = [session_actions, sliding_window_features, sliding_window_features_targets]
+BEHAVIOUR = [session_actions, sliding_window_features]
 ALL = [celestial_objects, users, simulated_interactions, *BEHAVIOUR]
 DAYS = WINDOW[-7:]
 RANGE = {"dagster/asset_partition_range_start": str(DAYS[0]), "dagster/asset_partition_range_end": str(DAYS[-1])}
