@@ -13,7 +13,7 @@ One simulated day (`bench_cli.DAY`) of about `--actions` browsing actions (defau
    (the project's `config/dagster.yaml`), checks included; with `--profile FILE` under cProfile;
 3. the pure core does the step's work on the same files in a child process pinned to one core
    with single-threaded libraries (read the actions, traits and the day's plan, windows with the
-   oracle, the membership recount, the targets' measures, write the CSV), in CPU seconds.
+   oracle and the membership recount, the targets' measures, write the CSV), in CPU seconds.
 
 Printed: the command's wall and CPU time, the step's time from the run's event log, windows/s of
 each, and the core's parts. Goal (issue 14): ≥ 200,000 windows/s through the CLI, the step within
@@ -103,8 +103,9 @@ def core_parts(outputs: str, settings: dict) -> dict:
     from poppy_pipeline import tables
     from poppy_pipeline.behaviour import BehaviourSettings, draw_traits
     from poppy_pipeline.oracle import recorded_day
+    from poppy_pipeline.window_membership import checked_windows
     from poppy_pipeline.window_targets import positive_share, profiles_present
-    from poppy_pipeline.windows import WindowSpec, membership_problems, recorded_windows
+    from poppy_pipeline.windows import WindowSpec
 
     folder, parts = Path(outputs), {}
 
@@ -124,9 +125,10 @@ def core_parts(outputs: str, settings: dict) -> dict:
         return recorded_day(BehaviourSettings(), seed, traits, interactions, date.fromisoformat(DAY))
 
     recorded = timed("traits and the day's plan", plan)
-    windows = timed("windows, 20 features, oracle, output frame", lambda: recorded_windows(actions, recorded))
-    problems = timed("windows_within_sessions", lambda: membership_problems(actions, windows, WindowSpec()))
-    assert not any(problems.values()), problems
+    name = "sort, windows, 20 features, oracle, output frame, windows_within_sessions"
+    checked = timed(name, lambda: checked_windows(actions, WindowSpec(), recorded))
+    assert not any(checked.problems.values()), checked.problems
+    windows = checked.frame
     targets = "targets (bootstrap over users, profiles)"
     timed(targets, lambda: (positive_share(windows), profiles_present(windows, users)))
     timed("write the CSV", lambda: tables.write_csv(windows, io.BytesIO()))
