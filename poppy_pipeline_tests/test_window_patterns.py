@@ -167,6 +167,8 @@ def test_unknown_and_missing_objects_and_users(month):
     settings, days, users, objects = month
     broken = [day.copy() for day in days]
     broken[1].loc[:4, "Object_ID"] = 10_000  # not in the catalog, twice the same pair on two days
+    stars = objects.loc[objects["Object_Type"] == "Star", "Object_ID"]
+    broken[1].loc[5:9, ["Object_Type", "Object_ID"]] = ["Star", stars.max() + 1]  # just past the stars
     broken[3].loc[:4, "Object_ID"] = 10_000
     broken[3]["Object_Type"] = broken[3]["Object_Type"].astype(object)
     broken[3].loc[5:7, "Object_Type"] = "Comet"
@@ -248,3 +250,10 @@ def test_users_and_objects_in_another_order():
     shuffled_users = users.sample(frac=1, random_state=1).reset_index(drop=True)
     shuffled_objects = objects.sample(frac=1, random_state=2).reset_index(drop=True)
     assert_accumulates_like_the_concatenation(settings, days, shuffled_users, shuffled_objects)
+
+
+def test_aware_timestamps(month):
+    """Hours are local to the timestamps' zone; sign-up and the last day compare UTC days."""
+    settings, days, users, objects = month
+    aware = [day.assign(Timestamp=day["Timestamp"].dt.tz_localize("UTC").dt.tz_convert("Asia/Tokyo")) for day in days]
+    assert_accumulates_like_the_concatenation(settings, aware, users, objects)
