@@ -49,16 +49,7 @@ def simulated(events_per_day: int, days: int) -> tuple[SimulationSettings, list,
 
 def at_once(settings, days, users, objects) -> dict:
     window = pd.concat(days, ignore_index=True) if len(days) > 1 else days[0]
-    return {
-        "integrity": reference.integrity(window, users, objects),
-        "type_mix": reference.type_mix(window, settings),
-        "rating_distribution": reference.rating_distribution(window),
-        "rating_bias_correlation": reference.rating_bias_correlation(window, users),
-        "preferred_type_share": reference.preferred_type_share(window, users, settings),
-        "repeat_share": reference.repeat_share(window, EXPECTED_REPEATS),
-        "activity_concentration": reference.concentration(window, users, objects),
-        "evening_peak": reference.hour_profile(window),
-    }
+    return reference.measure_window(window, settings, users, objects, EXPECTED_REPEATS)
 
 
 def by_day(settings, days, users, objects) -> dict:

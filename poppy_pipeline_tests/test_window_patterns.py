@@ -29,16 +29,7 @@ BIGGER = {"num_users": 2_000, "interactions_per_day": 8_000}
 
 
 def measured_at_once(settings, window: pd.DataFrame, users, objects, check_signup: bool = True) -> dict:
-    return {
-        "integrity": reference.integrity(window, users, objects, check_signup=check_signup),
-        "type_mix": reference.type_mix(window, settings),
-        "rating_distribution": reference.rating_distribution(window),
-        "rating_bias_correlation": reference.rating_bias_correlation(window, users),
-        "preferred_type_share": reference.preferred_type_share(window, users, settings),
-        "repeat_share": reference.repeat_share(window, EXPECTED_REPEATS),
-        "activity_concentration": reference.concentration(window, users, objects),
-        "evening_peak": reference.hour_profile(window),
-    }
+    return reference.measure_window(window, settings, users, objects, EXPECTED_REPEATS, check_signup)
 
 
 def measured_by_day(settings, days: list[pd.DataFrame], users, objects, check_signup: bool = True) -> dict:
@@ -49,16 +40,7 @@ def measured_by_day(settings, days: list[pd.DataFrame], users, objects, check_si
 
 
 def measured_by_wrappers(settings, window: pd.DataFrame, users, objects) -> dict:
-    return {
-        "integrity": patterns.integrity(window, users, objects),
-        "type_mix": patterns.type_mix(window, settings),
-        "rating_distribution": patterns.rating_distribution(window),
-        "rating_bias_correlation": patterns.rating_bias_correlation(window, users),
-        "preferred_type_share": patterns.preferred_type_share(window, users, settings),
-        "repeat_share": patterns.repeat_share(window, EXPECTED_REPEATS),
-        "activity_concentration": patterns.concentration(window, users, objects),
-        "evening_peak": patterns.hour_profile(window),
-    }
+    return reference.measure_window(window, settings, users, objects, EXPECTED_REPEATS, measures=patterns)
 
 
 def plain(value):
