@@ -2,45 +2,67 @@
 
 Each function returns a `PatternResult` (measured value, target, verdict, details); the checks
 `positive_share` and `profiles_present`, computed in the `sliding_window_features` step, report
-it, the tests assert it. Both targets concern
-the simulation's behaviour model: a real action log owes nothing to them.
+it, the tests assert it. Both targets concern the simulation's behaviour model: a real action
+log owes nothing to them. Both need only each user's count of windows and of positive ones, so
+`WindowTargets` adds a window's days up one at a time (memory of its users, not of its windows);
+the functions on one frame are that accumulator given a single day.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from poppy_pipeline.patterns import PatternResult
 from poppy_pipeline.profiles import PROFILE_NAMES
-from poppy_pipeline.user_bootstrap import positive_share_interval
+from poppy_pipeline.user_bootstrap import positive_share_interval_of_users
 
 POSITIVE_SHARE_RANGE = (0.04, 0.08)
 
 
-def positive_share(windows: pd.DataFrame) -> PatternResult:
-    """6% ± 2 points of windows positive, unless the window cannot tell: its interval over users overlaps 4-8%.
+class WindowTargets:
+    """Each user's windows and positive windows over the days given to `add_day` (any order)."""
 
-    The interval is a bootstrap over users, since a user's windows are not independent.
-    """
-    interval = positive_share_interval(windows["Label"], windows["User_ID"])
-    low, high = POSITIVE_SHARE_RANGE
-    return PatternResult(
-        "positive_share",
-        interval.overlaps(low, high),
-        interval.share if interval.windows else 0.0,
-        f"{low:.2f}..{high:.2f} may hold the share",
-        {
-            "interval": [interval.low, interval.high] if interval.windows else [],
-            "interval_method": f"{interval.level:.0%} percentile interval, {interval.resamples} bootstrap"
-            f" resamples of {interval.users} users",
-        },
-    )
+    def __init__(self) -> None:
+        self.per_user = pd.DataFrame({"windows": pd.Series([], dtype=np.int64), "positives": []})
+
+    def add_day(self, windows: pd.DataFrame) -> None:
+        """Count one day's windows (0/1 labels: sums of them are exact in any order)."""
+        if not len(windows):
+            return
+        labels = windows["Label"].to_numpy(dtype=np.float64)
+        day = pd.DataFrame({"windows": 1, "positives": labels}).groupby(windows["User_ID"].to_numpy()).sum()
+        merged = self.per_user.add(day, fill_value=0)
+        self.per_user = merged.astype({"windows": np.int64})
+
+    def positive_share(self) -> PatternResult:
+        """6% ± 2 points of windows positive, unless the window cannot tell: its interval over users
+        overlaps 4-8%. The interval is a bootstrap over users, since a user's windows are not independent."""
+        per_user = self.per_user.sort_index()
+        interval = positive_share_interval_of_users(
+            per_user.index.to_numpy(), per_user["windows"].to_numpy(), per_user["positives"].to_numpy()
+        )
+        low, high = POSITIVE_SHARE_RANGE
+        return PatternResult(
+            "positive_share",
+            interval.overlaps(low, high),
+            interval.share if interval.windows else 0.0,
+            f"{low:.2f}..{high:.2f} may hold the share",
+            {
+                "interval": [interval.low, interval.high] if interval.windows else [],
+                "interval_method": f"{interval.level:.0%} percentile interval, {interval.resamples} bootstrap"
+                f" resamples of {interval.users} users",
+            },
+        )
+
+    def profiles_present(self, users: pd.DataFrame) -> PatternResult:
+        """Every browsing profile that has users has windows."""
+        return _profiles_present(self.per_user.index, users)
 
 
-def profiles_present(windows: pd.DataFrame, users: pd.DataFrame) -> PatternResult:
-    """Every browsing profile that has users has windows."""
+def _profiles_present(user_ids: pd.Index | np.ndarray, users: pd.DataFrame) -> PatternResult:
     expected = [p for p in PROFILE_NAMES if (users["Profile"] == p).any()]
-    present = set(users.set_index("User_ID")["Profile"].reindex(pd.unique(windows["User_ID"])).dropna())
+    present = set(users.set_index("User_ID")["Profile"].reindex(user_ids).dropna())
     missing = [p for p in expected if p not in present]
     return PatternResult(
         "profiles_present",
@@ -49,3 +71,19 @@ def profiles_present(windows: pd.DataFrame, users: pd.DataFrame) -> PatternResul
         f"all of {expected}",
         {"missing": missing},
     )
+
+
+def _one_day(windows: pd.DataFrame) -> WindowTargets:
+    targets = WindowTargets()
+    targets.add_day(windows)
+    return targets
+
+
+def positive_share(windows: pd.DataFrame) -> PatternResult:
+    """`WindowTargets.positive_share` of one frame of windows."""
+    return _one_day(windows).positive_share()
+
+
+def profiles_present(windows: pd.DataFrame, users: pd.DataFrame) -> PatternResult:
+    """`WindowTargets.profiles_present` of one frame of windows (their users; labels not needed)."""
+    return _profiles_present(pd.unique(windows["User_ID"]), users)
