@@ -10,26 +10,29 @@ import pandas as pd
 import pytest
 
 from poppy_pipeline import tables, user_bootstrap, window_targets
-from poppy_pipeline.behaviour import ACTIONS, BehaviourSettings
+from poppy_pipeline.behaviour import ACTIONS, BehaviourSettings, draw_traits
 from poppy_pipeline.interactions import simulate_day
+from poppy_pipeline.oracle import ranking_auc, recorded_day
 from poppy_pipeline.session_measures import ActionTotals
 from poppy_pipeline.session_simulation import simulate_sessions
 from poppy_pipeline.settings import SimulationSettings
-from poppy_pipeline.window_targets import WindowTargets
-from poppy_pipeline.windows import extract_windows
+from poppy_pipeline.window_targets import WindowSummary, WindowTargets
+from poppy_pipeline.windows import recorded_windows
 
 from . import target_reference as reference
 from .conftest import WINDOW, make_model
 
 
 def simulated_days(seed: int, days: int) -> tuple[list[pd.DataFrame], list[pd.DataFrame], pd.DataFrame]:
-    """Each day's actions and windows (the oracle is not needed here)."""
+    """Each day's actions and windows, with the oracle."""
     model, _objects, users = make_model(SimulationSettings(seed=seed))
+    behaviour, traits = BehaviourSettings(), draw_traits(seed, users)
     actions, windows = [], []
     for day in WINDOW[-days:]:
-        made = simulate_sessions(BehaviourSettings(), seed, users, simulate_day(model, day), day).actions
+        interactions = simulate_day(model, day)
+        made = simulate_sessions(behaviour, seed, users, interactions, day).actions
         actions.append(made)
-        windows.append(extract_windows(made))
+        windows.append(recorded_windows(made, recorded_day(behaviour, seed, traits, interactions, day)))
     return actions, windows, users
 
 
@@ -139,3 +142,55 @@ def test_a_day_spanning_session_counts_once():
     first = pd.DataFrame({"Session_ID": [7, 7, 8], "Action": ["focus_window"] * 3})
     second = pd.DataFrame({"Session_ID": [8, 9], "Action": ["close_tab"] * 2})
     assert session_summary_by_day([first, second])["sessions"] == 3
+
+
+def summary_at_once(windows: pd.DataFrame, users: pd.DataFrame, simulated: bool) -> dict:
+    """What `sliding_window_features` put in its metadata from the concatenated window."""
+    labels = windows["Label"].to_numpy()
+    found = {"windows": len(windows), "positive_share": float(labels.mean()) if len(labels) else 0.0}
+    if simulated and len(labels) and 0 < labels.sum() < len(labels):
+        oracle = windows["Oracle_Probability"].to_numpy(float)
+        found["mean_oracle_probability"] = float(oracle.mean())
+        found["oracle_auc"] = ranking_auc(labels, oracle)
+        profiles = windows["User_ID"].map(users.set_index("User_ID")["Profile"]).rename("Profile")
+        by_profile = windows.groupby(profiles).agg(
+            windows=("Label", "size"), positive_share=("Label", "mean"), mean_oracle=("Oracle_Probability", "mean")
+        )
+        found["by_profile"] = by_profile.round(4).reset_index()
+    return found
+
+
+def summary_by_day(days: list[pd.DataFrame], users: pd.DataFrame, simulated: bool) -> dict:
+    summary = WindowSummary(users, simulated)
+    for day in days:
+        summary.add_day(day)
+    return summary.metadata()
+
+
+def assert_summaries_agree(days: list[pd.DataFrame], users: pd.DataFrame, simulated: bool = True) -> None:
+    expected = summary_at_once(concatenated(days), users, simulated)
+    got = summary_by_day(days, users, simulated)
+    assert got.keys() == expected.keys()
+    for name in ("windows", "positive_share", "oracle_auc"):  # counts and ranks: exactly
+        assert got.get(name) == expected.get(name), name
+    if "by_profile" in expected:
+        assert got["mean_oracle_probability"] == pytest.approx(expected["mean_oracle_probability"], rel=1e-12)
+        pd.testing.assert_frame_equal(got["by_profile"], expected["by_profile"])
+
+
+def test_the_windows_summary_adds_up_day_by_day(days):
+    _, windows, users = days
+    assert_summaries_agree(windows, users)
+    assert_summaries_agree(windows[::-1], users)
+    assert_summaries_agree(windows, users, simulated=False)
+    assert "oracle_auc" in summary_by_day(windows, users, True)
+
+
+def test_the_summary_with_tied_scores_unknown_users_and_empty_days(days):
+    _, windows, users = days
+    tied = [day.assign(Oracle_Probability=day["Oracle_Probability"].round(2)) for day in windows]
+    tied[1].loc[:20, "User_ID"] = 99_999  # no profile: left out of the table, counted in the totals
+    assert_summaries_agree([tied[0].iloc[:0], *tied, tied[0].iloc[:0]], users)
+    one_label = [day.assign(Label=0) for day in windows]
+    assert_summaries_agree(one_label, users)
+    assert "oracle_auc" not in summary_by_day(one_label, users, True)
