@@ -15,7 +15,10 @@ For each: the command's wall and CPU time, then every step's time read from the 
 core benchmark at the same volume: generate, check and write the same files) and their ratio.
 Steps without a core counterpart here show "–". Goals (issue 14): `make run` ≤ 20 s wall on
 2 cores, the day ≥ 1,000,000 events/s through the CLI, every step within 2× of its core figure.
-The machine's load average is printed: on a shared machine, wall times grow with it.
+The machine's load average is printed: on a shared machine, wall times grow with it. Each
+instance gets the project's `config/dagster.yaml`, as `make run` gives its own. After the day, the
+start-up floor: `import poppy_pipeline.definitions`, and Dagster's CLI materializing three trivial
+assets with the same instance settings and executor (what no change to this project can remove).
 """
 
 from __future__ import annotations
