@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_cli import BIN, DAY, REPO, run_scenario  # the sibling script: the same command timing
+from bench_cli import BIN, DAY, run_scenario  # the sibling script: the same command timing
 from bench_simulation import run_child_json  # one core, single-threaded libraries
 
 GOAL_WINDOWS_PER_S = 200_000
@@ -81,11 +81,11 @@ def prepare_upstream(data: Path, settings: dict) -> Path:
 
 
 def time_step(data: Path, config: Path, profile: Path | None) -> dict:
-    """The timed command: a fresh instance (the project's dagster.yaml), the upstream day's outputs folder."""
+    """The timed command: a fresh instance (`run_scenario` gives it the project's dagster.yaml), the
+    upstream day's outputs folder."""
     run = data / "run"
     shutil.rmtree(run, ignore_errors=True)
-    (run / "dagster_home").mkdir(parents=True)
-    shutil.copy(REPO / "config" / "dagster.yaml", run / "dagster_home" / "dagster.yaml")
+    run.mkdir()
     (run / "outputs").symlink_to(data / "outputs")
     return run_scenario(STEP, materialize_command(STEP, config, profile), run, {})
 
