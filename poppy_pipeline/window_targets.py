@@ -93,9 +93,10 @@ class WindowSummary:
     """`sliding_window_features`' summary of its window (windows, positive share, and on simulated
     actions the oracle's mean and AUC and a table by profile) from days added one at a time.
 
-    Counts and sums, and the oracle's distinct values with their windows and positives: the
-    AUC's average ranks need nothing else, so it equals `oracle.ranking_auc` of the whole window
-    bit for bit. The means sum day by day (within 1e-12 relative of one pass over the window).
+    Counts and sums, and the oracle's values of the positive and of the other windows, each sorted
+    (8 bytes a window, not the window's 25 columns): the AUC counts, for each positive, the others
+    below it and half those tied, exactly, so it equals `oracle.ranking_auc` of the whole window bit
+    for bit. The means sum day by day (within 1e-12 relative of one pass over the window).
     """
 
     def __init__(self, users: pd.DataFrame, simulated: bool) -> None:
@@ -103,8 +104,8 @@ class WindowSummary:
         self.simulated = simulated
         self.windows = self.positives = 0
         self.oracle_sum = 0.0
-        self.scores = np.empty(0, dtype=np.float64)  # distinct oracle values, ascending
-        self.score_counts = np.empty((2, 0), dtype=np.int64)  # windows, positives per value
+        self.negative_scores = np.empty(0, dtype=np.float64)  # oracle values, ascending
+        self.positive_scores = np.empty(0, dtype=np.float64)
         self.by_profile = pd.DataFrame({"windows": pd.Series([], dtype=np.int64), "positives": [], "oracle": []})
 
     def add_day(self, windows: pd.DataFrame) -> None:
@@ -117,20 +118,12 @@ class WindowSummary:
             return
         oracle = windows["Oracle_Probability"].to_numpy(float)
         self.oracle_sum += float(oracle.sum())
-        self._add_scores(oracle, labels)
+        positive = labels == 1
+        self.positive_scores = np.sort(np.concatenate((self.positive_scores, oracle[positive])))
+        self.negative_scores = np.sort(np.concatenate((self.negative_scores, oracle[~positive])))
         profiles = windows["User_ID"].map(self.profiles).to_numpy()
         day = pd.DataFrame({"windows": 1, "positives": labels, "oracle": oracle}).groupby(profiles).sum()
         self.by_profile = self.by_profile.add(day, fill_value=0).astype({"windows": np.int64})
-
-    def _add_scores(self, oracle: np.ndarray, labels: np.ndarray) -> None:
-        scores = np.concatenate((self.scores, oracle))
-        windows = np.concatenate((self.score_counts[0], np.ones(len(oracle), dtype=np.int64)))
-        positives = np.concatenate((self.score_counts[1], labels))
-        order = np.argsort(scores, kind="stable")
-        scores = scores[order]
-        starts = np.flatnonzero(np.r_[True, scores[1:] != scores[:-1]])  # as ranking_auc groups ties
-        self.scores = scores[starts]
-        self.score_counts = np.add.reduceat(np.stack((windows[order], positives[order])), starts, axis=1)
 
     def metadata(self) -> dict:
         """`windows`, `positive_share`; on simulated actions with both labels, `mean_oracle_probability`,
@@ -151,11 +144,9 @@ class WindowSummary:
         return found
 
     def oracle_auc(self) -> float:
-        """The Mann-Whitney AUC with average ranks for ties, as `oracle.ranking_auc` computes it."""
-        sizes, positives = self.score_counts
-        starts = np.cumsum(sizes) - sizes
-        average_rank = starts + (sizes + 1) / 2
-        rank_sum = float((average_rank * positives).sum())
-        n_positive = int(positives.sum())
-        n_negative = int(sizes.sum()) - n_positive
-        return (rank_sum - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative)
+        """The Mann-Whitney AUC, ties counting one half: `ranking_auc`'s numerator (its rank sum less
+        n(n + 1)/2, exact in floats) is this count, so the quotient is the same float."""
+        below = np.searchsorted(self.negative_scores, self.positive_scores, side="left")
+        tied = np.searchsorted(self.negative_scores, self.positive_scores, side="right") - below
+        twice_pairs_won = 2 * int(below.sum()) + int(tied.sum())
+        return (twice_pairs_won / 2) / (len(self.positive_scores) * len(self.negative_scores))
