@@ -1,18 +1,22 @@
 """Seed 000's pattern checks: the per-day accumulator against measuring the concatenated window.
 
     .venv/bin/python benchmarks/bench_window_patterns.py [--day-events 5e6] [--days 30 --per-day 2e5]
+        [--streamed-days 30 --streamed-per-day 1e6]
 
 Two windows, simulated first (not timed): one day of `--day-events` interactions (5 per user,
 everyone signed up), and `--days` days of `--per-day`. "at once" is what `simulated_interactions`
 did before issue 14: concatenate the days, then the eight measures of the pattern reference;
 "by day" is `WindowPatterns.add_day` per day and `results`. Best of `--repeats` runs (the machine
-is shared); the load average is printed beside the figures.
+is shared); the load average is printed beside the figures. `--streamed-days` then times the
+accumulator alone on a window too big to hold (each day simulated, added and dropped) and prints
+its state's size and the process's peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import time
 from datetime import date, timedelta
@@ -74,6 +78,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--per-day", type=float, default=2e5)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--streamed-days", type=int, default=0, help="then the accumulator alone on N days")
+    parser.add_argument("--streamed-per-day", type=float, default=1e6)
     options = parser.parse_args()
     print("| window | events | at once (s) | by day (s) | by day, events/s | load average before |")
     print("|---|---:|---:|---:|---:|---|")
@@ -87,6 +93,30 @@ def main() -> None:
         label = f"{count} day{'s' if count > 1 else ''} of {per_day:,}{'' if same else ' (RESULTS DIFFER)'}"
         print(f"| {label} | {events:,} | {old:.2f} | {new:.2f} | {events / new:,.0f} | {load} |", flush=True)
         del days
+    if options.streamed_days:
+        streamed(options.streamed_days, int(options.streamed_per_day))
+
+
+def streamed(count: int, per_day: int) -> None:
+    """The accumulator alone on a window too big to hold: each day simulated, added, dropped."""
+    settings, _, users, objects = simulated(per_day, 0)
+    model = build_model(settings, objects, users)
+    patterns, spent, events = WindowPatterns(settings, users, objects), 0.0, 0
+    for offset in range(count):
+        day = simulate_day(model, FIRST_DAY + timedelta(days=offset))
+        started = time.perf_counter()
+        patterns.add_day(day)
+        spent += time.perf_counter() - started
+        events += len(day)
+    started = time.perf_counter()
+    patterns.results(EXPECTED_REPEATS)
+    spent += time.perf_counter() - started
+    megabytes = patterns.state_nbytes() / 1e6
+    print(
+        f"\n{count} days of {per_day:,} streamed ({events:,} events): add_day + results {spent:.1f} s"
+        f" ({events / spent:,.0f} events/s), state {megabytes:.0f} MB ({len(patterns.keys):,} distinct keys),"
+        f" peak RSS of the process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
 
 
 if __name__ == "__main__":
