@@ -83,11 +83,12 @@ def main() -> None:
     parser.add_argument("--streamed-days", type=int, default=0, help="then the accumulator alone on N days")
     parser.add_argument("--streamed-per-day", type=float, default=1e6)
     options = parser.parse_args()
-    print("| window | events | at once: wall, CPU (s) | by day: wall, CPU (s) | by day, events/CPU s | load average |")
-    print("|---|---:|---:|---:|---:|---|")
-    for count, per_day in ((1, int(options.day_events)), (options.days, int(options.per_day))):
-        if not count * per_day:
-            continue
+    windows = [(count, per_day) for count, per_day in ((1, options.day_events), (options.days, options.per_day))]
+    windows = [(count, int(per_day)) for count, per_day in windows if count * per_day]
+    if windows:
+        print("| window | events | at once: wall, CPU (s) | by day: wall, CPU (s) | by day, events/CPU s | load |")
+        print("|---|---:|---:|---:|---:|---|")
+    for count, per_day in windows:
         settings, days, users, objects = simulated(per_day, count)
         events = sum(len(day) for day in days)
         load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
