@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -48,6 +49,8 @@ DEFAULTS = {
     "POPPY_CLUSTER_UI_PORT": "3001",
     "POPPY_CELERY_WORKERS": "2",
     "POPPY_BACKFILL_DAYS_PER_RUN": "7",
+    "POPPY_DEQUEUE_SECONDS": "5",  # how often the daemon starts queued runs (Dagster's default)
+    "POPPY_DAEMON_PASS_SECONDS": "",  # the backfill daemon's pass when set (cluster/daemon.py); else 30 s
     "POPPY_DATA_DIR": str(REPO / "data" / "outputs"),
 }
 SECRETS = ("POPPY_PG_PASSWORD", "POPPY_AMQP_PASSWORD")
@@ -282,13 +285,8 @@ def _rabbitmq_env(env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def rabbitmq_up(env: dict[str, str]) -> None:
-    rabbitmq_start(env)
-    wait_for_port(int(env["POPPY_AMQP_PORT"]), "RabbitMQ", Path(env["POPPY_CLUSTER_DIR"]) / "logs" / "rabbitmq.log")
-
-
 def rabbitmq_start(env: dict[str, str]) -> None:
-    """Start RabbitMQ without waiting for it (its Erlang VM boots while Postgres starts)."""
+    """Start RabbitMQ without waiting for it (its Erlang VM boots while Postgres and Dagster start)."""
     rabbit = _rabbitmq_env(env)
     base = Path(rabbit["HOME"])
     for sub in ("mnesia", "log"):
@@ -324,13 +322,19 @@ def dagster_up(env: dict[str, str]) -> None:
     shutil.copyfile(HERE / "dagster.yaml", home / "dagster.yaml")
     Path(env["POPPY_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     workspace = str(HERE / "workspace.yaml")
-    spawn(env, "daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace])
+    daemon = (
+        [sys.executable, str(HERE / "daemon.py")] if env["POPPY_DAEMON_PASS_SECONDS"] else [str(BIN / "dagster-daemon")]
+    )
+    spawn(env, "daemon", [*daemon, "run", "-w", workspace])
     # What `dagster-celery worker start -A dagster_celery.app` runs, with the settings of
-    # cluster/dagster_celery_config.py; one step at a time per worker.
+    # cluster/dagster_celery_config.py and the code location loaded at start (cluster/poppy_worker.py);
+    # one step at a time per worker.
     for number in range(1, int(env["POPPY_CELERY_WORKERS"]) + 1):
         spawn(env, f"worker{number}",
-              [str(BIN / "celery"), "-A", "dagster_celery.app", "worker", "-n", f"worker{number}@%h", "-Q", "dagster",
-               "--concurrency", "1", "--prefetch-multiplier", "1", "--loglevel", "INFO"],
+              [str(BIN / "celery"), "-A", "poppy_worker", "worker", "-n", f"worker{number}@%h", "-Q", "dagster",
+               "--concurrency", "1", "--prefetch-multiplier", "1", "--loglevel", "INFO",
+               # No worker-to-worker chatter: at start (mingle), nor after (gossip, event heartbeats).
+               "--without-mingle", "--without-gossip", "--without-heartbeat"],
               {"PYTHONPATH": str(HERE)})  # fmt: skip
     port = env["POPPY_CLUSTER_UI_PORT"]
     spawn(env, "webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", port, "-w", workspace])
@@ -360,8 +364,8 @@ def up() -> dict[str, str]:
     env = settings()
     rabbitmq_start(env)
     postgres_up(env)
-    rabbitmq_up(env)
-    dagster_up(env)
+    dagster_up(env)  # the workers connect to the broker once it listens
+    wait_for_port(int(env["POPPY_AMQP_PORT"]), "RabbitMQ", Path(env["POPPY_CLUSTER_DIR"]) / "logs" / "rabbitmq.log")
     print(f"cluster up: UI http://127.0.0.1:{env['POPPY_CLUSTER_UI_PORT']}, files in {env['POPPY_DATA_DIR']},")
     print(f'  logs in {env["POPPY_CLUSTER_DIR"]}/logs; CLI: eval "$(python cluster/cluster.py env)"')
     return env
@@ -370,8 +374,8 @@ def up() -> dict[str, str]:
 def down() -> None:
     env = settings()
     stop(env, *dagster_names(env))
-    rabbitmq_down(env)
-    postgres_down(env)
+    with ThreadPoolExecutor() as pool:  # independent of each other once Dagster's processes are gone
+        list(pool.map(lambda stop_server: stop_server(env), [rabbitmq_down, postgres_down]))
     print("cluster down")
 
 

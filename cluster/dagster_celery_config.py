@@ -13,3 +13,5 @@ result_backend = "rpc://"
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
+# cluster.py starts the workers while RabbitMQ boots: they retry until it listens.
+broker_connection_retry_on_startup = True

@@ -302,6 +302,10 @@ def cluster() -> Iterator[Cluster]:
         "POPPY_OBJECTS_DIR": str(folder / "no_objects"),
         "POPPY_BACKFILL_DAYS_PER_RUN": "3",
         "POPPY_CLUSTER_STOP_SECONDS": "5",  # at the end of the session, nothing is left to finish
+        # The daemon starts queued runs every second and evaluates backfills every 2 s (not 5 and 30):
+        # the tests wait on runs, not on the daemon's clock.
+        "POPPY_DEQUEUE_SECONDS": "1",
+        "POPPY_DAEMON_PASS_SECONDS": "2",
         # A small world for runs without run config (the schedule's, the UI's launches).
         "POPPY_NUM_USERS": CLUSTER_USERS,
         "POPPY_SEED": CLUSTER_SEED,

@@ -174,10 +174,9 @@ def test_postgres_stopped_mid_run_fails_cleanly_and_the_same_command_then_comple
         output, _ = process.communicate(timeout=120)
     finally:
         process.kill()
-        cluster.command("up")  # Postgres back, and any process that the outage stopped
         # The daemon's code location, reloaded during the outage, failed to load and stays so until
         # its next refresh (every 60 s); backfills and schedules evaluated meanwhile fail. A restart
-        # loads it now.
+        # loads it now: stopped here, it starts again with Postgres and any process the outage stopped.
         cluster.stop_daemon()
         cluster.command("up")
         cluster.wait_until_answering()

@@ -88,7 +88,7 @@ def make_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=5)  # its throwaway instance needs no orderly shutdown
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
 
@@ -124,12 +124,26 @@ def wait_for_http(url: str, timeout: float) -> None:
             time.sleep(0.5)
 
 
+@pytest.fixture(scope="module")
+def cluster_week(cluster: Webserver) -> Iterator[WeekRun]:
+    """WEEK_RUN into the cluster's instance, started (not awaited)."""
+    week = WeekRun(cluster)
+    yield week
+    week.process.kill()
+
+
 @pytest.fixture(params=["make_ui", "cluster"])
 def server(request: pytest.FixtureRequest) -> Webserver:
-    """Each server, with WEEK_RUN materialized into its instance by the CLI."""
+    """Each server, with WEEK_RUN materialized into its instance by the CLI. The cluster's week starts
+    with `make_ui`'s when the session runs both (the cluster's own tests have run by then)."""
+    if request.param == "make_ui" and any(
+        getattr(item, "callspec", None) and item.callspec.params.get("server") == "cluster"
+        for item in request.session.items
+    ):
+        request.getfixturevalue("cluster_week")
     webserver: Webserver = request.getfixturevalue(request.param)
     if request.param == "cluster":
-        WeekRun(webserver).wait()
+        request.getfixturevalue("cluster_week").wait()
     return webserver
 
 
