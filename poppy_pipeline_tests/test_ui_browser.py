@@ -124,26 +124,12 @@ def wait_for_http(url: str, timeout: float) -> None:
             time.sleep(0.5)
 
 
-@pytest.fixture(scope="module")
-def cluster_week(cluster: Webserver) -> Iterator[WeekRun]:
-    """WEEK_RUN into the cluster's instance, started (not awaited)."""
-    week = WeekRun(cluster)
-    yield week
-    week.process.kill()
-
-
 @pytest.fixture(params=["make_ui", "cluster"])
 def server(request: pytest.FixtureRequest) -> Webserver:
-    """Each server, with WEEK_RUN materialized into its instance by the CLI. The cluster's week starts
-    with `make_ui`'s when the session runs both (the cluster's own tests have run by then)."""
-    if request.param == "make_ui" and any(
-        getattr(item, "callspec", None) and item.callspec.params.get("server") == "cluster"
-        for item in request.session.items
-    ):
-        request.getfixturevalue("cluster_week")
+    """Each server, with WEEK_RUN materialized into its instance by the CLI."""
     webserver: Webserver = request.getfixturevalue(request.param)
     if request.param == "cluster":
-        request.getfixturevalue("cluster_week").wait()
+        WeekRun(webserver).wait()
     return webserver
 
 
