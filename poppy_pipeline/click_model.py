@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from poppy_pipeline.randomness import stream
+from poppy_pipeline.window_codes import sorted_unique
 from poppy_pipeline.windows import FEATURE_NAMES, WindowSpec
 
 # scikit-learn is imported where it is used: loading the definitions (every `dagster` command,
@@ -114,7 +115,7 @@ def feature_matrix(windows: pd.DataFrame) -> np.ndarray:
 
 def held_out_users(user_ids: np.ndarray, seed: int, share: float = HELD_OUT_SHARE) -> np.ndarray:
     """A fixed random `share` of the distinct users (at least one, never all), from the seed."""
-    users = np.unique(user_ids)
+    users = sorted_unique(np.asarray(user_ids))
     if len(users) < 2:
         raise ValueError(f"a held-out set of users needs at least 2 users, got {len(users)}")
     count = min(max(1, round(share * len(users))), len(users) - 1)
@@ -213,7 +214,7 @@ def train_and_evaluate(
     )
     report = evaluation_report(held_out, cv) | {
         "training_rows": len(train_y),
-        "training_users": len(np.unique(user_ids[~is_test])),
+        "training_users": len(sorted_unique(user_ids[~is_test])),
         "training_seconds": seconds,
         # Calibration in the large over every training user, each predicted by a model that never saw them.
         "cv_mean_prediction": float(out_of_fold.mean()),

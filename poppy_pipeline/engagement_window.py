@@ -25,6 +25,7 @@ from poppy_pipeline.engagement import (
     score_events,
     watch_seconds,
 )
+from poppy_pipeline.window_codes import sorted_unique
 
 OLDEST = np.iinfo(np.int64).min
 
@@ -51,7 +52,7 @@ class PairTotals:
         user_ids = interactions["User_ID"].to_numpy()
         self._add_users(pd.unique(user_ids))
         keys = np.searchsorted(self.users, user_ids).astype(np.int64) * len(self.objects) + rows
-        self._add_keys(np.unique(keys))
+        self._add_keys(sorted_unique(keys))
         cell = np.searchsorted(self.keys, keys)
         times = interactions["Timestamp"].to_numpy()
         self.time_dtype = self.time_dtype or times.dtype

@@ -29,6 +29,7 @@ from poppy_pipeline.estimators import (
     zipf_exponent,
 )
 from poppy_pipeline.settings import INTERACTION_TYPES, OBJECT_TYPES, SimulationSettings
+from poppy_pipeline.window_codes import sorted_unique
 
 # What other vocabularies mean in the simulation's (seed 002's events; the poppy/csv ones map to themselves).
 # The fit as written by the `simulation_fit` asset: the parameters (JSON) and a run config (YAML).
@@ -113,6 +114,7 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
     )
     sittings = _fit_sittings(put, cut.within_gaps)
     watch = _fit_watch(put, ordered, objects)
+    user_days = sorted_unique(seconds // 86_400 * len(counts) + user_codes)
     return {
         "window": {"first_day": days[0], "last_day": days[-1], "days": len(days)},
         "log": {"events": len(events), "active_users": len(counts), "objects": len(objects), "population": population},
@@ -121,7 +123,7 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
         "not_informed": {**NOT_INFORMED, **sittings, **watch},
         "measured": {
             "events_per_day": round(len(events) / len(days), 3),
-            "active_users_per_day": round(len(np.unique(seconds // 86_400 * len(counts) + user_codes)) / len(days), 3),
+            "active_users_per_day": round(len(user_days) / len(days), 3),
             "events_per_session": round(float(cut.sizes.mean()), 3),
             "active_share": round(activity.active_share, 4),
             "activity_log_likelihood": {

@@ -27,6 +27,7 @@ from poppy_pipeline.report import (
     top_objects,
     view_watch_ratios,
 )
+from poppy_pipeline.window_codes import sorted_unique
 
 QUANTILES = {"p25": 0.25, "p50": 0.5, "p75": 0.75, "p90": 0.9}
 
@@ -106,7 +107,7 @@ class ReportTotals:
             self.user_sums[line] += np.bincount(
                 codes, weights=np.where(engaging, np.nan_to_num(values), 0.0), minlength=n
             )
-        pairs = np.unique(codes[engaging].astype(np.int64) * len(self.objects) + rows[engaging])
+        pairs = sorted_unique(codes[engaging].astype(np.int64) * len(self.objects) + rows[engaging])
         self.engaged_pairs = np.insert(self.engaged_pairs, *new_keys(self.engaged_pairs, pairs))
 
     @property

@@ -56,6 +56,7 @@ class TextCodes:
 
 
 def sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """`np.unique(keys)` for numbers, by one sort: numpy 2.4's `np.unique` takes 0.6 s on a million wide int64 keys."""
     if len(keys) < 2 or (keys[1:] > keys[:-1]).all():  # already ascending: a simulated day's IDs
         return keys
     return _unique_of_sorted(np.sort(keys))
