@@ -14,12 +14,14 @@ import pandas as pd
 
 from poppy_pipeline import patterns
 from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.quarantine_checks import quarantine, quarantine_spec
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource, read_log_days, sentences
-from poppy_pipeline.interactions import build_model, simulate_day
+from poppy_pipeline.dagster_support.staged_days import DayStaging, StagedDay
+from poppy_pipeline.interactions import INTERACTION_COLUMNS, build_model, simulate_day
 from poppy_pipeline.repeats import expected_repeat_share, feasible_repeat_shares, revisit_probability
 from poppy_pipeline.settings import SimulationSettings
 
@@ -43,6 +45,25 @@ PATTERN_SPECS = window_check_specs(
 )
 
 
+class PatternWindow:
+    """The window's columns that seed 000's pattern measures read, gathered day by day (without
+    `Session_ID` and `Watch_Time_Sec`), so the step holds one whole day and these columns."""
+
+    COLUMNS = tuple(INTERACTION_COLUMNS[:7])  # seed 000's seven
+
+    def __init__(self) -> None:
+        self._days: list[pd.DataFrame] = []
+
+    def add(self, day: pd.DataFrame) -> None:
+        if len(day) or not self._days:  # a day without rows has no column types: kept only alone
+            self._days = [kept for kept in self._days if len(kept)]
+            self._days.append(day[[c for c in self.COLUMNS if c in day.columns]])
+
+    def frame(self) -> pd.DataFrame:
+        days, self._days = self._days, []
+        return pd.concat(days, ignore_index=True) if len(days) > 1 else days[0]
+
+
 @dg.asset(
     group_name="sources",
     kinds={"pandas", "csv"},
@@ -56,6 +77,7 @@ def simulated_interactions(
     simulation: SimulationResource,
     interaction_source: InteractionSourceResource,
     outputs: OutputsResource,
+    csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
     celestial_objects: pd.DataFrame,
     users: pd.DataFrame,
 ):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
@@ -70,29 +92,36 @@ def simulated_interactions(
     settings = interaction_source.simulation_settings(
         simulation.settings(), outputs.path()
     )  # fitted when simulating instead
-    if interaction_source.is_real:
-        with sentences():
-            days, metadata, intakes, accounting = read_log_days(
-                context, interaction_source, celestial_objects, users, keys
-            )
-    else:
-        days, metadata = _simulate(context, settings, celestial_objects, users, keys)
-        intakes, accounting = [], {}
-    counts, check = quarantine(
-        context,
-        "simulated_interactions",
-        intakes,
-        interaction_source.max_quarantine_share,
-        accounting,
-        outputs=outputs.path(),
-    )
-    patterns_checked = _pattern_checks(context, settings, interaction_source, days, celestial_objects, users)
+    window = PatternWindow()
+    # Each day is staged as it is made and only its pattern columns kept; the IO manager puts the
+    # staged days in place once the window's checks let them (an integrity failure discards them).
+    with csv_io_manager.staging("simulated_interactions") as staging:
+        if interaction_source.is_real:
+            with sentences():
+                days, metadata, intakes, accounting = read_log_days(
+                    context, interaction_source, celestial_objects, users, keys
+                )
+            staged = {key: _stage(staging, window, key, days.pop(key)) for key in keys}
+        else:
+            staged, metadata = _simulate(context, settings, celestial_objects, users, keys, staging, window)
+            intakes, accounting = [], {}
+        counts, check = quarantine(
+            context,
+            "simulated_interactions",
+            intakes,
+            interaction_source.max_quarantine_share,
+            accounting,
+            outputs=outputs.path(),
+        )
+        patterns_checked = _pattern_checks(
+            context, settings, interaction_source, window, keys, celestial_objects, users
+        )
     return dg.MaterializeResult(
-        value=days,
+        value=staged,
         metadata={
             "source": interaction_source.kind,
             **interaction_source.decision_metadata(),
-            "days": len(days),
+            "days": len(staged),
             "first_day": keys[0],
             "last_day": keys[-1],
             **metadata,
@@ -102,14 +131,26 @@ def simulated_interactions(
     )
 
 
-def _simulate(context, settings: SimulationSettings, objects: pd.DataFrame, users: pd.DataFrame, keys: list[str]):
+def _stage(staging: DayStaging, window: PatternWindow, key: str, frame: pd.DataFrame) -> StagedDay:
+    window.add(frame)
+    return staging.stage(key, frame)
+
+
+def _simulate(
+    context,
+    settings: SimulationSettings,
+    objects: pd.DataFrame,
+    users: pd.DataFrame,
+    keys: list[str],
+    staging: DayStaging,
+    window: PatternWindow,
+):
     model = build_model(settings, objects, users)
-    days: dict[str, pd.DataFrame] = {}
+    staged: dict[str, StagedDay] = {}
     for i, key in enumerate(keys, start=1):
-        frame = simulate_day(model, date.fromisoformat(key))
-        days[key] = frame
+        staged[key] = _stage(staging, window, key, simulate_day(model, date.fromisoformat(key)))
         if i == len(keys) or i % max(1, len(keys) // 10) == 0:
-            context.log.info(f"simulated {i}/{len(keys)} days (last: {key}, {len(frame)} interactions)")
+            context.log.info(f"simulated {i}/{len(keys)} days (last: {key}, {staged[key].rows} interactions)")
     last_day = date.fromisoformat(keys[-1])
     lowest, highest = feasible_repeat_shares(model, last_day)
     if not lowest <= settings.repeat_share <= highest:
@@ -122,33 +163,33 @@ def _simulate(context, settings: SimulationSettings, objects: pd.DataFrame, user
         "revisit_probability_last_day": revisit_probability(model, last_day),
         "reachable_repeat_share": f"{lowest:.3f}..{highest:.3f}",
     }
-    return days, metadata
+    return staged, metadata
 
 
 def _pattern_checks(
     context: dg.AssetExecutionContext,
     settings: SimulationSettings,
     interaction_source: InteractionSourceResource,
-    days: dict[str, pd.DataFrame],
+    window: PatternWindow,
+    keys: list[str],
     celestial_objects: pd.DataFrame,
     users: pd.DataFrame,
 ) -> list[dg.AssetCheckResult]:
-    """Seed 000's claims measured on the window in hand (not read back from the files).
+    """Seed 000's claims measured on the window's pattern columns (not read back from the files).
 
-    A failed integrity check fails the step before anything is written. Share tolerances widen
+    A failed integrity check fails the step before any day is put in place. Share tolerances widen
     to four standard errors on windows too small for the spec's own tolerance (a single
     scheduled day); on the default 30 days the spec's tolerances apply.
     """
-    keys = sorted(days)
-    frames = [days[k] for k in keys if len(days[k])]
-    window = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames or [days[keys[0]]])[0]
-    span = f"{keys[0]}..{keys[-1]} ({len(keys)} days, {len(window)} interactions)"
+    events = window.frame()
+    span = f"{keys[0]}..{keys[-1]} ({len(keys)} days, {len(events)} interactions)"
     if interaction_source.is_real:
         # A real log owes nothing to seed 000's claims; only its integrity is checked. Real users
         # may act before their recorded sign-up, so that rule is the simulation's alone.
-        results = {INTEGRITY: patterns.integrity(window, users, celestial_objects, check_signup=False)}
+        results = {INTEGRITY: patterns.integrity(events, users, celestial_objects, check_signup=False)}
     else:
-        results = _measure_patterns(settings, window, celestial_objects, users, keys)
+        results = _measure_patterns(settings, events, celestial_objects, users, keys)
+    del events
     if not results[INTEGRITY].passed:  # a generator bug or a broken log: nothing is written
         raise dg.Failure(f"simulated_interactions {span}: {results[INTEGRITY].describe()} {results[INTEGRITY].details}")
     selected = {key.name for key in context.selected_asset_check_keys}

@@ -10,16 +10,18 @@ guard each day (finite features, windows inside their sessions); seed 001's targ
 from datetime import date
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from poppy_pipeline.behaviour import TICK_MS, UserTraits, draw_traits
 from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table, plain_metadata
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
+from poppy_pipeline.dagster_support.staged_days import DayFiles
+from poppy_pipeline.day_tallies import FiniteTally, WindowColumns, add_counts
 from poppy_pipeline.oracle import ranking_auc, recorded_day
 from poppy_pipeline.session_simulation import unsimulable
 from poppy_pipeline.window_targets import positive_share, profiles_present
@@ -99,8 +101,9 @@ def sliding_window_features(
     config: SlidingWindowConfig,
     simulation: SimulationResource,
     action_source: ActionSourceResource,
-    session_actions: dict[str, pd.DataFrame],
-    simulated_interactions: dict[str, pd.DataFrame],
+    csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
+    session_actions: DayFiles,
+    simulated_interactions: DayFiles,
     users: pd.DataFrame,
 ):  # -> MaterializeResult; with check_specs, Dagster would read an annotation as the output type
     """One CSV per day: `Session_ID, User_ID, Window_End`, the 20 features of seed 001 (see
@@ -112,24 +115,32 @@ def sliding_window_features(
     simulated = not action_source.is_real
     if simulated:
         _require_tick_grid(spec)
-    days: dict[str, pd.DataFrame] = {}
     problems: dict[str, int] = {}
     traits = draw_traits(simulation.seed, users) if simulated and not users["Profile"].isna().any() else None
-    for key in context.partition_keys:
-        actions = session_actions[key]
-        if traits is not None:
-            days[key] = _simulated_day(simulation, traits, simulated_interactions[key], users, actions, key, spec)
-        else:
-            days[key] = extract_windows(actions, spec)
-        days[key].attrs[SETTINGS_ATTR] = spec.settings()
-        for name, count in membership_problems(actions, days[key], spec).items():
-            problems[name] = problems.get(name, 0) + count
-    every_day = pd.concat(days.values(), ignore_index=True) if len(days) > 1 else next(iter(days.values()))
+    finite, window = FiniteTally(FEATURE_NAMES), WindowColumns()
+    # One day at a time: windows made, checked, staged and dropped; only three columns kept.
+    with csv_io_manager.staging("sliding_window_features") as staging:
+        staged = {}
+        for key in context.partition_keys:
+            actions = session_actions[key]
+            if traits is not None:
+                interactions = simulated_interactions[key]
+                windows = _simulated_day(simulation, traits, interactions, users, actions, key, spec)
+                del interactions
+            else:
+                windows = extract_windows(actions, spec)
+            windows.attrs[SETTINGS_ATTR] = spec.settings()
+            add_counts(problems, membership_problems(actions, windows, spec))
+            finite.add(windows)
+            window.add(windows)
+            staged[key] = staging.stage(key, windows)
+            del actions, windows
+    every_day = window.frame()
     return dg.MaterializeResult(
-        value=days,
+        value=staged,
         metadata=_summary(every_day, users, spec, simulated),
         check_results=[
-            _finite_check(every_day),
+            _finite_check(finite),
             _membership_check(problems),
             *_target_checks(context, action_source, every_day, users),
         ],
@@ -167,21 +178,15 @@ def _simulated_day(
         ) from None
 
 
-def _finite_check(windows: pd.DataFrame) -> dg.AssetCheckResult:
-    values = windows[list(FEATURE_NAMES)].to_numpy(dtype=float)
-    counts = (~np.isfinite(values)).sum(axis=0)
-    not_finite = {name: int(count) for name, count in zip(FEATURE_NAMES, counts, strict=True) if count}
-    oracle = pd.to_numeric(windows["Oracle_Probability"], errors="coerce")
-    bad_labels = int((~windows["Label"].isin([0, 1])).sum())
-    bad_oracle = int(((oracle < 0) | (oracle > 1)).sum())
+def _finite_check(finite: FiniteTally) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=FINITE_CHECK,
-        passed=not not_finite and bad_labels == 0 and bad_oracle == 0,
+        passed=finite.passed,
         metadata={
-            "windows": len(windows),
-            "not_finite": dg.MetadataValue.json(not_finite),
-            "labels_not_0_1": bad_labels,
-            "oracle_outside_0_1": bad_oracle,
+            "windows": finite.windows,
+            "not_finite": dg.MetadataValue.json(finite.not_finite_by_feature()),
+            "labels_not_0_1": finite.bad_labels,
+            "oracle_outside_0_1": finite.bad_oracle,
         },
     )
 
