@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from upath import UPath
 
-from poppy_pipeline import patterns, tables
+from poppy_pipeline import tables
 from poppy_pipeline.behaviour import draw_traits
 from poppy_pipeline.dagster_support import io_managers
 from poppy_pipeline.dagster_support.io_managers import _CsvFiles
@@ -27,6 +27,7 @@ from poppy_pipeline.defs.users import users
 from poppy_pipeline.interactions import build_model, simulate_day
 from poppy_pipeline.oracle import recorded_day
 from poppy_pipeline.session_simulation import simulate_sessions
+from poppy_pipeline.window_patterns import WindowPatterns
 from poppy_pipeline.windows import recorded_windows
 
 from .conftest import WINDOW
@@ -97,14 +98,14 @@ def test_a_failed_integrity_keeps_the_previous_days_and_leaves_nothing_staged(
     before = daily_files(data_dir)
     assert sum(name.startswith("simulated_interactions/") for name in before) == len(DAYS)
 
-    real_integrity = patterns.integrity
+    real_integrity = WindowPatterns.integrity
 
-    def broken(*args, **kwargs):
-        result = real_integrity(*args, **kwargs)
+    def broken(self, *args, **kwargs):
+        result = real_integrity(self, *args, **kwargs)
         result.passed, result.details = False, {**result.details, "duplicate_interaction_ids": 1}
         return result
 
-    monkeypatch.setattr(patterns, "integrity", broken)
+    monkeypatch.setattr(WindowPatterns, "integrity", broken)
     result = materialize(seed=7)  # other days, which must not replace the good ones
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)

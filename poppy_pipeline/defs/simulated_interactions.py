@@ -2,8 +2,8 @@
 
 A simulated day comes from `poppy_pipeline/interactions.py`; a real log's days come through the
 `interaction_source` resource, its rejected rows quarantined (the blocking `quarantine_share`).
-The pattern checks measure seed 000's claims on the run's window with `poppy_pipeline/patterns.py`;
-of those only `integrity` blocks.
+The pattern checks measure seed 000's claims on the run's window, a day at a time as the days are
+made (`poppy_pipeline/window_patterns.py`); of those only `integrity` blocks.
 """
 
 import math
@@ -21,9 +21,10 @@ from poppy_pipeline.dagster_support.quarantine_checks import quarantine, quarant
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource, read_log_days, sentences
 from poppy_pipeline.dagster_support.staged_days import DayStaging, StagedDay
-from poppy_pipeline.interactions import INTERACTION_COLUMNS, build_model, simulate_day
+from poppy_pipeline.interactions import build_model, simulate_day
 from poppy_pipeline.repeats import expected_repeat_share, feasible_repeat_shares, revisit_probability
 from poppy_pipeline.settings import SimulationSettings
+from poppy_pipeline.window_patterns import MEASURES, WindowPatterns
 
 INTEGRITY = "integrity"
 PATTERN_CHECKS = {
@@ -43,25 +44,6 @@ PATTERN_CHECKS = {
 PATTERN_SPECS = window_check_specs(
     "simulated_interactions", PATTERN_CHECKS, blocking={INTEGRITY}, inputs=["celestial_objects", "users"]
 )
-
-
-class PatternWindow:
-    """The window's columns that seed 000's pattern measures read, gathered day by day (without
-    `Session_ID` and `Watch_Time_Sec`), so the step holds one whole day and these columns."""
-
-    COLUMNS = tuple(INTERACTION_COLUMNS[:7])  # seed 000's seven
-
-    def __init__(self) -> None:
-        self._days: list[pd.DataFrame] = []
-
-    def add(self, day: pd.DataFrame) -> None:
-        if len(day) or not self._days:  # a day without rows has no column types: kept only alone
-            self._days = [kept for kept in self._days if len(kept)]
-            self._days.append(day[[c for c in self.COLUMNS if c in day.columns]])
-
-    def frame(self) -> pd.DataFrame:
-        days, self._days = self._days, []
-        return pd.concat(days, ignore_index=True) if len(days) > 1 else days[0]
 
 
 @dg.asset(
@@ -92,9 +74,12 @@ def simulated_interactions(
     settings = interaction_source.simulation_settings(
         simulation.settings(), outputs.path()
     )  # fitted when simulating instead
-    window = PatternWindow()
-    # Each day is staged as it is made and only its pattern columns kept; the IO manager puts the
-    # staged days in place once the window's checks let them (an integrity failure discards them).
+    # A real log owes nothing to seed 000's claims; only its integrity is checked.
+    window = WindowPatterns(
+        settings, users, celestial_objects, measures=[INTEGRITY] if interaction_source.is_real else MEASURES
+    )
+    # Each day is staged as it is made and counted into the window's pattern measures; the IO manager
+    # puts the staged days in place once the window's checks let them (an integrity failure discards them).
     with csv_io_manager.staging("simulated_interactions") as staging:
         if interaction_source.is_real:
             with sentences():
@@ -131,8 +116,8 @@ def simulated_interactions(
     )
 
 
-def _stage(staging: DayStaging, window: PatternWindow, key: str, frame: pd.DataFrame) -> StagedDay:
-    window.add(frame)
+def _stage(staging: DayStaging, window: WindowPatterns, key: str, frame: pd.DataFrame) -> StagedDay:
+    window.add_day(frame)
     return staging.stage(key, frame)
 
 
@@ -143,7 +128,7 @@ def _simulate(
     users: pd.DataFrame,
     keys: list[str],
     staging: DayStaging,
-    window: PatternWindow,
+    window: WindowPatterns,
 ):
     model = build_model(settings, objects, users)
     staged: dict[str, StagedDay] = {}
@@ -170,26 +155,24 @@ def _pattern_checks(
     context: dg.AssetExecutionContext,
     settings: SimulationSettings,
     interaction_source: InteractionSourceResource,
-    window: PatternWindow,
+    window: WindowPatterns,
     keys: list[str],
     celestial_objects: pd.DataFrame,
     users: pd.DataFrame,
 ) -> list[dg.AssetCheckResult]:
-    """Seed 000's claims measured on the window's pattern columns (not read back from the files).
+    """Seed 000's claims, measured day by day as the days were made (not read back from the files).
 
     A failed integrity check fails the step before any day is put in place. Share tolerances widen
     to four standard errors on windows too small for the spec's own tolerance (a single
     scheduled day); on the default 30 days the spec's tolerances apply.
     """
-    events = window.frame()
-    span = f"{keys[0]}..{keys[-1]} ({len(keys)} days, {len(events)} interactions)"
+    span = f"{keys[0]}..{keys[-1]} ({len(keys)} days, {window.events} interactions)"
     if interaction_source.is_real:
-        # A real log owes nothing to seed 000's claims; only its integrity is checked. Real users
-        # may act before their recorded sign-up, so that rule is the simulation's alone.
-        results = {INTEGRITY: patterns.integrity(events, users, celestial_objects, check_signup=False)}
+        # Real users may act before their recorded sign-up, so that rule is the simulation's alone.
+        results = window.results(check_signup=False)
     else:
-        results = _measure_patterns(settings, events, celestial_objects, users, keys)
-    del events
+        model = build_model(settings, celestial_objects, users)
+        results = window.results(expected_repeat_share(model, date.fromisoformat(keys[-1]), len(keys)))
     if not results[INTEGRITY].passed:  # a generator bug or a broken log: nothing is written
         raise dg.Failure(f"simulated_interactions {span}: {results[INTEGRITY].describe()} {results[INTEGRITY].details}")
     selected = {key.name for key in context.selected_asset_check_keys}
@@ -226,21 +209,6 @@ def _check_result(
             "details": dg.MetadataValue.json(_jsonable(result.details)),
         },
     )
-
-
-def _measure_patterns(settings, window: pd.DataFrame, objects: pd.DataFrame, users: pd.DataFrame, keys: list[str]):
-    model = build_model(settings, objects, users)
-    expected_repeats = expected_repeat_share(model, date.fromisoformat(keys[-1]), len(keys))
-    return {
-        INTEGRITY: patterns.integrity(window, users, objects),
-        "type_mix": patterns.type_mix(window, settings),
-        "rating_distribution": patterns.rating_distribution(window),
-        "rating_bias_correlation": patterns.rating_bias_correlation(window, users),
-        "preferred_type_share": patterns.preferred_type_share(window, users, settings),
-        "repeat_share": patterns.repeat_share(window, expected_repeats),
-        "activity_concentration": patterns.concentration(window, users, objects),
-        "evening_peak": patterns.hour_profile(window),
-    }
 
 
 def _jsonable(value):
