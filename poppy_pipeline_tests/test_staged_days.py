@@ -19,6 +19,7 @@ from poppy_pipeline.dagster_support.simulation_resource import SimulationResourc
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
 from poppy_pipeline.dagster_support.staged_days import STAGED_SUFFIX, DayFiles
 from poppy_pipeline.definitions import defs
+from poppy_pipeline.defs import sliding_window_features as window_features
 from poppy_pipeline.defs.celestial_objects import celestial_objects
 from poppy_pipeline.defs.session_actions import session_actions
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions
@@ -111,6 +112,19 @@ def test_a_failed_integrity_keeps_the_previous_days_and_leaves_nothing_staged(
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert failure.step_key == "simulated_interactions"
     assert daily_files(data_dir) == before
+    assert not staged_litter(data_dir)
+
+
+def test_a_failed_blocking_window_check_keeps_the_previous_windows(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    assert materialize(seed=42).success
+    before = daily_files(data_dir)
+    monkeypatch.setattr(window_features, "membership_problems", lambda *args: {"actions_outside_session": 1})
+    result = materialize(seed=7)
+    assert not result.success
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not evaluations["windows_within_sessions"].passed
+    changed = {name for name, data in daily_files(data_dir).items() if before.get(name) != data}
+    assert changed and all(not name.startswith("sliding_window_features/") for name in changed)
     assert not staged_litter(data_dir)
 
 

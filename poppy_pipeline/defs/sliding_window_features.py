@@ -77,6 +77,7 @@ class SlidingWindowConfig(dg.Config):
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     tags={"layer": "features"},
+    output_required=False,  # not yielded when a blocking check fails: the previous days stay
     check_specs=[
         dg.AssetCheckSpec(
             FINITE_CHECK,
@@ -105,7 +106,7 @@ def sliding_window_features(
     session_actions: DayFiles,
     simulated_interactions: DayFiles,
     users: pd.DataFrame,
-):  # -> MaterializeResult; with check_specs, Dagster would read an annotation as the output type
+):  # yields a MaterializeResult, or only the failed blocking checks (no annotation: see session_actions)
     """One CSV per day: `Session_ID, User_ID, Window_End`, the 20 features of seed 001 (see
     `poppy_pipeline/windows.py`), `Label` (a click_ad in the horizon after the end) and
     `Oracle_Probability` (the generator's exact probability of that label given its state at the
@@ -135,15 +136,20 @@ def sliding_window_features(
             window.add(windows)
             staged[key] = staging.stage(key, windows)
             del actions, windows
+        blocking = [_finite_check(finite), _membership_check(problems)]
+        if not all(check.passed for check in blocking):
+            # No day is put in place: the failed checks are reported and fail the step (they block),
+            # and the previous good files stay.
+            staging.discard()
+            failed = ", ".join(check.check_name for check in blocking if not check.passed)
+            context.log.error(f"sliding_window_features: {failed} failed, so no day is put in place")
+            yield from blocking
+            return
     every_day = window.frame()
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         value=staged,
         metadata=_summary(every_day, users, spec, simulated),
-        check_results=[
-            _finite_check(finite),
-            _membership_check(problems),
-            *_target_checks(context, action_source, every_day, users),
-        ],
+        check_results=[*blocking, *_target_checks(context, action_source, every_day, users)],
     )
 
 
