@@ -165,14 +165,17 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def step_rows(spans: dict, samples: list[tuple[float, float]]) -> list[tuple[str, float, float, str]]:
-    """(step, seconds, highest RSS sampled during it, outcome), in the order the steps started."""
+def step_rows(spans: dict, samples: list[tuple[float, float]]) -> list[tuple[str, float, float, float, str]]:
+    """(step, seconds, RSS when it started, highest RSS sampled during it, outcome), in the order the
+    steps started. The run is one process, so a step starts with what the steps before it left."""
     rows = []
     for step, (start, end, succeeded) in sorted(spans.items(), key=lambda item: item[1][0]):
         end = end or time.time()
         during = [mb for at, mb in samples if start <= at <= end]
+        before = [mb for at, mb in samples if at <= start]
         outcome = "ok" if succeeded else ("FAILED" if succeeded is False else "unfinished")
-        rows.append((step, end - start, max(during, default=float("nan")), outcome))
+        at_start = before[-1] if before else float("nan")
+        rows.append((step, end - start, at_start, max(during, default=at_start), outcome))
     return rows
 
 
@@ -191,12 +194,12 @@ def main() -> None:
         f" {found['events']:,} events written; load average {found['load'][0]:.1f} before,"
         f" {found['load'][1]:.1f} after; {found['folder']}"
     )
-    print(f"| {'step':<38} | {'time (s)':>9} | {'peak RSS (MB)':>13} | outcome |")
-    print(f"|{'-' * 40}|{'-' * 11}:|{'-' * 15}:|---------|")
-    for step, seconds, mb, outcome in step_rows(found["spans"], found["samples"]):
-        print(f"| {step:<38} | {seconds:>9.1f} | {mb:>13,.0f} | {outcome:<7} |")
+    print(f"| {'step':<38} | {'time (s)':>9} | {'RSS at start (MB)':>17} | {'peak RSS (MB)':>13} | outcome |")
+    print(f"|{'-' * 40}|{'-' * 10}:|{'-' * 18}:|{'-' * 14}:|---------|")
+    for step, seconds, at_start, mb, outcome in step_rows(found["spans"], found["samples"]):
+        print(f"| {step:<38} | {seconds:>9.1f} | {at_start:>17,.0f} | {mb:>13,.0f} | {outcome:<7} |")
     print(
-        f"| {'make run (the whole command)':<38} | {found['wall_s']:>9.1f} | {peak:>13,.0f} |"
+        f"| {'make run (the whole command)':<38} | {found['wall_s']:>9.1f} | {'':>17} | {peak:>13,.0f} |"
         f" {'ok' if found['returncode'] == 0 else 'FAILED':<7} |"
     )
     print(
