@@ -3,9 +3,11 @@
 Files land under the `outputs` resource's folder (`$POPPY_DATA_DIR`, default `data/outputs`):
 `<asset key>/<YYYY-MM-DD>.csv` for a daily partition, `<asset key>.<csv|pkl|onnx>` otherwise.
 
-Partitioned assets exchange `dict[partition key, value]`, in both directions and whatever the
-number of partitions, so a single run can backfill a whole window and still write one file per
-day. Writes are atomic (`paths.replaced_atomically`: a temp file beside the target, fsynced, then
+Partitioned assets return `dict[partition key, value]` and receive their partitioned inputs as a
+`DayFiles` mapping (each day read when asked for), whatever the number of partitions, so a single
+run can backfill a whole window and still write one file per day. A daily table may be returned
+as `StagedDay`s (`staged_days.py`: each day written as it was made), which are renamed into place
+here. Writes are atomic (`paths.replaced_atomically`: a temp file beside the target, fsynced, then
 renamed over it), so a crash never leaves a half-written artifact and the previous good one
 survives. A table's `DataFrame.attrs` (e.g. the settings it was made with) travel with it, as JSON
 beside the CSV (`<file>.csv.attrs.json`), and are read back with it. A pickle's SHA-256 is
@@ -166,14 +168,18 @@ class _CsvFiles(PartitionedUPathIOManager):
             raise dg.DagsterInvariantViolationError(
                 f"{context.asset_key.to_user_string()}: the CSV IO manager stores DataFrames, got {type(obj).__name__}"
             )
+        self._store(path, obj.attrs, lambda: self.atomic_write(path, lambda sink: tables.write_csv(obj, sink)))
+
+    def _store(self, path: UPath, attrs: dict, write_table: Callable[[], None]) -> None:
+        """`write_table()` puts the table at `path`; its attributes go beside it."""
         # The old attributes go first: a crash before the new ones are written leaves the table with
         # none rather than with another version's.
         attrs_path = _attrs_path(path)
         if attrs_path.exists():
             attrs_path.unlink()
-        self.atomic_write(path, lambda sink: tables.write_csv(obj, sink))
-        if obj.attrs:
-            payload = (json.dumps(obj.attrs, sort_keys=True) + "\n").encode()
+        write_table()
+        if attrs:
+            payload = (json.dumps(attrs, sort_keys=True) + "\n").encode()
             self.atomic_write(attrs_path, lambda sink: _write_bytes(sink, payload))
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
@@ -204,19 +210,17 @@ class _CsvFiles(PartitionedUPathIOManager):
         return DayStaging(asset_key, local_folder, tables.write_csv)
 
     def put_in_place(self, day: StagedDay, path: UPath) -> None:
-        """As `dump_to_path` leaves it (old attributes first removed), by a rename instead of a write."""
-        attrs_path = _attrs_path(path)
-        if attrs_path.exists():
-            attrs_path.unlink()
-        if _is_local(path):
-            os.replace(day.staged, os.fspath(path))
-            fsync(Path(os.fspath(path)).parent)
-        else:
-            with day.staged.open("rb") as staged, path.open("wb") as handle:
-                shutil.copyfileobj(staged, handle)
-        if day.attrs:
-            payload = (json.dumps(day.attrs, sort_keys=True) + "\n").encode()
-            self.atomic_write(attrs_path, lambda sink: _write_bytes(sink, payload))
+        """As `dump_to_path` leaves it, by a rename (an upload, for object storage) instead of a write."""
+
+        def move() -> None:
+            if _is_local(path):
+                os.replace(day.staged, os.fspath(path))
+                fsync(Path(os.fspath(path)).parent)
+            else:
+                with day.staged.open("rb") as staged, path.open("wb") as handle:
+                    shutil.copyfileobj(staged, handle)
+
+        self._store(path, day.attrs, move)
 
     def get_partitions_metadata(self, values: Mapping[str, Any], paths: Mapping[str, UPath]) -> dict[str, Any]:
         first = next(iter(values.values()))
