@@ -37,7 +37,7 @@ from poppy_pipeline.profiles import PROFILE_NAMES, PROFILES, session_length_seco
 from poppy_pipeline.randomness import stream
 from poppy_pipeline.rating_tilt import user_rating_distributions
 from poppy_pipeline.repeats import revisit_probability
-from poppy_pipeline.sampling import beta_quantiles, sample_quantiles
+from poppy_pipeline.sampling import beta_quantiles, sample_quantiles, searchsorted_right
 from poppy_pipeline.settings import INTERACTION_TYPES, OBJECT_TYPES, SimulationSettings
 from poppy_pipeline.sittings import browsing_cuts, sitting_offsets
 
@@ -244,7 +244,7 @@ def _favourites(settings: SimulationSettings, num_users: int, offsets: np.ndarra
     out = np.empty((num_users, len(OBJECT_TYPES), k), dtype=np.int64)
     for t in range(len(OBJECT_TYPES)):
         part = cdf[offsets[t] : offsets[t + 1]]
-        draws = np.searchsorted(part, rng.random((num_users, k)), side="right")
+        draws = searchsorted_right(part, rng.random((num_users, k)))
         out[:, t, :] = offsets[t] + np.minimum(draws, len(part) - 1)
     return out
 
@@ -292,7 +292,7 @@ def _sessions(model: SimulationModel, day: date, users: np.ndarray) -> _Sessions
         return _sittings(s, rng, starts_session, hour_cdf)
     trait = sample_quantiles(model.session_length_quantiles, rng.random(count), model.profile_codes[session_users])
     length = np.floor(session_length_seconds(trait)).astype(np.int32)
-    hour = np.minimum(np.searchsorted(hour_cdf, rng.random(count), side="right"), 23)
+    hour = np.minimum(searchsorted_right(hour_cdf, rng.random(count)), 23)
     start = (hour * 3600 + rng.integers(0, 3600, size=count)).astype(np.int32)
     start = np.minimum(start, SECONDS_PER_DAY - 1 - length)  # a session ends on its own day
     offset = (rng.random(n, dtype=np.float32) * (length[session_of_event] + 1)).astype(np.int32)
@@ -303,7 +303,7 @@ def _sittings(s: SimulationSettings, rng: np.random.Generator, starts: np.ndarra
     """Sessions as sittings of log-normal gaps, cut into browsing sessions of ≤ 300 s (`sittings.py`)."""
     sitting_of_event = np.cumsum(starts) - 1
     count = int(sitting_of_event[-1]) + 1
-    hour = np.minimum(np.searchsorted(hour_cdf, rng.random(count), side="right"), 23)
+    hour = np.minimum(searchsorted_right(hour_cdf, rng.random(count)), 23)
     start = hour * 3600 + rng.integers(0, 3600, size=count)
     offset = np.minimum(
         sitting_offsets(rng.random(len(starts)), starts, s.session_gap_median_sec, s.session_gap_sigma),
@@ -343,14 +343,14 @@ def _draw_objects(model: SimulationModel, day: date, users: np.ndarray, type_cod
     ]
     fresh = np.flatnonzero(~revisit)
     # Each type's cumulative popularity is shifted by its type code, so one search serves all.
-    picks = np.searchsorted(model.stacked_popularity_cdf, type_codes[fresh] + uniform[fresh], side="right")
+    picks = searchsorted_right(model.stacked_popularity_cdf, type_codes[fresh] + uniform[fresh])
     rows[fresh] = np.minimum(picks, model.type_offsets[type_codes[fresh] + 1] - 1)
     return rows
 
 
 def _draw_interaction_types(settings: SimulationSettings, day: date, n: int) -> np.ndarray:
     cdf = np.cumsum([settings.interaction_type_weights[t] for t in INTERACTION_TYPES])
-    draws = np.searchsorted(cdf, stream(settings.seed, "interactions:type", day).random(n), side="right")
+    draws = searchsorted_right(cdf, stream(settings.seed, "interactions:type", day).random(n))
     return np.minimum(draws, len(INTERACTION_TYPES) - 1).astype(np.int8)
 
 

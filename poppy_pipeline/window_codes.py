@@ -21,10 +21,8 @@ CODE_BITS = 32  # a key packs two codes below 2**32 into one int64
 
 
 def text_values(values: pd.Series) -> pd.Index:
-    """The distinct values, as text (a categorical's categories: no pass over the rows)."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return pd.Index(pd.unique(values.cat.categories.astype(str)))
-    return pd.Index(pd.unique(values.dropna().astype(str)))
+    """The distinct values as text, in order of first appearance (a categorical: its categories)."""
+    return pd.Index(pd.unique(_distinct_texts(values)[1]))
 
 
 def type_codes(values: pd.Series, names: pd.Index) -> np.ndarray:
@@ -60,7 +58,10 @@ class TextCodes:
 def sorted_unique(keys: np.ndarray) -> np.ndarray:
     if len(keys) < 2 or (keys[1:] > keys[:-1]).all():  # already ascending: a simulated day's IDs
         return keys
-    ordered = np.sort(keys)
+    return _unique_of_sorted(np.sort(keys))
+
+
+def _unique_of_sorted(ordered: np.ndarray) -> np.ndarray:
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
 
 
@@ -87,10 +88,14 @@ class Lookup:
         """Row of each value in the reference, -1 where it is not there (or missing)."""
         if not len(self.index):
             return np.full(len(values), -1, dtype=np.int64)
-        if self.first is not None and isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+        if self.first is not None and _plain_integers(values):
             offset = values.to_numpy().astype(np.int64) - self.first
             return np.where((offset >= 0) & (offset < len(self.index)), offset, -1)
         return self.index.get_indexer(values).astype(np.int64, copy=False)
+
+
+def _plain_integers(values: pd.Series) -> bool:
+    return isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu"
 
 
 class Codebook:
@@ -129,6 +134,8 @@ class Codebook:
 
     def value_of(self, codes: np.ndarray) -> pd.Index:
         """The values behind codes (missing for the missing code)."""
+        if not len(codes) or codes.max() < len(self.reference):  # the reference's own dtype: a fast sort
+            return self.reference.index[codes]
         values = self.reference.index.astype(object).append(pd.Index([np.nan], dtype=object)).append(self.others)
         return values[codes]
 
@@ -147,9 +154,12 @@ class DistinctKeys:
         if not len(self.keys):
             self.keys = day.copy()
             return
-        at = np.searchsorted(self.keys, day)
-        new = self.keys[np.minimum(at, len(self.keys) - 1)] != day
-        self.keys = np.insert(self.keys, at[new], day[new])
+        if 4 * len(day) < len(self.keys):  # a few keys into many: find their places
+            at = np.searchsorted(self.keys, day)
+            new = self.keys[np.minimum(at, len(self.keys) - 1)] != day
+            self.keys = np.insert(self.keys, at[new], day[new])
+        else:  # two sorted runs: a stable sort (timsort) merges them in one pass
+            self.keys = _unique_of_sorted(np.sort(np.concatenate((self.keys, day)), kind="stable"))
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -220,6 +230,14 @@ def _integers(ids: pd.Series) -> np.ndarray | None:
     return None
 
 
+def hours_of(values: pd.Series) -> np.ndarray:
+    """The hour of each timestamp (an aware one's local hour)."""
+    stamps = values.to_numpy()
+    if stamps.dtype.kind == "M" and not np.isnat(stamps).any():  # naive: arithmetic, no calendar
+        return stamps.astype("datetime64[h]").view(np.int64) % 24
+    return pd.DatetimeIndex(values).hour.to_numpy()
+
+
 def days_of(values: pd.Series) -> np.ndarray:
     """Dates or timestamps as days (datetime64[D]; an aware timestamp's UTC day)."""
     stamps = pd.to_datetime(values)
@@ -243,21 +261,35 @@ class InteractionCodes:
             self.catalog.append((lookup, offset))
             offset += len(lookup)
         self.catalog_objects = offset
+        # Per type code (and one more for "not a catalog type"): first ID, how many, first code.
+        ranges = [(lookup.first or 0, len(lookup), offset) for lookup, offset in self.catalog]
+        contiguous = all(lookup.first is not None or not len(lookup) for lookup, _ in self.catalog)
+        self.ranges = np.array([*ranges, (0, 0, 0)], dtype=np.int64).T if contiguous else None
         self.object_ids = Codebook()
         self.other_objects = Codebook()
 
     def objects(self, types: np.ndarray, ids: pd.Series) -> np.ndarray:
         """A code per (Object_Type code, Object_ID): its catalog row, else catalog size + another code."""
+        codes = self._catalog_rows(types, ids)
+        unknown = np.flatnonzero(codes < 0)
+        if len(unknown):
+            pairs = pack(types[unknown] + 1, self.object_ids.encode(ids.iloc[unknown]))
+            codes[unknown] = self.catalog_objects + self.other_objects.encode(pd.Series(pairs))
+        return codes
+
+    def _catalog_rows(self, types: np.ndarray, ids: pd.Series) -> np.ndarray:
+        """Catalog row per event, -1 outside it: arithmetic when each type's IDs are a range (1..N)."""
+        if self.ranges is not None and _plain_integers(ids):
+            known_type = (types >= 0) & (types < len(self.catalog))
+            first, count, offset = self.ranges[:, np.where(known_type, types, len(self.catalog))]
+            inside = ids.to_numpy().astype(np.int64) - first
+            return np.where(known_type & (inside >= 0) & (inside < count), offset + inside, -1)
         codes = np.full(len(ids), -1, dtype=np.int64)
         for code, (lookup, offset) in enumerate(self.catalog):
             rows = np.flatnonzero(types == code)
             if len(rows):
                 found = lookup.positions(ids.iloc[rows])
                 codes[rows] = np.where(found >= 0, found + offset, -1)
-        unknown = np.flatnonzero(codes < 0)
-        if len(unknown):
-            pairs = pack(types[unknown] + 1, self.object_ids.encode(ids.iloc[unknown]))
-            codes[unknown] = self.catalog_objects + self.other_objects.encode(pd.Series(pairs))
         return codes
 
     def object_count(self) -> int:

@@ -29,6 +29,7 @@ from poppy_pipeline.window_codes import (
     InteractionCodes,
     add_counts,
     days_of,
+    hours_of,
     pack,
     text_values,
     type_codes,
@@ -180,7 +181,7 @@ class WindowPatterns:
         self.last_day = last if self.last_day is None else np.max([self.last_day, last])
 
     def _add_evening_peak(self, day: CodedDay) -> None:
-        self.per_hour += np.bincount(pd.DatetimeIndex(day.frame["Timestamp"]).hour.to_numpy(), minlength=24)
+        self.per_hour += np.bincount(hours_of(day.frame["Timestamp"]), minlength=24)
 
     @cached_property
     def _signup_days(self) -> np.ndarray:

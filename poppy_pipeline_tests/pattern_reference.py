@@ -10,6 +10,7 @@ same results on many windows and on broken ones.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -301,3 +302,27 @@ def _duplicates(ids: pd.Series) -> int:
     if values.dtype.kind in "iu" and (len(values) < 2 or (values[1:] > values[:-1]).all()):  # ascending: none
         return 0
     return int(ids.duplicated().sum())
+
+
+def measure_window(
+    window: pd.DataFrame,
+    settings: SimulationSettings,
+    users: pd.DataFrame,
+    objects: pd.DataFrame,
+    expected_repeats: float,
+    check_signup: bool = True,
+    measures=None,
+) -> dict[str, PatternResult]:
+    """The eight checks as `simulated_interactions` measured them on its window, by check name;
+    `measures`: a module with these functions (this one by default, or `poppy_pipeline.patterns`)."""
+    module = measures or sys.modules[__name__]
+    return {
+        "integrity": module.integrity(window, users, objects, check_signup=check_signup),
+        "type_mix": module.type_mix(window, settings),
+        "rating_distribution": module.rating_distribution(window),
+        "rating_bias_correlation": module.rating_bias_correlation(window, users),
+        "preferred_type_share": module.preferred_type_share(window, users, settings),
+        "repeat_share": module.repeat_share(window, expected_repeats),
+        "activity_concentration": module.concentration(window, users, objects),
+        "evening_peak": module.hour_profile(window),
+    }

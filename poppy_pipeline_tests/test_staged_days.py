@@ -28,8 +28,8 @@ from poppy_pipeline.defs.users import users
 from poppy_pipeline.interactions import build_model, simulate_day
 from poppy_pipeline.oracle import recorded_day
 from poppy_pipeline.session_simulation import simulate_sessions
+from poppy_pipeline.window_membership import CheckedWindows, checked_windows
 from poppy_pipeline.window_patterns import WindowPatterns
-from poppy_pipeline.windows import recorded_windows
 
 from .conftest import WINDOW
 from .test_io_managers import daily_table, managers, range_tags
@@ -85,7 +85,7 @@ def test_staged_days_hold_the_core_tables_bytes(data_dir: Path, tmp_path: Path):
         assert (data_dir / "session_actions" / f"{key}.csv").read_bytes() == csv_bytes(actions, tmp_path)
         actions = tables.read_csv(data_dir / "session_actions" / f"{key}.csv")
         recorded = recorded_day(simulation.behaviour(), simulation.seed, traits, interactions, day)
-        windows = recorded_windows(actions, recorded, spec)
+        windows = checked_windows(actions, spec, recorded).frame
         assert (data_dir / "sliding_window_features" / f"{key}.csv").read_bytes() == csv_bytes(windows, tmp_path)
         attrs = json.loads((data_dir / "sliding_window_features" / f"{key}.csv.attrs.json").read_text())
         assert attrs == {SETTINGS_ATTR: spec.settings()}
@@ -118,7 +118,12 @@ def test_a_failed_integrity_keeps_the_previous_days_and_leaves_nothing_staged(
 def test_a_failed_blocking_window_check_keeps_the_previous_windows(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
     assert materialize(seed=42).success
     before = daily_files(data_dir)
-    monkeypatch.setattr(window_features, "membership_problems", lambda *args: {"actions_outside_session": 1})
+    real_checked_windows = window_features.checked_windows
+
+    def misplaced(*args, **kwargs) -> CheckedWindows:
+        return CheckedWindows(real_checked_windows(*args, **kwargs).frame, {"actions_outside_session": 1})
+
+    monkeypatch.setattr(window_features, "checked_windows", misplaced)
     result = materialize(seed=7)
     assert not result.success
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}

@@ -29,16 +29,7 @@ BIGGER = {"num_users": 2_000, "interactions_per_day": 8_000}
 
 
 def measured_at_once(settings, window: pd.DataFrame, users, objects, check_signup: bool = True) -> dict:
-    return {
-        "integrity": reference.integrity(window, users, objects, check_signup=check_signup),
-        "type_mix": reference.type_mix(window, settings),
-        "rating_distribution": reference.rating_distribution(window),
-        "rating_bias_correlation": reference.rating_bias_correlation(window, users),
-        "preferred_type_share": reference.preferred_type_share(window, users, settings),
-        "repeat_share": reference.repeat_share(window, EXPECTED_REPEATS),
-        "activity_concentration": reference.concentration(window, users, objects),
-        "evening_peak": reference.hour_profile(window),
-    }
+    return reference.measure_window(window, settings, users, objects, EXPECTED_REPEATS, check_signup)
 
 
 def measured_by_day(settings, days: list[pd.DataFrame], users, objects, check_signup: bool = True) -> dict:
@@ -49,16 +40,7 @@ def measured_by_day(settings, days: list[pd.DataFrame], users, objects, check_si
 
 
 def measured_by_wrappers(settings, window: pd.DataFrame, users, objects) -> dict:
-    return {
-        "integrity": patterns.integrity(window, users, objects),
-        "type_mix": patterns.type_mix(window, settings),
-        "rating_distribution": patterns.rating_distribution(window),
-        "rating_bias_correlation": patterns.rating_bias_correlation(window, users),
-        "preferred_type_share": patterns.preferred_type_share(window, users, settings),
-        "repeat_share": patterns.repeat_share(window, EXPECTED_REPEATS),
-        "activity_concentration": patterns.concentration(window, users, objects),
-        "evening_peak": patterns.hour_profile(window),
-    }
+    return reference.measure_window(window, settings, users, objects, EXPECTED_REPEATS, measures=patterns)
 
 
 def plain(value):
@@ -167,6 +149,8 @@ def test_unknown_and_missing_objects_and_users(month):
     settings, days, users, objects = month
     broken = [day.copy() for day in days]
     broken[1].loc[:4, "Object_ID"] = 10_000  # not in the catalog, twice the same pair on two days
+    stars = objects.loc[objects["Object_Type"] == "Star", "Object_ID"]
+    broken[1].loc[5:9, ["Object_Type", "Object_ID"]] = ["Star", stars.max() + 1]  # just past the stars
     broken[3].loc[:4, "Object_ID"] = 10_000
     broken[3]["Object_Type"] = broken[3]["Object_Type"].astype(object)
     broken[3].loc[5:7, "Object_Type"] = "Comet"
@@ -248,3 +232,10 @@ def test_users_and_objects_in_another_order():
     shuffled_users = users.sample(frac=1, random_state=1).reset_index(drop=True)
     shuffled_objects = objects.sample(frac=1, random_state=2).reset_index(drop=True)
     assert_accumulates_like_the_concatenation(settings, days, shuffled_users, shuffled_objects)
+
+
+def test_aware_timestamps(month):
+    """Hours are local to the timestamps' zone; sign-up and the last day compare UTC days."""
+    settings, days, users, objects = month
+    aware = [day.assign(Timestamp=day["Timestamp"].dt.tz_localize("UTC").dt.tz_convert("Asia/Tokyo")) for day in days]
+    assert_accumulates_like_the_concatenation(settings, aware, users, objects)

@@ -6,7 +6,8 @@ import pytest
 
 from poppy_pipeline import windows as windows_module
 from poppy_pipeline.behaviour import ACTIONS
-from poppy_pipeline.windows import FEATURE_NAMES, WINDOW_COLUMNS, WindowSpec, extract_windows, membership_problems
+from poppy_pipeline.window_membership import membership_problems
+from poppy_pipeline.windows import FEATURE_NAMES, WINDOW_COLUMNS, WindowSpec, extract_windows
 
 DAY = np.datetime64("2026-11-21T00:00:00.000", "ms")
 

@@ -12,7 +12,6 @@ import dagster as dg
 import pandas as pd
 
 from poppy_pipeline.action_logs import split_actions_by_day
-from poppy_pipeline.behaviour import ACTIONS
 from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
@@ -21,8 +20,8 @@ from poppy_pipeline.dagster_support.quarantine_checks import QUARANTINE_CHECK, I
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource, sentences
 from poppy_pipeline.dagster_support.staged_days import DayFiles
-from poppy_pipeline.day_tallies import ActionTally, add_counts
-from poppy_pipeline.session_measures import action_problems, session_problems, session_shape_problems
+from poppy_pipeline.day_tallies import add_counts
+from poppy_pipeline.session_measures import ActionTotals, action_problems, session_problems, session_shape_problems
 from poppy_pipeline.session_simulation import no_actions, sessions_with_actions, simulate_sessions, unsimulable
 
 ACTION_CHECKS = {
@@ -88,12 +87,12 @@ def session_actions(
             simulate, metadata = _simulator(context, simulation, users)
             intakes, accounting = [], {}
         # One day at a time: made (or taken from the log), checked, staged, dropped.
-        tally, problems, staged = ActionTally(ACTIONS), {name: {} for name in ACTION_CHECKS}, {}
+        totals, problems, staged = ActionTotals(), {name: {} for name in ACTION_CHECKS}, {}
         for key in keys:
             interactions = None if action_source.is_real else simulated_interactions[key]
             actions = days.pop(key) if interactions is None else simulate(key, interactions)
             _add_problems(problems, simulation, actions, interactions, key)
-            tally.add(actions)
+            totals.add_day(actions)
             staged[key] = staging.stage(key, actions)
             del actions, interactions
         if not action_source.is_real:
@@ -109,9 +108,9 @@ def session_actions(
             "days": len(staged),
             "first_day": keys[0],
             "last_day": keys[-1],
-            "sessions": tally.sessions,
-            "actions": tally.actions,
-            "action_mix": dg.MetadataValue.json(tally.mix()),
+            "sessions": totals.session_count(),
+            "actions": totals.actions,
+            "action_mix": dg.MetadataValue.json(totals.action_mix()),
             **metadata,
             **counts,
         },

@@ -21,18 +21,12 @@ from poppy_pipeline.dagster_support.partitions import daily_partitions, single_r
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
 from poppy_pipeline.dagster_support.staged_days import DayFiles
-from poppy_pipeline.day_tallies import FiniteTally, WindowColumns, add_counts
-from poppy_pipeline.oracle import ranking_auc, recorded_day
+from poppy_pipeline.day_tallies import FiniteTally, add_counts
+from poppy_pipeline.oracle import recorded_day
 from poppy_pipeline.session_simulation import unsimulable
-from poppy_pipeline.window_targets import positive_share, profiles_present
-from poppy_pipeline.windows import (
-    FEATURE_NAMES,
-    StreamMismatch,
-    WindowSpec,
-    extract_windows,
-    membership_problems,
-    recorded_windows,
-)
+from poppy_pipeline.window_membership import CheckedWindows, checked_windows
+from poppy_pipeline.window_targets import WindowSummary, WindowTargets
+from poppy_pipeline.windows import FEATURE_NAMES, StreamMismatch, WindowSpec
 
 # Each day's windows carry the settings they were made with (`DataFrame.attrs`, stored beside the
 # CSV by the IO manager), so whoever reads them (click_model) gets them from the data itself.
@@ -118,24 +112,23 @@ def sliding_window_features(
         _require_tick_grid(spec)
     problems: dict[str, int] = {}
     traits = draw_traits(simulation.seed, users) if simulated and not users["Profile"].isna().any() else None
-    finite, window = FiniteTally(FEATURE_NAMES), WindowColumns()
-    # One day at a time: windows made, checked, staged and dropped; only three columns kept.
+    finite, summary, targets = FiniteTally(FEATURE_NAMES), WindowSummary(users, simulated), WindowTargets()
+    # One day at a time: windows made, checked, counted into the window's summaries, staged, dropped.
     with csv_io_manager.staging("sliding_window_features") as staging:
         staged = {}
         for key in context.partition_keys:
             actions = session_actions[key]
             if traits is not None:
-                interactions = simulated_interactions[key]
-                windows = _simulated_day(simulation, traits, interactions, users, actions, key, spec)
-                del interactions
+                checked = _simulated_day(simulation, traits, simulated_interactions[key], users, actions, key, spec)
             else:
-                windows = extract_windows(actions, spec)
+                checked = checked_windows(actions, spec)
+            windows = checked.frame
             windows.attrs[SETTINGS_ATTR] = spec.settings()
-            add_counts(problems, membership_problems(actions, windows, spec))
-            finite.add(windows)
-            window.add(windows)
+            add_counts(problems, checked.problems)  # recounted from the actions, sorted once for both
+            for tally in (finite, summary, targets):
+                tally.add_day(windows)
             staged[key] = staging.stage(key, windows)
-            del actions, windows
+            del actions, windows, checked
         blocking = [_finite_check(finite), _membership_check(problems)]
         if not all(check.passed for check in blocking):
             # No day is put in place: the failed checks are reported and fail the step (they block),
@@ -145,11 +138,10 @@ def sliding_window_features(
             context.log.error(f"sliding_window_features: {failed} failed, so no day is put in place")
             yield from blocking
             return
-    every_day = window.frame()
     yield dg.MaterializeResult(
         value=staged,
-        metadata=_summary(every_day, users, spec, simulated),
-        check_results=[*blocking, *_target_checks(context, action_source, every_day, users)],
+        metadata=_summary(summary, spec, simulated),
+        check_results=[*blocking, *_target_checks(context, action_source, targets, summary.windows, users)],
     )
 
 
@@ -170,13 +162,13 @@ def _simulated_day(
     actions: pd.DataFrame,
     key: str,
     spec: WindowSpec,
-) -> pd.DataFrame:
+) -> CheckedWindows:
     """Windows of a simulated day, with the oracle of the generator's state read from the recorded actions."""
     if unsimulable(interactions, users):  # nothing was simulated (session_actions logged why)
-        return extract_windows(actions, spec)
+        return checked_windows(actions, spec)
     recorded = recorded_day(simulation.behaviour(), simulation.seed, traits, interactions, date.fromisoformat(key))
     try:
-        return recorded_windows(actions, recorded, spec)
+        return checked_windows(actions, spec, recorded)
     except StreamMismatch as mismatch:
         raise dg.Failure(
             f"sliding_window_features {key}: session_actions is not what the generator makes with these settings"
@@ -205,32 +197,30 @@ def _membership_check(problems: dict[str, int]) -> dg.AssetCheckResult:
     )
 
 
-def _summary(windows: pd.DataFrame, users: pd.DataFrame, spec: WindowSpec, simulated: bool) -> dict:
-    labels = windows["Label"].to_numpy()
+def _summary(summary: WindowSummary, spec: WindowSpec, simulated: bool) -> dict:
+    found = summary.metadata()
     metadata = {
-        "windows": len(windows),
-        "positive_share": float(labels.mean()) if len(labels) else 0.0,
+        "windows": found.pop("windows"),
+        "positive_share": found.pop("positive_share"),
         **spec.settings(),
         "oracle": "exact (generator's latent state)" if simulated else "none (real action log)",
+        **found,
     }
-    if simulated and len(labels) and 0 < labels.sum() < len(labels):
-        oracle = windows["Oracle_Probability"].to_numpy(float)
-        metadata["mean_oracle_probability"] = float(oracle.mean())
-        metadata["oracle_auc"] = ranking_auc(labels, oracle)
-        profiles = windows["User_ID"].map(users.set_index("User_ID")["Profile"]).rename("Profile")
-        by_profile = windows.groupby(profiles).agg(
-            windows=("Label", "size"), positive_share=("Label", "mean"), mean_oracle=("Oracle_Probability", "mean")
-        )
-        metadata["by_profile"] = dg.MetadataValue.md(markdown_table(by_profile.round(4).reset_index()))
+    if "by_profile" in metadata:
+        metadata["by_profile"] = dg.MetadataValue.md(markdown_table(metadata["by_profile"]))
     return metadata
 
 
 def _target_checks(
-    context: dg.AssetExecutionContext, action_source: ActionSourceResource, windows: pd.DataFrame, users: pd.DataFrame
+    context: dg.AssetExecutionContext,
+    action_source: ActionSourceResource,
+    targets: WindowTargets,
+    windows: int,
+    users: pd.DataFrame,
 ) -> list[dg.AssetCheckResult]:
-    """Seed 001's targets, measured on the window just made."""
+    """Seed 001's targets, measured on the window just made (its days counted one at a time)."""
     keys = context.partition_keys
-    span = f"{keys[0]}..{keys[-1]} ({len(keys)} days, {len(windows)} windows)"
+    span = f"{keys[0]}..{keys[-1]} ({len(keys)} days, {windows} windows)"
     real = action_source.is_real or users["Profile"].isna().all()
     results = []
     for spec in TARGET_SPECS:
@@ -239,7 +229,7 @@ def _target_checks(
         if real:
             results.append(not_applicable(spec.key, "real actions or users, not the simulation's profiles.", span))
             continue
-        result = positive_share(windows) if spec.name == "positive_share" else profiles_present(windows, users)
+        result = targets.positive_share() if spec.name == "positive_share" else targets.profiles_present(users)
         context.log.info(f"sliding_window_features {result.describe()}")
         results.append(
             dg.AssetCheckResult(
