@@ -23,6 +23,7 @@ from poppy_pipeline.dagster_support.io_managers import (
     pickle_io_manager,
 )
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
+from poppy_pipeline.dagster_support.staged_days import DayFiles
 
 days = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_offset=0)
 
@@ -33,8 +34,8 @@ def daily_table(context: dg.AssetExecutionContext) -> dict[str, pd.DataFrame]:
 
 
 @dg.asset(partitions_def=days, backfill_policy=dg.BackfillPolicy.single_run(), io_manager_key="csv_io_manager")
-def daily_copy(daily_table: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    return daily_table
+def daily_copy(daily_table: DayFiles) -> dict[str, pd.DataFrame]:
+    return dict(daily_table)
 
 
 @dg.asset(io_manager_key="pickle_io_manager")

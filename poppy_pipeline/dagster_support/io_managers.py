@@ -3,9 +3,11 @@
 Files land under the `outputs` resource's folder (`$POPPY_DATA_DIR`, default `data/outputs`):
 `<asset key>/<YYYY-MM-DD>.csv` for a daily partition, `<asset key>.<csv|pkl|onnx>` otherwise.
 
-Partitioned assets exchange `dict[partition key, value]`, in both directions and whatever the
-number of partitions, so a single run can backfill a whole window and still write one file per
-day. Writes are atomic (`paths.replaced_atomically`: a temp file beside the target, fsynced, then
+Partitioned assets return `dict[partition key, value]` and receive their partitioned inputs as a
+`DayFiles` mapping (each day read when asked for), whatever the number of partitions, so a single
+run can backfill a whole window and still write one file per day. A daily table may be returned
+as `StagedDay`s (`staged_days.py`: each day written as it was made), which are renamed into place
+here. Writes are atomic (`paths.replaced_atomically`: a temp file beside the target, fsynced, then
 renamed over it), so a crash never leaves a half-written artifact and the previous good one
 survives. A table's `DataFrame.attrs` (e.g. the settings it was made with) travel with it, as JSON
 beside the CSV (`<file>.csv.attrs.json`), and are read back with it. A pickle's SHA-256 is
@@ -17,6 +19,7 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -28,9 +31,8 @@ from upath import UPath
 from poppy_pipeline import tables
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import RESOURCE_KEY as OUTPUTS
-from poppy_pipeline.paths import replaced_atomically
-
-PREVIEW_ROWS = 5
+from poppy_pipeline.dagster_support.staged_days import PREVIEW_ROWS, DayFiles, DayStaging, StagedDay, discard_staged
+from poppy_pipeline.paths import fsync, replaced_atomically
 
 
 class PartitionedUPathIOManager(dg.UPathIOManager):
@@ -42,13 +44,42 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
             return
         paths = self._get_paths_for_partitions(context)
         values = _require_partition_dict(context, obj, list(paths))
-        for key, path in paths.items():
-            self.make_directory(path.parent)
-            context.log.debug(self.get_writing_output_log_message(path))
-            self.dump_to_path(context, values[key], path)
+        staged = {key: value for key, value in values.items() if isinstance(value, StagedDay)}
+        if staged:
+            self._put_staged_in_place(context, staged, paths)
+        else:
+            for key, path in paths.items():
+                self.make_directory(path.parent)
+                context.log.debug(self.get_writing_output_log_message(path))
+                self.dump_to_path(context, values[key], path)
         metadata: dict[str, Any] = {"path": dg.MetadataValue.path(str(next(iter(paths.values())).parent))}
         metadata.update(self.get_partitions_metadata(values, paths))
         context.add_output_metadata(metadata)
+
+    def _put_staged_in_place(
+        self, context: dg.OutputContext, staged: dict[str, StagedDay], paths: Mapping[str, UPath]
+    ) -> None:
+        """Every staged day renamed into place; whatever could not be is removed, not left behind."""
+        try:
+            if len(staged) != len(paths):
+                raise dg.DagsterInvariantViolationError(
+                    f"{context.asset_key.to_user_string()}: a partitioned asset returns staged days for every"
+                    f" partition or for none ({len(staged)} of {len(paths)} staged)"
+                )
+            for key, path in paths.items():
+                self.make_directory(path.parent)
+                context.log.debug(self.get_writing_output_log_message(path))
+                self.put_in_place(staged[key], path)
+        finally:
+            discard_staged(staged)
+
+    def put_in_place(self, day: StagedDay, path: UPath) -> None:
+        """Put a staged day's file at `path` (formats that stage days implement it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not stage days")
+
+    def staging(self, asset_key: str) -> DayStaging:
+        """Stage the days of `asset_key` one at a time (see `staged_days.py`); formats that stage days."""
+        raise NotImplementedError(f"{type(self).__name__} does not stage days")
 
     def load_input(self, context: dg.InputContext) -> Any:
         """As `UPathIOManager`, but a missing upstream file fails the step with one sentence."""
@@ -66,12 +97,12 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
         days = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         return f"{asset} is not materialized for {days}: materialize {asset} for {days} first."
 
-    def load_partitions(self, context: dg.InputContext) -> dict[str, Any]:
-        """Always a dict keyed by partition, even for a single partition."""
-        loaded = super().load_partitions(context)
-        if len(context.asset_partition_keys) == 1:
-            return {context.asset_partition_keys[0]: loaded}
-        return loaded
+    def load_partitions(self, context: dg.InputContext) -> DayFiles:
+        """Every partition of the input, even a single one, as a `DayFiles`: each read when asked for."""
+        paths = self._get_paths_for_partitions(context)
+        if not all(self.path_exists(path) for path in paths.values()):
+            raise FileNotFoundError(self._missing_upstream(context))
+        return DayFiles(paths, lambda path: self.load_from_path(context, path))
 
     def get_partitions_metadata(self, values: Mapping[str, Any], paths: Mapping[str, UPath]) -> dict[str, Any]:
         return {"partitions_written": len(values)}
@@ -111,7 +142,7 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
 
     def atomic_write(self, path: UPath, write: Callable[[BinaryIO | str], None]) -> None:
         """Write via a temp file renamed into place (local), or in one put (object stores)."""
-        if path.protocol not in ("", "file", "local"):
+        if not _is_local(path):
             with path.open("wb") as handle:
                 write(handle)
             return
@@ -137,18 +168,22 @@ class _CsvFiles(PartitionedUPathIOManager):
             raise dg.DagsterInvariantViolationError(
                 f"{context.asset_key.to_user_string()}: the CSV IO manager stores DataFrames, got {type(obj).__name__}"
             )
+        self._store(path, obj.attrs, lambda: self.atomic_write(path, lambda sink: tables.write_csv(obj, sink)))
+
+    def _store(self, path: UPath, attrs: dict, write_table: Callable[[], None]) -> None:
+        """`write_table()` puts the table at `path`; its attributes go beside it."""
         # The old attributes go first: a crash before the new ones are written leaves the table with
         # none rather than with another version's.
         attrs_path = _attrs_path(path)
         if attrs_path.exists():
             attrs_path.unlink()
-        self.atomic_write(path, lambda sink: tables.write_csv(obj, sink))
-        if obj.attrs:
-            payload = (json.dumps(obj.attrs, sort_keys=True) + "\n").encode()
+        write_table()
+        if attrs:
+            payload = (json.dumps(attrs, sort_keys=True) + "\n").encode()
             self.atomic_write(attrs_path, lambda sink: _write_bytes(sink, payload))
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
-        if path.protocol in ("", "file", "local"):
+        if _is_local(path):
             frame = tables.read_csv(os.fspath(path))
         else:
             with path.open("rb") as handle:
@@ -165,16 +200,47 @@ class _CsvFiles(PartitionedUPathIOManager):
             "preview": dg.MetadataValue.md(markdown_table(obj, PREVIEW_ROWS)),
         }
 
-    def get_partitions_metadata(self, values: Mapping[str, pd.DataFrame], paths: Mapping[str, UPath]) -> dict[str, Any]:
-        rows = {key: len(frame) for key, frame in values.items()}
+    def staging(self, asset_key: str) -> DayStaging:
+        """Days of `asset_key` staged beside their final files (or locally, for object storage)."""
+
+        def local_folder(key: str) -> Path | None:
+            path = self.partition_path(asset_key, key)
+            return Path(os.fspath(path)).parent if _is_local(path) else None
+
+        return DayStaging(asset_key, local_folder, tables.write_csv)
+
+    def put_in_place(self, day: StagedDay, path: UPath) -> None:
+        """As `dump_to_path` leaves it, by a rename (an upload, for object storage) instead of a write."""
+
+        def move() -> None:
+            if _is_local(path):
+                os.replace(day.staged, os.fspath(path))
+                fsync(Path(os.fspath(path)).parent)
+            else:
+                with day.staged.open("rb") as staged, path.open("wb") as handle:
+                    shutil.copyfileobj(staged, handle)
+
+        self._store(path, day.attrs, move)
+
+    def get_partitions_metadata(self, values: Mapping[str, Any], paths: Mapping[str, UPath]) -> dict[str, Any]:
         first = next(iter(values.values()))
+        if isinstance(first, StagedDay):
+            rows = {key: day.rows for key, day in values.items()}
+            columns, preview = first.columns, first.preview
+        else:
+            rows = {key: len(frame) for key, frame in values.items()}
+            columns, preview = tuple(map(str, first.columns)), markdown_table(first, PREVIEW_ROWS)
         return {
             "dagster/row_count": sum(rows.values()),
             "partitions_written": len(rows),
             "rows_per_partition": dg.MetadataValue.json(rows),
-            "columns": ", ".join(map(str, first.columns)),
-            "preview": dg.MetadataValue.md(markdown_table(first, PREVIEW_ROWS)),
+            "columns": ", ".join(columns),
+            "preview": dg.MetadataValue.md(preview),
         }
+
+
+def _is_local(path: UPath) -> bool:
+    return path.protocol in ("", "file", "local")
 
 
 def _attrs_path(path: UPath) -> UPath:

@@ -5,20 +5,23 @@ from the `action_source` resource's log (rejected rows quarantined). A real inte
 without an action log skips this asset and the behaviour branch after it.
 """
 
+from collections.abc import Callable
 from datetime import date
 
 import dagster as dg
 import pandas as pd
 
 from poppy_pipeline.action_logs import split_actions_by_day
-from poppy_pipeline.behaviour import ACTIONS
 from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.quarantine_checks import QUARANTINE_CHECK, Intake, quarantine, quarantine_spec
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource, sentences
-from poppy_pipeline.session_measures import action_problems, session_problems, session_shape_problems
+from poppy_pipeline.dagster_support.staged_days import DayFiles
+from poppy_pipeline.day_tallies import add_counts
+from poppy_pipeline.session_measures import ActionTotals, action_problems, session_problems, session_shape_problems
 from poppy_pipeline.session_simulation import no_actions, sessions_with_actions, simulate_sessions, unsimulable
 
 ACTION_CHECKS = {
@@ -48,7 +51,8 @@ def session_actions(
     interaction_source: InteractionSourceResource,
     action_source: ActionSourceResource,
     outputs: OutputsResource,
-    simulated_interactions: dict[str, pd.DataFrame],
+    csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
+    simulated_interactions: DayFiles,
     users: pd.DataFrame,
 ):  # yields a MaterializeResult, or nothing when the branch is skipped
     """One CSV per day: `Session_ID, User_ID, Timestamp, Action, Scroll_Amount`, in time order.
@@ -76,28 +80,37 @@ def session_actions(
             if spec.key in context.selected_asset_check_keys:
                 yield not_applicable(spec.key, "the behaviour-model branch is skipped (no action log).", "")
         return
-    if action_source.is_real:
-        days, metadata, intakes, accounting = _read_log(context, action_source, keys)
-    else:
-        days, metadata = _simulate(context, simulation, simulated_interactions, users, keys)
-        intakes, accounting = [], {}
-    counts, check = quarantine(
-        context, "session_actions", intakes, action_source.max_quarantine_share, accounting, outputs=outputs.path()
-    )
-    action_checks = _action_checks(context, simulation, action_source, days, simulated_interactions)
-    frames = [frame for frame in days.values() if len(frame)]
-    every_day = pd.concat(frames, ignore_index=True) if frames else next(iter(days.values()))
-    mix = every_day["Action"].astype(str).value_counts(normalize=True).reindex(list(ACTIONS), fill_value=0.0)
+    with csv_io_manager.staging("session_actions") as staging:
+        if action_source.is_real:
+            days, metadata, intakes, accounting = _read_log(context, action_source, keys)
+        else:
+            simulate, metadata = _simulator(context, simulation, users)
+            intakes, accounting = [], {}
+        # One day at a time: made (or taken from the log), checked, staged, dropped.
+        totals, problems, staged = ActionTotals(), {name: {} for name in ACTION_CHECKS}, {}
+        for key in keys:
+            interactions = None if action_source.is_real else simulated_interactions[key]
+            actions = days.pop(key) if interactions is None else simulate(key, interactions)
+            _add_problems(problems, simulation, actions, interactions, key)
+            totals.add_day(actions)
+            staged[key] = staging.stage(key, actions)
+            del actions, interactions
+        if not action_source.is_real:
+            context.log.info(f"simulated the actions of {len(keys)} days ({keys[0]}..{keys[-1]})")
+        counts, check = quarantine(
+            context, "session_actions", intakes, action_source.max_quarantine_share, accounting, outputs=outputs.path()
+        )
+        action_checks = _action_checks(context, action_source, problems, keys)
     yield dg.MaterializeResult(
-        value=days,
+        value=staged,
         metadata={
             "source": action_source.kind,
-            "days": len(days),
+            "days": len(staged),
             "first_day": keys[0],
             "last_day": keys[-1],
-            "sessions": int(every_day["Session_ID"].nunique()),
-            "actions": len(every_day),
-            "action_mix": dg.MetadataValue.json({k: round(float(v), 4) for k, v in mix.items()}),
+            "sessions": totals.session_count(),
+            "actions": totals.actions,
+            "action_mix": dg.MetadataValue.json(totals.action_mix()),
             **metadata,
             **counts,
         },
@@ -105,25 +118,22 @@ def session_actions(
     )
 
 
-def _simulate(
+def _simulator(
     context: dg.AssetExecutionContext,
     simulation: SimulationResource,
-    interactions: dict[str, pd.DataFrame],
     users: pd.DataFrame,
-    keys: list[str],
-) -> tuple[dict[str, pd.DataFrame], dict]:
+) -> tuple[Callable[[str, pd.DataFrame], pd.DataFrame], dict]:
+    """A function that simulates one day's actions from that day's interactions, and the metadata."""
     behaviour = simulation.behaviour()
-    days = {}
-    for key in keys:
-        reason = unsimulable(interactions[key], users)
+
+    def simulate(key: str, day_interactions: pd.DataFrame) -> pd.DataFrame:
+        reason = unsimulable(day_interactions, users)
         if reason:  # e.g. `make run` on a real interaction log: no sessions to browse in
             context.log.warning(f"session_actions {key}: no actions: {reason}; set POPPY_ACTIONS_PATH to an action log")
-            days[key] = no_actions()
-        else:
-            day = date.fromisoformat(key)
-            days[key] = simulate_sessions(behaviour, simulation.seed, users, interactions[key], day).actions
-    context.log.info(f"simulated the actions of {len(keys)} days ({keys[0]}..{keys[-1]})")
-    return days, {"seed": simulation.seed, "ad_click_base_rate": behaviour.ad_click_base_rate}
+            return no_actions()
+        return simulate_sessions(behaviour, simulation.seed, users, day_interactions, date.fromisoformat(key)).actions
+
+    return simulate, {"seed": simulation.seed, "ad_click_base_rate": behaviour.ad_click_base_rate}
 
 
 def _read_log(
@@ -138,27 +148,32 @@ def _read_log(
     return rows.days, metadata, [Intake(log.source_file, log.input_rows, log.rejected)], rows.counts()
 
 
+def _add_problems(
+    problems: dict[str, dict[str, int]],
+    simulation: SimulationResource,
+    actions: pd.DataFrame,
+    interactions: pd.DataFrame | None,
+    key: str,
+) -> None:
+    """A day's problems (against its own interactions when simulated) added to the window's."""
+    found = action_problems(actions, date.fromisoformat(key))
+    if interactions is not None:
+        with_actions = sessions_with_actions(simulation.behaviour(), simulation.seed, interactions)
+        found |= session_problems(actions, with_actions)
+        add_counts(problems["session_shape"], session_shape_problems(actions) if len(actions) else {})
+    add_counts(problems["integrity"], found)
+
+
 def _action_checks(
     context: dg.AssetExecutionContext,
-    simulation: SimulationResource,
     action_source: ActionSourceResource,
-    session_actions: dict[str, pd.DataFrame],
-    simulated_interactions: dict[str, pd.DataFrame],
+    problems: dict[str, dict[str, int]],
+    keys: list[str],
 ) -> list[dg.AssetCheckResult]:
-    """The window in hand, day by day (each day against its own interactions), before it is written.
+    """The window's problems, summed day by day (each day against its own interactions).
 
-    Integrity problems (a generator bug, or a log the reader let through) fail the step: nothing is written.
+    Integrity problems (a generator bug, or a log the reader let through) fail the step: no day is put in place.
     """
-    keys = sorted(session_actions)
-    problems = {name: {} for name in ACTION_CHECKS}
-    for key in keys:
-        actions = session_actions[key]
-        found = action_problems(actions, date.fromisoformat(key))
-        if not action_source.is_real:
-            with_actions = sessions_with_actions(simulation.behaviour(), simulation.seed, simulated_interactions[key])
-            found |= session_problems(actions, with_actions)
-            _add(problems["session_shape"], session_shape_problems(actions) if len(actions) else {})
-        _add(problems["integrity"], found)
     span = f"{keys[0]}..{keys[-1]} ({len(keys)} days)"
     if any(problems["integrity"].values()):
         raise dg.Failure(f"session_actions {span}: integrity fails, nothing written: {problems['integrity']}")
@@ -180,8 +195,3 @@ def _action_checks(
             )
         )
     return results
-
-
-def _add(total: dict[str, int], found: dict[str, int]) -> None:
-    for name, count in found.items():
-        total[name] = total.get(name, 0) + int(count)

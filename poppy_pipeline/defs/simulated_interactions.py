@@ -2,8 +2,8 @@
 
 A simulated day comes from `poppy_pipeline/interactions.py`; a real log's days come through the
 `interaction_source` resource, its rejected rows quarantined (the blocking `quarantine_share`).
-The pattern checks measure seed 000's claims on the run's window with `poppy_pipeline/patterns.py`;
-of those only `integrity` blocks.
+The pattern checks measure seed 000's claims on the run's window, a day at a time as the days are
+made (`poppy_pipeline/window_patterns.py`); of those only `integrity` blocks.
 """
 
 import math
@@ -14,14 +14,17 @@ import pandas as pd
 
 from poppy_pipeline import patterns
 from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.quarantine_checks import quarantine, quarantine_spec
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource, read_log_days, sentences
+from poppy_pipeline.dagster_support.staged_days import DayStaging, StagedDay
 from poppy_pipeline.interactions import build_model, simulate_day
 from poppy_pipeline.repeats import expected_repeat_share, feasible_repeat_shares, revisit_probability
 from poppy_pipeline.settings import SimulationSettings
+from poppy_pipeline.window_patterns import MEASURES, WindowPatterns
 
 INTEGRITY = "integrity"
 PATTERN_CHECKS = {
@@ -56,6 +59,7 @@ def simulated_interactions(
     simulation: SimulationResource,
     interaction_source: InteractionSourceResource,
     outputs: OutputsResource,
+    csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
     celestial_objects: pd.DataFrame,
     users: pd.DataFrame,
 ):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
@@ -70,29 +74,39 @@ def simulated_interactions(
     settings = interaction_source.simulation_settings(
         simulation.settings(), outputs.path()
     )  # fitted when simulating instead
-    if interaction_source.is_real:
-        with sentences():
-            days, metadata, intakes, accounting = read_log_days(
-                context, interaction_source, celestial_objects, users, keys
-            )
-    else:
-        days, metadata = _simulate(context, settings, celestial_objects, users, keys)
-        intakes, accounting = [], {}
-    counts, check = quarantine(
-        context,
-        "simulated_interactions",
-        intakes,
-        interaction_source.max_quarantine_share,
-        accounting,
-        outputs=outputs.path(),
+    # A real log owes nothing to seed 000's claims; only its integrity is checked.
+    window = WindowPatterns(
+        settings, users, celestial_objects, measures=[INTEGRITY] if interaction_source.is_real else MEASURES
     )
-    patterns_checked = _pattern_checks(context, settings, interaction_source, days, celestial_objects, users)
+    # Each day is staged as it is made and counted into the window's pattern measures; the IO manager
+    # puts the staged days in place once the window's checks let them (an integrity failure discards them).
+    with csv_io_manager.staging("simulated_interactions") as staging:
+        if interaction_source.is_real:
+            with sentences():
+                days, metadata, intakes, accounting = read_log_days(
+                    context, interaction_source, celestial_objects, users, keys
+                )
+            staged = {key: _stage(staging, window, key, days.pop(key)) for key in keys}
+        else:
+            staged, metadata = _simulate(context, settings, celestial_objects, users, keys, staging, window)
+            intakes, accounting = [], {}
+        counts, check = quarantine(
+            context,
+            "simulated_interactions",
+            intakes,
+            interaction_source.max_quarantine_share,
+            accounting,
+            outputs=outputs.path(),
+        )
+        patterns_checked = _pattern_checks(
+            context, settings, interaction_source, window, keys, celestial_objects, users
+        )
     return dg.MaterializeResult(
-        value=days,
+        value=staged,
         metadata={
             "source": interaction_source.kind,
             **interaction_source.decision_metadata(),
-            "days": len(days),
+            "days": len(staged),
             "first_day": keys[0],
             "last_day": keys[-1],
             **metadata,
@@ -102,14 +116,26 @@ def simulated_interactions(
     )
 
 
-def _simulate(context, settings: SimulationSettings, objects: pd.DataFrame, users: pd.DataFrame, keys: list[str]):
+def _stage(staging: DayStaging, window: WindowPatterns, key: str, frame: pd.DataFrame) -> StagedDay:
+    window.add_day(frame)
+    return staging.stage(key, frame)
+
+
+def _simulate(
+    context,
+    settings: SimulationSettings,
+    objects: pd.DataFrame,
+    users: pd.DataFrame,
+    keys: list[str],
+    staging: DayStaging,
+    window: WindowPatterns,
+):
     model = build_model(settings, objects, users)
-    days: dict[str, pd.DataFrame] = {}
+    staged: dict[str, StagedDay] = {}
     for i, key in enumerate(keys, start=1):
-        frame = simulate_day(model, date.fromisoformat(key))
-        days[key] = frame
+        staged[key] = _stage(staging, window, key, simulate_day(model, date.fromisoformat(key)))
         if i == len(keys) or i % max(1, len(keys) // 10) == 0:
-            context.log.info(f"simulated {i}/{len(keys)} days (last: {key}, {len(frame)} interactions)")
+            context.log.info(f"simulated {i}/{len(keys)} days (last: {key}, {staged[key].rows} interactions)")
     last_day = date.fromisoformat(keys[-1])
     lowest, highest = feasible_repeat_shares(model, last_day)
     if not lowest <= settings.repeat_share <= highest:
@@ -122,33 +148,31 @@ def _simulate(context, settings: SimulationSettings, objects: pd.DataFrame, user
         "revisit_probability_last_day": revisit_probability(model, last_day),
         "reachable_repeat_share": f"{lowest:.3f}..{highest:.3f}",
     }
-    return days, metadata
+    return staged, metadata
 
 
 def _pattern_checks(
     context: dg.AssetExecutionContext,
     settings: SimulationSettings,
     interaction_source: InteractionSourceResource,
-    days: dict[str, pd.DataFrame],
+    window: WindowPatterns,
+    keys: list[str],
     celestial_objects: pd.DataFrame,
     users: pd.DataFrame,
 ) -> list[dg.AssetCheckResult]:
-    """Seed 000's claims measured on the window in hand (not read back from the files).
+    """Seed 000's claims, measured day by day as the days were made (not read back from the files).
 
-    A failed integrity check fails the step before anything is written. Share tolerances widen
+    A failed integrity check fails the step before any day is put in place. Share tolerances widen
     to four standard errors on windows too small for the spec's own tolerance (a single
     scheduled day); on the default 30 days the spec's tolerances apply.
     """
-    keys = sorted(days)
-    frames = [days[k] for k in keys if len(days[k])]
-    window = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames or [days[keys[0]]])[0]
-    span = f"{keys[0]}..{keys[-1]} ({len(keys)} days, {len(window)} interactions)"
+    span = f"{keys[0]}..{keys[-1]} ({len(keys)} days, {window.events} interactions)"
     if interaction_source.is_real:
-        # A real log owes nothing to seed 000's claims; only its integrity is checked. Real users
-        # may act before their recorded sign-up, so that rule is the simulation's alone.
-        results = {INTEGRITY: patterns.integrity(window, users, celestial_objects, check_signup=False)}
+        # Real users may act before their recorded sign-up, so that rule is the simulation's alone.
+        results = window.results(check_signup=False)
     else:
-        results = _measure_patterns(settings, window, celestial_objects, users, keys)
+        model = build_model(settings, celestial_objects, users)
+        results = window.results(expected_repeat_share(model, date.fromisoformat(keys[-1]), len(keys)))
     if not results[INTEGRITY].passed:  # a generator bug or a broken log: nothing is written
         raise dg.Failure(f"simulated_interactions {span}: {results[INTEGRITY].describe()} {results[INTEGRITY].details}")
     selected = {key.name for key in context.selected_asset_check_keys}
@@ -185,21 +209,6 @@ def _check_result(
             "details": dg.MetadataValue.json(_jsonable(result.details)),
         },
     )
-
-
-def _measure_patterns(settings, window: pd.DataFrame, objects: pd.DataFrame, users: pd.DataFrame, keys: list[str]):
-    model = build_model(settings, objects, users)
-    expected_repeats = expected_repeat_share(model, date.fromisoformat(keys[-1]), len(keys))
-    return {
-        INTEGRITY: patterns.integrity(window, users, objects),
-        "type_mix": patterns.type_mix(window, settings),
-        "rating_distribution": patterns.rating_distribution(window),
-        "rating_bias_correlation": patterns.rating_bias_correlation(window, users),
-        "preferred_type_share": patterns.preferred_type_share(window, users, settings),
-        "repeat_share": patterns.repeat_share(window, expected_repeats),
-        "activity_concentration": patterns.concentration(window, users, objects),
-        "evening_peak": patterns.hour_profile(window),
-    }
 
 
 def _jsonable(value):

@@ -10,20 +10,22 @@ guard each day (finite features, windows inside their sessions); seed 001's targ
 from datetime import date
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from poppy_pipeline.behaviour import TICK_MS, UserTraits, draw_traits
 from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table, plain_metadata
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
-from poppy_pipeline.oracle import ranking_auc, recorded_day
+from poppy_pipeline.dagster_support.staged_days import DayFiles
+from poppy_pipeline.day_tallies import FiniteTally, add_counts
+from poppy_pipeline.oracle import recorded_day
 from poppy_pipeline.session_simulation import unsimulable
 from poppy_pipeline.window_membership import CheckedWindows, checked_windows
-from poppy_pipeline.window_targets import positive_share, profiles_present
+from poppy_pipeline.window_targets import WindowSummary, WindowTargets
 from poppy_pipeline.windows import FEATURE_NAMES, StreamMismatch, WindowSpec
 
 # Each day's windows carry the settings they were made with (`DataFrame.attrs`, stored beside the
@@ -69,6 +71,7 @@ class SlidingWindowConfig(dg.Config):
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     tags={"layer": "features"},
+    output_required=False,  # not yielded when a blocking check fails: the previous days stay
     check_specs=[
         dg.AssetCheckSpec(
             FINITE_CHECK,
@@ -93,10 +96,11 @@ def sliding_window_features(
     config: SlidingWindowConfig,
     simulation: SimulationResource,
     action_source: ActionSourceResource,
-    session_actions: dict[str, pd.DataFrame],
-    simulated_interactions: dict[str, pd.DataFrame],
+    csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
+    session_actions: DayFiles,
+    simulated_interactions: DayFiles,
     users: pd.DataFrame,
-):  # -> MaterializeResult; with check_specs, Dagster would read an annotation as the output type
+):  # yields a MaterializeResult, or only the failed blocking checks (no annotation: see session_actions)
     """One CSV per day: `Session_ID, User_ID, Window_End`, the 20 features of seed 001 (see
     `poppy_pipeline/windows.py`), `Label` (a click_ad in the horizon after the end) and
     `Oracle_Probability` (the generator's exact probability of that label given its state at the
@@ -106,28 +110,38 @@ def sliding_window_features(
     simulated = not action_source.is_real
     if simulated:
         _require_tick_grid(spec)
-    days: dict[str, pd.DataFrame] = {}
     problems: dict[str, int] = {}
     traits = draw_traits(simulation.seed, users) if simulated and not users["Profile"].isna().any() else None
-    for key in context.partition_keys:
-        actions = session_actions[key]
-        if traits is not None:
-            checked = _simulated_day(simulation, traits, simulated_interactions[key], users, actions, key, spec)
-        else:
-            checked = checked_windows(actions, spec)
-        days[key] = checked.frame
-        days[key].attrs[SETTINGS_ATTR] = spec.settings()
-        for name, count in checked.problems.items():  # recounted from the actions, sorted once for both
-            problems[name] = problems.get(name, 0) + count
-    every_day = pd.concat(days.values(), ignore_index=True) if len(days) > 1 else next(iter(days.values()))
-    return dg.MaterializeResult(
-        value=days,
-        metadata=_summary(every_day, users, spec, simulated),
-        check_results=[
-            _finite_check(every_day),
-            _membership_check(problems),
-            *_target_checks(context, action_source, every_day, users),
-        ],
+    finite, summary, targets = FiniteTally(FEATURE_NAMES), WindowSummary(users, simulated), WindowTargets()
+    # One day at a time: windows made, checked, counted into the window's summaries, staged, dropped.
+    with csv_io_manager.staging("sliding_window_features") as staging:
+        staged = {}
+        for key in context.partition_keys:
+            actions = session_actions[key]
+            if traits is not None:
+                checked = _simulated_day(simulation, traits, simulated_interactions[key], users, actions, key, spec)
+            else:
+                checked = checked_windows(actions, spec)
+            windows = checked.frame
+            windows.attrs[SETTINGS_ATTR] = spec.settings()
+            add_counts(problems, checked.problems)  # recounted from the actions, sorted once for both
+            for tally in (finite, summary, targets):
+                tally.add_day(windows)
+            staged[key] = staging.stage(key, windows)
+            del actions, windows, checked
+        blocking = [_finite_check(finite), _membership_check(problems)]
+        if not all(check.passed for check in blocking):
+            # No day is put in place: the failed checks are reported and fail the step (they block),
+            # and the previous good files stay.
+            staging.discard()
+            failed = ", ".join(check.check_name for check in blocking if not check.passed)
+            context.log.error(f"sliding_window_features: {failed} failed, so no day is put in place")
+            yield from blocking
+            return
+    yield dg.MaterializeResult(
+        value=staged,
+        metadata=_summary(summary, spec, simulated),
+        check_results=[*blocking, *_target_checks(context, action_source, targets, summary.windows, users)],
     )
 
 
@@ -162,21 +176,15 @@ def _simulated_day(
         ) from None
 
 
-def _finite_check(windows: pd.DataFrame) -> dg.AssetCheckResult:
-    values = windows[list(FEATURE_NAMES)].to_numpy(dtype=float)
-    counts = (~np.isfinite(values)).sum(axis=0)
-    not_finite = {name: int(count) for name, count in zip(FEATURE_NAMES, counts, strict=True) if count}
-    oracle = pd.to_numeric(windows["Oracle_Probability"], errors="coerce")
-    bad_labels = int((~windows["Label"].isin([0, 1])).sum())
-    bad_oracle = int(((oracle < 0) | (oracle > 1)).sum())
+def _finite_check(finite: FiniteTally) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=FINITE_CHECK,
-        passed=not not_finite and bad_labels == 0 and bad_oracle == 0,
+        passed=finite.passed,
         metadata={
-            "windows": len(windows),
-            "not_finite": dg.MetadataValue.json(not_finite),
-            "labels_not_0_1": bad_labels,
-            "oracle_outside_0_1": bad_oracle,
+            "windows": finite.windows,
+            "not_finite": dg.MetadataValue.json(finite.not_finite_by_feature()),
+            "labels_not_0_1": finite.bad_labels,
+            "oracle_outside_0_1": finite.bad_oracle,
         },
     )
 
@@ -189,32 +197,30 @@ def _membership_check(problems: dict[str, int]) -> dg.AssetCheckResult:
     )
 
 
-def _summary(windows: pd.DataFrame, users: pd.DataFrame, spec: WindowSpec, simulated: bool) -> dict:
-    labels = windows["Label"].to_numpy()
+def _summary(summary: WindowSummary, spec: WindowSpec, simulated: bool) -> dict:
+    found = summary.metadata()
     metadata = {
-        "windows": len(windows),
-        "positive_share": float(labels.mean()) if len(labels) else 0.0,
+        "windows": found.pop("windows"),
+        "positive_share": found.pop("positive_share"),
         **spec.settings(),
         "oracle": "exact (generator's latent state)" if simulated else "none (real action log)",
+        **found,
     }
-    if simulated and len(labels) and 0 < labels.sum() < len(labels):
-        oracle = windows["Oracle_Probability"].to_numpy(float)
-        metadata["mean_oracle_probability"] = float(oracle.mean())
-        metadata["oracle_auc"] = ranking_auc(labels, oracle)
-        profiles = windows["User_ID"].map(users.set_index("User_ID")["Profile"]).rename("Profile")
-        by_profile = windows.groupby(profiles).agg(
-            windows=("Label", "size"), positive_share=("Label", "mean"), mean_oracle=("Oracle_Probability", "mean")
-        )
-        metadata["by_profile"] = dg.MetadataValue.md(markdown_table(by_profile.round(4).reset_index()))
+    if "by_profile" in metadata:
+        metadata["by_profile"] = dg.MetadataValue.md(markdown_table(metadata["by_profile"]))
     return metadata
 
 
 def _target_checks(
-    context: dg.AssetExecutionContext, action_source: ActionSourceResource, windows: pd.DataFrame, users: pd.DataFrame
+    context: dg.AssetExecutionContext,
+    action_source: ActionSourceResource,
+    targets: WindowTargets,
+    windows: int,
+    users: pd.DataFrame,
 ) -> list[dg.AssetCheckResult]:
-    """Seed 001's targets, measured on the window just made."""
+    """Seed 001's targets, measured on the window just made (its days counted one at a time)."""
     keys = context.partition_keys
-    span = f"{keys[0]}..{keys[-1]} ({len(keys)} days, {len(windows)} windows)"
+    span = f"{keys[0]}..{keys[-1]} ({len(keys)} days, {windows} windows)"
     real = action_source.is_real or users["Profile"].isna().all()
     results = []
     for spec in TARGET_SPECS:
@@ -223,7 +229,7 @@ def _target_checks(
         if real:
             results.append(not_applicable(spec.key, "real actions or users, not the simulation's profiles.", span))
             continue
-        result = positive_share(windows) if spec.name == "positive_share" else profiles_present(windows, users)
+        result = targets.positive_share() if spec.name == "positive_share" else targets.profiles_present(users)
         context.log.info(f"sliding_window_features {result.describe()}")
         results.append(
             dg.AssetCheckResult(

@@ -1,0 +1,136 @@
+"""Daily tables made and read one day at a time, so a step over a window holds one day.
+
+Output: a daily asset that makes many days in one step (a single-run backfill) stages each day as
+soon as it is made (`DayStaging.stage`: a temporary file beside the day's final file, flushed to
+disk) and keeps only a light `StagedDay` (where, how many rows, a preview). It returns those, and
+the CSV IO manager renames every staged day into place. So the previous good files survive until
+the whole window has passed its blocking checks, and a step that fails before (an integrity
+check, an error) removes what it staged: `DayStaging` is a context manager that discards its
+staged files on an error, and the IO manager discards the ones it could not put in place.
+
+Input: `DayFiles` maps each day of a partitioned input to its file and reads a day when asked for
+it (`days[key]`), keeping nothing, so `for key in keys: frame = days[key]` holds one day.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.paths import fsync
+
+PREVIEW_ROWS = 5
+STAGED_SUFFIX = ".staged"
+
+
+@dataclass(frozen=True)
+class StagedDay:
+    """A day's table written to a temporary file, waiting to be put in place by the IO manager."""
+
+    staged: Path
+    rows: int
+    columns: tuple[str, ...]
+    preview: str  # markdown, the table's first rows
+    attrs: dict = field(default_factory=dict)
+    private_folder: bool = False  # staged in a folder of its own (object storage), removed with it
+
+
+class DayStaging:
+    """Stages a daily asset's days; on an error (or `discard`) removes every staged file.
+
+    `local_folder(key)` gives the folder of a day's final file when it is on this machine (the
+    staged file goes beside it, so putting it in place is a rename), or None for object storage
+    (staged in a private local folder, uploaded when put in place).
+    """
+
+    def __init__(
+        self,
+        asset: str,
+        local_folder: Callable[[str], Path | None],
+        write: Callable[[pd.DataFrame, str], None],
+    ) -> None:
+        self.asset = asset
+        self._local_folder = local_folder
+        self._write = write
+        self._staged: list[Path] = []
+        self._scratch: Path | None = None
+
+    def stage(self, key: str, frame: pd.DataFrame) -> StagedDay:
+        """Write `frame` (the day `key`) to a staged file, flushed to disk; the frame may be dropped after."""
+        local = self._local_folder(key)
+        folder = local or self._scratch_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        staged = folder / f".{key}.{uuid.uuid4().hex}{STAGED_SUFFIX}"
+        self._staged.append(staged)
+        self._write(frame, os.fspath(staged))
+        fsync(staged)
+        return StagedDay(
+            staged=staged,
+            rows=len(frame),
+            columns=tuple(map(str, frame.columns)),
+            preview=markdown_table(frame, PREVIEW_ROWS),
+            attrs=dict(frame.attrs),
+            private_folder=local is None,
+        )
+
+    def discard(self) -> None:
+        """Remove every staged file not yet put in place (a no-op for those that were)."""
+        for staged in self._staged:
+            staged.unlink(missing_ok=True)
+        self._staged.clear()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    def _scratch_folder(self) -> Path:
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix=f"poppy-{self.asset}-staged-"))
+        return self._scratch
+
+    def __enter__(self) -> DayStaging:
+        return self
+
+    def __exit__(self, error_type, error, traceback) -> None:
+        if error_type is not None:
+            self.discard()
+
+
+def discard_staged(days: Mapping[str, StagedDay]) -> None:
+    """Remove the staged files of `days` that are still there (after a failed commit)."""
+    for day in days.values():
+        day.staged.unlink(missing_ok=True)
+        if day.private_folder:
+            shutil.rmtree(day.staged.parent, ignore_errors=True)
+
+
+class DayFiles(Mapping[str, Any]):
+    """The days of a partitioned input, each read from its file when asked for (`days[key]`), none kept.
+
+    Iterating gives the keys in day order; `.values()` would read every day, one after another.
+    """
+
+    def __init__(self, paths: Mapping[str, Any], load: Callable[[Any], Any]) -> None:
+        self._paths = dict(paths)
+        self._load = load
+
+    def __getitem__(self, key: str) -> Any:
+        return self._load(self._paths[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __repr__(self) -> str:
+        keys = list(self._paths)
+        return f"DayFiles({len(keys)} days: {keys[0]}..{keys[-1]})" if keys else "DayFiles(no days)"

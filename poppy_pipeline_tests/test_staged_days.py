@@ -1,0 +1,195 @@
+"""The daily assets stage each day and put the window in place at the end: the same bytes as the core's
+tables written directly, nothing changed and nothing left behind by a failed run, inputs read one day
+when asked for."""
+
+import json
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+from upath import UPath
+
+from poppy_pipeline import tables
+from poppy_pipeline.behaviour import draw_traits
+from poppy_pipeline.dagster_support import io_managers
+from poppy_pipeline.dagster_support.io_managers import _CsvFiles
+from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
+from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
+from poppy_pipeline.dagster_support.staged_days import STAGED_SUFFIX, DayFiles
+from poppy_pipeline.definitions import defs
+from poppy_pipeline.defs import sliding_window_features as window_features
+from poppy_pipeline.defs.celestial_objects import celestial_objects
+from poppy_pipeline.defs.session_actions import session_actions
+from poppy_pipeline.defs.simulated_interactions import simulated_interactions
+from poppy_pipeline.defs.sliding_window_features import SETTINGS_ATTR, SlidingWindowConfig, sliding_window_features
+from poppy_pipeline.defs.users import users
+from poppy_pipeline.interactions import build_model, simulate_day
+from poppy_pipeline.oracle import recorded_day
+from poppy_pipeline.session_simulation import simulate_sessions
+from poppy_pipeline.window_membership import CheckedWindows, checked_windows
+from poppy_pipeline.window_patterns import WindowPatterns
+
+from .conftest import WINDOW
+from .test_io_managers import daily_table, managers, range_tags
+
+DAYS = [str(day) for day in WINDOW[-3:]]
+DAILY = ("simulated_interactions", "session_actions", "sliding_window_features")
+ALL = [celestial_objects, users, simulated_interactions, session_actions, sliding_window_features]
+
+
+def materialize(seed: int = 42) -> dg.ExecuteInProcessResult:
+    resources = {
+        **defs.resources,
+        "simulation": SimulationResource(seed=seed),
+        "action_source": ActionSourceResource(path=None),
+    }
+    return dg.materialize(ALL, resources=resources, tags=range_tags(DAYS[0], DAYS[-1]), raise_on_error=False)
+
+
+def daily_files(folder: Path) -> dict[str, bytes]:
+    """Every file of the daily assets (the catalog and users of another seed are rewritten, as they should be)."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for asset in DAILY
+        for path in sorted((folder / asset).rglob("*"))
+        if path.is_file()
+    }
+
+
+def staged_litter(folder: Path) -> list[Path]:
+    return [path for path in folder.rglob("*") if path.name.endswith(STAGED_SUFFIX) or path.name.endswith(".tmp")]
+
+
+def csv_bytes(frame: pd.DataFrame, tmp_path: Path) -> bytes:
+    path = tmp_path / "expected.csv"
+    tables.write_csv(frame, str(path))
+    return path.read_bytes()
+
+
+def test_staged_days_hold_the_core_tables_bytes(data_dir: Path, tmp_path: Path):
+    assert materialize().success
+    simulation = SimulationResource(seed=42)
+    objects = tables.read_csv(data_dir / "celestial_objects.csv")
+    people = tables.read_csv(data_dir / "users.csv")
+    model = build_model(simulation.settings(), objects, people)
+    traits = draw_traits(simulation.seed, people)
+    spec = SlidingWindowConfig().spec()
+    for key in DAYS:
+        day = date.fromisoformat(key)
+        interactions = simulate_day(model, day)
+        assert (data_dir / "simulated_interactions" / f"{key}.csv").read_bytes() == csv_bytes(interactions, tmp_path)
+        interactions = tables.read_csv(data_dir / "simulated_interactions" / f"{key}.csv")
+        actions = simulate_sessions(simulation.behaviour(), simulation.seed, people, interactions, day).actions
+        assert (data_dir / "session_actions" / f"{key}.csv").read_bytes() == csv_bytes(actions, tmp_path)
+        actions = tables.read_csv(data_dir / "session_actions" / f"{key}.csv")
+        recorded = recorded_day(simulation.behaviour(), simulation.seed, traits, interactions, day)
+        windows = checked_windows(actions, spec, recorded).frame
+        assert (data_dir / "sliding_window_features" / f"{key}.csv").read_bytes() == csv_bytes(windows, tmp_path)
+        attrs = json.loads((data_dir / "sliding_window_features" / f"{key}.csv.attrs.json").read_text())
+        assert attrs == {SETTINGS_ATTR: spec.settings()}
+    assert not staged_litter(data_dir)
+
+
+def test_a_failed_integrity_keeps_the_previous_days_and_leaves_nothing_staged(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    assert materialize(seed=42).success
+    before = daily_files(data_dir)
+    assert sum(name.startswith("simulated_interactions/") for name in before) == len(DAYS)
+
+    real_integrity = WindowPatterns.integrity
+
+    def broken(self, *args, **kwargs):
+        result = real_integrity(self, *args, **kwargs)
+        result.passed, result.details = False, {**result.details, "duplicate_interaction_ids": 1}
+        return result
+
+    monkeypatch.setattr(WindowPatterns, "integrity", broken)
+    result = materialize(seed=7)  # other days, which must not replace the good ones
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert failure.step_key == "simulated_interactions"
+    assert daily_files(data_dir) == before
+    assert not staged_litter(data_dir)
+
+
+def test_a_failed_blocking_window_check_keeps_the_previous_windows(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    assert materialize(seed=42).success
+    before = daily_files(data_dir)
+    real_checked_windows = window_features.checked_windows
+
+    def misplaced(*args, **kwargs) -> CheckedWindows:
+        return CheckedWindows(real_checked_windows(*args, **kwargs).frame, {"actions_outside_session": 1})
+
+    monkeypatch.setattr(window_features, "checked_windows", misplaced)
+    result = materialize(seed=7)
+    assert not result.success
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not evaluations["windows_within_sessions"].passed
+    changed = {name for name, data in daily_files(data_dir).items() if before.get(name) != data}
+    assert changed and all(not name.startswith("sliding_window_features/") for name in changed)
+    assert not staged_litter(data_dir)
+
+
+def test_a_failed_put_in_place_removes_what_it_staged(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    assert materialize(seed=42).success
+    before = daily_files(data_dir)
+
+    def full_disk(self, day, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_CsvFiles, "put_in_place", full_disk)
+    assert not materialize(seed=7).success
+    assert daily_files(data_dir) == before
+    assert not staged_litter(data_dir)
+
+
+@dg.asset(partitions_def=daily_table.partitions_def, backfill_policy=dg.BackfillPolicy.single_run())
+def middle_day_rows(context: dg.AssetExecutionContext, daily_table: DayFiles) -> None:
+    assert isinstance(daily_table, DayFiles) and list(daily_table) == context.partition_keys
+    context.add_output_metadata({"rows": len(daily_table[context.partition_keys[1]])})
+
+
+def test_a_partitioned_input_reads_only_the_days_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    tags = range_tags("2026-03-01", "2026-03-03")
+    assert dg.materialize([daily_table], resources=managers(tmp_path), tags=tags).success
+    read: list[str] = []
+    load = _CsvFiles.load_from_path
+
+    def counted(self, context, path):
+        read.append(path.stem)
+        return load(self, context, path)
+
+    monkeypatch.setattr(_CsvFiles, "load_from_path", counted)
+    result = dg.materialize(
+        [daily_table, middle_day_rows], resources=managers(tmp_path), tags=tags, selection=[middle_day_rows]
+    )
+    assert result.success
+    assert read == ["2026-03-02"]
+
+
+def test_days_staged_for_object_storage_go_through_a_local_folder_of_their_own():
+    manager = _CsvFiles(base_path=UPath("memory://poppy-staging-test/outputs"))
+    frame = pd.DataFrame({"day": [1, 2], "value": [1.5, 2.5]})
+    frame.attrs = {"made_with": {"window": 120}}
+    with manager.staging("daily") as staging:
+        day = staging.stage("2026-03-01", frame)
+    assert day.private_folder and day.staged.exists()
+    path = manager.partition_path("daily", "2026-03-01")
+    manager.put_in_place(day, path)
+    io_managers.discard_staged({"2026-03-01": day})
+    assert not day.staged.parent.exists()
+    loaded = manager.load_path(path)
+    pd.testing.assert_frame_equal(loaded, frame)
+    assert loaded.attrs == frame.attrs
+
+
+def test_an_error_while_staging_discards_the_staged_days(tmp_path: Path):
+    manager = _CsvFiles(base_path=UPath(tmp_path))
+    with pytest.raises(RuntimeError), manager.staging("daily") as staging:
+        staging.stage("2026-03-01", pd.DataFrame({"value": [1]}))
+        assert len(staged_litter(tmp_path)) == 1
+        raise RuntimeError("the window's check failed")
+    assert not staged_litter(tmp_path)
