@@ -87,8 +87,11 @@ def simulated_interactions(
                     context, interaction_source, celestial_objects, users, keys
                 )
             staged = {key: _stage(staging, window, key, days.pop(key)) for key in keys}
+            expected_repeats = None
         else:
-            staged, metadata = _simulate(context, settings, celestial_objects, users, keys, staging, window)
+            staged, metadata, expected_repeats = _simulate(
+                context, settings, celestial_objects, users, keys, staging, window
+            )
             intakes, accounting = [], {}
         counts, check = quarantine(
             context,
@@ -98,9 +101,7 @@ def simulated_interactions(
             accounting,
             outputs=outputs.path(),
         )
-        patterns_checked = _pattern_checks(
-            context, settings, interaction_source, window, keys, celestial_objects, users
-        )
+        patterns_checked = _pattern_checks(context, interaction_source, window, keys, expected_repeats)
     return dg.MaterializeResult(
         value=staged,
         metadata={
@@ -148,17 +149,15 @@ def _simulate(
         "revisit_probability_last_day": revisit_probability(model, last_day),
         "reachable_repeat_share": f"{lowest:.3f}..{highest:.3f}",
     }
-    return staged, metadata
+    return staged, metadata, expected_repeat_share(model, last_day, len(keys))
 
 
 def _pattern_checks(
     context: dg.AssetExecutionContext,
-    settings: SimulationSettings,
     interaction_source: InteractionSourceResource,
     window: WindowPatterns,
     keys: list[str],
-    celestial_objects: pd.DataFrame,
-    users: pd.DataFrame,
+    expected_repeats: float | None,
 ) -> list[dg.AssetCheckResult]:
     """Seed 000's claims, measured day by day as the days were made (not read back from the files).
 
@@ -167,12 +166,10 @@ def _pattern_checks(
     scheduled day); on the default 30 days the spec's tolerances apply.
     """
     span = f"{keys[0]}..{keys[-1]} ({len(keys)} days, {window.events} interactions)"
-    if interaction_source.is_real:
-        # Real users may act before their recorded sign-up, so that rule is the simulation's alone.
-        results = window.results(check_signup=False)
-    else:
-        model = build_model(settings, celestial_objects, users)
-        results = window.results(expected_repeat_share(model, date.fromisoformat(keys[-1]), len(keys)))
+    # Real users may act before their recorded sign-up, so that rule is the simulation's alone; a
+    # simulated window's repeat share is measured against what its own model expects.
+    is_real = interaction_source.is_real
+    results = window.results(check_signup=False) if is_real else window.results(expected_repeats)
     if not results[INTEGRITY].passed:  # a generator bug or a broken log: nothing is written
         raise dg.Failure(f"simulated_interactions {span}: {results[INTEGRITY].describe()} {results[INTEGRITY].details}")
     selected = {key.name for key in context.selected_asset_check_keys}
