@@ -70,6 +70,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_click_model.py
 	$(BIN)/python benchmarks/bench_browser.py
 	$(BIN)/python benchmarks/bench_cli.py
+	$(BIN)/python benchmarks/bench_cli_windows.py
 	$(BIN)/python benchmarks/bench_scale.py
 
 # Re-resolve requirements.lock after changing pyproject.toml.

@@ -220,6 +220,11 @@ class BehaviourModel:
         rate = self.ad_rate[rows, mode] * warm_up(self.settings, tick)
         return -np.expm1(-rate * TICK_MS / 1000)
 
+    def ad_click_table(self, tick: int) -> np.ndarray:
+        """(users, mode): `ad_click_probability` of every user and mode `tick` ticks in (the same values)."""
+        rate = self.ad_rate * warm_up(self.settings, tick)
+        return -np.expm1(-rate * TICK_MS / 1000)
+
 
 def build_behaviour(settings: BehaviourSettings, seed: int, users: pd.DataFrame) -> BehaviourModel:
     """The users' traits and per-tick probabilities (the same every day)."""

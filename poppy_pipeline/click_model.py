@@ -38,17 +38,18 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
-from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 from poppy_pipeline.randomness import stream
 from poppy_pipeline.windows import FEATURE_NAMES, WindowSpec
+
+# scikit-learn is imported where it is used: loading the definitions (every `dagster` command,
+# even one that materializes no model) would otherwise import it, about 0.7 s.
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 CV_FOLDS = 5
 # 1: the features alone; 2 would add their 190 pairwise products (see the module docstring).
@@ -64,11 +65,15 @@ EPSILON = 1e-15
 # its terms' magnitudes (measured worst: 2 on 733,000 windows), and its probability by as many ulps.
 PARITY_ULPS = 32
 
-Fit = Callable[[np.ndarray, np.ndarray], Pipeline]
+Fit = Callable[[np.ndarray, np.ndarray], "Pipeline"]
 
 
 def build_pipeline() -> Pipeline:
     """The untrained model. Newton-Cholesky converges in a few steps (lbfgs: hundreds at degree 2)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
     return Pipeline(
         [
             ("scale", StandardScaler()),
@@ -121,6 +126,9 @@ def cross_validate(
     features: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: int = CV_FOLDS, fit: Fit | None = None
 ) -> tuple[list[float], np.ndarray]:
     """AUC of each `GroupKFold` fold (no user on both sides), and the out-of-fold probabilities."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import GroupKFold
+
     fit = fit or fit_calibrated
     aucs, out_of_fold = [], np.zeros(len(labels))
     for train, test in GroupKFold(n_splits=folds).split(features, labels, groups):
@@ -132,6 +140,8 @@ def cross_validate(
 
 def probability_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
     """AUC, Brier score and log loss of probabilities of the positive class."""
+    from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
     clipped = np.clip(probabilities, EPSILON, 1 - EPSILON)
     return {
         "auc": float(roc_auc_score(labels, probabilities)),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score, roc_curve
 
 
 def draw_figures(held_out: pd.DataFrame, coefficients: pd.DataFrame, bins: int = 10) -> dict[str, bytes]:
@@ -19,6 +18,8 @@ def draw_figures(held_out: pd.DataFrame, coefficients: pd.DataFrame, bins: int =
 
 
 def _roc(ax, held_out: pd.DataFrame) -> None:
+    from sklearn.metrics import roc_auc_score, roc_curve  # here: loading the definitions skips scikit-learn
+
     labels = held_out["Label"].to_numpy()
     curves = {"model": held_out["Probability"]}
     oracle = pd.to_numeric(held_out["Oracle_Probability"], errors="coerce")

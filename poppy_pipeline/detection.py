@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from poppy_pipeline.fit import poppy_type_codes
@@ -87,6 +85,10 @@ def detection_auc(
 
 def detect(real: pd.DataFrame, simulated: pd.DataFrame, seed: int = 0, features: Sequence[str] = FEATURES) -> Detection:
     """The detection AUC and each feature's permutation importance."""
+    # Imported here, so that loading the definitions (every `dagster` command) skips scikit-learn.
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+
     rng = np.random.default_rng(seed)
     sides = []
     for label, events in ((1, real), (0, simulated)):

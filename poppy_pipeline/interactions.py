@@ -26,18 +26,21 @@ How a day is made (every step vectorised over the day's events):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pa_compute
 
 from poppy_pipeline.population import date_ordinals
 from poppy_pipeline.profiles import PROFILE_NAMES, PROFILES, session_length_seconds
 from poppy_pipeline.randomness import stream
 from poppy_pipeline.rating_tilt import user_rating_distributions
 from poppy_pipeline.repeats import revisit_probability
-from poppy_pipeline.sampling import beta_quantiles, sample_quantiles
+from poppy_pipeline.sampling import beta_quantiles, sample_quantiles, searchsorted_right
 from poppy_pipeline.settings import INTERACTION_TYPES, OBJECT_TYPES, SimulationSettings
 from poppy_pipeline.sittings import browsing_cuts, sitting_offsets
 
@@ -55,6 +58,7 @@ INTERACTION_COLUMNS = [
 SECONDS_PER_DAY = 86_400
 # Interaction and session IDs are YYYYMMDD * ID_BLOCK + sequence: unique across days, readable.
 ID_BLOCK = 100_000_000
+FAVOURITE_BLOCK_USERS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,7 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
     popularity = _zipf(ranks, offsets, settings.object_popularity_exponent)
     cdf = _cumulative_per_type(popularity, offsets)
     favourite_cdf = _cumulative_per_type(_zipf(ranks, offsets, settings.favourite_popularity_exponent), offsets)
-    profile_codes = pd.Categorical(users["Profile"], categories=PROFILE_NAMES).codes.astype(np.int64)
+    profile_codes = label_codes(users["Profile"], PROFILE_NAMES)
     if (profile_codes < 0).any():
         unknown = sorted(set(users.loc[profile_codes < 0, "Profile"].astype(str)))
         raise ValueError(f"users has unknown Profile values {unknown}; expected one of {list(PROFILE_NAMES)}")
@@ -225,10 +229,10 @@ def _user_type_probabilities(settings: SimulationSettings, users: pd.DataFrame, 
     """(users, types): catalog-size shares, or `preferred_type_share` on a preferred type."""
     base = counts / counts.sum()
     probabilities = np.tile(base, (len(users), 1))
-    preferred = users["Preferred_Type"].map({t: i for i, t in enumerate(OBJECT_TYPES)}).to_numpy()
-    has = ~pd.isna(preferred)
+    preferred = label_codes(users["Preferred_Type"], OBJECT_TYPES)  # -1: none (or not a type)
+    has = preferred >= 0
     if has.any():
-        codes = preferred[has].astype(np.int64)
+        codes = preferred[has]
         others = np.tile(base, (len(codes), 1))
         others[np.arange(len(codes)), codes] = 0.0
         others *= (1 - settings.preferred_type_share) / others.sum(axis=1, keepdims=True)
@@ -238,15 +242,33 @@ def _user_type_probabilities(settings: SimulationSettings, users: pd.DataFrame, 
 
 
 def _favourites(settings: SimulationSettings, num_users: int, offsets: np.ndarray, cdf: np.ndarray) -> np.ndarray:
-    """Each user's favourite objects per type, drawn from `cdf` (duplicates allowed)."""
+    """Each user's favourite objects per type, drawn from `cdf` (duplicates allowed).
+
+    Drawn a block of users at a time (the same draws: a stream's numbers come in order however
+    they are cut), so the temporaries stay in cache instead of taking hundreds of MB per type.
+    """
     rng = stream(settings.seed, "users:favourites")
     k = settings.favourites_per_type
-    out = np.empty((num_users, len(OBJECT_TYPES), k), dtype=np.int64)
+    out = np.empty((num_users, len(OBJECT_TYPES), k), dtype=np.int32)
     for t in range(len(OBJECT_TYPES)):
         part = cdf[offsets[t] : offsets[t + 1]]
-        draws = np.searchsorted(part, rng.random((num_users, k)), side="right")
-        out[:, t, :] = offsets[t] + np.minimum(draws, len(part) - 1)
+        for first in range(0, num_users, FAVOURITE_BLOCK_USERS):
+            block = min(FAVOURITE_BLOCK_USERS, num_users - first)
+            draws = searchsorted_right(part, rng.random((block, k)))
+            out[first : first + block, t, :] = offsets[t] + np.minimum(draws, len(part) - 1)
     return out
+
+
+def label_codes(labels: pd.Series, names: Sequence[str]) -> np.ndarray:
+    """Each label's index in `names`, -1 where missing or not among them (Arrow's hash lookup:
+    a million string labels in milliseconds, where pandas' lookup takes a few hundred)."""
+    if not isinstance(labels.dtype, pd.CategoricalDtype):
+        try:
+            found = pa_compute.index_in(pa.array(labels, from_pandas=True), value_set=pa.array(list(names)))
+            return found.fill_null(-1).to_numpy().astype(np.int64)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # not all strings
+            pass
+    return pd.Categorical(labels, categories=list(names)).codes.astype(np.int64)
 
 
 # --- one day ---------------------------------------------------------------------------------
@@ -292,7 +314,7 @@ def _sessions(model: SimulationModel, day: date, users: np.ndarray) -> _Sessions
         return _sittings(s, rng, starts_session, hour_cdf)
     trait = sample_quantiles(model.session_length_quantiles, rng.random(count), model.profile_codes[session_users])
     length = np.floor(session_length_seconds(trait)).astype(np.int32)
-    hour = np.minimum(np.searchsorted(hour_cdf, rng.random(count), side="right"), 23)
+    hour = np.minimum(searchsorted_right(hour_cdf, rng.random(count)), 23)
     start = (hour * 3600 + rng.integers(0, 3600, size=count)).astype(np.int32)
     start = np.minimum(start, SECONDS_PER_DAY - 1 - length)  # a session ends on its own day
     offset = (rng.random(n, dtype=np.float32) * (length[session_of_event] + 1)).astype(np.int32)
@@ -303,7 +325,7 @@ def _sittings(s: SimulationSettings, rng: np.random.Generator, starts: np.ndarra
     """Sessions as sittings of log-normal gaps, cut into browsing sessions of ≤ 300 s (`sittings.py`)."""
     sitting_of_event = np.cumsum(starts) - 1
     count = int(sitting_of_event[-1]) + 1
-    hour = np.minimum(np.searchsorted(hour_cdf, rng.random(count), side="right"), 23)
+    hour = np.minimum(searchsorted_right(hour_cdf, rng.random(count)), 23)
     start = hour * 3600 + rng.integers(0, 3600, size=count)
     offset = np.minimum(
         sitting_offsets(rng.random(len(starts)), starts, s.session_gap_median_sec, s.session_gap_sigma),
@@ -343,14 +365,14 @@ def _draw_objects(model: SimulationModel, day: date, users: np.ndarray, type_cod
     ]
     fresh = np.flatnonzero(~revisit)
     # Each type's cumulative popularity is shifted by its type code, so one search serves all.
-    picks = np.searchsorted(model.stacked_popularity_cdf, type_codes[fresh] + uniform[fresh], side="right")
+    picks = searchsorted_right(model.stacked_popularity_cdf, type_codes[fresh] + uniform[fresh])
     rows[fresh] = np.minimum(picks, model.type_offsets[type_codes[fresh] + 1] - 1)
     return rows
 
 
 def _draw_interaction_types(settings: SimulationSettings, day: date, n: int) -> np.ndarray:
     cdf = np.cumsum([settings.interaction_type_weights[t] for t in INTERACTION_TYPES])
-    draws = np.searchsorted(cdf, stream(settings.seed, "interactions:type", day).random(n), side="right")
+    draws = searchsorted_right(cdf, stream(settings.seed, "interactions:type", day).random(n))
     return np.minimum(draws, len(INTERACTION_TYPES) - 1).astype(np.int8)
 
 

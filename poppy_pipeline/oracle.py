@@ -53,6 +53,7 @@ from poppy_pipeline.behaviour import (
     warm_up,
 )
 from poppy_pipeline.session_simulation import SessionPlan, SessionSimulation, plan_sessions, sessions_with_actions
+from poppy_pipeline.threads import map_in_threads
 
 # Windows per batch of the recursion: its arrays (about 30 per window) stay in the CPU's cache.
 ORACLE_CHUNK = 16_384
@@ -145,7 +146,8 @@ def oracle_probabilities(
     open_windows = open_windows[np.argsort(end_tick[open_windows], kind="stable")]  # batches past the warm-up
     users, rows = np.unique(plan.user_rows[sessions[open_windows]], return_inverse=True)
     tables = _UserTables.of(recorded.settings, _subset(recorded.traits, users))
-    for first in range(0, len(open_windows), ORACLE_CHUNK):
+
+    def batch_probabilities(first: int) -> None:
         part = open_windows[first : first + ORACLE_CHUNK]
         batch = _Batch(
             rows=rows[first : first + ORACLE_CHUNK],
@@ -156,6 +158,9 @@ def oracle_probabilities(
             stale_step=STATE_RULE_TICKS - (end_tick[part] - 1 - last_tick[part]),
         )
         probability[part] = _click_within(recorded.settings, tables, batch, horizon_ms // TICK_MS)
+
+    # The batches are independent (each computes what it would alone): side by side on the cores.
+    map_in_threads(batch_probabilities, range(0, len(open_windows), ORACLE_CHUNK))
     return probability
 
 
@@ -235,15 +240,22 @@ def _click_within(settings: BehaviourSettings, tables: _UserTables, batch: _Batc
     waiting = (batch.live_steps > 0).astype(np.float64)  # no tick of the horizon counts
     clicked = np.zeros(count)
     changes = _Changes.of(batch, horizon)
+    # Once every window of the batch is past the warm-up (warm_up = 1 exactly), the hazard stops
+    # changing: computed once, the very values each step would compute.
+    full = _FullHazard.of(rates, batch.mode)
     for step in range(horizon):
         changes.apply(step, moves, acted_moves, own_moves, acted, waiting)
         if not warmed_up:
-            ad = _ad_click(rates, warm_up(settings, batch.end_tick + step))
-            own_ad = ad[batch.mode, everyone]
+            if np.all(warm_up(settings, batch.end_tick.min() + step) >= 1.0):
+                ad, own_ad, keep, own_keep = full.ad, full.own_ad, full.keep, full.own_keep
+            else:
+                ad = _ad_click(rates, warm_up(settings, batch.end_tick + step))
+                own_ad = ad[batch.mode, everyone]
+                keep, own_keep = (1 - ad)[:, None], 1 - own_ad
         clicked += ((acted[:, 0] if bins == 1 else acted.sum(axis=1)) * ad).sum(axis=0) + waiting * own_ad
         if not warmed_up:
-            acted *= (1 - ad)[:, None]
-            waiting *= 1 - own_ad
+            acted *= keep
+            waiting *= own_keep
         _move(acted, acted_moves)
         acted[:, 0] += waiting * own_moves[1:]
         waiting *= own_moves[0]
@@ -253,6 +265,22 @@ def _click_within(settings: BehaviourSettings, tables: _UserTables, batch: _Batc
 def _ad_click(rates: np.ndarray, warm: np.ndarray | float) -> np.ndarray:
     """P(click_ad in a tick), as `BehaviourModel.ad_click_probability` computes it."""
     return -np.expm1(-(rates * warm) * TICK_MS / 1000)
+
+
+@dataclass(frozen=True)
+class _FullHazard:
+    """A tick's ad-click probability at full warm-up, per mode and window, and what it leaves."""
+
+    ad: np.ndarray  # (mode, W)
+    own_ad: np.ndarray  # (W,): in the window's own mode
+    keep: np.ndarray  # (mode, 1, W): 1 − ad
+    own_keep: np.ndarray  # (W,)
+
+    @classmethod
+    def of(cls, rates: np.ndarray, mode: np.ndarray) -> _FullHazard:
+        ad = _ad_click(rates, 1.0)
+        own_ad = ad[mode, np.arange(len(mode))]
+        return cls(ad, own_ad, (1 - ad)[:, None], 1 - own_ad)
 
 
 @dataclass(frozen=True)
@@ -281,19 +309,22 @@ class _Changes:
     ) -> None:
         if not step:
             return
-        acted_moves[..., self.allowed[step]] = moves[1][..., self.allowed[step]]
+        if len(self.allowed[step]):
+            acted_moves[..., self.allowed[step]] = moves[1][..., self.allowed[step]]
         changed = np.concatenate([self.allowed[step], self.stale[step]])
         if len(changed):
             allowed = (self.batch.allowed_step[changed] <= step).astype(np.int64)
             stale = (self.batch.stale_step[changed] <= step).astype(np.int64)
             own_moves[:, changed] = moves[allowed, stale, self.batch.mode[changed], :, changed].T
-        acted[..., self.ended[step]] = 0.0
-        waiting[self.ended[step]] = 0.0
+        if len(self.ended[step]):
+            acted[..., self.ended[step]] = 0.0
+            waiting[self.ended[step]] = 0.0
 
 
 def _by_step(steps: np.ndarray, horizon: int) -> list[np.ndarray]:
     """For each step 0..horizon-1, the windows whose `steps` value is that step."""
-    order = np.argsort(steps, kind="stable")
+    inside = np.flatnonzero((steps >= 0) & (steps < horizon))  # only these are sorted
+    order = inside[np.argsort(steps[inside], kind="stable")]
     bounds = np.searchsorted(steps[order], np.arange(horizon + 1))
     return [order[bounds[step] : bounds[step + 1]] for step in range(horizon)]
 

@@ -14,10 +14,12 @@ all of them), while each user's weight is still log-normal.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy.special import ndtri
 
 from poppy_pipeline.profiles import PROFILE_NAMES
@@ -33,6 +35,7 @@ USER_COLUMNS = [
     "Preferred_Type",
     "Rating_Bias",
 ]
+DEVICES = ("desktop", "mobile")
 FOUNDING_PERIOD_DAYS = 365
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
@@ -44,26 +47,33 @@ def generate_users(settings: SimulationSettings) -> pd.DataFrame:
     profiles = stream(settings.seed, "users:profile").choice(
         len(PROFILE_NAMES), size=n, p=[settings.profile_weights[p] for p in PROFILE_NAMES]
     )
-    is_mobile_profile = np.asarray(PROFILE_NAMES)[profiles] == "mobile_user"
+    is_mobile_profile = profiles == PROFILE_NAMES.index("mobile_user")
     on_mobile = stream(settings.seed, "users:device").random(n) < settings.mobile_share
     sigma = settings.activity_sigma
     # Log-normal with mean 1: heavy-tailed like real activity (top 10% of users ≈ 39% at σ=1).
     activity = np.exp(-(sigma**2) / 2 + sigma * ndtri(_spread_quantiles(settings.seed, "users:activity", n, 2)))
     preference_rng = stream(settings.seed, "users:preferred_type")
     has_preference = preference_rng.random(n) < settings.preferred_type_user_share
-    preferred = np.asarray(OBJECT_TYPES, dtype=object)[preference_rng.integers(len(OBJECT_TYPES), size=n)]
+    preferred = preference_rng.integers(len(OBJECT_TYPES), size=n)
     bias = settings.rating_bias_sd * ndtri(_spread_quantiles(settings.seed, "users:rating_bias", n, 3))
     return pd.DataFrame(
         {
             "User_ID": np.arange(1, n + 1, dtype=np.int64),
             "Signup_Date": ordinals_to_dates(signups),
-            "Profile": np.asarray(PROFILE_NAMES, dtype=object)[profiles],
-            "Device": np.where(is_mobile_profile | on_mobile, "mobile", "desktop"),
+            "Profile": labels(PROFILE_NAMES, profiles),
+            "Device": labels(DEVICES, (is_mobile_profile | on_mobile).astype(np.int8)),
             "Activity_Weight": np.round(activity, 6),
-            "Preferred_Type": np.where(has_preference, preferred, None),
+            "Preferred_Type": labels(OBJECT_TYPES, preferred, where=has_preference),
             "Rating_Bias": np.round(bias, 3),
         }
     )[USER_COLUMNS]
+
+
+def labels(names: Sequence[str], codes: np.ndarray, where: np.ndarray | None = None) -> pd.arrays.ArrowStringArray:
+    """`names[codes]` as a string column (missing where `where` is False), made by Arrow: a
+    million labels without a million Python strings."""
+    indices = pa.array(codes, mask=None if where is None else ~where)
+    return pd.array(pa.array(list(names)).take(indices), dtype="str")
 
 
 def _signup_ordinals(settings: SimulationSettings, n: int) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Measures of a day of `session_actions` that its asset checks use (all zero when it holds)."""
+"""Measures of a day of `session_actions` that its asset checks use (all zero when it holds), and
+the window's summary (`ActionTotals`: sessions, actions, action mix) added up one day at a time."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pandas as pd
 from poppy_pipeline.behaviour import ACTIONS
 from poppy_pipeline.profiles import SESSION_MAX_SEC, SESSION_MIN_SEC
 from poppy_pipeline.session_simulation import DAY_MS
+from poppy_pipeline.window_codes import DistinctIds
 
 
 def action_problems(actions: pd.DataFrame, day: date) -> dict[str, int]:
@@ -77,3 +79,31 @@ def _grouped(ufunc: np.ufunc, groups: np.ndarray, values: np.ndarray, count: int
     out = np.full(count, values.max() if ufunc is np.minimum else values.min(), dtype=values.dtype)
     ufunc.at(out, groups, values)
     return out
+
+
+class ActionTotals:
+    """Sessions, actions and the action mix of the days given to `add_day` (any order), as counted
+    on their concatenation: a session that spans two days counts once."""
+
+    def __init__(self) -> None:
+        self.sessions = DistinctIds()
+        self.actions = 0
+        self.per_action = pd.Series(dtype=np.int64)
+
+    def add_day(self, actions: pd.DataFrame) -> None:
+        if not len(actions):
+            return
+        self.actions += len(actions)
+        self.sessions.add(actions["Session_ID"])
+        counts = actions["Action"].astype(str).value_counts()
+        self.per_action = self.per_action.add(counts, fill_value=0).astype(np.int64)
+
+    def session_count(self) -> int:
+        """Distinct Session_IDs (a missing one is not a session)."""
+        return self.sessions.count - self.sessions.missing_seen
+
+    def action_mix(self) -> dict[str, float]:
+        """Each of `ACTIONS`' share of the actions (of all of them, unknown ones included), to 4 places."""
+        total = int(self.per_action.sum())
+        counts = self.per_action.reindex(list(ACTIONS), fill_value=0)
+        return {action: round(float(count / total) if total else 0.0, 4) for action, count in counts.items()}

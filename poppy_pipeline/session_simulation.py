@@ -45,6 +45,7 @@ from poppy_pipeline.behaviour import (
     UserTraits,
     build_behaviour,
     receptiveness_rank,
+    warm_up,
 )
 from poppy_pipeline.profiles import PROFILES, SESSION_MAX_SEC, SESSION_MIN_SEC
 from poppy_pipeline.randomness import stream
@@ -206,11 +207,15 @@ def _run_ticks(
     user_rows = plan.user_rows[longest_first]
     cumulative = np.cumsum(model.actions, axis=-1).reshape(-1, OUTCOMES)
     cumulative[:, -1] = 1.0  # no gap above the last outcome from rounding
-    # Row of the (user, mode, stale, allowed) cell is ((user * 4 + mode) * 2 + stale) * 2 + allowed.
-    user_base = user_rows * (len(MODES) * 4)
+    no_action = np.ascontiguousarray(cumulative[:, 0])
     steps = int(end_ticks.max()) - 1 if count else 0
     rng = stream(seed, "sessions:ticks", day)
     mode = np.full(count, ENGAGED, dtype=np.int64)
+    # Kept up to date as modes change (only the sessions that acted): the (user, mode) cell of the
+    # ad-click table, and the base of the outcome table's row ((user * 4 + mode) * 2 + stale) * 2 + allowed.
+    user_mode = user_rows * len(MODES) + mode
+    row_base = user_mode * 4
+    full_ad = None  # past the warm-up every tick's ad-click probabilities are the same table
     idle_ticks = np.zeros(count, dtype=np.int64)
     running = count
     sessions, ticks, codes = [], [], []
@@ -218,19 +223,24 @@ def _run_ticks(
         while running and end_ticks[running - 1] - 1 <= tick:  # the rest close in the tick end_ticks - 1
             running -= 1
         part = slice(0, running)
-        ad = model.ad_click_probability(user_rows[part], mode[part], tick)
+        if full_ad is None and np.all(warm_up(model.settings, tick) >= 1.0):
+            full_ad = model.ad_click_table(tick).ravel()
+        if full_ad is None:
+            ad = model.ad_click_probability(user_rows[part], mode[part], tick)
+        else:
+            ad = full_ad[user_mode[part]]
         u = rng.random(running)  # one draw per running session: memory stays O(sessions)
-        rows = (
-            user_base[part] + mode[part] * 4 + (idle_ticks[part] >= STATE_RULE_TICKS) * 2 + (tick >= close_from[part])
-        )
+        rows = row_base[part] + (idle_ticks[part] >= STATE_RULE_TICKS) * 2 + (tick >= close_from[part])
         drawn = (u - ad) / (1 - ad)
         # Most ticks pass without an action: only those past "no action" look up the other outcomes.
-        acted = np.flatnonzero((u < ad) | (drawn >= cumulative[rows, 0]))
+        acted = np.flatnonzero((u < ad) | (drawn >= no_action[rows]))
         code = (cumulative[rows[acted], :-1] <= drawn[acted, None]).sum(axis=1) - 1
         code[u[acted] < ad[acted]] = CLICK_AD
         idle_ticks[part] += 1
         idle_ticks[acted] = 0
         mode[acted] = MODE_AFTER[code]
+        user_mode[acted] = user_rows[acted] * len(MODES) + mode[acted]
+        row_base[acted] = user_mode[acted] * 4
         sessions.append(acted)
         ticks.append(np.full(len(acted), tick))
         codes.append(code)
@@ -276,5 +286,6 @@ def _action_table(
             "Timestamp": np.datetime64(day, "ms") + offset_ms[order].astype("timedelta64[ms]"),
             "Action": pd.Categorical.from_codes(code[order], categories=ACTIONS),
             "Scroll_Amount": amount[order],
-        }
+        },
+        copy=False,  # the arrays are new: no copy of them into one 2-D block
     )

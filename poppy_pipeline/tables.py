@@ -8,7 +8,9 @@ columns with empty fields come back as nullable `Int64`, not floats.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
 import pandas as pd
@@ -16,15 +18,20 @@ import pyarrow as pa
 import pyarrow.compute as pa_compute
 import pyarrow.csv as pa_csv
 
-PLAIN = pa_csv.WriteOptions(include_header=False, quoting_style="none")
-QUOTED = pa_csv.WriteOptions(include_header=True, quoting_style="needed")
+# Object columns get their Arrow type from the values of each CHUNK_ROWS rows (as always); the
+# CSV text is made PIECE_ROWS rows at a time, by every core.
 CHUNK_ROWS = 500_000
+PIECE_ROWS = 100_000
+WRITER_THREADS = max(1, min(4, os.cpu_count() or 1))
 READ_CONVERT = pa_csv.ConvertOptions(strings_can_be_null=True)
 
 
 def frame_to_table(frame: pd.DataFrame) -> pa.Table:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    # Categorical columns are written as their labels.
+    return _with_labels(pa.Table.from_pandas(frame, preserve_index=False))
+
+
+def _with_labels(table: pa.Table) -> pa.Table:
+    """Categorical (dictionary) columns as their labels, which is what the CSV holds."""
     columns = [
         column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
         for column in table.columns
@@ -36,7 +43,8 @@ def write_csv(frame: pd.DataFrame, sink: str | os.PathLike | BinaryIO) -> None:
     """Plain CSV like pandas writes it; if any value holds a comma, quote or newline, every
     string is quoted instead (pyarrow has no per-value minimal quoting).
 
-    Rows are converted and written in chunks, so memory stays near the frame's own size.
+    Rows are formatted in chunks on every core (pyarrow releases the GIL) and written in order,
+    so memory stays near the frame's own size plus a few chunks.
     """
     if isinstance(sink, str | os.PathLike):
         with open(os.fspath(sink), "wb") as handle:
@@ -52,19 +60,62 @@ def _write_frame(frame: pd.DataFrame, sink: BinaryIO) -> None:
         try:
             # pyarrow quotes every header name, so the plain header is written here.
             sink.write((header + "\n").encode())
-            _write_chunks(frame, sink, PLAIN)
+            _write_chunks(frame, sink, "none")
             return
         except pa.ArrowInvalid:  # a value holds a comma, quote or newline
             sink.seek(start)
             sink.truncate()
-    _write_chunks(frame, sink, QUOTED, header=True)
+    _write_chunks(frame, sink, "needed", header=True)
 
 
-def _write_chunks(frame: pd.DataFrame, sink: BinaryIO, options: pa_csv.WriteOptions, header: bool = False) -> None:
+def _write_chunks(frame: pd.DataFrame, sink: BinaryIO, quoting: str, header: bool = False) -> None:
+    """Pieces of rows formatted in a thread pool, written in order as soon as each is ready."""
+    first_options = pa_csv.WriteOptions(include_header=header, quoting_style=quoting)
+    if frame.shape[0] <= PIECE_ROWS:  # one piece: no pool
+        sink.write(_csv_bytes(next(_arrow_chunks(frame)), first_options))
+        return
+    options = pa_csv.WriteOptions(include_header=False, quoting_style=quoting)
+    pieces = (
+        chunk.slice(start, PIECE_ROWS)
+        for chunk in _arrow_chunks(frame)
+        for start in range(0, chunk.num_rows, PIECE_ROWS)
+    )
+    with ThreadPoolExecutor(WRITER_THREADS) as pool:
+        pending = deque([pool.submit(_csv_bytes, next(pieces), first_options)])
+        for piece in pieces:
+            pending.append(pool.submit(_csv_bytes, piece, options))
+            if len(pending) > 2 * WRITER_THREADS:  # a bounded queue: memory of a few pieces
+                sink.write(pending.popleft().result())
+        while pending:
+            sink.write(pending.popleft().result())
+
+
+def _arrow_chunks(frame: pd.DataFrame) -> Iterator[pa.Table]:
+    """The frame as Arrow tables of `CHUNK_ROWS` rows (at least one, maybe empty).
+
+    Columns whose dtype fixes their Arrow type (numbers, nullable integers, categoricals,
+    timestamps, strings) are converted once, mostly without copying; `object` columns chunk by
+    chunk, each chunk's type inferred from its own values, as the writer always did.
+    """
+    inferred = [i for i, dtype in enumerate(frame.dtypes) if pd.api.types.is_object_dtype(dtype)]
+    typed = sorted(set(range(frame.shape[1])) - set(inferred))
+    whole = pa.Table.from_pandas(frame.iloc[:, typed], preserve_index=False)
     for first in range(0, max(len(frame), 1), CHUNK_ROWS):
-        chunk = frame_to_table(frame.iloc[first : first + CHUNK_ROWS])
-        chunk_options = pa_csv.WriteOptions(include_header=header and first == 0, quoting_style=options.quoting_style)
-        pa_csv.write_csv(chunk, sink, write_options=chunk_options)
+        if not inferred:
+            yield whole.slice(first, CHUNK_ROWS)
+            continue
+        part = pa.Table.from_pandas(frame.iloc[first : first + CHUNK_ROWS, inferred], preserve_index=False)
+        fixed = whole.slice(first, CHUNK_ROWS)
+        by_position = dict(zip(typed, zip(fixed.column_names, fixed.columns, strict=True), strict=True))
+        by_position |= dict(zip(inferred, zip(part.column_names, part.columns, strict=True), strict=True))
+        names, columns = zip(*(by_position[i] for i in range(frame.shape[1])), strict=True)
+        yield pa.Table.from_arrays(list(columns), names=list(names))
+
+
+def _csv_bytes(table: pa.Table, options: pa_csv.WriteOptions) -> pa.Buffer:
+    out = pa.BufferOutputStream()
+    pa_csv.write_csv(_with_labels(table), out, write_options=options)
+    return out.getvalue()
 
 
 def _needs_quotes(text: str) -> bool:

@@ -111,12 +111,28 @@ def positive_share_interval(
 ) -> ShareInterval:
     """The share of `labels` equal to 1 and its percentile interval from `resamples` user resamples."""
     labels = np.asarray(labels, dtype=np.float64)
-    if not len(labels):
+    users, index = np.unique(np.asarray(user_ids), return_inverse=True)  # (with the inverse: sorts, fast)
+    windows = np.bincount(index, minlength=len(users))
+    positives = np.bincount(index, weights=labels, minlength=len(users))
+    return positive_share_interval_of_users(users, windows, positives, resamples, level, seed)
+
+
+def positive_share_interval_of_users(
+    users: np.ndarray,
+    windows: np.ndarray,
+    positives: np.ndarray,
+    resamples: int = RESAMPLES,
+    level: float = LEVEL,
+    seed: int = 0,
+) -> ShareInterval:
+    """`positive_share_interval` from each user's count of windows and of positive ones (`users`
+    sorted and distinct): what a window of days adds up day by day gives the same interval."""
+    if not windows.sum():
         return ShareInterval(np.nan, np.nan, np.nan, 0, 0, resamples, level)
-    units, count = resampling_units(np.asarray(user_ids), seed)
-    windows = np.bincount(units, minlength=count).astype(np.float64)
-    positives = np.bincount(units, weights=labels, minlength=count)
+    units, count = resampling_units(users, seed)
+    windows = np.bincount(units, weights=windows, minlength=count)
+    positives = np.bincount(units, weights=positives, minlength=count)
     counts = user_resamples(count, seed, "user_bootstrap:positive_share", resamples)
     interval = Interval.of(positives.sum() / windows.sum(), (counts @ positives) / (counts @ windows), level)
-    users = len(np.unique(np.asarray(user_ids)))
-    return ShareInterval(interval.estimate, interval.low, interval.high, len(labels), users, resamples, level)
+    total = int(windows.sum())
+    return ShareInterval(interval.estimate, interval.low, interval.high, total, len(users), resamples, level)

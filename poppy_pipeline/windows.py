@@ -44,6 +44,7 @@ import pandas as pd
 from poppy_pipeline.behaviour import ACTIONS, BLUR, CLICK, CLICK_AD, CLOSE, FOCUS, HOVER, SCROLL_DOWN, SCROLL_UP, WAIT
 from poppy_pipeline.oracle import RecordedDay, oracle_probabilities, stream_mismatch
 from poppy_pipeline.session_simulation import SessionSimulation
+from poppy_pipeline.threads import map_in_threads
 from poppy_pipeline.window_statistics import action_entropy, gap_statistics, prefix_sums, window_sums
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -152,17 +153,33 @@ def session_arrays(actions: pd.DataFrame) -> SessionArrays:
     session, session_ids = pd.factorize(actions["Session_ID"], sort=True)
     time_ms = actions["Timestamp"].to_numpy().astype("datetime64[ms]", copy=False).view(np.int64)
     scroll = pd.to_numeric(actions["Scroll_Amount"]).to_numpy(dtype=np.float64, na_value=0.0)
-    order = np.lexsort((time_ms, session))
-    session = session[order].astype(np.int64, copy=False)
+    order = _session_time_order(session, time_ms)
+    # The gathers are independent (numpy releases the GIL): side by side on the cores.
+    session, time_ms, codes, scroll = map_in_threads(lambda column: column[order], (session, time_ms, codes, scroll))
+    session = session.astype(np.int64, copy=False)
     firsts = _session_starts(session)
     return SessionArrays(
         session=session,
-        time_ms=time_ms[order],
-        action=codes[order],
-        scroll=np.abs(scroll[order]),
+        time_ms=time_ms,
+        action=codes,
+        scroll=np.abs(scroll),
         session_ids=np.asarray(session_ids),
         user_ids=actions["User_ID"].to_numpy()[order[firsts]],
     )
+
+
+def _session_time_order(session: np.ndarray, time_ms: np.ndarray) -> np.ndarray:
+    """`np.lexsort((time_ms, session))`: by session, then time, ties in file order.
+
+    A log in time order (as `session_actions` is written) needs only a stable sort by session,
+    done as a radix sort of its 16-bit digits (numpy sorts 16-bit integers by radix).
+    """
+    if len(time_ms) < 2 or (time_ms[1:] < time_ms[:-1]).any() or session.max() >= 1 << 32:
+        return np.lexsort((time_ms, session))
+    order = np.argsort((session & 0xFFFF).astype(np.uint16), kind="stable")
+    if session.max() >= 1 << 16:
+        order = order[np.argsort((session[order] >> 16).astype(np.uint16), kind="stable")]
+    return order
 
 
 def _action_codes(values: pd.Series) -> np.ndarray:
@@ -177,7 +194,11 @@ def _action_codes(values: pd.Series) -> np.ndarray:
 
 def extract_windows(actions: pd.DataFrame, spec: WindowSpec = WindowSpec()) -> pd.DataFrame:
     """`sliding_window_features` of a `session_actions` table (Oracle_Probability left empty)."""
-    arrays = session_arrays(actions)
+    return session_windows(session_arrays(actions), spec)
+
+
+def session_windows(arrays: SessionArrays, spec: WindowSpec = WindowSpec()) -> pd.DataFrame:
+    """`extract_windows` of actions already sorted by `session_arrays`."""
     return windows_frame(arrays, compute_windows(arrays, spec))
 
 
@@ -191,7 +212,11 @@ def recorded_windows(actions: pd.DataFrame, recorded: RecordedDay, spec: WindowS
     The oracle's state comes from the recorded actions and the day's plan (`oracle.py`): the day
     is not simulated again.
     """
-    arrays = session_arrays(actions)
+    return oracle_windows(session_arrays(actions), recorded, spec)
+
+
+def oracle_windows(arrays: SessionArrays, recorded: RecordedDay, spec: WindowSpec = WindowSpec()) -> pd.DataFrame:
+    """`recorded_windows` of actions already sorted by `session_arrays`."""
     starts = _session_starts(arrays.session)
     finals = np.r_[starts[1:], len(arrays.session)][: len(starts)] - 1
     problem = stream_mismatch(
@@ -229,25 +254,27 @@ def windows_frame(arrays: SessionArrays, windows: Windows, oracle: np.ndarray | 
         columns["Oracle_Probability"] = pd.array([pd.NA] * len(windows.label), dtype="Float64")
     else:
         columns["Oracle_Probability"] = oracle
-    return pd.DataFrame(columns)
+    # The arrays are the frame's own (no copy into a 2-D block: the writer reads column by column).
+    return pd.DataFrame(columns, copy=False)
 
 
 def compute_windows(arrays: SessionArrays, spec: WindowSpec) -> Windows:
     """All kept windows, session by session in chunks of about `CHUNK_ACTIONS` actions."""
     starts = _session_starts(arrays.session)
     bounds = np.r_[starts, len(arrays.session)]
-    parts = []
+    chunks = []
     first = 0
     while first < len(starts):
         last = int(np.searchsorted(bounds, bounds[first] + CHUNK_ACTIONS, side="right")) - 1
         last = max(last, first + 1)  # at least one session
-        part = slice(bounds[first], bounds[last])
-        parts.append(
-            _chunk_windows(
-                arrays.session[part], arrays.time_ms[part], arrays.action[part], arrays.scroll[part], spec, part.start
-            )
-        )
+        chunks.append(slice(int(bounds[first]), int(bounds[last])))
         first = last
+
+    def chunk_windows(part: slice) -> Windows:
+        a = arrays
+        return _chunk_windows(a.session[part], a.time_ms[part], a.action[part], a.scroll[part], spec, part.start)
+
+    parts = map_in_threads(chunk_windows, chunks)  # chunks are independent: side by side on the cores
     if len(parts) == 1:
         return parts[0]
     if not parts:
@@ -338,39 +365,3 @@ def _features(
     out[17] = action_entropy(counts, n)
     out[18], out[19] = gap_statistics(time_ms, lo, hi, spec.window_ms)
     return out
-
-
-def membership_problems(actions: pd.DataFrame, windows: pd.DataFrame, spec: WindowSpec) -> dict[str, int]:
-    """Windows whose actions do not all belong to their session, by rule (all 0 when they do).
-
-    Each window's actions are recounted from its session's timestamps (`[end − window, end]`)
-    and must be the ones its `interaction_density` counted, at least `min_actions`, with the
-    window's end inside the session and the session's user.
-    """
-    sessions = pd.Index(pd.unique(actions["Session_ID"]))
-    code = sessions.get_indexer(windows["Session_ID"])
-    known = code >= 0
-    stamps = actions["Timestamp"].to_numpy().astype("datetime64[ms]").astype(np.int64)
-    action_code = sessions.get_indexer(actions["Session_ID"])
-    origin = stamps.min() if len(stamps) else 0
-    span = int(stamps.max() - origin) + spec.window_ms + 1 if len(stamps) else 1
-    keys = np.sort(action_code * span + (stamps - origin))
-    ends = windows["Window_End"].to_numpy().astype("datetime64[ms]").astype(np.int64) - origin
-    base = np.where(known, code, 0) * span
-    recount = np.searchsorted(keys, base + ends, side="right") - np.searchsorted(
-        keys, base + ends - spec.window_ms, side="left"
-    )
-    bounds = actions.groupby("Session_ID").agg(
-        first=("Timestamp", "min"), last=("Timestamp", "max"), owner=("User_ID", "first")
-    )
-    per_window = bounds.reindex(windows["Session_ID"])
-    first, last, owner = (per_window[name].to_numpy() for name in ("first", "last", "owner"))
-    end = windows["Window_End"].to_numpy()
-    counted = np.rint(windows["interaction_density"].to_numpy(float) * spec.window_seconds)
-    return {
-        "unknown_session": int((~known).sum()),
-        "another_user": int((known & (owner != windows["User_ID"].to_numpy())).sum()),
-        "end_outside_session": int((known & ((end < first) | (end > last))).sum()),
-        "actions_miscounted": int((known & (recount != counted)).sum()),
-        "too_few_actions": int((known & (recount < spec.min_actions)).sum()),
-    }

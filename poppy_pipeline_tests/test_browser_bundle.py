@@ -397,3 +397,25 @@ def test_a_failed_rebuild_keeps_the_previous_bundle(world, browser_dir: Path, tm
     monkeypatch.setattr(bundle.shutil, "copyfile", real_copy)
     bundle.build_browser_bundle(world[2], destination, browser_dir)
     assert not (destination / "stale.txt").exists()  # a rebuild replaces the folder, not file by file
+
+
+def test_the_asset_fails_with_one_sentence_and_keeps_the_previous_bundle(world, tmp_path: Path, monkeypatch):
+    """A bundle that cannot be built (here: npm packages missing) is a dg.Failure naming the cause."""
+    import dagster as dg
+
+    from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
+    from poppy_pipeline.defs import browser_bundle as asset_module
+
+    previous = tmp_path / asset_module.BUNDLE_FOLDER
+    previous.mkdir()
+    (previous / "demo.html").write_text("the previous bundle")
+
+    def without_npm(model_bytes, destination):
+        raise bundle.BrowserBundleError("missing onnxruntime-web (run `npm ci --prefix browser`): ort.wasm")
+
+    monkeypatch.setattr(asset_module, "build_browser_bundle", without_npm)
+    with pytest.raises(dg.Failure, match=r"^browser_bundle not built, the previous bundle is kept: missing onnx"):
+        asset_module.browser_bundle(
+            dg.build_asset_context(), outputs=OutputsResource(base_dir=str(tmp_path)), click_model_onnx=world[2]
+        )
+    assert (previous / "demo.html").read_text() == "the previous bundle"

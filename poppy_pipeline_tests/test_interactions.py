@@ -14,6 +14,7 @@ from poppy_pipeline.interactions import (
 )
 from poppy_pipeline.rating_tilt import tilted_distributions, user_rating_distributions
 from poppy_pipeline.repeats import expected_repeat_share, feasible_repeat_shares
+from poppy_pipeline.sampling import searchsorted_right
 from poppy_pipeline.settings import SimulationSettings
 
 from .conftest import WINDOW, WINDOW_END, expected_interactions, make_model, simulate_window
@@ -264,3 +265,17 @@ def test_each_users_rating_distribution_is_the_one_solved_for_their_bias_alone()
         assert np.array_equal(together[row], alone), (row, value)
     means = together @ np.arange(1, 6)
     assert means[0] > means[7] > means[1] and means[4] > 4.5 and means[6] < 1.5
+
+
+@pytest.mark.parametrize("top", [1.0, 3.0, 24.0])
+def test_searchsorted_right_gives_numpy_s_answer(top):
+    rng = np.random.default_rng(5)
+    for size in (0, 1, 4, 133, 400):
+        # Rounded values put some keys exactly on them and make ties; the last is often the top.
+        values = np.sort(np.round(rng.random(size) * top, 3))
+        keys = np.concatenate([rng.random(20_000) * top * 1.05, values, np.nextafter(values, np.inf)])
+        assert np.array_equal(searchsorted_right(values, keys), np.searchsorted(values, keys, side="right"))
+        grid = keys[:160].reshape(20, 8)  # any shape, like the favourites' (users, k)
+        assert np.array_equal(searchsorted_right(values, grid), np.searchsorted(values, grid, side="right"))
+    odd = np.array([-0.5, np.nan, 0.25])  # outside the table's domain: numpy's own search
+    assert np.array_equal(searchsorted_right(np.array([0.1, 0.5]), odd), [0, 2, 1])

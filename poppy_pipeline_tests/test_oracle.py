@@ -7,6 +7,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from poppy_pipeline import oracle as oracle_module
+from poppy_pipeline import threads
+from poppy_pipeline import windows as windows_module
 from poppy_pipeline.behaviour import (
     CLICK_AD,
     CLOSED,
@@ -20,6 +23,7 @@ from poppy_pipeline.interactions import simulate_day
 from poppy_pipeline.oracle import ranking_auc, recorded_day
 from poppy_pipeline.session_simulation import SessionSimulation, simulate_sessions
 from poppy_pipeline.settings import SimulationSettings
+from poppy_pipeline.window_membership import checked_windows
 from poppy_pipeline.windows import StreamMismatch, WindowSpec, recorded_windows
 
 from .conftest import WINDOW, make_model
@@ -115,3 +119,20 @@ def test_ranking_auc_is_sklearns_with_ties(size: int):
     labels = (rng.random(size) < scores).astype(np.int8)
     labels[:2] = (0, 1)
     assert ranking_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), rel=1e-12)
+
+
+def test_one_thread_or_several_give_the_same_bytes(monkeypatch: pytest.MonkeyPatch):
+    """Window chunks and oracle batches run side by side on the cores: each computes what it would alone."""
+    seed, day = 42, WINDOW[-1]
+    simulation, users, interactions = simulated_day(seed, day)
+    recorded = recorded_day(BehaviourSettings(), seed, draw_traits(seed, users), interactions, day)
+    monkeypatch.setattr(windows_module, "CHUNK_ACTIONS", 500)  # many chunks and batches
+    monkeypatch.setattr(oracle_module, "ORACLE_CHUNK", 300)
+    monkeypatch.setattr(threads, "usable_cores", lambda: 1)
+    alone = checked_windows(simulation.actions, WindowSpec(), recorded)
+    monkeypatch.setattr(threads, "usable_cores", lambda: 4)
+    side_by_side = checked_windows(simulation.actions, WindowSpec(), recorded)
+    assert len(alone.frame) > 1_000 and alone.problems == side_by_side.problems
+    assert not any(alone.problems.values())
+    for name in alone.frame.columns:  # bit for bit, not within a tolerance
+        np.testing.assert_array_equal(alone.frame[name].to_numpy(), side_by_side.frame[name].to_numpy())

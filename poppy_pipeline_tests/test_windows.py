@@ -6,7 +6,8 @@ import pytest
 
 from poppy_pipeline import windows as windows_module
 from poppy_pipeline.behaviour import ACTIONS
-from poppy_pipeline.windows import FEATURE_NAMES, WINDOW_COLUMNS, WindowSpec, extract_windows, membership_problems
+from poppy_pipeline.window_membership import membership_problems
+from poppy_pipeline.windows import FEATURE_NAMES, WINDOW_COLUMNS, WindowSpec, extract_windows
 
 DAY = np.datetime64("2026-11-21T00:00:00.000", "ms")
 
@@ -233,3 +234,14 @@ def test_chunks_of_sessions_give_the_same_windows(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(windows_module, "CHUNK_ACTIONS", 50)  # many chunks, some of a single session
     chunked = extract_windows(actions, WindowSpec(min_actions=1))
     pd.testing.assert_frame_equal(whole, chunked)
+
+
+@pytest.mark.parametrize(("rows", "sessions"), [(1_000, 40), (200_000, 70_000), (50_000, 3)])
+def test_the_session_order_is_lexsorts_in_or_out_of_time_order(rows: int, sessions: int):
+    rng = np.random.default_rng(rows)
+    session = rng.integers(0, sessions, rows)
+    in_order = np.sort(rng.integers(0, 10_000, rows))  # ties too
+    shuffled = rng.integers(0, 10_000, rows)
+    for time_ms in (in_order, shuffled):
+        expected = np.lexsort((time_ms, session))
+        np.testing.assert_array_equal(windows_module._session_time_order(session, time_ms), expected)

@@ -5,7 +5,7 @@ import hashlib
 import dagster as dg
 import pandas as pd
 
-from poppy_pipeline.browser_bundle import MANIFEST_FILE, MODEL_FILE, build_browser_bundle
+from poppy_pipeline.browser_bundle import MANIFEST_FILE, MODEL_FILE, BrowserBundleError, build_browser_bundle
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
@@ -40,7 +40,10 @@ def browser_bundle(
     model the page would refuse (feature names, window settings) fails the build.
     """
     folder = outputs.path() / BUNDLE_FOLDER
-    manifest = build_browser_bundle(click_model_onnx, folder)
+    try:
+        manifest = build_browser_bundle(click_model_onnx, folder)
+    except BrowserBundleError as error:  # a missing npm install or a refused model: a sentence, not a trace
+        raise dg.Failure(f"browser_bundle not built, the previous bundle is kept: {error}.") from None
     files = manifest["files"]
     total = sum(f["bytes"] for f in files.values())
     context.log.info(f"browser_bundle: {len(files)} files, {total:,} bytes in {folder}")

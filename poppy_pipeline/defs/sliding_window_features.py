@@ -22,15 +22,9 @@ from poppy_pipeline.dagster_support.simulation_resource import SimulationResourc
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
 from poppy_pipeline.oracle import ranking_auc, recorded_day
 from poppy_pipeline.session_simulation import unsimulable
+from poppy_pipeline.window_membership import CheckedWindows, checked_windows
 from poppy_pipeline.window_targets import positive_share, profiles_present
-from poppy_pipeline.windows import (
-    FEATURE_NAMES,
-    StreamMismatch,
-    WindowSpec,
-    extract_windows,
-    membership_problems,
-    recorded_windows,
-)
+from poppy_pipeline.windows import FEATURE_NAMES, StreamMismatch, WindowSpec
 
 # Each day's windows carry the settings they were made with (`DataFrame.attrs`, stored beside the
 # CSV by the IO manager), so whoever reads them (click_model) gets them from the data itself.
@@ -118,11 +112,12 @@ def sliding_window_features(
     for key in context.partition_keys:
         actions = session_actions[key]
         if traits is not None:
-            days[key] = _simulated_day(simulation, traits, simulated_interactions[key], users, actions, key, spec)
+            checked = _simulated_day(simulation, traits, simulated_interactions[key], users, actions, key, spec)
         else:
-            days[key] = extract_windows(actions, spec)
+            checked = checked_windows(actions, spec)
+        days[key] = checked.frame
         days[key].attrs[SETTINGS_ATTR] = spec.settings()
-        for name, count in membership_problems(actions, days[key], spec).items():
+        for name, count in checked.problems.items():  # recounted from the actions, sorted once for both
             problems[name] = problems.get(name, 0) + count
     every_day = pd.concat(days.values(), ignore_index=True) if len(days) > 1 else next(iter(days.values()))
     return dg.MaterializeResult(
@@ -153,13 +148,13 @@ def _simulated_day(
     actions: pd.DataFrame,
     key: str,
     spec: WindowSpec,
-) -> pd.DataFrame:
+) -> CheckedWindows:
     """Windows of a simulated day, with the oracle of the generator's state read from the recorded actions."""
     if unsimulable(interactions, users):  # nothing was simulated (session_actions logged why)
-        return extract_windows(actions, spec)
+        return checked_windows(actions, spec)
     recorded = recorded_day(simulation.behaviour(), simulation.seed, traits, interactions, date.fromisoformat(key))
     try:
-        return recorded_windows(actions, recorded, spec)
+        return checked_windows(actions, spec, recorded)
     except StreamMismatch as mismatch:
         raise dg.Failure(
             f"sliding_window_features {key}: session_actions is not what the generator makes with these settings"

@@ -1,0 +1,205 @@
+"""`sliding_window_features` through the CLI, next to its core at the same volume.
+
+    .venv/bin/python benchmarks/bench_cli_windows.py [--actions 1e7] [--data DIR] [--profile FILE]
+
+One simulated day (`bench_cli.DAY`) of about `--actions` browsing actions (default 10,000,000:
+80,000 users at the default traffic, all signed up long before, as the README's figures):
+
+1. the upstream assets (`celestial_objects`, `users`, `simulated_interactions`,
+   `session_actions`) are materialized once into an outputs folder (kept with `--data DIR`, and
+   reused when that folder already holds them for the same settings);
+2. `dagster asset materialize --select sliding_window_features --partition <day>` runs with the
+   in-process executor as `make run` does (`-c config/run.yaml`), in a fresh Dagster instance
+   (the project's `config/dagster.yaml`), checks included; with `--profile FILE` under cProfile;
+3. the pure core does the step's work on the same files in a child process pinned to one core
+   with single-threaded libraries (read the actions, traits and the day's plan, windows with the
+   oracle and the membership recount, the targets' measures, write the CSV), in CPU seconds.
+
+Printed: the command's wall and CPU time, the step's time from the run's event log, windows/s of
+each, and the core's parts. Goal (issue 14): ≥ 200,000 windows/s through the CLI, the step within
+2× of its core. The load average is printed: on a shared machine, wall times grow with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_cli import BIN, DAY, run_scenario  # the sibling script: the same command timing
+from bench_simulation import run_child_json  # one core, single-threaded libraries
+
+GOAL_WINDOWS_PER_S = 200_000
+GOAL_RATIO = 2.0
+# Actions per user and day at the default traffic (10/3 interactions a day): about 10.07M from 80,000 users.
+ACTIONS_PER_USER = 125.0
+UPSTREAM = "celestial_objects,users,simulated_interactions,session_actions"
+STEP = "sliding_window_features"
+
+
+def day_settings(actions: float) -> dict:
+    """The simulation config giving about `actions` actions on `DAY`: default traffic, everyone signed up."""
+    users = max(100, round(actions / ACTIONS_PER_USER))
+    return {
+        "num_users": users,
+        "interactions_per_day": users * 10 / 3,
+        "signup_start": "2020-01-01",
+        "signup_end": "2020-01-02",
+    }
+
+
+def materialize_command(select: str, config: Path, profile: Path | None = None) -> list[str]:
+    dagster = [str(BIN / "dagster")]
+    if profile is not None:
+        dagster = [sys.executable, "-m", "cProfile", "-o", str(profile), str(BIN / "dagster")]
+    return [
+        *dagster, "asset", "materialize", "-m", "poppy_pipeline.definitions", "--select", select,
+        "--partition", DAY, "-c", "config/run.yaml", "-c", str(config),
+    ]  # fmt: skip
+
+
+def prepare_upstream(data: Path, settings: dict) -> Path:
+    """`data`/outputs holding the upstream day for `settings` (materialized unless already there)."""
+    config = data / "simulation.yaml"
+    config.write_text(json.dumps({"resources": {"simulation": {"config": settings}}}))
+    stamp = data / "upstream.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == settings:
+        print(f"upstream day reused from {data / 'outputs'}")
+        return config
+    shutil.rmtree(data / "upstream", ignore_errors=True)
+    measured = run_scenario("upstream", materialize_command(UPSTREAM, config), data / "upstream", {})
+    shutil.rmtree(data / "outputs", ignore_errors=True)
+    (data / "upstream" / "outputs").rename(data / "outputs")
+    stamp.write_text(json.dumps(settings))
+    print(f"upstream ({UPSTREAM}) materialized in {measured['wall_s']:.1f} s: {measured['steps']}")
+    return config
+
+
+def time_step(data: Path, config: Path, profile: Path | None) -> dict:
+    """The timed command: a fresh instance (`run_scenario` gives it the project's dagster.yaml), the
+    upstream day's outputs folder."""
+    run = data / "run"
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir()
+    (run / "outputs").symlink_to(data / "outputs")
+    return run_scenario(STEP, materialize_command(STEP, config, profile), run, {})
+
+
+# --- the core on the same files (run in a child process) --------------------------------------
+
+
+def core_parts(outputs: str, settings: dict) -> dict:
+    """CPU seconds of each part of the step's work, done by the core on the upstream day's files."""
+    import io
+    from datetime import date
+
+    import numpy as np
+
+    from poppy_pipeline import tables
+    from poppy_pipeline.behaviour import BehaviourSettings, draw_traits
+    from poppy_pipeline.oracle import recorded_day
+    from poppy_pipeline.window_membership import checked_windows
+    from poppy_pipeline.window_targets import positive_share, profiles_present
+    from poppy_pipeline.windows import WindowSpec
+
+    folder, parts = Path(outputs), {}
+
+    def timed(name, work):
+        started = time.process_time()
+        result = work()
+        parts[name] = time.process_time() - started
+        return result
+
+    actions = timed("read session_actions (CSV)", lambda: tables.read_csv(folder / "session_actions" / f"{DAY}.csv"))
+    interactions = tables.read_csv(folder / "simulated_interactions" / f"{DAY}.csv")
+    users = tables.read_csv(folder / "users.csv")
+    seed = settings.get("seed", 42)
+
+    def plan():
+        traits = draw_traits(seed, users)
+        return recorded_day(BehaviourSettings(), seed, traits, interactions, date.fromisoformat(DAY))
+
+    recorded = timed("traits and the day's plan", plan)
+    name = "sort, windows, 20 features, oracle, output frame, windows_within_sessions"
+    checked = timed(name, lambda: checked_windows(actions, WindowSpec(), recorded))
+    assert not any(checked.problems.values()), checked.problems
+    windows = checked.frame
+    targets = "targets (bootstrap over users, profiles)"
+    timed(targets, lambda: (positive_share(windows), profiles_present(windows, users)))
+    timed("write the CSV", lambda: tables.write_csv(windows, io.BytesIO()))
+    return {"windows": len(windows), "actions": len(actions), "positive": float(np.mean(windows["Label"])), **parts}
+
+
+def core_in_child(outputs: Path, settings: dict) -> dict:
+    """`core_parts` pinned to one core with single-threaded libraries (as `bench_windows.py`)."""
+    return run_child_json(__file__, json.dumps({"outputs": str(outputs), "settings": settings}))
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+def report(measured: dict, core: dict | None, settings: dict) -> None:
+    step = measured["steps"].get(STEP)
+    windows = core["windows"] if core else None
+    print(f"\n### `{STEP}` through the CLI ({settings['num_users']:,} users, {DAY})\n")
+    print(
+        f"Load average {measured['load_before']:.1f} before, {measured['load_after']:.1f} after."
+        f" Goal: ≥ {GOAL_WINDOWS_PER_S:,} windows/s, the step within {GOAL_RATIO:.0f}× of its core.\n"
+    )
+    print("| measured | seconds | windows/s |")
+    print("|---|---:|---:|")
+    rows = [("command, wall", measured["wall_s"]), ("command, CPU (all threads)", measured["cpu_s"])]
+    if step is not None:
+        rows.append(("step (event log: start to success), wall", step))
+    if core:
+        total = sum(v for k, v in core.items() if k not in ("windows", "actions", "positive"))
+        rows.append(("core on the same files, CPU, one core", total))
+    for name, seconds in rows:
+        rate = f"{windows / seconds:,.0f}" if windows else "–"
+        print(f"| {name} | {seconds:.2f} | {rate} |")
+    if not core:
+        return
+    print(f"\n{core['windows']:,} windows of {core['actions']:,} actions ({core['positive']:.1%} positive).\n")
+    print("| part (core, one core) | CPU s |")
+    print("|---|---:|")
+    for name, seconds in core.items():
+        if name not in ("windows", "actions", "positive"):
+            print(f"| {name} | {seconds:.2f} |")
+    if step is not None:
+        print(f"\nstep / core: {step / total:.2f}× (goal ≤ {GOAL_RATIO:.0f}×)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--actions", type=float, default=1e7, help="about this many actions on the day")
+    parser.add_argument("--data", type=Path, help="keep (and reuse) the upstream day in this folder")
+    parser.add_argument("--profile", type=Path, help="run the command under cProfile, writing this file")
+    parser.add_argument("--no-core", action="store_true", help="skip the core's figures")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        request = json.loads(args.child)
+        print(json.dumps(core_parts(request["outputs"], request["settings"])))
+        return
+    settings = day_settings(args.actions)
+    with tempfile.TemporaryDirectory(prefix="bench_cli_windows_") as scratch:
+        data = args.data.resolve() if args.data else Path(scratch)
+        data.mkdir(parents=True, exist_ok=True)
+        config = prepare_upstream(data, settings)
+        measured = time_step(data, config, args.profile.resolve() if args.profile else None)
+        core = None if args.no_core else core_in_child(data / "outputs", settings)
+        report(measured, core, settings)
+        out = Path(__file__).parent / "results"
+        out.mkdir(exist_ok=True)
+        (out / "cli_windows.json").write_text(json.dumps({**measured, "core": core, "settings": settings}, indent=2))
+
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    main()
+    print(f"\n(benchmark's own wall time {time.perf_counter() - started:.0f} s; pid {os.getpid()})", file=sys.stderr)

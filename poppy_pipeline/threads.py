@@ -1,0 +1,35 @@
+"""Independent pieces of numpy work on the cores this process may use.
+
+numpy releases the GIL inside its array operations, so pieces of work on separate arrays (the
+windows' chunks of sessions, the oracle's batches) run side by side in threads. Each piece
+computes exactly what it would alone and the results come back in order, so the output is the
+same bytes whatever the number of threads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity: a process pinned to one core gets one thread)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def map_in_threads(work: Callable[[Item], Result], items: Iterable[Item]) -> list[Result]:
+    """`[work(item) for item in items]`, on up to `usable_cores()` threads."""
+    items = list(items)
+    threads = min(usable_cores(), len(items))
+    if threads <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="poppy_numpy") as pool:
+        return list(pool.map(work, items))
