@@ -14,5 +14,10 @@ from dagster._daemon import controller
 from dagster._daemon.cli import main
 
 if __name__ == "__main__":
+    # A private constant: fail loudly if a Dagster upgrade renames it, rather than wait 30 s silently.
+    if not hasattr(controller, "DEFAULT_DAEMON_INTERVAL_SECONDS"):
+        sys.exit(
+            "cluster/daemon.py: Dagster's DEFAULT_DAEMON_INTERVAL_SECONDS is gone; unset POPPY_DAEMON_PASS_SECONDS"
+        )
     controller.DEFAULT_DAEMON_INTERVAL_SECONDS = int(os.environ["POPPY_DAEMON_PASS_SECONDS"])
     sys.exit(main())
