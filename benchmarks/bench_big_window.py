@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -185,7 +186,11 @@ def main() -> None:
     parser.add_argument("--share", type=float, default=0.01, help="action_session_share (behaviour branch)")
     parser.add_argument("--days", type=int, default=30, help="days in the window, ending on " + LAST_DAY)
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between memory samples")
-    parser.add_argument("--keep", type=Path, help="a folder for the instance, outputs and log (default: a temp folder)")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep the instance, outputs and log in this folder (default: a temp folder, removed after success)",
+    )
     args = parser.parse_args()
     found = run_big_window(args.events, args.share, args.days, args.interval, args.keep)
     peak = max((mb for _, mb in found["samples"]), default=float("nan"))
@@ -208,6 +213,9 @@ def main() -> None:
         f" ({'met' if found['wall_s'] <= GOAL_WALL_S else 'missed'}), peak ≤ {GOAL_RSS_MB:,} MB"
         f" ({'met' if peak <= GOAL_RSS_MB else 'missed'})."
     )
+    if args.keep is None and found["returncode"] == 0:  # GBs of outputs at 30M events: not left in /tmp
+        shutil.rmtree(found["folder"], ignore_errors=True)
+        print(f"Removed {found['folder']} (keep the instance and outputs with --keep DIR).")
 
 
 if __name__ == "__main__":
