@@ -169,13 +169,14 @@ def core_times(settings: dict, days: list[str], with_sessions: bool = False) -> 
     """The core's own time for each step of the interactions branch: the same files, the same checks."""
     from datetime import date
 
-    from poppy_pipeline import patterns, tables
+    from poppy_pipeline import tables
     from poppy_pipeline.catalog import build_catalog
     from poppy_pipeline.interactions import build_model, simulate_day
     from poppy_pipeline.paths import DEFAULT_OBJECTS_DIR
     from poppy_pipeline.population import generate_users
     from poppy_pipeline.repeats import expected_repeat_share
     from poppy_pipeline.settings import SimulationSettings
+    from poppy_pipeline.window_patterns import MEASURES, WindowPatterns
 
     simulation = SimulationSettings(**settings)
     times, events = {}, 0
@@ -193,28 +194,22 @@ def core_times(settings: dict, days: list[str], with_sessions: bool = False) -> 
 
         started = time.perf_counter()
         model = build_model(simulation, objects, users)
-        frames = []
+        window = WindowPatterns(simulation, users, objects, measures=MEASURES)  # as the step: one pass a day
+        frames, patterns_s = [], 0.0
         for key in days:
             frame = simulate_day(model, date.fromisoformat(key))
             tables.write_csv(frame, out / f"{key}.csv")
-            frames.append(frame)
+            counted = time.perf_counter()
+            window.add_day(frame)
+            patterns_s += time.perf_counter() - counted
+            if with_sessions:
+                frames.append(frame)
             events += len(frame)
-        times["simulated_interactions"] = time.perf_counter() - started
-
-        started = time.perf_counter()
-        import pandas as pd
-
-        window = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        expected = expected_repeat_share(model, date.fromisoformat(days[-1]), len(days))
-        patterns.integrity(window, users, objects)
-        patterns.type_mix(window, simulation)
-        patterns.rating_distribution(window)
-        patterns.rating_bias_correlation(window, users)
-        patterns.preferred_type_share(window, users, simulation)
-        patterns.repeat_share(window, expected)
-        patterns.concentration(window, users, objects)
-        patterns.hour_profile(window)
-        times["simulated_interactions_patterns"] = time.perf_counter() - started
+        counted = time.perf_counter()
+        window.results(expected_repeat_share(model, date.fromisoformat(days[-1]), len(days)))
+        patterns_s += time.perf_counter() - counted
+        times["simulated_interactions"] = time.perf_counter() - started - patterns_s
+        times["simulated_interactions_patterns"] = patterns_s
         if with_sessions:
             times["session_actions"] = _core_sessions(simulation, users, dict(zip(days, frames, strict=True)), out)
     return {"events": events, "times": times}

@@ -26,15 +26,13 @@ How a day is made (every step vectorised over the day's events):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pa_compute
 
+from poppy_pipeline.engagement import category_codes
 from poppy_pipeline.population import date_ordinals
 from poppy_pipeline.profiles import PROFILE_NAMES, PROFILES, session_length_seconds
 from poppy_pipeline.randomness import stream
@@ -116,7 +114,7 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
     popularity = _zipf(ranks, offsets, settings.object_popularity_exponent)
     cdf = _cumulative_per_type(popularity, offsets)
     favourite_cdf = _cumulative_per_type(_zipf(ranks, offsets, settings.favourite_popularity_exponent), offsets)
-    profile_codes = label_codes(users["Profile"], PROFILE_NAMES)
+    profile_codes = category_codes(users["Profile"], PROFILE_NAMES)
     if (profile_codes < 0).any():
         unknown = sorted(set(users.loc[profile_codes < 0, "Profile"].astype(str)))
         raise ValueError(f"users has unknown Profile values {unknown}; expected one of {list(PROFILE_NAMES)}")
@@ -229,7 +227,7 @@ def _user_type_probabilities(settings: SimulationSettings, users: pd.DataFrame, 
     """(users, types): catalog-size shares, or `preferred_type_share` on a preferred type."""
     base = counts / counts.sum()
     probabilities = np.tile(base, (len(users), 1))
-    preferred = label_codes(users["Preferred_Type"], OBJECT_TYPES)  # -1: none (or not a type)
+    preferred = category_codes(users["Preferred_Type"], OBJECT_TYPES)  # -1: none (or not a type)
     has = preferred >= 0
     if has.any():
         codes = preferred[has]
@@ -257,18 +255,6 @@ def _favourites(settings: SimulationSettings, num_users: int, offsets: np.ndarra
             draws = searchsorted_right(part, rng.random((block, k)))
             out[first : first + block, t, :] = offsets[t] + np.minimum(draws, len(part) - 1)
     return out
-
-
-def label_codes(labels: pd.Series, names: Sequence[str]) -> np.ndarray:
-    """Each label's index in `names`, -1 where missing or not among them (Arrow's hash lookup:
-    a million string labels in milliseconds, where pandas' lookup takes a few hundred)."""
-    if not isinstance(labels.dtype, pd.CategoricalDtype):
-        try:
-            found = pa_compute.index_in(pa.array(labels, from_pandas=True), value_set=pa.array(list(names)))
-            return found.fill_null(-1).to_numpy().astype(np.int64)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):  # not all strings
-            pass
-    return pd.Categorical(labels, categories=list(names)).codes.astype(np.int64)
 
 
 # --- one day ---------------------------------------------------------------------------------

@@ -25,12 +25,6 @@ def text_values(values: pd.Series) -> pd.Index:
     return pd.Index(pd.unique(_distinct_texts(values)[1]))
 
 
-def type_codes(values: pd.Series, names: pd.Index) -> np.ndarray:
-    """Position of each value (as text) in `names`, -1 where it is missing or not among them."""
-    local, texts = _distinct_texts(values)
-    return np.append(names.get_indexer(texts), -1)[local]
-
-
 def _distinct_texts(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Each value's position among the distinct values (-1: missing), and their text: one
     conversion per distinct value (a categorical's categories), not per row."""

@@ -21,6 +21,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from poppy_pipeline.engagement import category_codes
 from poppy_pipeline.settings import INTERACTION_TYPES, SimulationSettings
 from poppy_pipeline.window_codes import (
     CodedDay,
@@ -32,7 +33,6 @@ from poppy_pipeline.window_codes import (
     hours_of,
     pack,
     text_values,
-    type_codes,
 )
 
 TYPE_MIX_TOLERANCE = 0.02
@@ -193,7 +193,7 @@ class WindowPatterns:
 
     @cached_property
     def _preferred_codes(self) -> np.ndarray:
-        return type_codes(self.users["Preferred_Type"], self._preference_names)
+        return category_codes(self.users["Preferred_Type"], self._preference_names)
 
     # --- the verdicts ---
 

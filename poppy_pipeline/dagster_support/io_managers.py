@@ -20,7 +20,7 @@ import json
 import os
 import pickle
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -106,22 +106,6 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
 
     def get_partitions_metadata(self, values: Mapping[str, Any], paths: Mapping[str, UPath]) -> dict[str, Any]:
         return {"partitions_written": len(values)}
-
-    def load_asset_partitions(self, asset_key: str, partition_keys: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
-        """Read the partitions of `asset_key` that exist; return them and the keys that do not.
-
-        For unpartitioned assets that read a window of a daily asset (the run's window rather than
-        every partition ever materialized, which is what a plain input would load).
-        """
-        found: dict[str, Any] = {}
-        missing: list[str] = []
-        for key in partition_keys:
-            path = self.partition_path(asset_key, key)
-            if self.path_exists(path):
-                found[key] = self.load_from_path(None, path)  # type: ignore[arg-type]
-            else:
-                missing.append(key)
-        return found, missing
 
     def stored_path(self, asset_key: str) -> UPath:
         """Where an unpartitioned asset is stored (whether or not it exists)."""
