@@ -18,11 +18,13 @@ import pyarrow as pa
 import pyarrow.compute as pa_compute
 import pyarrow.csv as pa_csv
 
+from poppy_pipeline.threads import usable_cores
+
 # Object columns get their Arrow type from the values of each CHUNK_ROWS rows (as always); the
 # CSV text is made PIECE_ROWS rows at a time, by every core.
 CHUNK_ROWS = 500_000
 PIECE_ROWS = 100_000
-WRITER_THREADS = max(1, min(4, os.cpu_count() or 1))
+MAX_WRITER_THREADS = 4
 READ_CONVERT = pa_csv.ConvertOptions(strings_can_be_null=True)
 
 
@@ -75,16 +77,17 @@ def _write_chunks(frame: pd.DataFrame, sink: BinaryIO, quoting: str, header: boo
         sink.write(_csv_bytes(next(_arrow_chunks(frame)), first_options))
         return
     options = pa_csv.WriteOptions(include_header=False, quoting_style=quoting)
+    threads = min(MAX_WRITER_THREADS, usable_cores())  # a process pinned to one core formats on one
     pieces = (
         chunk.slice(start, PIECE_ROWS)
         for chunk in _arrow_chunks(frame)
         for start in range(0, chunk.num_rows, PIECE_ROWS)
     )
-    with ThreadPoolExecutor(WRITER_THREADS) as pool:
+    with ThreadPoolExecutor(threads) as pool:
         pending = deque([pool.submit(_csv_bytes, next(pieces), first_options)])
         for piece in pieces:
             pending.append(pool.submit(_csv_bytes, piece, options))
-            if len(pending) > 2 * WRITER_THREADS:  # a bounded queue: memory of a few pieces
+            if len(pending) > 2 * threads:  # a bounded queue: memory of a few pieces
                 sink.write(pending.popleft().result())
         while pending:
             sink.write(pending.popleft().result())

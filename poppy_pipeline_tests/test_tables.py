@@ -58,7 +58,7 @@ def test_pieces_made_in_threads_give_the_bytes_of_one_piece(make, monkeypatch: p
     whole = csv_bytes(frame)
     monkeypatch.setattr(tables, "PIECE_ROWS", 97)  # 21 pieces, out of step with the chunks
     monkeypatch.setattr(tables, "CHUNK_ROWS", ROWS // 2)
-    monkeypatch.setattr(tables, "WRITER_THREADS", 3)
+    monkeypatch.setattr(tables, "usable_cores", lambda: 3)
     assert csv_bytes(frame) == whole
     assert whole.count(b"\n") == len(frame) + 1
 
