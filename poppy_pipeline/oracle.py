@@ -227,8 +227,11 @@ def _click_within(settings: BehaviourSettings, tables: _UserTables, batch: _Batc
     everyone = np.arange(count)
     moves = np.ascontiguousarray(tables.moves[batch.rows].transpose(1, 2, 3, 4, 0))  # (allowed, stale, mode, 4, W)
     rates = np.ascontiguousarray(tables.rates[batch.rows].T)  # (mode, W)
-    warmed_up = bool(np.all(warm_up(settings, batch.end_tick.min(initial=0)) >= 1.0))
-    if warmed_up:  # the hazard is the same in every tick: fold "no ad click" into the moves once
+    # A ramp that is over within a session's first tick (or off): the hazard is the same in every
+    # tick, so "no ad click" folds into the moves once. Otherwise the loop below switches to the
+    # full hazard once the whole batch is past the ramp.
+    warmed_up = bool(warm_up(settings, 0) >= 1.0)
+    if warmed_up:
         ad = _ad_click(rates, 1.0)
         own_ad = ad[batch.mode, everyone]
         moves *= (1 - ad)[:, None]
