@@ -29,7 +29,10 @@ $(NODE_STAMP): browser/package.json browser/package-lock.json
 	npm ci --prefix browser --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $(NODE_STAMP)
 
+# The package's bytecode, compiled now: with PYTHONDONTWRITEBYTECODE set (as on CI), every command
+# would otherwise compile its modules again (0.2 s per `dagster` command). Only changed files recompile.
 install: $(STAMP) $(NODE_STAMP)
+	@$(BIN)/python -m compileall -q poppy_pipeline
 
 # The project-local instance always gets config/dagster.yaml; another DAGSTER_HOME only when it has none.
 .PHONY: dagster-home
