@@ -40,6 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pa_compute
 
 from poppy_pipeline.behaviour import ACTIONS, BLUR, CLICK, CLICK_AD, CLOSE, FOCUS, HOVER, SCROLL_DOWN, SCROLL_UP, WAIT
 from poppy_pipeline.oracle import RecordedDay, oracle_probabilities, stream_mismatch
@@ -186,6 +188,9 @@ def _action_codes(values: pd.Series) -> np.ndarray:
     """Index into ACTIONS of each value (-1 if unknown): a lookup per distinct value, not per row."""
     if isinstance(values.dtype, pd.CategoricalDtype):  # the simulation's: no per-row string work
         row_codes, distinct = values.cat.codes.to_numpy(), values.cat.categories
+    elif isinstance(values.dtype, pd.StringDtype):  # as read from a CSV: one hash lookup per row in Arrow
+        found = pa_compute.index_in(pa.array(values), value_set=pa.array(ACTIONS, pa.string()))
+        return pa_compute.fill_null(found, -1).to_numpy().astype(np.int64)
     else:
         row_codes, distinct = pd.factorize(values)
     lookup = np.r_[pd.Index(ACTIONS).get_indexer(pd.Index(distinct).astype(str)), -1]  # -1: missing values
