@@ -222,6 +222,13 @@ def recorded_windows(actions: pd.DataFrame, recorded: RecordedDay, spec: WindowS
 
 def oracle_windows(arrays: SessionArrays, recorded: RecordedDay, spec: WindowSpec = WindowSpec()) -> pd.DataFrame:
     """`recorded_windows` of actions already sorted by `session_arrays`."""
+    require_recorded_stream(arrays, recorded)
+    windows = compute_windows(arrays, spec)
+    return windows_frame(arrays, windows, windows_oracle(arrays, windows, recorded, spec))
+
+
+def require_recorded_stream(arrays: SessionArrays, recorded: RecordedDay) -> None:
+    """Raise `StreamMismatch` unless the sessions open and end as the day's plan says."""
     starts = _session_starts(arrays.session)
     finals = np.r_[starts[1:], len(arrays.session)][: len(starts)] - 1
     problem = stream_mismatch(
@@ -229,9 +236,12 @@ def oracle_windows(arrays: SessionArrays, recorded: RecordedDay, spec: WindowSpe
     )
     if problem:
         raise StreamMismatch(problem)
-    windows = compute_windows(arrays, spec)
+
+
+def windows_oracle(arrays: SessionArrays, windows: Windows, recorded: RecordedDay, spec: WindowSpec) -> np.ndarray:
+    """Oracle_Probability of `windows` (any of the day's, e.g. one chunk's) from the generator's state."""
     last = windows.last
-    oracle = oracle_probabilities(
+    return oracle_probabilities(
         recorded,
         arrays.session_ids[windows.session],
         windows.end_ms,
@@ -239,7 +249,6 @@ def oracle_windows(arrays: SessionArrays, recorded: RecordedDay, spec: WindowSpe
         arrays.action[last],
         spec.horizon_ms,
     )
-    return windows_frame(arrays, windows, oracle)
 
 
 def simulated_windows(simulation: SessionSimulation, spec: WindowSpec = WindowSpec()) -> pd.DataFrame:
@@ -265,21 +274,8 @@ def windows_frame(arrays: SessionArrays, windows: Windows, oracle: np.ndarray | 
 
 def compute_windows(arrays: SessionArrays, spec: WindowSpec) -> Windows:
     """All kept windows, session by session in chunks of about `CHUNK_ACTIONS` actions."""
-    starts = _session_starts(arrays.session)
-    bounds = np.r_[starts, len(arrays.session)]
-    chunks = []
-    first = 0
-    while first < len(starts):
-        last = int(np.searchsorted(bounds, bounds[first] + CHUNK_ACTIONS, side="right")) - 1
-        last = max(last, first + 1)  # at least one session
-        chunks.append(slice(int(bounds[first]), int(bounds[last])))
-        first = last
-
-    def chunk_windows(part: slice) -> Windows:
-        a = arrays
-        return _chunk_windows(a.session[part], a.time_ms[part], a.action[part], a.scroll[part], spec, part.start)
-
-    parts = map_in_threads(chunk_windows, chunks)  # chunks are independent: side by side on the cores
+    # Chunks are independent: side by side on the cores.
+    parts = map_in_threads(lambda part: chunk_windows(arrays, part, spec), session_chunks(arrays))
     if len(parts) == 1:
         return parts[0]
     if not parts:
@@ -293,6 +289,26 @@ def compute_windows(arrays: SessionArrays, spec: WindowSpec) -> Windows:
         actions=np.concatenate([p.actions for p in parts]),
         last=np.concatenate([p.last for p in parts]),
     )
+
+
+def session_chunks(arrays: SessionArrays) -> list[slice]:
+    """Whole sessions, about `CHUNK_ACTIONS` actions a chunk (at least one session), in order."""
+    starts = _session_starts(arrays.session)
+    bounds = np.r_[starts, len(arrays.session)]
+    chunks = []
+    first = 0
+    while first < len(starts):
+        last = int(np.searchsorted(bounds, bounds[first] + CHUNK_ACTIONS, side="right")) - 1
+        last = max(last, first + 1)  # at least one session
+        chunks.append(slice(int(bounds[first]), int(bounds[last])))
+        first = last
+    return chunks
+
+
+def chunk_windows(arrays: SessionArrays, part: slice, spec: WindowSpec) -> Windows:
+    """The windows of one of `session_chunks`: the rows `compute_windows` gives for it."""
+    a = arrays
+    return _chunk_windows(a.session[part], a.time_ms[part], a.action[part], a.scroll[part], spec, part.start)
 
 
 def _session_starts(session: np.ndarray) -> np.ndarray:

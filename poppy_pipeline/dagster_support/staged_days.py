@@ -44,6 +44,16 @@ class StagedDay:
     private_folder: bool = False  # staged in a folder of its own (object storage), removed with it
 
 
+@dataclass(frozen=True)
+class WrittenTable:
+    """What a writer of a staged day wrote: its rows, columns, first rows (at least the preview's) and attributes."""
+
+    rows: int
+    columns: tuple[str, ...]
+    head: pd.DataFrame
+    attrs: dict = field(default_factory=dict)
+
+
 class DayStaging:
     """Stages a daily asset's days; on an error (or `discard`) removes every staged file.
 
@@ -66,19 +76,29 @@ class DayStaging:
 
     def stage(self, key: str, frame: pd.DataFrame) -> StagedDay:
         """Write `frame` (the day `key`) to a staged file, flushed to disk; the frame may be dropped after."""
+
+        def write(path: str) -> WrittenTable:
+            self._write(frame, path)
+            return WrittenTable(len(frame), tuple(map(str, frame.columns)), frame, dict(frame.attrs))
+
+        return self.stage_written(key, write)
+
+    def stage_written(self, key: str, write: Callable[[str], WrittenTable]) -> StagedDay:
+        """Stage the day `key` that `write` writes to the file named (e.g. part by part, never held
+        whole), flushed to disk."""
         local = self._local_folder(key)
         folder = local or self._scratch_folder()
         folder.mkdir(parents=True, exist_ok=True)
         staged = folder / f".{key}.{uuid.uuid4().hex}{STAGED_SUFFIX}"
         self._staged.append(staged)
-        self._write(frame, os.fspath(staged))
+        written = write(os.fspath(staged))
         fsync(staged)
         return StagedDay(
             staged=staged,
-            rows=len(frame),
-            columns=tuple(map(str, frame.columns)),
-            preview=markdown_table(frame, PREVIEW_ROWS),
-            attrs=dict(frame.attrs),
+            rows=written.rows,
+            columns=written.columns,
+            preview=markdown_table(written.head, PREVIEW_ROWS),
+            attrs=dict(written.attrs),
             private_folder=local is None,
         )
 
