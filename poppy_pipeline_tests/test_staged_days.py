@@ -3,6 +3,7 @@ tables written directly, nothing changed and nothing left behind by a failed run
 when asked for."""
 
 import json
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -193,3 +194,24 @@ def test_an_error_while_staging_discards_the_staged_days(tmp_path: Path):
         assert len(staged_litter(tmp_path)) == 1
         raise RuntimeError("the window's check failed")
     assert not staged_litter(tmp_path)
+
+
+def test_work_done_while_a_day_is_written_overlaps_and_its_error_discards_the_day(tmp_path: Path):
+    manager = _CsvFiles(base_path=UPath(tmp_path))
+    frame = pd.DataFrame({"value": range(300_000)})  # several pieces for the threaded writer
+    seen: list[str] = []
+
+    def counted() -> None:
+        seen.append(threading.current_thread().name)
+
+    with manager.staging("daily") as staging:
+        day = staging.stage("2026-03-01", frame, meanwhile=counted)
+    assert seen == [threading.current_thread().name]  # in the caller's thread, the write in another
+    assert day.staged.read_bytes() == csv_bytes(frame, tmp_path)
+
+    def failing() -> None:
+        raise ValueError("a pattern measure failed")
+
+    with pytest.raises(ValueError, match="pattern measure"), manager.staging("daily") as staging:
+        staging.stage("2026-03-02", frame, meanwhile=failing)
+    assert [path.name for path in staged_litter(tmp_path)] == [day.staged.name]  # only the first day's

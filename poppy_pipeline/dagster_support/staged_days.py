@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,15 +65,24 @@ class DayStaging:
         self._staged: list[Path] = []
         self._scratch: Path | None = None
 
-    def stage(self, key: str, frame: pd.DataFrame) -> StagedDay:
-        """Write `frame` (the day `key`) to a staged file, flushed to disk; the frame may be dropped after."""
+    def stage(self, key: str, frame: pd.DataFrame, meanwhile: Callable[[], object] | None = None) -> StagedDay:
+        """Write `frame` (the day `key`) to a staged file, flushed to disk; the frame may be dropped after.
+
+        `meanwhile` (say, counting the day into the window's checks) runs in this thread while another
+        writes and flushes the file: pyarrow, numpy and the disk release the GIL, so the two overlap.
+        """
         local = self._local_folder(key)
         folder = local or self._scratch_folder()
         folder.mkdir(parents=True, exist_ok=True)
         staged = folder / f".{key}.{uuid.uuid4().hex}{STAGED_SUFFIX}"
         self._staged.append(staged)
-        self._write(frame, os.fspath(staged))
-        fsync(staged)
+        if meanwhile is None:
+            self._write_and_flush(frame, staged)
+        else:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"poppy_stage_{self.asset}") as writer:
+                written = writer.submit(self._write_and_flush, frame, staged)
+                meanwhile()  # on an error, the pool waits for the write; __exit__ then removes the file
+                written.result()
         return StagedDay(
             staged=staged,
             rows=len(frame),
@@ -81,6 +91,10 @@ class DayStaging:
             attrs=dict(frame.attrs),
             private_folder=local is None,
         )
+
+    def _write_and_flush(self, frame: pd.DataFrame, staged: Path) -> None:
+        self._write(frame, os.fspath(staged))
+        fsync(staged)
 
     def discard(self) -> None:
         """Remove every staged file not yet put in place (a no-op for those that were)."""
