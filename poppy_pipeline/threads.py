@@ -33,3 +33,8 @@ def map_in_threads(work: Callable[[Item], Result], items: Iterable[Item]) -> lis
         return [work(item) for item in items]
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="poppy_numpy") as pool:
         return list(pool.map(work, items))
+
+
+def side_by_side(*calls: Callable[[], Result]) -> list[Result]:
+    """`[call() for call in calls]`, each on its own thread (up to `usable_cores()`): for independent work."""
+    return map_in_threads(lambda call: call(), calls)
