@@ -14,7 +14,7 @@ from upath import UPath
 
 from poppy_pipeline import tables
 from poppy_pipeline.behaviour import draw_traits
-from poppy_pipeline.dagster_support import io_managers
+from poppy_pipeline.dagster_support import io_managers, staged_days
 from poppy_pipeline.dagster_support.io_managers import _CsvFiles
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
@@ -143,6 +143,23 @@ def test_a_failed_put_in_place_removes_what_it_staged(data_dir: Path, tmp_path: 
 
     monkeypatch.setattr(_CsvFiles, "put_in_place", full_disk)
     assert not materialize(seed=7).success
+    assert daily_files(data_dir) == before
+    assert not staged_litter(data_dir)
+
+
+def test_a_failed_background_flush_keeps_the_previous_days(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    assert materialize(seed=42).success
+    before = daily_files(data_dir)
+    flushed: list[str] = []
+
+    def failing_flush(path: Path) -> None:
+        flushed.append(path.name)
+        if len(flushed) == 2:  # simulated_interactions' second day
+            raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(staged_days, "fsync", failing_flush)
+    assert not materialize(seed=7).success
+    assert len(flushed) == len(DAYS) and all(name.endswith(STAGED_SUFFIX) for name in flushed)
     assert daily_files(data_dir) == before
     assert not staged_litter(data_dir)
 

@@ -2,7 +2,7 @@
 
 Output: a daily asset that makes many days in one step (a single-run backfill) stages each day as
 soon as it is made (`DayStaging.stage`: a temporary file beside the day's final file, flushed to
-disk) and keeps only a light `StagedDay` (where, how many rows, a preview). It returns those, and
+disk in the background while the step goes on, and waited for before the rename) and keeps only a light `StagedDay` (where, how many rows, a preview). It returns those, and
 the CSV IO manager renames every staged day into place. So the previous good files survive until
 the whole window has passed its blocking checks, and a step that fails before (an integrity
 check, an error) removes what it staged: `DayStaging` is a context manager that discards its
@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,12 @@ class StagedDay:
     preview: str  # markdown, the table's first rows
     attrs: dict = field(default_factory=dict)
     private_folder: bool = False  # staged in a folder of its own (object storage), removed with it
+    flushed: Future | None = field(default=None, compare=False)  # the file's fsync, done in the background
+
+    def wait_until_flushed(self) -> None:
+        """Return once the staged file is on disk (raising what its fsync raised): before it is put in place."""
+        if self.flushed is not None:
+            self.flushed.result()
 
 
 class DayStaging:
@@ -64,9 +70,13 @@ class DayStaging:
         self._write = write
         self._staged: list[Path] = []
         self._scratch: Path | None = None
+        # Each staged file is flushed to disk on this thread while the step goes on (the next day, the
+        # checks); the IO manager waits for a day's flush before renaming it into place.
+        self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"poppy_flush_{asset}")
 
     def stage(self, key: str, frame: pd.DataFrame, meanwhile: Callable[[], object] | None = None) -> StagedDay:
-        """Write `frame` (the day `key`) to a staged file, flushed to disk; the frame may be dropped after.
+        """Write `frame` (the day `key`) to a staged file, flushed to disk in the background; the frame
+        may be dropped after.
 
         `meanwhile` (say, counting the day into the window's checks) runs in this thread while another
         writes and flushes the file: pyarrow, numpy and the disk release the GIL, so the two overlap.
@@ -77,10 +87,10 @@ class DayStaging:
         staged = folder / f".{key}.{uuid.uuid4().hex}{STAGED_SUFFIX}"
         self._staged.append(staged)
         if meanwhile is None:
-            self._write_and_flush(frame, staged)
+            self._write(frame, os.fspath(staged))
         else:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"poppy_stage_{self.asset}") as writer:
-                written = writer.submit(self._write_and_flush, frame, staged)
+                written = writer.submit(self._write, frame, os.fspath(staged))
                 meanwhile()  # on an error, the pool waits for the write; __exit__ then removes the file
                 written.result()
         return StagedDay(
@@ -90,11 +100,8 @@ class DayStaging:
             preview=markdown_table(frame, PREVIEW_ROWS),
             attrs=dict(frame.attrs),
             private_folder=local is None,
+            flushed=self._flusher.submit(fsync, staged),
         )
-
-    def _write_and_flush(self, frame: pd.DataFrame, staged: Path) -> None:
-        self._write(frame, os.fspath(staged))
-        fsync(staged)
 
     def discard(self) -> None:
         """Remove every staged file not yet put in place (a no-op for those that were)."""
@@ -114,6 +121,7 @@ class DayStaging:
         return self
 
     def __exit__(self, error_type, error, traceback) -> None:
+        self._flusher.shutdown(wait=error_type is not None)  # the flushes queued go on; their days wait
         if error_type is not None:
             self.discard()
 
