@@ -1,5 +1,5 @@
 """poppy_pipeline: the Poppy Universe's interaction data turned into the artifacts its apps run on."""
 
-from poppy_pipeline.allocation import keep_freed_memory
+from poppy_pipeline.allocation import tune_allocation
 
-keep_freed_memory()  # large arrays reuse freed memory instead of page-faulting afresh (allocation.py)
+tune_allocation()  # large arrays reuse the process's memory, in small pages (allocation.py)

@@ -1,17 +1,22 @@
-"""Freed array memory kept for the next array, instead of handed back to the kernel at once.
+"""How the process gets memory for large arrays: reused in the process, in small pages.
 
-glibc's malloc serves every large block (a 5M-row int64 column is 40 MB) with a fresh `mmap` and
-unmaps it on free, so the next column of that size page-faults in again, page by page, zeroed by
-the kernel. The simulation allocates and frees hundreds of such columns per day: on a 5M-event day
-that was a third of the step's time spent in the kernel (2.5 s of `sys` in a 5.5 s run; measured
-in the README, "Speed"). Serving them from the heap instead, keeping up to `KEEP_FREE_BYTES` of
-freed memory at its top and growing it `GROW_BY_BYTES` at a time, reuses pages already mapped: the
-same arrays, the same results, less time in the kernel.
+This machine class (a VM, 2 cores) pays dearly for memory the process has not touched yet: a fresh
+4 KB page costs ~1.4 µs, and a 2 MB huge page ~4.4 µs per 4 KB of it (`benchmarks/bench_cli.py`
+prints the day's figures; the README, "Speed", has them). Two defaults make large arrays take fresh
+memory over and over:
 
-What it costs: the process's resident memory drops back more slowly after a peak (the peak itself
-does not grow; `benchmarks/bench_big_window.py` measures it). It is set once, when the package is
-imported (`poppy_pipeline/__init__.py`), on Linux with glibc; `POPPY_MALLOC=default` keeps glibc's
-defaults, and other C libraries are left alone.
+- glibc's malloc serves every large block (a 5M-row int64 column is 40 MB) with its own `mmap` and
+  unmaps it on free, so the next column of that size faults its pages in again. Here large blocks
+  come from the heap, up to `KEEP_FREE_BYTES` of freed memory stays at its top for the next array,
+  and it grows `GROW_BY_BYTES` at a time.
+- numpy advises the kernel to back arrays of 4 MB and more with huge pages (`MADV_HUGEPAGE`); where
+  the host hands out a VM's free memory lazily, a huge page is 512 faults at once. Not advised here.
+
+Together: a 5M-event day's simulation and checks in 3.5-3.7 s instead of 4.0-5.3 s, the same arrays
+and the same results. The cost: resident memory falls back more slowly after a peak (the peak
+itself does not grow: `benchmarks/bench_big_window.py` measures it). Set once, when the package is
+imported (`poppy_pipeline/__init__.py`); `POPPY_MEMORY=default` keeps glibc's and numpy's defaults,
+and other C libraries than glibc are left alone.
 """
 
 from __future__ import annotations
@@ -26,12 +31,19 @@ M_TOP_PAD = -2
 M_MMAP_MAX = -4
 KEEP_FREE_BYTES = 1 << 30  # freed memory at the heap's top beyond this goes back to the kernel
 GROW_BY_BYTES = 64 << 20  # the heap grows by this much more than asked: fewer, larger extensions
-OPT_OUT = "POPPY_MALLOC"
+OPT_OUT = "POPPY_MEMORY"
+
+
+def tune_allocation() -> bool:
+    """Both settings below, unless `POPPY_MEMORY=default`; True when both took."""
+    if os.environ.get(OPT_OUT, "").lower() == "default":
+        return False
+    return keep_freed_memory() & skip_hugepage_advice()
 
 
 def keep_freed_memory() -> bool:
-    """Large blocks from the heap, up to KEEP_FREE_BYTES of it kept when freed; True when applied."""
-    if not sys.platform.startswith("linux") or os.environ.get(OPT_OUT, "").lower() == "default":
+    """Large blocks from the heap, up to KEEP_FREE_BYTES of it kept when freed (glibc on Linux)."""
+    if not sys.platform.startswith("linux"):
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt  # glibc only; musl has no mallopt
@@ -40,3 +52,14 @@ def keep_freed_memory() -> bool:
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     settings = ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, KEEP_FREE_BYTES), (M_TOP_PAD, GROW_BY_BYTES))
     return all(mallopt(parameter, value) == 1 for parameter, value in settings)
+
+
+def skip_hugepage_advice() -> bool:
+    """numpy's arrays without `MADV_HUGEPAGE` (what `NUMPY_MADVISE_HUGEPAGE=0` does at numpy's import)."""
+    from numpy._core import multiarray
+
+    advise = getattr(multiarray, "_set_madvise_hugepage", None)
+    if advise is None:
+        return False
+    advise(False)
+    return True

@@ -5,6 +5,7 @@ their checks, `defs/resources.py`'s resources, `defs/schedules.py`'s jobs and sc
 executor every job runs on is set here, once.
 """
 
+import gc
 from pathlib import Path
 
 import dagster as dg
@@ -15,3 +16,8 @@ defs = dg.Definitions.merge(
     dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
     dg.Definitions(executor=folder_locked_executor),
 )
+
+# The ~190,000 objects made so far (Dagster, pandas, these definitions) live as long as the process:
+# the garbage collector need not walk them again in every full collection of a run, nor at exit
+# (0.4-0.5 s of every `dagster` command's exit).
+gc.freeze()

@@ -41,6 +41,7 @@ from poppy_pipeline.repeats import revisit_probability
 from poppy_pipeline.sampling import beta_quantiles, sample_quantiles, searchsorted_right
 from poppy_pipeline.settings import INTERACTION_TYPES, OBJECT_TYPES, SimulationSettings
 from poppy_pipeline.sittings import browsing_cuts, sitting_offsets
+from poppy_pipeline.threads import side_by_side
 
 INTERACTION_COLUMNS = [
     "Interaction_ID",
@@ -118,8 +119,12 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
     if (profile_codes < 0).any():
         unknown = sorted(set(users.loc[profile_codes < 0, "Profile"].astype(str)))
         raise ValueError(f"users has unknown Profile values {unknown}; expected one of {list(PROFILE_NAMES)}")
-    type_probabilities = _user_type_probabilities(settings, users, counts)
-    favourites = _favourites(settings, len(users), offsets, favourite_cdf)
+    # The favourites (one stream) are drawn while the users' rating and type distributions are made.
+    favourites, rating_distributions, type_probabilities = side_by_side(
+        lambda: _favourites(settings, len(users), offsets, favourite_cdf),
+        lambda: user_rating_distributions(settings, users["Rating_Bias"].to_numpy(np.float64)),
+        lambda: _user_type_probabilities(settings, users, counts),
+    )
     return SimulationModel(
         settings=settings,
         object_type_codes=type_codes,
@@ -131,7 +136,7 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
         signup_ordinals=date_ordinals(users["Signup_Date"]),
         activity=users["Activity_Weight"].to_numpy(np.float64),
         profile_codes=profile_codes,
-        rating_cdf=np.cumsum(user_rating_distributions(settings, users["Rating_Bias"].to_numpy(np.float64)), axis=1),
+        rating_cdf=np.cumsum(rating_distributions, axis=1),
         type_probabilities=type_probabilities,
         type_cdf=np.cumsum(type_probabilities, axis=1),
         favourites=favourites,
@@ -143,17 +148,16 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
 
 def simulate_day(model: SimulationModel, day: date) -> pd.DataFrame:
     """All interactions of one day, in time order; depends only on the model, the seed and `day`."""
-    s = model.settings
     users, seconds, session_rank = _events_in_time_order(model, day)
     n = len(users)
     if n >= ID_BLOCK:
         raise ValueError(f"{day}: {n} interactions exceed the {ID_BLOCK - 1} a day that IDs allow")
-    # Given its user, every remaining draw is independent of the others, so it is made
-    # directly in time order.
-    type_codes = _draw_object_types(model, day, users)
-    rows = _draw_objects(model, day, users, type_codes)
-    kinds = _draw_interaction_types(s, day, n)
-    ratings = _draw_ratings(model, day, users, kinds)
+    # Given its user, every remaining draw is independent of the others, so it is made directly in
+    # time order; each has a stream of its own, so the objects and the ratings are drawn side by side.
+    (type_codes, rows), (kinds, ratings) = side_by_side(
+        lambda: _draw_types_and_objects(model, day, users),
+        lambda: _draw_kinds_and_ratings(model, day, users),
+    )
     watch = _draw_watch_times(model, day, rows, kinds)
     day_code = day.year * 10_000 + day.month * 100 + day.day
     return pd.DataFrame(
@@ -329,6 +333,16 @@ def _ranked(seconds: np.ndarray, session_of_event: np.ndarray, session_start: np
     rank_of_session = np.empty(len(session_start), dtype=np.int64)
     rank_of_session[stable_order_by_second(session_start)] = np.arange(len(session_start))
     return _Sessions(seconds, rank_of_session[session_of_event])
+
+
+def _draw_types_and_objects(model: SimulationModel, day: date, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    type_codes = _draw_object_types(model, day, users)
+    return type_codes, _draw_objects(model, day, users, type_codes)
+
+
+def _draw_kinds_and_ratings(model: SimulationModel, day: date, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    kinds = _draw_interaction_types(model.settings, day, len(users))
+    return kinds, _draw_ratings(model, day, users, kinds)
 
 
 def _draw_object_types(model: SimulationModel, day: date, users: np.ndarray) -> np.ndarray:

@@ -38,6 +38,11 @@ def map_in_threads(work: Callable[[Item], Result], items: Iterable[Item]) -> lis
         return list(pool.map(work, items))
 
 
+def side_by_side(*calls: Callable[[], Result]) -> list[Result]:
+    """`[call() for call in calls]`, each on its own thread (up to `usable_cores()`): for independent work."""
+    return map_in_threads(lambda call: call(), calls)
+
+
 def ordered_in_threads(work: Callable[[Item], Result], items: Iterable[Item], ahead: int) -> Iterator[Result]:
     """`work(item) for item in items`, in order, computed up to `ahead` items ahead on the cores:
     the caller consumes each result while the next ones are made."""

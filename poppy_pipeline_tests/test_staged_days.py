@@ -4,6 +4,7 @@ when asked for."""
 
 import dataclasses
 import json
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from upath import UPath
 
 from poppy_pipeline import tables
 from poppy_pipeline.behaviour import draw_traits
-from poppy_pipeline.dagster_support import io_managers
+from poppy_pipeline.dagster_support import io_managers, staged_days
 from poppy_pipeline.dagster_support.io_managers import _CsvFiles
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
@@ -149,6 +150,23 @@ def test_a_failed_put_in_place_removes_what_it_staged(data_dir: Path, tmp_path: 
     assert not staged_litter(data_dir)
 
 
+def test_a_failed_background_flush_keeps_the_previous_days(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    assert materialize(seed=42).success
+    before = daily_files(data_dir)
+    flushed: list[str] = []
+
+    def failing_flush(path: Path) -> None:
+        flushed.append(path.name)
+        if len(flushed) == 2:  # simulated_interactions' second day
+            raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(staged_days, "fsync", failing_flush)
+    assert not materialize(seed=7).success
+    assert len(flushed) == len(DAYS) and all(name.endswith(STAGED_SUFFIX) for name in flushed)
+    assert daily_files(data_dir) == before
+    assert not staged_litter(data_dir)
+
+
 @dg.asset(partitions_def=daily_table.partitions_def, backfill_policy=dg.BackfillPolicy.single_run())
 def middle_day_rows(context: dg.AssetExecutionContext, daily_table: DayFiles) -> None:
     assert isinstance(daily_table, DayFiles) and list(daily_table) == context.partition_keys
@@ -196,3 +214,24 @@ def test_an_error_while_staging_discards_the_staged_days(tmp_path: Path):
         assert len(staged_litter(tmp_path)) == 1
         raise RuntimeError("the window's check failed")
     assert not staged_litter(tmp_path)
+
+
+def test_work_done_while_a_day_is_written_overlaps_and_its_error_discards_the_day(tmp_path: Path):
+    manager = _CsvFiles(base_path=UPath(tmp_path))
+    frame = pd.DataFrame({"value": range(300_000)})  # several pieces for the threaded writer
+    seen: list[str] = []
+
+    def counted() -> None:
+        seen.append(threading.current_thread().name)
+
+    with manager.staging("daily") as staging:
+        day = staging.stage("2026-03-01", frame, meanwhile=counted)
+    assert seen == [threading.current_thread().name]  # in the caller's thread, the write in another
+    assert day.staged.read_bytes() == csv_bytes(frame, tmp_path)
+
+    def failing() -> None:
+        raise ValueError("a pattern measure failed")
+
+    with pytest.raises(ValueError, match="pattern measure"), manager.staging("daily") as staging:
+        staging.stage("2026-03-02", frame, meanwhile=failing)
+    assert [path.name for path in staged_litter(tmp_path)] == [day.staged.name]  # only the first day's

@@ -66,6 +66,8 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
                     f"{context.asset_key.to_user_string()}: a partitioned asset returns staged days for every"
                     f" partition or for none ({len(staged)} of {len(paths)} staged)"
                 )
+            for day in staged.values():  # every day on disk before any is put in place
+                day.wait_until_flushed()
             for key, path in paths.items():
                 self.make_directory(path.parent)
                 context.log.debug(self.get_writing_output_log_message(path))

@@ -1,12 +1,14 @@
 """Daily tables made and read one day at a time, so a step over a window holds one day.
 
 Output: a daily asset that makes many days in one step (a single-run backfill) stages each day as
-soon as it is made (`DayStaging.stage`: a temporary file beside the day's final file, flushed to
-disk) and keeps only a light `StagedDay` (where, how many rows, a preview). It returns those, and
-the CSV IO manager renames every staged day into place. So the previous good files survive until
-the whole window has passed its blocking checks, and a step that fails before (an integrity
-check, an error) removes what it staged: `DayStaging` is a context manager that discards its
-staged files on an error, and the IO manager discards the ones it could not put in place.
+soon as it is made (`DayStaging.stage`, or `stage_written` for a day written part by part: a
+temporary file beside the day's final file, flushed to disk in the background while the step
+goes on, and waited for before the rename) and keeps only a light `StagedDay` (where, how many
+rows, a preview). It returns those, and the CSV IO manager renames every staged day into place.
+So the previous good files survive until the whole window has passed its blocking checks, and a
+step that fails before (an integrity check, an error) removes what it staged: `DayStaging` is a
+context manager that discards its staged files on an error, and the IO manager discards the ones
+it could not put in place.
 
 Input: `DayFiles` maps each day of a partitioned input to its file and reads a day when asked for
 it (`days[key]`), keeping nothing, so `for key in keys: frame = days[key]` holds one day.
@@ -19,6 +21,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,12 @@ class StagedDay:
     preview: str  # markdown, the table's first rows
     attrs: dict = field(default_factory=dict)
     private_folder: bool = False  # staged in a folder of its own (object storage), removed with it
+    flushed: Future | None = field(default=None, compare=False)  # the file's fsync, done in the background
+
+    def wait_until_flushed(self) -> None:
+        """Return once the staged file is on disk (raising what its fsync raised): before it is put in place."""
+        if self.flushed is not None:
+            self.flushed.result()
 
 
 @dataclass(frozen=True)
@@ -73,26 +82,39 @@ class DayStaging:
         self._write = write
         self._staged: list[Path] = []
         self._scratch: Path | None = None
+        # Each staged file is flushed to disk on this thread while the step goes on (the next day, the
+        # checks); the IO manager waits for a day's flush before renaming it into place.
+        self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"poppy_flush_{asset}")
 
-    def stage(self, key: str, frame: pd.DataFrame) -> StagedDay:
-        """Write `frame` (the day `key`) to a staged file, flushed to disk; the frame may be dropped after."""
+    def stage(self, key: str, frame: pd.DataFrame, meanwhile: Callable[[], object] | None = None) -> StagedDay:
+        """Write `frame` (the day `key`) to a staged file, flushed to disk in the background; the frame
+        may be dropped after.
+
+        `meanwhile` (say, counting the day into the window's checks) runs in this thread while another
+        writes and flushes the file: pyarrow, numpy and the disk release the GIL, so the two overlap.
+        """
 
         def write(path: str) -> WrittenTable:
-            self._write(frame, path)
+            if meanwhile is None:
+                self._write(frame, path)
+            else:
+                with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"poppy_stage_{self.asset}") as writer:
+                    written = writer.submit(self._write, frame, path)
+                    meanwhile()  # on an error, the pool waits for the write; __exit__ then removes the file
+                    written.result()
             return WrittenTable(len(frame), tuple(map(str, frame.columns)), frame, dict(frame.attrs))
 
         return self.stage_written(key, write)
 
     def stage_written(self, key: str, write: Callable[[str], WrittenTable]) -> StagedDay:
-        """Stage the day `key` that `write` writes to the file named (e.g. part by part, never held
-        whole), flushed to disk."""
+        """Stage the day `key` that `write` writes to the file it is given (e.g. part by part, never
+        held whole), flushed to disk in the background."""
         local = self._local_folder(key)
         folder = local or self._scratch_folder()
         folder.mkdir(parents=True, exist_ok=True)
         staged = folder / f".{key}.{uuid.uuid4().hex}{STAGED_SUFFIX}"
         self._staged.append(staged)
         written = write(os.fspath(staged))
-        fsync(staged)
         return StagedDay(
             staged=staged,
             rows=written.rows,
@@ -100,6 +122,7 @@ class DayStaging:
             preview=markdown_table(written.head, PREVIEW_ROWS),
             attrs=dict(written.attrs),
             private_folder=local is None,
+            flushed=self._flusher.submit(fsync, staged),
         )
 
     def discard(self) -> None:
@@ -120,6 +143,7 @@ class DayStaging:
         return self
 
     def __exit__(self, error_type, error, traceback) -> None:
+        self._flusher.shutdown(wait=error_type is not None)  # the flushes queued go on; their days wait
         if error_type is not None:
             self.discard()
 

@@ -118,8 +118,8 @@ def simulated_interactions(
 
 
 def _stage(staging: DayStaging, window: WindowPatterns, key: str, frame: pd.DataFrame) -> StagedDay:
-    window.add_day(frame)
-    return staging.stage(key, frame)
+    """The day written to its staged file while it is counted into the window's pattern measures."""
+    return staging.stage(key, frame, meanwhile=lambda: window.add_day(frame))
 
 
 def _simulate(
