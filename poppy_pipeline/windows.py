@@ -46,7 +46,7 @@ import pyarrow.compute as pa_compute
 from poppy_pipeline.behaviour import ACTIONS, BLUR, CLICK, CLICK_AD, CLOSE, FOCUS, HOVER, SCROLL_DOWN, SCROLL_UP, WAIT
 from poppy_pipeline.oracle import RecordedDay, oracle_probabilities, stream_mismatch
 from poppy_pipeline.session_simulation import SessionSimulation
-from poppy_pipeline.threads import map_in_threads
+from poppy_pipeline.threads import map_in_threads, side_by_side
 from poppy_pipeline.window_statistics import action_entropy, gap_statistics, prefix_sums, window_sums
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -148,13 +148,13 @@ class Windows:
 
 def session_arrays(actions: pd.DataFrame) -> SessionArrays:
     """The columns of a `session_actions` table as sorted arrays (a stable sort: ties keep file order)."""
-    codes = _action_codes(actions["Action"])
-    if (codes < 0).any():
-        unknown = sorted(set(actions.loc[codes < 0, "Action"].astype(str)))
-        raise ValueError(f"unknown actions {unknown[:5]}; expected one of {list(ACTIONS)}")
-    session, session_ids = pd.factorize(actions["Session_ID"], sort=True)
-    time_ms = actions["Timestamp"].to_numpy().astype("datetime64[ms]", copy=False).view(np.int64)
-    scroll = pd.to_numeric(actions["Scroll_Amount"]).to_numpy(dtype=np.float64, na_value=0.0)
+    # The columns are independent (numpy, pandas' hashing and Arrow release the GIL): side by side.
+    codes, (session, session_ids), time_ms, scroll = side_by_side(
+        lambda: _known_action_codes(actions["Action"]),
+        lambda: pd.factorize(actions["Session_ID"], sort=True),
+        lambda: actions["Timestamp"].to_numpy().astype("datetime64[ms]", copy=False).view(np.int64),
+        lambda: pd.to_numeric(actions["Scroll_Amount"]).to_numpy(dtype=np.float64, na_value=0.0),
+    )
     order = _session_time_order(session, time_ms)
     # The gathers are independent (numpy releases the GIL): side by side on the cores.
     session, time_ms, codes, scroll = map_in_threads(lambda column: column[order], (session, time_ms, codes, scroll))
@@ -182,6 +182,14 @@ def _session_time_order(session: np.ndarray, time_ms: np.ndarray) -> np.ndarray:
     if session.max() >= 1 << 16:
         order = order[np.argsort((session[order] >> 16).astype(np.uint16), kind="stable")]
     return order
+
+
+def _known_action_codes(values: pd.Series) -> np.ndarray:
+    codes = _action_codes(values)
+    if (codes < 0).any():
+        unknown = sorted(set(values[codes < 0].astype(str)))
+        raise ValueError(f"unknown actions {unknown[:5]}; expected one of {list(ACTIONS)}")
+    return codes
 
 
 def _action_codes(values: pd.Series) -> np.ndarray:

@@ -8,6 +8,7 @@ blocking checks guard each day (finite features, windows inside their sessions);
 targets (`window_targets.py`) are measured on the run's window and reported, not blocking.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import dagster as dg
@@ -120,13 +121,18 @@ def sliding_window_features(
     if simulated:
         _require_tick_grid(spec)
     problems: dict[str, int] = {}
-    traits = draw_traits(simulation.seed, users) if simulated and not users["Profile"].isna().any() else None
-    finite, summary, targets = FiniteTally(FEATURE_NAMES), WindowSummary(users, simulated), WindowTargets()
+    # The users' traits (for the oracle) are drawn on a thread of their own while the first day is read.
+    aside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poppy_traits")
+    profiled = simulated and not users["Profile"].isna().any()
+    drawn = aside.submit(draw_traits, simulation.seed, users) if profiled else None
+    aside.shutdown(wait=False)
+    finite, summary, targets = FiniteTally(FEATURE_NAMES), WindowSummary(users, simulated), WindowTargets(users)
     # One day at a time: windows made, checked, counted into the window's summaries, staged, dropped.
     with csv_io_manager.staging("sliding_window_features") as staging:
         staged = {}
         for key in context.partition_keys:
             arrays = session_arrays(session_actions[key])  # the sorted columns: the frame read is dropped
+            traits = drawn.result() if drawn is not None else None
             recorded = None
             if traits is not None:
                 recorded = _recorded_day(simulation, traits, simulated_interactions[key], users, key)
