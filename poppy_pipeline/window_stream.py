@@ -23,6 +23,8 @@ from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pa_compute
 
 from poppy_pipeline import tables
 from poppy_pipeline.day_tallies import add_counts
@@ -30,6 +32,7 @@ from poppy_pipeline.oracle import RecordedDay
 from poppy_pipeline.threads import ordered_in_threads, usable_cores
 from poppy_pipeline.window_membership import SessionIndex
 from poppy_pipeline.windows import (
+    FEATURE_NAMES,
     WINDOW_COLUMNS,
     SessionArrays,
     WindowSpec,
@@ -42,6 +45,19 @@ from poppy_pipeline.windows import (
 )
 
 HEADER = (",".join(WINDOW_COLUMNS) + "\n").encode()
+# Features of few distinct values (counts over the window's length, and what is made of them):
+# the writer would format each of a day's ~1.9M values; given their text, formatted once per
+# distinct value, it copies it (a quarter less time writing, the same bytes).
+FEW_VALUES = (
+    "time_since_last_action",
+    "session_duration",
+    *FEATURE_NAMES[3:11],
+    "scroll_depth_max",
+    "interaction_density",
+    "attention_score",
+    "click_to_hover_ratio",
+    "blur_frequency",
+)
 
 
 @dataclass(frozen=True)
@@ -99,8 +115,20 @@ def write_windows(
 def _csv_rows(frame: pd.DataFrame) -> memoryview:
     """The part's rows as `tables.write_csv` formats them (its header left out)."""
     buffer = io.BytesIO()
-    tables.write_csv(frame, buffer)
+    tables.write_csv(frame.assign(**{name: _as_text(frame[name]) for name in FEW_VALUES}), buffer)
     text = buffer.getbuffer()
     if text[: len(HEADER)] != HEADER:  # numbers and times never need quotes
         raise AssertionError("a part of the windows was written with quotes")
     return text[len(HEADER) :]
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    """A number column as the writer's text: each distinct value formatted once, by the very cast
+    the writer makes (Arrow's number to string), and copied to its rows. Unchanged when it holds a
+    missing value or a negative zero (told apart from 0 in text, not by the factorizing)."""
+    values = column.to_numpy()
+    codes, distinct = pd.factorize(values)
+    if (codes < 0).any() or np.signbit(values[values == 0]).any():
+        return column
+    text = pa_compute.cast(pa.array(distinct), pa.string()).take(pa.array(codes))
+    return pd.Series(pd.arrays.ArrowExtensionArray(text), index=column.index, name=column.name)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from poppy_pipeline import oracle as oracle_module
-from poppy_pipeline import tables, threads
+from poppy_pipeline import tables, threads, window_stream
 from poppy_pipeline import windows as windows_module
 from poppy_pipeline.behaviour import BehaviourSettings, draw_traits
 from poppy_pipeline.oracle import recorded_day
@@ -118,3 +118,17 @@ def test_an_error_in_a_part_reaches_the_caller(monkeypatch: pytest.MonkeyPatch):
         for item in threads.ordered_in_threads(work, range(20), ahead=2):
             got.append(item)
     assert got == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [0.1 + 0.2, 1 / 3, 1e22, 5e-324, 1e-7, 2.0, 0.0, 1 / 3, 120.0, float("inf")],
+        [0.0, -0.0, 1.5],  # negative zero: "-0" in text, equal to 0 when factorized
+        [1.0, float("nan"), 1.0],  # a missing value: an empty field
+    ],
+)
+def test_numbers_given_as_their_text_are_written_as_the_numbers(values: list[float]):
+    frame = pd.DataFrame({"x": np.array(values * 3), "n": np.arange(len(values) * 3)})
+    as_text = frame.assign(x=window_stream._as_text(frame["x"]))
+    assert csv_bytes(as_text) == csv_bytes(frame)
