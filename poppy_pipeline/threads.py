@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 Item = TypeVar("Item")
@@ -38,3 +38,12 @@ def map_in_threads(work: Callable[[Item], Result], items: Iterable[Item]) -> lis
 def side_by_side(*calls: Callable[[], Result]) -> list[Result]:
     """`[call() for call in calls]`, each on its own thread (up to `usable_cores()`): for independent work."""
     return map_in_threads(lambda call: call(), calls)
+
+
+def in_background(work: Callable[[], Result]) -> Future[Result]:
+    """`work()` started on a thread of its own; its result (or error) waits in the Future."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poppy_background")
+    try:
+        return pool.submit(work)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends once the work is done
