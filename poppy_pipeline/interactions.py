@@ -26,6 +26,7 @@ How a day is made (every step vectorised over the day's events):
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -41,7 +42,7 @@ from poppy_pipeline.repeats import revisit_probability
 from poppy_pipeline.sampling import beta_quantiles, sample_quantiles, searchsorted_right
 from poppy_pipeline.settings import INTERACTION_TYPES, OBJECT_TYPES, SimulationSettings
 from poppy_pipeline.sittings import browsing_cuts, sitting_offsets
-from poppy_pipeline.threads import side_by_side
+from poppy_pipeline.threads import in_background, map_in_threads, side_by_side
 
 INTERACTION_COLUMNS = [
     "Interaction_ID",
@@ -61,6 +62,16 @@ FAVOURITE_BLOCK_USERS = 1 << 16
 
 
 @dataclass(frozen=True)
+class UserTables:
+    """What each user draws from, per user: needed for a day's objects and ratings, not its sessions."""
+
+    rating_cdf: np.ndarray  # (users, 5) cumulative probability of 1..5 stars
+    type_probabilities: np.ndarray  # (users, types)
+    type_cdf: np.ndarray  # (users, types) cumulative
+    favourites: np.ndarray  # (users, types, favourites_per_type) catalog row indices
+
+
+@dataclass(frozen=True)
 class SimulationModel:
     """Everything about the simulated world that does not change from day to day."""
 
@@ -76,16 +87,29 @@ class SimulationModel:
     signup_ordinals: np.ndarray
     activity: np.ndarray
     profile_codes: np.ndarray
-    rating_cdf: np.ndarray  # (users, 5) cumulative probability of 1..5 stars
-    type_probabilities: np.ndarray  # (users, types)
-    type_cdf: np.ndarray  # (users, types) cumulative
-    favourites: np.ndarray  # (users, types, favourites_per_type) catalog row indices
+    user_tables: Future[UserTables]  # made in the background: a day needs them only after its sessions
     # Samplers.
     stacked_popularity_cdf: np.ndarray  # cumulative popularity within a type + type code: one search for all
     session_length_quantiles: np.ndarray  # (profiles, atoms) of the session-length trait
     watch_ratio_quantiles: np.ndarray  # (atoms,) share of the media watched on a View
     # Solved revisit probabilities by signed-up population (it changes only on sign-up days).
     revisit_cache: dict[bytes, float] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def rating_cdf(self) -> np.ndarray:
+        return self.user_tables.result().rating_cdf
+
+    @property
+    def type_probabilities(self) -> np.ndarray:
+        return self.user_tables.result().type_probabilities
+
+    @property
+    def type_cdf(self) -> np.ndarray:
+        return self.user_tables.result().type_cdf
+
+    @property
+    def favourites(self) -> np.ndarray:
+        return self.user_tables.result().favourites
 
     def daily_rates(self, users: np.ndarray) -> np.ndarray:
         """Expected events a day of each of `users` (rows): their share of `interactions_per_day`
@@ -119,12 +143,12 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
     if (profile_codes < 0).any():
         unknown = sorted(set(users.loc[profile_codes < 0, "Profile"].astype(str)))
         raise ValueError(f"users has unknown Profile values {unknown}; expected one of {list(PROFILE_NAMES)}")
-    # The favourites (one stream) are drawn while the users' rating and type distributions are made.
-    favourites, rating_distributions, type_probabilities = side_by_side(
-        lambda: _favourites(settings, len(users), offsets, favourite_cdf),
-        lambda: user_rating_distributions(settings, users["Rating_Bias"].to_numpy(np.float64)),
-        lambda: _user_type_probabilities(settings, users, counts),
-    )
+    # The per-user tables are made in the background, while the first day lays out its sessions.
+    user_tables = in_background(lambda: _user_tables(settings, users, offsets, counts, favourite_cdf))
+    # The samplers' quantile tables (scipy, ~40 ms each the first time in a process), side by side.
+    watch_ratio = (settings.watch_ratio_alpha, settings.watch_ratio_beta)
+    shapes = [profile.session_length for profile in PROFILES] + [watch_ratio]
+    *session_lengths, watch_ratios = map_in_threads(lambda shape: beta_quantiles(*shape), shapes)
     return SimulationModel(
         settings=settings,
         object_type_codes=type_codes,
@@ -136,13 +160,31 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
         signup_ordinals=date_ordinals(users["Signup_Date"]),
         activity=users["Activity_Weight"].to_numpy(np.float64),
         profile_codes=profile_codes,
+        user_tables=user_tables,
+        stacked_popularity_cdf=cdf + type_codes,
+        session_length_quantiles=np.stack(session_lengths),
+        watch_ratio_quantiles=watch_ratios,
+    )
+
+
+def _user_tables(
+    settings: SimulationSettings,
+    users: pd.DataFrame,
+    offsets: np.ndarray,
+    counts: np.ndarray,
+    favourite_cdf: np.ndarray,
+) -> UserTables:
+    # The favourites (one stream) are drawn while the users' rating and type distributions are made.
+    favourites, rating_distributions, type_probabilities = side_by_side(
+        lambda: _favourites(settings, len(users), offsets, favourite_cdf),
+        lambda: user_rating_distributions(settings, users["Rating_Bias"].to_numpy(np.float64)),
+        lambda: _user_type_probabilities(settings, users, counts),
+    )
+    return UserTables(
         rating_cdf=np.cumsum(rating_distributions, axis=1),
         type_probabilities=type_probabilities,
         type_cdf=np.cumsum(type_probabilities, axis=1),
         favourites=favourites,
-        stacked_popularity_cdf=cdf + type_codes,
-        session_length_quantiles=np.stack([beta_quantiles(*p.session_length) for p in PROFILES]),
-        watch_ratio_quantiles=beta_quantiles(settings.watch_ratio_alpha, settings.watch_ratio_beta),
     )
 
 

@@ -43,6 +43,15 @@ def side_by_side(*calls: Callable[[], Result]) -> list[Result]:
     return map_in_threads(lambda call: call(), calls)
 
 
+def in_background(work: Callable[[], Result]) -> Future[Result]:
+    """`work()` started on a thread of its own; its result (or error) waits in the Future."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poppy_background")
+    try:
+        return pool.submit(work)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends once the work is done
+
+
 def ordered_in_threads(work: Callable[[Item], Result], items: Iterable[Item], ahead: int) -> Iterator[Result]:
     """`work(item) for item in items`, in order, computed up to `ahead` items ahead on the cores:
     the caller consumes each result while the next ones are made."""

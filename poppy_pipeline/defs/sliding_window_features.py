@@ -8,7 +8,6 @@ blocking checks guard each day (finite features, windows inside their sessions);
 targets (`window_targets.py`) are measured on the run's window and reported, not blocking.
 """
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import dagster as dg
@@ -26,6 +25,7 @@ from poppy_pipeline.dagster_support.staged_days import PREVIEW_ROWS, DayFiles, D
 from poppy_pipeline.day_tallies import FiniteTally, add_counts
 from poppy_pipeline.oracle import RecordedDay, recorded_day
 from poppy_pipeline.session_simulation import unsimulable
+from poppy_pipeline.threads import in_background
 from poppy_pipeline.window_membership import checked_arrays
 from poppy_pipeline.window_stream import streamable, write_windows
 from poppy_pipeline.window_targets import WindowSummary, WindowTargets
@@ -122,10 +122,8 @@ def sliding_window_features(
         _require_tick_grid(spec)
     problems: dict[str, int] = {}
     # The users' traits (for the oracle) are drawn on a thread of their own while the first day is read.
-    aside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="poppy_traits")
     profiled = simulated and not users["Profile"].isna().any()
-    drawn = aside.submit(draw_traits, simulation.seed, users) if profiled else None
-    aside.shutdown(wait=False)
+    drawn = in_background(lambda: draw_traits(simulation.seed, users)) if profiled else None
     finite, summary, targets = FiniteTally(FEATURE_NAMES), WindowSummary(users, simulated), WindowTargets(users)
     # One day at a time: windows made, checked, counted into the window's summaries, staged, dropped.
     with csv_io_manager.staging("sliding_window_features") as staging:
