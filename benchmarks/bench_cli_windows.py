@@ -12,8 +12,9 @@ One simulated day (`bench_cli.DAY`) of about `--actions` browsing actions (defau
    in-process executor as `make run` does (`-c config/run.yaml`), in a fresh Dagster instance
    (the project's `config/dagster.yaml`), checks included; with `--profile FILE` under cProfile;
 3. the pure core does the step's work on the same files in a child process pinned to one core
-   with single-threaded libraries (read the actions, traits and the day's plan, windows with the
-   oracle and the membership recount, the targets' measures, write the CSV), in CPU seconds.
+   with single-threaded libraries (read the actions, sort them, traits and the day's plan, then
+   part by part as the step: windows with the oracle, the membership recount, the checks' counts
+   and the CSV text; the targets' measures), in CPU seconds.
 
 Printed: the command's wall and CPU time, the step's time from the run's event log, windows/s of
 each, and the core's parts. Goal (issue 14): ≥ 200,000 windows/s through the CLI, the step within
@@ -98,14 +99,13 @@ def core_parts(outputs: str, settings: dict) -> dict:
     import io
     from datetime import date
 
-    import numpy as np
-
     from poppy_pipeline import tables
     from poppy_pipeline.behaviour import BehaviourSettings, draw_traits
+    from poppy_pipeline.day_tallies import FiniteTally
     from poppy_pipeline.oracle import recorded_day
-    from poppy_pipeline.window_membership import checked_windows
-    from poppy_pipeline.window_targets import positive_share, profiles_present
-    from poppy_pipeline.windows import WindowSpec
+    from poppy_pipeline.window_stream import write_windows
+    from poppy_pipeline.window_targets import WindowSummary, WindowTargets
+    from poppy_pipeline.windows import FEATURE_NAMES, WindowSpec, session_arrays
 
     folder, parts = Path(outputs), {}
 
@@ -118,6 +118,7 @@ def core_parts(outputs: str, settings: dict) -> dict:
     actions = timed("read session_actions (CSV)", lambda: tables.read_csv(folder / "session_actions" / f"{DAY}.csv"))
     interactions = tables.read_csv(folder / "simulated_interactions" / f"{DAY}.csv")
     users = tables.read_csv(folder / "users.csv")
+    arrays = timed("sort the actions by session and time", lambda: session_arrays(actions))
     seed = settings.get("seed", 42)
 
     def plan():
@@ -125,14 +126,19 @@ def core_parts(outputs: str, settings: dict) -> dict:
         return recorded_day(BehaviourSettings(), seed, traits, interactions, date.fromisoformat(DAY))
 
     recorded = timed("traits and the day's plan", plan)
-    name = "sort, windows, 20 features, oracle, output frame, windows_within_sessions"
-    checked = timed(name, lambda: checked_windows(actions, WindowSpec(), recorded))
-    assert not any(checked.problems.values()), checked.problems
-    windows = checked.frame
+    tallies = (FiniteTally(FEATURE_NAMES), WindowSummary(users, True), WindowTargets(users))
+
+    def observe(windows) -> None:
+        for tally in tallies:
+            tally.add_day(windows)
+
+    name = "windows, 20 features, oracle, windows_within_sessions, checks' counts, CSV text (part by part)"
+    written = timed(name, lambda: write_windows(arrays, WindowSpec(), recorded, io.BytesIO(), observe))
+    assert not any(written.problems.values()), written.problems
     targets = "targets (bootstrap over users, profiles)"
-    timed(targets, lambda: (positive_share(windows), profiles_present(windows, users)))
-    timed("write the CSV", lambda: tables.write_csv(windows, io.BytesIO()))
-    return {"windows": len(windows), "actions": len(actions), "positive": float(np.mean(windows["Label"])), **parts}
+    timed(targets, lambda: (tallies[2].positive_share(), tallies[2].profiles_present(users)))
+    positive = tallies[1].metadata()["positive_share"]
+    return {"windows": written.rows, "actions": len(actions), "positive": float(positive), **parts}
 
 
 def core_in_child(outputs: Path, settings: dict) -> dict:

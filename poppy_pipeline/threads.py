@@ -9,7 +9,9 @@ same bytes whatever the number of threads.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
@@ -26,12 +28,13 @@ def usable_cores() -> int:
 
 
 def map_in_threads(work: Callable[[Item], Result], items: Iterable[Item]) -> list[Result]:
-    """`[work(item) for item in items]`, on up to `usable_cores()` threads."""
+    """`[work(item) for item in items]`, on up to `usable_cores()` threads (in the calling thread
+    when that is already one of these threads: the cores are busy)."""
     items = list(items)
     threads = min(usable_cores(), len(items))
-    if threads <= 1:
+    if threads <= 1 or getattr(_worker, "busy", False):
         return [work(item) for item in items]
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="poppy_numpy") as pool:
+    with _pool(threads) as pool:
         return list(pool.map(work, items))
 
 
@@ -47,3 +50,34 @@ def in_background(work: Callable[[], Result]) -> Future[Result]:
         return pool.submit(work)
     finally:
         pool.shutdown(wait=False)  # the thread ends once the work is done
+
+
+def ordered_in_threads(work: Callable[[Item], Result], items: Iterable[Item], ahead: int) -> Iterator[Result]:
+    """`work(item) for item in items`, in order, computed up to `ahead` items ahead on the cores:
+    the caller consumes each result while the next ones are made."""
+    threads = usable_cores()
+    if threads <= 1 or getattr(_worker, "busy", False):
+        yield from map(work, items)
+        return
+    pending: deque[Future[Result]] = deque()
+    with _pool(threads) as pool:
+        try:
+            for item in items:
+                pending.append(pool.submit(work, item))
+                if len(pending) > ahead:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:  # an error, or the caller stopped: what has not started never will
+            for future in pending:
+                future.cancel()
+
+
+_worker = threading.local()
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    def mark_busy() -> None:
+        _worker.busy = True
+
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="poppy_numpy", initializer=mark_busy)

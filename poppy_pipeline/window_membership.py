@@ -29,7 +29,11 @@ class CheckedWindows:
 def checked_windows(actions: pd.DataFrame, spec: WindowSpec, recorded: RecordedDay | None = None) -> CheckedWindows:
     """The windows of a `session_actions` table (with the oracle when `recorded` is the day's plan),
     and their recount: one sort of the actions for both."""
-    arrays = session_arrays(actions)
+    return checked_arrays(session_arrays(actions), spec, recorded)
+
+
+def checked_arrays(arrays: SessionArrays, spec: WindowSpec, recorded: RecordedDay | None = None) -> CheckedWindows:
+    """`checked_windows` of actions already sorted by `session_arrays`."""
     frame = session_windows(arrays, spec) if recorded is None else oracle_windows(arrays, recorded, spec)
     return CheckedWindows(frame, session_membership(arrays, frame, spec))
 
@@ -41,25 +45,41 @@ def membership_problems(actions: pd.DataFrame, windows: pd.DataFrame, spec: Wind
 
 def session_membership(arrays: SessionArrays, windows: pd.DataFrame, spec: WindowSpec) -> dict[str, int]:
     """`membership_problems`, with the actions sorted by `session_arrays`."""
-    code = pd.Index(arrays.session_ids).get_indexer(windows["Session_ID"])
-    known = code >= 0
-    code = np.where(known, code, 0)
-    stamps = arrays.time_ms
-    starts = np.flatnonzero(np.r_[True, arrays.session[1:] != arrays.session[:-1]]) if len(stamps) else stamps
-    finals = np.r_[starts[1:], len(stamps)] - 1
-    origin = int(stamps.min()) if len(stamps) else 0
-    span = int(stamps.max() - origin) + spec.window_ms + 1 if len(stamps) else 1
-    keys = arrays.session * span + (stamps - origin)  # sorted: by session, then time
-    end = windows["Window_End"].to_numpy().astype("datetime64[ms]").view(np.int64)
-    probe = code * span + (end - origin)
-    recount = np.searchsorted(keys, probe, side="right") - np.searchsorted(keys, probe - spec.window_ms, side="left")
-    first, last = (stamps[starts][code], stamps[finals][code]) if len(stamps) else (end, end)
-    owner = arrays.user_ids[code] if len(stamps) else windows["User_ID"].to_numpy()
-    counted = np.rint(windows["interaction_density"].to_numpy(float) * spec.window_seconds)
-    return {
-        "unknown_session": int((~known).sum()),
-        "another_user": int((known & (owner != windows["User_ID"].to_numpy())).sum()),
-        "end_outside_session": int((known & ((end < first) | (end > last))).sum()),
-        "actions_miscounted": int((known & (recount != counted)).sum()),
-        "too_few_actions": int((known & (recount < spec.min_actions)).sum()),
-    }
+    return SessionIndex(arrays, spec).problems(windows)
+
+
+class SessionIndex:
+    """The day's sessions, searchable by (session, time): built once, asked for any of the day's windows."""
+
+    def __init__(self, arrays: SessionArrays, spec: WindowSpec) -> None:
+        self.arrays, self.spec = arrays, spec
+        self.ids = pd.Index(arrays.session_ids)
+        stamps = arrays.time_ms
+        starts = np.flatnonzero(np.r_[True, arrays.session[1:] != arrays.session[:-1]]) if len(stamps) else stamps
+        finals = np.r_[starts[1:], len(stamps)][: len(starts)] - 1
+        self.origin = int(stamps.min()) if len(stamps) else 0
+        self.span = int(stamps.max() - self.origin) + spec.window_ms + 1 if len(stamps) else 1
+        self.keys = arrays.session * self.span + (stamps - self.origin)  # sorted: by session, then time
+        self.first, self.last = stamps[starts], stamps[finals]
+
+    def problems(self, windows: pd.DataFrame) -> dict[str, int]:
+        """Windows (of this day's sessions, any subset) whose actions do not all belong to their session."""
+        spec, arrays = self.spec, self.arrays
+        code = self.ids.get_indexer(windows["Session_ID"])
+        known = code >= 0
+        code = np.where(known, code, 0)
+        end = windows["Window_End"].to_numpy().astype("datetime64[ms]").view(np.int64)
+        probe = code * self.span + (end - self.origin)
+        within = np.searchsorted(self.keys, probe, side="right")
+        recount = within - np.searchsorted(self.keys, probe - spec.window_ms, side="left")
+        has_actions = len(arrays.time_ms) > 0
+        first, last = (self.first[code], self.last[code]) if has_actions else (end, end)
+        owner = arrays.user_ids[code] if has_actions else windows["User_ID"].to_numpy()
+        counted = np.rint(windows["interaction_density"].to_numpy(float) * spec.window_seconds)
+        return {
+            "unknown_session": int((~known).sum()),
+            "another_user": int((known & (owner != windows["User_ID"].to_numpy())).sum()),
+            "end_outside_session": int((known & ((end < first) | (end > last))).sum()),
+            "actions_miscounted": int((known & (recount != counted)).sum()),
+            "too_few_actions": int((known & (recount < spec.min_actions)).sum()),
+        }

@@ -40,11 +40,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pa_compute
 
 from poppy_pipeline.behaviour import ACTIONS, BLUR, CLICK, CLICK_AD, CLOSE, FOCUS, HOVER, SCROLL_DOWN, SCROLL_UP, WAIT
 from poppy_pipeline.oracle import RecordedDay, oracle_probabilities, stream_mismatch
 from poppy_pipeline.session_simulation import SessionSimulation
-from poppy_pipeline.threads import map_in_threads
+from poppy_pipeline.threads import map_in_threads, side_by_side
 from poppy_pipeline.window_statistics import action_entropy, gap_statistics, prefix_sums, window_sums
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -146,13 +148,13 @@ class Windows:
 
 def session_arrays(actions: pd.DataFrame) -> SessionArrays:
     """The columns of a `session_actions` table as sorted arrays (a stable sort: ties keep file order)."""
-    codes = _action_codes(actions["Action"])
-    if (codes < 0).any():
-        unknown = sorted(set(actions.loc[codes < 0, "Action"].astype(str)))
-        raise ValueError(f"unknown actions {unknown[:5]}; expected one of {list(ACTIONS)}")
-    session, session_ids = pd.factorize(actions["Session_ID"], sort=True)
-    time_ms = actions["Timestamp"].to_numpy().astype("datetime64[ms]", copy=False).view(np.int64)
-    scroll = pd.to_numeric(actions["Scroll_Amount"]).to_numpy(dtype=np.float64, na_value=0.0)
+    # The columns are independent (numpy, pandas' hashing and Arrow release the GIL): side by side.
+    codes, (session, session_ids), time_ms, scroll = side_by_side(
+        lambda: _known_action_codes(actions["Action"]),
+        lambda: pd.factorize(actions["Session_ID"], sort=True),
+        lambda: actions["Timestamp"].to_numpy().astype("datetime64[ms]", copy=False).view(np.int64),
+        lambda: pd.to_numeric(actions["Scroll_Amount"]).to_numpy(dtype=np.float64, na_value=0.0),
+    )
     order = _session_time_order(session, time_ms)
     # The gathers are independent (numpy releases the GIL): side by side on the cores.
     session, time_ms, codes, scroll = map_in_threads(lambda column: column[order], (session, time_ms, codes, scroll))
@@ -182,10 +184,21 @@ def _session_time_order(session: np.ndarray, time_ms: np.ndarray) -> np.ndarray:
     return order
 
 
+def _known_action_codes(values: pd.Series) -> np.ndarray:
+    codes = _action_codes(values)
+    if (codes < 0).any():
+        unknown = sorted(set(values[codes < 0].astype(str)))
+        raise ValueError(f"unknown actions {unknown[:5]}; expected one of {list(ACTIONS)}")
+    return codes
+
+
 def _action_codes(values: pd.Series) -> np.ndarray:
     """Index into ACTIONS of each value (-1 if unknown): a lookup per distinct value, not per row."""
     if isinstance(values.dtype, pd.CategoricalDtype):  # the simulation's: no per-row string work
         row_codes, distinct = values.cat.codes.to_numpy(), values.cat.categories
+    elif isinstance(values.dtype, pd.StringDtype):  # as read from a CSV: one hash lookup per row in Arrow
+        found = pa_compute.index_in(pa.array(values), value_set=pa.array(ACTIONS, pa.string()))
+        return pa_compute.fill_null(found, -1).to_numpy().astype(np.int64)
     else:
         row_codes, distinct = pd.factorize(values)
     lookup = np.r_[pd.Index(ACTIONS).get_indexer(pd.Index(distinct).astype(str)), -1]  # -1: missing values
@@ -217,6 +230,13 @@ def recorded_windows(actions: pd.DataFrame, recorded: RecordedDay, spec: WindowS
 
 def oracle_windows(arrays: SessionArrays, recorded: RecordedDay, spec: WindowSpec = WindowSpec()) -> pd.DataFrame:
     """`recorded_windows` of actions already sorted by `session_arrays`."""
+    require_recorded_stream(arrays, recorded)
+    windows = compute_windows(arrays, spec)
+    return windows_frame(arrays, windows, windows_oracle(arrays, windows, recorded, spec))
+
+
+def require_recorded_stream(arrays: SessionArrays, recorded: RecordedDay) -> None:
+    """Raise `StreamMismatch` unless the sessions open and end as the day's plan says."""
     starts = _session_starts(arrays.session)
     finals = np.r_[starts[1:], len(arrays.session)][: len(starts)] - 1
     problem = stream_mismatch(
@@ -224,9 +244,12 @@ def oracle_windows(arrays: SessionArrays, recorded: RecordedDay, spec: WindowSpe
     )
     if problem:
         raise StreamMismatch(problem)
-    windows = compute_windows(arrays, spec)
+
+
+def windows_oracle(arrays: SessionArrays, windows: Windows, recorded: RecordedDay, spec: WindowSpec) -> np.ndarray:
+    """Oracle_Probability of `windows` (any of the day's, e.g. one chunk's) from the generator's state."""
     last = windows.last
-    oracle = oracle_probabilities(
+    return oracle_probabilities(
         recorded,
         arrays.session_ids[windows.session],
         windows.end_ms,
@@ -234,7 +257,6 @@ def oracle_windows(arrays: SessionArrays, recorded: RecordedDay, spec: WindowSpe
         arrays.action[last],
         spec.horizon_ms,
     )
-    return windows_frame(arrays, windows, oracle)
 
 
 def simulated_windows(simulation: SessionSimulation, spec: WindowSpec = WindowSpec()) -> pd.DataFrame:
@@ -260,21 +282,8 @@ def windows_frame(arrays: SessionArrays, windows: Windows, oracle: np.ndarray | 
 
 def compute_windows(arrays: SessionArrays, spec: WindowSpec) -> Windows:
     """All kept windows, session by session in chunks of about `CHUNK_ACTIONS` actions."""
-    starts = _session_starts(arrays.session)
-    bounds = np.r_[starts, len(arrays.session)]
-    chunks = []
-    first = 0
-    while first < len(starts):
-        last = int(np.searchsorted(bounds, bounds[first] + CHUNK_ACTIONS, side="right")) - 1
-        last = max(last, first + 1)  # at least one session
-        chunks.append(slice(int(bounds[first]), int(bounds[last])))
-        first = last
-
-    def chunk_windows(part: slice) -> Windows:
-        a = arrays
-        return _chunk_windows(a.session[part], a.time_ms[part], a.action[part], a.scroll[part], spec, part.start)
-
-    parts = map_in_threads(chunk_windows, chunks)  # chunks are independent: side by side on the cores
+    # Chunks are independent: side by side on the cores.
+    parts = map_in_threads(lambda part: chunk_windows(arrays, part, spec), session_chunks(arrays))
     if len(parts) == 1:
         return parts[0]
     if not parts:
@@ -288,6 +297,26 @@ def compute_windows(arrays: SessionArrays, spec: WindowSpec) -> Windows:
         actions=np.concatenate([p.actions for p in parts]),
         last=np.concatenate([p.last for p in parts]),
     )
+
+
+def session_chunks(arrays: SessionArrays) -> list[slice]:
+    """Whole sessions, about `CHUNK_ACTIONS` actions a chunk (at least one session), in order."""
+    starts = _session_starts(arrays.session)
+    bounds = np.r_[starts, len(arrays.session)]
+    chunks = []
+    first = 0
+    while first < len(starts):
+        last = int(np.searchsorted(bounds, bounds[first] + CHUNK_ACTIONS, side="right")) - 1
+        last = max(last, first + 1)  # at least one session
+        chunks.append(slice(int(bounds[first]), int(bounds[last])))
+        first = last
+    return chunks
+
+
+def chunk_windows(arrays: SessionArrays, part: slice, spec: WindowSpec) -> Windows:
+    """The windows of one of `session_chunks`: the rows `compute_windows` gives for it."""
+    a = arrays
+    return _chunk_windows(a.session[part], a.time_ms[part], a.action[part], a.scroll[part], spec, part.start)
 
 
 def _session_starts(session: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 tables written directly, nothing changed and nothing left behind by a failed run, inputs read one day
 when asked for."""
 
+import dataclasses
 import json
 import threading
 from datetime import date
@@ -29,8 +30,9 @@ from poppy_pipeline.defs.users import users
 from poppy_pipeline.interactions import build_model, simulate_day
 from poppy_pipeline.oracle import recorded_day
 from poppy_pipeline.session_simulation import simulate_sessions
-from poppy_pipeline.window_membership import CheckedWindows, checked_windows
+from poppy_pipeline.window_membership import checked_windows
 from poppy_pipeline.window_patterns import WindowPatterns
+from poppy_pipeline.window_stream import WrittenWindows
 
 from .conftest import WINDOW
 from .test_io_managers import daily_table, managers, range_tags
@@ -119,12 +121,13 @@ def test_a_failed_integrity_keeps_the_previous_days_and_leaves_nothing_staged(
 def test_a_failed_blocking_window_check_keeps_the_previous_windows(data_dir: Path, monkeypatch: pytest.MonkeyPatch):
     assert materialize(seed=42).success
     before = daily_files(data_dir)
-    real_checked_windows = window_features.checked_windows
+    real_write_windows = window_features.write_windows  # the simulated days' windows, written part by part
 
-    def misplaced(*args, **kwargs) -> CheckedWindows:
-        return CheckedWindows(real_checked_windows(*args, **kwargs).frame, {"actions_outside_session": 1})
+    def misplaced(*args, **kwargs) -> WrittenWindows:
+        written = real_write_windows(*args, **kwargs)
+        return dataclasses.replace(written, problems={**written.problems, "actions_outside_session": 1})
 
-    monkeypatch.setattr(window_features, "checked_windows", misplaced)
+    monkeypatch.setattr(window_features, "write_windows", misplaced)
     result = materialize(seed=7)
     assert not result.success
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}

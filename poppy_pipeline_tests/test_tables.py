@@ -5,6 +5,8 @@ import io
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pytest
 
 from poppy_pipeline import tables
@@ -83,3 +85,74 @@ def test_read_back_gives_the_same_values(tmp_path):
     expected = frame.assign(Object_Type=frame["Object_Type"].astype(str))
     pd.testing.assert_frame_equal(back, expected, check_dtype=False)
     assert back["Rating"].dtype == "Int64" and back["Timestamp"].dtype.kind == "M"
+
+
+def inferred(text: bytes):
+    """What pyarrow's own inference over the whole file gives: the table, or the error's message."""
+    try:
+        return pa_csv.read_csv(io.BytesIO(text), convert_options=tables.READ_CONVERT)
+    except pa.ArrowInvalid as error:
+        return str(error)
+
+
+def read_by_sample(text: bytes):
+    try:
+        return tables.read_table(io.BytesIO(text))
+    except pa.ArrowInvalid as error:
+        return str(error)
+
+
+def late_rows(first: str, late: str, rows: int = 400) -> bytes:
+    """A CSV whose rows after the sample (`SAMPLE_BYTES`, made small) differ from the first ones."""
+    lines = ["ID,Value,Note,When"] + [f"{i},{first},n{i},2026-11-21 00:00:0{i % 10}" for i in range(rows)]
+    lines += [f"{rows},{late},,2026-11-21 00:00:01.5", ""]
+    return "\n".join(lines).encode()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        late_rows("1", "2.5"),  # integers, then a float: the whole column is float
+        late_rows("1", "x"),  # integers, then text
+        late_rows("", "7"),  # empty in the sample (null type), then a value
+        late_rows("", ""),  # empty everywhere
+        late_rows('"a, ""quoted""\nvalue"', ""),  # quoted text with a comma, a quote and a newline
+        late_rows("1", "2,3"),  # a row with a field too many, after the sample
+        b"A,B\n1,2\n3\n",  # a row with a field missing
+        b"A,A\n1,x\n2,3\n",  # the same name twice
+        b"A,B\n",  # a header only
+        b"",  # nothing at all
+    ],
+)
+def test_types_from_a_sample_give_what_inference_gives(text: bytes, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(tables, "SAMPLE_BYTES", 256)
+    expected = inferred(text)
+    got = read_by_sample(text)
+    if isinstance(expected, str):
+        assert got == expected  # the same error, naming the row and column
+    else:
+        assert got.equals(expected), (got.schema, expected.schema)
+
+
+def test_a_stream_read_once_is_read_with_full_inference(monkeypatch: pytest.MonkeyPatch):
+    class OneWay(io.BytesIO):
+        def seekable(self) -> bool:
+            return False
+
+        def seek(self, *args):
+            raise io.UnsupportedOperation("seek")
+
+        def tell(self):
+            raise io.UnsupportedOperation("tell")
+
+    text = late_rows("1", "2.5")
+    monkeypatch.setattr(tables, "SAMPLE_BYTES", 256)
+    assert tables.read_table(OneWay(text)).equals(inferred(text))
+
+
+def test_a_file_read_by_sample_is_the_frame_of_full_inference(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    frame = sample_frame()
+    tables.write_csv(frame, tmp_path / "frame.csv")
+    monkeypatch.setattr(tables, "SAMPLE_BYTES", 1_000)  # a sample of a few rows: Rating empty in some
+    expected = tables.table_to_frame(pa_csv.read_csv(tmp_path / "frame.csv", convert_options=tables.READ_CONVERT))
+    pd.testing.assert_frame_equal(tables.read_csv(tmp_path / "frame.csv"), expected)

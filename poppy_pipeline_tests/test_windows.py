@@ -245,3 +245,12 @@ def test_the_session_order_is_lexsorts_in_or_out_of_time_order(rows: int, sessio
     for time_ms in (in_order, shuffled):
         expected = np.lexsort((time_ms, session))
         np.testing.assert_array_equal(windows_module._session_time_order(session, time_ms), expected)
+
+
+def test_action_codes_are_the_same_for_text_objects_and_categories():
+    kinds = ["click", None, "jump", "close_tab", "click_ad", "click"]
+    text = pd.Series(kinds, dtype="str")  # as read from a CSV: looked up in Arrow
+    codes = windows_module._action_codes(text)
+    assert codes.tolist() == [ACTIONS.index(kind) if kind in ACTIONS else -1 for kind in kinds]
+    for other in (pd.Series(kinds, dtype=object), text.astype("category")):
+        assert windows_module._action_codes(other).tolist() == codes.tolist()

@@ -1,12 +1,14 @@
 """Daily tables made and read one day at a time, so a step over a window holds one day.
 
 Output: a daily asset that makes many days in one step (a single-run backfill) stages each day as
-soon as it is made (`DayStaging.stage`: a temporary file beside the day's final file, flushed to
-disk in the background while the step goes on, and waited for before the rename) and keeps only a light `StagedDay` (where, how many rows, a preview). It returns those, and
-the CSV IO manager renames every staged day into place. So the previous good files survive until
-the whole window has passed its blocking checks, and a step that fails before (an integrity
-check, an error) removes what it staged: `DayStaging` is a context manager that discards its
-staged files on an error, and the IO manager discards the ones it could not put in place.
+soon as it is made (`DayStaging.stage`, or `stage_written` for a day written part by part: a
+temporary file beside the day's final file, flushed to disk in the background while the step
+goes on, and waited for before the rename) and keeps only a light `StagedDay` (where, how many
+rows, a preview). It returns those, and the CSV IO manager renames every staged day into place.
+So the previous good files survive until the whole window has passed its blocking checks, and a
+step that fails before (an integrity check, an error) removes what it staged: `DayStaging` is a
+context manager that discards its staged files on an error, and the IO manager discards the ones
+it could not put in place.
 
 Input: `DayFiles` maps each day of a partitioned input to its file and reads a day when asked for
 it (`days[key]`), keeping nothing, so `for key in keys: frame = days[key]` holds one day.
@@ -51,6 +53,16 @@ class StagedDay:
             self.flushed.result()
 
 
+@dataclass(frozen=True)
+class WrittenTable:
+    """What a writer of a staged day wrote: its rows, columns, first rows (at least the preview's) and attributes."""
+
+    rows: int
+    columns: tuple[str, ...]
+    head: pd.DataFrame
+    attrs: dict = field(default_factory=dict)
+
+
 class DayStaging:
     """Stages a daily asset's days; on an error (or `discard`) removes every staged file.
 
@@ -81,24 +93,34 @@ class DayStaging:
         `meanwhile` (say, counting the day into the window's checks) runs in this thread while another
         writes and flushes the file: pyarrow, numpy and the disk release the GIL, so the two overlap.
         """
+
+        def write(path: str) -> WrittenTable:
+            if meanwhile is None:
+                self._write(frame, path)
+            else:
+                with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"poppy_stage_{self.asset}") as writer:
+                    written = writer.submit(self._write, frame, path)
+                    meanwhile()  # on an error, the pool waits for the write; __exit__ then removes the file
+                    written.result()
+            return WrittenTable(len(frame), tuple(map(str, frame.columns)), frame, dict(frame.attrs))
+
+        return self.stage_written(key, write)
+
+    def stage_written(self, key: str, write: Callable[[str], WrittenTable]) -> StagedDay:
+        """Stage the day `key` that `write` writes to the file it is given (e.g. part by part, never
+        held whole), flushed to disk in the background."""
         local = self._local_folder(key)
         folder = local or self._scratch_folder()
         folder.mkdir(parents=True, exist_ok=True)
         staged = folder / f".{key}.{uuid.uuid4().hex}{STAGED_SUFFIX}"
         self._staged.append(staged)
-        if meanwhile is None:
-            self._write(frame, os.fspath(staged))
-        else:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"poppy_stage_{self.asset}") as writer:
-                written = writer.submit(self._write, frame, os.fspath(staged))
-                meanwhile()  # on an error, the pool waits for the write; __exit__ then removes the file
-                written.result()
+        written = write(os.fspath(staged))
         return StagedDay(
             staged=staged,
-            rows=len(frame),
-            columns=tuple(map(str, frame.columns)),
-            preview=markdown_table(frame, PREVIEW_ROWS),
-            attrs=dict(frame.attrs),
+            rows=written.rows,
+            columns=written.columns,
+            preview=markdown_table(written.head, PREVIEW_ROWS),
+            attrs=dict(written.attrs),
             private_folder=local is None,
             flushed=self._flusher.submit(fsync, staged),
         )

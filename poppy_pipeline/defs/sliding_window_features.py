@@ -1,10 +1,11 @@
 """`sliding_window_features`: seed 001's 20 window features per day, the label, the oracle, and checks.
 
-The windows come from `poppy_pipeline/windows.py` (the oracle from `oracle.py`, on the sessions
-regenerated for a simulated day); the window settings are this asset's config and travel with
-each day's file (`SETTINGS_ATTR`), which is where `click_model` reads them. Two blocking checks
-guard each day (finite features, windows inside their sessions); seed 001's targets
-(`window_targets.py`) are measured on the run's window and reported, not blocking.
+The windows come from `poppy_pipeline/windows.py` (the oracle from `oracle.py`, read from the
+recorded actions and the day's plan); each day is written part by part as its chunks of sessions
+are made, checked and counted (`window_stream.py`). The window settings are this asset's config
+and travel with each day's file (`SETTINGS_ATTR`), which is where `click_model` reads them. Two
+blocking checks guard each day (finite features, windows inside their sessions); seed 001's
+targets (`window_targets.py`) are measured on the run's window and reported, not blocking.
 """
 
 from datetime import date
@@ -20,13 +21,22 @@ from poppy_pipeline.dagster_support.metadata import markdown_table, plain_metada
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
-from poppy_pipeline.dagster_support.staged_days import DayFiles
+from poppy_pipeline.dagster_support.staged_days import PREVIEW_ROWS, DayFiles, DayStaging, StagedDay, WrittenTable
 from poppy_pipeline.day_tallies import FiniteTally, add_counts
-from poppy_pipeline.oracle import recorded_day
+from poppy_pipeline.oracle import RecordedDay, recorded_day
 from poppy_pipeline.session_simulation import unsimulable
-from poppy_pipeline.window_membership import CheckedWindows, checked_windows
+from poppy_pipeline.threads import in_background
+from poppy_pipeline.window_membership import checked_arrays
+from poppy_pipeline.window_stream import streamable, write_windows
 from poppy_pipeline.window_targets import WindowSummary, WindowTargets
-from poppy_pipeline.windows import FEATURE_NAMES, StreamMismatch, WindowSpec
+from poppy_pipeline.windows import (
+    FEATURE_NAMES,
+    WINDOW_COLUMNS,
+    SessionArrays,
+    StreamMismatch,
+    WindowSpec,
+    session_arrays,
+)
 
 # Each day's windows carry the settings they were made with (`DataFrame.attrs`, stored beside the
 # CSV by the IO manager), so whoever reads them (click_model) gets them from the data itself.
@@ -111,24 +121,27 @@ def sliding_window_features(
     if simulated:
         _require_tick_grid(spec)
     problems: dict[str, int] = {}
-    traits = draw_traits(simulation.seed, users) if simulated and not users["Profile"].isna().any() else None
-    finite, summary, targets = FiniteTally(FEATURE_NAMES), WindowSummary(users, simulated), WindowTargets()
+    # The users' traits (for the oracle) are drawn on a thread of their own while the first day is read.
+    profiled = simulated and not users["Profile"].isna().any()
+    drawn = in_background(lambda: draw_traits(simulation.seed, users)) if profiled else None
+    finite, summary, targets = FiniteTally(FEATURE_NAMES), WindowSummary(users, simulated), WindowTargets(users)
     # One day at a time: windows made, checked, counted into the window's summaries, staged, dropped.
     with csv_io_manager.staging("sliding_window_features") as staging:
         staged = {}
         for key in context.partition_keys:
-            actions = session_actions[key]
+            arrays = session_arrays(session_actions[key])  # the sorted columns: the frame read is dropped
+            traits = drawn.result() if drawn is not None else None
+            recorded = None
             if traits is not None:
-                checked = _simulated_day(simulation, traits, simulated_interactions[key], users, actions, key, spec)
-            else:
-                checked = checked_windows(actions, spec)
-            windows = checked.frame
-            windows.attrs[SETTINGS_ATTR] = spec.settings()
-            add_counts(problems, checked.problems)  # recounted from the actions, sorted once for both
-            for tally in (finite, summary, targets):
-                tally.add_day(windows)
-            staged[key] = staging.stage(key, windows)
-            del actions, windows, checked
+                recorded = _recorded_day(simulation, traits, simulated_interactions[key], users, key)
+            try:
+                staged[key] = _stage_day(staging, key, arrays, spec, recorded, (finite, summary, targets), problems)
+            except StreamMismatch as mismatch:
+                raise dg.Failure(
+                    f"sliding_window_features {key}: session_actions is not what the generator makes with these"
+                    f" settings ({mismatch}; materialized with another seed?); materialize session_actions again"
+                ) from None
+            del arrays
         blocking = [_finite_check(finite), _membership_check(problems)]
         if not all(check.passed for check in blocking):
             # No day is put in place: the failed checks are reported and fail the step (they block),
@@ -154,26 +167,47 @@ def _require_tick_grid(spec: WindowSpec) -> None:
             )
 
 
-def _simulated_day(
-    simulation: SimulationResource,
-    traits: UserTraits,
-    interactions: pd.DataFrame,
-    users: pd.DataFrame,
-    actions: pd.DataFrame,
+def _recorded_day(
+    simulation: SimulationResource, traits: UserTraits, interactions: pd.DataFrame, users: pd.DataFrame, key: str
+) -> RecordedDay | None:
+    """The day's plan, from which the oracle reads the generator's state (None: nothing was simulated,
+    which session_actions logged)."""
+    if unsimulable(interactions, users):
+        return None
+    return recorded_day(simulation.behaviour(), simulation.seed, traits, interactions, date.fromisoformat(key))
+
+
+def _stage_day(
+    staging: DayStaging,
     key: str,
+    arrays: SessionArrays,
     spec: WindowSpec,
-) -> CheckedWindows:
-    """Windows of a simulated day, with the oracle of the generator's state read from the recorded actions."""
-    if unsimulable(interactions, users):  # nothing was simulated (session_actions logged why)
-        return checked_windows(actions, spec)
-    recorded = recorded_day(simulation.behaviour(), simulation.seed, traits, interactions, date.fromisoformat(key))
-    try:
-        return checked_windows(actions, spec, recorded)
-    except StreamMismatch as mismatch:
-        raise dg.Failure(
-            f"sliding_window_features {key}: session_actions is not what the generator makes with these settings"
-            f" ({mismatch}; materialized with another seed?); materialize session_actions again"
-        ) from None
+    recorded: RecordedDay | None,
+    tallies: tuple[FiniteTally, WindowSummary, WindowTargets],
+    problems: dict[str, int],
+) -> StagedDay:
+    """The day's windows staged, counted into `tallies` and their recount's `problems`: written part by
+    part while the next are made (`window_stream.py`), or made whole when their IDs are text."""
+    attrs = {SETTINGS_ATTR: spec.settings()}
+
+    def observe(windows: pd.DataFrame) -> None:
+        for tally in tallies:
+            tally.add_day(windows)
+
+    if not streamable(arrays):
+        checked = checked_arrays(arrays, spec, recorded)
+        checked.frame.attrs.update(attrs)
+        add_counts(problems, checked.problems)
+        observe(checked.frame)
+        return staging.stage(key, checked.frame)
+
+    def write(path: str) -> WrittenTable:
+        with open(path, "wb") as sink:
+            written = write_windows(arrays, spec, recorded, sink, observe, PREVIEW_ROWS)
+        add_counts(problems, written.problems)
+        return WrittenTable(written.rows, tuple(WINDOW_COLUMNS), written.head, attrs)
+
+    return staging.stage_written(key, write)
 
 
 def _finite_check(finite: FiniteTally) -> dg.AssetCheckResult:
