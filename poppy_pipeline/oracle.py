@@ -148,9 +148,13 @@ def oracle_probabilities(
     tables = _UserTables.of(recorded.settings, _subset(recorded.traits, users))
 
     def batch_probabilities(first: int) -> None:
-        part = open_windows[first : first + ORACLE_CHUNK]
+        part, part_rows = open_windows[first : first + ORACLE_CHUNK], rows[first : first + ORACLE_CHUNK]
+        if len(part) == 1:
+            # One window is computed as two (itself twice): over a window axis of length 1, numpy sums
+            # the age bins (horizons past the state rule) in another order, and the last bits differ.
+            part, part_rows = np.repeat(part, 2), np.repeat(part_rows, 2)
         batch = _Batch(
-            rows=rows[first : first + ORACLE_CHUNK],
+            rows=part_rows,
             mode=mode[part],
             end_tick=end_tick[part],
             live_steps=plan.end_ticks[sessions[part]] - 1 - end_tick[part],  # that tick holds the forced close

@@ -1,5 +1,6 @@
 """The oracle from the recorded stream equals the oracle of the re-simulated day, window by window."""
 
+import dataclasses
 from datetime import date
 
 import numpy as np
@@ -136,3 +137,21 @@ def test_one_thread_or_several_give_the_same_bytes(monkeypatch: pytest.MonkeyPat
     assert not any(alone.problems.values())
     for name in alone.frame.columns:  # bit for bit, not within a tolerance
         np.testing.assert_array_equal(alone.frame[name].to_numpy(), side_by_side.frame[name].to_numpy())
+
+
+@pytest.mark.parametrize("horizon_seconds", [10.0, 30.0])  # 30 s: ages binned past the state rule
+def test_a_window_batched_alone_gets_the_bits_it_gets_among_many(horizon_seconds: float, monkeypatch):
+    """Days written part by part end many batches with a few windows, some with one."""
+    seed, day = 42, WINDOW[-1]
+    simulation, users, interactions = simulated_day(seed, day)
+    recorded = recorded_day(BehaviourSettings(), seed, draw_traits(seed, users), interactions, day)
+    spec = WindowSpec(window_ms=60_000, step_ms=5_000, horizon_ms=round(horizon_seconds * 1000), min_actions=3)
+    arrays = windows_module.session_arrays(simulation.actions)
+    windows = windows_module.compute_windows(arrays, spec)
+    many = windows_module.windows_oracle(arrays, windows, recorded, spec)
+    some = np.arange(0, len(windows.label), 7)  # a sample, each window in a batch of its own
+    sample = windows_module.Windows(*(values[..., some] for values in dataclasses.astuple(windows)))
+    monkeypatch.setattr(oracle_module, "ORACLE_CHUNK", 1)
+    alone = windows_module.windows_oracle(arrays, sample, recorded, spec)
+    assert len(many) > 1_000 and len(alone) > 500
+    np.testing.assert_array_equal(alone, many[some])  # bit for bit

@@ -33,14 +33,20 @@ def streamed(actions: pd.DataFrame, spec: WindowSpec, recorded, head_rows: int =
     return sink.getvalue(), seen, written
 
 
-@pytest.mark.parametrize("cores", [1, 3])
-@pytest.mark.parametrize("with_oracle", [True, False])
-def test_parts_written_as_made_are_the_whole_frames_bytes(with_oracle: bool, cores: int, monkeypatch):
+@pytest.mark.parametrize(
+    ("with_oracle", "cores", "spec"),
+    [
+        (True, 1, WindowSpec()),
+        (True, 3, WindowSpec()),
+        (False, 3, WindowSpec()),
+        (True, 3, WindowSpec(window_ms=60_000, step_ms=5_000, horizon_ms=30_000, min_actions=3)),  # ages binned
+    ],
+)
+def test_parts_written_as_made_are_the_whole_frames_bytes(with_oracle: bool, cores: int, spec: WindowSpec, monkeypatch):
     seed, day = 42, WINDOW[-1]
     simulation, users, interactions = simulated_day(seed, day)
     recorded = recorded_day(BehaviourSettings(), seed, draw_traits(seed, users), interactions, day)
     recorded = recorded if with_oracle else None
-    spec = WindowSpec()
     whole = checked_windows(simulation.actions, spec, recorded)
     monkeypatch.setattr(windows_module, "CHUNK_ACTIONS", 1)  # a part per session: some without windows
     monkeypatch.setattr(oracle_module, "ORACLE_CHUNK", 300)
