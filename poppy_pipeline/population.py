@@ -25,6 +25,7 @@ from scipy.special import ndtri
 from poppy_pipeline.profiles import PROFILE_NAMES
 from poppy_pipeline.randomness import stream
 from poppy_pipeline.settings import OBJECT_TYPES, SimulationSettings
+from poppy_pipeline.threads import side_by_side
 
 USER_COLUMNS = [
     "User_ID",
@@ -51,11 +52,15 @@ def generate_users(settings: SimulationSettings) -> pd.DataFrame:
     on_mobile = stream(settings.seed, "users:device").random(n) < settings.mobile_share
     sigma = settings.activity_sigma
     # Log-normal with mean 1: heavy-tailed like real activity (top 10% of users ≈ 39% at σ=1).
-    activity = np.exp(-(sigma**2) / 2 + sigma * ndtri(_spread_quantiles(settings.seed, "users:activity", n, 2)))
+    activity_quantiles, bias_quantiles = side_by_side(
+        lambda: _spread_quantiles(settings.seed, "users:activity", n, 2),
+        lambda: _spread_quantiles(settings.seed, "users:rating_bias", n, 3),
+    )
+    activity = np.exp(-(sigma**2) / 2 + sigma * ndtri(activity_quantiles))
     preference_rng = stream(settings.seed, "users:preferred_type")
     has_preference = preference_rng.random(n) < settings.preferred_type_user_share
     preferred = preference_rng.integers(len(OBJECT_TYPES), size=n)
-    bias = settings.rating_bias_sd * ndtri(_spread_quantiles(settings.seed, "users:rating_bias", n, 3))
+    bias = settings.rating_bias_sd * ndtri(bias_quantiles)
     return pd.DataFrame(
         {
             "User_ID": np.arange(1, n + 1, dtype=np.int64),
@@ -94,11 +99,12 @@ def _spread_quantiles(seed: int, name: str, n: int, base: int) -> np.ndarray:
     bases for distinct traits keep the traits independent of each other (a Halton sequence).
     """
     index = np.arange(n, dtype=np.int64)
-    radical = np.zeros(n)
+    radical, digit, term = np.zeros(n), np.empty(n, dtype=np.int64), np.empty(n)
     scale = 1.0 / base
-    while index.any():
-        radical += scale * (index % base)
-        index //= base
+    while n and index[-1]:  # the largest index is the last: its digits run out last
+        np.divmod(index, base, out=(index, digit))  # one pass for the quotient and the digit
+        np.multiply(digit, scale, out=term)
+        radical += term
         scale /= base
     shift = stream(seed, name).random()
     return np.clip((radical + shift) % 1.0, 1e-12, 1 - 1e-12)

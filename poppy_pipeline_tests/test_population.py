@@ -4,10 +4,13 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from poppy_pipeline import population
 from poppy_pipeline.patterns import top_decile_share
 from poppy_pipeline.population import USER_COLUMNS, generate_users
 from poppy_pipeline.profiles import PROFILE_NAMES
+from poppy_pipeline.randomness import stream
 from poppy_pipeline.settings import SimulationSettings
 
 LARGE = SimulationSettings(num_users=20_000)
@@ -60,3 +63,20 @@ def test_deterministic_per_seed():
         generate_users(SimulationSettings(seed=5))["Activity_Weight"],
         generate_users(SimulationSettings(seed=6))["Activity_Weight"],
     )
+
+
+def _van_der_corput_reference(seed: int, name: str, n: int, base: int) -> np.ndarray:
+    """The sequence as first written: digit by digit until every index is used up."""
+    index, radical, scale = np.arange(n, dtype=np.int64), np.zeros(n), 1.0 / base
+    while index.any():
+        radical += scale * (index % base)
+        index //= base
+        scale /= base
+    return np.clip((radical + stream(seed, name).random()) % 1.0, 1e-12, 1 - 1e-12)
+
+
+@pytest.mark.parametrize("base", [2, 3, 5])
+@pytest.mark.parametrize("n", [0, 1, 2, 9, 10, 1_000, 999_983])
+def test_spread_quantiles_equal_the_digit_by_digit_sequence(n: int, base: int):
+    expected = _van_der_corput_reference(7, "users:activity", n, base)
+    assert np.array_equal(population._spread_quantiles(7, "users:activity", n, base), expected)
