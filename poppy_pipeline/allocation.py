@@ -2,8 +2,8 @@
 
 This machine class (a VM, 2 cores) pays dearly for memory the process has not touched yet: a fresh
 4 KB page costs ~1.4 µs, and a 2 MB huge page ~4.4 µs per 4 KB of it (`benchmarks/bench_cli.py`
-prints the day's figures; the README, "Memory for large arrays", has them). Three defaults make
-large arrays take fresh memory over and over:
+prints the day's figures; the README, "Speed", has them). Two defaults make large arrays take fresh
+memory over and over:
 
 - glibc's malloc serves every large block (a 5M-row int64 column is 40 MB) with its own `mmap` and
   unmaps it on free, so the next column of that size faults its pages in again. Here large blocks
@@ -11,16 +11,12 @@ large arrays take fresh memory over and over:
   and it grows `GROW_BY_BYTES` at a time.
 - numpy advises the kernel to back arrays of 4 MB and more with huge pages (`MADV_HUGEPAGE`); where
   the host hands out a VM's free memory lazily, a huge page is 512 faults at once. Not advised here.
-- pyarrow allocates through its own allocator (mimalloc or jemalloc), which hands freed memory
-  back to the kernel on its own schedule; here Arrow's buffers come from malloc too, so they share
-  the kept memory (the 10M-action windows command: 0.7 s faster, 1.2 s less CPU). An explicit
-  `ARROW_DEFAULT_MEMORY_POOL` is left as it is.
 
-The first two took a 5M-event day's simulation and checks from 4.0-5.3 s to 3.5-3.7 s, the same
-arrays and the same results. The cost: memory freed after a peak stays with the process, up to
-`KEEP_FREE_BYTES` (the 30M-event window peaked 330 MB higher: `benchmarks/bench_big_window.py`).
-Set once, when the package is imported (`poppy_pipeline/__init__.py`); `POPPY_MEMORY=default`
-keeps glibc's, numpy's and pyarrow's defaults; C libraries other than glibc are left alone.
+Together: a 5M-event day's simulation and checks in 3.5-3.7 s instead of 4.0-5.3 s, the same arrays
+and the same results. The cost: resident memory falls back more slowly after a peak (the peak
+itself does not grow: `benchmarks/bench_big_window.py` measures it). Set once, when the package is
+imported (`poppy_pipeline/__init__.py`); `POPPY_MEMORY=default` keeps glibc's and numpy's defaults,
+and other C libraries than glibc are left alone.
 """
 
 from __future__ import annotations
@@ -39,10 +35,10 @@ OPT_OUT = "POPPY_MEMORY"
 
 
 def tune_allocation() -> bool:
-    """The settings below, unless `POPPY_MEMORY=default`; True when all took."""
+    """Both settings below, unless `POPPY_MEMORY=default`; True when both took."""
     if os.environ.get(OPT_OUT, "").lower() == "default":
         return False
-    return keep_freed_memory() & skip_hugepage_advice() & arrow_from_malloc()
+    return keep_freed_memory() & skip_hugepage_advice()
 
 
 def keep_freed_memory() -> bool:
@@ -66,14 +62,4 @@ def skip_hugepage_advice() -> bool:
     if advise is None:
         return False
     advise(False)
-    return True
-
-
-def arrow_from_malloc() -> bool:
-    """pyarrow's default memory pool: the system allocator, unless `ARROW_DEFAULT_MEMORY_POOL` names one."""
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        return False
-    import pyarrow as pa
-
-    pa.set_memory_pool(pa.system_memory_pool())
     return True
