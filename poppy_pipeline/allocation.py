@@ -2,8 +2,8 @@
 
 This machine class (a VM, 2 cores) pays dearly for memory the process has not touched yet: a fresh
 4 KB page costs ~1.4 µs, and a 2 MB huge page ~4.4 µs per 4 KB of it (`benchmarks/bench_cli.py`
-prints the day's figures; the README, "Speed", has them). Two defaults make large arrays take fresh
-memory over and over:
+prints the day's figures; the README, "Memory for large arrays", has them). Two defaults make
+large arrays take fresh memory over and over:
 
 - glibc's malloc serves every large block (a 5M-row int64 column is 40 MB) with its own `mmap` and
   unmaps it on free, so the next column of that size faults its pages in again. Here large blocks
@@ -13,10 +13,11 @@ memory over and over:
   the host hands out a VM's free memory lazily, a huge page is 512 faults at once. Not advised here.
 
 Together: a 5M-event day's simulation and checks in 3.5-3.7 s instead of 4.0-5.3 s, the same arrays
-and the same results. The cost: resident memory falls back more slowly after a peak (the peak
-itself does not grow: `benchmarks/bench_big_window.py` measures it). Set once, when the package is
-imported (`poppy_pipeline/__init__.py`); `POPPY_MEMORY=default` keeps glibc's and numpy's defaults,
-and other C libraries than glibc are left alone.
+and the same results. The cost: memory freed after a peak stays with the process, up to
+`KEEP_FREE_BYTES` (the 30M-event window peaked 330 MB higher: `benchmarks/bench_big_window.py`).
+pyarrow keeps its own allocator: Arrow's long-lived buffers in this heap raised that peak by
+another 750 MB. Set once, when the package is imported (`poppy_pipeline/__init__.py`);
+`POPPY_MEMORY=default` keeps glibc's and numpy's defaults; C libraries other than glibc are left alone.
 """
 
 from __future__ import annotations
