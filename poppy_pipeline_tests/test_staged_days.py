@@ -4,7 +4,11 @@ when asked for."""
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -235,3 +239,28 @@ def test_work_done_while_a_day_is_written_overlaps_and_its_error_discards_the_da
     with pytest.raises(ValueError, match="pattern measure"), manager.staging("daily") as staging:
         staging.stage("2026-03-02", frame, meanwhile=failing)
     assert [path.name for path in staged_litter(tmp_path)] == [day.staged.name]  # only the first day's
+
+
+def test_a_day_staged_by_a_killed_process_is_removed_when_the_day_is_staged_again(tmp_path: Path):
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid, live_pid = int(ended.stdout), os.getppid()
+    unreaped = subprocess.Popen([sys.executable, "-c", "pass"])  # ends, and stays a zombie until waited for
+    folder = tmp_path / "daily"
+    folder.mkdir()
+    host = staged_days._HOST
+    killed = folder / f".2026-03-01.{host}.{dead_pid}.{'a' * 32}{STAGED_SUFFIX}"
+    running = folder / f".2026-03-01.{host}.{live_pid}.{'b' * 32}{STAGED_SUFFIX}"
+    elsewhere = folder / f".2026-03-01.another-machine.{dead_pid}.{'c' * 32}{STAGED_SUFFIX}"
+    other_day = folder / f".2026-03-02.{host}.{dead_pid}.{'d' * 32}{STAGED_SUFFIX}"
+    zombie = folder / f".2026-03-01.{host}.{unreaped.pid}.{'e' * 32}{STAGED_SUFFIX}"
+    for path in (killed, running, elsewhere, other_day, zombie):
+        path.write_text("half a day")
+    while Path(f"/proc/{unreaped.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        time.sleep(0.01)
+    manager = _CsvFiles(base_path=UPath(tmp_path))
+    with manager.staging("daily") as staging:
+        day = staging.stage("2026-03-01", pd.DataFrame({"value": [1]}))
+    unreaped.wait()
+    assert not killed.exists() and not zombie.exists()  # their processes are gone: nobody else will
+    assert running.exists() and elsewhere.exists() and other_day.exists()
+    assert day.staged.exists() and day.staged.name.startswith(f".2026-03-01.{host}.{os.getpid()}.")

@@ -16,8 +16,11 @@ it (`days[key]`), keeping nothing, so `for key in keys: frame = days[key]` holds
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -33,6 +36,8 @@ from poppy_pipeline.paths import fsync
 
 PREVIEW_ROWS = 5
 STAGED_SUFFIX = ".staged"
+# Staged files are named `.<day>.<host>.<pid>.<random>.staged`: who staged them, to tell orphans.
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,8 @@ class DayStaging:
         local = self._local_folder(key)
         folder = local or self._scratch_folder()
         folder.mkdir(parents=True, exist_ok=True)
-        staged = folder / f".{key}.{uuid.uuid4().hex}{STAGED_SUFFIX}"
+        remove_orphans(folder, key)
+        staged = folder / f".{key}.{_HOST}.{os.getpid()}.{uuid.uuid4().hex}{STAGED_SUFFIX}"
         self._staged.append(staged)
         written = write(os.fspath(staged))
         return StagedDay(
@@ -146,6 +152,32 @@ class DayStaging:
         self._flusher.shutdown(wait=error_type is not None)  # the flushes queued go on; their days wait
         if error_type is not None:
             self.discard()
+
+
+def remove_orphans(folder: Path, key: str) -> list[Path]:
+    """Remove what was staged for the day `key` in `folder` by a process of this machine that is gone
+    (a step killed with `kill -9`, a Celery worker lost mid-step): it cannot clean up after itself.
+    Files of live processes, and of other machines (whose processes cannot be asked), stay."""
+    removed = []
+    for staged in folder.glob(f".{glob.escape(key)}.*{STAGED_SUFFIX}"):
+        parts = staged.name[len(key) + 2 : -len(STAGED_SUFFIX)].split(".")
+        if len(parts) == 3 and parts[0] == _HOST and parts[1].isdigit() and not _alive(int(parts[1])):
+            staged.unlink(missing_ok=True)
+            removed.append(staged)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    try:  # a killed process its parent has not reaped yet (a zombie) is gone too
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def discard_staged(days: Mapping[str, StagedDay]) -> None:
