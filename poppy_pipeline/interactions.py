@@ -96,20 +96,9 @@ class SimulationModel:
     revisit_cache: dict[bytes, float] = field(default_factory=dict, compare=False, repr=False)
 
     @property
-    def rating_cdf(self) -> np.ndarray:
-        return self.user_tables.result().rating_cdf
-
-    @property
-    def type_probabilities(self) -> np.ndarray:
-        return self.user_tables.result().type_probabilities
-
-    @property
-    def type_cdf(self) -> np.ndarray:
-        return self.user_tables.result().type_cdf
-
-    @property
-    def favourites(self) -> np.ndarray:
-        return self.user_tables.result().favourites
+    def tables(self) -> UserTables:
+        """The per-user tables, once the background work that makes them is done."""
+        return self.user_tables.result()
 
     def daily_rates(self, users: np.ndarray) -> np.ndarray:
         """Expected events a day of each of `users` (rows): their share of `interactions_per_day`
@@ -389,7 +378,7 @@ def _draw_kinds_and_ratings(model: SimulationModel, day: date, users: np.ndarray
 
 def _draw_object_types(model: SimulationModel, day: date, users: np.ndarray) -> np.ndarray:
     r = stream(model.settings.seed, "interactions:object_type", day).random(len(users))
-    return (r >= model.type_cdf[:, 0][users]).astype(np.int8) + (r >= model.type_cdf[:, 1][users])
+    return (r >= model.tables.type_cdf[:, 0][users]).astype(np.int8) + (r >= model.tables.type_cdf[:, 1][users])
 
 
 def _draw_objects(model: SimulationModel, day: date, users: np.ndarray, type_codes: np.ndarray) -> np.ndarray:
@@ -402,7 +391,7 @@ def _draw_objects(model: SimulationModel, day: date, users: np.ndarray, type_cod
     uniform = rng.random(n)
     rows = np.empty(n, dtype=np.int32)
     back = np.flatnonzero(revisit)
-    rows[back] = model.favourites.ravel()[
+    rows[back] = model.tables.favourites.ravel()[
         (users[back].astype(np.int64) * len(OBJECT_TYPES) + type_codes[back]) * k + slot[back]
     ]
     fresh = np.flatnonzero(~revisit)
@@ -422,7 +411,7 @@ def _draw_ratings(model: SimulationModel, day: date, users: np.ndarray, kinds: n
     """1-5 stars for Rate events (0 elsewhere), from the user's own rating distribution."""
     rng = stream(model.settings.seed, "interactions:rating", day)
     rated = np.flatnonzero(kinds == INTERACTION_TYPES.index("Rate"))
-    below = rng.random(len(rated))[:, None] >= model.rating_cdf[users[rated], :4]
+    below = rng.random(len(rated))[:, None] >= model.tables.rating_cdf[users[rated], :4]
     ratings = np.zeros(len(users), dtype=np.int64)
     ratings[rated] = 1 + below.sum(axis=1)
     return ratings

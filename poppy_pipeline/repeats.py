@@ -84,7 +84,7 @@ class _RepeatWindow:
         size = min(len(active), CALIBRATION_MAX_USERS)
         sample = active[np.unique(np.linspace(0, len(active) - 1, size).astype(np.int64))] if size else active
         lam = days * model.daily_rates(sample)
-        per_type = model.type_probabilities[sample][:, model.object_type_codes]
+        per_type = model.tables.type_probabilities[sample][:, model.object_type_codes]
         return cls(lam, per_type, _favourite_shares(model, sample), model.popularity)
 
     def share(self, revisit: float) -> float:
@@ -99,7 +99,7 @@ def _favourite_shares(model: SimulationModel, users: np.ndarray) -> np.ndarray:
     """(users, objects): how often each object appears among the user's favourites of its type."""
     k = model.settings.favourites_per_type
     out = np.zeros((len(users), len(model.object_ids)))
-    flat = model.favourites[users].reshape(len(users), len(OBJECT_TYPES) * k)
+    flat = model.tables.favourites[users].reshape(len(users), len(OBJECT_TYPES) * k)
     rows = np.repeat(np.arange(len(users)), flat.shape[1])
     np.add.at(out, (rows, flat.ravel()), 1.0 / k)
     return out
