@@ -1,15 +1,19 @@
 """CSV in and out through pyarrow (for speed: `DataFrame.to_csv` is the slow path this avoids).
 
 Writing: strings unquoted (quoted throughout when a value needs it), nulls as empty fields, timestamps as
-`YYYY-MM-DD HH:MM:SS[.fff]`, dates as `YYYY-MM-DD`. Reading gives back the same frame: integer
-columns with empty fields come back as nullable `Int64`, not floats.
+`YYYY-MM-DD HH:MM:SS[.fff]`, dates as `YYYY-MM-DD`. Reading (`read_stored`) gives back the same
+frame, each column parsed as its declared type (`schemas.py`): integer columns with empty fields
+come back as nullable `Int64`, not floats, and text is never read as missing unless its column is
+nullable and the field is empty. `read_csv`, which infers the types, is for tests and benchmarks.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
@@ -18,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pa_compute
 import pyarrow.csv as pa_csv
 
+from poppy_pipeline.common.schemas import SchemaError, TableSchema
 from poppy_pipeline.common.threads import usable_cores
 
 # Object columns get their Arrow type from the values of each CHUNK_ROWS rows (as always); the
@@ -127,8 +132,84 @@ def _needs_quotes(text: str) -> bool:
     return any(c in text for c in ',"\n\r')
 
 
+def read_stored(
+    source: str | os.PathLike | BinaryIO, schema: TableSchema, recorded: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """A table this project wrote, each column parsed as `schema` declares (and `recorded` says, for
+    the columns whose concrete type is not the default): never inferred from the values."""
+    return table_to_frame(read_stored_table(source, schema, recorded))
+
+
+def read_stored_table(
+    source: str | os.PathLike | BinaryIO, schema: TableSchema, recorded: Mapping[str, str] | None = None
+) -> pa.Table:
+    target = os.fspath(source) if isinstance(source, str | os.PathLike) else source
+    header, quoted = _stored_header(target)
+    convert = _typed_options(schema, header, recorded)
+    parse = pa_csv.ParseOptions(newlines_in_values=quoted)
+    try:
+        table = pa_csv.read_csv(target, parse_options=parse, convert_options=convert)
+    except pa.ArrowInvalid as error:
+        raise SchemaError(f"{schema.table}: a value does not have its column's declared type ({error})") from None
+    return _empty_as_missing(table, schema.nullable_text(header))
+
+
+def read_stored_batches(
+    source: str | os.PathLike | BinaryIO,
+    schema: TableSchema,
+    columns: list[str],
+    recorded: Mapping[str, str] | None = None,
+) -> Iterator[pd.DataFrame]:
+    """`columns` of a stored table, a block of rows at a time (memory of one block, not of the file)."""
+    target = os.fspath(source) if isinstance(source, str | os.PathLike) else source
+    header, quoted = _stored_header(target)
+    convert = _typed_options(schema, header, recorded, columns)
+    parse = pa_csv.ParseOptions(newlines_in_values=quoted)
+    nullable = [name for name in schema.nullable_text(header) if name in columns]
+    with pa_csv.open_csv(target, parse_options=parse, convert_options=convert) as reader:
+        for batch in reader:
+            yield table_to_frame(_empty_as_missing(pa.Table.from_batches([batch]), nullable))
+
+
+def _typed_options(
+    schema: TableSchema, header: list[str], recorded: Mapping[str, str] | None, columns: list[str] | None = None
+) -> pa_csv.ConvertOptions:
+    """Every column's declared type; an empty field is missing in every column but text (`""` there)."""
+    return pa_csv.ConvertOptions(
+        column_types=schema.arrow_types(header, recorded),
+        null_values=[""],
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+        include_columns=columns or [],
+    )
+
+
+def _stored_header(target: str | BinaryIO) -> tuple[list[str], bool]:
+    """The column names, and whether the writer quoted the file (then values may hold line breaks)."""
+    if isinstance(target, str):
+        with open(target, "rb") as handle:
+            line = handle.readline()
+    else:
+        start = target.tell()
+        line = target.readline()
+        target.seek(start)
+    text = line.decode("utf-8").rstrip("\r\n")
+    return next(csv.reader(io.StringIO(text)), []), text.startswith('"')
+
+
+def _empty_as_missing(table: pa.Table, nullable: list[str]) -> pa.Table:
+    """Empty fields of nullable text columns as missing (written from a missing value)."""
+    for name in nullable:
+        index = table.column_names.index(name)
+        column = table.column(index)
+        if pa.types.is_string(column.type):
+            table = table.set_column(index, name, pa_compute.if_else(pa_compute.equal(column, ""), None, column))
+    return table
+
+
 def read_csv(source: str | os.PathLike | BinaryIO) -> pd.DataFrame:
-    """The CSV as a frame, each column of the type pyarrow infers from the whole file."""
+    """The CSV as a frame, each column of the type pyarrow infers from the whole file (tests and
+    benchmarks only: the pipeline reads its tables with their declared types, `read_stored`)."""
     return table_to_frame(read_table(source))
 
 
@@ -174,15 +255,6 @@ def _position(target: str | BinaryIO) -> int | None:
 def _seek(target: str | BinaryIO, position: int) -> None:
     if not isinstance(target, str):
         target.seek(position)
-
-
-def read_csv_batches(source: str | os.PathLike | BinaryIO, columns: list[str]) -> Iterator[pd.DataFrame]:
-    """`columns` of a CSV, a block of rows at a time (memory of one block, not of the file)."""
-    options = pa_csv.ConvertOptions(strings_can_be_null=True, include_columns=columns)
-    target = os.fspath(source) if isinstance(source, str | os.PathLike) else source
-    with pa_csv.open_csv(target, convert_options=options) as reader:
-        for batch in reader:
-            yield table_to_frame(pa.Table.from_batches([batch]))
 
 
 def table_to_frame(table: pa.Table) -> pd.DataFrame:

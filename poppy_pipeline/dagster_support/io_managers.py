@@ -20,7 +20,7 @@ import json
 import os
 import pickle
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -30,6 +30,7 @@ from upath import UPath
 
 from poppy_pipeline.common import tables
 from poppy_pipeline.common.paths import fsync, replaced_atomically
+from poppy_pipeline.common.schemas import COLUMN_TYPES_ATTR, SchemaError, attrs_to_store, schema_of
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import RESOURCE_KEY as OUTPUTS
 from poppy_pipeline.dagster_support.staged_days import PREVIEW_ROWS, DayFiles, DayStaging, StagedDay, discard_staged
@@ -82,6 +83,10 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
     def staging(self, asset_key: str) -> DayStaging:
         """Stage the days of `asset_key` one at a time (see `staged_days.py`); formats that stage days."""
         raise NotImplementedError(f"{type(self).__name__} does not stage days")
+
+    def load_batches(self, asset_key: str, columns: list[str]) -> Iterator[pd.DataFrame]:
+        """`columns` of a stored table, a block of rows at a time (formats that store tables implement it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not store tables")
 
     def load_input(self, context: dg.InputContext) -> Any:
         """As `UPathIOManager`, but a missing upstream file fails the step with one sentence."""
@@ -154,7 +159,8 @@ class _CsvFiles(PartitionedUPathIOManager):
             raise dg.DagsterInvariantViolationError(
                 f"{context.asset_key.to_user_string()}: the CSV IO manager stores DataFrames, got {type(obj).__name__}"
             )
-        self._store(path, obj.attrs, lambda: self.atomic_write(path, lambda sink: tables.write_csv(obj, sink)))
+        attrs = attrs_to_store(schema_of(self.table_of(path)), obj)
+        self._store(path, attrs, lambda: self.atomic_write(path, lambda sink: tables.write_csv(obj, sink)))
 
     def _store(self, path: UPath, attrs: dict, write_table: Callable[[], None]) -> None:
         """`write_table()` puts the table at `path`; its attributes go beside it."""
@@ -168,16 +174,34 @@ class _CsvFiles(PartitionedUPathIOManager):
             payload = (json.dumps(attrs, sort_keys=True) + "\n").encode()
             self.atomic_write(attrs_path, lambda sink: _write_bytes(sink, payload))
 
+    def table_of(self, path: UPath) -> str:
+        """The asset a stored file belongs to: `<base>/<asset>.csv` or `<base>/<asset>/<day>.csv`."""
+        return path.stem if str(path.parent) == str(self._base_path) else path.parent.name
+
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
-        if _is_local(path):
-            frame = tables.read_csv(os.fspath(path))
-        else:
-            with path.open("rb") as handle:
-                frame = tables.read_csv(handle)
+        """The table with its declared column types (and those recorded beside it), and its `attrs`."""
         attrs_path = _attrs_path(path)
-        if attrs_path.exists():
-            frame.attrs = json.loads(attrs_path.read_text())
+        attrs = json.loads(attrs_path.read_text()) if attrs_path.exists() else {}
+        recorded = attrs.pop(COLUMN_TYPES_ATTR, {})
+        schema = schema_of(self.table_of(path))
+        try:
+            if _is_local(path):
+                frame = tables.read_stored(os.fspath(path), schema, recorded)
+            else:
+                with path.open("rb") as handle:
+                    frame = tables.read_stored(handle, schema, recorded)
+        except SchemaError as error:
+            raise dg.Failure(f"{path}: {error}") from None
+        frame.attrs = attrs
         return frame
+
+    def load_batches(self, asset_key: str, columns: list[str]) -> Iterator[pd.DataFrame]:
+        """`columns` of an unpartitioned table, a block of rows at a time, with their declared types."""
+        path = self.stored_path(asset_key)
+        attrs_path = _attrs_path(path)
+        recorded = json.loads(attrs_path.read_text()).get(COLUMN_TYPES_ATTR, {}) if attrs_path.exists() else {}
+        with path.open("rb") as handle:
+            yield from tables.read_stored_batches(handle, schema_of(asset_key), columns, recorded)
 
     def get_metadata(self, context: dg.OutputContext, obj: pd.DataFrame) -> dict[str, Any]:
         return {

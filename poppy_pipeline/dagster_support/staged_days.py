@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 from poppy_pipeline.common.paths import fsync
+from poppy_pipeline.common.schemas import attrs_to_store, schema_of
 from poppy_pipeline.dagster_support.metadata import markdown_table
 
 PREVIEW_ROWS = 5
@@ -126,7 +127,8 @@ class DayStaging:
             rows=written.rows,
             columns=written.columns,
             preview=markdown_table(written.head, PREVIEW_ROWS),
-            attrs=dict(written.attrs),
+            # With the concrete types of its columns (a log's text IDs), which the readers parse it with.
+            attrs=attrs_to_store(schema_of(self.asset), written.head, written.attrs),
             private_folder=local is None,
             flushed=self._flusher.submit(fsync, staged),
         )

@@ -5,7 +5,6 @@ import pandas as pd
 from pydantic import Field
 
 from poppy_pipeline.common.paths import write_json
-from poppy_pipeline.common.tables import read_csv_batches
 from poppy_pipeline.dagster_support.day_span import SpanConfig, span_days, span_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
@@ -53,8 +52,9 @@ def interaction_report(
     if not csv_io_manager.path_exists(scores):
         raise dg.Failure(f"{scores} is missing; materialize engagement_scores first.")
     # Only the objects' summed scores: the pairs are read a block at a time.
-    with scores.open("rb") as handle:
-        objects = object_scores(read_csv_batches(handle, ["Object_Type", "Object_ID", "engagement_score"]))
+    objects = object_scores(
+        csv_io_manager.load_batches("engagement_scores", ["Object_Type", "Object_ID", "engagement_score"])
+    )
     report = totals.report(objects, config.new_user_days)
     report["window"] |= {"first_day": days[0], "last_day": days[-1], "source": interaction_source.kind}
     figures = draw_figures(totals.figure_data(), report)
