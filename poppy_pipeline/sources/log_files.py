@@ -190,7 +190,7 @@ def check_pings_users(folder: Path, zone: str = UTC) -> Checked:
     rules = RowRules.of(read_raw_csv(path, required))
     ids = rules.text("user_id")
     rules.reject(ids.isna(), "user_id", "is empty")
-    signups = reject_timestamps(rules, "signup_date", zone)
+    signups = reject_timestamps(rules, "signup_date", zone, dates_allowed=True)
     rules.reject_repeats(ids, "user_id")
     ok = rules.ok.to_numpy()
     return rules.split(path, _users_frame(ids[ok].to_numpy(), signups[ok].dt.date.to_numpy()))

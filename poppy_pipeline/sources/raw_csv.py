@@ -39,6 +39,7 @@ class RawRows:
     frame: pd.DataFrame  # original values, one column per header name
     lines: np.ndarray  # the physical line each record starts on (the header is line 1)
     problems: pd.Series  # a reason for records that could not be split into the header's fields, else NA
+    unended_line: int | None = None  # the last record's line, when the file ends without a line break
 
     @property
     def origin(self) -> pd.Series:
@@ -92,7 +93,15 @@ def read_raw_csv(path: Path, required: list[str], delimiter: str = ",", names: l
         lines = np.concatenate([lines, aside["line"].to_numpy()])
     order = np.argsort(lines, kind="stable")
     frame = frame.iloc[order].reset_index(drop=True)
-    return RawRows(frame, lines[order], problems.iloc[order].reset_index(drop=True))
+    return RawRows(frame, lines[order], problems.iloc[order].reset_index(drop=True), _unended_line(data, lines))
+
+
+def _unended_line(data: bytes, lines: np.ndarray) -> int | None:
+    """The last record's line when the file's last line has text and no line break after it."""
+    last_break = data.rfind(b"\n")
+    if not len(lines) or not data[last_break + 1 :].strip():
+        return None
+    return int(lines.max())
 
 
 def _header(path: Path, data: bytes, delimiter: str = ",") -> list[str]:

@@ -6,10 +6,12 @@ first reason, `<origin>: <column> '<value>' <problem>`, where the origin says wh
 from (`line 7` for a file, e.g. `Interaction_ID 42` for a table). Blank and whitespace-only
 strings are missing values everywhere.
 
-Time: a timestamp with a UTC offset (`+01:00`, `+0100`, `Z`) is converted to UTC; one without
-is read in the source's time zone (default UTC). Results are naive UTC. A local time that does
-not exist (the hour skipped when clocks go forward) is rejected; an ambiguous one (the hour
-repeated when they go back) is read as its first occurrence.
+Time: ISO 8601 as `timestamps.py` reads it. A timestamp with a UTC offset (`+01:00`, `+0100`,
+`+0`, `Z`) is converted to UTC; one without is read in the source's time zone (default UTC).
+Results are naive UTC. A local time that does not exist (the hour skipped when clocks go forward)
+is rejected; an ambiguous one (the hour repeated when they go back) is read as its first
+occurrence. Partial values are rejected, never completed: `2025-11`, `21:4`, a date alone where a
+date-time belongs, and a file's last line cut short (see `reject_timestamps`).
 """
 
 from __future__ import annotations
@@ -24,11 +26,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from poppy_pipeline.sources.raw_csv import RawRows, SourceError
+from poppy_pipeline.sources.timestamps import ParsedTimes, parse_iso8601
 
 UTC = "UTC"
 INT64_MAX = str(np.iinfo(np.int64).max)
-# A time followed by an offset: `10:00:00+01:00`, `10:00+0100`, `10:00:00.5Z`, `10:00:00 -05`.
-OFFSET_AFTER_TIME = r"\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
 
 
 @dataclass
@@ -58,18 +59,22 @@ class RowRules:
     # Names to show for columns that were renamed to the rules' vocabulary (a table's own names).
     labels: dict[str, str] = field(default_factory=dict)
     reasons: pd.Series = field(init=False)
+    cut_short: pd.Series = field(init=False)  # the last record of a file that ends inside it
 
     @classmethod
     def of(cls, rows: RawRows) -> RowRules:
         """Rules over a file's records; records that could not be split are already rejected."""
         rules = cls(rows.frame, rows.origin)
         rules.reasons = rows.problems.astype("object").copy()
+        if rows.unended_line is not None:
+            rules.cut_short = pd.Series(rows.lines == rows.unended_line, index=rules.raw.index)
         return rules
 
     def __post_init__(self) -> None:
         self.raw = self.raw.reset_index(drop=True)
         self.origin = self.origin.reset_index(drop=True).astype(str)
         self.reasons = pd.Series(pd.NA, index=self.raw.index, dtype="object")
+        self.cut_short = pd.Series(False, index=self.raw.index)
 
     def text(self, column: str) -> pd.Series:
         """The column's values stripped, missing where blank."""
@@ -154,36 +159,48 @@ def _to_pandas(array: pa.Array, index: pd.Index) -> pd.Series:
     return pd.Series(pd.arrays.IntegerArray(values, missing), index=index)
 
 
-def utc_timestamps(values: pd.Series, zone: str = UTC) -> tuple[pd.Series, pd.Series]:
-    """Naive UTC date-times (NaT where not ISO 8601), and where a local time does not exist in `zone`."""
-    trimmed = _trimmed(values)
-    dated = pc.match_substring_regex(trimmed, r"^\d{4}-\d{2}").fill_null(False)  # years 0000-9999 only
-    text = pd.Series(pc.if_else(dated, trimmed, None).to_numpy(zero_copy_only=False), index=values.index, dtype=object)
-    offset = pc.match_substring_regex(trimmed, OFFSET_AFTER_TIME).fill_null(False)
-    aware = pd.Series(pc.and_(dated, offset).to_numpy(zero_copy_only=False), index=values.index)
-    stamps = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
+def utc_timestamps(values: pd.Series, zone: str = UTC, dates_allowed: bool = False) -> tuple[pd.Series, pd.Series]:
+    """Naive UTC date-times (NaT where not ISO 8601, see `timestamps.py`), and where a local time does
+    not exist in `zone`. `dates_allowed`: a date without a time is that day's midnight."""
+    stamps, skipped, _ = _parsed_utc(values, zone, dates_allowed)
+    return stamps, skipped
+
+
+def _parsed_utc(values: pd.Series, zone: str, dates_allowed: bool) -> tuple[pd.Series, pd.Series, ParsedTimes]:
+    parsed = parse_iso8601(_trimmed(values), dates_allowed)
+    wall = pd.Series(parsed.micros.astype("datetime64[us]"), index=values.index).where(parsed.valid)
     skipped = pd.Series(False, index=values.index)
-    if aware.any():
-        parsed = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
-        stamps[aware] = parsed.dt.tz_localize(None).dt.as_unit("us")
-    naive = ~aware & text.notna()
-    if naive.any():
-        local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce").dt.as_unit("us")
-        if zone != UTC:
-            first_occurrence = np.ones(len(local), dtype=bool)
-            zoned = local.dt.tz_localize(zone, ambiguous=first_occurrence, nonexistent="NaT")
-            skipped[naive] = local.notna() & zoned.isna()
-            local = zoned.dt.tz_convert(UTC).dt.tz_localize(None)
-        stamps[naive] = local
-    return stamps.where(stamps.dt.year >= 1), skipped
+    naive = parsed.valid & ~parsed.aware
+    if zone != UTC and naive.any():
+        local = pd.DatetimeIndex(wall[naive])
+        first_occurrence = np.ones(len(local), dtype=bool)
+        zoned = local.tz_localize(zone, ambiguous=first_occurrence, nonexistent="NaT")
+        skipped[naive] = zoned.isna()
+        wall[naive] = zoned.tz_convert(UTC).tz_localize(None).as_unit("us")
+    return wall.astype("datetime64[us]"), skipped, parsed
 
 
-def reject_timestamps(rules: RowRules, column: str, zone: str) -> pd.Series:
-    """Parse a timestamp column, rejecting what is not a date-time; the parsed (naive UTC) values."""
-    stamps, skipped = utc_timestamps(rules.raw[column], zone)
+def reject_timestamps(rules: RowRules, column: str, zone: str, dates_allowed: bool = False) -> pd.Series:
+    """Parse a timestamp column, rejecting what is not a date-time (or only part of one); the parsed
+    (naive UTC) values, NaT where rejected for this column."""
+    stamps, skipped, parsed = _parsed_utc(rules.raw[column], zone, dates_allowed)
+    dated = pd.Series(parsed.date_only & ~dates_allowed, index=rules.raw.index)
+    cut = _cut_short(rules.cut_short.to_numpy(), parsed)
+    rules.reject(dated, column, "is a date without a time of day")
     rules.reject(stamps.isna() & ~skipped, column, "is not an ISO 8601 date-time")
     rules.reject(skipped, column, f"does not exist in {zone} (the clocks skipped it)")
-    return stamps
+    rules.reject(cut, column, f"is cut short: the file ends inside this line, less precise than every other {column}")
+    return stamps.where(~cut)
+
+
+def _cut_short(last_unended: np.ndarray, parsed: ParsedTimes) -> np.ndarray:
+    """The file's last record, when the file ends without its line break (a write still under way, a
+    copy cut short) and its value is less precise than every other one: `…21:40` cut from `…21:40:00`
+    is a time too, but not the one written."""
+    others = parsed.valid & ~last_unended
+    if not last_unended.any() or not others.any():
+        return np.zeros(len(last_unended), dtype=bool)
+    return last_unended & parsed.valid & (parsed.precision < parsed.precision[others].min())
 
 
 def checked_zone(zone: str, setting: str) -> str:
