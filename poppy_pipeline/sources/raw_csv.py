@@ -10,6 +10,8 @@ makes the whole file unusable (missing, empty, not UTF-8, a missing or repeated 
 from __future__ import annotations
 
 import csv
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,12 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 NEWLINE = ord("\n")
+# A record longer than this is not an interaction (a runaway quote, a binary blob): it is quarantined.
+MAX_RECORD_BYTES = 1 << 20
+PYARROW_BLOCK = 1 << 20
+# Column names a "missing column" error may repeat: short names, not arbitrary text from the file.
+NAME_PATTERN = re.compile(r"^\w[\w .()/-]{0,39}$")
+NAMES_SHOWN = 5
 
 
 class SourceError(ValueError):
@@ -46,47 +54,48 @@ class RawRows:
         return "line " + pd.Series(self.lines, dtype="int64").astype(str)
 
 
-def read_raw_csv(path: Path, required: list[str], delimiter: str = ",", names: list[str] | None = None) -> RawRows:
+def read_raw_csv(
+    path: Path,
+    required: list[str],
+    delimiter: str = ",",
+    names: list[str] | None = None,
+    read: Callable[[Path], bytes] = Path.read_bytes,
+) -> RawRows:
     """Every record of a CSV file as text; a `SourceError` if the file cannot be used at all.
 
     `names`: the columns of a file without a header line (its first record is then line 1).
+    `read`: how the file's bytes are read (a run's `SourceSnapshot.read`, which refuses a changed file).
     """
     if not path.is_file():
         raise SourceError(path, "file not found")
-    data = path.read_bytes()
+    data = read(path)
+    if not data.isascii():  # checked first: pyarrow's handler of malformed rows cannot report bad bytes
+        _require_utf8(path, data, delimiter)
     has_header = names is None
     names = _header(path, data, delimiter) if has_header else list(names)
-    missing = [c for c in required if c not in names]
-    if missing:
-        raise SourceError(path, f"missing column(s) {', '.join(missing)} (found: {', '.join(names)})", line=1)
+    line_lengths = _line_lengths(data)
     shapeless: list[tuple[int, str, int]] = []  # (line, text, fields)
-
-    def keep_aside(row) -> str:
-        shapeless.append((row.number, row.text, row.actual_columns))
-        return "skip"
-
-    try:
-        table = pa_csv.read_csv(
-            pa.BufferReader(data),
-            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=int(has_header), use_threads=False),
-            # Empty lines are kept as records (and dropped below), so the reader's line numbers are physical.
-            parse_options=pa_csv.ParseOptions(
-                delimiter=delimiter, invalid_row_handler=keep_aside, newlines_in_values=True, ignore_empty_lines=False
-            ),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={name: pa.string() for name in names}, strings_can_be_null=False
-            ),
-        )
-    except pa.ArrowInvalid as error:
-        if "UTF8" in str(error):
-            raise _not_utf8(path, data, names) from None
-        raise SourceError(path, f"cannot be read as CSV ({str(error).splitlines()[0]})") from None
+    table = _parse(path, data, names, has_header, delimiter, shapeless, int(line_lengths.max(initial=0)))
+    missing = [c for c in required if c not in names]
+    if missing:  # named only now that the file parsed as CSV, and never as raw text from it
+        raise SourceError(path, f"missing column(s) {', '.join(missing)} ({_found(names)})", line=1)
     frame = table.to_pandas()
     lines = _record_lines(data, frame, shapeless, first_line=1 + int(has_header))
-    filled = ~np.isin(lines, _blank_lines(data))
+    filled = line_lengths[lines - 1] > 0 if len(lines) else np.zeros(0, bool)
+    filled &= ~((line_lengths[lines - 1] == 1) & _ends_with_cr(data, lines, line_lengths))
     frame, lines = frame[filled].reset_index(drop=True), lines[filled]
     aside = _shapeless_frame(shapeless, names, len(frame), delimiter)
     problems = pd.Series(pd.NA, index=frame.index, dtype="object")
+    too_long = line_lengths[lines - 1] > MAX_RECORD_BYTES
+    if too_long.any():
+        sizes = pd.Series(line_lengths[lines - 1], index=frame.index)[too_long]
+        origin = "line " + pd.Series(lines, index=frame.index)[too_long].astype(str)
+        problems[too_long] = (
+            origin
+            + ": is "
+            + sizes.map("{:,}".format)
+            + f" bytes long, more than a record may be ({MAX_RECORD_BYTES:,})"
+        )
     if len(aside):
         frame = pd.concat([frame, aside[names]], ignore_index=True)
         problems = pd.concat([problems, aside["problem"]], ignore_index=True)
@@ -102,6 +111,76 @@ def _unended_line(data: bytes, lines: np.ndarray) -> int | None:
     if not len(lines) or not data[last_break + 1 :].strip():
         return None
     return int(lines.max())
+
+
+def _parse(
+    path: Path,
+    data: bytes,
+    names: list[str],
+    has_header: bool,
+    delimiter: str,
+    shapeless: list[tuple[int, str, int]],
+    longest_line: int,
+) -> pa.Table:
+    """The records as string columns; those with the wrong number of fields go to `shapeless`."""
+
+    def keep_aside(row) -> str:
+        shapeless.append((row.number, row.text, row.actual_columns))
+        return "skip"
+
+    # A block must hold the longest record; if one spanning several lines still straddles two, the
+    # whole file is read as one block.
+    for block in (max(PYARROW_BLOCK, 2 * longest_line + 2), min(len(data) + 1, 2**31 - 1)):
+        shapeless.clear()
+        try:
+            return pa_csv.read_csv(
+                pa.BufferReader(data),
+                read_options=pa_csv.ReadOptions(
+                    column_names=names, skip_rows=int(has_header), use_threads=False, block_size=block
+                ),
+                # Empty lines are kept as records (and dropped later), so the reader's line numbers are physical.
+                parse_options=pa_csv.ParseOptions(
+                    delimiter=delimiter,
+                    invalid_row_handler=keep_aside,
+                    newlines_in_values=True,
+                    ignore_empty_lines=False,
+                ),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={name: pa.string() for name in names}, strings_can_be_null=False
+                ),
+            )
+        except pa.ArrowInvalid as error:
+            if "UTF8" in str(error):
+                raise _not_utf8(path, data, names) from None
+            if "straddl" not in str(error):
+                # Without the row pyarrow quotes after the last colon: the error never repeats the file's text.
+                reason = str(error).splitlines()[0].rsplit(": ", 1)[0] if ": " in str(error) else str(error)
+                raise SourceError(path, f"cannot be read as CSV ({reason})") from None
+    raise SourceError(path, "cannot be read as CSV: a record is longer than pyarrow can read (2 GB)")
+
+
+def _found(names: list[str]) -> str:
+    """The header's columns for an error: a few names, and only text that looks like a column name."""
+    shown = [name for name in names if NAME_PATTERN.match(name)]
+    if len(names) < 2 or not shown:
+        return f"the first line has {len(names)} field(s), none of them a column name of this format"
+    more = len(names) - len(shown[:NAMES_SHOWN])
+    return "found: " + ", ".join(shown[:NAMES_SHOWN]) + (f" and {more} more" if more else "")
+
+
+def _line_lengths(data: bytes) -> np.ndarray:
+    """Bytes in each physical line, its line break left out (one entry per line, the last one too)."""
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == NEWLINE)
+    starts = np.concatenate([[0], ends + 1])
+    stops = np.concatenate([ends, [len(data)]])
+    return stops - starts
+
+
+def _ends_with_cr(data: bytes, lines: np.ndarray, line_lengths: np.ndarray) -> np.ndarray:
+    """Whether each of `lines` is just a carriage return (a blank line of a CRLF file)."""
+    starts = np.concatenate([[0], np.cumsum(line_lengths + 1)[:-1]])[lines - 1]
+    view = np.frombuffer(data, dtype=np.uint8)
+    return view[np.minimum(starts, max(len(data) - 1, 0))] == 13 if len(data) else np.zeros(len(lines), bool)
 
 
 def _header(path: Path, data: bytes, delimiter: str = ",") -> list[str]:
@@ -143,15 +222,6 @@ def _record_lines(
     return first + shift
 
 
-def _blank_lines(data: bytes) -> np.ndarray:
-    """Line numbers (1-based) of empty lines: not records (lines of spaces are set aside as well)."""
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == NEWLINE)
-    starts = np.concatenate([[0], ends[:-1] + 1])
-    lengths = ends - starts
-    blank = (lengths == 0) | ((lengths == 1) & (np.frombuffer(data, np.uint8)[starts.clip(max=len(data) - 1)] == 13))
-    return np.flatnonzero(blank) + 1
-
-
 def _shapeless_frame(
     shapeless: list[tuple[int, str, int]], names: list[str], offset: int, delimiter: str = ","
 ) -> pd.DataFrame:
@@ -171,6 +241,13 @@ def _shapeless_frame(
     return frame
 
 
+def _require_utf8(path: Path, data: bytes, delimiter: str) -> None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _not_utf8(path, data, _header(path, data, delimiter)) from None  # (the header's own error first)
+
+
 def _not_utf8(path: Path, data: bytes, names: list[str]) -> SourceError:
     """Where the first byte that is not UTF-8 is: its line and (counting commas) its column."""
     try:
@@ -178,7 +255,7 @@ def _not_utf8(path: Path, data: bytes, names: list[str]) -> SourceError:
     except UnicodeDecodeError as error:
         line_start = data.rfind(b"\n", 0, error.start) + 1
         field = data.count(b",", line_start, error.start)
-        column = names[field] if field < len(names) else None
+        column = names[field] if field < len(names) and NAME_PATTERN.match(names[field]) else None
         line = data.count(b"\n", 0, error.start) + 1
         return SourceError(path, f"not UTF-8 text (byte {data[error.start]:#04x}); save it as UTF-8", line, column)
     return SourceError(path, "not UTF-8 text; save it as UTF-8")
