@@ -32,14 +32,13 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field, PrivateAttr
 
-from poppy_pipeline.dagster_support.day_span import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, run_partition_keys
+from poppy_pipeline.dagster_support.day_span import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 from poppy_pipeline.dagster_support.partitions import daily_partitions
-from poppy_pipeline.dagster_support.quarantine_checks import Intake
 from poppy_pipeline.fidelity.fit import FIT_FILE
 from poppy_pipeline.simulation.catalog import Catalog, CatalogError, build_catalog
 from poppy_pipeline.simulation.settings import SimulationSettings
 from poppy_pipeline.sources import database
-from poppy_pipeline.sources.action_logs import read_action_log, split_actions_by_day
+from poppy_pipeline.sources.action_logs import read_action_log
 from poppy_pipeline.sources.csv_log import CsvMapping, catalog_from_log, check_csv_log, read_mapping
 from poppy_pipeline.sources.daily_rows import DailyRows, split_by_day
 from poppy_pipeline.sources.database import DATABASE, DEFAULT_EVENT_TYPES
@@ -61,6 +60,7 @@ from poppy_pipeline.sources.log_files import (
     users_from_poppy_log,
 )
 from poppy_pipeline.sources.rows import UTC, Checked, checked_zone
+from poppy_pipeline.sources.snapshots import SOURCE_FILES_ATTR, SourceSnapshot
 
 DEFAULT_MAX_QUARANTINE_SHARE = 0.01
 TIMEZONE_ENV = "POPPY_SOURCE_TIMEZONE"
@@ -88,6 +88,23 @@ class LogSourceResource(dg.ConfigurableResource):
         default=DEFAULT_MAX_QUARANTINE_SHARE,
         description="The quarantine checks fail when a larger share of the input's rows is rejected.",
     )
+    # Every read of a source file in this step goes through it: a file that changes is refused.
+    _snapshot: SourceSnapshot = PrivateAttr(default_factory=SourceSnapshot)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._snapshot = SourceSnapshot()
+
+    def read_file(self, path: Path) -> bytes:
+        return self._snapshot.read(path)
+
+    def snapshot_attrs(self) -> dict:
+        """What a table made from the source files records about them (for the steps after it)."""
+        recorded = self._snapshot.recorded()
+        return {SOURCE_FILES_ATTR: recorded} if recorded else {}
+
+    def hold_to(self, table: pd.DataFrame, name: str) -> None:
+        """Refuse to read files other than those `table` (e.g. `users`) was made from."""
+        self._snapshot.expect(table.attrs.get(SOURCE_FILES_ATTR, {}), name)
 
     def zone(self) -> str:
         return checked_zone(self.source_timezone, f"{self.resource_key}.source_timezone (${TIMEZONE_ENV})")
@@ -132,6 +149,7 @@ class InteractionSourceResource(LogSourceResource):
     _log: object = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        super().setup_for_execution(context)
         self._run_tags = dict(context.run.tags) if context.run else {}
         self._log = context.log  # the run's event log
 
@@ -244,12 +262,12 @@ class InteractionSourceResource(LogSourceResource):
                 raise SourceError(self.database_name(), "no row has a positive User_ID and a date-time")
             return users, None
         if self.kind == PINGS.name:
-            checked = check_pings_users(self.location(), self.zone())
+            checked = check_pings_users(self.location(), self.zone(), self.read_file)
             return _require_some(checked).valid, checked
         if self.kind == CSV.name:
-            checked = check_csv_log(self.location(), self.csv_mapping(), self.zone())
+            checked = check_csv_log(self.location(), self.csv_mapping(), self.zone(), self.read_file)
             return users_from_checked_log(_require_some(checked)), None
-        users = users_from_poppy_log(read_poppy_log(self.location()), self.zone())
+        users = users_from_poppy_log(read_poppy_log(self.location(), self.read_file), self.zone())
         if users.empty:
             raise SourceError(self.location(), "no row has a positive User_ID and a date-time, so there are no users")
         return users, None
@@ -266,10 +284,10 @@ class InteractionSourceResource(LogSourceResource):
     def log_objects(self, catalog: Callable[[], pd.DataFrame]) -> tuple[pd.DataFrame, Checked | None]:
         """The objects of a real log: its own `pings.csv`, or the Poppy `catalog()`."""
         if self.kind == PINGS.name:
-            checked = check_pings_objects(self.location())
+            checked = check_pings_objects(self.location(), self.read_file)
             return _require_some(checked).valid, checked
         if self.kind == CSV.name:
-            return catalog_from_log(self.location(), self.csv_mapping(), self.zone()), None
+            return catalog_from_log(self.location(), self.csv_mapping(), self.zone(), self.read_file), None
         return catalog(), None
 
     def log_days(self, objects: pd.DataFrame, users: pd.DataFrame, days: list[str]) -> DailyRows:
@@ -279,7 +297,9 @@ class InteractionSourceResource(LogSourceResource):
         return self._file_days(objects, users, days)
 
     def _file_days(self, objects: pd.DataFrame, users: pd.DataFrame, days: list[str]) -> DailyRows:
-        checked = check_interaction_log(self.kind, self.location(), objects, users, self.zone(), self.csv_mapping())
+        checked = check_interaction_log(
+            self.kind, self.location(), objects, users, self.zone(), self.csv_mapping(), self.read_file
+        )
         return split_by_day(checked, days, tiebreak=("Interaction_ID",)).require_rows()
 
     def database_days(
@@ -308,7 +328,7 @@ class ActionSourceResource(LogSourceResource):
 
     def read(self) -> Checked:
         """The action log, checked (a `SourceError` when it cannot be used)."""
-        return read_action_log(Path(self.path or ""), self.zone())
+        return read_action_log(Path(self.path or ""), self.zone(), self.read_file)
 
     @property
     def is_real(self) -> bool:
@@ -333,53 +353,6 @@ def sentences() -> Iterator[None]:
         yield
     except (SourceError, CatalogError) as error:
         raise dg.Failure(description=str(error), allow_retries=False) from None
-
-
-def check_before_writing(
-    context: dg.AssetExecutionContext,
-    source: InteractionSourceResource,
-    action_source: ActionSourceResource,
-    objects: pd.DataFrame | None,
-    users: pd.DataFrame | None,
-) -> None:
-    """Fail a source asset before it writes when the run's span of a real log (interactions or
-    actions) that this run reads has no valid row. `objects` and `users`: those of a real log."""
-    days = run_partition_keys(context)
-    if not days:
-        return
-    if source.checked_by_reading and _in_run(context, "simulated_interactions"):
-        context.log.info(f"checked before writing: {source.log_days(objects, users, days).describe()}")
-    if action_source.is_real and _in_run(context, "session_actions"):
-        actions = split_actions_by_day(action_source.read(), days).require_rows()
-        context.log.info(f"checked before writing: {actions.describe()}")
-
-
-def _in_run(context: dg.AssetExecutionContext, asset: str) -> bool:
-    selection = context.run.asset_selection  # empty or None: the whole job
-    return not selection or dg.AssetKey(asset) in selection
-
-
-def read_log_days(
-    context: dg.AssetExecutionContext,
-    source: InteractionSourceResource,
-    objects: pd.DataFrame,
-    users: pd.DataFrame,
-    keys: list[str],
-) -> tuple[dict[str, pd.DataFrame], dict, list[Intake], dict]:
-    """The run's days of a real log, its metadata, its intake and its row accounting."""
-    metadata = {"log": str(source.location()), "source_timezone": source.source_timezone}
-    if source.kind == DATABASE:
-        rows, counts = source.database_days(objects, users, keys)
-        metadata |= {
-            "log": source.database_name(),
-            "rows_read": rows.checked.input_rows,
-            "rows_without_timestamp": counts["no timestamp"],
-        }
-    else:
-        rows = source.log_days(objects, users, keys)
-    context.log.info(rows.describe())
-    intake = Intake(rows.checked.source_file, rows.checked.input_rows, rows.checked.rejected)
-    return rows.days, metadata, [intake], rows.counts()
 
 
 def run_span(tags: dict[str, str]) -> tuple[str, str]:

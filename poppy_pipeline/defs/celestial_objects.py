@@ -9,12 +9,8 @@ from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.quarantine_checks import Intake, quarantine, quarantine_spec
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
-from poppy_pipeline.dagster_support.source_resources import (
-    ActionSourceResource,
-    InteractionSourceResource,
-    check_before_writing,
-    sentences,
-)
+from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource, sentences
+from poppy_pipeline.dagster_support.source_steps import check_before_writing
 from poppy_pipeline.sources.log_files import CSV, PINGS
 
 
@@ -48,6 +44,7 @@ def celestial_objects(
         objects, checked = interaction_source.log_objects(lambda: catalog.objects)
         users = interaction_source.log_users()[0] if interaction_source.checked_by_reading else None
         check_before_writing(context, interaction_source, action_source, objects, users)
+    objects.attrs |= interaction_source.snapshot_attrs()  # which files it was made from
     if catalog is None and checked is None:  # a csv log: its bad rows are quarantined with the interactions
         sources, intakes = {t: interaction_source.path for t in objects["Object_Type"].unique()}, []
     elif catalog is None:

@@ -18,7 +18,8 @@ from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.quarantine_checks import quarantine, quarantine_spec
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
-from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource, read_log_days, sentences
+from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource, sentences
+from poppy_pipeline.dagster_support.source_steps import read_log_days
 from poppy_pipeline.dagster_support.staged_days import DayStaging, StagedDay
 from poppy_pipeline.simulation import patterns
 from poppy_pipeline.simulation.interactions import simulate_day

@@ -8,12 +8,8 @@ from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.quarantine_checks import Intake, quarantine, quarantine_spec
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
-from poppy_pipeline.dagster_support.source_resources import (
-    ActionSourceResource,
-    InteractionSourceResource,
-    check_before_writing,
-    sentences,
-)
+from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource, sentences
+from poppy_pipeline.dagster_support.source_steps import check_before_writing
 from poppy_pipeline.simulation.patterns import top_decile_share
 from poppy_pipeline.simulation.population import generate_users
 
@@ -48,6 +44,7 @@ def users(
         else:
             population, checked, objects = generate_users(settings), None, None
         check_before_writing(context, interaction_source, action_source, objects, population)
+    population.attrs |= interaction_source.snapshot_attrs()  # which files it was made from
     intakes = [Intake(checked.source_file, checked.input_rows, checked.rejected)] if checked else []
     counts, check = quarantine(
         context, "users", intakes, interaction_source.max_quarantine_share, outputs=outputs.path()

@@ -21,6 +21,7 @@ the valid rows go on. A file that cannot be used (missing, not UTF-8, a missing 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +37,9 @@ ActionLogError = SourceError
 MAX_SCROLL_PX = 1_000_000
 
 
-def read_action_log(path: Path, zone: str = UTC) -> Checked:
+def read_action_log(path: Path, zone: str = UTC, read: Callable[[Path], bytes] = Path.read_bytes) -> Checked:
     """Read and check an action log; raise `ActionLogError` if the file cannot be used."""
-    return check_action_rows(path, RowRules.of(read_raw_csv(path, ACTION_COLUMNS)), zone)
+    return check_action_rows(path, RowRules.of(read_raw_csv(path, ACTION_COLUMNS, read=read)), zone)
 
 
 def check_action_rows(source: Path, rules: RowRules, zone: str = UTC) -> Checked:

@@ -26,6 +26,7 @@ time zones are applied the same way. The catalog and the users are the log's own
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,15 +136,19 @@ def _event_type(path: Path, value: object) -> dict:
     return {"event_type_column": value["column"], "event_type_map": {str(k): v for k, v in value["map"].items()}}
 
 
-def check_csv_log(path: Path, mapping: CsvMapping, zone: str = UTC) -> Checked:
+def check_csv_log(
+    path: Path, mapping: CsvMapping, zone: str = UTC, read: Callable[[Path], bytes] = Path.read_bytes
+) -> Checked:
     """The log's rows in the project's interaction columns; bad rows quarantined with a reason."""
-    return _checked_with_durations(path, mapping, zone)[0]
+    return _checked_with_durations(path, mapping, zone, read)[0]
 
 
-def catalog_from_log(path: Path, mapping: CsvMapping, zone: str = UTC) -> pd.DataFrame:
+def catalog_from_log(
+    path: Path, mapping: CsvMapping, zone: str = UTC, read: Callable[[Path], bytes] = Path.read_bytes
+) -> pd.DataFrame:
     """One object per (Object_Type, Object_ID) of the valid rows; Duration_Sec is the median
     mapped duration (NaN when the log has none)."""
-    checked, durations = _checked_with_durations(path, mapping, zone)
+    checked, durations = _checked_with_durations(path, mapping, zone, read)
     grouped = checked.valid.assign(Duration_Sec=durations).groupby(["Object_Type", "Object_ID"], sort=True)
     objects = grouped["Duration_Sec"].median().reset_index()
     objects["Name"] = objects["Object_Type"] + " " + objects["Object_ID"].astype(str)
@@ -151,8 +156,10 @@ def catalog_from_log(path: Path, mapping: CsvMapping, zone: str = UTC) -> pd.Dat
     return objects[CATALOG_COLUMNS]
 
 
-def _checked_with_durations(path: Path, mapping: CsvMapping, zone: str) -> tuple[Checked, np.ndarray]:
-    rows = read_raw_csv(path, mapping.used_columns(), mapping.delimiter, mapping.columns)
+def _checked_with_durations(
+    path: Path, mapping: CsvMapping, zone: str, read: Callable[[Path], bytes]
+) -> tuple[Checked, np.ndarray]:
+    rows = read_raw_csv(path, mapping.used_columns(), mapping.delimiter, mapping.columns, read)
     rules = RowRules.of(rows)
     users = _ids(rules, mapping.user)
     items = _ids(rules, mapping.item)

@@ -19,6 +19,7 @@ Timestamps become naive UTC (see `rows.py`); `zone` is the time zone of those wi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -95,9 +96,13 @@ PINGS_FILES = {
 # --- poppy -----------------------------------------------------------------------------------
 
 
-def read_poppy_log(path: Path) -> RawRows:
+# How a source file's bytes are read: `Path.read_bytes`, or a run's `SourceSnapshot.read`.
+Read = Callable[[Path], bytes]
+
+
+def read_poppy_log(path: Path, read: Read = Path.read_bytes) -> RawRows:
     """The raw seed-000 log: every record as text, with its line."""
-    return read_raw_csv(path, POPPY_LOG_COLUMNS)
+    return read_raw_csv(path, POPPY_LOG_COLUMNS, read=read)
 
 
 def check_poppy_log(path: Path, rows: RawRows, objects: pd.DataFrame, users: pd.DataFrame, zone: str = UTC) -> Checked:
@@ -185,9 +190,9 @@ def pings_file(folder: Path, name: str) -> tuple[Path, list[str]]:
     return folder / file_name, required
 
 
-def check_pings_users(folder: Path, zone: str = UTC) -> Checked:
+def check_pings_users(folder: Path, zone: str = UTC, read: Read = Path.read_bytes) -> Checked:
     path, required = pings_file(folder, "users")
-    rules = RowRules.of(read_raw_csv(path, required))
+    rules = RowRules.of(read_raw_csv(path, required, read=read))
     ids = rules.text("user_id")
     rules.reject(ids.isna(), "user_id", "is empty")
     signups = reject_timestamps(rules, "signup_date", zone, dates_allowed=True)
@@ -196,9 +201,9 @@ def check_pings_users(folder: Path, zone: str = UTC) -> Checked:
     return rules.split(path, _users_frame(ids[ok].to_numpy(), signups[ok].dt.date.to_numpy()))
 
 
-def check_pings_objects(folder: Path) -> Checked:
+def check_pings_objects(folder: Path, read: Read = Path.read_bytes) -> Checked:
     path, required = pings_file(folder, "pings")
-    rules = RowRules.of(read_raw_csv(path, required))
+    rules = RowRules.of(read_raw_csv(path, required, read=read))
     ids = rules.text("ping_id")
     rules.reject(ids.isna(), "ping_id", "is empty")
     durations = finite_numbers(rules.raw["duration_sec"])
@@ -220,9 +225,9 @@ def check_pings_objects(folder: Path) -> Checked:
     return rules.split(path, valid[[*CATALOG_COLUMNS, "Creator_ID", "Created_At"]])
 
 
-def read_pings_interactions(folder: Path) -> tuple[Path, RawRows]:
+def read_pings_interactions(folder: Path, read: Read = Path.read_bytes) -> tuple[Path, RawRows]:
     path, required = pings_file(folder, "interactions")
-    return path, read_raw_csv(path, required)
+    return path, read_raw_csv(path, required, read=read)
 
 
 def check_pings_interactions(
@@ -287,12 +292,13 @@ def check_interaction_log(
     users: pd.DataFrame,
     zone: str = UTC,
     mapping: CsvMapping | None = None,
+    read: Read = Path.read_bytes,
 ) -> Checked:
     """A real interaction log (`poppy` file, `pings` folder, `csv` file with its mapping), checked
     against its objects and users (a csv log's are its own)."""
     if format_name == CSV.name:
-        return check_csv_log(location, mapping, zone)
+        return check_csv_log(location, mapping, zone, read)
     if format_name == PINGS.name:
-        path, rows = read_pings_interactions(location)
+        path, rows = read_pings_interactions(location, read)
         return check_pings_interactions(path, rows, objects, users, zone)
-    return check_poppy_log(location, read_poppy_log(location), objects, users, zone)
+    return check_poppy_log(location, read_poppy_log(location, read), objects, users, zone)

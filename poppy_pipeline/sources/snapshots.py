@@ -40,26 +40,27 @@ class SourceSnapshot:
     def __init__(self) -> None:
         self._first: dict[str, tuple[Fingerprint, str]] = {}  # path -> (fingerprint, who read it first)
 
-    def read(self, path: Path, reader: str = "this step") -> bytes:
+    def read(self, path: Path) -> bytes:
         """The file's bytes; a `SourceError` if they differ from those of the run's first read."""
-        data = path.read_bytes()
         status = path.stat()
+        data = path.read_bytes()
         found = Fingerprint(len(data), status.st_mtime_ns, hashlib.sha256(data).hexdigest())
-        self._hold(str(path), found, reader)
+        self._hold(str(path), found, "this step first read", "this step now reads")
         return data
 
     def expect(self, recorded: Mapping[str, Mapping], made: str) -> None:
         """Hold later reads to the fingerprints a table (`made`, e.g. `users`) was made from."""
         for path, fields in recorded.items():
-            self._hold(path, Fingerprint(**fields), made)
+            label = f"{made} was made from"
+            self._hold(path, Fingerprint(**fields), label, label)
 
-    def _hold(self, path: str, found: Fingerprint, reader: str) -> None:
-        first, first_reader = self._first.setdefault(path, (found, reader))
+    def _hold(self, path: str, found: Fingerprint, first_label: str, later_label: str) -> None:
+        first, label = self._first.setdefault(path, (found, first_label))
         if first.sha256 != found.sha256:
             raise SourceError(
                 path,
-                f"changed during the run: {first_reader} read {first.describe()}, {reader} now finds"
-                f" {found.describe()}; run again once nothing writes to it (or on a copy of it)",
+                f"changed during the run: {label} {first.describe()}, {later_label} {found.describe()};"
+                " run again once nothing writes to it (or on a copy of it)",
             )
 
     def recorded(self) -> dict[str, dict]:

@@ -13,7 +13,8 @@ import pytest
 from onnx import TensorProto, helper
 from upath import UPath
 
-from poppy_pipeline.common import paths
+from poppy_pipeline.common import paths, schemas
+from poppy_pipeline.common.schemas import ID, NUMBER, TEXT, Column, TableSchema
 from poppy_pipeline.dagster_support.io_managers import (
     PickleIntegrityError,
     _CsvFiles,
@@ -26,6 +27,16 @@ from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.staged_days import DayFiles
 
 days = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_offset=0)
+DAILY_COLUMNS = (Column("day", TEXT, "string"), Column("value", NUMBER, "float64", nullable=True))
+
+
+@pytest.fixture(autouse=True)
+def declared_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CSV IO manager stores declared tables only: these tests' own are declared here."""
+    for name in ("daily_table", "daily_copy"):
+        monkeypatch.setitem(schemas.SCHEMAS, name, TableSchema(name, DAILY_COLUMNS))
+    staged = (Column("day", ID, "int64"), Column("value", NUMBER, "float64", nullable=True))
+    monkeypatch.setitem(schemas.SCHEMAS, "daily", TableSchema("daily", staged))
 
 
 @dg.asset(partitions_def=days, backfill_policy=dg.BackfillPolicy.single_run(), io_manager_key="csv_io_manager")

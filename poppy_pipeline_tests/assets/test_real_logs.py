@@ -144,7 +144,7 @@ def test_outputs_of_a_real_log(pings_run, data_dir: Path):
     ]  # fmt: skip
     assert set(trending["Object_Type"]) == {"Ping"} and trending["trending_score"].max() == 100
     assert len(list((data_dir / "figures").glob("*.png"))) == 8
-    days = sorted(p.name for p in (data_dir / "simulated_interactions").iterdir())
+    days = sorted(p.name for p in (data_dir / "simulated_interactions").glob("*.csv"))
     assert days[0] == "2024-02-01.csv" and len(days) == 29
     checks = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
     assert checks[("simulated_interactions", "quarantine_share")].passed

@@ -38,7 +38,7 @@ from poppy_pipeline.defs.users import users
 from poppy_pipeline.simulation.interactions import simulate_day
 from poppy_pipeline.simulation.model import build_model
 from poppy_pipeline.simulation.span_patterns import SpanPatterns
-from poppy_pipeline_tests.assets.test_io_managers import daily_table, managers, range_tags
+from poppy_pipeline_tests.assets.test_io_managers import daily_table, declared_tables, managers, range_tags  # noqa: F401
 from poppy_pipeline_tests.conftest import WINDOW
 
 DAYS = [str(day) for day in WINDOW[-3:]]
