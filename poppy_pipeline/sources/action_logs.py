@@ -3,8 +3,9 @@
 A CSV with the columns `Session_ID, User_ID, Timestamp, Action, Scroll_Amount` (others are
 ignored). Its rows become `session_actions` rows:
 
-- `Session_ID`, `User_ID`: kept as written (integers when every value is one, text otherwise);
-  a session belongs to the user of its first row.
+- `Session_ID`, `User_ID`: kept as written (integers when every value is a positive integer in
+  its plain form, the text otherwise: `007` stays `007`); a session belongs to the user of its
+  first row.
 - `Timestamp`: ISO 8601; with a UTC offset (`+01:00`, `Z`) converted to UTC, without one read in
   the source's time zone (default UTC); to the millisecond (finer digits are cut). A row belongs
   to the UTC day of its timestamp.
@@ -24,13 +25,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from poppy_pipeline.behaviour.model import ACTION_COLUMNS, ACTIONS
 from poppy_pipeline.sources.daily_rows import DailyRows, split_by_day
 from poppy_pipeline.sources.raw_csv import SourceError, read_raw_csv
-from poppy_pipeline.sources.rows import UTC, Checked, RowRules, finite_numbers, reject_timestamps
+from poppy_pipeline.sources.rows import UTC, Checked, RowRules, finite_numbers, ids_as_written, reject_timestamps
 
 # A missing file or column is the same error as for an interaction log.
 ActionLogError = SourceError
@@ -66,23 +66,14 @@ def check_action_rows(source: Path, rules: RowRules, zone: str = UTC) -> Checked
     ok = rules.ok.to_numpy()
     valid = pd.DataFrame(
         {
-            "Session_ID": _ids(session_ids[ok]),
-            "User_ID": _ids(user_ids[ok]),
+            "Session_ID": ids_as_written(session_ids[ok]),
+            "User_ID": ids_as_written(user_ids[ok]),
             "Timestamp": stamps[ok].dt.floor("ms").dt.as_unit("ms"),
             "Action": actions[ok].astype(str),
             "Scroll_Amount": amounts[ok].fillna(0.0).abs(),
         }
     )[ACTION_COLUMNS]
     return rules.split(source, valid)
-
-
-def _ids(values: pd.Series) -> np.ndarray:
-    """Integers when every value is one (like the simulation's IDs), the text otherwise."""
-    numbers = pd.to_numeric(values.astype(object), errors="coerce")
-    whole = numbers.notna().all() and (numbers == np.floor(numbers)).all() and (numbers.abs() < 2**53).all()
-    if len(values) and whole:
-        return numbers.to_numpy(np.int64)
-    return values.astype(str).to_numpy(dtype=object)
 
 
 def split_actions_by_day(actions: Checked, days: list[str]) -> DailyRows:

@@ -21,7 +21,13 @@ duration: length           # optional: seconds of the item's media (the catalog'
 The rows go through the same reader (`raw_csv`) and `RowRules` as every other input: a row
 that cannot be used is quarantined with its line, column and reason, the others go on, and
 time zones are applied the same way. The catalog and the users are the log's own: its items
-(per object type) and its users, each signed up on the (UTC) day first seen.
+(per object type) and its users, each signed up on the (UTC) day first seen. A misspelt or
+unknown key of the mapping is refused, naming it.
+
+IDs are never rewritten. The users' IDs are integers when every one is written as a positive
+integer in its plain form (`42`), else every one is kept as its text (`0061120081`, `-1`, `NA`);
+the same, separately, for the items. Only integer item IDs are the C# engine's, so the engine's
+file (`engine_exports`) is written for logs whose every item ID is a plain positive integer.
 """
 
 from __future__ import annotations
@@ -37,7 +43,17 @@ import yaml
 from poppy_pipeline.simulation.catalog import CATALOG_COLUMNS
 from poppy_pipeline.simulation.settings import INTERACTION_TYPES
 from poppy_pipeline.sources.raw_csv import SourceError, read_raw_csv
-from poppy_pipeline.sources.rows import UTC, Checked, RowRules, finite_numbers, integers, reject_timestamps
+from poppy_pipeline.sources.rows import (
+    LONGER_THAN_A_YEAR,
+    MAX_SECONDS,
+    UTC,
+    Checked,
+    RowRules,
+    finite_numbers,
+    ids_as_written,
+    integers,
+    reject_timestamps,
+)
 
 RATED_TYPE = "Rate"
 TIMESTAMP_FORMATS = ("iso", "unix")
@@ -111,7 +127,8 @@ def read_mapping(path: Path) -> CsvMapping:
     options |= _event_type(path, raw.get("event_type", RATED_TYPE))
     object_type = raw.get("object_type", "Star")
     if isinstance(object_type, dict):
-        options["object_type_column"] = str(object_type.get("column", ""))
+        _require_keys(path, "object_type", object_type, {"column"})
+        options["object_type_column"] = str(object_type["column"])
     else:
         options["object_type"] = str(object_type)
     mapping = CsvMapping(**options)
@@ -127,6 +144,8 @@ def _event_type(path: Path, value: object) -> dict:
         if value not in INTERACTION_TYPES:
             raise SourceError(path, f"event_type {value!r} is not one of {list(INTERACTION_TYPES)}")
         return {"event_type": value}
+    if isinstance(value, dict):
+        _require_keys(path, "event_type", value, {"column", "map"})
     shaped = isinstance(value, dict) and isinstance(value.get("column"), str) and isinstance(value.get("map"), dict)
     if not shaped:
         raise SourceError(path, "event_type must be a type (e.g. Rate) or {column: <name>, map: {<value>: View, ...}}")
@@ -134,6 +153,14 @@ def _event_type(path: Path, value: object) -> dict:
     if bad:
         raise SourceError(path, f"event_type.map sends {bad} to types other than {list(INTERACTION_TYPES)}")
     return {"event_type_column": value["column"], "event_type_map": {str(k): v for k, v in value["map"].items()}}
+
+
+def _require_keys(path: Path, key: str, value: dict, keys: set[str]) -> None:
+    """A mapping's sub-keys, exactly: a misspelt one is refused, never read as missing."""
+    unknown, missing = sorted(map(str, set(value) - keys)), sorted(keys - set(value))
+    if unknown or missing:
+        found = f"unknown key(s) {unknown}" if unknown else f"no key(s) {missing}"
+        raise SourceError(path, f"{key} has {found}; it takes exactly {sorted(keys)}")
 
 
 def check_csv_log(
@@ -182,17 +209,17 @@ def _checked_with_durations(
         rated = rules.text(mapping.rating).notna()
         rules.reject(is_rate & ~ratings.isin(range(1, 6)).fillna(False), mapping.rating, "is not a whole rating 1-5")
         ratings = ratings.where(is_rate & rated)
-    watch = _optional_seconds(rules, mapping.watch_time, "is not a number of seconds ≥ 0")
-    durations = _optional_seconds(rules, mapping.duration, "is not a number of seconds ≥ 0")
+    watch = _optional_seconds(rules, mapping.watch_time)
+    durations = _optional_seconds(rules, mapping.duration)
     stamps = _timestamps(rules, mapping, zone)
     ok = rules.ok.to_numpy()
     n = int(ok.sum())
     valid = pd.DataFrame(
         {
             "Interaction_ID": rows.lines[ok].astype("int64"),  # the line: stable while the file only grows
-            "User_ID": _as_integers_if_all(users[ok]),
+            "User_ID": ids_as_written(users[ok]),
             "Object_Type": object_types[ok].astype(str),
-            "Object_ID": _as_integers_if_all(items[ok]),
+            "Object_ID": ids_as_written(items[ok]),
             "Interaction_Type": kinds[ok].astype(str),
             "Interaction_Rating": ratings[ok].astype("Int64"),
             "Timestamp": stamps[ok].dt.as_unit("s") if (stamps[ok].dt.microsecond == 0).all() else stamps[ok],
@@ -209,18 +236,13 @@ def _ids(rules: RowRules, column: str) -> pd.Series:
     return values
 
 
-def _as_integers_if_all(values: pd.Series) -> pd.Series:
-    """IDs as int64 when every one is a whole number (as the poppy format's), else as text."""
-    numbers = integers(values)
-    return numbers.astype("int64") if len(values) and numbers.notna().all() else values.astype(str)
-
-
-def _optional_seconds(rules: RowRules, column: str | None, problem: str) -> pd.Series:
+def _optional_seconds(rules: RowRules, column: str | None) -> pd.Series:
     if not column:
         return pd.Series(np.nan, index=rules.raw.index)
     values = finite_numbers(rules.raw[column])
     given = rules.text(column).notna()
-    rules.reject(given & ~(values >= 0).fillna(False), column, problem)
+    rules.reject(given & ~(values >= 0).fillna(False), column, "is not a number of seconds ≥ 0")
+    rules.reject(given & (values > MAX_SECONDS).fillna(False), column, LONGER_THAN_A_YEAR)
     return values
 
 

@@ -32,7 +32,16 @@ from poppy_pipeline.simulation.population import USER_COLUMNS
 from poppy_pipeline.simulation.settings import INTERACTION_TYPES, OBJECT_TYPES
 from poppy_pipeline.sources.csv_log import CsvMapping, check_csv_log
 from poppy_pipeline.sources.raw_csv import RawRows, SourceError, read_raw_csv
-from poppy_pipeline.sources.rows import UTC, Checked, RowRules, finite_numbers, integers, reject_timestamps
+from poppy_pipeline.sources.rows import (
+    LONGER_THAN_A_YEAR,
+    MAX_SECONDS,
+    UTC,
+    Checked,
+    RowRules,
+    finite_numbers,
+    integers,
+    reject_timestamps,
+)
 
 __all__ = ["Checked", "SourceError"]
 
@@ -208,6 +217,7 @@ def check_pings_objects(folder: Path, read: Read = Path.read_bytes) -> Checked:
     rules.reject(ids.isna(), "ping_id", "is empty")
     durations = finite_numbers(rules.raw["duration_sec"])
     rules.reject(~(durations > 0), "duration_sec", "is not a positive number of seconds")
+    rules.reject(durations > MAX_SECONDS, "duration_sec", LONGER_THAN_A_YEAR)
     rules.reject_repeats(ids, "ping_id")
     ok = rules.ok.to_numpy()
     raw = rules.raw[ok]
@@ -244,6 +254,7 @@ def check_pings_interactions(
     watch = finite_numbers(rules.raw["watch_time_sec"])
     rules.reject(rules.text("watch_time_sec").notna() & watch.isna(), "watch_time_sec", "is not a number")
     rules.reject(watch < 0, "watch_time_sec", "is negative")
+    rules.reject(watch > MAX_SECONDS, "watch_time_sec", LONGER_THAN_A_YEAR)
     stamps = reject_timestamps(rules, "event_timestamp", zone)
     ok = rules.ok.to_numpy()
     valid = pd.DataFrame(
@@ -255,7 +266,7 @@ def check_pings_interactions(
             "Object_ID": ping_ids[ok].astype(str),
             "Interaction_Type": kinds[ok].astype(str),
             "Interaction_Rating": pd.array([pd.NA] * int(ok.sum()), dtype="Int64"),
-            "Timestamp": stamps[ok],
+            "Timestamp": _seconds_unless_finer(stamps[ok]),
             "Session_ID": pd.array([pd.NA] * int(ok.sum()), dtype="Int64"),
             "Watch_Time_Sec": watch[ok],
         }

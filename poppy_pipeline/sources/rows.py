@@ -30,6 +30,10 @@ from poppy_pipeline.sources.timestamps import ParsedTimes, parse_iso8601
 
 UTC = "UTC"
 INT64_MAX = str(np.iinfo(np.int64).max)
+# The longest a watch time or a media's duration may be: a year. Beyond it a value is a unit
+# mix-up or a typo (`1.7e308` seconds would turn every sum it enters into infinity).
+MAX_SECONDS = 366 * 86_400
+LONGER_THAN_A_YEAR = f"is more than a year ({MAX_SECONDS:,} s)"
 
 
 @dataclass
@@ -129,6 +133,16 @@ def integers(values: pd.Series) -> pd.Series:
     )
     usable = pc.and_(whole.fill_null(False), fits.fill_null(False))
     return _to_pandas(pc.cast(pc.if_else(usable, digits, None), pa.int64()), values.index)
+
+
+def ids_as_written(values: pd.Series) -> pd.Series:
+    """IDs as integers when every one is written as a positive integer in its plain form (`7`; not
+    `007`, `+7`, `7.0`, `0`, `-1`; up to 18 digits), else every one as its text. Either way an ID
+    reads back as the text it was, and integer IDs are the engine's (whole numbers ≥ 1)."""
+    text = pa.array(values, type=pa.string(), from_pandas=True)
+    if len(values) and pc.all(pc.match_substring_regex(text, r"^[1-9]\d{0,17}$")).as_py():
+        return pd.Series(pc.cast(text, pa.int64()).to_numpy(zero_copy_only=False), index=values.index)
+    return values.astype(str)
 
 
 def finite_numbers(values: pd.Series) -> pd.Series:
