@@ -9,7 +9,12 @@ from pydantic import Field
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
-from poppy_pipeline.engagement.engine_exports import EngineExportError, engine_export_dir, write_layer_2
+from poppy_pipeline.engagement.engine_exports import (
+    EngineExportError,
+    engine_export_dir,
+    not_the_engines_ids,
+    write_layer_2,
+)
 
 
 class EngineExportConfig(dg.Config):
@@ -29,7 +34,11 @@ def engine_exports(
 ) -> dg.MaterializeResult:
     """`Layer_2_Top_Trending_Per_Type.csv` with the columns the engine's `Layer2_Interaction_Object`
     binds, written atomically. It runs only after `trending_objects` (and its blocking checks) succeed,
-    so a bad list never replaces the published one."""
+    so a bad list never replaces the published one. Not applicable, the file left as it was, when the
+    log's object IDs are text: the engine binds integers."""
+    if reason := not_the_engines_ids(trending_objects):
+        context.log.info(f"engine_exports not applicable: {reason}; the engine's file is left as it was")
+        return dg.MaterializeResult(metadata={"not_applicable": reason, "rows": 0})
     folder = Path(config.folder) if config.folder else engine_export_dir(outputs.path())
     try:
         path = write_layer_2(trending_objects, folder)

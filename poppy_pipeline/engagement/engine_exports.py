@@ -30,6 +30,16 @@ def engine_export_dir(base: Path) -> Path:
     return Path(os.environ.get("POPPY_ENGINE_EXPORT_DIR") or base / "engine_exports")
 
 
+def not_the_engines_ids(trending: pd.DataFrame) -> str | None:
+    """Why the engine's file does not apply to this list (None when it does): the engine binds
+    integer object IDs, and a log whose objects have text IDs (seed 002's `p6`) has none to give it."""
+    ids = trending["Object_ID"] if "Object_ID" in trending else pd.Series(dtype="int64")
+    if pd.api.types.is_integer_dtype(ids.dtype):
+        return None
+    example = f" (e.g. {ids.iloc[0]!r})" if len(ids) else ""
+    return f"the log's object IDs are text{example}, not the integer IDs the engine's Layer2_Interaction_Object binds"
+
+
 def layer_2_problems(trending: pd.DataFrame) -> list[str]:
     """Why the engine could not bind this table (empty when it can)."""
     if trending.columns.tolist() != LAYER_2_COLUMNS:
