@@ -13,7 +13,16 @@ from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
-from poppy_pipeline.fidelity.fit import FIT_FILE, FIT_RUN_CONFIG_FILE, fit_log, run_config, scaled_to_population
+from poppy_pipeline.fidelity.fit import (
+    DEFAULT_MAX_SIMULATED_USERS,
+    FIT_FILE,
+    FIT_RUN_CONFIG_FILE,
+    FitError,
+    checked_fit,
+    fit_log,
+    run_config,
+    scaled_to_population,
+)
 
 # Users a fit reads at most (~2 GB of memory at 40,000 users and 10M events); the default run has 100.
 MAX_FIT_USERS = 20_000
@@ -23,6 +32,11 @@ class FitConfig(SpanConfig):
     seed: int = Field(default=42, description="Seed written into the run config for the simulation from the fit.")
     scale_users: float = Field(
         default=1.0, gt=0, description="Users (and traffic) of the run config relative to the log: 10 = ten times."
+    )
+    max_simulated_users: int = Field(
+        default=DEFAULT_MAX_SIMULATED_USERS,
+        description="The most users the fitted simulation may have (after scale_users); a fit with more is not"
+        " written.",
     )
     max_users: int = Field(
         default=MAX_FIT_USERS,
@@ -62,6 +76,10 @@ def simulation_fit(
     population = int((known & in_user_sample(users["User_ID"], share)).sum())
     fit = scaled_to_population(fit_log(events, celestial_objects, days, population=population), share)
     fit["window"] |= {"source": interaction_source.kind, "log": interaction_source.fitted_log()}
+    try:  # a fit the simulation cannot run is not written; the last good one stays
+        checked_fit(fit, config.seed, config.scale_users, config.max_simulated_users)
+    except FitError as error:
+        raise dg.Failure(f"simulation_fit not written: {error}.", allow_retries=False) from None
     json_path = write_json(fit, outputs.path() / FIT_FILE)
     yaml_path = outputs.path() / FIT_RUN_CONFIG_FILE
     with replaced_atomically(yaml_path) as temporary:

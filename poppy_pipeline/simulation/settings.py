@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import date
@@ -43,6 +44,14 @@ DEFAULT_WEEKDAY_WEIGHTS: tuple[float, ...] = (1 / 7,) * 7
 DEFAULT_PROFILE_WEIGHTS: dict[str, float] = {name: 1 / len(PROFILE_NAMES) for name in PROFILE_NAMES}
 
 PROBABILITY_TOLERANCE = 1e-6
+# What the simulation holds per user (the users table, the per-user tables, the draws that make
+# them), per catalog object and per event of a day (a day's frame and its temporaries), in bytes:
+# generous, so that the estimate errs towards refusing settings that would not fit.
+BYTES_PER_USER = 640
+BYTES_PER_FAVOURITE = 3 * 4  # one int32 row index per object type
+BYTES_PER_OBJECT = 256
+BYTES_PER_DAILY_EVENT = 512
+MEMORY_BUDGET_ENV = "POPPY_MEMORY_BUDGET_GB"
 
 
 class SettingsError(ValueError):
@@ -238,6 +247,54 @@ def validate(settings: SimulationSettings) -> None:
         f"must not be before signup_start ({s.signup_start})",
         s.signup_end,
     )
+    _check_memory(s)
+
+
+def memory_estimate(settings: SimulationSettings) -> dict[str, float]:
+    """Bytes the simulation would hold at once for each setting that sizes its arrays."""
+    s = settings
+    objects = s.num_stars + s.num_planets + s.num_moons
+    return {
+        "num_users": s.num_users * (BYTES_PER_USER + BYTES_PER_FAVOURITE * s.favourites_per_type),
+        "num_stars, num_planets, num_moons": objects * BYTES_PER_OBJECT,
+        "interactions_per_day": s.interactions_per_day * BYTES_PER_DAILY_EVENT,
+    }
+
+
+def memory_budget() -> tuple[float, str]:
+    """The most memory a simulation may plan to use, and where that figure comes from."""
+    configured = os.environ.get(MEMORY_BUDGET_ENV, "").strip()
+    if configured:
+        try:
+            return float(configured) * 2**30, f"${MEMORY_BUDGET_ENV}"
+        except ValueError:
+            raise SettingsError(f"{MEMORY_BUDGET_ENV} must be a number of GiB, got {configured!r}") from None
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")), "this machine's memory"
+    except (ValueError, OSError, AttributeError):
+        return 16.0 * 2**30, "16 GiB, as this machine's memory is unknown"
+
+
+def _check_memory(settings: SimulationSettings) -> None:
+    """Refuse, before anything is allocated, settings whose arrays would not fit the memory budget."""
+    needs = memory_estimate(settings)
+    total = sum(needs.values())
+    budget, source = memory_budget()
+    if total > budget:
+        largest = max(needs, key=lambda name: needs[name])
+        value = ", ".join(f"{getattr(settings, name.strip()):,}" for name in largest.split(","))
+        raise SettingsError(
+            f"simulation.{largest} {value} would need about {_bytes(needs[largest])} of memory (the whole simulation"
+            f" {_bytes(total)}), more than the memory budget of {_bytes(budget)} ({source}; {MEMORY_BUDGET_ENV}"
+            f" sets another); lower {largest}"
+        )
+
+
+def _bytes(count: float) -> str:
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if count >= size:
+            return f"{count / size:,.1f} {unit}"
+    return f"{count:,.0f} bytes"
 
 
 def require_setting(ok: bool, name: str, rule: str, value: object) -> None:
