@@ -24,6 +24,7 @@ database when there is one (`poppy_pipeline/sources/fallback.py`), chosen once t
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import ClassVar
@@ -308,7 +309,8 @@ class InteractionSourceResource(LogSourceResource):
         """The days of `Interactions`, checked; and the rows each day's query returned."""
         with self.session() as session:
             checked, counts = database.read_and_check(session, days, objects, users, self.event_types, self.zone())
-        return split_by_day(checked, days, tiebreak=("Interaction_ID",)).require_rows(), counts
+        rows = split_by_day(checked, days, tiebreak=("Interaction_ID",))
+        return replace(rows, unread=counts[database.OUTSIDE]).require_rows(), counts
 
 
 class ActionSourceResource(LogSourceResource):

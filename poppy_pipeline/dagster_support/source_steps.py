@@ -8,6 +8,7 @@ import pandas as pd
 from poppy_pipeline.dagster_support.day_span import run_partition_keys
 from poppy_pipeline.dagster_support.quarantine_checks import Intake
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource
+from poppy_pipeline.sources import database
 from poppy_pipeline.sources.action_logs import split_actions_by_day
 from poppy_pipeline.sources.database import DATABASE
 
@@ -52,7 +53,8 @@ def read_log_days(
         metadata |= {
             "log": source.database_name(),
             "rows_read": rows.checked.input_rows,
-            "rows_without_timestamp": counts["no timestamp"],
+            "rows_without_timestamp": counts[database.NO_TIMESTAMP],
+            "rows_outside_days_not_read": counts[database.OUTSIDE],
         }
     else:
         rows = source.log_days(objects, users, keys)

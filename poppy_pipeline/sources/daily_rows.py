@@ -1,7 +1,9 @@
 """A checked input split into the days of a run, with every row accounted for.
 
 `valid in window + valid outside it + quarantined = input rows`, always; a window without a
-single valid row is an error (a run on it would overwrite good outputs with empty ones).
+single valid row is an error (a run on it would overwrite good outputs with empty ones). A
+database's rows outside the window are counted by the server and not read (`unread`): they are
+outside the window, unchecked, and part of the input's rows.
 """
 
 from __future__ import annotations
@@ -20,10 +22,15 @@ class DailyRows:
     checked: Checked
     days: dict[str, pd.DataFrame]  # every requested day, empty where the input has no row
     outside: int  # valid rows on other days
+    unread: int = 0  # rows of the source outside the window that were counted, not read
 
     @property
     def in_window(self) -> int:
         return len(self.checked.valid) - self.outside
+
+    @property
+    def input_rows(self) -> int:
+        return self.checked.input_rows + self.unread
 
     @property
     def span(self) -> str:
@@ -32,16 +39,20 @@ class DailyRows:
 
     def counts(self) -> dict[str, int]:
         return {
-            "input_rows": self.checked.input_rows,
+            "input_rows": self.input_rows,
             "valid_rows_in_window": self.in_window,
-            "rows_outside_window": self.outside,
+            "rows_outside_window": self.outside + self.unread,
             "quarantined_rows": len(self.checked.rejected),
         }
 
+    def _outside(self, what: str = "it") -> str:
+        unread = f" ({self.unread} counted, not read)" if self.unread else ""
+        return f"{self.outside + self.unread} {'outside' if self.unread else 'valid outside'} {what}{unread}"
+
     def describe(self) -> str:
         return (
-            f"{self.checked.source_file}: {self.checked.input_rows} rows: {self.in_window} valid in {self.span},"
-            f" {self.outside} valid outside it, {len(self.checked.rejected)} quarantined"
+            f"{self.checked.source_file}: {self.input_rows} rows: {self.in_window} valid in {self.span},"
+            f" {self._outside()}, {len(self.checked.rejected)} quarantined"
         )
 
     def require_rows(self) -> DailyRows:
@@ -51,8 +62,8 @@ class DailyRows:
             detail = f"; first quarantined: {first}" if first else ""
             raise SourceError(
                 self.checked.source_file,
-                f"no valid rows in {self.span} ({self.checked.input_rows} rows: {self.outside} valid outside"
-                f" the window, {len(self.checked.rejected)} quarantined{detail}), so nothing is written",
+                f"no valid rows in {self.span} ({self.input_rows} rows: {self._outside('the window')},"
+                f" {len(self.checked.rejected)} quarantined{detail}), so nothing is written",
             )
         return self
 

@@ -6,112 +6,70 @@ catalog's `Stars(Star_ID, Star_SpType, …)`, `Planets(Planet_ID, Planet_Type, �
 `Moons(Moon_ID, Parent_Planet_Name, …)`.
 
 Everything happens in one read-only transaction: one parameterised query per day
-(`Interaction_Timestamp` in the day), streamed from a server-side cursor in chunks. The server
-joins each row's values into one delimited string, and on MySQL/MariaDB each block of 1,000 rows
-into one result row, which pyarrow splits: PyMySQL is pure Python, and its cost is per value and
-per packet. Validation is the seed-000 log's (`sources.check_poppy_rows`, the shared row rules),
-with reasons that name the table, the row's primary key and the column. The timestamp column is
-naive: it is read in the source's time zone (default UTC), as a file's timestamps without an
-offset are, so each UTC day's query is bounded by that day's start and end in the zone.
-Nothing is ever written to the database.
+(`Interaction_Timestamp` in the day), streamed from a server-side cursor in chunks, then the rows
+without a date-time, then a count of the rest, so every row of the table is accounted for: in a
+day, without a date-time (read and quarantined), or outside the days. Where the timestamp column
+is text (a VARCHAR; SQLite), the server would compare strings, so the table is read whole and
+its days told apart by the same parser as files (`database_reads.py`). Validation is the seed-000
+log's (`sources.check_poppy_rows`, the shared row rules), with reasons that name the table, the
+row's primary key and the column. The timestamp column is naive: it is read in the source's time
+zone (default UTC), as a file's timestamps without an offset are, so each UTC day's query is
+bounded by that day's start and end in the zone. Users are those of rows with a date-time, each
+signed up on the day of their first. Nothing is ever written to the database.
 Connections, the read-only transaction and errors are in `database_connection.py`.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pa_compute
-import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
-from poppy_pipeline.common.columns import APP_INTERACTION_COLUMNS
 from poppy_pipeline.simulation.catalog import CATALOG_COLUMNS, Catalog, ObjectFile, map_object_rows
 from poppy_pipeline.simulation.settings import OBJECT_TYPES
 from poppy_pipeline.sources.database_checks import (
-    PRIMARY_KEY,
-    TIMESTAMP,
     CanonicalRows,
     canonical_rows,
     check_interactions,
     row_origins,
 )
-from poppy_pipeline.sources.database_connection import (
-    INTERACTIONS,
-    MYSQL_DIALECTS,
-    DatabaseError,
-    Session,
-    describe,
-    read_only,
+from poppy_pipeline.sources.database_connection import INTERACTIONS, DatabaseError, Session, describe, read_only
+from poppy_pipeline.sources.database_reads import (
+    EARLIEST,
+    EVERY,
+    SPAN,
+    TIMESTAMP,
+    UNDATED,
+    interactions_table,
+    local_bounds,
+    read_rows,
+    stamp_is_time,
+    total_rows,
 )
 from poppy_pipeline.sources.log_files import POPPY, users_from_poppy_rows
 from poppy_pipeline.sources.raw_csv import SourceError
-from poppy_pipeline.sources.rows import UTC, Checked, RowRules
+from poppy_pipeline.sources.rows import UTC, Checked, RowRules, utc_timestamps
 
 DATABASE = "database"
 CATALOG_TABLES = {"Star": "Stars", "Planet": "Planets", "Moon": "Moons"}
 # The back end stores likes; the pipeline calls them favourites.
 DEFAULT_EVENT_TYPES = {"View": "View", "Click": "Click", "Like": "Favorite", "Rate": "Rate"}
-# Joins a row's values on the server; a control character no value of these columns holds.
-SEPARATOR = "\x1f"
+# What `read_interactions` counts besides the days: rows without a date-time, rows outside the days.
+NO_TIMESTAMP, OUTSIDE = "no timestamp", "outside the days"
 
 
 # --- interactions ----------------------------------------------------------------------------
 
 
-def _interactions_table() -> sa.TableClause:
-    return sa.table(INTERACTIONS, *(sa.column(c) for c in APP_INTERACTION_COLUMNS))
-
-
-def _joined_row(table: sa.TableClause) -> sa.ColumnElement:
-    """All columns as one string, NULL as empty (as a CSV field), separated by `SEPARATOR`."""
-    parts = [sa.func.coalesce(sa.cast(table.c[c], sa.String), "") for c in APP_INTERACTION_COLUMNS]
-    joined = parts[0]
-    for part in parts[1:]:
-        joined = joined + SEPARATOR + part
-    return joined
-
-
-def _split_rows(rows: list[tuple]) -> pa.Table:
-    """The joined strings back to seven string columns (empty → null)."""
-    values = pa.array([row[0] for row in rows], type=pa.string())
-    fields = pa_compute.split_pattern(values, SEPARATOR)
-    width = len(APP_INTERACTION_COLUMNS)
-    counts = pa_compute.list_value_length(fields).to_numpy()
-    if (counts != width).any():
-        first = values[int(np.argmax(counts != width))].as_py()
-        raise DatabaseError(f"{INTERACTIONS}: a row holds the control character \\x1f in a value: {first!r}")
-    flat = fields.flatten()
-    columns = [flat.take(pa.array(np.arange(i, len(flat), width))) for i in range(width)]
-    columns = [pa_compute.if_else(pa_compute.equal(c, ""), None, c) for c in columns]
-    return pa.table(columns, names=APP_INTERACTION_COLUMNS)
-
-
-def _rows_frame(tables: list[pa.Table]) -> pd.DataFrame:
-    if not tables:
-        return pd.DataFrame({c: pd.Series(dtype="str") for c in APP_INTERACTION_COLUMNS})
-    return pa.concat_tables(tables).to_pandas()
-
-
-def local_bounds(first_day: str, last_day: str, zone: str = UTC) -> tuple[str, str]:
-    """The start of UTC day `first_day` and the end of `last_day`, as the zone's wall-clock times
-    (the naive values the timestamp column holds)."""
-    start = pd.Timestamp(first_day, tz=UTC)
-    end = pd.Timestamp(last_day, tz=UTC) + pd.Timedelta(days=1)
-    return tuple(str(t.tz_convert(zone).tz_localize(None)) for t in (start, end))
-
-
 def read_interactions(session: Session, days: list[str], zone: str = UTC) -> tuple[pd.DataFrame, dict[str, int]]:
     """The raw rows (all strings) of every UTC day of `days` (timestamps read in `zone`), plus those
-    whose timestamp is NULL (they belong to no day, so every read reports them); and the number of
-    rows each query returned.
+    without a date-time (they belong to no day, so every read reports them); and how many rows each
+    day holds, how many have no date-time (`NO_TIMESTAMP`) and how many lie outside the days
+    (`OUTSIDE`, not returned): together, every row of the table.
 
     Each day's rows come in blocks of consecutive IDs; the order inside a block is the server's (the
     checks do not depend on it: a repeated ID is judged in ID, then timestamp, order)."""
@@ -145,21 +103,43 @@ def read_and_check(
 
 
 def _read_days(session: Session, days: list[str], zone: str, each_day: Callable[[pd.DataFrame], None]) -> dict:
-    """Each day's rows (then those without a timestamp) to `each_day`; the rows each query returned."""
+    """Each day's rows (then those without a date-time) to `each_day`; how many rows each holds."""
     session.columns(INTERACTIONS)  # a missing table fails here, with its name
-    table = _interactions_table()
-    stamp, key = table.c[TIMESTAMP], table.c[PRIMARY_KEY]
     counts: dict[str, int] = {}
-    collect = _collect_blocks if session.engine.dialect.name in MYSQL_DIALECTS else _collect_rows
+    try:
+        if stamp_is_time(session):  # the server tells the days apart
+            for day in days:
+                session.step = f"while reading {day}"
+                frame, counts[day] = read_rows(session, SPAN, local_bounds(day, day, zone))
+                each_day(frame)
+            session.step = "while reading the rows without a date-time"
+            frame, counts[NO_TIMESTAMP] = read_rows(session, UNDATED)
+            each_day(frame)
+            session.step = "while counting its rows"
+            counts[OUTSIDE] = total_rows(session) - sum(counts.values())
+        else:  # text: read whole, its days told apart here
+            session.step = f"while reading it whole (its {TIMESTAMP} is text, not times the server can compare)"
+            counts = _days_of_text(*read_rows(session, EVERY), days, zone, each_day)
+    finally:
+        session.step = ""
+    return counts
+
+
+def _days_of_text(
+    frame: pd.DataFrame, rows: int, days: list[str], zone: str, each_day: Callable[[pd.DataFrame], None]
+) -> dict[str, int]:
+    """Rows whose timestamps are text, to the UTC day each names (with the parser files use)."""
+    stamps, _ = utc_timestamps(frame[TIMESTAMP], zone)
+    day_of_row = stamps.dt.strftime("%Y-%m-%d")
+    counts: dict[str, int] = {}
     for day in days:
-        chunks: list[pa.Table] = []
-        counts[day] = collect(session, *local_bounds(day, day, zone), chunks)
-        each_day(_rows_frame(chunks))
-    chunks = []
-    counts["no timestamp"] = _append(
-        session, sa.select(_joined_row(table)).where(stamp.is_(None)).order_by(key), chunks
-    )
-    each_day(_rows_frame(chunks))
+        selected = (day_of_row == day).to_numpy()
+        counts[day] = int(selected.sum())
+        each_day(frame[selected].reset_index(drop=True))
+    undated = stamps.isna().to_numpy()
+    counts[NO_TIMESTAMP] = int(undated.sum())
+    each_day(frame[undated].reset_index(drop=True))
+    counts[OUTSIDE] = rows - sum(counts.values())
     return counts
 
 
@@ -167,100 +147,19 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
 
 
-def _collect_rows(session: Session, start: str, end: str, into: list[pa.Table]) -> int:
-    """One day, a row per result row (SQLite, PostgreSQL: their drivers parse rows in C)."""
-    table = _interactions_table()
-    stamp, key = table.c[TIMESTAMP], table.c[PRIMARY_KEY]
-    day_rows = (
-        sa.select(_joined_row(table))
-        .where(stamp >= sa.bindparam("start", start), stamp < sa.bindparam("end", end))
-        .order_by(key, stamp)
-    )
-    return _append(session, day_rows, into)
-
-
-def _append(session: Session, statement, into: list[pa.Table]) -> int:
-    rows = 0
-    for chunk in session.query(INTERACTIONS, statement):
-        into.append(_split_rows(chunk))
-        rows += len(chunk)
-    return rows
-
-
-# MySQL/MariaDB: the server joins each block of ~BLOCK_ROWS consecutive IDs into one result row,
-# so PyMySQL, pure Python, parses one packet per block instead of one per row (the client's cost
-# drops ~5×); pyarrow's CSV reader splits the blocks. A line break inside a value (never valid in
-# these columns) becomes a space, so that each row stays one line. The day's rows are also bounded
-# by their lowest and highest ID (found on the timestamp index alone), which lets the server scan
-# the table in primary-key order instead of every row: about half the server's time.
-BLOCK_ROWS = 1_000
-_MYSQL_ROW = (
-    "REPLACE(REPLACE(CONCAT_WS(CHAR(31), "
-    + ", ".join(f"IFNULL(`{c}`, '')" for c in APP_INTERACTION_COLUMNS)
-    + "), CHAR(10), ' '), CHAR(13), ' ')"
-)
-_MYSQL_IN_DAY = f"`{TIMESTAMP}` >= :start AND `{TIMESTAMP}` < :end"
-_MYSQL_DAY_KEYS = sa.text(
-    f"SELECT COUNT(*), COUNT(`{PRIMARY_KEY}`), MIN(`{PRIMARY_KEY}`), MAX(`{PRIMARY_KEY}`)"
-    f" FROM `{INTERACTIONS}` WHERE {_MYSQL_IN_DAY}"
-)
-_MYSQL_BLOCKS = (
-    f"SELECT COUNT(*), GROUP_CONCAT({_MYSQL_ROW} SEPARATOR '\n')"
-    f" FROM `{INTERACTIONS}` WHERE {_MYSQL_IN_DAY} AND {{keys}}"
-    f" GROUP BY `{PRIMARY_KEY}` DIV {BLOCK_ROWS} ORDER BY `{PRIMARY_KEY}` DIV {BLOCK_ROWS}"
-)
-_MYSQL_KEYED_BLOCKS = sa.text(_MYSQL_BLOCKS.format(keys=f"`{PRIMARY_KEY}` BETWEEN :low AND :high"))
-_MYSQL_UNKEYED_BLOCKS = sa.text(_MYSQL_BLOCKS.format(keys=f"`{PRIMARY_KEY}` IS NULL"))
-_BLOCK_PARSE = pa_csv.ParseOptions(delimiter=SEPARATOR, quote_char=False)
-_BLOCK_CONVERT = pa_csv.ConvertOptions(
-    column_types=dict.fromkeys(APP_INTERACTION_COLUMNS, pa.string()), null_values=[""], strings_can_be_null=True
-)
-
-
-def _collect_blocks(session: Session, start: str, end: str, into: list[pa.Table]) -> int:
-    """One day from MySQL/MariaDB, in blocks of rows joined on the server (rows without an ID last)."""
-    day = {"start": start, "end": end}
-    ((total, keyed, low, high),) = session.rows(INTERACTIONS, _MYSQL_DAY_KEYS.bindparams(**day))
-    rows = 0
-    if keyed:
-        rows += _append_blocks(session, _MYSQL_KEYED_BLOCKS.bindparams(**day, low=low, high=high), into)
-    if total > keyed:
-        rows += _append_blocks(session, _MYSQL_UNKEYED_BLOCKS.bindparams(**day), into)
-    if rows != total:
-        raise DatabaseError(f"{INTERACTIONS}: {rows} of the {total} rows of {start[:10]} arrived")
-    return rows
-
-
-def _append_blocks(session: Session, statement: sa.TextClause, into: list[pa.Table]) -> int:
-    rows = 0
-    for blocks in session.query(INTERACTIONS, statement, max(1, session.chunk_rows // BLOCK_ROWS)):
-        expected = sum(int(count) for count, _ in blocks)
-        text = "\n".join(block for _, block in blocks).encode()
-        try:
-            table = pa_csv.read_csv(
-                io.BytesIO(text),
-                read_options=pa_csv.ReadOptions(column_names=APP_INTERACTION_COLUMNS),
-                parse_options=_BLOCK_PARSE,
-                convert_options=_BLOCK_CONVERT,
-            )
-        except pa.ArrowInvalid as error:
-            raise DatabaseError(f"{INTERACTIONS}: rows cannot be split into columns ({error})") from None
-        if table.num_rows != expected:
-            raise DatabaseError(
-                f"{INTERACTIONS}: {table.num_rows} of {expected} rows arrived; raise the server's max_allowed_packet"
-            )
-        into.append(table)
-        rows += expected
-    return rows
-
-
 def count_interactions(
     session: Session, first_day: str, last_day: str, event_types: Mapping[str, str], zone: str = UTC
 ) -> int:
     """Rows of the window whose type the pipeline knows (as the back end counts its Like/Rate/View rows)."""
     session.columns(INTERACTIONS)
-    table = _interactions_table()
+    table = interactions_table()
     start, end = local_bounds(first_day, last_day, zone)
+    if not stamp_is_time(session):  # text: every row's date-time read here, not compared as a string
+        statement = sa.select(sa.cast(table.c[TIMESTAMP], sa.String), table.c["Interaction_Type"])
+        found = pd.DataFrame(session.rows(INTERACTIONS, statement), columns=["stamp", "kind"], dtype=object)
+        stamps, _ = utc_timestamps(found["stamp"], zone)
+        window = stamps.between(pd.Timestamp(first_day), pd.Timestamp(last_day) + pd.Timedelta(days=1), "left")
+        return int((window & found["kind"].isin(list(event_types))).sum())
     statement = sa.select(sa.func.count()).where(
         table.c[TIMESTAMP] >= sa.bindparam("start", start),
         table.c[TIMESTAMP] < sa.bindparam("end", end),
@@ -324,11 +223,13 @@ def decide(
 def read_users(session: Session, zone: str = UTC) -> pd.DataFrame:
     """The users of the `Interactions` table, each signed up on the (UTC) day first seen (as a seed-000 log's)."""
     session.columns(INTERACTIONS)
-    table = _interactions_table()
-    first_seen = sa.func.min(table.c[TIMESTAMP])
-    statement = sa.select(sa.cast(table.c["User_ID"], sa.String), sa.cast(first_seen, sa.String)).group_by(
-        table.c["User_ID"]
-    )
+    table = interactions_table()
+    user, stamp = table.c["User_ID"], table.c[TIMESTAMP]
+    if stamp_is_time(session):  # the first date-time of each user, on the server
+        first_seen = sa.cast(sa.func.min(stamp), sa.String)
+        statement = sa.select(sa.cast(user, sa.String), first_seen).where(stamp >= EARLIEST).group_by(user)
+    else:  # text: a junk value would be the smallest string, so every row's is read and parsed here
+        statement = sa.select(sa.cast(user, sa.String), sa.cast(stamp, sa.String))
     raw = pd.DataFrame(session.rows(INTERACTIONS, statement), columns=["User_ID", "Timestamp"], dtype=object)
     return users_from_poppy_rows(RowRules(raw, row_origins(INTERACTIONS, "User_ID", raw)), zone)
 

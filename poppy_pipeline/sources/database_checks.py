@@ -23,11 +23,10 @@ import pyarrow.compute as pc
 
 from poppy_pipeline.common.columns import APP_INTERACTION_COLUMNS, POPPY_LOG_COLUMNS
 from poppy_pipeline.sources.database_connection import INTERACTIONS
+from poppy_pipeline.sources.database_reads import PRIMARY_KEY, TIMESTAMP
 from poppy_pipeline.sources.log_files import POPPY, RATINGS, _seconds_unless_finer, check_poppy_rows
 from poppy_pipeline.sources.rows import UTC, Checked, RowRules, integers
 
-PRIMARY_KEY = "Interaction_ID"
-TIMESTAMP = "Interaction_Timestamp"
 # The table's columns under the names of seed 000's log, which the validation speaks.
 AS_LOG_COLUMNS = dict(zip(APP_INTERACTION_COLUMNS, POPPY_LOG_COLUMNS, strict=True))
 # How MySQL/MariaDB, PostgreSQL and SQLite write a DATETIME without fractions.

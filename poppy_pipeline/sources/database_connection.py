@@ -4,7 +4,7 @@ sentence that names host, database and table but never the password."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +46,9 @@ def parse_url(url: str) -> URL:
         ) from None
 
 
-def _failure(url: URL, table: str, error: Exception) -> DatabaseError:
-    """One sentence from a driver error: what failed, where; the driver's own words, minus the SQL."""
+def _failure(url: URL, table: str, error: Exception, step: str = "") -> DatabaseError:
+    """One sentence from a driver error: what failed, where (and while doing what); the driver's own
+    words, minus the SQL."""
     original = getattr(error, "orig", None) or error
     args = getattr(original, "args", ())
     # PyMySQL's errors are (code, message); keep the message.
@@ -56,7 +57,7 @@ def _failure(url: URL, table: str, error: Exception) -> DatabaseError:
     password = url.password
     if password:
         detail = detail.replace(str(password), "***")
-    return DatabaseError(f"Cannot read {describe(url, table)}: {detail}.")
+    return DatabaseError(f"Cannot read {describe(url, table)}{' ' + step if step else ''}: {detail}.")
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Session:
     engine: Engine
     connection: object  # the driver's connection
     chunk_rows: int
+    step: str = ""  # what the reader is doing, for errors: "while reading 2024-02-03"
 
     def query(self, table: str, statement, fetch_rows: int | None = None) -> Iterator[list[tuple]]:
         """The rows of `statement` (a select or a text) in chunks of `fetch_rows` (default `chunk_rows`),
@@ -80,21 +82,26 @@ class Session:
             while rows := cursor.fetchmany(fetch_rows or self.chunk_rows):
                 yield rows
         except self.engine.dialect.dbapi.Error as error:
-            raise _failure(self.url, table, error) from None
+            raise _failure(self.url, table, error, self.step) from None
         finally:
-            cursor.close()
+            with suppress(self.engine.dialect.dbapi.Error):  # a lost connection must not hide its own error
+                cursor.close()
 
     def rows(self, table: str, statement) -> list[tuple]:
         """All rows of a small result."""
         return [row for chunk in self.query(table, statement) for row in chunk]
 
     def columns(self, table: str) -> list[str]:
+        return list(self.column_types(table))
+
+    def column_types(self, table: str) -> dict[str, sa.types.TypeEngine]:
+        """Each column's type, as the server declares it."""
         try:
-            return [c["name"] for c in sa.inspect(self.engine).get_columns(table)]
+            return {c["name"]: c["type"] for c in sa.inspect(self.engine).get_columns(table)}
         except sa.exc.NoSuchTableError:
             raise DatabaseError(f"Cannot read {describe(self.url, table)}: the table does not exist.") from None
         except sa.exc.DBAPIError as error:
-            raise _failure(self.url, table, error) from None
+            raise _failure(self.url, table, error, self.step) from None
 
 
 @contextmanager
@@ -103,6 +110,7 @@ def read_only(url: str, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Sessio
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).is_file():
         raise DatabaseError(f"Cannot read {describe(parsed, INTERACTIONS)}: the file does not exist.")
+    _check_charset(parsed)
     try:
         engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
     except (sa.exc.NoSuchModuleError, ImportError) as error:
@@ -111,18 +119,42 @@ def read_only(url: str, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Sessio
         connection = engine.raw_connection()
     except (sa.exc.DBAPIError, engine.dialect.dbapi.Error) as error:
         raise _failure(parsed, INTERACTIONS, error) from None
+    except (TypeError, ValueError, AttributeError, LookupError) as error:  # the driver refused an option
+        options = ", ".join(sorted(parsed.query)) or "none"
+        raise DatabaseError(
+            f"Cannot connect to {describe(parsed, INTERACTIONS)}: the driver refused the connection options of"
+            f" POPPY_DATABASE_URL (options: {options}; {type(error).__name__})."
+        ) from None
+    session = Session(parsed, engine, connection, chunk_rows)
     try:
         cursor = connection.cursor()
         for statement in _read_only_statements(engine.dialect.name):
             cursor.execute(statement)
         cursor.close()
-        yield Session(parsed, engine, connection, chunk_rows)
+        yield session
     except engine.dialect.dbapi.Error as error:
-        raise _failure(parsed, INTERACTIONS, error) from None
+        raise _failure(parsed, INTERACTIONS, error, session.step) from None
     finally:
-        connection.rollback()
-        connection.close()
+        # Nothing to undo (the transaction only reads); a connection already lost must not hide why.
+        with suppress(engine.dialect.dbapi.Error):
+            connection.rollback()
+        with suppress(engine.dialect.dbapi.Error):
+            connection.close()
         engine.dispose()
+
+
+def _check_charset(url: URL) -> None:
+    """A MySQL character set the driver does not know, named in one sentence (PyMySQL fails on it
+    with an `AttributeError` of its own)."""
+    charset = url.query.get("charset")
+    if not charset or url.get_backend_name() not in MYSQL_DIALECTS:
+        return
+    from pymysql.charset import charset_by_name  # the MySQL driver, only for MySQL URLs
+
+    if charset_by_name(str(charset)) is None:
+        raise DatabaseError(
+            f"POPPY_DATABASE_URL asks for charset={charset}, which is not a MySQL character set (use charset=utf8mb4)."
+        )
 
 
 def _read_only_statements(dialect: str) -> list[str]:
