@@ -228,8 +228,9 @@ def check_pings_objects(folder: Path, read: Read = Path.read_bytes) -> Checked:
             "Name": raw["main_hashtag"].astype(str),
             "Category": raw["category"].where(rules.text("category")[ok].notna(), "Unknown"),
             "Duration_Sec": durations[ok],
-            "Creator_ID": raw["creator_id"],
-            "Created_At": raw["created_at"],
+            # As written; empty ones are missing (the catalog's declared schema reads them so).
+            "Creator_ID": raw["creator_id"].where(rules.text("creator_id")[ok].notna(), None),
+            "Created_At": raw["created_at"].where(rules.text("created_at")[ok].notna(), None),
         }
     )
     return rules.split(path, valid[[*CATALOG_COLUMNS, "Creator_ID", "Created_At"]])

@@ -128,6 +128,8 @@ def _parse(
         shapeless.append((row.number, row.text, row.actual_columns))
         return "skip"
 
+    if has_header and NEWLINE not in data:  # a header alone, without its line break: pyarrow needs one
+        data += b"\n"
     # A block must hold the longest record; if one spanning several lines still straddles two, the
     # whole file is read as one block.
     for block in (max(PYARROW_BLOCK, 2 * longest_line + 2), min(len(data) + 1, 2**31 - 1)):

@@ -199,22 +199,25 @@ def reject_timestamps(rules: RowRules, column: str, zone: str, dates_allowed: bo
     (naive UTC) values, NaT where rejected for this column."""
     stamps, skipped, parsed = _parsed_utc(rules.raw[column], zone, dates_allowed)
     dated = pd.Series(parsed.date_only & ~dates_allowed, index=rules.raw.index)
-    cut = _cut_short(rules.cut_short.to_numpy(), parsed)
+    lengths = pc.utf8_length(_trimmed(rules.raw[column])).fill_null(0).to_numpy(zero_copy_only=False)
+    cut = _cut_short(rules.cut_short.to_numpy(), parsed, lengths)
     rules.reject(dated, column, "is a date without a time of day")
     rules.reject(stamps.isna() & ~skipped, column, "is not an ISO 8601 date-time")
     rules.reject(skipped, column, f"does not exist in {zone} (the clocks skipped it)")
-    rules.reject(cut, column, f"is cut short: the file ends inside this line, less precise than every other {column}")
+    rules.reject(cut, column, f"is cut short: the file ends inside this line, shorter than every other {column}")
     return stamps.where(~cut)
 
 
-def _cut_short(last_unended: np.ndarray, parsed: ParsedTimes) -> np.ndarray:
+def _cut_short(last_unended: np.ndarray, parsed: ParsedTimes, lengths: np.ndarray) -> np.ndarray:
     """The file's last record, when the file ends without its line break (a write still under way, a
-    copy cut short) and its value is less precise than every other one: `…21:40` cut from `…21:40:00`
-    is a time too, but not the one written."""
+    copy cut short) and its value is shorter or less precise than every other one: `…21:40` cut from
+    `…21:40:00`, or `…+05` from `…+05:30`, is a time too, but not the one written."""
     others = parsed.valid & ~last_unended
     if not last_unended.any() or not others.any():
         return np.zeros(len(last_unended), dtype=bool)
-    return last_unended & parsed.valid & (parsed.precision < parsed.precision[others].min())
+    shorter = lengths < lengths[others].min()
+    coarser = parsed.precision < parsed.precision[others].min()
+    return last_unended & parsed.valid & (shorter | coarser)
 
 
 def checked_zone(zone: str, setting: str) -> str:
