@@ -31,6 +31,7 @@ from upath import UPath
 from poppy_pipeline.common import tables
 from poppy_pipeline.common.paths import fsync, replaced_atomically
 from poppy_pipeline.common.schemas import COLUMN_TYPES_ATTR, SchemaError, attrs_to_store, schema_of
+from poppy_pipeline.dagster_support.column_schemas import COLUMN_SCHEMA, column_schema
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import RESOURCE_KEY as OUTPUTS
 from poppy_pipeline.dagster_support.staged_days import PREVIEW_ROWS, DayFiles, DayStaging, StagedDay, discard_staged
@@ -204,9 +205,11 @@ class _CsvFiles(PartitionedUPathIOManager):
             yield from tables.read_stored_batches(handle, schema_of(asset_key), columns, recorded)
 
     def get_metadata(self, context: dg.OutputContext, obj: pd.DataFrame) -> dict[str, Any]:
+        table = context.asset_key.path[-1]
         return {
             "dagster/row_count": len(obj),
             "columns": ", ".join(map(str, obj.columns)),
+            COLUMN_SCHEMA: column_schema(table, attrs_to_store(schema_of(table), obj).get(COLUMN_TYPES_ATTR, {})),
             "preview": dg.MetadataValue.md(markdown_table(obj, PREVIEW_ROWS)),
         }
 
@@ -234,17 +237,20 @@ class _CsvFiles(PartitionedUPathIOManager):
 
     def get_partitions_metadata(self, values: Mapping[str, Any], paths: Mapping[str, UPath]) -> dict[str, Any]:
         first = next(iter(values.values()))
+        table = self.table_of(next(iter(paths.values())))
         if isinstance(first, StagedDay):
             rows = {key: day.rows for key, day in values.items()}
-            columns, preview = first.columns, first.preview
+            columns, preview, attrs = first.columns, first.preview, first.attrs
         else:
             rows = {key: len(frame) for key, frame in values.items()}
             columns, preview = tuple(map(str, first.columns)), markdown_table(first, PREVIEW_ROWS)
+            attrs = attrs_to_store(schema_of(table), first)
         return {
             "dagster/row_count": sum(rows.values()),
             "partitions_written": len(rows),
             "rows_per_partition": dg.MetadataValue.json(rows),
             "columns": ", ".join(columns),
+            COLUMN_SCHEMA: column_schema(table, attrs.get(COLUMN_TYPES_ATTR, {})),
             "preview": dg.MetadataValue.md(preview),
         }
 

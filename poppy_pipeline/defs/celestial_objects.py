@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from poppy_pipeline.dagster_support.column_schemas import column_schema_metadata
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
@@ -18,6 +19,7 @@ from poppy_pipeline.sources.log_files import CSV, PINGS
     group_name="sources",
     kinds={"pandas", "csv"},
     io_manager_key="csv_io_manager",
+    metadata=column_schema_metadata("celestial_objects"),
     backfill_policy=single_run,
     check_specs=[quarantine_spec("celestial_objects")],
 )

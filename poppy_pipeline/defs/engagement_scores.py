@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from poppy_pipeline.dagster_support.column_schemas import column_schema_metadata
 from poppy_pipeline.dagster_support.day_span import SpanConfig, span_days, span_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
@@ -29,6 +30,7 @@ def event_weights(config: EngagementConfig, source: InteractionSourceResource) -
     group_name="engagement",
     kinds={"pandas", "csv"},
     io_manager_key="csv_io_manager",
+    metadata=column_schema_metadata("engagement_scores"),
     deps=["simulated_interactions"],
     backfill_policy=single_run,
 )

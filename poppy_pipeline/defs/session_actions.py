@@ -20,6 +20,7 @@ from poppy_pipeline.behaviour.session_measures import (
 )
 from poppy_pipeline.behaviour.sessions import no_actions, sessions_with_actions, simulate_sessions, unsimulable
 from poppy_pipeline.dagster_support.checks import not_applicable, span_check_specs
+from poppy_pipeline.dagster_support.column_schemas import column_schema_metadata
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
@@ -44,6 +45,7 @@ ACTION_SPECS = span_check_specs(
     group_name="behaviour",
     kinds={"pandas", "csv"},
     io_manager_key="csv_io_manager",
+    metadata=column_schema_metadata("session_actions"),
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     tags={"layer": "events"},

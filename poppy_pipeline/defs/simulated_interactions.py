@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from poppy_pipeline.dagster_support.checks import not_applicable, span_check_specs
+from poppy_pipeline.dagster_support.column_schemas import column_schema_metadata
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
@@ -52,6 +53,7 @@ PATTERN_SPECS = span_check_specs(
     group_name="sources",
     kinds={"pandas", "csv"},
     io_manager_key="csv_io_manager",
+    metadata=column_schema_metadata("simulated_interactions"),
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     check_specs=[quarantine_spec("simulated_interactions", daily_partitions), *PATTERN_SPECS],

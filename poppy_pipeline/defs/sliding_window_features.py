@@ -25,6 +25,7 @@ from poppy_pipeline.behaviour.window_targets import WindowSummary, WindowTargets
 from poppy_pipeline.behaviour.windows import SessionArrays, StreamMismatch, session_arrays
 from poppy_pipeline.common.threads import in_background
 from poppy_pipeline.dagster_support.checks import not_applicable, span_check_specs
+from poppy_pipeline.dagster_support.column_schemas import column_schema_metadata
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table, plain_metadata
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
@@ -72,6 +73,7 @@ class SlidingWindowConfig(dg.Config):
     group_name="behaviour",
     kinds={"pandas", "csv"},
     io_manager_key="csv_io_manager",
+    metadata=column_schema_metadata("sliding_window_features"),
     partitions_def=daily_partitions,
     backfill_policy=single_run,
     tags={"layer": "features"},

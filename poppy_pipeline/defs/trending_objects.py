@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from poppy_pipeline.dagster_support.column_schemas import column_schema_metadata
 from poppy_pipeline.dagster_support.day_span import span_days, span_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
@@ -23,6 +24,7 @@ class TrendingConfig(EngagementConfig):
     group_name="engagement",
     kinds={"pandas", "csv"},
     io_manager_key="csv_io_manager",
+    metadata=column_schema_metadata("trending_objects"),
     deps=["simulated_interactions"],
     backfill_policy=single_run,
 )

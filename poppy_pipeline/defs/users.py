@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from poppy_pipeline.dagster_support.column_schemas import column_schema_metadata
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.quarantine_checks import Intake, quarantine, quarantine_spec
@@ -18,6 +19,7 @@ from poppy_pipeline.simulation.population import generate_users
     group_name="sources",
     kinds={"pandas", "csv"},
     io_manager_key="csv_io_manager",
+    metadata=column_schema_metadata("users"),
     backfill_policy=single_run,
     check_specs=[quarantine_spec("users")],
 )
