@@ -113,10 +113,9 @@ def test_a_mariadb_zero_date_is_read_and_quarantined(mariadb: MariaDB):
         checked, counts = database.read_and_check(session, DAYS, objects, users, database.DEFAULT_EVENT_TYPES)
     assert sum(counts.values()) == len(rows) + 1 and counts[database.NO_TIMESTAMP] == 2  # NULL and the zero date
     reason = checked.rejected.set_index("Interaction_ID").loc["6000", "reason"]
-    assert (
-        reason
-        == "Interactions Interaction_ID=6000: Interaction_Timestamp '0000-00-00 00:00:00' is not an ISO 8601 date-time"
-    )
+    # (MariaDB writes the zero date with or without microseconds, as the column's cast gives it.)
+    assert reason.startswith("Interactions Interaction_ID=6000: Interaction_Timestamp '0000-00-00 00:00:00")
+    assert reason.endswith("' is not an ISO 8601 date-time")
 
 
 @pytest.mark.parametrize(
