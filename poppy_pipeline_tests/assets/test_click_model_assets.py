@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from upath import UPath
 
-from poppy_pipeline.behaviour.features import FEATURE_NAMES, WindowSpec
+from poppy_pipeline.behaviour.features import FEATURE_NAMES, WINDOW_COLUMNS, WindowSpec
 from poppy_pipeline.click_model import training as core
 from poppy_pipeline.dagster_support.day_span import load_span
 from poppy_pipeline.dagster_support.io_managers import _CsvFiles
@@ -307,7 +307,13 @@ def test_the_window_settings_travel_with_the_windows(tmp_path: Path):
     sixty = WindowSpec(60_000, 10_000, 10_000, 5)
 
     def made(day: str, spec: WindowSpec | None) -> None:
-        windows = pd.DataFrame({"User_ID": [1, 2], "Label": [0, 1]})
+        # Every declared column (the store reads a table with its declared schema); the settings are the point.
+        windows = pd.DataFrame({name: [0.5, 0.5] for name in WINDOW_COLUMNS}).assign(
+            Session_ID=[1, 2],
+            User_ID=[1, 2],
+            Window_End=np.array(["2026-11-01", "2026-11-01"], "datetime64[ms]"),
+            Label=[0, 1],
+        )
         if spec is not None:
             windows.attrs[SETTINGS_ATTR] = spec.settings()
         store.dump_to_path(None, windows, UPath(tmp_path) / "sliding_window_features" / f"{day}.csv")
