@@ -195,6 +195,8 @@ class RunStaging:
         for entry in self.folder().iterdir():
             if entry.name != KEPT_WHEN_FAILED:
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        for marker in [*kept.rglob(f"*{REMOVED_MARK}"), *kept.rglob(f"*{WHOLE_MARK}")]:
+            marker.unlink()  # only the rows are worth reading
         return kept
 
     def remove(self) -> None:

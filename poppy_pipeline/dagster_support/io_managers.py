@@ -133,6 +133,8 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
             return super().load_input(context)
         except FileNotFoundError:
             raise dg.Failure(self._missing_upstream(context)) from None
+        except PickleIntegrityError as refused:  # shown as the step's own sentence, like every Failure
+            raise dg.Failure(description=refused.description, allow_retries=False) from None
 
     def _missing_upstream(self, context: dg.InputContext) -> str:
         asset = context.asset_key.to_user_string()
