@@ -50,8 +50,8 @@ class Publication:
         notes = []
         if rolled := roll_forward(self.folder):
             notes.append(
-                f"Finished publishing run {rolled[0]}, which stopped midway (killed?): {len(rolled[1])} paths"
-                f" changed now in {self.folder}."
+                f"Finished publishing run {rolled[0]}, which stopped midway (killed?): {len(rolled[1])} more of its"
+                f" files put in place in {self.folder}."
             )
         if cleared := clear_stale(self.folder, self.staging.run_id):
             notes.append(

@@ -181,6 +181,8 @@ def _one_line(error: Exception) -> str:
         where = ".".join(str(part) for part in first.get("loc", ()))
         return f"resources.simulation.config.{where}: {first.get('msg')} (got {first.get('input')!r})."
     text = " ".join(str(error).split())
+    if text.startswith("simulation."):  # the core's name of the setting, as run config spells it
+        text = "resources.simulation.config." + text.removeprefix("simulation.")
     return text if text.endswith(".") else text + "."
 
 
