@@ -58,7 +58,8 @@ class FolderLockedExecutor(dg.Executor):
             yield from self._inner.execute(plan_context, execution_plan)
             return
         folder = outputs.path()
-        refused = refusal(plan_context.run_config, folder, _span(plan_context), _partitions(plan_context))
+        simulation = _bound_config(plan_context, "simulation")
+        refused = refusal(plan_context.run_config, folder, _span(plan_context), _partitions(plan_context), simulation)
         if refused:
             raise dg.Failure(description=refused, allow_retries=False)
 
@@ -103,9 +104,15 @@ def _outputs(plan_context) -> OutputsResource:
     configured = (plan_context.run_config.get("resources") or {}).get(OUTPUTS) or {}
     if "config" in configured:
         return from_config(configured["config"])
-    resource = plan_context.job.get_definition().resource_defs.get(OUTPUTS)
+    return from_config(_bound_config(plan_context, OUTPUTS))
+
+
+def _bound_config(plan_context, key: str) -> dict | None:
+    """The config the definitions bind resource `key` with (a Pythonic resource's field values), if any."""
+    resource = plan_context.job.get_definition().resource_defs.get(key)
     field = resource.config_field if resource is not None else None
-    return from_config(field.default_value if field is not None and field.default_provided else None)
+    value = field.default_value if field is not None and field.default_provided else None
+    return value if isinstance(value, dict) else None
 
 
 def _mark_failed(instance: dg.DagsterInstance, previous: Holder) -> str:

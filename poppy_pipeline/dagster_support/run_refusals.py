@@ -159,12 +159,12 @@ def _inside(path: Path, root: Path) -> bool:
     return resolved == base or base in resolved.parents
 
 
-def settings_refusal(run_config: Mapping) -> str | None:
-    """Why the simulation's settings (as run config sets them) are invalid, or None; as the steps check them."""
+def settings_refusal(run_config: Mapping, bound: Mapping | None = None) -> str | None:
+    """Why the simulation's settings are invalid, or None, as the steps would check them: the values
+    `bound` in the definitions (default: the resource's defaults and environment), then run config's."""
     configured = setting_at(run_config, ("resources", "simulation", "config"))
-    if not isinstance(configured, Mapping) or not configured:
-        return None  # nothing set here: the bound resource's values, which the steps check
-    values = {k: v for k, v in configured.items() if not isinstance(v, Mapping)}  # {"env": …} stays Dagster's
+    values = {**(bound or {}), **(configured if isinstance(configured, Mapping) else {})}
+    values = {k: v for k, v in values.items() if not (isinstance(v, Mapping) and set(v) == {"env"})}  # Dagster's
     try:
         resource = SimulationResource(**values)
         resource.settings()
@@ -191,9 +191,14 @@ def refusal(
     outputs: Path,
     days: tuple[str, str] | None,
     partitions: dg.PartitionsDefinition,
+    bound_simulation: Mapping | None = None,
     names: tuple[str, str] = ("the partition range's first day", "its last day"),
 ) -> str | None:
     """The first reason to refuse this run (the days, the folder, the paths, the settings), or None."""
     if days is not None and (refused := days_refusal(*days, partitions, names)):
         return refused[0].upper() + refused[1:]
-    return outputs_folder_refusal(outputs) or config_path_refusal(run_config, outputs) or settings_refusal(run_config)
+    return (
+        outputs_folder_refusal(outputs)
+        or config_path_refusal(run_config, outputs)
+        or settings_refusal(run_config, bound_simulation)
+    )

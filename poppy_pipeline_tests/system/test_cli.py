@@ -112,6 +112,19 @@ def test_partition_outside_the_calendar_is_refused(tmp_path: Path):
     assert "1999-01-01" in result.stderr
 
 
+def test_the_executor_refuses_a_range_that_ends_before_it_starts_before_anything_is_written(tmp_path: Path):
+    """`dagster asset materialize` (and the UI, the schedules) reach the executor's refusals, not only `make run`."""
+    simulation = "celestial_objects,users,simulated_interactions"
+    reversed_range = ["--select", simulation, "--partition-range", "2026-11-21...2026-11-20"]
+    result = run(["asset", "materialize", "-m", "poppy_pipeline.definitions", *reversed_range], tmp_path)
+    assert result.returncode != 0
+    assert (
+        "Failure: The partition range's first day 2026-11-21 is after its last day 2026-11-20: give the partition"
+        " range's first day on or before its last day (both days are included)."
+    ) in result.stderr
+    assert not (tmp_path / "outputs").exists()
+
+
 @pytest.mark.parametrize("module", ["poppy_pipeline.dagster_support.run_summary"])
 def test_outputs_summary_names_the_folder(tmp_path: Path, module: str):
     (tmp_path / "outputs" / "simulated_interactions").mkdir(parents=True)
