@@ -237,7 +237,7 @@ def _error_sentence(data, fallback: str | None) -> str:
     sentence = " ".join(line.strip() for line in text.splitlines() if line.strip()) or "(no message)"
     prefix, _, rest = sentence.partition(": ")
     if error is not None and rest and prefix.endswith(error.cls_name):
-        sentence = f"{error.cls_name}: {rest}"
+        sentence = rest if error.cls_name == "Failure" else f"{error.cls_name}: {rest}"  # a Failure is a sentence
     return _cut(sentence)
 
 
