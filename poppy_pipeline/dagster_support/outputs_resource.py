@@ -15,6 +15,7 @@ the step with one sentence naming the path and what was kept (`writing`).
 
 import errno
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -134,13 +135,20 @@ def write_failure(
     if reason is None:
         return None
     happened, remedy = reason
-    written = Path(error.filename) if isinstance(error.filename, str) else path
+    written = _target(Path(error.filename)) if isinstance(error.filename, str) else path
     where = outputs.published_path(written) if written is not None else outputs.path()
     if kept is None and outputs.staging:
         kept = f"nothing of this run was published, {outputs.path()} keeps its previous outputs"
     elif kept is None:
         kept = f"the previous {where.name} is kept"
     return dg.Failure(description=f"Could not write {where}: {happened}; {kept}; {remedy}.", allow_retries=False)
+
+
+def _target(path: Path) -> Path:
+    """The file a writer's temporary file stands for (`.users.csv.<hex>.tmp`), or its folder (a staged day)."""
+    if match := re.fullmatch(r"\.(.+)\.[0-9a-f]{32}\.tmp", path.name):
+        return path.with_name(match.group(1))
+    return path.parent if path.name.startswith(".") else path
 
 
 def from_config(resource_config: dict | None) -> OutputsResource:

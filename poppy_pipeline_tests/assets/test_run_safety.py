@@ -1,6 +1,7 @@
 """One run per outputs folder (the lock), and the run summary read from the Dagster instance: what the run
 published, what is older, and its closing sentence."""
 
+import errno
 import math
 import os
 import re
@@ -18,6 +19,7 @@ import pytest
 
 from poppy_pipeline.common.publication import JOURNAL_FILE
 from poppy_pipeline.common.run_lock import FolderBusy, Holder, folder_lock, read_holder
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource, write_failure
 from poppy_pipeline.dagster_support.run_lock_executor import _mark_failed
 from poppy_pipeline.dagster_support.run_report import NEXT_STEP, CheckOutcome, RunOutcome, StepError, run_outcome
 from poppy_pipeline.dagster_support.run_summary import describe_outputs
@@ -225,3 +227,20 @@ def test_a_failed_step_closes_the_summary_with_its_own_sentence_or_its_error():
     )
     assert closing() == "The run ended FAILURE; `make ui` shows its events."
     assert RunOutcome("r", "SUCCESS", [], []).closing() == NEXT_STEP
+
+
+def test_a_failed_write_is_one_sentence_naming_the_file_what_was_kept_and_what_to_do(tmp_path: Path):
+    outputs = OutputsResource(base_dir=str(tmp_path))  # no publisher: files are written in place
+    temporary = str(tmp_path / f".users.csv.{'a' * 32}.tmp")  # the atomic writer's file stands for users.csv
+    read_only = write_failure(OSError(errno.EROFS, "Read-only file system", temporary), None, outputs)
+    assert read_only.description == (
+        f"Could not write {tmp_path / 'users.csv'}: the filesystem is read-only; the previous users.csv is kept;"
+        " make it writable (or set POPPY_DATA_DIR to another folder) and run again."
+    )
+    # pyarrow's error carries the code only in its text, and no file: the path the writer was given.
+    full = OSError("Error writing bytes to file. Detail: [errno 28] No space left on device")
+    day = tmp_path / "simulated_interactions"
+    assert write_failure(full, day, outputs).description.startswith(
+        f"Could not write {day}: no space left on the device; the previous simulated_interactions is kept;"
+    )
+    assert write_failure(OSError(errno.ENOENT, "No such file or directory"), day, outputs) is None  # not the user's
