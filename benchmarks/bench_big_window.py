@@ -33,6 +33,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import yaml
+from harness import Benchmark
 
 REPO = Path(__file__).resolve().parents[1]
 SETTINGS = REPO / "config" / "big_window.yaml"
@@ -192,30 +193,41 @@ def main() -> None:
         help="keep the instance, outputs and log in this folder (default: a temp folder, removed after success)",
     )
     args = parser.parse_args()
-    found = run_big_window(args.events, args.share, args.days, args.interval, args.keep)
-    peak = max((mb for _, mb in found["samples"]), default=float("nan"))
-    print(
-        f"\n{args.days} days × {args.events:,} interactions a day (action_session_share {args.share}):"
-        f" {found['events']:,} events written; load average {found['load'][0]:.1f} before,"
-        f" {found['load'][1]:.1f} after; {found['folder']}"
-    )
-    print(f"| {'step':<38} | {'time (s)':>9} | {'RSS at start (MB)':>17} | {'peak RSS (MB)':>13} | outcome |")
-    print(f"|{'-' * 40}|{'-' * 10}:|{'-' * 18}:|{'-' * 14}:|---------|")
-    for step, seconds, at_start, mb, outcome in step_rows(found["spans"], found["samples"]):
-        print(f"| {step:<38} | {seconds:>9.1f} | {at_start:>17,.0f} | {mb:>13,.0f} | {outcome:<7} |")
-    print(
-        f"| {'make run (the whole command)':<38} | {found['wall_s']:>9.1f} | {'':>17} | {peak:>13,.0f} |"
-        f" {'ok' if found['returncode'] == 0 else 'FAILED':<7} |"
-    )
-    print(
-        f"\nCPU {found['cpu_s']:.0f} s (user + system of every child); largest single process"
-        f" {found['max_rss_mb']:,.0f} MB (ru_maxrss). Goals: ≤ {GOAL_WALL_S // 60} min wall"
-        f" ({'met' if found['wall_s'] <= GOAL_WALL_S else 'missed'}), peak ≤ {GOAL_RSS_MB:,} MB"
-        f" ({'met' if peak <= GOAL_RSS_MB else 'missed'})."
-    )
-    if args.keep is None and found["returncode"] == 0:  # GBs of outputs at 30M events: not left in /tmp
-        shutil.rmtree(found["folder"], ignore_errors=True)
-        print(f"Removed {found['folder']} (keep the instance and outputs with --keep DIR).")
+    with Benchmark(
+        "big_window", "A big window through `make run`: time and memory of the run and of each step"
+    ) as bench:
+        found = run_big_window(args.events, args.share, args.days, args.interval, args.keep)
+        peak = max((mb for _, mb in found["samples"]), default=float("nan"))
+        rows = [
+            [f"`{step}`", f"{seconds:.1f}", f"{at_start:,.0f}", f"{mb:,.0f}", outcome]
+            for step, seconds, at_start, mb, outcome in step_rows(found["spans"], found["samples"])
+        ]
+        outcome = "ok" if found["returncode"] == 0 else "FAILED"
+        rows.append(["**the whole `make run`**", f"{found['wall_s']:.1f}", "", f"{peak:,.0f}", outcome])
+        bench.table(
+            f"{args.days} days × {args.events:,} interactions a day (action_session_share {args.share})",
+            ["step", "time (s)", "RSS at its start (MB)", "peak RSS (MB)", "outcome"],
+            rows,
+            f"{found['events']:,} events written; load average {found['load'][0]:.1f} before,"
+            f" {found['load'][1]:.1f} after. CPU {found['cpu_s']:.0f} s (user + system of every child); largest"
+            f" single process {found['max_rss_mb']:,.0f} MB (ru_maxrss).",
+        )
+        bench.goal("`make run` exit status", found["returncode"], 0, "", "<=")
+        bench.goal("wall time of the whole `make run`", found["wall_s"] / 60, GOAL_WALL_S / 60, "min", "<=")
+        bench.goal("peak RSS of the process tree", peak, GOAL_RSS_MB, "MB", "<=")
+        bench.record(
+            events=found["events"],
+            wall_s=found["wall_s"],
+            cpu_s=found["cpu_s"],
+            peak_rss_mb=peak,
+            max_rss_mb=found["max_rss_mb"],
+            steps={step: list(span) for step, span in found["spans"].items()},
+            settings=run_settings(args.events, args.share),
+        )
+        print(f"\n{found['folder']}")
+        if args.keep is None and found["returncode"] == 0:  # GBs of outputs at 30M events: not left in /tmp
+            shutil.rmtree(found["folder"], ignore_errors=True)
+            print(f"Removed {found['folder']} (keep the instance and outputs with --keep DIR).")
 
 
 if __name__ == "__main__":
