@@ -40,7 +40,7 @@ def rendered(name: str, page: str) -> str:
     result = load_result(name, RESULTS)
     if result is None:
         return (
-            f"!!! note \"Not measured yet\"\n    `benchmarks/results/{name}.json` is not committed yet: run the"
+            f'!!! note "Not measured yet"\n    `benchmarks/results/{name}.json` is not committed yet: run the'
             " benchmark (see its script's docstring) on a quiet machine and commit the file it writes."
         )
     return render_markdown(result)
