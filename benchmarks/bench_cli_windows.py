@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_cli_windows.py [--actions 1e7] [--data DIR] [--profile FILE]
 
 One simulated day (`bench_cli.DAY`) of about `--actions` browsing actions (default 10,000,000:
-80,000 users at the default traffic, all signed up long before, as the README's figures):
+80,000 users at the default traffic, all signed up long before):
 
 1. the upstream assets (`celestial_objects`, `users`, `simulated_interactions`,
    `session_actions`) are materialized once into an outputs folder (kept with `--data DIR`, and
