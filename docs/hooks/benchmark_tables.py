@@ -18,7 +18,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from harness import RESULTS, load_result, render_markdown  # noqa: E402 (benchmarks/ is not a package)
 
-MARKER = re.compile(r"<!--\s*benchmark:\s*([a-z_]+)(?:\s+(tables|goals))?\s*-->")
+MARKER = re.compile(r"<!--\s*benchmark:\s*([a-z_]+)\s*-->")
 log = logging.getLogger("mkdocs.hooks.benchmark_tables")
 
 
@@ -33,11 +33,12 @@ def known_benchmarks() -> set[str]:
     return names
 
 
-def rendered(name: str, page: str) -> str:
+def rendered(name: str, page: str, results: Path = RESULTS) -> str:
+    """The Markdown standing for `<!-- benchmark: name -->` on `page`."""
     if name not in known_benchmarks():
         log.warning(f"{page}: <!-- benchmark: {name} --> names no benchmark in benchmarks/*.py")
         return ""
-    result = load_result(name, RESULTS)
+    result = load_result(name, results)
     if result is None:
         return (
             f'!!! note "Not measured yet"\n    `benchmarks/results/{name}.json` is not committed yet: run the'

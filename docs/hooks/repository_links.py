@@ -29,8 +29,8 @@ def headings(path: Path) -> set[str]:
     return {slugify(re.sub(r"[`*_]", "", title), "-") for title in HEADING.findall(text)}
 
 
-def broken_links(source: Path) -> list[str]:
-    """The relative links of `source` that lead nowhere, each as a sentence."""
+def broken_links(source: Path, root: Path = REPO) -> list[str]:
+    """The relative links of `source` (a file under `root`) that lead nowhere, each as a sentence."""
     problems = []
     text = FENCE.sub("", source.read_text())
     for target in LINK.findall(text):
@@ -38,7 +38,7 @@ def broken_links(source: Path) -> list[str]:
             continue
         path_part, _, fragment = target.partition("#")
         path = (source.parent / path_part).resolve() if path_part else source
-        name = source.relative_to(REPO)
+        name = source.relative_to(root)
         if not path.exists():
             problems.append(f"{name}: the link {target} names {path_part}, which does not exist")
         elif fragment and path.suffix == ".md" and fragment not in headings(path):
