@@ -1,10 +1,11 @@
 """ARCHITECTURE.md is the one map of the code: it names every module of the package, and only those.
 
-A module is named in backticks, by its path inside the package (`simulation/catalog.py`,
-`defs/users.py`, `definitions.py`), by its bare file name when no other module has that name
-(`catalog.py`), or by its dotted name (`poppy_pipeline.definitions`). A backticked file name that
-is no module of the package must at least be a file of the repository (`cluster/cluster.py`, a
-test file), so that a module renamed or removed cannot linger in the map.
+A module is named in backticks: by its path inside the package (`simulation/catalog.py`,
+`defs/users.py`, `definitions.py`); by its bare file name under a heading that names its folder
+(`catalog.py` under "### `simulation/`: …"), or anywhere when no other module has that name; or by
+its dotted name (`poppy_pipeline.definitions`). A backticked file name that is no module of the
+package must at least be a file of the repository (`cluster/cluster.py`, a test file), so that a
+module renamed or removed cannot linger in the map.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ MAP = REPO / "ARCHITECTURE.md"
 CODE_SPAN = re.compile(r"`([^`\n]+)`")
 FILE_NAME = re.compile(r"^(?:poppy_pipeline/)?[\w./-]*\w\.py$")
 DOTTED = re.compile(r"^poppy_pipeline(?:\.\w+)+$")
+HEADING = re.compile(r"^#{1,6}\s")
 
 
 def package_modules(package: Path = PACKAGE) -> set[str]:
@@ -55,27 +57,36 @@ def named_modules(text: str, modules: set[str], files: set[str]) -> tuple[set[st
         by_file_name[module.rsplit("/", 1)[-1]].append(module)
     file_names = {path.rsplit("/", 1)[-1] for path in files}
     named, problems = set(), []
-    for span in CODE_SPAN.findall(text):
-        token = span.strip()
-        if DOTTED.match(token):
-            path = token.removeprefix("poppy_pipeline.").replace(".", "/")
-            if f"{path}.py" in modules:
-                named.add(f"{path}.py")
-            elif not any(module.startswith(f"{path}/") for module in modules):  # a subpackage
-                problems.append(f"`{token}` names no module or package of poppy_pipeline")
+    folder: str | None = None  # the package folder the current heading names, "" for the package itself
+    for line in text.splitlines():
+        if HEADING.match(line):
+            folders = [span for span in CODE_SPAN.findall(line) if span.endswith("/")]
+            folder = folders[0].removeprefix("poppy_pipeline/").removeprefix("poppy_pipeline") if folders else None
             continue
-        if not FILE_NAME.match(token):
-            continue
-        path = token.removeprefix("poppy_pipeline/")
-        if path in modules:
-            named.add(path)
-        elif "/" not in path and len(by_file_name.get(path, [])) == 1:
-            named.add(by_file_name[path][0])
-        elif "/" not in path and len(by_file_name.get(path, [])) > 1:
-            choices = ", ".join(f"`{module}`" for module in sorted(by_file_name[path]))
-            problems.append(f"`{token}` is ambiguous: name one of {choices}")
-        elif token not in files and not ("/" not in token and token in file_names):
-            problems.append(f"`{token}` names no module of poppy_pipeline and no file of the repository")
+        for span in CODE_SPAN.findall(line):
+            token = span.strip()
+            if DOTTED.match(token):
+                path = token.removeprefix("poppy_pipeline.").replace(".", "/")
+                if f"{path}.py" in modules:
+                    named.add(f"{path}.py")
+                elif not any(module.startswith(f"{path}/") for module in modules):  # nor a subpackage
+                    problems.append(f"`{token}` names no module or package of poppy_pipeline")
+                continue
+            if not FILE_NAME.match(token):
+                continue
+            path = token.removeprefix("poppy_pipeline/")
+            candidates = by_file_name.get(path, []) if "/" not in path else []
+            if path in modules:
+                named.add(path)
+            elif folder is not None and "/" not in path and f"{folder}{path}" in modules:
+                named.add(f"{folder}{path}")
+            elif len(candidates) == 1:
+                named.add(candidates[0])
+            elif len(candidates) > 1:
+                choices = ", ".join(f"`{module}`" for module in sorted(candidates))
+                problems.append(f"`{token}` is ambiguous: name one of {choices}, or list it under its folder's heading")
+            elif token not in files and not ("/" not in token and token in file_names):
+                problems.append(f"`{token}` names no module of poppy_pipeline and no file of the repository")
     return named, problems
 
 
@@ -115,7 +126,21 @@ def test_a_module_is_named_by_its_path_its_unique_file_name_or_its_dotted_name(t
 def test_a_file_name_two_modules_share_names_neither() -> None:
     named, problems = named_modules("the figures (`figures.py`)", MODULES, FILES)
     assert named == set()
-    assert problems == ["`figures.py` is ambiguous: name one of `click_model/figures.py`, `fidelity/figures.py`"]
+    assert problems == [
+        "`figures.py` is ambiguous: name one of `click_model/figures.py`, `fidelity/figures.py`, or list it under"
+        " its folder's heading"
+    ]
+
+
+def test_a_heading_that_names_a_folder_gives_its_file_names_their_folder() -> None:
+    text = (
+        "## `click_model/`: the model\n\n| `figures.py` | ROC |\n\n"
+        "### `fidelity/`\n\n`figures.py`, and `catalog.py` of another folder\n\n"
+        "## `poppy_pipeline/`\n\n`definitions.py`\n\n## Elsewhere\n\n`figures.py`\n"
+    )
+    named, problems = named_modules(text, MODULES, FILES)
+    assert named == {"click_model/figures.py", "fidelity/figures.py", "simulation/catalog.py", "definitions.py"}
+    assert len(problems) == 1 and problems[0].startswith("`figures.py` is ambiguous")
 
 
 def test_a_module_that_no_longer_exists_is_reported() -> None:
