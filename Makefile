@@ -48,7 +48,7 @@ MATERIALIZE = $(BIN)/dagster asset materialize -m poppy_pipeline.definitions --s
 run: install dagster-home
 	@echo "$(MATERIALIZE)"
 	@since=$$(date -u +%FT%T.%6N+00:00); $(MATERIALIZE); status=$$?; \
-		$(BIN)/python -m poppy_pipeline.outputs --since $$since --status $$status
+		$(BIN)/python -m poppy_pipeline.dagster_support.run_summary --since $$since --status $$status
 
 test: install
 	$(BIN)/python -m pytest

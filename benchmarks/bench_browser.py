@@ -46,15 +46,17 @@ def train_and_export(folder: Path, windows: int) -> tuple[bytes, Path]:
     import numpy as np
     import pandas as pd
 
-    from poppy_pipeline import click_model as core
-    from poppy_pipeline.behaviour import BehaviourSettings
-    from poppy_pipeline.catalog import build_catalog
-    from poppy_pipeline.interactions import build_model, simulate_day
-    from poppy_pipeline.population import generate_users
-    from poppy_pipeline.session_simulation import simulate_sessions
-    from poppy_pipeline.settings import SimulationSettings
-    from poppy_pipeline.windows import WindowSpec, extract_windows
-    from poppy_pipeline_tests.browser_harness import export_golden_windows
+    from poppy_pipeline.behaviour.features import WindowSpec
+    from poppy_pipeline.behaviour.model import BehaviourSettings
+    from poppy_pipeline.behaviour.sessions import simulate_sessions
+    from poppy_pipeline.behaviour.windows import extract_windows
+    from poppy_pipeline.click_model import training as core
+    from poppy_pipeline.simulation.catalog import build_catalog
+    from poppy_pipeline.simulation.interactions import simulate_day
+    from poppy_pipeline.simulation.model import build_model
+    from poppy_pipeline.simulation.population import generate_users
+    from poppy_pipeline.simulation.settings import SimulationSettings
+    from poppy_pipeline_tests.support.browser_harness import export_golden_windows
 
     settings = SimulationSettings()
     users = generate_users(settings)
@@ -74,8 +76,8 @@ def train_and_export(folder: Path, windows: int) -> tuple[bytes, Path]:
 
 def run(windows: int) -> tuple[list[dict], list[dict], dict]:
     """The latency runs' browser reports, the cold loads', and the bundle's manifest."""
-    from poppy_pipeline.browser_bundle import build_browser_bundle
-    from poppy_pipeline_tests.browser_harness import find_chromium, run_browser_check, serve_folder
+    from poppy_pipeline.click_model.browser_bundle import build_browser_bundle
+    from poppy_pipeline_tests.support.browser_harness import find_chromium, run_browser_check, serve_folder
 
     chromium = find_chromium()
     if chromium is None:

@@ -183,14 +183,15 @@ def core_times(settings: dict, days: list[str], with_sessions: bool = False) -> 
     """The core's own time for each step of the interactions branch: the same files, the same checks."""
     from datetime import date
 
-    from poppy_pipeline import tables
-    from poppy_pipeline.catalog import build_catalog
-    from poppy_pipeline.interactions import build_model, simulate_day
-    from poppy_pipeline.paths import DEFAULT_OBJECTS_DIR
-    from poppy_pipeline.population import generate_users
-    from poppy_pipeline.repeats import expected_repeat_share
-    from poppy_pipeline.settings import SimulationSettings
-    from poppy_pipeline.window_patterns import MEASURES, WindowPatterns
+    from poppy_pipeline.common import tables
+    from poppy_pipeline.common.paths import DEFAULT_OBJECTS_DIR
+    from poppy_pipeline.simulation.catalog import build_catalog
+    from poppy_pipeline.simulation.interactions import simulate_day
+    from poppy_pipeline.simulation.model import build_model
+    from poppy_pipeline.simulation.population import generate_users
+    from poppy_pipeline.simulation.repeats import expected_repeat_share
+    from poppy_pipeline.simulation.settings import SimulationSettings
+    from poppy_pipeline.simulation.span_patterns import MEASURES, SpanPatterns
 
     simulation = SimulationSettings(**settings)
     times, events = {}, 0
@@ -208,7 +209,7 @@ def core_times(settings: dict, days: list[str], with_sessions: bool = False) -> 
 
         started = time.perf_counter()
         model = build_model(simulation, objects, users)
-        window = WindowPatterns(simulation, users, objects, measures=MEASURES)  # as the step: one pass a day
+        window = SpanPatterns(simulation, users, objects, measures=MEASURES)  # as the step: one pass a day
         frames, patterns_s = [], 0.0
         for key in days:
             frame = simulate_day(model, date.fromisoformat(key))
@@ -234,10 +235,10 @@ def _core_sessions(simulation, users, interactions: dict, out: Path) -> float:
     """`session_actions`' core: each day's browsing actions, checked and written."""
     from datetime import date
 
-    from poppy_pipeline import tables
-    from poppy_pipeline.behaviour import BehaviourSettings
-    from poppy_pipeline.session_measures import action_problems, session_problems, session_shape_problems
-    from poppy_pipeline.session_simulation import simulate_sessions
+    from poppy_pipeline.behaviour.model import BehaviourSettings
+    from poppy_pipeline.behaviour.session_measures import action_problems, session_problems, session_shape_problems
+    from poppy_pipeline.behaviour.sessions import simulate_sessions
+    from poppy_pipeline.common import tables
 
     started = time.perf_counter()
     for key, frame in interactions.items():

@@ -100,13 +100,14 @@ def core_parts(outputs: str, settings: dict) -> dict:
     import io
     from datetime import date
 
-    from poppy_pipeline import tables
-    from poppy_pipeline.behaviour import BehaviourSettings, draw_traits
-    from poppy_pipeline.day_tallies import FiniteTally
-    from poppy_pipeline.oracle import recorded_day
-    from poppy_pipeline.window_stream import write_windows
-    from poppy_pipeline.window_targets import WindowSummary, WindowTargets
-    from poppy_pipeline.windows import FEATURE_NAMES, WindowSpec, session_arrays
+    from poppy_pipeline.behaviour.day_tallies import FiniteTally
+    from poppy_pipeline.behaviour.features import FEATURE_NAMES, WindowSpec
+    from poppy_pipeline.behaviour.model import BehaviourSettings, draw_traits
+    from poppy_pipeline.behaviour.oracle import recorded_day
+    from poppy_pipeline.behaviour.window_stream import write_windows
+    from poppy_pipeline.behaviour.window_targets import WindowSummary, WindowTargets
+    from poppy_pipeline.behaviour.windows import session_arrays
+    from poppy_pipeline.common import tables
 
     folder, parts = Path(outputs), {}
 

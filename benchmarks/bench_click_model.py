@@ -35,13 +35,14 @@ def simulate_windows(target: int):
 
     import pandas as pd
 
-    from poppy_pipeline.behaviour import BehaviourSettings
-    from poppy_pipeline.catalog import build_catalog
-    from poppy_pipeline.interactions import build_model, simulate_day
-    from poppy_pipeline.population import generate_users
-    from poppy_pipeline.session_simulation import simulate_sessions
-    from poppy_pipeline.settings import SimulationSettings
-    from poppy_pipeline.windows import extract_windows
+    from poppy_pipeline.behaviour.model import BehaviourSettings
+    from poppy_pipeline.behaviour.sessions import simulate_sessions
+    from poppy_pipeline.behaviour.windows import extract_windows
+    from poppy_pipeline.simulation.catalog import build_catalog
+    from poppy_pipeline.simulation.interactions import simulate_day
+    from poppy_pipeline.simulation.model import build_model
+    from poppy_pipeline.simulation.population import generate_users
+    from poppy_pipeline.simulation.settings import SimulationSettings
 
     settings = SimulationSettings(
         num_users=USERS, interactions_per_day=USERS * 10 / 3, signup_start="2020-01-01", signup_end="2020-01-02"
@@ -82,9 +83,9 @@ def measure(target_windows: int) -> dict:
     import numpy as np
     import onnxruntime
 
-    from poppy_pipeline import click_model as core
-    from poppy_pipeline import click_model_gate as gate
-    from poppy_pipeline.windows import WindowSpec
+    from poppy_pipeline.behaviour.features import WindowSpec
+    from poppy_pipeline.click_model import gate
+    from poppy_pipeline.click_model import training as core
 
     windows = simulate_windows(target_windows)
     features, labels = core.feature_matrix(windows), windows["Label"].to_numpy()

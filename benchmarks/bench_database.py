@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness import Benchmark
 
-from poppy_pipeline import database
-from poppy_pipeline.daily_rows import split_by_day
-from poppy_pipeline_tests import backend_tables, mariadb_server
+from poppy_pipeline.sources import database
+from poppy_pipeline.sources.daily_rows import split_by_day
+from poppy_pipeline_tests.support import backend_tables, mariadb_server
 
 GOAL = 500_000
 FIRST_DAY = "2026-10-01"

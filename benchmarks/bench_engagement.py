@@ -16,10 +16,10 @@ import pandas as pd
 from bench_simulation import run_child_json  # the sibling script: same one-core child process
 from harness import Benchmark
 
-from poppy_pipeline.catalog import build_catalog
-from poppy_pipeline.engagement import engagement_scores, trending_objects
-from poppy_pipeline.settings import SimulationSettings
-from poppy_pipeline.sources import POPPY
+from poppy_pipeline.engagement.scores import engagement_scores, trending_objects
+from poppy_pipeline.simulation.catalog import build_catalog
+from poppy_pipeline.simulation.settings import SimulationSettings
+from poppy_pipeline.sources.log_files import POPPY
 
 GOAL = 5_000_000
 REPEATS = 3

@@ -25,12 +25,14 @@ import pandas as pd
 from bench_simulation import run_child_json, seed_loop_rows  # the sibling script
 from harness import Benchmark
 
-from poppy_pipeline.catalog import build_catalog
-from poppy_pipeline.fit import fit_log
-from poppy_pipeline.interactions import INTERACTION_COLUMNS, build_model, simulate_day
-from poppy_pipeline.population import generate_users
-from poppy_pipeline.regenerate import fidelity_report, simulate_from_fit
-from poppy_pipeline.settings import SimulationSettings
+from poppy_pipeline.common.columns import INTERACTION_COLUMNS
+from poppy_pipeline.fidelity.fit import fit_log
+from poppy_pipeline.fidelity.regenerate import fidelity_report, simulate_from_fit
+from poppy_pipeline.simulation.catalog import build_catalog
+from poppy_pipeline.simulation.interactions import simulate_day
+from poppy_pipeline.simulation.model import build_model
+from poppy_pipeline.simulation.population import generate_users
+from poppy_pipeline.simulation.settings import SimulationSettings
 
 DAYS = [str(date(2024, 2, 1) + timedelta(days=d)) for d in range(28)]
 GOAL_SECONDS = 60.0
@@ -70,8 +72,8 @@ def measure(events: int) -> dict:
 def goals(bench: Benchmark) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
-    from poppy_pipeline_tests.movielens import as_events, movielens_like
-    from poppy_pipeline_tests.seed002 import write_pings_folder
+    from poppy_pipeline_tests.support.movielens import as_events, movielens_like
+    from poppy_pipeline_tests.support.seed002 import write_pings_folder
 
     ratings, catalog = as_events(movielens_like(users=943, movies=1682))
     logs = {

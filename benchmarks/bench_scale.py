@@ -27,19 +27,20 @@ from pathlib import Path
 import pandas as pd
 from harness import Benchmark
 
-from poppy_pipeline import tables
-from poppy_pipeline.behaviour import BehaviourSettings
-from poppy_pipeline.catalog import build_catalog
-from poppy_pipeline.click_model import train_and_evaluate
-from poppy_pipeline.engagement_window import PairTotals, TrendingTotals
-from poppy_pipeline.interactions import build_model, simulate_day
-from poppy_pipeline.population import generate_users
-from poppy_pipeline.report_window import ReportTotals
-from poppy_pipeline.session_simulation import simulate_sessions
-from poppy_pipeline.settings import SimulationSettings
-from poppy_pipeline.sources import POPPY
-from poppy_pipeline.window_sample import MAX_WINDOWS, UserStratifiedSample
-from poppy_pipeline.windows import simulated_windows
+from poppy_pipeline.behaviour.model import BehaviourSettings
+from poppy_pipeline.behaviour.sessions import simulate_sessions
+from poppy_pipeline.behaviour.windows import simulated_windows
+from poppy_pipeline.click_model.training import train_and_evaluate
+from poppy_pipeline.common import tables
+from poppy_pipeline.common.user_sample import MAX_WINDOWS, UserStratifiedSample
+from poppy_pipeline.engagement.report_totals import ReportTotals
+from poppy_pipeline.engagement.span_totals import PairTotals, TrendingTotals
+from poppy_pipeline.simulation.catalog import build_catalog
+from poppy_pipeline.simulation.interactions import simulate_day
+from poppy_pipeline.simulation.model import build_model
+from poppy_pipeline.simulation.population import generate_users
+from poppy_pipeline.simulation.settings import SimulationSettings
+from poppy_pipeline.sources.log_files import POPPY
 
 DAYS = 30
 FIRST_DAY = date(2026, 10, 1)

@@ -41,11 +41,12 @@ def measure(events: int) -> dict:
 
     import pyarrow as pa
 
-    from poppy_pipeline import tables
-    from poppy_pipeline.catalog import build_catalog
-    from poppy_pipeline.interactions import build_model, simulate_day
-    from poppy_pipeline.population import generate_users
-    from poppy_pipeline.settings import SimulationSettings
+    from poppy_pipeline.common import tables
+    from poppy_pipeline.simulation.catalog import build_catalog
+    from poppy_pipeline.simulation.interactions import simulate_day
+    from poppy_pipeline.simulation.model import build_model
+    from poppy_pipeline.simulation.population import generate_users
+    from poppy_pipeline.simulation.settings import SimulationSettings
 
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)

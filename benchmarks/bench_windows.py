@@ -43,13 +43,15 @@ def measure(target_windows: int) -> dict:
     import numpy as np
     import pandas as pd
 
-    from poppy_pipeline.behaviour import BehaviourSettings
-    from poppy_pipeline.catalog import build_catalog
-    from poppy_pipeline.interactions import build_model, simulate_day
-    from poppy_pipeline.population import generate_users
-    from poppy_pipeline.session_simulation import simulate_sessions
-    from poppy_pipeline.settings import SimulationSettings
-    from poppy_pipeline.windows import WindowSpec, compute_windows, extract_windows, session_arrays
+    from poppy_pipeline.behaviour.features import WindowSpec
+    from poppy_pipeline.behaviour.model import BehaviourSettings
+    from poppy_pipeline.behaviour.sessions import simulate_sessions
+    from poppy_pipeline.behaviour.windows import compute_windows, extract_windows, session_arrays
+    from poppy_pipeline.simulation.catalog import build_catalog
+    from poppy_pipeline.simulation.interactions import simulate_day
+    from poppy_pipeline.simulation.model import build_model
+    from poppy_pipeline.simulation.population import generate_users
+    from poppy_pipeline.simulation.settings import SimulationSettings
 
     # The default traffic per user, everyone signed up long before.
     settings = SimulationSettings(
@@ -117,11 +119,11 @@ def time_step_parts(simulations, seed, users, spec) -> tuple[float, float, float
 
     import pandas as pd
 
-    from poppy_pipeline import tables
-    from poppy_pipeline.behaviour import draw_traits
-    from poppy_pipeline.oracle import oracle_probabilities, recorded_day
-    from poppy_pipeline.window_targets import positive_share, profiles_present
-    from poppy_pipeline.windows import compute_windows, session_arrays, windows_frame
+    from poppy_pipeline.behaviour.model import draw_traits
+    from poppy_pipeline.behaviour.oracle import oracle_probabilities, recorded_day
+    from poppy_pipeline.behaviour.window_targets import positive_share, profiles_present
+    from poppy_pipeline.behaviour.windows import compute_windows, session_arrays, windows_frame
+    from poppy_pipeline.common import tables
 
     oracle_s = csv_s = 0.0
     frames = []

@@ -29,13 +29,14 @@ MIN_ORACLE_RATIO = 0.95
 
 def simulate(seed: int, start: date, days: int) -> pd.DataFrame:
     """`sliding_window_features` of `days` days from `start` for the default settings at `seed`."""
-    from poppy_pipeline.behaviour import BehaviourSettings
-    from poppy_pipeline.catalog import build_catalog
-    from poppy_pipeline.interactions import build_model, simulate_day
-    from poppy_pipeline.population import generate_users
-    from poppy_pipeline.session_simulation import simulate_sessions
-    from poppy_pipeline.settings import SimulationSettings
-    from poppy_pipeline.windows import simulated_windows
+    from poppy_pipeline.behaviour.model import BehaviourSettings
+    from poppy_pipeline.behaviour.sessions import simulate_sessions
+    from poppy_pipeline.behaviour.windows import simulated_windows
+    from poppy_pipeline.simulation.catalog import build_catalog
+    from poppy_pipeline.simulation.interactions import simulate_day
+    from poppy_pipeline.simulation.model import build_model
+    from poppy_pipeline.simulation.population import generate_users
+    from poppy_pipeline.simulation.settings import SimulationSettings
 
     settings = SimulationSettings(seed=seed)
     users = generate_users(settings)
@@ -60,9 +61,9 @@ def cached_windows(cache: Path | None, seed: int, start: date, days: int) -> pd.
 
 def true_receptiveness(seed: int, user_ids: np.ndarray) -> np.ndarray:
     """Each window's user's log ad receptiveness, as the session generator draws it."""
-    from poppy_pipeline.behaviour import BehaviourSettings, draw_traits, log_receptiveness
-    from poppy_pipeline.population import generate_users
-    from poppy_pipeline.settings import SimulationSettings
+    from poppy_pipeline.behaviour.model import BehaviourSettings, draw_traits, log_receptiveness
+    from poppy_pipeline.simulation.population import generate_users
+    from poppy_pipeline.simulation.settings import SimulationSettings
 
     traits = draw_traits(seed, generate_users(SimulationSettings(seed=seed)))
     by_user = pd.Series(log_receptiveness(BehaviourSettings(), traits), index=traits.user_ids)
@@ -74,8 +75,8 @@ def verdict(windows: pd.DataFrame, seed: int, fit=None, ceiling: bool = False) -
 
     `ceiling`: the features get the users' true receptiveness as one more column.
     """
-    from poppy_pipeline import click_model as core
-    from poppy_pipeline import click_model_gate as gate
+    from poppy_pipeline.click_model import gate
+    from poppy_pipeline.click_model import training as core
 
     fit = fit or core.fit_calibrated
     user_ids = windows["User_ID"].to_numpy()

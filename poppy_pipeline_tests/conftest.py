@@ -6,13 +6,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from poppy_pipeline.catalog import build_catalog
-from poppy_pipeline.interactions import SimulationModel, build_model, simulate_day
-from poppy_pipeline.population import generate_users
-from poppy_pipeline.settings import SimulationSettings
+from poppy_pipeline.simulation.catalog import build_catalog
+from poppy_pipeline.simulation.interactions import simulate_day
+from poppy_pipeline.simulation.model import SimulationModel, build_model
+from poppy_pipeline.simulation.population import generate_users
+from poppy_pipeline.simulation.settings import SimulationSettings
 
 # The `cluster` fixture (Postgres, RabbitMQ, daemon, Celery workers, webserver), once per session.
-pytest_plugins = ["poppy_pipeline_tests.cluster_support"]
+pytest_plugins = ["poppy_pipeline_tests.support.cluster_support"]
 
 # A fixed 30-day window inside the default growth period, so results do not move with the clock.
 WINDOW_END = date(2026, 11, 21)

@@ -1,4 +1,4 @@
-// The golden windows a Python test exported (poppy_pipeline_tests/browser_harness.py
+// The golden windows a Python test exported (poppy_pipeline_tests/support/browser_harness.py
 // export_golden_windows), found through the environment variable POPPY_GOLDEN_WINDOWS: one file,
 // or several separated by the path delimiter (`:`), each with its own model (e.g. one trained on
 // 120-second windows and one on 60-second windows). Shared by the node tests and the browser script.
@@ -9,7 +9,7 @@ import { delimiter, dirname, resolve } from 'node:path';
 export const GOLDEN_ENV = 'POPPY_GOLDEN_WINDOWS';
 export const SKIP_WITHOUT_GOLDEN = process.env[GOLDEN_ENV]
   ? false
-  : `${GOLDEN_ENV} is not set (pytest poppy_pipeline_tests/test_browser_bundle.py exports the golden windows)`;
+  : `${GOLDEN_ENV} is not set (pytest poppy_pipeline_tests/click_model/test_browser_bundle.py exports the golden windows)`;
 
 /** {windows, sessions, window_ms, min_actions, modelPath, ...} of one golden file. */
 export function loadGolden(path) {

@@ -5,7 +5,7 @@ import dagster as dg
 from poppy_pipeline.dagster_support.partitions import daily_partitions
 
 
-def window_check_specs(
+def span_check_specs(
     asset: str, descriptions: dict[str, str], blocking: set[str], inputs: list[str]
 ) -> list[dg.AssetCheckSpec]:
     """Partitioned checks of a daily asset that measure the window just materialized."""

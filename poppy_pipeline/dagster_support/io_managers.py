@@ -28,11 +28,11 @@ import dagster as dg
 import pandas as pd
 from upath import UPath
 
-from poppy_pipeline import tables
+from poppy_pipeline.common import tables
+from poppy_pipeline.common.paths import fsync, replaced_atomically
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import RESOURCE_KEY as OUTPUTS
 from poppy_pipeline.dagster_support.staged_days import PREVIEW_ROWS, DayFiles, DayStaging, StagedDay, discard_staged
-from poppy_pipeline.paths import fsync, replaced_atomically
 
 
 class PartitionedUPathIOManager(dg.UPathIOManager):
@@ -118,7 +118,7 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
         return self._with_extension(self.make_safe_partition_path(self._base_path / asset_key, partition_key))
 
     def load_path(self, path: UPath) -> Any:
-        """The value stored at `path` (one partition read at a time, see `day_window.py`)."""
+        """The value stored at `path` (one partition read at a time, see `day_span.py`)."""
         return self.load_from_path(None, path)  # type: ignore[arg-type]
 
     def load_if_present(self, asset_key: str) -> Any | None:

@@ -13,7 +13,7 @@ import dagster as dg
 from pydantic import Field
 from upath import UPath
 
-from poppy_pipeline.paths import data_dir
+from poppy_pipeline.common.paths import data_dir
 
 RESOURCE_KEY = "outputs"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from poppy_pipeline.quarantine import write_quarantine
+from poppy_pipeline.sources.quarantine import write_quarantine
 
 QUARANTINE_CHECK = "quarantine_share"
 

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from poppy_pipeline.common.run_lock import FolderBusy, Holder, folder_lock
 from poppy_pipeline.dagster_support.outputs_resource import RESOURCE_KEY as OUTPUTS
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource, from_config
-from poppy_pipeline.run_lock import FolderBusy, Holder, folder_lock
 
 WAIT_ENV = "POPPY_LOCK_WAIT_SECONDS"
 # Statuses of a run whose process should be alive; a dead holder in one of them was killed.

@@ -15,9 +15,9 @@ from typing import Any
 import dagster as dg
 from pydantic import Field, create_model
 
-from poppy_pipeline.behaviour import BehaviourSettings
-from poppy_pipeline.paths import DEFAULT_OBJECTS_DIR
-from poppy_pipeline.settings import Setting, SettingsError, SimulationSettings, declared_settings
+from poppy_pipeline.behaviour.model import BehaviourSettings
+from poppy_pipeline.common.paths import DEFAULT_OBJECTS_DIR
+from poppy_pipeline.simulation.settings import Setting, SettingsError, SimulationSettings, declared_settings
 
 
 def _env_int(name: str, default: int) -> int:

@@ -7,18 +7,18 @@ default UTC), or the same as run config (`resources.interaction_source.config.pa
 source assets do not change either way.
 
 A real log is checked before anything is written: the source assets (`celestial_objects`,
-`users`, `simulated_interactions`) fail with one sentence when the run's window holds no valid
+`users`, `simulated_interactions`) fail with one sentence when the run's span holds no valid
 row, so a bad log never replaces the previous good run's files with empty ones. (The database's
-window is counted by the decision below; its rows are read and checked by `simulated_interactions`
+span is counted by the decision below; its rows are read and checked by `simulated_interactions`
 alone, and the other two write the tables' own users and objects.)
 
 `POPPY_SOURCE_FORMAT=database` reads the Poppy app's database at `POPPY_DATABASE_URL` instead
-(see `poppy_pipeline/database.py`; its naive timestamps are read in `source_timezone` too); with
-fewer than `min_real_interactions` rows in the run's window it fails, or simulates when
+(see `poppy_pipeline/sources/database.py`; its naive timestamps are read in `source_timezone` too); with
+fewer than `min_real_interactions` rows in the run's span it fails, or simulates when
 `when_too_few` is `simulate`. The decision is made once per run (the first time an asset asks),
-so the three source assets agree; the window's rows are read once, by `simulated_interactions`.
+so the three source assets agree; the span's rows are read once, by `simulated_interactions`.
 Simulating instead, they use the settings of an earlier `simulation_fit.json` of the same
-database when there is one (`poppy_pipeline/fallback.py`), chosen once too.
+database when there is one (`poppy_pipeline/sources/fallback.py`), chosen once too.
 """
 
 import os
@@ -32,21 +32,20 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field, PrivateAttr
 
-from poppy_pipeline import database
-from poppy_pipeline.action_logs import read_action_log, split_actions_by_day
-from poppy_pipeline.catalog import Catalog, CatalogError, build_catalog
-from poppy_pipeline.csv_log import CsvMapping, catalog_from_log, check_csv_log, read_mapping
-from poppy_pipeline.dagster_support.day_window import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, run_partition_keys
+from poppy_pipeline.dagster_support.day_span import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, run_partition_keys
 from poppy_pipeline.dagster_support.partitions import daily_partitions
 from poppy_pipeline.dagster_support.quarantine_checks import Intake
-from poppy_pipeline.daily_rows import DailyRows, split_by_day
-from poppy_pipeline.database import DATABASE, DEFAULT_EVENT_TYPES
-from poppy_pipeline.database_connection import DEFAULT_CHUNK_ROWS
-from poppy_pipeline.fallback import FallbackSimulation, fallback_simulation
-from poppy_pipeline.fit import FIT_FILE
-from poppy_pipeline.rows import UTC, Checked, checked_zone
-from poppy_pipeline.settings import SimulationSettings
-from poppy_pipeline.sources import (
+from poppy_pipeline.fidelity.fit import FIT_FILE
+from poppy_pipeline.simulation.catalog import Catalog, CatalogError, build_catalog
+from poppy_pipeline.simulation.settings import SimulationSettings
+from poppy_pipeline.sources import database
+from poppy_pipeline.sources.action_logs import read_action_log, split_actions_by_day
+from poppy_pipeline.sources.csv_log import CsvMapping, catalog_from_log, check_csv_log, read_mapping
+from poppy_pipeline.sources.daily_rows import DailyRows, split_by_day
+from poppy_pipeline.sources.database import DATABASE, DEFAULT_EVENT_TYPES
+from poppy_pipeline.sources.database_connection import DEFAULT_CHUNK_ROWS
+from poppy_pipeline.sources.fallback import FallbackSimulation, fallback_simulation
+from poppy_pipeline.sources.log_files import (
     CSV,
     FORMATS,
     PINGS,
@@ -61,12 +60,13 @@ from poppy_pipeline.sources import (
     users_from_checked_log,
     users_from_poppy_log,
 )
+from poppy_pipeline.sources.rows import UTC, Checked, checked_zone
 
 DEFAULT_MAX_QUARANTINE_SHARE = 0.01
 TIMEZONE_ENV = "POPPY_SOURCE_TIMEZONE"
 # As the back end: its Layer-2 job uses the database from 300 interactions on.
 DEFAULT_MIN_REAL_INTERACTIONS = 300
-# The window the summaries read by default (WindowConfig.trailing_days).
+# The span the summaries read by default (SpanConfig.trailing_days).
 TRAILING_DAYS = 30
 
 
@@ -118,9 +118,9 @@ class InteractionSourceResource(LogSourceResource):
     )
     min_real_interactions: int = Field(
         default=DEFAULT_MIN_REAL_INTERACTIONS,
-        description="Fewest rows of the run's window for the database to be used (the back end's 300).",
+        description="Fewest rows of the run's span for the database to be used (the back end's 300).",
     )
-    when_too_few: str = Field(default="fail", description="fail or simulate, when the window holds fewer rows.")
+    when_too_few: str = Field(default="fail", description="fail or simulate, when the span holds fewer rows.")
     chunk_rows: int = Field(default=DEFAULT_CHUNK_ROWS, description="Rows fetched at a time from the database.")
     mapping: str = Field(
         default_factory=lambda: os.environ.get("POPPY_SOURCE_MAPPING", ""),
@@ -151,8 +151,8 @@ class InteractionSourceResource(LogSourceResource):
 
     @property
     def checked_by_reading(self) -> bool:
-        """Whether the source assets read the run's window of the log before writing. Not the database:
-        its decision counted the window's rows, and `simulated_interactions` alone reads them."""
+        """Whether the source assets read the run's span of the log before writing. Not the database:
+        its decision counted the span's rows, and `simulated_interactions` alone reads them."""
         return self.is_real and self.kind != DATABASE
 
     def url(self) -> str:
@@ -162,9 +162,9 @@ class InteractionSourceResource(LogSourceResource):
         return url
 
     def database_decision(self) -> database.Decision:
-        """Database or simulation for this run, decided once, on the rows of the run's window."""
+        """Database or simulation for this run, decided once, on the rows of the run's span."""
         if self._decision is None:
-            first, last = run_window(self._run_tags)
+            first, last = run_span(self._run_tags)
             with sentences():
                 self._decision = database.decide(
                     self.url(),
@@ -180,7 +180,7 @@ class InteractionSourceResource(LogSourceResource):
 
     @property
     def simulating_instead(self) -> bool:
-        """Whether this run simulates because the database's window holds too few rows."""
+        """Whether this run simulates because the database's span holds too few rows."""
         return self.format == DATABASE and not self.database_decision().use_database
 
     def simulation_settings(self, configured: SimulationSettings, outputs_dir: Path) -> SimulationSettings:
@@ -193,7 +193,7 @@ class InteractionSourceResource(LogSourceResource):
                 configured,
                 outputs_dir / FIT_FILE,
                 self.database_name(),
-                run_window(self._run_tags)[0],
+                run_span(self._run_tags)[0],
                 self.min_real_interactions,
             )
             (self._log or dg.get_dagster_logger()).info(self._fallback.description)
@@ -342,7 +342,7 @@ def check_before_writing(
     objects: pd.DataFrame | None,
     users: pd.DataFrame | None,
 ) -> None:
-    """Fail a source asset before it writes when the run's window of a real log (interactions or
+    """Fail a source asset before it writes when the run's span of a real log (interactions or
     actions) that this run reads has no valid row. `objects` and `users`: those of a real log."""
     days = run_partition_keys(context)
     if not days:
@@ -382,8 +382,8 @@ def read_log_days(
     return rows.days, metadata, [intake], rows.counts()
 
 
-def run_window(tags: dict[str, str]) -> tuple[str, str]:
-    """First and last day of the window a run's summaries read by default: its partition range, or the
+def run_span(tags: dict[str, str]) -> tuple[str, str]:
+    """First and last day of the span a run's summaries read by default: its partition range, or the
     trailing days ending on its partition (or on the last complete day)."""
     end = tags.get(RANGE_END_TAG) or tags.get(PARTITION_TAG) or daily_partitions.get_last_partition_key()
     start = tags.get(RANGE_START_TAG) or str(date.fromisoformat(end) - timedelta(days=TRAILING_DAYS - 1))

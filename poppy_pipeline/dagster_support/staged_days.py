@@ -31,8 +31,8 @@ from typing import Any
 
 import pandas as pd
 
+from poppy_pipeline.common.paths import fsync
 from poppy_pipeline.dagster_support.metadata import markdown_table
-from poppy_pipeline.paths import fsync
 
 PREVIEW_ROWS = 5
 STAGED_SUFFIX = ".staged"

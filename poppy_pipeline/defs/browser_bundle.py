@@ -5,7 +5,12 @@ import hashlib
 import dagster as dg
 import pandas as pd
 
-from poppy_pipeline.browser_bundle import MANIFEST_FILE, MODEL_FILE, BrowserBundleError, build_browser_bundle
+from poppy_pipeline.click_model.browser_bundle import (
+    MANIFEST_FILE,
+    MODEL_FILE,
+    BrowserBundleError,
+    build_browser_bundle,
+)
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run

@@ -15,7 +15,7 @@ from poppy_pipeline.dagster_support.source_resources import (
     check_before_writing,
     sentences,
 )
-from poppy_pipeline.sources import CSV, PINGS
+from poppy_pipeline.sources.log_files import CSV, PINGS
 
 
 @dg.asset(

@@ -1,9 +1,9 @@
 """`click_model` (pickle): trained on the run's window, judged with its uncertainty, published only if good.
 
-It trains the calibrated logistic regression of `poppy_pipeline/click_model.py` on the run's window
+It trains the calibrated logistic regression of `poppy_pipeline/click_model/training.py` on the run's window
 of `sliding_window_features`, writes `<outputs>/click_model_report.json` and
 `<outputs>/figures/click_model_*.png`, and runs four blocking checks, each judged on a
-bootstrap interval over users (`poppy_pipeline/click_model_gate.py`): the held-out AUC, its ratio
+bootstrap interval over users (`poppy_pipeline/click_model/gate.py`): the held-out AUC, its ratio
 to the oracle's, the calibration, and the comparison with the model already shipped. The pickle
 is written only when all four pass (`publish`), so `click_model_onnx` never exports a model that
 failed them and the shipped ONNX file and browser bundle stay as they were.
@@ -17,20 +17,20 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline import click_model as core
-from poppy_pipeline import click_model_gate as gate
-from poppy_pipeline.click_model_figures import draw_figures
-from poppy_pipeline.dagster_support.day_window import WindowConfig, window_days, window_frames
+from poppy_pipeline.behaviour.features import WindowSpec
+from poppy_pipeline.click_model import gate
+from poppy_pipeline.click_model import training as core
+from poppy_pipeline.click_model.figures import draw_figures
+from poppy_pipeline.common.paths import write_json
+from poppy_pipeline.common.user_sample import MAX_WINDOWS, UserStratifiedSample
+from poppy_pipeline.dagster_support.day_span import SpanConfig, span_days, span_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.defs.sliding_window_features import SETTINGS_ATTR
-from poppy_pipeline.paths import write_json
-from poppy_pipeline.report import markdown_gallery, write_figures
-from poppy_pipeline.window_sample import MAX_WINDOWS, UserStratifiedSample
-from poppy_pipeline.windows import WindowSpec
+from poppy_pipeline.engagement.report import markdown_gallery, write_figures
 
 WINDOWS_ASSET = "sliding_window_features"
 SHIPPED_ASSET = "click_model_onnx"
@@ -42,8 +42,8 @@ CHAMPION_CHECK = "not_worse_than_shipped"
 LEVEL = f"{gate.LEVEL:.0%} bootstrap interval over users"
 
 
-class ClickModelConfig(WindowConfig):
-    """The training window (see `WindowConfig`), the held-out users and the quality bars."""
+class ClickModelConfig(SpanConfig):
+    """The training window (see `SpanConfig`), the held-out users and the quality bars."""
 
     held_out_share: float = Field(default=core.HELD_OUT_SHARE, description="Share of users held out (by seed).")
     max_windows: int = Field(
@@ -121,9 +121,9 @@ def click_model(
     entry says how many there were and the per-user cap). Written (as a `TrainedModel`) only when its
     blocking checks pass.
     """
-    days = window_days(context, config)
+    days = span_days(context, config)
     sample, attrs = UserStratifiedSample(config.max_windows, simulation.seed), {}
-    for day in window_frames(context, csv_io_manager, WINDOWS_ASSET, days, attrs):
+    for day in span_frames(context, csv_io_manager, WINDOWS_ASSET, days, attrs):
         sample.add(day)
     windows = sample.rows()
     windows.attrs = attrs  # the window settings every day was made with
@@ -225,7 +225,7 @@ def _summary(report: dict, report_path: Path) -> str:
 def _window_spec(windows: pd.DataFrame, days: list[str]) -> WindowSpec:
     """Window, step, horizon and minimum actions the training days' features were made with.
 
-    They travel with the windows (`window_frames` has already refused days made with different ones).
+    They travel with the windows (`span_frames` has already refused days made with different ones).
     """
     settings = windows.attrs.get(SETTINGS_ATTR)
     if settings is None:

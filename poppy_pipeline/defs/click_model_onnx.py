@@ -7,14 +7,14 @@ check leaves the previously published file byte for byte, and `browser_bundle` d
 
 import dagster as dg
 
-from poppy_pipeline import click_model as core
-from poppy_pipeline import click_model_gate as gate
-from poppy_pipeline.dagster_support.day_window import window_frames
+from poppy_pipeline.click_model import gate
+from poppy_pipeline.click_model import training as core
+from poppy_pipeline.common.user_sample import UserStratifiedSample
+from poppy_pipeline.dagster_support.day_span import span_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import plain_metadata
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.defs.click_model import MAX_WINDOWS, WINDOWS_ASSET, publish
-from poppy_pipeline.window_sample import UserStratifiedSample
 
 VALID_CHECK, SIZE_CHECK, PARITY_CHECK = gate.VALID_CHECK, gate.SIZE_CHECK, gate.PARITY_CHECK
 
@@ -62,7 +62,7 @@ def click_model_onnx(
     payload = model.onnx_bytes()
     # The held-out users' windows, read one day at a time and sampled like the model's.
     held_out = UserStratifiedSample(MAX_WINDOWS, model.seed)
-    for day in window_frames(context, csv_io_manager, WINDOWS_ASSET, list(model.days)):
+    for day in span_frames(context, csv_io_manager, WINDOWS_ASSET, list(model.days)):
         held_out.add(day[day["User_ID"].isin(model.held_out_users)])
     held_out = held_out.rows()
     parity = core.onnx_parity(payload, model.pipeline, core.feature_matrix(held_out))

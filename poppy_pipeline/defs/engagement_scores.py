@@ -4,15 +4,15 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.dagster_support.day_window import WindowConfig, window_days, window_frames
+from poppy_pipeline.dagster_support.day_span import SpanConfig, span_days, span_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
-from poppy_pipeline.engagement_window import PairTotals
+from poppy_pipeline.engagement.span_totals import PairTotals
 
 
-class EngagementConfig(WindowConfig):
+class EngagementConfig(SpanConfig):
     event_weights: dict[str, float] | None = Field(
         default=None,
         description="Weight of each event type; default: View 0.2, Click 0.5, Rate 1.5, Favorite 2.0 for the"
@@ -46,10 +46,10 @@ def engagement_scores(
     The window is the run's (`make run START=… END=…`) or the `trailing_days` before it, read one
     day at a time: memory grows with the pairs, not the events.
     """
-    days = window_days(context, config)
+    days = span_days(context, config)
     weights = event_weights(config, interaction_source)
     totals = PairTotals(celestial_objects, weights)
-    for interactions in window_frames(context, csv_io_manager, "simulated_interactions", days):
+    for interactions in span_frames(context, csv_io_manager, "simulated_interactions", days):
         totals.add(interactions)
     scores = totals.frame()
     return dg.MaterializeResult(

@@ -9,7 +9,7 @@ from pydantic import Field
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
-from poppy_pipeline.engine_exports import EngineExportError, engine_export_dir, write_layer_2
+from poppy_pipeline.engagement.engine_exports import EngineExportError, engine_export_dir, write_layer_2
 
 
 class EngineExportConfig(dg.Config):

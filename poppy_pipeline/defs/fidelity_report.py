@@ -6,23 +6,23 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.dagster_support.day_window import WindowConfig, load_window, window_days
+from poppy_pipeline.common.paths import write_json
+from poppy_pipeline.dagster_support.day_span import SpanConfig, load_span, span_days
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
-from poppy_pipeline.fidelity_figures import draw_overlays
-from poppy_pipeline.fit import FIT_FILE
-from poppy_pipeline.paths import write_json
-from poppy_pipeline.regenerate import fidelity_report as build_fidelity_report
-from poppy_pipeline.regenerate import simulate_from_fit
-from poppy_pipeline.report import markdown_gallery, write_figures
+from poppy_pipeline.engagement.report import markdown_gallery, write_figures
+from poppy_pipeline.fidelity.figures import draw_overlays
+from poppy_pipeline.fidelity.fit import FIT_FILE
+from poppy_pipeline.fidelity.regenerate import fidelity_report as build_fidelity_report
+from poppy_pipeline.fidelity.regenerate import simulate_from_fit
 
 CLOSENESS = "closeness_near_noise_floor"
 DETECTION = "detection_auc"
 
 
-class FidelityConfig(WindowConfig):
+class FidelityConfig(SpanConfig):
     seed: int = Field(default=42, description="Seed of the simulation generated from the fit.")
     max_closeness_gap: float = Field(
         default=0.05, description="The closeness check fails when overall closeness is further below the noise floor."
@@ -51,7 +51,7 @@ def fidelity_report(
     """`<outputs>/fidelity_report.json` and `figures/fidelity_*.png`: per statistic the real
     and simulated values and their closeness, the detection AUC, and the noise floor (the log's
     two halves, users split at random)."""
-    days = window_days(context, config)
+    days = span_days(context, config)
     fit_path = outputs.path() / FIT_FILE
     if not fit_path.is_file():
         raise dg.Failure(f"{fit_path} is missing; materialize simulation_fit first.")
@@ -59,7 +59,7 @@ def fidelity_report(
     # A fit on a user sample (simulation_fit's max_users) is compared on that sample, against a
     # simulated world of the same share of users.
     share = fit.get("sample", {}).get("user_share", 1.0)
-    real = load_window(context, csv_io_manager, "simulated_interactions", days, user_share=share)
+    real = load_span(context, csv_io_manager, "simulated_interactions", days, user_share=share)
     simulated = simulate_from_fit(fit, days, config.seed, scale_users=share)
     report = build_fidelity_report(real, simulated)
     report["window"] = {"first_day": days[0], "last_day": days[-1], "seed": config.seed, "user_share": share}

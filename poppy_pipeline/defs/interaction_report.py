@@ -4,18 +4,18 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.dagster_support.day_window import WindowConfig, window_days, window_frames
+from poppy_pipeline.common.paths import write_json
+from poppy_pipeline.common.tables import read_csv_batches
+from poppy_pipeline.dagster_support.day_span import SpanConfig, span_days, span_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
-from poppy_pipeline.paths import write_json
-from poppy_pipeline.report import NEW_USER_DAYS, draw_figures, markdown_gallery, write_figures
-from poppy_pipeline.report_window import ReportTotals, object_scores
-from poppy_pipeline.tables import read_csv_batches
+from poppy_pipeline.engagement.report import NEW_USER_DAYS, draw_figures, markdown_gallery, write_figures
+from poppy_pipeline.engagement.report_totals import ReportTotals, object_scores
 
 
-class ReportConfig(WindowConfig):
+class ReportConfig(SpanConfig):
     new_user_days: int = Field(
         default=NEW_USER_DAYS, description="A user is new when signed up this many days before the last event."
     )
@@ -41,13 +41,13 @@ def interaction_report(
     Figures: interactions per user and per object (log scale), ratings, daily trend by type,
     hour of day, watch ratio of views, top 10 objects by engagement, new vs existing users.
     The window is read one day at a time into totals of the size of its users, objects and
-    distinct watch ratios (`report_window.py`), never all its events at once; `engagement_scores`
+    distinct watch ratios (`report_totals.py`), never all its events at once; `engagement_scores`
     (the top objects) is read a block of pairs at a time.
     """
-    days = window_days(context, config)
+    days = span_days(context, config)
     spec = interaction_source.spec()
     totals = ReportTotals(celestial_objects, users, spec.view_type, spec.engaging_types, spec.rated_type)
-    for interactions in window_frames(context, csv_io_manager, "simulated_interactions", days):
+    for interactions in span_frames(context, csv_io_manager, "simulated_interactions", days):
         totals.add(interactions)
     scores = csv_io_manager.stored_path("engagement_scores")
     if not csv_io_manager.path_exists(scores):

@@ -1,6 +1,6 @@
 """`session_actions`: a day of browsing actions per partition (simulated, or a real log), and its checks.
 
-Simulated by `poppy_pipeline/session_simulation.py` for the sessions of `simulated_interactions`, or read
+Simulated by `poppy_pipeline/behaviour/sessions.py` for the sessions of `simulated_interactions`, or read
 from the `action_source` resource's log (rejected rows quarantined). A real interaction log
 without an action log skips this asset and the behaviour branch after it.
 """
@@ -11,8 +11,15 @@ from datetime import date
 import dagster as dg
 import pandas as pd
 
-from poppy_pipeline.action_logs import split_actions_by_day
-from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
+from poppy_pipeline.behaviour.day_tallies import add_counts
+from poppy_pipeline.behaviour.session_measures import (
+    ActionTotals,
+    action_problems,
+    session_problems,
+    session_shape_problems,
+)
+from poppy_pipeline.behaviour.sessions import no_actions, sessions_with_actions, simulate_sessions, unsimulable
+from poppy_pipeline.dagster_support.checks import not_applicable, span_check_specs
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
@@ -20,9 +27,7 @@ from poppy_pipeline.dagster_support.quarantine_checks import QUARANTINE_CHECK, I
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource, sentences
 from poppy_pipeline.dagster_support.staged_days import DayFiles
-from poppy_pipeline.day_tallies import add_counts
-from poppy_pipeline.session_measures import ActionTotals, action_problems, session_problems, session_shape_problems
-from poppy_pipeline.session_simulation import no_actions, sessions_with_actions, simulate_sessions, unsimulable
+from poppy_pipeline.sources.action_logs import split_actions_by_day
 
 ACTION_CHECKS = {
     "integrity": "Known actions only, scroll amounts ≥ 0, one user per session, timestamps on the partition's day;"
@@ -30,7 +35,7 @@ ACTION_CHECKS = {
     " every interaction inside its session.",
     "session_shape": "Simulated sessions last 10-300 s, open with focus_window and end with their only close_tab.",
 }
-ACTION_SPECS = window_check_specs(
+ACTION_SPECS = span_check_specs(
     "session_actions", ACTION_CHECKS, blocking={"integrity"}, inputs=["simulated_interactions"]
 )
 
@@ -59,7 +64,7 @@ def session_actions(
 
     Simulated for the sessions of `simulated_interactions` (same IDs, users and day; every
     interaction inside its session; timestamps to the millisecond), each user following their
-    browsing profile (see `poppy_pipeline/behaviour.py`); or the days of a real action log when
+    browsing profile (see `poppy_pipeline/behaviour/model.py`); or the days of a real action log when
     `action_source` has a path. A simulated day depends only on the seed, the users and that
     day's interactions, so any window backfills in one run and gives byte-identical files.
     """

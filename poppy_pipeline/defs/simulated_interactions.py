@@ -1,9 +1,9 @@
 """`simulated_interactions`: a day of simulated interactions per partition, and its checks.
 
-A simulated day comes from `poppy_pipeline/interactions.py`; a real log's days come through the
+A simulated day comes from `poppy_pipeline/simulation/interactions.py`; a real log's days come through the
 `interaction_source` resource, its rejected rows quarantined (the blocking `quarantine_share`).
 The pattern checks measure seed 000's claims on the run's window, a day at a time as the days are
-made (`poppy_pipeline/window_patterns.py`); of those only `integrity` blocks.
+made (`poppy_pipeline/simulation/span_patterns.py`); of those only `integrity` blocks.
 """
 
 import math
@@ -12,8 +12,7 @@ from datetime import date
 import dagster as dg
 import pandas as pd
 
-from poppy_pipeline import patterns
-from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
+from poppy_pipeline.dagster_support.checks import not_applicable, span_check_specs
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
@@ -21,10 +20,12 @@ from poppy_pipeline.dagster_support.quarantine_checks import quarantine, quarant
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource, read_log_days, sentences
 from poppy_pipeline.dagster_support.staged_days import DayStaging, StagedDay
-from poppy_pipeline.interactions import build_model, simulate_day
-from poppy_pipeline.repeats import expected_repeat_share, feasible_repeat_shares, revisit_probability
-from poppy_pipeline.settings import SimulationSettings
-from poppy_pipeline.window_patterns import MEASURES, WindowPatterns
+from poppy_pipeline.simulation import patterns
+from poppy_pipeline.simulation.interactions import simulate_day
+from poppy_pipeline.simulation.model import build_model
+from poppy_pipeline.simulation.repeats import expected_repeat_share, feasible_repeat_shares, revisit_probability
+from poppy_pipeline.simulation.settings import SimulationSettings
+from poppy_pipeline.simulation.span_patterns import MEASURES, SpanPatterns
 
 INTEGRITY = "integrity"
 PATTERN_CHECKS = {
@@ -41,7 +42,7 @@ PATTERN_CHECKS = {
 }
 
 
-PATTERN_SPECS = window_check_specs(
+PATTERN_SPECS = span_check_specs(
     "simulated_interactions", PATTERN_CHECKS, blocking={INTEGRITY}, inputs=["celestial_objects", "users"]
 )
 
@@ -75,7 +76,7 @@ def simulated_interactions(
         simulation.settings(), outputs.path()
     )  # fitted when simulating instead
     # A real log owes nothing to seed 000's claims; only its integrity is checked.
-    window = WindowPatterns(
+    window = SpanPatterns(
         settings, users, celestial_objects, measures=[INTEGRITY] if interaction_source.is_real else MEASURES
     )
     # Each day is staged as it is made and counted into the window's pattern measures; the IO manager
@@ -117,7 +118,7 @@ def simulated_interactions(
     )
 
 
-def _stage(staging: DayStaging, window: WindowPatterns, key: str, frame: pd.DataFrame) -> StagedDay:
+def _stage(staging: DayStaging, window: SpanPatterns, key: str, frame: pd.DataFrame) -> StagedDay:
     """The day written to its staged file while it is counted into the window's pattern measures."""
     return staging.stage(key, frame, meanwhile=lambda: window.add_day(frame))
 
@@ -129,7 +130,7 @@ def _simulate(
     users: pd.DataFrame,
     keys: list[str],
     staging: DayStaging,
-    window: WindowPatterns,
+    window: SpanPatterns,
 ):
     model = build_model(settings, objects, users)
     staged: dict[str, StagedDay] = {}
@@ -155,7 +156,7 @@ def _simulate(
 def _pattern_checks(
     context: dg.AssetExecutionContext,
     interaction_source: InteractionSourceResource,
-    window: WindowPatterns,
+    window: SpanPatterns,
     keys: list[str],
     expected_repeats: float | None,
 ) -> list[dg.AssetCheckResult]:

@@ -5,21 +5,21 @@ import pandas as pd
 import yaml
 from pydantic import Field
 
-from poppy_pipeline.dagster_support.day_window import WindowConfig, load_window, window_days
+from poppy_pipeline.common.paths import replaced_atomically, write_json
+from poppy_pipeline.common.user_sample import in_user_sample, user_sample_share
+from poppy_pipeline.dagster_support.day_span import SpanConfig, load_span, span_days
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
-from poppy_pipeline.fit import FIT_FILE, FIT_RUN_CONFIG_FILE, fit_log, run_config, scaled_to_population
-from poppy_pipeline.paths import replaced_atomically, write_json
-from poppy_pipeline.window_sample import in_user_sample, user_sample_share
+from poppy_pipeline.fidelity.fit import FIT_FILE, FIT_RUN_CONFIG_FILE, fit_log, run_config, scaled_to_population
 
 # Users a fit reads at most (~2 GB of memory at 40,000 users and 10M events); the default run has 100.
 MAX_FIT_USERS = 20_000
 
 
-class FitConfig(WindowConfig):
+class FitConfig(SpanConfig):
     seed: int = Field(default=42, description="Seed written into the run config for the simulation from the fit.")
     scale_users: float = Field(
         default=1.0, gt=0, description="Users (and traffic) of the run config relative to the log: 10 = ten times."
@@ -53,12 +53,12 @@ def simulation_fit(
     if interaction_source.simulating_instead:  # a fit of the simulation would replace the real rows' fit
         context.log.info("not fitted: the run simulated instead of reading the database; the last fit is kept")
         return dg.MaterializeResult(metadata={"skipped": "simulated instead of too few database rows"})
-    days = window_days(context, config)
+    days = span_days(context, config)
     known = (pd.to_datetime(users["Signup_Date"]) <= pd.Timestamp(days[-1])).to_numpy()
     share = user_sample_share(int(known.sum()), config.max_users)
     if share < 1:
         context.log.info(f"fitting on a {share:.4g} sample of the {int(known.sum())} known users (max_users)")
-    events = load_window(context, csv_io_manager, "simulated_interactions", days, user_share=share)
+    events = load_span(context, csv_io_manager, "simulated_interactions", days, user_share=share)
     population = int((known & in_user_sample(users["User_ID"], share)).sum())
     fit = scaled_to_population(fit_log(events, celestial_objects, days, population=population), share)
     fit["window"] |= {"source": interaction_source.kind, "log": interaction_source.fitted_log()}

@@ -1,6 +1,6 @@
 """`sliding_window_features`: seed 001's 20 window features per day, the label, the oracle, and checks.
 
-The windows come from `poppy_pipeline/windows.py` (the oracle from `oracle.py`, read from the
+The windows come from `poppy_pipeline/behaviour/windows.py` (the oracle from `oracle.py`, read from the
 recorded actions and the day's plan); each day is written part by part as its chunks of sessions
 are made, checked and counted (`window_stream.py`). The window settings are this asset's config
 and travel with each day's file (`SETTINGS_ATTR`), which is where `click_model` reads them. Two
@@ -14,29 +14,23 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.behaviour import TICK_MS, UserTraits, draw_traits
-from poppy_pipeline.dagster_support.checks import not_applicable, window_check_specs
+from poppy_pipeline.behaviour.day_tallies import FiniteTally, add_counts
+from poppy_pipeline.behaviour.features import FEATURE_NAMES, WINDOW_COLUMNS, WindowSpec
+from poppy_pipeline.behaviour.model import TICK_MS, UserTraits, draw_traits
+from poppy_pipeline.behaviour.oracle import RecordedDay, recorded_day
+from poppy_pipeline.behaviour.sessions import unsimulable
+from poppy_pipeline.behaviour.window_membership import checked_arrays
+from poppy_pipeline.behaviour.window_stream import streamable, write_windows
+from poppy_pipeline.behaviour.window_targets import WindowSummary, WindowTargets
+from poppy_pipeline.behaviour.windows import SessionArrays, StreamMismatch, session_arrays
+from poppy_pipeline.common.threads import in_background
+from poppy_pipeline.dagster_support.checks import not_applicable, span_check_specs
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table, plain_metadata
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
 from poppy_pipeline.dagster_support.staged_days import PREVIEW_ROWS, DayFiles, DayStaging, StagedDay, WrittenTable
-from poppy_pipeline.day_tallies import FiniteTally, add_counts
-from poppy_pipeline.oracle import RecordedDay, recorded_day
-from poppy_pipeline.session_simulation import unsimulable
-from poppy_pipeline.threads import in_background
-from poppy_pipeline.window_membership import checked_arrays
-from poppy_pipeline.window_stream import streamable, write_windows
-from poppy_pipeline.window_targets import WindowSummary, WindowTargets
-from poppy_pipeline.windows import (
-    FEATURE_NAMES,
-    WINDOW_COLUMNS,
-    SessionArrays,
-    StreamMismatch,
-    WindowSpec,
-    session_arrays,
-)
 
 # Each day's windows carry the settings they were made with (`DataFrame.attrs`, stored beside the
 # CSV by the IO manager), so whoever reads them (click_model) gets them from the data itself.
@@ -49,7 +43,7 @@ TARGET_CHECKS = {
     "profiles_present": "Every browsing profile with users has windows (simulated).",
 }
 # Measured in the step on the windows in hand (not by reading the window's CSVs back).
-TARGET_SPECS = window_check_specs("sliding_window_features", TARGET_CHECKS, blocking=set(), inputs=["users"])
+TARGET_SPECS = span_check_specs("sliding_window_features", TARGET_CHECKS, blocking=set(), inputs=["users"])
 
 
 class SlidingWindowConfig(dg.Config):
@@ -112,7 +106,7 @@ def sliding_window_features(
     users: pd.DataFrame,
 ):  # yields a MaterializeResult, or only the failed blocking checks (no annotation: see session_actions)
     """One CSV per day: `Session_ID, User_ID, Window_End`, the 20 features of seed 001 (see
-    `poppy_pipeline/windows.py`), `Label` (a click_ad in the horizon after the end) and
+    `poppy_pipeline/behaviour/windows.py`), `Label` (a click_ad in the horizon after the end) and
     `Oracle_Probability` (the generator's exact probability of that label given its state at the
     end; empty for a real action log).
     """

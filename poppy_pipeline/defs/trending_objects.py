@@ -4,14 +4,14 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.dagster_support.day_window import window_days, window_frames
+from poppy_pipeline.dagster_support.day_span import span_days, span_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.defs.engagement_scores import EngagementConfig, event_weights
-from poppy_pipeline.engagement import TRENDING_COLUMNS
-from poppy_pipeline.engagement_window import TrendingTotals
+from poppy_pipeline.engagement.scores import TRENDING_COLUMNS
+from poppy_pipeline.engagement.span_totals import TrendingTotals
 
 
 class TrendingConfig(EngagementConfig):
@@ -40,12 +40,12 @@ def trending_objects(
     Decay needs each event's time and type, which the pair-level `engagement_scores` does not
     keep, so this reads the window's events (one day at a time) and scores them the same way.
     """
-    days = window_days(context, config)
+    days = span_days(context, config)
     as_of = pd.Timestamp(days[-1]) + pd.Timedelta(days=1)
     spec = interaction_source.spec()
     weights = event_weights(config, interaction_source)
     totals = TrendingTotals(celestial_objects, weights, spec.trending_roles, as_of, config.half_life_days)
-    for interactions in window_frames(context, csv_io_manager, "simulated_interactions", days):
+    for interactions in span_frames(context, csv_io_manager, "simulated_interactions", days):
         totals.add(interactions)
     trending = totals.top(config.top_n)
     return dg.MaterializeResult(

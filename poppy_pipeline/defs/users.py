@@ -14,8 +14,8 @@ from poppy_pipeline.dagster_support.source_resources import (
     check_before_writing,
     sentences,
 )
-from poppy_pipeline.patterns import top_decile_share
-from poppy_pipeline.population import generate_users
+from poppy_pipeline.simulation.patterns import top_decile_share
+from poppy_pipeline.simulation.population import generate_users
 
 
 @dg.asset(

@@ -1,0 +1,146 @@
+"""The span of days an unpartitioned asset reads from the daily assets.
+
+In order of precedence: the asset's `start`/`end` config; the run's partition range (`make run
+START=… END=…`); the `trailing_days` ending on the run's partition (the daily schedule); the
+`trailing_days` ending on the last complete day.
+"""
+
+import json
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from poppy_pipeline.common.user_sample import in_user_sample
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.dagster_support.partitions import daily_partitions
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
+
+
+class SpanConfig(dg.Config):
+    start: str | None = Field(default=None, description="First day (YYYY-MM-DD); default: see trailing_days.")
+    end: str | None = Field(default=None, description="Last day (YYYY-MM-DD); default: the run's last partition.")
+    trailing_days: int = Field(
+        default=30, description="Days read when no start is given, ending on the run's partition or yesterday."
+    )
+
+
+def span_days(context: dg.AssetExecutionContext, config: SpanConfig) -> list[str]:
+    """The daily partition keys of the span, oldest first."""
+    tags = context.run.tags
+    end = config.end or tags.get(RANGE_END_TAG) or tags.get(PARTITION_TAG) or daily_partitions.get_last_partition_key()
+    if end is None:
+        raise dg.Failure("No complete day yet in the daily partitions, so there is no span to read.")
+    if config.start:
+        start = config.start
+    elif RANGE_START_TAG in tags and not config.end:
+        start = tags[RANGE_START_TAG]
+    else:
+        if config.trailing_days < 1:
+            raise dg.Failure(f"trailing_days must be at least 1, got {config.trailing_days}")
+        start = str(date.fromisoformat(end) - timedelta(days=config.trailing_days - 1))
+    first = daily_partitions.get_first_partition_key()
+    start = max(start, first)
+    if start > end:
+        raise dg.Failure(f"Empty span {start}..{end}")
+    return daily_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
+
+
+def run_partition_keys(context: dg.AssetExecutionContext) -> list[str] | None:
+    """The daily partitions this run materializes (a range or one day), or None for an unpartitioned run."""
+    tags = context.run.tags
+    if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
+        span = dg.PartitionKeyRange(tags[RANGE_START_TAG], tags[RANGE_END_TAG])
+        return daily_partitions.get_partition_keys_in_range(span)
+    if PARTITION_TAG in tags:
+        return [tags[PARTITION_TAG]]
+    return None
+
+
+def span_frames(
+    context: dg.AssetExecutionContext,
+    store: PartitionedUPathIOManager,
+    asset_key: str,
+    days: list[str],
+    attrs: dict | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The span's rows of a daily asset, one day at a time in day order, so that only one day
+    is in memory; fails when no day (or, once read, no row) is there.
+
+    Once every day is read, `attrs` (when given) receives the `attrs` stored with every day (see
+    the CSV IO manager): days stored with different ones (made with different settings) cannot
+    be read as one span.
+    """
+    paths = {day: store.partition_path(asset_key, day) for day in days}
+    found = [day for day in days if store.path_exists(paths[day])]
+    if not found:
+        raise dg.Failure(
+            f"{asset_key} has no materialized partition in {days[0]}..{days[-1]}; materialize it first "
+            f"(e.g. make run START={days[0]} END={days[-1]})."
+        )
+    missing = [day for day in days if day not in found]
+    if missing:
+        context.log.warning(f"{asset_key}: {len(missing)} of {len(days)} days are not materialized: {missing[:10]}")
+    rows, attrs_by_day = 0, {}
+    for day in found:
+        frame = store.load_path(paths[day])
+        rows += len(frame)
+        attrs_by_day[day] = frame.attrs
+        yield frame
+    context.log.info(f"read {asset_key} {days[0]}..{days[-1]}: {len(found)} days, {rows} rows")
+    if rows == 0:
+        raise dg.Failure(
+            f"{asset_key} has no rows in {days[0]}..{days[-1]}, so there is nothing to summarise; the previous"
+            " output is kept."
+        )
+    same = _same_attrs(asset_key, attrs_by_day)
+    if attrs is not None:
+        attrs.update(same)
+
+
+def load_span(
+    context: dg.AssetExecutionContext,
+    store: PartitionedUPathIOManager,
+    asset_key: str,
+    days: list[str],
+    user_share: float = 1.0,
+) -> pd.DataFrame:
+    """The span's rows of a daily asset at once, in day order (for assets that need every row),
+    of the users in the `user_share` sample (`user_sample.in_user_sample`; all at 1), with the
+    `attrs` every day was stored with."""
+    attrs: dict = {}
+    frames = [
+        day[in_user_sample(day["User_ID"], user_share)] for day in span_frames(context, store, asset_key, days, attrs)
+    ]
+    # A day without rows reads back without column types; leaving it out keeps them.
+    non_empty = [frame for frame in frames if len(frame)] or frames[:1]
+    span = pd.concat(non_empty, ignore_index=True)
+    span.attrs = attrs
+    return span
+
+
+def _same_attrs(asset_key: str, attrs_by_day: dict[str, dict]) -> dict:
+    """The attributes every day was stored with; one sentence naming the groups when they differ."""
+    days_by_attrs: dict[str, list[str]] = {}
+    for day, attrs in attrs_by_day.items():
+        days_by_attrs.setdefault(json.dumps(attrs, sort_keys=True), []).append(day)
+    if len(days_by_attrs) > 1:
+        groups = "; ".join(
+            f"{text if text != '{}' else 'none recorded'} on {made[0]}..{made[-1]} ({_days(len(made))})"
+            for text, made in days_by_attrs.items()
+        )
+        days = sorted(attrs_by_day)
+        raise dg.Failure(
+            f"{asset_key} was made with different settings in {days[0]}..{days[-1]} ({groups});"
+            " materialize those days again with one setting before reading them together."
+        )
+    return dict(next(iter(attrs_by_day.values())))
+
+
+def _days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"

@@ -1,0 +1,1 @@
+"""Engagement scores and trending (seed 002), the interaction report, and the engine's files."""

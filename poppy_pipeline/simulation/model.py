@@ -1,0 +1,205 @@
+"""The simulated world's timeless parts: what does not change from day to day.
+
+`build_model` derives them once from the settings, the catalog and the users: the objects' Zipf
+popularity within their type (in a seeded order of appeal), each user's favourite objects per
+type, their type preferences and rating distributions, and the samplers' quantile tables.
+`interactions.simulate_day` draws a day from it; `repeats.py` solves the revisit probability on it.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from poppy_pipeline.common.codes import category_codes
+from poppy_pipeline.common.randomness import stream
+from poppy_pipeline.common.threads import in_background, map_in_threads, side_by_side
+from poppy_pipeline.simulation.population import date_ordinals
+from poppy_pipeline.simulation.profiles import PROFILE_NAMES, PROFILES
+from poppy_pipeline.simulation.rating_tilt import user_rating_distributions
+from poppy_pipeline.simulation.sampling import beta_quantiles, searchsorted_right
+from poppy_pipeline.simulation.settings import OBJECT_TYPES, SimulationSettings
+
+FAVOURITE_BLOCK_USERS = 1 << 16
+
+
+@dataclass(frozen=True)
+class UserTables:
+    """What each user draws from, per user: needed for a day's objects and ratings, not its sessions."""
+
+    rating_cdf: np.ndarray  # (users, 5) cumulative probability of 1..5 stars
+    type_probabilities: np.ndarray  # (users, types)
+    type_cdf: np.ndarray  # (users, types) cumulative
+    favourites: np.ndarray  # (users, types, favourites_per_type) catalog row indices
+
+
+@dataclass(frozen=True)
+class SimulationModel:
+    """Everything about the simulated world that does not change from day to day."""
+
+    settings: SimulationSettings
+    # Objects, in catalog order.
+    object_type_codes: np.ndarray  # index into OBJECT_TYPES
+    object_ids: np.ndarray
+    object_durations: np.ndarray
+    type_offsets: np.ndarray  # objects of type t are rows type_offsets[t]:type_offsets[t+1]
+    popularity: np.ndarray  # per object, popularity within its type (sums to 1 per type)
+    # Users, in users-table order.
+    user_ids: np.ndarray
+    signup_ordinals: np.ndarray
+    activity: np.ndarray
+    profile_codes: np.ndarray
+    user_tables: Future[UserTables]  # made in the background: a day needs them only after its sessions
+    # Samplers.
+    stacked_popularity_cdf: np.ndarray  # cumulative popularity within a type + type code: one search for all
+    session_length_quantiles: np.ndarray  # (profiles, atoms) of the session-length trait
+    watch_ratio_quantiles: np.ndarray  # (atoms,) share of the media watched on a View
+    # Solved revisit probabilities by signed-up population (it changes only on sign-up days).
+    revisit_cache: dict[bytes, float] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def tables(self) -> UserTables:
+        """The per-user tables, once the background work that makes them is done."""
+        return self.user_tables.result()
+
+    def daily_rates(self, users: np.ndarray) -> np.ndarray:
+        """Expected events a day of each of `users` (rows): their share of `interactions_per_day`
+        by `Activity_Weight` among the whole population, signed up or not.
+
+        So a user's rate does not depend on how many others have signed up yet: the first weeks
+        (20-40 users) behave like any other window, with less traffic, rather than a few users
+        making all of it (who would then exhaust the catalog and repeat far beyond the target).
+        """
+        return self.settings.interactions_per_day * self.activity[users] / max(self.activity.sum(), 1e-300)
+
+    def signed_up(self, day: date) -> np.ndarray:
+        """Rows of the users signed up by `day`."""
+        return np.flatnonzero(self.signup_ordinals <= day.toordinal())
+
+
+def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.DataFrame) -> SimulationModel:
+    """Derive the timeless parts of the simulation from the catalog and the users."""
+    objects = objects.sort_values("Object_Type", key=_type_order, kind="stable").reset_index(drop=True)
+    type_codes = _type_order(objects["Object_Type"]).to_numpy()
+    counts = np.bincount(type_codes, minlength=len(OBJECT_TYPES))
+    missing = [t for t, c in zip(OBJECT_TYPES, counts, strict=True) if c == 0]
+    if missing:
+        raise ValueError(f"celestial_objects has no objects of type {missing}")
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    ranks = _appeal_ranks(settings, offsets)
+    popularity = _zipf(ranks, offsets, settings.object_popularity_exponent)
+    cdf = _cumulative_per_type(popularity, offsets)
+    favourite_cdf = _cumulative_per_type(_zipf(ranks, offsets, settings.favourite_popularity_exponent), offsets)
+    profile_codes = category_codes(users["Profile"], PROFILE_NAMES)
+    if (profile_codes < 0).any():
+        unknown = sorted(set(users.loc[profile_codes < 0, "Profile"].astype(str)))
+        raise ValueError(f"users has unknown Profile values {unknown}; expected one of {list(PROFILE_NAMES)}")
+    # The per-user tables are made in the background, while the first day lays out its sessions.
+    user_tables = in_background(lambda: _user_tables(settings, users, offsets, counts, favourite_cdf))
+    # The samplers' quantile tables (scipy, ~40 ms each the first time in a process), side by side.
+    watch_ratio = (settings.watch_ratio_alpha, settings.watch_ratio_beta)
+    shapes = [profile.session_length for profile in PROFILES] + [watch_ratio]
+    *session_lengths, watch_ratios = map_in_threads(lambda shape: beta_quantiles(*shape), shapes)
+    return SimulationModel(
+        settings=settings,
+        object_type_codes=type_codes,
+        object_ids=objects["Object_ID"].to_numpy(np.int64),
+        object_durations=objects["Duration_Sec"].to_numpy(np.float64),
+        type_offsets=offsets,
+        popularity=popularity,
+        user_ids=users["User_ID"].to_numpy(np.int64),
+        signup_ordinals=date_ordinals(users["Signup_Date"]),
+        activity=users["Activity_Weight"].to_numpy(np.float64),
+        profile_codes=profile_codes,
+        user_tables=user_tables,
+        stacked_popularity_cdf=cdf + type_codes,
+        session_length_quantiles=np.stack(session_lengths),
+        watch_ratio_quantiles=watch_ratios,
+    )
+
+
+def _user_tables(
+    settings: SimulationSettings,
+    users: pd.DataFrame,
+    offsets: np.ndarray,
+    counts: np.ndarray,
+    favourite_cdf: np.ndarray,
+) -> UserTables:
+    # The favourites (one stream) are drawn while the users' rating and type distributions are made.
+    favourites, rating_distributions, type_probabilities = side_by_side(
+        lambda: _favourites(settings, len(users), offsets, favourite_cdf),
+        lambda: user_rating_distributions(settings, users["Rating_Bias"].to_numpy(np.float64)),
+        lambda: _user_type_probabilities(settings, users, counts),
+    )
+    return UserTables(
+        rating_cdf=np.cumsum(rating_distributions, axis=1),
+        type_probabilities=type_probabilities,
+        type_cdf=np.cumsum(type_probabilities, axis=1),
+        favourites=favourites,
+    )
+
+
+def _type_order(types: pd.Series) -> pd.Series:
+    return types.map({t: i for i, t in enumerate(OBJECT_TYPES)})
+
+
+def _appeal_ranks(settings: SimulationSettings, offsets: np.ndarray) -> np.ndarray:
+    """Each object's rank (1 = most appealing) within its type, in a seeded random order."""
+    rng = stream(settings.seed, "objects:popularity")
+    return np.concatenate([rng.permutation(offsets[t + 1] - offsets[t]) + 1 for t in range(len(OBJECT_TYPES))])
+
+
+def _zipf(ranks: np.ndarray, offsets: np.ndarray, exponent: float) -> np.ndarray:
+    """Zipf probabilities of the ranks, normalised within each type."""
+    weights = ranks.astype(float) ** -exponent
+    for t in range(len(OBJECT_TYPES)):
+        part = slice(offsets[t], offsets[t + 1])
+        weights[part] /= weights[part].sum()
+    return weights
+
+
+def _cumulative_per_type(probabilities: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    cdf = np.empty_like(probabilities)
+    for t in range(len(OBJECT_TYPES)):
+        part = slice(offsets[t], offsets[t + 1])
+        cdf[part] = np.cumsum(probabilities[part])
+        cdf[offsets[t + 1] - 1] = 1.0  # no gap above the last object from rounding
+    return cdf
+
+
+def _user_type_probabilities(settings: SimulationSettings, users: pd.DataFrame, counts: np.ndarray) -> np.ndarray:
+    """(users, types): catalog-size shares, or `preferred_type_share` on a preferred type."""
+    base = counts / counts.sum()
+    probabilities = np.tile(base, (len(users), 1))
+    preferred = category_codes(users["Preferred_Type"], OBJECT_TYPES)  # -1: none (or not a type)
+    has = preferred >= 0
+    if has.any():
+        codes = preferred[has]
+        others = np.tile(base, (len(codes), 1))
+        others[np.arange(len(codes)), codes] = 0.0
+        others *= (1 - settings.preferred_type_share) / others.sum(axis=1, keepdims=True)
+        others[np.arange(len(codes)), codes] = settings.preferred_type_share
+        probabilities[has] = others
+    return probabilities
+
+
+def _favourites(settings: SimulationSettings, num_users: int, offsets: np.ndarray, cdf: np.ndarray) -> np.ndarray:
+    """Each user's favourite objects per type, drawn from `cdf` (duplicates allowed).
+
+    Drawn a block of users at a time (the same draws: a stream's numbers come in order however
+    they are cut), so the temporaries stay in cache instead of taking hundreds of MB per type.
+    """
+    rng = stream(settings.seed, "users:favourites")
+    k = settings.favourites_per_type
+    out = np.empty((num_users, len(OBJECT_TYPES), k), dtype=np.int32)
+    for t in range(len(OBJECT_TYPES)):
+        part = cdf[offsets[t] : offsets[t + 1]]
+        for first in range(0, num_users, FAVOURITE_BLOCK_USERS):
+            block = min(FAVOURITE_BLOCK_USERS, num_users - first)
+            draws = searchsorted_right(part, rng.random((block, k)))
+            out[first : first + block, t, :] = offsets[t] + np.minimum(draws, len(part) - 1)
+    return out

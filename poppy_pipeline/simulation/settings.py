@@ -1,0 +1,266 @@
+"""Simulation settings: every pattern the generated data must show is a parameter here.
+
+Each setting is declared once, as a field of `SimulationSettings` (or of `BehaviourSettings` in
+`behaviour.py` for the browsing sessions) made with `setting(default, description, env=...)`;
+`validate` (or the class's `__post_init__`) holds its rule. The Dagster resource `simulation`
+(`dagster_support/simulation_resource.py`) derives its config fields from these declarations, so run
+config `resources.simulation.config.<field>` maps 1:1 and Dagster's UI shows each description and
+default. Adding a setting is a one-place change: add the field here (with its rule in `validate`
+if it has one); the resource, its UI and `test_settings.py`'s parity test follow.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from datetime import date
+from typing import Any, get_args, get_origin, get_type_hints
+
+from poppy_pipeline.simulation.profiles import PROFILE_NAMES
+
+OBJECT_TYPES: tuple[str, ...] = ("Star", "Planet", "Moon")
+INTERACTION_TYPES: tuple[str, ...] = ("View", "Click", "Favorite", "Rate")
+
+DEFAULT_INTERACTION_TYPE_WEIGHTS: dict[str, float] = {
+    "View": 0.50,
+    "Click": 0.30,
+    "Favorite": 0.15,
+    "Rate": 0.05,
+}
+# Star ratings before a user's own bias, as seed 000: skewed towards 3-5.
+DEFAULT_RATING_WEIGHTS: tuple[float, ...] = (0.05, 0.10, 0.20, 0.30, 0.35)
+# Share of sessions starting in each hour of the day (UTC): quiet nights, an evening peak.
+DEFAULT_HOUR_WEIGHTS: tuple[float, ...] = (
+    (0.020,) * 6  # 00-06: 12%
+    + (0.035,) * 6  # 06-12: 21%
+    + (0.045,) * 6  # 12-18: 27%
+    + (0.200 / 3,) * 6  # 18-24: 40%
+)
+# Share of a week's traffic on each weekday, Monday first; flat by default (no weekly seasonality).
+DEFAULT_WEEKDAY_WEIGHTS: tuple[float, ...] = (1 / 7,) * 7
+DEFAULT_PROFILE_WEIGHTS: dict[str, float] = {name: 1 / len(PROFILE_NAMES) for name in PROFILE_NAMES}
+
+PROBABILITY_TOLERANCE = 1e-6
+
+
+class SettingsError(ValueError):
+    """An invalid simulation setting; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One declared setting as run config sees it (lists and dicts, not tuples and mappings)."""
+
+    name: str
+    type: Any
+    default: Any
+    description: str
+    env: str | None  # environment variable that overrides the default in the Dagster resource
+
+
+def setting(default: Any, description: str, *, env: str | None = None) -> Any:
+    """A settings dataclass field declared once: default, description (shown in Dagster's UI), env."""
+    metadata = {"description": description, "env": env}
+    if isinstance(default, dict | list):
+        return field(default_factory=lambda: copy.copy(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def declared_settings(settings_class: type) -> list[Setting]:
+    """The `setting(...)` fields of a settings dataclass, in declaration order."""
+    hints = get_type_hints(settings_class)
+    return [
+        Setting(
+            name=f.name,
+            type=_config_type(hints[f.name]),
+            default=_config_value(f.default_factory() if f.default is MISSING else f.default),
+            description=f.metadata["description"],
+            env=f.metadata["env"],
+        )
+        for f in fields(settings_class)
+    ]
+
+
+def _config_type(hint: Any) -> Any:
+    """Abstract collection hints become the concrete types that run config carries."""
+    origin = get_origin(hint)
+    if origin is Mapping:
+        return dict[get_args(hint)]
+    if origin is Sequence:
+        return list[get_args(hint)]
+    return hint
+
+
+def _config_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+@dataclass(frozen=True)
+class SimulationSettings:
+    """Parameters of the simulated Poppy Universe. Defaults reproduce seed 000's summary."""
+
+    seed: int = setting(42, "Seed of every random draw.", env="POPPY_SEED")
+    # Catalog sizes, used when data/objects/ has no file for a type.
+    num_stars: int = setting(200, "Stars to generate when data/objects has no stars.csv.")
+    num_planets: int = setting(100, "Planets to generate when data/objects has no planets.csv.")
+    num_moons: int = setting(100, "Moons to generate when data/objects has no moons.csv.")
+    # Users: who they are and when they arrive.
+    num_users: int = setting(100, "Users in the population.", env="POPPY_NUM_USERS")
+    founding_user_share: float = setting(0.3, "Share of users signed up in the year before signup_start.")
+    signup_start: str = setting("2025-10-01", "First day of the growth period (YYYY-MM-DD).")
+    signup_end: str = setting("2027-09-30", "Last day on which new users sign up (YYYY-MM-DD).")
+    profile_weights: Mapping[str, float] = setting(
+        DEFAULT_PROFILE_WEIGHTS, "Share of users per browsing profile; sums to 1."
+    )
+    mobile_share: float = setting(0.4, "Share of non-mobile_user profiles on a mobile device.")
+    activity_sigma: float = setting(1.0, "σ of the log-normal Activity_Weight (heavier tail when larger).")
+    preferred_type_user_share: float = setting(0.3, "Share of users with a Preferred_Type.")
+    # Seed 000: users rate "higher/lower by ~0.5 points"; a normal offset with this sd averages
+    # ±0.5 (mean |offset| = sd·√(2/π)).
+    rating_bias_sd: float = setting(
+        0.625, "Standard deviation of users' Rating_Bias in stars (0.625: offsets average ±0.5)."
+    )
+    # Interactions (seed 000: 10,000 in 30 days by 100 users).
+    interactions_per_day: float = setting(
+        10_000 / 30,
+        "Expected interactions a day once all users have signed up; each user makes"
+        " their Activity_Weight share of it, so fewer users signed up means less traffic.",
+    )
+    interaction_type_weights: Mapping[str, float] = setting(
+        DEFAULT_INTERACTION_TYPE_WEIGHTS, "Share of View, Click, Favorite, Rate; sums to 1."
+    )
+    rating_weights: Sequence[float] = setting(
+        DEFAULT_RATING_WEIGHTS, "Probabilities of 1..5 stars before a user's bias; sums to 1."
+    )
+    preferred_type_share: float = setting(0.6, "Share of a preferring user's interactions on the preferred type.")
+    repeat_share: float = setting(0.4, "Share of a span's interactions that repeat an earlier (user, type, object).")
+    repeat_reference_days: int = setting(30, "Days in the span over which repeat_share holds.")
+    favourites_per_type: int = setting(8, "Objects per type a user keeps coming back to.")
+    object_popularity_exponent: float = setting(0.4, "Zipf exponent of object popularity within a type.")
+    favourite_popularity_exponent: float = setting(
+        1.5, "Zipf exponent of how likely an object is to be among a user's favourites."
+    )
+    hour_weights: Sequence[float] = setting(
+        DEFAULT_HOUR_WEIGHTS, "Share of sessions starting in each hour 0..23 (UTC); sums to 1."
+    )
+    weekday_weights: Sequence[float] = setting(
+        DEFAULT_WEEKDAY_WEIGHTS,
+        "Share of a week's interactions on each weekday, Monday first (weekly seasonality); sums to 1."
+        " interactions_per_day is the weekly average.",
+    )
+    interactions_per_session: float = setting(3.0, "Mean interactions per browsing session.")
+    # Fitted to real logs (defaults: the seed's behaviour).
+    active_day_share: float = setting(
+        1.0,
+        "Probability that a user is active on a day; an active day has their daily rate / this share"
+        " (below 1: bursty users with few, busy days, as real logs have).",
+    )
+    session_gap_median_sec: float = setting(
+        0.0,
+        "> 0: a session is a sitting of events this many seconds apart (median of log-normal gaps),"
+        " cut into browsing sessions of at most 300 s (a real log's long sittings); 0: events fall"
+        " uniformly in their profile's 10-300 s session.",
+    )
+    session_gap_sigma: float = setting(1.0, "σ of the log-normal gaps between a sitting's events.")
+    watch_ratio_alpha: float = setting(2.0, "α of the Beta share of an object's media watched on a View.")
+    watch_ratio_beta: float = setting(1.3, "β of the Beta share of an object's media watched on a View.")
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def signup_start_date(self) -> date:
+        return date.fromisoformat(self.signup_start)
+
+    @property
+    def signup_end_date(self) -> date:
+        return date.fromisoformat(self.signup_end)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def validate(settings: SimulationSettings) -> None:
+    """Raise `SettingsError` naming the first invalid setting."""
+    s = settings
+    require_setting(isinstance(s.seed, int) and s.seed >= 0, "seed", "must be an integer ≥ 0", s.seed)
+    for name in ("num_stars", "num_planets", "num_moons", "num_users", "favourites_per_type"):
+        require_setting(getattr(s, name) >= 1, name, "must be at least 1", getattr(s, name))
+    require_setting(
+        s.repeat_reference_days >= 1, "repeat_reference_days", "must be at least 1", s.repeat_reference_days
+    )
+    for name in (
+        "interactions_per_day",
+        "activity_sigma",
+        "rating_bias_sd",
+        "object_popularity_exponent",
+        "favourite_popularity_exponent",
+        "session_gap_median_sec",
+        "session_gap_sigma",
+    ):
+        value = getattr(s, name)
+        require_setting(math.isfinite(value) and value >= 0, name, "must be a finite number ≥ 0", value)
+    for name in ("interactions_per_session", "watch_ratio_alpha", "watch_ratio_beta"):
+        value = getattr(s, name)
+        require_setting(math.isfinite(value) and value > 0, name, "must be a finite number > 0", value)
+    require_setting(
+        s.interactions_per_session >= 1, "interactions_per_session", "must be at least 1", s.interactions_per_session
+    )
+    require_setting(0 < s.active_day_share <= 1, "active_day_share", "must be in (0, 1]", s.active_day_share)
+    for name in (
+        "founding_user_share",
+        "mobile_share",
+        "preferred_type_user_share",
+        "preferred_type_share",
+        "repeat_share",
+    ):
+        value = getattr(s, name)
+        require_setting(0 <= value <= 1, name, "must be a probability in [0, 1]", value)
+    _check_distribution("interaction_type_weights", s.interaction_type_weights, INTERACTION_TYPES)
+    _check_distribution("profile_weights", s.profile_weights, PROFILE_NAMES)
+    _check_probabilities("rating_weights", s.rating_weights, expected_length=5)
+    _check_probabilities("hour_weights", s.hour_weights, expected_length=24)
+    _check_probabilities("weekday_weights", s.weekday_weights, expected_length=7)
+    for name in ("signup_start", "signup_end"):
+        try:
+            date.fromisoformat(getattr(s, name))
+        except (TypeError, ValueError):
+            raise SettingsError(f"simulation.{name} must be a date YYYY-MM-DD, got {getattr(s, name)!r}") from None
+    require_setting(
+        s.signup_start_date <= s.signup_end_date,
+        "signup_end",
+        f"must not be before signup_start ({s.signup_start})",
+        s.signup_end,
+    )
+
+
+def require_setting(ok: bool, name: str, rule: str, value: object) -> None:
+    """Raise `SettingsError` as `simulation.<name> <rule>, got <value>` unless `ok`."""
+    if not ok:
+        raise SettingsError(f"simulation.{name} {rule}, got {value!r}")
+
+
+def _check_distribution(name: str, weights: Mapping[str, float], keys: Sequence[str]) -> None:
+    unknown = sorted(set(weights) - set(keys))
+    missing = [key for key in keys if key not in weights]
+    if unknown or missing:
+        raise SettingsError(
+            f"simulation.{name} must have exactly the keys {list(keys)} (unknown: {unknown}, missing: {missing})"
+        )
+    _check_probabilities(name, [weights[key] for key in keys])
+
+
+def _check_probabilities(name: str, values: Sequence[float], expected_length: int | None = None) -> None:
+    if expected_length is not None and len(values) != expected_length:
+        raise SettingsError(f"simulation.{name} must have {expected_length} values, got {len(values)}")
+    if any(not math.isfinite(v) or v < 0 for v in values):
+        raise SettingsError(f"simulation.{name} must be finite and ≥ 0, got {list(values)}")
+    total = math.fsum(values)
+    if abs(total - 1) > PROBABILITY_TOLERANCE:
+        raise SettingsError(f"simulation.{name} must sum to 1, got {total:.6g}")

@@ -1,0 +1,197 @@
+"""Row validation shared by every input (files, and tables read from a database).
+
+Pure functions over a DataFrame of strings, as the input holds them: parsers that never raise
+(a value that does not parse becomes missing), and `RowRules`, which gives each failing row its
+first reason, `<origin>: <column> '<value>' <problem>`, where the origin says where the row came
+from (`line 7` for a file, e.g. `Interaction_ID 42` for a table). Blank and whitespace-only
+strings are missing values everywhere.
+
+Time: a timestamp with a UTC offset (`+01:00`, `+0100`, `Z`) is converted to UTC; one without
+is read in the source's time zone (default UTC). Results are naive UTC. A local time that does
+not exist (the hour skipped when clocks go forward) is rejected; an ambiguous one (the hour
+repeated when they go back) is read as its first occurrence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from poppy_pipeline.sources.raw_csv import RawRows, SourceError
+
+UTC = "UTC"
+INT64_MAX = str(np.iinfo(np.int64).max)
+# A time followed by an offset: `10:00:00+01:00`, `10:00+0100`, `10:00:00.5Z`, `10:00:00 -05`.
+OFFSET_AFTER_TIME = r"\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+
+
+@dataclass
+class Checked:
+    """Rows of one input (file or table): the usable ones (in the project's columns) and the rejected ones."""
+
+    source_file: Path  # the file, or the table's name
+    valid: pd.DataFrame
+    rejected: pd.DataFrame  # original columns + reason
+    input_rows: int
+
+    def __post_init__(self) -> None:
+        if len(self.valid) + len(self.rejected) != self.input_rows:
+            raise AssertionError(f"{self.source_file}: rows lost while checking")
+
+    @property
+    def rejected_share(self) -> float:
+        return len(self.rejected) / self.input_rows if self.input_rows else 0.0
+
+
+@dataclass
+class RowRules:
+    """Collects the first failing rule of each row of a raw (all-string) frame."""
+
+    raw: pd.DataFrame
+    origin: pd.Series  # where each row came from, e.g. "line 7"
+    # Names to show for columns that were renamed to the rules' vocabulary (a table's own names).
+    labels: dict[str, str] = field(default_factory=dict)
+    reasons: pd.Series = field(init=False)
+
+    @classmethod
+    def of(cls, rows: RawRows) -> RowRules:
+        """Rules over a file's records; records that could not be split are already rejected."""
+        rules = cls(rows.frame, rows.origin)
+        rules.reasons = rows.problems.astype("object").copy()
+        return rules
+
+    def __post_init__(self) -> None:
+        self.raw = self.raw.reset_index(drop=True)
+        self.origin = self.origin.reset_index(drop=True).astype(str)
+        self.reasons = pd.Series(pd.NA, index=self.raw.index, dtype="object")
+
+    def text(self, column: str) -> pd.Series:
+        """The column's values stripped, missing where blank."""
+        values = pd.Series(_trimmed(self.raw[column]).to_numpy(zero_copy_only=False), index=self.raw.index)
+        return values.mask(values == "").astype("object")
+
+    def reject(self, failing: pd.Series | np.ndarray, column: str, problem: str) -> None:
+        """Give rows that fail (and have no reason yet) the reason `origin: column 'value' problem`."""
+        fresh = pd.Series(np.asarray(failing), index=self.raw.index).fillna(False).astype(bool) & self.reasons.isna()
+        if not fresh.any():
+            return
+        values = self.raw.loc[fresh, column].fillna("").astype(str)
+        label = self.labels.get(column, column)
+        self.reasons[fresh] = self.origin[fresh] + ": " + label + " '" + values + "' " + problem
+
+    def reject_repeats(self, keys: pd.Series | pd.DataFrame, column: str) -> None:
+        """Rows (still valid) whose key an earlier valid row already has: `repeats line 3`."""
+        frame = keys.to_frame() if isinstance(keys, pd.Series) else keys
+        candidates = self.ok & frame.notna().all(axis=1)
+        grouped = self.origin[candidates].groupby([frame.loc[candidates, c] for c in frame.columns], sort=False)
+        first = grouped.transform("first").reindex(self.raw.index)
+        repeated = candidates & frame[candidates].duplicated().reindex(self.raw.index, fill_value=False)
+        # A table's rows are named by their key: a repeated key names no other row.
+        earlier = ("repeats " + first.fillna("")).where(first != self.origin, "repeats an earlier row")
+        self.reject(repeated, column, earlier)
+
+    @property
+    def ok(self) -> pd.Series:
+        return self.reasons.isna()
+
+    def rejected(self) -> pd.DataFrame:
+        """The failing rows: original columns plus `reason`."""
+        return self.raw[~self.ok].assign(reason=self.reasons[~self.ok].astype(str))
+
+    def split(self, source: Path, valid: pd.DataFrame) -> Checked:
+        """`valid`: the project's columns for the rows that passed (`self.ok`), in their order."""
+        return Checked(source, valid.reset_index(drop=True), self.rejected(), len(self.raw))
+
+
+def integers(values: pd.Series) -> pd.Series:
+    """Whole numbers as `Int64` (`7`, `+7`, `007`, `7.0`), missing where not one or beyond int64."""
+    text = _trimmed(values)
+    if pc.all(pc.match_substring_regex(text, r"^[+-]?\d{1,18}$")).as_py():  # the common case: one exact cast
+        return _to_pandas(pc.cast(pc.replace_substring_regex(text, r"^\+", ""), pa.int64()), values.index)
+    digits = pc.replace_substring_regex(pc.replace_substring_regex(text, r"\.0*$", ""), r"^\+", "")
+    whole = pc.match_substring_regex(text, r"^[+-]?\d+(?:\.0*)?$")
+    size = pc.utf8_ltrim(pc.utf8_ltrim(digits, "-"), "0")
+    longest = len(INT64_MAX)
+    fits = pc.or_(
+        pc.less(pc.utf8_length(size), longest),
+        pc.and_(pc.equal(pc.utf8_length(size), longest), pc.less_equal(size, INT64_MAX)),
+    )
+    usable = pc.and_(whole.fill_null(False), fits.fill_null(False))
+    return _to_pandas(pc.cast(pc.if_else(usable, digits, None), pa.int64()), values.index)
+
+
+def finite_numbers(values: pd.Series) -> pd.Series:
+    """Floats, NaN where blank, not a number, or not finite (`inf`, `1e999`)."""
+    text = pd.Series(_trimmed(values).to_numpy(zero_copy_only=False), index=values.index, dtype=object)
+    numbers = pd.to_numeric(text, errors="coerce").astype(float)
+    return numbers.where(np.isfinite(numbers))
+
+
+def _trimmed(values: pd.Series) -> pa.Array:
+    """The values as an Arrow string array (vectorised string work), whitespace trimmed.
+
+    Values that are not text (a table read from a database) are taken as written by `str`.
+    """
+    try:
+        array = pa.array(values, from_pandas=True)  # no copy when the column is already Arrow text
+        if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+            raise pa.ArrowTypeError(array.type)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        array = pa.array(values.astype(str).where(values.notna()), type=pa.string(), from_pandas=True)
+    return pc.utf8_trim_whitespace(array)
+
+
+def _to_pandas(array: pa.Array, index: pd.Index) -> pd.Series:
+    """Exact `Int64` (through floats, integers above 2^53 would be rounded)."""
+    values = pc.fill_null(array, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    missing = array.is_null().to_numpy(zero_copy_only=False)
+    return pd.Series(pd.arrays.IntegerArray(values, missing), index=index)
+
+
+def utc_timestamps(values: pd.Series, zone: str = UTC) -> tuple[pd.Series, pd.Series]:
+    """Naive UTC date-times (NaT where not ISO 8601), and where a local time does not exist in `zone`."""
+    trimmed = _trimmed(values)
+    dated = pc.match_substring_regex(trimmed, r"^\d{4}-\d{2}").fill_null(False)  # years 0000-9999 only
+    text = pd.Series(pc.if_else(dated, trimmed, None).to_numpy(zero_copy_only=False), index=values.index, dtype=object)
+    offset = pc.match_substring_regex(trimmed, OFFSET_AFTER_TIME).fill_null(False)
+    aware = pd.Series(pc.and_(dated, offset).to_numpy(zero_copy_only=False), index=values.index)
+    stamps = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
+    skipped = pd.Series(False, index=values.index)
+    if aware.any():
+        parsed = pd.to_datetime(text[aware], format="ISO8601", utc=True, errors="coerce")
+        stamps[aware] = parsed.dt.tz_localize(None).dt.as_unit("us")
+    naive = ~aware & text.notna()
+    if naive.any():
+        local = pd.to_datetime(text[naive], format="ISO8601", errors="coerce").dt.as_unit("us")
+        if zone != UTC:
+            first_occurrence = np.ones(len(local), dtype=bool)
+            zoned = local.dt.tz_localize(zone, ambiguous=first_occurrence, nonexistent="NaT")
+            skipped[naive] = local.notna() & zoned.isna()
+            local = zoned.dt.tz_convert(UTC).dt.tz_localize(None)
+        stamps[naive] = local
+    return stamps.where(stamps.dt.year >= 1), skipped
+
+
+def reject_timestamps(rules: RowRules, column: str, zone: str) -> pd.Series:
+    """Parse a timestamp column, rejecting what is not a date-time; the parsed (naive UTC) values."""
+    stamps, skipped = utc_timestamps(rules.raw[column], zone)
+    rules.reject(stamps.isna() & ~skipped, column, "is not an ISO 8601 date-time")
+    rules.reject(skipped, column, f"does not exist in {zone} (the clocks skipped it)")
+    return stamps
+
+
+def checked_zone(zone: str, setting: str) -> str:
+    """`zone` if it names a time zone (IANA, e.g. `Europe/Paris`, or `UTC`), else a `SourceError`."""
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SourceError(
+            setting, f"{zone!r} is not a time zone; use an IANA name such as UTC or Europe/Paris"
+        ) from None
+    return zone
