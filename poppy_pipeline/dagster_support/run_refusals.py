@@ -7,8 +7,8 @@ Checked by `make run` (`launch.py`) before it launches, and by the executor
 - the days: real dates (`2026-02-30` is not), in order, inside the daily partitions;
 - the outputs folder: not a file, writable;
 - every folder or file named in run config inside the folders where it belongs: the outputs
-  folder itself inside `$POPPY_DATA_DIR` (default `data/outputs`) or a folder of
-  `$POPPY_OUTPUT_ROOTS`; the engine's folder inside the outputs folder or `$POPPY_ENGINE_EXPORT_DIR`;
+  folder itself inside `$POPPY_DATA_DIR` (default `data/outputs`), the project's `data/` or a
+  folder of `$POPPY_OUTPUT_ROOTS`; the engine's folder inside the outputs folder or `$POPPY_ENGINE_EXPORT_DIR`;
   inputs inside `data/`, a folder of `$POPPY_INPUT_ROOTS`, or the folder of an input the
   environment names (`POPPY_SOURCE_PATH`, …). The UI has no login: its launchpad must not reach
   other files. (Values bound in code are the operator's, and are not run config.)
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from poppy_pipeline.common.paths import DEFAULT_OBJECTS_DIR, data_dir
+from poppy_pipeline.common.paths import DEFAULT_DATA_DIR, DEFAULT_OBJECTS_DIR, data_dir
 from poppy_pipeline.dagster_support.outputs_resource import operator_roots
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 
@@ -107,7 +107,7 @@ def config_path_refusal(run_config: Mapping, outputs: Path) -> str | None:
     """Why a file or folder that run config names is out of bounds, or None."""
     for keys, kind in CONFIG_PATHS.items():
         value = setting_at(run_config, keys)
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or not value.strip() or "://" in value:  # object storage is not a path here
             continue
         path = Path(value).expanduser()
         if kind == ENGINE_FOLDER and not path.is_absolute():
@@ -134,8 +134,8 @@ def setting_at(run_config: Mapping, keys: tuple[str, ...]) -> object:
 
 
 def _roots(kind: str, outputs: Path) -> list[Path]:
-    if kind == OUTPUTS_FOLDER:
-        return [data_dir(), *_listed(OUTPUT_ROOTS_ENV)]
+    if kind == OUTPUTS_FOLDER:  # the default folder's own, and the project's data/ (e.g. data/my_outputs)
+        return list(dict.fromkeys([data_dir(), Path(DEFAULT_DATA_DIR).parent, *_listed(OUTPUT_ROOTS_ENV)]))
     if kind == ENGINE_FOLDER:
         return [outputs, *operator_roots()]
     named = [Path(os.environ[name]) for name in INPUT_ENV if os.environ.get(name)]

@@ -131,7 +131,7 @@ REFUSALS = [
         {},
         "resources:\n  outputs:\n    config:\n      base_dir: /etc\n",
         "resources.outputs.config.base_dir '/etc' is outside the folders run config may name for the outputs folder"
-        " ({outputs}), so the run was refused: give a path inside one of them, or set POPPY_DATA_DIR (or"
+        " ({outputs}, data), so the run was refused: give a path inside one of them, or set POPPY_DATA_DIR (or"
         " POPPY_OUTPUT_ROOTS) to let it in.",
     ),
     (
