@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         with _console(verbose):
             status = _materialize(args.select, f"{args.start}...{args.end}", run_config)
         return _summary(since, status)
+    except KeyboardInterrupt:  # the executor removed the run's staging: nothing of it was published
+        print("Interrupted: nothing of this run was published; the outputs folder keeps its previous outputs.")
+        return 130
     except Exception as error:
         return _unexpected(error, verbose)
 

@@ -77,6 +77,9 @@ class StepError:
         if self.cls_name == "Failure":  # the project's own sentence (`dg.Failure`): as it is
             return self.message
         where = f"step {self.step}" if self.step else "the run"
+        if self.cls_name == "DagsterExecutionInterruptedError":
+            interrupted = f"The run was interrupted during {where} (Ctrl-C, or terminated)"
+            return f"{interrupted}: nothing of it was published; run it again."
         if self.cls_name == "MemoryError":
             return (
                 f"{where} ran out of memory ({self.message.rstrip('.')}): lower the sizes in"

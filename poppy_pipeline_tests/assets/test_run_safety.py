@@ -225,6 +225,9 @@ def test_a_failed_step_closes_the_summary_with_its_own_sentence_or_its_error():
     assert closing(StepError("users", "MemoryError", "Unable to allocate 7.28 TiB")).startswith(
         "step users ran out of memory (Unable to allocate 7.28 TiB): lower the sizes in resources.simulation.config"
     )
+    assert closing(StepError("users", "DagsterExecutionInterruptedError", "interrupted")) == (
+        "The run was interrupted during step users (Ctrl-C, or terminated): nothing of it was published; run it again."
+    )
     assert closing() == "The run ended FAILURE; `make ui` shows its events."
     assert RunOutcome("r", "SUCCESS", [], []).closing() == NEXT_STEP
 
