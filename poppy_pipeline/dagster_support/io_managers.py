@@ -1,23 +1,19 @@
 """IO managers, one per format: CSV (pyarrow), pickle, ONNX bytes.
 
 Files land under the `outputs` resource's folder (`$POPPY_DATA_DIR`, default `data/outputs`):
-`<asset key>/<YYYY-MM-DD>.csv` for a daily partition, `<asset key>.<csv|pkl|onnx>` otherwise.
+`<asset key>/<YYYY-MM-DD>.csv` for a daily partition, `<asset key>.<csv|pkl|onnx>` otherwise. In a
+run published as a whole (`common/publication.py`) every file goes to the run's staging and every
+input is read from what the run staged before what is published (metadata names published paths).
 
 Partitioned assets return `dict[partition key, value]` and receive their partitioned inputs as a
 `DayFiles` mapping (each day read when asked for), whatever the number of partitions, so a single
 run can backfill a whole window and still write one file per day. A daily table may be returned
 as `StagedDay`s (`staged_days.py`: each day written as it was made), which are renamed into place
 here. Writes are atomic (`paths.replaced_atomically`: a temp file beside the target, fsynced, then
-renamed over it), so a crash never leaves a half-written artifact and the previous good one
-survives. In a run published as a whole (`outputs_resource.py`, `common/publication.py`) every file
-goes to the run's staging and every input is read from what the run staged before what is
-published; the paths recorded in metadata are the published ones. A table's `DataFrame.attrs`
-(e.g. the settings it was made with) travel with it, as JSON
-beside the CSV (`<file>.csv.attrs.json`), and are read back with it. A pickle's SHA-256 is
-written beside it (`<name>.pkl.sha256`, the `sha256sum` format) and checked before it is
-unpickled: a changed or damaged pickle is refused, never loaded; and it is unpickled with an
-allow-list of the classes the pipeline writes (`common/safe_pickle.py`), so a forged one never
-runs code.
+renamed over it). A table's `DataFrame.attrs` (e.g. the settings it was made with) travel with it,
+as JSON beside the CSV (`<file>.csv.attrs.json`). A pickle's SHA-256 is written beside it
+(`<name>.pkl.sha256`) and checked before it is unpickled, with an allow-list of the classes the
+pipeline writes (`common/safe_pickle.py`): a damaged or forged pickle is refused, never run.
 """
 
 import hashlib
@@ -75,15 +71,15 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
 
     def write_path(self, final: UPath) -> UPath:
         """Where this run writes the file published at `final`."""
-        if self.outputs is None or self.outputs.staging is None or not _is_local(final):
-            return final
-        return UPath(self.outputs.write_path(Path(os.fspath(final))))
+        return self._staged(final, lambda outputs, path: outputs.write_path(path))
 
     def read_path(self, final: UPath) -> UPath:
         """What this run reads for `final`: what it staged there, else the published file."""
-        if self.outputs is None or self.outputs.staging is None or not _is_local(final):
-            return final
-        return UPath(self.outputs.read_path(Path(os.fspath(final))))
+        return self._staged(final, lambda outputs, path: outputs.read_path(path))
+
+    def _staged(self, final: UPath, where: Callable[[OutputsResource, Path], Path]) -> UPath:
+        staging = self.outputs is not None and self.outputs.staging is not None and _is_local(final)
+        return UPath(where(self.outputs, Path(os.fspath(final)))) if staging else final
 
     def write_failure(self, error: OSError, final: UPath) -> Exception | None:
         """The sentence for a failed write of `final` the user can fix (no space, read-only), if it is one."""
