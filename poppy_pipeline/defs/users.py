@@ -48,9 +48,7 @@ def users(
         check_before_writing(context, interaction_source, action_source, objects, population)
     population.attrs |= interaction_source.snapshot_attrs()  # which files it was made from
     intakes = [Intake(checked.source_file, checked.input_rows, checked.rejected)] if checked else []
-    counts, check = quarantine(
-        context, "users", intakes, interaction_source.max_quarantine_share, outputs=outputs.path()
-    )
+    counts, check = quarantine(context, "users", intakes, interaction_source.max_quarantine_share, outputs=outputs)
     metadata = {
         "source": interaction_source.kind,
         **interaction_source.decision_metadata(),
