@@ -27,7 +27,12 @@ from poppy_pipeline.fidelity.estimators import (
     sessions,
     sitting_gaps,
     user_time_order,
-    zipf_exponent,
+)
+from poppy_pipeline.fidelity.habit_fit import (
+    MIN_SAME_SECOND_SHARE,
+    fit_active_days,
+    fit_personal_hour,
+    fit_popularity_and_repeats,
 )
 from poppy_pipeline.simulation.settings import INTERACTION_TYPES, OBJECT_TYPES, SimulationSettings
 
@@ -73,26 +78,28 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
         parameters[name] = {"value": value, "method": method}
 
     counts = np.bincount(user_codes)
-    activity = _fit_activity(put, counts, population, seconds // 86_400, user_codes, len(days))
+    activity, active_days = _fit_activity(put, counts, population, seconds // 86_400, user_codes, len(days))
+    bursty = parameters["active_day_share"]["value"] < BURSTY
+    if bursty:  # active days × events per active day, with the log's floor
+        fit_active_days(put, counts, active_days, len(days), population)
     put("interaction_type_weights", _type_weights(ordered["Interaction_Type"]), "share of each event type")
+    _fit_type_labels(put, ordered["Interaction_Type"])
 
     sizes = objects.assign(sim_type=objects["Object_Type"].astype(str).map(type_map)).groupby("sim_type").size()
     for sim_type, name in CATALOG_SIZE_NAMES.items():
-        put(name, int(sizes.get(sim_type, 1)), "objects of this type in the catalog (at least 1)")
+        put(name, int(sizes.get(sim_type, 0)), "objects of this type in the catalog (none: no phantom objects)")
     repeated = ordered.duplicated(["User_ID", "Object_Type", "Object_ID"]).to_numpy()
     # Time order for the repeat share (a user's order is the same either way).
-    put("repeat_share", round(float(repeated.mean()), 4), "share of events repeating an earlier (user, object)")
+    repeat = float(repeated.mean())
+    put("repeat_share", round(repeat, 4), "share of events repeating an earlier (user, object)")
     put("repeat_reference_days", len(days), "the window's length")
     by_object = ordered.groupby(["Object_Type", "Object_ID"], observed=True).size()
     catalog_counts = [
         by_object.reindex(list(zip(group["Object_Type"], group["Object_ID"], strict=True)), fill_value=0).to_numpy()
         for _, group in objects.groupby("Object_Type")
     ]
-    put(
-        "object_popularity_exponent",
-        round(zipf_exponent(catalog_counts), 4),
-        "Zipf maximum likelihood, events per object",
-    )
+    distinct = np.bincount(user_codes, weights=~repeated, minlength=len(counts))
+    fit_popularity_and_repeats(put, catalog_counts, counts, distinct, repeat)
     put(
         "favourite_popularity_exponent",
         parameters["object_popularity_exponent"]["value"],
@@ -105,6 +112,8 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
     put(
         "hour_weights", _shares(np.bincount(start_hours, minlength=24)), "share of sessions starting in each hour (UTC)"
     )
+    session_users = user_codes[np.r_[0, np.cumsum(cut.sizes)[:-1]]]
+    fit_personal_hour(put, session_users, start_hours, parameters["hour_weights"]["value"])
     put("weekday_weights", _weekday_weights(seconds, days), "mean events per weekday, Monday first")
     put(
         "interactions_per_session",
@@ -137,7 +146,7 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
 
 def _fit_activity(
     put, counts: np.ndarray, population: int | None, day_of_event: np.ndarray, user_codes: np.ndarray, days: int
-) -> ActivityFit:
+) -> tuple[ActivityFit, np.ndarray]:
     """Users (active ones over the estimated active share), their heavy tail, their volume and
     their bursts."""
     active = len(counts)
@@ -168,7 +177,7 @@ def _fit_activity(
         round(float(counts.sum()) / days, 3),
         "the log's events per day (all its users exist from day 1)",
     )
-    return activity
+    return activity, active_days
 
 
 def object_type_map(types: pd.Series) -> dict[str, str]:
@@ -187,6 +196,23 @@ def poppy_type_codes(kinds: pd.Series) -> np.ndarray:
     names = [str(k) if str(k) in INTERACTION_TYPES else TYPE_ROLES.get(str(k), "View") for k in uniques]
     mapped = np.array([INTERACTION_TYPES.index(name) for name in names], dtype=np.int8)
     return mapped[codes] if len(codes) else np.empty(0, np.int8)
+
+
+def _fit_type_labels(put, kinds: pd.Series) -> None:
+    """A log's own event types (seed 002's six), each labelling events of the simulation's type it maps
+    to, in its share among them: the regenerated log keeps them."""
+    counts = kinds.astype(str).value_counts()
+    own = [k for k in counts.index if k not in INTERACTION_TYPES]
+    if not own:
+        return
+    roles = {k: (k if k in INTERACTION_TYPES else TYPE_ROLES.get(k, "View")) for k in counts.index}
+    per_role = {role: sum(counts[k] for k in roles if roles[k] == role) for role in set(roles.values())}
+    put("interaction_type_labels", {k: roles[k] for k in sorted(counts.index)}, "the log's event types and their roles")
+    put(
+        "interaction_type_label_weights",
+        {k: round(float(counts[k] / per_role[roles[k]]), 6) for k in sorted(counts.index)},
+        "each log type's share among the events of its role",
+    )
 
 
 def _type_weights(kinds: pd.Series) -> dict[str, float]:
@@ -231,12 +257,17 @@ def _fit_ratings(put, ordered: pd.DataFrame) -> None:
 
 
 def _fit_sittings(put, within_gaps: np.ndarray) -> dict[str, str]:
-    """Sittings of log-normal gaps (the simulation then chains a session's events by them)."""
+    """Sittings of log-normal gaps (the simulation then chains a session's events by them), with
+    same-second bursts as a share of 0 s gaps where the log has them."""
     if len(within_gaps) == 0:
         why = f"no two events of a user within {SESSION_GAP_SEC // 60} min"
         return {"session_gap_median_sec, session_gap_sigma": why}
+    same_second = float((within_gaps == 0).mean())
+    if MIN_SAME_SECOND_SHARE <= same_second < 1:
+        put("session_gap_zero_share", round(same_second, 4), "share of 0 s gaps within a session (same-second bursts)")
+        within_gaps = within_gaps[within_gaps > 0]
     median, sigma = sitting_gaps(within_gaps)
-    put("session_gap_median_sec", round(median, 3), "median gap between events of one session")
+    put("session_gap_median_sec", round(median, 3), "median gap between events of one session (of those > 0 s)")
     put("session_gap_sigma", round(sigma, 4), "SD of the log gaps within a session (log-normal)")
     return {}
 

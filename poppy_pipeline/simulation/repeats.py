@@ -101,5 +101,6 @@ def _favourite_shares(model: SimulationModel, users: np.ndarray) -> np.ndarray:
     out = np.zeros((len(users), len(model.object_ids)))
     flat = model.tables.favourites[users].reshape(len(users), len(OBJECT_TYPES) * k)
     rows = np.repeat(np.arange(len(users)), flat.shape[1])
-    np.add.at(out, (rows, flat.ravel()), 1.0 / k)
+    kept = flat.ravel() >= 0  # -1: a type without objects
+    np.add.at(out, (rows[kept], flat.ravel()[kept]), 1.0 / k)
     return out

@@ -34,6 +34,7 @@ from poppy_pipeline.common.codes import (
     text_values,
 )
 from poppy_pipeline.simulation.settings import INTERACTION_TYPES, SimulationSettings
+from poppy_pipeline.simulation.type_labels import simulation_types
 
 TYPE_MIX_TOLERANCE = 0.02
 HIGH_RATING_MIN_SHARE = 0.80
@@ -146,12 +147,12 @@ class SpanPatterns:
         self.ids.add(day.frame["Interaction_ID"])
 
     def _add_type_mix(self, day: CodedDay) -> None:
-        counts = day.frame["Interaction_Type"].value_counts()
+        counts = simulation_types(self.settings, day.frame["Interaction_Type"]).value_counts()
         for kind in INTERACTION_TYPES:
             self.type_counts[kind] += int(counts.get(kind, 0))
 
     def _add_rating_distribution(self, day: CodedDay) -> None:
-        is_rate = (day.frame["Interaction_Type"] == "Rate").to_numpy()
+        is_rate = (simulation_types(self.settings, day.frame["Interaction_Type"]) == "Rate").to_numpy()
         values = day.frame["Interaction_Rating"][day.has_rating].to_numpy(np.int64)
         inside = (values >= 1) & (values <= 5)
         misplaced = int((is_rate != day.has_rating).sum())
