@@ -12,8 +12,16 @@ from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
-from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
-from poppy_pipeline.fidelity.fit import FIT_FILE, FIT_RUN_CONFIG_FILE, fit_log, run_config, scaled_to_population
+from poppy_pipeline.dagster_support.source_resources import PARTITIONS_START, InteractionSourceResource
+from poppy_pipeline.fidelity.fit import (
+    FIT_FILE,
+    FIT_RUN_CONFIG_FILE,
+    fit_log,
+    regenerate_command,
+    regenerated_folder,
+    run_config,
+    scaled_to_population,
+)
 
 # Users a fit reads at most (~2 GB of memory at 40,000 users and 10M events); the default run has 100.
 MAX_FIT_USERS = 20_000
@@ -64,9 +72,16 @@ def simulation_fit(
     fit["window"] |= {"source": interaction_source.kind, "log": interaction_source.fitted_log()}
     json_path = write_json(fit, outputs.path() / FIT_FILE)
     yaml_path = outputs.path() / FIT_RUN_CONFIG_FILE
+    folder = regenerated_folder(str(outputs.path()), fit)
+    weights = dict(interaction_source.spec().event_weights)
+    settings = run_config(fit, config.seed, config.scale_users, outputs_dir=folder, event_weights=weights)
     with replaced_atomically(yaml_path) as temporary:
-        header = f"# More data like {interaction_source.kind} log {days[0]}..{days[-1]}: make run CONFIG={yaml_path}\n"
-        temporary.write_text(header + yaml.safe_dump(run_config(fit, config.seed, config.scale_users), sort_keys=False))
+        header = (
+            f"# More data like the {interaction_source.kind} log {days[0]}..{days[-1]}, written to {folder}"
+            " (the log's own fit, report, users and catalog stay as they are):\n"
+            f"# {regenerate_command(str(yaml_path), fit, PARTITIONS_START)}\n"
+        )
+        temporary.write_text(header + yaml.safe_dump(settings, sort_keys=False))
     table = pd.DataFrame(
         [(name, _short(entry["value"]), entry["method"]) for name, entry in fit["parameters"].items()],
         columns=["parameter", "value", "method"],

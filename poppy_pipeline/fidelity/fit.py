@@ -354,19 +354,55 @@ def simulation_values(fit: dict, seed: int = 42, scale_users: float = 1.0) -> di
     values = {name: entry["value"] for name, entry in fit["parameters"].items()}
     values["num_users"] = max(1, round(values["num_users"] * scale_users))
     values["interactions_per_day"] = round(values["interactions_per_day"] * scale_users, 3)
-    first = fit["window"]["first_day"]
-    return values | {"seed": seed, "founding_user_share": 1.0, "signup_start": first, "signup_end": first}
+    window = fit["window"]
+    first = window["first_day"]
+    log = " ".join(part for part in ("the", window.get("source"), "log") if part)
+    fitted_to = f"{log} {first}..{window['last_day']}"
+    return values | {
+        "seed": seed,
+        "founding_user_share": 1.0,
+        "signup_start": first,
+        "signup_end": first,
+        "fitted_to": fitted_to,
+    }
 
 
 def settings_from_fit(fit: dict, seed: int = 42, scale_users: float = 1.0) -> SimulationSettings:
     return SimulationSettings(**simulation_values(fit, seed, scale_users))
 
 
-def run_config(fit: dict, seed: int = 42, scale_users: float = 1.0) -> dict:
-    """Run config for `make run CONFIG=…`: simulate (no source path) with the fitted settings."""
-    return {
-        "resources": {
-            "simulation": {"config": simulation_values(fit, seed, scale_users)},
-            "interaction_source": {"config": {"path": ""}},
-        }
+def run_config(
+    fit: dict,
+    seed: int = 42,
+    scale_users: float = 1.0,
+    outputs_dir: str | None = None,
+    event_weights: dict[str, float] | None = None,
+) -> dict:
+    """Run config for `make run CONFIG=…`: simulate (no source path) with the fitted settings,
+    into `outputs_dir` (so the real log's fit, report, users and catalog stay as they are); with
+    the log's own event types, the engagement weights of those types."""
+    resources: dict = {
+        "simulation": {"config": simulation_values(fit, seed, scale_users)},
+        "interaction_source": {"config": {"path": ""}},
     }
+    if outputs_dir:
+        resources["outputs"] = {"config": {"base_dir": outputs_dir}}
+    config: dict = {"resources": resources}
+    labels = fit["parameters"].get("interaction_type_labels", {}).get("value", {})
+    if labels and event_weights:
+        weights = {"config": {"event_weights": {label: event_weights.get(label, 0.0) for label in labels}}}
+        config["ops"] = {"engagement_scores": weights, "trending_objects": weights}
+    return config
+
+
+def regenerated_folder(outputs: str, fit: dict) -> str:
+    """Where the fitted world's run writes: a folder of its own beside the real outputs."""
+    window = fit["window"]
+    return f"{outputs.rstrip('/')}-fitted-{window['first_day']}-{window['last_day']}"
+
+
+def regenerate_command(config_path: str, fit: dict, partitions_start: str) -> str:
+    """The command that simulates the fitted window into its own folder (the run config says which)."""
+    first, last = fit["window"]["first_day"], fit["window"]["last_day"]
+    older = f"POPPY_PARTITIONS_START={first} " if first < partitions_start else ""
+    return f"{older}make run CONFIG={config_path} START={first} END={last}"

@@ -30,6 +30,8 @@ def revisit_probability(model: SimulationModel, day: date) -> float:
     Clipped to [0, 1] when the target is out of reach. Cached per signed-up population, which
     changes only on sign-up days.
     """
+    if model.settings.user_object_order:  # revisits among the objects a user had (`user_orders.py`)
+        return model.settings.repeat_share
     key = model.signed_up(day).tobytes()
     if key not in model.revisit_cache:
         model.revisit_cache[key] = _solve_revisit_probability(model, day)
@@ -55,12 +57,16 @@ def feasible_repeat_shares(model: SimulationModel, day: date) -> tuple[float, fl
 
     The floor is set by the busiest users, who must repeat once they exhaust the catalog.
     """
+    if model.settings.user_object_order:  # no repeat by chance: any share from 0 up
+        return 0.0, 1.0
     span = _RepeatSpan.of(model, day, model.settings.repeat_reference_days)
     return span.share(0.0), span.share(1.0)
 
 
 def expected_repeat_share(model: SimulationModel, last_day: date, days: int) -> float:
     """Expected repeat share of the `days`-long span ending on `last_day` (for checks)."""
+    if model.settings.user_object_order:  # every event but a user's first revisits with this probability
+        return model.settings.repeat_share
     return _RepeatSpan.of(model, last_day, days).share(revisit_probability(model, last_day))
 
 

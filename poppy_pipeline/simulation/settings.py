@@ -218,6 +218,11 @@ class SimulationSettings:
     interaction_type_label_weights: Mapping[str, float] = setting(
         {}, "Share of each of interaction_type_labels' log types among the events of its simulated type."
     )
+    fitted_to: str = setting(
+        "",
+        "The log this world was fitted to (simulation_fit writes it): seed 000's claimed patterns are not"
+        " checked on it (not applicable, saying so); empty: seed 000's world.",
+    )
     watch_ratio_alpha: float = setting(2.0, "α of the Beta share of an object's media watched on a View.")
     watch_ratio_beta: float = setting(1.3, "β of the Beta share of an object's media watched on a View.")
 

@@ -59,6 +59,8 @@ MEASURES = (
     "activity_concentration",
     "evening_peak",
 )
+# Seed 000's claims that are constants of its world, not settings: a fitted world does not make them.
+SEED_CLAIMS = ("rating_distribution", "rating_bias_correlation", "activity_concentration", "evening_peak")
 
 
 @dataclass
@@ -204,7 +206,11 @@ class SpanPatterns:
         """Every measured pattern by check name; `expected_repeats` is needed for repeat_share."""
         found = {}
         for measure in self.measures:
-            if measure == "integrity":
+            fitted_to = self.settings.fitted_to if self.settings is not None else ""
+            if fitted_to and measure in SEED_CLAIMS:
+                why = f"the world is fitted to {fitted_to}, not seed 000's, whose claim this is"
+                found[measure] = PatternResult(measure, True, float("nan"), "seed 000's claim", {}, why)
+            elif measure == "integrity":
                 found[measure] = self.integrity(check_signup)
             elif measure == "repeat_share":
                 if expected_repeats is None:
@@ -225,15 +231,16 @@ class SpanPatterns:
         before_signup = before_signup if check_signup else 0
         duplicate_ids = self.events - self.ids.count
         problems = unknown_objects + unknown_users + before_signup + duplicate_ids
+        rules = "unknown objects, unknown users, events before sign-up" if check_signup else "unknown objects, users"
         return PatternResult(
             "integrity",
             problems == 0,
             float(problems),
-            "0 unknown objects, unknown users, events before sign-up and duplicate Interaction_IDs",
+            f"0 {rules} and duplicate Interaction_IDs",
             {
                 "unknown_objects": unknown_objects,
                 "unknown_users": unknown_users,
-                "events_before_signup": before_signup,
+                **({"events_before_signup": before_signup} if check_signup else {}),
                 "duplicate_interaction_ids": duplicate_ids,
                 "events": self.events,
             },
@@ -310,6 +317,9 @@ class SpanPatterns:
             share,
             f"{target:.2f} ± {allowed:.3f} of a preferring user's interactions on the preferred type",
             {"events_of_preferring_users": n, "preferring_users": int(self.users["Preferred_Type"].notna().sum())},
+            "no user prefers a type in this world (preferred_type_user_share 0)"
+            if n == 0 and self.settings.preferred_type_user_share == 0
+            else None,
         )
 
     def repeat_share(self, expected: float) -> PatternResult:
