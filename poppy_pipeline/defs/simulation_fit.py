@@ -100,9 +100,11 @@ def simulation_fit(
     )
 
 
-def _short(value) -> str:
+def _short(value: object) -> str:
     if isinstance(value, list):
-        return "[" + ", ".join(f"{v:.3f}" for v in value) + "]"
+        return "[" + ", ".join(_short(v) for v in value) + "]"
     if isinstance(value, dict):
-        return ", ".join(f"{k} {v:.3f}" for k, v in value.items())
+        return ", ".join(f"{k} {_short(v)}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:.3f}"
     return str(value)

@@ -19,7 +19,6 @@ import pandas as pd
 from poppy_pipeline.common.codes import sorted_unique
 from poppy_pipeline.fidelity.estimators import (
     SESSION_GAP_SEC,
-    ActivityFit,
     active_day_share,
     beta_moments,
     bias_spread,
@@ -78,10 +77,7 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
         parameters[name] = {"value": value, "method": method}
 
     counts = np.bincount(user_codes)
-    activity, active_days = _fit_activity(put, counts, population, seconds // 86_400, user_codes, len(days))
-    bursty = parameters["active_day_share"]["value"] < BURSTY
-    if bursty:  # active days × events per active day, with the log's floor
-        fit_active_days(put, counts, active_days, len(days), population)
+    activity = _fit_activity(put, counts, population, seconds // 86_400, user_codes, len(days))
     put("interaction_type_weights", _type_weights(ordered["Interaction_Type"]), "share of each event type")
     _fit_type_labels(put, ordered["Interaction_Type"])
 
@@ -134,11 +130,7 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
             "events_per_day": round(len(events) / len(days), 3),
             "active_users_per_day": round(len(user_days) / len(days), 3),
             "events_per_session": round(float(cut.sizes.mean()), 3),
-            "active_share": round(activity.active_share, 4),
-            "activity_log_likelihood": {
-                "poisson_lognormal": round(activity.log_likelihood, 3),
-                "negative_binomial": round(activity.negative_binomial_log_likelihood, 3),
-            },
+            **activity,
             "within_session_gap_sec": _quantiles(cut.within_gaps),
         },
     }
@@ -146,12 +138,11 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
 
 def _fit_activity(
     put, counts: np.ndarray, population: int | None, day_of_event: np.ndarray, user_codes: np.ndarray, days: int
-) -> tuple[ActivityFit, np.ndarray]:
-    """Users (active ones over the estimated active share), their heavy tail, their volume and
-    their bursts."""
+) -> dict:
+    """Users, their activity and their bursts: bursty logs (few active days) as active days ×
+    events per active day with the log's floor (`habit_fit.py`), the others as Activity_Weight
+    shares of the daily volume (Poisson-lognormal). Returns what the fit measured on the way."""
     active = len(counts)
-    silent = max(0, (population or 0) - active)
-    activity = fit_activity(counts, silent)
     active_days = pd.Series(day_of_event).groupby(user_codes).nunique().to_numpy()
     bursts = active_day_share(counts, active_days, days)
     put(
@@ -159,25 +150,36 @@ def _fit_activity(
         round(bursts, 4),
         "share of days a user is active, solved so that users' expected active days are the log's",
     )
-    how = "zero-truncated " if activity.truncated else f"with {silent} silent users as zeros, "
-    if bursts < BURSTY:
-        # Window counts of bursty users mix how many days they were active with how busy they
-        # are; the spread of their events per active day is their activity's alone (less Poisson noise).
-        per_active_day = np.log(counts / active_days)
-        sigma = float(np.sqrt(max(per_active_day.var() - np.mean(1.0 / counts), 0.0)))
-        method = f"SD of log events per active day, less Poisson noise (bursty: window-count σ {activity.sigma:.3f})"
-    else:
-        sigma = activity.sigma
-        method = f"Poisson-lognormal maximum likelihood, {how}per-user window counts"
-    put("activity_sigma", round(sigma, 4), method)
-    num_users = max(1, round(active / max(activity.active_share, 1e-9)))
-    put("num_users", num_users, f"{active} active users / estimated active share {activity.active_share:.3f}")
     put(
         "interactions_per_day",
         round(float(counts.sum()) / days, 3),
         "the log's events per day (all its users exist from day 1)",
     )
-    return activity, active_days
+    if bursts < BURSTY:
+        # Window counts of bursty users mix how many days they were active with how busy they are.
+        per_active_day = np.log(counts / active_days)
+        sigma = float(np.sqrt(max(per_active_day.var() - np.mean(1.0 / counts), 0.0)))
+        put("activity_sigma", round(sigma, 4), "SD of log events per active day, less Poisson noise (bursty)")
+        fitted = fit_active_days(put, counts, active_days, days, population)
+        return {
+            "active_share": round(fitted.observed_share, 4),
+            "activity_log_likelihood": {"days": round(fitted.log_likelihood, 3)},
+        }
+    silent = max(0, (population or 0) - active)
+    activity = fit_activity(counts, silent)
+    how = "zero-truncated " if activity.truncated else f"with {silent} silent users as zeros, "
+    put(
+        "activity_sigma", round(activity.sigma, 4), f"Poisson-lognormal maximum likelihood, {how}per-user window counts"
+    )
+    num_users = max(1, round(active / max(activity.active_share, 1e-9)))
+    put("num_users", num_users, f"{active} active users / estimated active share {activity.active_share:.3f}")
+    return {
+        "active_share": round(activity.active_share, 4),
+        "activity_log_likelihood": {
+            "poisson_lognormal": round(activity.log_likelihood, 3),
+            "negative_binomial": round(activity.negative_binomial_log_likelihood, 3),
+        },
+    }
 
 
 def object_type_map(types: pd.Series) -> dict[str, str]:
@@ -264,7 +266,11 @@ def _fit_sittings(put, within_gaps: np.ndarray) -> dict[str, str]:
         return {"session_gap_median_sec, session_gap_sigma": why}
     same_second = float((within_gaps == 0).mean())
     if MIN_SAME_SECOND_SHARE <= same_second < 1:
-        put("session_gap_zero_share", round(same_second, 4), "share of 0 s gaps within a session (same-second bursts)")
+        put(
+            "session_gap_zero_share",
+            round(float(same_second), 4),
+            "share of 0 s gaps within a session (same-second bursts)",
+        )
         within_gaps = within_gaps[within_gaps > 0]
     median, sigma = sitting_gaps(within_gaps)
     put("session_gap_median_sec", round(median, 3), "median gap between events of one session (of those > 0 s)")

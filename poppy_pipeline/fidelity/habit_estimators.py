@@ -34,26 +34,6 @@ class DaysActivity:
     log_likelihood: float
 
 
-def _beta_binomial_log(k: np.ndarray, days: int, alpha: float, beta: float) -> np.ndarray:
-    return (
-        special.gammaln(days + 1.0)
-        - special.gammaln(k + 1.0)
-        - special.gammaln(days - k + 1.0)
-        + special.betaln(k + alpha, days - k + beta)
-        - special.betaln(alpha, beta)
-    )
-
-
-def _negative_binomial_log(x: np.ndarray, shape: float, p: np.ndarray) -> np.ndarray:
-    return (
-        special.gammaln(x + shape)
-        - special.gammaln(shape)
-        - special.gammaln(x + 1.0)
-        + shape * np.log(p)
-        + x * np.log1p(-p)
-    )
-
-
 def fit_days_activity(
     active_days: np.ndarray, events: np.ndarray, days: int, floor: int = 1, silent_users: int = 0
 ) -> DaysActivity:
@@ -63,54 +43,65 @@ def fit_days_activity(
     pairs, weights = np.unique(np.c_[active_days, events].astype(np.int64), axis=0, return_counts=True)
     if silent_users:
         pairs, weights = np.r_[[[0, 0]], pairs], np.r_[silent_users, weights]
-    k, n = pairs[:, 0].astype(float), pairs[:, 1].astype(float)
     floor = max(1, int(floor)) if not silent_users else 0
-    low_k = np.arange(1, max(floor, 1), dtype=float)  # days counts that may fall below the floor
+    # Users of k < floor days with fewer than `floor` events in all are not in a log with that floor:
+    # every such (k, extra events) pair, for P(in the log).
+    low = [(kk, x) for kk in range(1, floor) for x in range(floor - kk)]
+    below_k, below_x = (np.array(v, dtype=float) for v in zip(*low, strict=True)) if low else (np.empty(0),) * 2
+    ks = np.r_[pairs[:, 0], below_k, 0.0]  # the last: k = 0
+    xs = np.r_[pairs[:, 1] - pairs[:, 0], below_x]
+    mine, acting = slice(0, len(pairs)), ks[: len(xs)] > 0
+    binomial = special.gammaln(days + 1.0) - special.gammaln(ks + 1.0) - special.gammaln(days - ks + 1.0)
+    x_factorial = special.gammaln(xs + 1.0)
 
     def unpack(params: np.ndarray) -> tuple[float, float, float, float, float]:
         alpha, beta, shape, scale = np.exp(np.clip(params[:4], -12, 12))
         # α below MIN_ALPHA would put most users at 0 active days: a log that knows only its active
         # users cannot tell how many silent ones there are, and the world would be mostly silent users.
-        return MIN_ALPHA + alpha, beta, shape, scale, float(np.clip(params[4], -3, 3))
+        return float(MIN_ALPHA + alpha), float(beta), float(shape), float(scale), float(np.clip(params[4], -3, 3))
 
-    def extra_log(ks: np.ndarray, xs: np.ndarray, alpha: float, beta: float, shape: float, scale: float, gamma: float):
-        tilt = ((alpha + ks) / (alpha + beta + days) / (alpha / (alpha + beta))) ** gamma
-        p = 1.0 / (1.0 + ks * scale * tilt)
-        return _negative_binomial_log(xs, shape, np.clip(p, 1e-300, 1.0))
+    def logs(params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """log P(k) of every k, and log P(extra events | k) of every (k, extra) pair with k > 0."""
+        alpha, beta, shape, scale, gamma = unpack(params)
+        days_log = binomial + special.betaln(ks + alpha, days - ks + beta) - special.betaln(alpha, beta)
+        k = ks[: len(xs)][acting]
+        tilt = ((alpha + k) / (alpha + beta + days) / (alpha / (alpha + beta))) ** gamma
+        p = np.clip(1.0 / (1.0 + k * scale * tilt), 1e-300, 1.0)
+        x = xs[acting]
+        extra = np.zeros(len(xs))
+        extra[acting] = (
+            special.gammaln(x + shape)
+            - special.gammaln(shape)
+            - x_factorial[acting]
+            + shape * np.log(p)
+            + x * np.log1p(-p)
+        )
+        return days_log, extra
 
-    def observed_share(alpha: float, beta: float, shape: float, scale: float, gamma: float) -> float:
-        share = -np.expm1(_beta_binomial_log(np.zeros(1), days, alpha, beta)[0])
-        if floor > 1:  # users of k < floor days with fewer than floor events in all
-            below = 0.0
-            for kk in low_k:
-                xs = np.arange(0, floor - kk)
-                below += (
-                    np.exp(_beta_binomial_log(np.array([kk]), days, alpha, beta)[0])
-                    * np.exp(extra_log(np.full(len(xs), kk), xs, alpha, beta, shape, scale, gamma)).sum()
-                )
-            share -= below
+    def share_in_log(days_log: np.ndarray, extra: np.ndarray) -> float:
+        share = -np.expm1(days_log[-1])
+        if len(below_k):
+            share -= float(np.exp(days_log[len(pairs) : len(xs)] + extra[len(pairs) :]).sum())
         return max(share, 1e-300)
 
     def negative_log_likelihood(params: np.ndarray) -> float:
-        alpha, beta, shape, scale, gamma = unpack(params)
-        logs = _beta_binomial_log(k, days, alpha, beta)
-        acting = k > 0
-        logs[acting] += extra_log(k[acting], n[acting] - k[acting], alpha, beta, shape, scale, gamma)
-        total = float(weights @ logs)
+        days_log, extra = logs(params)
+        total = float(weights @ (days_log[mine] + extra[mine]))
         if not silent_users:
-            total -= weights.sum() * np.log(observed_share(alpha, beta, shape, scale, gamma))
+            total -= weights.sum() * np.log(share_in_log(days_log, extra))
         return -total if np.isfinite(total) else 1e300
 
-    acting = k > 0
-    share = float(np.average(k[acting] / days, weights=weights[acting]))
-    per_day = float(np.average((n[acting] - k[acting]) / k[acting], weights=weights[acting]))
+    k, n = pairs[:, 0].astype(float), pairs[:, 1].astype(float)
+    seen = k > 0
+    share = float(np.average(k[seen] / days, weights=weights[seen]))
+    per_day = float(np.average((n[seen] - k[seen]) / k[seen], weights=weights[seen]))
     start = np.array([np.log(0.5), np.log(0.7 * (1 - share) / max(share, 1e-3)), 0.0, np.log(max(per_day, 0.05)), 0.0])
     best = optimize.minimize(
         negative_log_likelihood, start, method="Nelder-Mead", options={"xatol": 1e-3, "fatol": 1e-2, "maxiter": 1500}
     )
     alpha, beta, shape, scale, gamma = unpack(best.x)
-    share = 1.0 if silent_users else observed_share(alpha, beta, shape, scale, gamma)
-    return DaysActivity(alpha, beta, shape, scale, gamma, share, -float(best.fun))
+    observed = 1.0 if silent_users else share_in_log(*logs(best.x))
+    return DaysActivity(alpha, beta, shape, scale, gamma, observed, -float(best.fun))
 
 
 @dataclass(frozen=True)

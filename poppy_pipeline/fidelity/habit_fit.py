@@ -12,6 +12,7 @@ import numpy as np
 
 from poppy_pipeline.fidelity.estimators import zipf_exponent
 from poppy_pipeline.fidelity.habit_estimators import (
+    DaysActivity,
     chance_repeat_share,
     fit_days_activity,
     fit_popularity,
@@ -39,7 +40,7 @@ def fit_popularity_and_repeats(
     less than drawing with replacement would by chance (then popularity is fitted without replacement)."""
     with_replacement = fit_popularity(catalog_counts)
     zipf = zipf_exponent(catalog_counts)
-    put("object_popularity_exponent", round(zipf, 4), "Zipf maximum likelihood, events per object")
+    put("object_popularity_exponent", round(float(zipf), 4), "Zipf maximum likelihood, events per object")
     pooled = _pooled_weights(catalog_counts, with_replacement.family, with_replacement.value)
     chance = chance_repeat_share(pooled, events_per_user) if pooled.size else 0.0
     ordered = chance > 0.01 and repeat < ORDER_BELOW_CHANCE * chance
@@ -48,11 +49,11 @@ def fit_popularity_and_repeats(
     if popularity.family == "lognormal":
         put(
             "object_popularity_sigma",
-            round(popularity.value, 4),
+            round(float(popularity.value), 4),
             f"log-normal over ranks, likelier than Zipf (maximum likelihood, {how})",
         )
     elif ordered:
-        put("object_popularity_exponent", round(popularity.value, 4), f"Zipf maximum likelihood, {how}")
+        put("object_popularity_exponent", round(float(popularity.value), 4), f"Zipf maximum likelihood, {how}")
     if ordered:
         put(
             "user_object_order",
@@ -73,7 +74,7 @@ def _pooled_weights(catalog_counts: list[np.ndarray], family: str, value: float)
 
 def fit_active_days(
     put: Put, events_per_user: np.ndarray, active_days: np.ndarray, days: int, population: int | None
-) -> None:
+) -> DaysActivity:
     """Active days × events per active day, jointly by likelihood; a floor when every user has at
     least a few events and the log knows no silent users (a log that kept only such users)."""
     active = len(events_per_user)
@@ -84,13 +85,18 @@ def fit_active_days(
     how = f"joint maximum likelihood of each user's active days and events ({days}-day window"
     how += f", users with ≥ {floor} events" if floor else ""
     how += f", {silent} silent users)" if silent else ")"
-    put("active_day_alpha", round(fit.alpha, 4), f"Beta-binomial active days, {how}")
-    put("active_day_beta", round(fit.beta, 4), "as active_day_alpha")
-    put("day_events_shape", round(fit.shape, 4), "negative binomial extra events per active day, as active_day_alpha")
-    put("day_events_scale", round(fit.scale, 4), "as day_events_shape")
-    put("day_events_activity_exponent", round(fit.exponent, 4), "as day_events_shape")
+    put("active_day_alpha", round(float(fit.alpha), 4), f"Beta-binomial active days, {how}")
+    put("active_day_beta", round(float(fit.beta), 4), "as active_day_alpha")
+    put(
+        "day_events_shape",
+        round(float(fit.shape), 4),
+        "negative binomial extra events per active day, as active_day_alpha",
+    )
+    put("day_events_scale", round(float(fit.scale), 4), "as day_events_shape")
+    put("day_events_activity_exponent", round(float(fit.exponent), 4), "as day_events_shape")
     put("min_events_per_user", floor, "the fewest events of a user, when every user has ≥ 2 (a kept-users floor)")
     put("num_users", max(1, round(active / max(fit.observed_share, 1e-9))), f"{active} users / their share in the log")
+    return fit
 
 
 def fit_personal_hour(put: Put, session_users: np.ndarray, session_hours: np.ndarray, hours: list[float]) -> None:
@@ -98,6 +104,6 @@ def fit_personal_hour(put: Put, session_users: np.ndarray, session_hours: np.nda
     if share >= MIN_PERSONAL_HOUR_SHARE:
         put(
             "personal_hour_share",
-            round(share, 4),
+            round(float(share), 4),
             "two sessions of a user share their hour with probability h² + (1 − h²)·Σp²: solved for h",
         )

@@ -49,6 +49,7 @@ class Habits:
     extra_events: np.ndarray | None  # (users,) mean extra events on an active day
     personal_hour: np.ndarray | None  # (users,) with personal_hour_share > 0
     silent: np.ndarray | None  # (users,) below the floor over the reference span
+    span_events: np.ndarray | None  # (users,) events over the reference span (floor applied)
     origin: int  # ordinal of signup_start: fresh objects are counted from there
     revisit: float  # with user_object_order: probability that an event revisits an object the user had
     checkpoints: dict[int, np.ndarray] = field(default_factory=dict)  # ordinal -> fresh events before it
@@ -73,10 +74,12 @@ def build_habits(settings: SimulationSettings, signup_ordinals: np.ndarray, hour
     # Users go down their order of objects from signup_start (a fitted world's users signed up in
     # the year before it, and start there); days before it start from the order's first object.
     origin = s.signup_start_date.toordinal()
-    habits = Habits(active, extra, personal, None, origin, _revisit_probability(s))
+    habits = Habits(active, extra, personal, None, None, origin, _revisit_probability(s))
     habits.checkpoints[origin] = np.zeros(n, dtype=np.int64)
-    if active is not None and s.min_events_per_user > 0:
-        habits.silent = _below_floor(s, habits, signup_ordinals)
+    if active is not None:
+        totals = _span_events(s, habits, signup_ordinals)
+        habits.silent = totals < s.min_events_per_user if s.min_events_per_user > 0 else None
+        habits.span_events = np.where(habits.silent, 0, totals) if habits.silent is not None else totals
     return habits
 
 
@@ -84,15 +87,15 @@ def _revisit_probability(s: SimulationSettings) -> float:
     return float(s.repeat_share) if s.user_object_order else 0.0
 
 
-def _below_floor(s: SimulationSettings, habits: Habits, signup_ordinals: np.ndarray) -> np.ndarray:
-    """Users whose events over the reference span (from signup_start) fall short of the floor."""
+def _span_events(s: SimulationSettings, habits: Habits, signup_ordinals: np.ndarray) -> np.ndarray:
+    """Each user's events over the reference span (from signup_start), before any floor."""
     totals = np.zeros(len(signup_ordinals), dtype=np.int64)
     first = s.signup_start_date
     for offset in range(s.repeat_reference_days):
         day = first + timedelta(days=offset)
         rows, counts = _days_counts(s, habits, signup_ordinals, day)
         totals[rows] += counts
-    return totals < s.min_events_per_user
+    return totals
 
 
 def _days_counts(
@@ -136,6 +139,15 @@ def weight_counts(model: SimulationModel, day: date) -> tuple[np.ndarray, np.nda
         on = stream(s.seed, "interactions:active_days", day).random(len(active)) < s.active_day_share
         rates = np.where(on, rates / s.active_day_share, 0.0)
     return active, stream(s.seed, "interactions:volume", day).poisson(rates)
+
+
+def expected_daily_events(model: SimulationModel, rows: np.ndarray) -> np.ndarray:
+    """Each of `rows`' expected events a day (active days × events per active day, or their
+    Activity_Weight share of interactions_per_day)."""
+    habits = model.habits.result() if model.habits is not None else None
+    if habits is not None and habits.span_events is not None:  # as drawn: the floor keeps the busy ones
+        return habits.span_events[rows] / model.settings.repeat_reference_days
+    return model.daily_rates(rows)
 
 
 def day_plan(model: SimulationModel, day: date, fresh_before: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from poppy_pipeline.simulation.habits import expected_daily_events
 from poppy_pipeline.simulation.settings import OBJECT_TYPES
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ class _RepeatSpan:
         active = model.signed_up(day)
         size = min(len(active), CALIBRATION_MAX_USERS)
         sample = active[np.unique(np.linspace(0, len(active) - 1, size).astype(np.int64))] if size else active
-        lam = days * model.daily_rates(sample)
+        lam = days * expected_daily_events(model, sample)
         per_type = model.tables.type_probabilities[sample][:, model.object_type_codes]
         return cls(lam, per_type, _favourite_shares(model, sample), model.popularity)
 

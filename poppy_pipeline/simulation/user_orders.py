@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from poppy_pipeline.common.randomness import stream
-from poppy_pipeline.simulation.habits import day_plan, fresh_before
+from poppy_pipeline.simulation.habits import day_plan, expected_daily_events, fresh_before
 from poppy_pipeline.simulation.sampling import searchsorted_right
 
 if TYPE_CHECKING:
@@ -74,10 +74,7 @@ def expected_fresh_events(model: SimulationModel) -> np.ndarray:
     per-day draws as the days themselves), or the expected ones where that is larger."""
     s = model.settings
     habits = model.habits.result()
-    if habits.active_probability is not None:
-        per_day = habits.active_probability * (1 + habits.extra_events)
-    else:
-        per_day = model.daily_rates(np.arange(len(model.user_ids)))
+    per_day = expected_daily_events(model, np.arange(len(model.user_ids)))
     span_end = s.signup_start_date + timedelta(days=s.repeat_reference_days)
     counted = fresh_before(model, span_end) - fresh_before(model, s.signup_start_date)
     return np.maximum(counted, per_day * s.repeat_reference_days * (1 - habits.revisit))
