@@ -11,7 +11,7 @@ with every habit of issue 29 (no repeats, same-second bursts, items' Gini 0.65, 
 fits and regenerates ratings logs with each habit (the real MovieLens 100k is not reachable from
 this machine: the logs are drawn by the tests' generators), seed 000's notebook log and a log in
 seed 002's layout, and prints closeness, detection AUC and SDMetrics' quality against their noise
-floors (the log's two halves); it writes them to `benchmarks/results/bench_fit_goals.json`.
+floors (the log's two halves); the harness writes them to `benchmarks/results/` (`fit_fidelity`, `fit_ratings`).
 """
 
 import argparse
@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from bench_simulation import run_child_json, seed_loop_rows  # the sibling script
+from harness import Benchmark
 
 from poppy_pipeline.common.columns import INTERACTION_COLUMNS
 from poppy_pipeline.fidelity.fit import fit_log
@@ -38,10 +39,15 @@ from poppy_pipeline.simulation.settings import SimulationSettings
 
 DAYS = [str(date(2024, 2, 1) + timedelta(days=d)) for d in range(28)]
 GOAL_SECONDS = 60.0
+GOAL_EVENTS = 10_000_000
 RATINGS_GOAL_SECONDS = 10.0
-RESULTS = Path(__file__).resolve().parent / "results"
 # MovieLens 100k's shape: 943 users, 1,682 movies, 1997-09-20..1998-04-22 (215 days).
 MOVIELENS = {"users": 943, "items": 1682, "start": "1997-09-20", "days": 215}
+# SDMetrics' quality at most this far below its own noise floor (the log's two halves).
+MAX_QUALITY_GAP = 0.02
+# The fidelity_report asset's own bars: closeness at most this far below the noise floor, detection AUC.
+MAX_CLOSENESS_GAP = 0.05
+MAX_DETECTION_AUC = 0.65
 
 
 def measure(events: int) -> dict:
@@ -119,7 +125,7 @@ def ratings_logs(small: bool) -> dict[str, tuple[pd.DataFrame, pd.DataFrame, Non
     return logs
 
 
-def goals(small: bool = False) -> None:
+def goals(bench: Benchmark, small: bool = False) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
     from poppy_pipeline_tests.support.seed002 import write_pings_folder
@@ -133,12 +139,7 @@ def goals(small: bool = False) -> None:
         rows = source.log_days(objects, users, [str(d.date()) for d in pd.date_range("2024-02-01", "2024-02-29")])
         events = pd.concat([f for f in rows.days.values() if len(f)], ignore_index=True)
         logs["seed 002 layout (200 users, 300 pings)"] = (events, objects, len(users), None)
-    print(
-        "| log | events | users | closeness (noise floor) | detection AUC (noise floor)"
-        " | SDMetrics quality (noise floor) | checks | largest AUC drops when shuffled | fit + report s |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---|---|---:|")
-    details, rows = {}, []
+    summary, details, sdmetrics = [], {}, {}
     for name, (events, objects, population, window) in logs.items():
         days = window or sorted(events["Timestamp"].dt.strftime("%Y-%m-%d").unique())
         started = time.perf_counter()
@@ -146,29 +147,53 @@ def goals(small: bool = False) -> None:
         report = fidelity_report(events, simulate_from_fit(fit, days))
         seconds = time.perf_counter() - started
         close, floor, auc = (report[k] for k in ("overall_closeness", "noise_floor_closeness", "detection_auc"))
+        closeness_goal = bench.goal(f"{name}: closeness − noise floor", close - floor, -MAX_CLOSENESS_GAP, "")
+        detection_goal = bench.goal(f"{name}: detection AUC", auc, MAX_DETECTION_AUC, "", "<=")
         field = report["sdmetrics"]
         quality, quality_floor = field["quality"], field["noise_floor_quality"]
-        verdicts = [close >= floor - 0.05, auc <= 0.65, quality >= quality_floor - 0.02]
-        verdict = " / ".join("pass" if ok else "FAIL" for ok in verdicts)
+        quality_goal = bench.goal(
+            f"{name}: SDMetrics quality − noise floor", quality - quality_floor, -MAX_QUALITY_GAP, ""
+        )
+        goals_met = (closeness_goal, detection_goal, quality_goal)
+        verdict = " / ".join("pass" if goal.met else "FAIL" for goal in goals_met)
         drops = sorted(report["detection_importance"].items(), key=lambda item: -item[1])[:2]
-        print(
-            f"| {name} | {len(events):,} | {report['users']['real']:,} | {close:.3f} ({floor:.3f})"
-            f" | {auc:.3f} ({report['noise_floor_detection_auc']:.3f}) | {quality:.3f} ({quality_floor:.3f})"
-            f" | {verdict} | {', '.join(f'{f} {d:.3f}' for f, d in drops)} | {seconds:.1f} |"
+        summary.append(
+            [
+                name,
+                f"{len(events):,}",
+                f"{report['users']['real']:,}",
+                f"{close:.3f} ({floor:.3f})",
+                f"{auc:.3f} ({report['noise_floor_detection_auc']:.3f})",
+                f"{quality:.3f} ({quality_floor:.3f})",
+                verdict,
+                ", ".join(f"{f} {d:.3f}" for f, d in drops),
+                f"{seconds:.1f}",
+            ]
         )
         details[name] = report["statistics"]
-        rows.append({"log": name, "events": len(events), "seconds": round(seconds, 1), **_scores(report)})
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_fit_goals.json").write_text(json.dumps({"small": small, "logs": rows}, indent=1) + "\n")
+        sdmetrics[name] = field
+    columns = [
+        "log",
+        "events",
+        "users",
+        "overall closeness (noise floor)",
+        "detection AUC (noise floor)",
+        "SDMetrics quality (noise floor)",
+        "closeness / detection / SDMetrics",
+        "largest AUC drops when shuffled",
+        "fit + report s",
+    ]
+    bench.table("fidelity of a fitted simulation: ratings logs with each habit, seed 000, seed 002", columns, summary)
     for name, statistics in details.items():
-        print(f"\n{name}\n\n| statistic | real | simulated | closeness | noise floor |\n|---|---:|---:|---:|---:|")
-        for stat, row in statistics.items():
-            print(f"| {stat} | {row['real']} | {row['simulated']} | {row['closeness']} | {row['noise_floor']} |")
-
-
-def _scores(report: dict) -> dict:
-    keys = ("overall_closeness", "noise_floor_closeness", "detection_auc", "noise_floor_detection_auc")
-    return {k: report[k] for k in keys} | {"sdmetrics": report["sdmetrics"]}
+        bench.table(
+            name,
+            ["statistic", "real", "simulated", "closeness", "noise floor"],
+            [
+                [stat, row["real"], row["simulated"], row["closeness"], row["noise_floor"]]
+                for stat, row in statistics.items()
+            ],
+        )
+    bench.record(statistics=details, sdmetrics=sdmetrics)
 
 
 def seed000_log() -> tuple[pd.DataFrame, pd.DataFrame, None]:
@@ -200,25 +225,58 @@ def main() -> None:
         print(json.dumps(measure_ratings(int(args.child_ratings))))
         return
     if args.goals:
-        goals(args.small)
+        title = (
+            "Fidelity: how close a simulation fitted to a log gets (ratings logs with each habit, seed 000, seed 002)"
+        )
+        with Benchmark("fit_fidelity", title) as bench:
+            goals(bench, args.small)
         return
     if args.ratings:
-        row = run_child_json(__file__, int(args.ratings), flag="--child-ratings")
-        print("| fitting a ratings log (`fit_log`) | seconds | events/s | peak RSS |\n|---|---:|---:|---:|")
-        print(
-            f"| {row['events']:,} events, {row['users']} users | {row['fit_s']:.2f} | {row['events_per_s']:,.0f}"
-            f" | {row['peak_rss_mb']:.0f} MB |"
-        )
-        print(f"goal: < {RATINGS_GOAL_SECONDS:.0f} s for 100,000 events")
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "bench_fit_ratings.json").write_text(json.dumps(row, indent=1) + "\n")
+        with Benchmark("fit_ratings", "Fitting a ratings log with every habit (`fit_log`), one core") as bench:
+            row = run_child_json(__file__, int(args.ratings), flag="--child-ratings")
+            bench.table(
+                "fitting a ratings log (`fit_log`)",
+                ["events", "users", "seconds", "events/s", "peak RSS"],
+                [
+                    [
+                        f"{row['events']:,}",
+                        row["users"],
+                        f"{row['fit_s']:.2f}",
+                        f"{row['events_per_s']:,.0f}",
+                        f"{row['peak_rss_mb']:.0f} MB",
+                    ]
+                ],
+            )
+            bench.goal(
+                "fit of a ratings log (100,000 events in under 10 s)",
+                row["fit_s"] * 100_000 / row["events"],
+                RATINGS_GOAL_SECONDS,
+                "s",
+                "<=",
+            )
+            bench.record(**row)
         return
-    row = run_child_json(__file__, int(args.events))
-    print("| fitting (`fit_log`) | seconds | events/s | peak RSS |\n|---|---:|---:|---:|")
-    print(
-        f"| {row['events']:,} events | {row['fit_s']:.1f} | {row['events_per_s']:,.0f} | {row['peak_rss_mb']:.0f} MB |"
-    )
-    print(f"goal: < {GOAL_SECONDS:.0f} s for 10,000,000 events")
+    with Benchmark("fit", "Fitting the simulation to a log (`fit_log`), one core") as bench:
+        row = run_child_json(__file__, int(args.events))
+        bench.table(
+            "fitting (`fit_log`)",
+            ["events", "seconds", "events/s", "peak RSS"],
+            [
+                [
+                    f"{row['events']:,}",
+                    f"{row['fit_s']:.1f}",
+                    f"{row['events_per_s']:,.0f}",
+                    f"{row['peak_rss_mb']:.0f} MB",
+                ]
+            ],
+        )
+        bench.goal(
+            "fit rate (10,000,000 events in under a minute)",
+            row["events_per_s"],
+            GOAL_EVENTS / GOAL_SECONDS,
+            "events/s",
+        )
+        bench.record(**row)
 
 
 if __name__ == "__main__":
