@@ -19,9 +19,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from scipy.special import ndtri
@@ -29,8 +30,18 @@ from scipy.special import ndtri
 from poppy_pipeline.common.randomness import stream
 from poppy_pipeline.simulation.settings import SimulationSettings
 
-if TYPE_CHECKING:
-    from poppy_pipeline.simulation.model import SimulationModel
+
+class SimulationModel(Protocol):
+    """What the habits read of `model.SimulationModel` (which builds them: no import back)."""
+
+    settings: SimulationSettings
+    signup_ordinals: np.ndarray
+    habits: Future[Habits] | None
+
+    def signed_up(self, day: date) -> np.ndarray: ...
+
+    def daily_rates(self, users: np.ndarray) -> np.ndarray: ...
+
 
 CHECKPOINT_DAYS = 32
 
