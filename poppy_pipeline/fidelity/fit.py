@@ -29,25 +29,18 @@ from poppy_pipeline.fidelity.estimators import (
 )
 from poppy_pipeline.fidelity.habit_fit import (
     MIN_SAME_SECOND_SHARE,
+    TYPE_ROLES,
     fit_active_days,
     fit_personal_hour,
     fit_popularity_and_repeats,
+    fit_type_labels,
 )
 from poppy_pipeline.simulation.settings import INTERACTION_TYPES, OBJECT_TYPES, SimulationSettings
 
-# What other vocabularies mean in the simulation's (seed 002's events; the poppy/csv ones map to themselves).
 # The fit as written by the `simulation_fit` asset: the parameters (JSON) and a run config (YAML).
 FIT_FILE = "simulation_fit.json"
 FIT_RUN_CONFIG_FILE = "simulation_fit.yaml"
 
-TYPE_ROLES = {
-    "impression": "View",
-    "view": "View",
-    "like": "Favorite",
-    "comment": "Click",
-    "share": "Click",
-    "follow_creator": "Click",
-}
 CATALOG_SIZE_NAMES = {"Star": "num_stars", "Planet": "num_planets", "Moon": "num_moons"}
 NOT_INFORMED = {
     "profile_weights": "browsing profiles (session_actions) are not in an interaction log",
@@ -79,7 +72,7 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
     counts = np.bincount(user_codes)
     activity = _fit_activity(put, counts, population, seconds // 86_400, user_codes, len(days))
     put("interaction_type_weights", _type_weights(ordered["Interaction_Type"]), "share of each event type")
-    _fit_type_labels(put, ordered["Interaction_Type"])
+    fit_type_labels(put, ordered["Interaction_Type"])
 
     sizes = objects.assign(sim_type=objects["Object_Type"].astype(str).map(type_map)).groupby("sim_type").size()
     for sim_type, name in CATALOG_SIZE_NAMES.items():
@@ -200,23 +193,6 @@ def poppy_type_codes(kinds: pd.Series) -> np.ndarray:
     return mapped[codes] if len(codes) else np.empty(0, np.int8)
 
 
-def _fit_type_labels(put, kinds: pd.Series) -> None:
-    """A log's own event types (seed 002's six), each labelling events of the simulation's type it maps
-    to, in its share among them: the regenerated log keeps them."""
-    counts = kinds.astype(str).value_counts()
-    own = [k for k in counts.index if k not in INTERACTION_TYPES]
-    if not own:
-        return
-    roles = {k: (k if k in INTERACTION_TYPES else TYPE_ROLES.get(k, "View")) for k in counts.index}
-    per_role = {role: sum(counts[k] for k in roles if roles[k] == role) for role in set(roles.values())}
-    put("interaction_type_labels", {k: roles[k] for k in sorted(counts.index)}, "the log's event types and their roles")
-    put(
-        "interaction_type_label_weights",
-        {k: round(float(counts[k] / per_role[roles[k]]), 6) for k in sorted(counts.index)},
-        "each log type's share among the events of its role",
-    )
-
-
 def _type_weights(kinds: pd.Series) -> dict[str, float]:
     counts = np.bincount(poppy_type_codes(kinds), minlength=len(INTERACTION_TYPES))
     return dict(zip(INTERACTION_TYPES, _shares(counts), strict=True))
@@ -328,10 +304,6 @@ def _shares(values: np.ndarray) -> list[float]:
     rounded = np.round(values / values.sum(), 6)
     rounded[np.argmax(rounded)] += 1 - rounded.sum()  # exactly 1 after rounding
     return [float(v) for v in rounded]
-
-
-def _normalised(weights: dict[str, float]) -> dict[str, float]:
-    return dict(zip(weights, _shares(np.array(list(weights.values()))), strict=True))
 
 
 def _quantiles(values: np.ndarray) -> dict[str, float | None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 
 from poppy_pipeline.fidelity.estimators import zipf_exponent
 from poppy_pipeline.fidelity.habit_estimators import (
@@ -19,8 +20,19 @@ from poppy_pipeline.fidelity.habit_estimators import (
     personal_hour_share,
     rank_weights,
 )
+from poppy_pipeline.simulation.settings import INTERACTION_TYPES
 
 Put = Callable[[str, object, str], None]
+# What other vocabularies mean in the simulation's (seed 002's events; the poppy/csv ones map to themselves).
+TYPE_ROLES = {
+    "impression": "View",
+    "view": "View",
+    "like": "Favorite",
+    "comment": "Click",
+    "share": "Click",
+    "follow_creator": "Click",
+}
+
 # Below this share of the repeats drawing with replacement would make by chance, users do not
 # repeat by chance: each goes down an order of their own.
 ORDER_BELOW_CHANCE = 0.75
@@ -107,3 +119,20 @@ def fit_personal_hour(put: Put, session_users: np.ndarray, session_hours: np.nda
             round(float(share), 4),
             "two sessions of a user share their hour with probability h² + (1 − h²)·Σp²: solved for h",
         )
+
+
+def fit_type_labels(put: Put, kinds: pd.Series) -> None:
+    """A log's own event types (seed 002's six), each labelling events of the simulation's type it maps
+    to, in its share among them: the regenerated log keeps them."""
+    counts = kinds.astype(str).value_counts()
+    own = [k for k in counts.index if k not in INTERACTION_TYPES]
+    if not own:
+        return
+    roles = {k: (k if k in INTERACTION_TYPES else TYPE_ROLES.get(k, "View")) for k in counts.index}
+    per_role = {role: sum(counts[k] for k in roles if roles[k] == role) for role in set(roles.values())}
+    put("interaction_type_labels", {k: roles[k] for k in sorted(counts.index)}, "the log's event types and their roles")
+    put(
+        "interaction_type_label_weights",
+        {k: round(float(counts[k] / per_role[roles[k]]), 6) for k in sorted(counts.index)},
+        "each log type's share among the events of its role",
+    )
