@@ -39,6 +39,7 @@ ORDER_BELOW_CHANCE = 0.75
 # A personal hour or same-second share below these is noise, not a habit.
 MIN_PERSONAL_HOUR_SHARE = 0.05
 MIN_SAME_SECOND_SHARE = 0.02
+MIN_POPULARITY_SIGMA = 0.02
 
 
 def fit_popularity_and_repeats(
@@ -59,11 +60,20 @@ def fit_popularity_and_repeats(
     popularity = fit_popularity(catalog_counts, distinct_per_user) if ordered else with_replacement
     how = "without replacement, each user's distinct objects" if ordered else "events per object"
     if popularity.family == "lognormal":
-        put(
-            "object_popularity_sigma",
-            round(float(popularity.value), 4),
-            f"log-normal over ranks, likelier than Zipf (maximum likelihood, {how})",
-        )
+        # Objects ranked by their own counts look spread even when all are alike: Poisson noise
+        # gives log counts a variance of about 1 / mean count, which the ranks read as popularity.
+        objects = sum(len(c) for c in catalog_counts)
+        noise = objects / max(sum(float(np.sum(c)) for c in catalog_counts), 1e-12)
+        sigma = float(np.sqrt(max(popularity.value**2 - noise, 0.0)))
+        if sigma < MIN_POPULARITY_SIGMA:  # alike but for the noise: flat popularity
+            put("object_popularity_exponent", 0.0, f"flat: the log-normal σ {popularity.value:.3f} is Poisson noise")
+        else:
+            put(
+                "object_popularity_sigma",
+                round(sigma, 4),
+                f"log-normal over ranks, likelier than Zipf (maximum likelihood, {how}; σ² less the Poisson noise"
+                f" 1 / mean count, from {popularity.value:.4f})",
+            )
     elif ordered:
         put("object_popularity_exponent", round(float(popularity.value), 4), f"Zipf maximum likelihood, {how}")
     if ordered:
