@@ -152,13 +152,14 @@ def weight_counts(model: SimulationModel, day: date) -> tuple[np.ndarray, np.nda
     return active, stream(s.seed, "interactions:volume", day).poisson(rates)
 
 
-def expected_daily_events(model: SimulationModel, rows: np.ndarray) -> np.ndarray:
-    """Each of `rows`' expected events a day (active days × events per active day, or their
-    Activity_Weight share of interactions_per_day)."""
+def expected_daily_events(model: SimulationModel, signed_up: np.ndarray) -> np.ndarray:
+    """Expected events a day of each user in `signed_up` (the rows of every user signed up by then):
+    their events over the reference span as drawn (active days × events per active day; the floor
+    keeps the busy ones), or their Activity_Weight share of interactions_per_day."""
     habits = model.habits.result() if model.habits is not None else None
-    if habits is not None and habits.span_events is not None:  # as drawn: the floor keeps the busy ones
-        return habits.span_events[rows] / model.settings.repeat_reference_days
-    return model.daily_rates(rows)
+    if habits is not None and habits.span_events is not None:
+        return habits.span_events[signed_up] / model.settings.repeat_reference_days
+    return model.daily_rates(signed_up)
 
 
 def day_plan(model: SimulationModel, day: date, fresh_before: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -13,6 +13,7 @@ from poppy_pipeline.dagster_support.source_resources import InteractionSourceRes
 from poppy_pipeline.fidelity.fit import fit_log, regenerate_command, regenerated_folder, run_config, settings_from_fit
 from poppy_pipeline.fidelity.regenerate import simulate_from_fit
 from poppy_pipeline.simulation.catalog import build_catalog
+from poppy_pipeline.simulation.model import build_model
 from poppy_pipeline.simulation.population import generate_users
 from poppy_pipeline.simulation.span_patterns import MEASURES, SEED_CLAIMS, SpanPatterns
 from poppy_pipeline.sources.daily_rows import split_by_day
@@ -50,9 +51,13 @@ def test_seed_000s_claims_are_not_applicable_to_a_fitted_world(pings_fit):
     fit = fit | {"window": fit["window"] | {"source": "pings"}}
     settings = settings_from_fit(fit)
     assert settings.fitted_to == "the pings log 2024-02-01..2024-02-29"
-    patterns = SpanPatterns(settings, generate_users(settings), build_catalog(settings, None).objects)
+    users, objects = generate_users(settings), build_catalog(settings, None).objects
+    patterns = SpanPatterns(settings, users, objects)
     patterns.add_day(simulated)
-    results = patterns.results(expected_repeats=settings.repeat_share)
+    expected_events = build_model(settings, objects, users).expected_span_events(
+        date.fromisoformat(d) for d in FEBRUARY
+    )
+    results = patterns.results(expected_repeats=settings.repeat_share, expected_events=expected_events)
     assert set(results) == set(MEASURES)
     for name in SEED_CLAIMS:
         assert results[name].not_applicable.startswith("the world is fitted to the pings log"), name
