@@ -12,6 +12,7 @@ from poppy_pipeline.dagster_support.simulation_resource import SimulationResourc
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.fidelity.fit import fit_log, regenerate_command, regenerated_folder, run_config, settings_from_fit
 from poppy_pipeline.fidelity.regenerate import simulate_from_fit
+from poppy_pipeline.fidelity.sdmetrics_scores import flattened, sdmetrics_scores
 from poppy_pipeline.simulation.catalog import build_catalog
 from poppy_pipeline.simulation.model import build_model
 from poppy_pipeline.simulation.population import generate_users
@@ -105,3 +106,14 @@ def test_the_fits_run_config_writes_to_a_folder_of_its_own(pings_fit, tmp_path: 
     command = regenerate_command("fit.yaml", fit, "2024-01-01")
     assert command == "make run CONFIG=fit.yaml START=2024-02-01 END=2024-02-29"
     assert regenerate_command("fit.yaml", fit, "2025-01-01").startswith("POPPY_PARTITIONS_START=2024-02-01 ")
+
+
+def test_sdmetrics_scores_a_log_against_itself_and_survives_values_one_side_lacks(pings_fit):
+    events, _, simulated = pings_fit
+    same = sdmetrics_scores(events, events)
+    assert same["quality"] == pytest.approx(1.0, abs=1e-9)
+    lacking = events[events["Timestamp"].dt.hour != 3]  # a small log without an hour the other has
+    scores = sdmetrics_scores(lacking, simulated)
+    assert 0 < scores["quality"] <= 1
+    assert scores["logistic_detection"] is None or 0 <= scores["logistic_detection"] <= 1
+    assert set(flattened(events).columns) == {"event_type", "rating", "hour", "weekday", "user_events", "object_events"}
