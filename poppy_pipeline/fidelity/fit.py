@@ -374,9 +374,10 @@ def run_config(
 
 
 def regenerated_folder(outputs: str, fit: dict) -> str:
-    """Where the fitted world's run writes: a folder of its own beside the real outputs."""
+    """Where the fitted world's run writes: a folder of its own inside the outputs folder (the one
+    place run config may always name), so the real fit, report, users and catalog stay."""
     window = fit["window"]
-    return f"{outputs.rstrip('/')}-fitted-{window['first_day']}-{window['last_day']}"
+    return f"{outputs.rstrip('/')}/fitted-{window['first_day']}-{window['last_day']}"
 
 
 def regenerate_command(config_path: str, fit: dict, partitions_start: str) -> str:

@@ -95,7 +95,7 @@ def test_the_fits_run_config_writes_to_a_folder_of_its_own(pings_fit, tmp_path: 
     _, fit, _ = pings_fit
     outputs = str(tmp_path / "outputs")
     folder = regenerated_folder(outputs, fit)
-    assert folder != outputs and not folder.startswith(outputs + "/")
+    assert folder == f"{outputs}/fitted-2024-02-01-2024-02-29"  # its own folder: no file of the outputs
     weights = {kind: 1.0 for kind in EVENT_TYPES}
     config = run_config(fit, outputs_dir=folder, event_weights=weights)
     assert config["resources"]["outputs"] == {"config": {"base_dir": folder}}
