@@ -11,7 +11,7 @@ from poppy_pipeline.dagster_support.day_span import SpanConfig, load_span, span_
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
-from poppy_pipeline.dagster_support.partitions import single_run
+from poppy_pipeline.dagster_support.partitions import DEFAULT_PARTITIONS_START, single_run
 from poppy_pipeline.dagster_support.source_resources import PARTITIONS_START, InteractionSourceResource
 from poppy_pipeline.fidelity.fit import (
     FIT_FILE,
@@ -76,7 +76,8 @@ def simulation_fit(
     header = (
         f"# More data like the {interaction_source.kind} log {days[0]}..{days[-1]}, written to {folder}"
         " (the log's own fit, report, users and catalog stay as they are):\n"
-        f"# {regenerate_command(str(yaml_path), fit, PARTITIONS_START)}\n"
+        # A log older than the default partitions needs POPPY_PARTITIONS_START in any shell it is run from.
+        f"# {regenerate_command(str(yaml_path), fit, max(PARTITIONS_START, DEFAULT_PARTITIONS_START))}\n"
     )
     config_file = run_config(fit, config.seed, config.scale_users, outputs_dir=folder, event_weights=weights)
     settings = yaml.safe_dump(config_file, sort_keys=False)
