@@ -63,6 +63,9 @@ from poppy_pipeline.sources.log_files import (
 from poppy_pipeline.sources.rows import UTC, Checked, checked_zone
 from poppy_pipeline.sources.snapshots import SOURCE_FILES_ATTR, SourceSnapshot
 
+# The first day a run can have: the log's days before it say so, naming POPPY_PARTITIONS_START.
+PARTITIONS_START = str(daily_partitions.start.date())
+
 DEFAULT_MAX_QUARANTINE_SHARE = 0.01
 TIMEZONE_ENV = "POPPY_SOURCE_TIMEZONE"
 # As the back end: its Layer-2 job uses the database from 300 interactions on.
@@ -301,7 +304,7 @@ class InteractionSourceResource(LogSourceResource):
         checked = check_interaction_log(
             self.kind, self.location(), objects, users, self.zone(), self.csv_mapping(), self.read_file
         )
-        return split_by_day(checked, days, tiebreak=("Interaction_ID",)).require_rows()
+        return split_by_day(checked, days, tiebreak=("Interaction_ID",)).require_rows(PARTITIONS_START)
 
     def database_days(
         self, objects: pd.DataFrame, users: pd.DataFrame, days: list[str]
@@ -310,7 +313,7 @@ class InteractionSourceResource(LogSourceResource):
         with self.session() as session:
             checked, counts = database.read_and_check(session, days, objects, users, self.event_types, self.zone())
         rows = split_by_day(checked, days, tiebreak=("Interaction_ID",))
-        return replace(rows, unread=counts[database.OUTSIDE]).require_rows(), counts
+        return replace(rows, unread=counts[database.OUTSIDE]).require_rows(PARTITIONS_START), counts
 
 
 class ActionSourceResource(LogSourceResource):

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from poppy_pipeline.fidelity.fit import MIN_ACTIVE_SHARE, FitError, checked_fit, fit_log
+from poppy_pipeline.fidelity.fit import fit_log
+from poppy_pipeline.fidelity.fit_validation import MIN_ACTIVE_SHARE, FitError, checked_fit
 from poppy_pipeline.simulation.catalog import build_catalog
 from poppy_pipeline.simulation.settings import SimulationSettings
 
