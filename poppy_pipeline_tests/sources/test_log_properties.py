@@ -40,6 +40,7 @@ from poppy_pipeline_tests.support.backend_tables import catalog_tables, fill
 from poppy_pipeline_tests.support.log_strategies import (
     HUGE_AND_TINY,
     ids,
+    log_settings,
     timestamps,
     words,
     write_csv,
@@ -113,6 +114,7 @@ def pings_logs(draw: st.DrawFn) -> dict:
     }
 
 
+@log_settings
 @given(pings_logs())
 def test_a_pings_log_keeps_every_row_and_every_id(log: dict):
     with tempfile.TemporaryDirectory() as folder:
@@ -176,6 +178,7 @@ def poppy_logs(draw: st.DrawFn) -> list[tuple[list[str], datetime | None]]:
     return rows
 
 
+@log_settings
 @given(poppy_logs(), st.booleans())
 def test_a_poppy_log_keeps_the_integer_each_id_denotes(log, final_break: bool):
     header = [
@@ -206,6 +209,7 @@ def test_a_poppy_log_keeps_the_integer_each_id_denotes(log, final_break: bool):
 # --- csv (mapped) ------------------------------------------------------------------------------
 
 
+@log_settings
 @given(st.lists(st.tuples(ids(), ids(), timestamps(), st.sampled_from(["1", "5", "0", "x", ""])), max_size=25))
 def test_a_csv_log_keeps_its_ids_as_written(log):
     mapping = CsvMapping(user="user", item="item", timestamp="time", rating="stars")
@@ -230,6 +234,7 @@ def test_a_csv_log_keeps_its_ids_as_written(log):
 # --- action logs -------------------------------------------------------------------------------
 
 
+@log_settings
 @given(st.lists(st.tuples(ids(), ids(), timestamps(), st.sampled_from(["click", "scroll_down", "jump"]),
                           st.sampled_from(HUGE_AND_TINY)), max_size=25))  # fmt: skip
 def test_an_action_log_keeps_its_ids_as_written(log):
@@ -249,6 +254,7 @@ def test_an_action_log_keeps_its_ids_as_written(log):
 # --- the database ------------------------------------------------------------------------------
 
 
+@log_settings
 @given(st.lists(st.tuples(ids(), timestamps(), st.integers(1, 40)), min_size=1, max_size=25))
 def test_a_database_table_accounts_for_every_row(log):
     """SQLite, its timestamp column text (read whole, days told apart by the file parser)."""

@@ -15,7 +15,7 @@ from poppy_pipeline.sources.log_files import check_poppy_log, read_poppy_log, us
 from poppy_pipeline.sources.rows import utc_timestamps
 from poppy_pipeline.sources.timestamps import BLOCK, parse_iso8601
 from poppy_pipeline_tests.sources.test_log_properties import OBJECTS
-from poppy_pipeline_tests.support import log_strategies  # noqa: F401 (the hypothesis profiles)
+from poppy_pipeline_tests.support.log_strategies import log_settings
 
 FORMS = {
     "2025-11-02 10:00:00": "2025-11-02 10:00:00",
@@ -70,6 +70,7 @@ def one_writers_log(draw: st.DrawFn) -> tuple[list[str], int]:
     return stamps, draw(st.integers(1, len(stamps[-1])))
 
 
+@log_settings
 @given(one_writers_log())
 def test_a_last_line_cut_short_is_never_kept_as_another_time(log):
     stamps, keep = log

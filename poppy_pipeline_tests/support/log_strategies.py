@@ -2,8 +2,9 @@
 value each must parse to, or None where it must be refused), partial values, Unicode, huge and
 tiny numbers; and CSV files written from them the way other programs write them.
 
-Profiles: `default` (few examples, derandomized: the same ones every run, for the default suite)
-and `thorough` (many, random): `POPPY_HYPOTHESIS_PROFILE=thorough pytest -k properties`.
+Settings (`log_settings`, on each test of these generators; Hypothesis's global default is left
+alone): `default` (few examples, derandomized: the same ones every run, for the default suite) and
+`thorough` (many, random): `POPPY_HYPOTHESIS_PROFILE=thorough pytest -k properties`.
 """
 
 from __future__ import annotations
@@ -18,20 +19,19 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
-settings.register_profile(
-    "default",
-    max_examples=25,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    report_multiple_bugs=False,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],  # no slow "explain"
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "thorough", max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
-)
-settings.load_profile(os.environ.get("POPPY_HYPOTHESIS_PROFILE", "default"))
+PROFILES = {
+    "default": settings(
+        max_examples=25,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        report_multiple_bugs=False,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],  # no slow "explain"
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    ),
+    "thorough": settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]),
+}
+log_settings = PROFILES[os.environ.get("POPPY_HYPOTHESIS_PROFILE", "default")]
 
 # Text that spreadsheets, R and pandas read as missing, numbers in disguise, and other look-alikes.
 TRICKY_IDS = ["NA", "null", "NULL", "NaN", "nan", "None", "N/A", "#N/A", "-", "5.0", "007", "0", "-1", "+7", "1e3",
