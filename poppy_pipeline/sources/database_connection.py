@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
@@ -70,7 +71,7 @@ class Session:
     chunk_rows: int
     step: str = ""  # what the reader is doing, for errors: "while reading 2024-02-03"
 
-    def query(self, table: str, statement, fetch_rows: int | None = None) -> Iterator[list[tuple]]:
+    def query(self, table: str, statement: sa.Executable, fetch_rows: int | None = None) -> Iterator[list[tuple]]:
         """The rows of `statement` (a select or a text) in chunks of `fetch_rows` (default `chunk_rows`),
         from a server-side cursor where the driver has one."""
         compiled = statement.compile(dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
@@ -87,7 +88,7 @@ class Session:
             with suppress(self.engine.dialect.dbapi.Error):  # a lost connection must not hide its own error
                 cursor.close()
 
-    def rows(self, table: str, statement) -> list[tuple]:
+    def rows(self, table: str, statement: sa.Executable) -> list[tuple]:
         """All rows of a small result."""
         return [row for chunk in self.query(table, statement) for row in chunk]
 
@@ -171,7 +172,7 @@ def _read_only_statements(dialect: str) -> list[str]:
     return []
 
 
-def _streaming_cursor(engine: Engine, connection):
+def _streaming_cursor(engine: Engine, connection: Any) -> Any:  # the driver's own connection and cursor
     """A server-side cursor: rows arrive as fetched instead of all at once."""
     dialect = engine.dialect.name
     if dialect in MYSQL_DIALECTS:

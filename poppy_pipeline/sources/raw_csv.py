@@ -124,7 +124,7 @@ def _parse(
 ) -> pa.Table:
     """The records as string columns; those with the wrong number of fields go to `shapeless`."""
 
-    def keep_aside(row) -> str:
+    def keep_aside(row: pa_csv.InvalidRow) -> str:
         shapeless.append((row.number, row.text, row.actual_columns))
         return "skip"
 
