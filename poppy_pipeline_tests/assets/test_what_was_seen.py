@@ -75,6 +75,11 @@ def test_pings_ids_that_look_like_numbers_or_missing_values_come_back_as_written
     scores = as_text(data_dir / "engagement_scores.csv")
     assert set(scores["User_ID"]) <= set(users.values()) and set(scores["Object_ID"]) <= set(pings.values())
     assert set(as_text(data_dir / "trending_objects.csv")["Object_ID"]) <= set(pings.values())
+    # The UI shows each table's schema: declared on the asset, concrete on the materialization.
+    columns = {c.name: c.type for c in metadata["dagster/column_schema"].value.columns}
+    assert columns["User_ID"] == columns["Object_ID"] == "string" and columns["Interaction_ID"] == "int64"
+    declared = defs.resolve_assets_def("users").specs_by_key[dg.AssetKey("users")].metadata["dagster/column_schema"]
+    assert {c.name: c.type for c in declared.columns}["User_ID"] == "id (int64 or string)"
 
 
 def test_csv_item_ids_with_leading_zeros_are_text_on_every_day(data_dir: Path, tmp_path: Path):

@@ -58,6 +58,12 @@ def round_trip(frame: pd.DataFrame, schema: schemas.TableSchema) -> pd.DataFrame
     return tables.read_stored(buffer, schema, recorded)
 
 
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    tables.write_csv(frame, buffer)
+    return buffer.getvalue()
+
+
 def assert_same_table(frame: pd.DataFrame, schema: schemas.TableSchema) -> None:
     back = round_trip(frame, schema)
     pd.testing.assert_frame_equal(missing_as_none(back), missing_as_none(frame), check_dtype=False)
@@ -146,6 +152,7 @@ def test_a_pings_log_keeps_every_row_and_every_id(log: dict):
     assert_same_table(users.valid, schemas.USERS)
     assert_same_table(objects.valid, schemas.CELESTIAL_OBJECTS)
     pd.testing.assert_frame_equal(again.valid, checked.valid)
+    assert csv_bytes(again.valid) == csv_bytes(checked.valid)  # a rerun writes the same bytes
     pd.testing.assert_frame_equal(again.rejected, checked.rejected)
 
 
@@ -204,6 +211,7 @@ def test_a_poppy_log_keeps_the_integer_each_id_denotes(log, final_break: bool):
         assert (kept.User_ID, kept.Object_ID, kept.Timestamp) in candidates
     assert_same_table(checked.valid, schemas.SIMULATED_INTERACTIONS)
     pd.testing.assert_frame_equal(again.valid, checked.valid)
+    assert csv_bytes(again.valid) == csv_bytes(checked.valid)  # a rerun writes the same bytes
 
 
 # --- csv (mapped) ------------------------------------------------------------------------------
@@ -229,6 +237,7 @@ def test_a_csv_log_keeps_its_ids_as_written(log):
             assert (checked.valid[column] > 0).all()
     assert_same_table(checked.valid, schemas.SIMULATED_INTERACTIONS)
     pd.testing.assert_frame_equal(again.valid, checked.valid)
+    assert csv_bytes(again.valid) == csv_bytes(checked.valid)  # a rerun writes the same bytes
 
 
 # --- action logs -------------------------------------------------------------------------------
