@@ -60,7 +60,7 @@ class SourceSnapshot:
             raise SourceError(
                 path,
                 f"changed during the run: {label} {first.describe()}, {later_label} {found.describe()};"
-                " run again once nothing writes to it (or on a copy of it)",
+                " materialize what is made from it again once nothing writes to it (or from a copy of it)",
             )
 
     def recorded(self) -> dict[str, dict]:

@@ -211,6 +211,33 @@ def test_a_log_that_changes_during_the_run_fails_with_a_sentence_naming_it(
     assert not quarantined.exists() or "not a known user" not in quarantined.read_text()
 
 
+def test_a_log_changed_since_the_users_were_made_from_it_is_refused(data_dir: Path, tmp_path: Path):
+    """The same in another run (or another process): the step holds its read to the files `users` and
+    `celestial_objects` were made from, recorded beside them."""
+    log = poppy_log(tmp_path / "log.csv")
+    source = InteractionSourceResource(path=str(log), format="poppy")
+    assert materialize(source, NOVEMBER, SOURCES_AND_SUMMARIES[:2]).success
+    with log.open("a") as handle:
+        handle.write("3002,99,Star,1,View,,2025-11-05 10:00:00\n")
+    assets = [
+        a
+        for a in defs.assets
+        if isinstance(a, dg.AssetsDefinition) and a.key.to_user_string() in SOURCES_AND_SUMMARIES[:3]
+    ]
+    result = dg.materialize(
+        [*assets, *(defs.asset_checks or [])],
+        resources={**defs.resources, "interaction_source": source},
+        tags=NOVEMBER,
+        selection=["simulated_interactions"],
+        raise_on_error=False,
+    )
+    assert not result.success
+    (message,) = failure_messages(result)
+    assert message.startswith(f"{log}: changed during the run: users was made from ") or message.startswith(
+        f"{log}: changed during the run: celestial_objects was made from "
+    )
+
+
 def test_a_fit_the_simulation_cannot_run_is_not_written(data_dir: Path, tmp_path: Path):
     """Case 6: 80 regular users and 2,600 users with one event each."""
     rng = np.random.default_rng(11)
