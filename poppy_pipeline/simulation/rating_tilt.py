@@ -12,6 +12,11 @@ import numpy as np
 from poppy_pipeline.simulation.settings import SimulationSettings
 
 RATING_TILT_LIMIT = 20.0  # |θ| beyond which a user rates (almost) only 1 or only 5
+# Offsets (a user's bias plus a category's taste shift) are solved on a grid of this step and range:
+# biases are rounded to 3 decimals, so a grid point is every bias exactly; beyond ±6 stars the mean
+# is pinned at 1 or 5 long before.
+OFFSET_STEP = 0.001
+OFFSET_LIMIT = 6.0
 
 
 def user_rating_distributions(settings: SimulationSettings, bias: np.ndarray) -> np.ndarray:
@@ -40,3 +45,19 @@ def tilted_distributions(settings: SimulationSettings, bias: np.ndarray) -> np.n
         below = tilted(mid) @ stars < target
         low, high = np.where(below, mid, low), np.where(below, high, mid)
     return tilted((low + high) / 2)
+
+
+class RatingGrid:
+    """Cumulative rating distributions (1..4 stars) for offsets on a grid: a `Rate` event's offset is
+    its user's `Rating_Bias` plus the taste shift of the rated object's category, looked up here."""
+
+    def __init__(self, settings: SimulationSettings) -> None:
+        steps = round(OFFSET_LIMIT / OFFSET_STEP)
+        offsets = np.arange(-steps, steps + 1) / round(1 / OFFSET_STEP)
+        self.steps = steps
+        self.cdf = np.cumsum(tilted_distributions(settings, offsets), axis=1)[:, :4]
+
+    def draw(self, offsets: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+        """1-5 stars for each offset, from `uniform` in [0, 1)."""
+        index = np.clip(np.rint(offsets / OFFSET_STEP), -self.steps, self.steps).astype(np.int64) + self.steps
+        return 1 + (uniform[:, None] >= self.cdf[index]).sum(axis=1)

@@ -168,6 +168,25 @@ class SimulationSettings:
         " uniformly in their profile's 10-300 s session.",
     )
     session_gap_sigma: float = setting(1.0, "σ of the log-normal gaps between a sitting's events.")
+    # Tastes: each user's true preference over the engine's 21 categories (`tastes.py`), which their
+    # choices of objects, favourites and ratings follow.
+    taste_choice_strength: float = setting(
+        0.25,
+        "How strongly the objects a user views and clicks follow their category preferences: an object"
+        " of a category at preference p (0-10) is picked (p/(10-p))^strength times as often as an equally"
+        " popular one of an indifferent category (5); 0: tastes play no part.",
+    )
+    taste_like_strength: float = setting(1.0, "The same for the objects a user favourites and rates.")
+    taste_favourite_strength: float = setting(
+        4.0,
+        "The same for the favourite objects a user keeps coming back to (stronger: they barely add"
+        " chance repeats, which the choice strengths do by narrowing a user's objects).",
+    )
+    taste_rating_shift: float = setting(
+        1.0,
+        "Stars a rating moves per 10 points of the rated category's preference above the user's average"
+        " (the user's mean rating stays theirs).",
+    )
     watch_ratio_alpha: float = setting(2.0, "α of the Beta share of an object's media watched on a View.")
     watch_ratio_beta: float = setting(1.3, "β of the Beta share of an object's media watched on a View.")
 
@@ -203,6 +222,10 @@ def validate(settings: SimulationSettings) -> None:
         "favourite_popularity_exponent",
         "session_gap_median_sec",
         "session_gap_sigma",
+        "taste_choice_strength",
+        "taste_like_strength",
+        "taste_favourite_strength",
+        "taste_rating_shift",
     ):
         value = getattr(s, name)
         require_setting(math.isfinite(value) and value >= 0, name, "must be a finite number ≥ 0", value)
