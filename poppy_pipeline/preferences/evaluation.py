@@ -159,10 +159,11 @@ def service_scores(evidence: Evidence, rows: np.ndarray, seed: int) -> dict[str,
     if key.digest() not in _SERVICE_RESULTS:
         categories = evidence.slices.shape[1]
         _SERVICE_RESULTS.clear()  # one run's worth
-        _SERVICE_RESULTS[key.digest()] = (
-            sgd_factorisation(strongest, seed),
-            one_hot_network(like_rows, len(chosen), categories, seed),
-        )
+        with threadpool_limits(1):
+            _SERVICE_RESULTS[key.digest()] = (
+                sgd_factorisation(strongest, seed),
+                one_hot_network(like_rows, len(chosen), categories, seed),
+            )
     factorised, network = _SERVICE_RESULTS[key.digest()]
     return {SERVICE_MF: (chosen, factorised), SERVICE_NN: (chosen, network)}
 
