@@ -59,11 +59,6 @@ class PreferencesConfig(SpanConfig):
     compare_with_service: bool = Field(
         default=True, description="Judge the Poppy ML service's two models too (a few seconds), for the report."
     )
-    engine_folder: str = Field(
-        default="",
-        description="Where the engine's file goes; empty = $POPPY_ENGINE_EXPORT_DIR, default"
-        " <outputs folder>/engine_exports.",
-    )
 
 
 def check_spec(asset: str) -> dg.AssetCheckSpec:
@@ -113,7 +108,7 @@ def gather(
             )
         context.log.info(f"Likes and ratings (the preference jobs' rows): {decision.message}")
         if not decision.use_database:
-            fit_path, minimum = outputs.path() / FIT_FILE, config.min_real_interactions
+            fit_path, minimum = outputs.read_path(outputs.path() / FIT_FILE), config.min_real_interactions
             fallback = fallback_simulation(simulation.settings(), fit_path, source.database_name(), days[0], minimum)
             evidence, simulated_truth = simulated_evidence(fallback.settings, objects, days, held_out, simulation.seed)
             return Gathered(evidence, simulated_truth, f"{fallback.description} ({decision.message})")
@@ -137,11 +132,11 @@ def run(
     gathered: Gathered,
     seed: int,
     config: PreferencesConfig,
-    outputs: Path,
+    outputs: OutputsResource,
     engine_file: str,
 ) -> tuple[pd.DataFrame, dict, list[dg.AssetCheckResult]]:
-    """The table, its metadata (figures first) and its blocking check; the engine's file written when
-    the check passes."""
+    """The table, its metadata (figures first) and its blocking check; the engine's file written (in
+    `$POPPY_ENGINE_EXPORT_DIR`, published with the rest of the run) when the check passes."""
     evidence = gathered.evidence
     if not len(evidence.user_ids):
         raise dg.Failure(f"{name}: no event of the span falls on one of the engine's 21 categories; nothing to learn.")
@@ -150,14 +145,17 @@ def run(
     )
     learned.report["data"] = gathered.origin
     learned.report["published"] = learned.verdict.passed
-    paths = write_figures(learned.figures, outputs / "figures")
-    report_path = write_json(learned.report, outputs / f"{name}_report.json")
+    with outputs.writing():
+        paths = [outputs.published_path(p) for p in write_figures(learned.figures, outputs.write_root() / "figures")]
+        report_path = outputs.published_path(write_json(learned.report, outputs.write_root() / f"{name}_report.json"))
     context.log.info(f"{name}: {learned.verdict.message}; {len(learned.table)} users; wrote {report_path}")
     metadata = _metadata(learned, report_path, paths)
     if learned.verdict.passed:
-        folder = Path(config.engine_folder) if config.engine_folder else engine_export_dir(outputs)
+        folder = engine_export_dir(outputs.path())
         try:
-            published = write_preferences(learned.table, folder, engine_file)
+            with outputs.writing(folder):
+                written = write_preferences(learned.table, outputs.write_path(folder), engine_file)
+                published = outputs.published_path(written)
         except EngineExportError as error:
             raise dg.Failure(str(error)) from None
         context.log.info(f"published {published} ({len(learned.table)} users)")

@@ -53,6 +53,6 @@ def category_preferences_mf(
         celestial_objects, users, user_preferences,
     )  # fmt: skip
     table, metadata, checks = run(
-        context, ASSET, fit_hierarchical, gathered, simulation.seed, config, outputs.path(), LAYER_3_FILE
+        context, ASSET, fit_hierarchical, gathered, simulation.seed, config, outputs, LAYER_3_FILE
     )
     yield from publish(context, table, metadata, checks)

@@ -52,7 +52,5 @@ def category_preferences_nn(
         context, config, simulation, interaction_source, csv_io_manager, outputs,
         celestial_objects, users, user_preferences,
     )  # fmt: skip
-    table, metadata, checks = run(
-        context, ASSET, fit_network, gathered, simulation.seed, config, outputs.path(), LAYER_4_FILE
-    )
+    table, metadata, checks = run(context, ASSET, fit_network, gathered, simulation.seed, config, outputs, LAYER_4_FILE)
     yield from publish(context, table, metadata, checks)
