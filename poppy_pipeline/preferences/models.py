@@ -10,10 +10,10 @@ each a share of the user's weighted events (`evidence.EVENT_WEIGHTS`) with pseud
 the population's proportions: `TYPE_PRIOR_EVENTS` for the split between stars, planets and moons,
 `CATEGORY_PRIOR_EVENTS` within a type. That is the rule for users with few events: with none, a user
 gets the population's shares (the popularity baseline); each event moves them away from it, and a
-type the user rarely visits keeps the population's split of its categories. Measured against the
-truth, this beat weighted ALS (ranks 3-10) and KL-NMF (ranks 6-21) on the same matrix: low ranks
-smooth away the one to four categories a user loves, which is most of what sets a user apart
-(README, "Layers 3 and 4").
+type the user rarely visits keeps the population's split of its categories. In the exploration that
+chose it, this beat weighted ALS (ranks 3-10) and KL-NMF (ranks 6-21) on the same matrix against the
+truth: low ranks smooth away the one to four categories a user loves, which is most of what sets a
+user apart (docs/preferences.md).
 
 Scores are lifts (natural-log units). The engine's value is `10 · sigmoid(lift - the user's median
 lift)`: the user's median category reads as indifference (5), as most of a user's categories are,
