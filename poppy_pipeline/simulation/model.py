@@ -20,6 +20,7 @@ import pandas as pd
 from poppy_pipeline.common.codes import category_codes
 from poppy_pipeline.common.randomness import stream
 from poppy_pipeline.common.threads import in_background, map_in_threads, side_by_side
+from poppy_pipeline.simulation.habits import Habits, build_habits, lognormal_popularity, needs_habits
 from poppy_pipeline.simulation.population import date_ordinals
 from poppy_pipeline.simulation.profiles import PROFILE_NAMES, PROFILES
 from poppy_pipeline.simulation.rating_tilt import RatingGrid
@@ -69,6 +70,9 @@ class SimulationModel:
     type_offsets: np.ndarray  # objects of type t are rows type_offsets[t]:type_offsets[t+1]
     popularity: np.ndarray  # per object, popularity within its type (sums to 1 per type)
     catalog_slots: CatalogSlots  # the objects by category, with popularity within each
+    # Cumulative popularity within a type + type code, tastes aside: one search for all (the fallback
+    # draws of `user_orders.py`).
+    stacked_popularity_cdf: np.ndarray
     # Users, in users-table order.
     user_ids: np.ndarray
     signup_ordinals: np.ndarray
@@ -81,6 +85,9 @@ class SimulationModel:
     watch_ratio_quantiles: np.ndarray  # (atoms,) share of the media watched on a View
     # Solved revisit probabilities by signed-up population (it changes only on sign-up days).
     revisit_cache: dict[bytes, float] = field(default_factory=dict, compare=False, repr=False)
+    # A real log's habits (`habits.py`), None when none is on; what they keep between days.
+    habits: Future[Habits] | None = None
+    habit_state: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def tables(self) -> UserTables:
@@ -120,13 +127,18 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
     type_codes = _type_order(objects["Object_Type"]).to_numpy()
     counts = np.bincount(type_codes, minlength=len(OBJECT_TYPES))
     missing = [t for t, c in zip(OBJECT_TYPES, counts, strict=True) if c == 0]
-    if missing:
-        raise ValueError(f"celestial_objects has no objects of type {missing}")
+    if len(missing) == len(OBJECT_TYPES):
+        raise ValueError("celestial_objects has no objects")
     offsets = np.concatenate([[0], np.cumsum(counts)])
     ranks = _appeal_ranks(settings, offsets)
-    popularity = _zipf(ranks, offsets, settings.object_popularity_exponent)
+    popularity = (
+        lognormal_popularity(ranks, offsets, settings.object_popularity_sigma)
+        if settings.object_popularity_sigma > 0
+        else _zipf(ranks, offsets, settings.object_popularity_exponent)
+    )
     favourite_popularity = _zipf(ranks, offsets, settings.favourite_popularity_exponent)
     catalog_slots = CatalogSlots.of(objects, type_codes, popularity, favourite_popularity)
+    cdf = _cumulative_per_type(popularity, offsets)  # popularity alone: a user's order's fallback
     profile_codes = category_codes(users["Profile"], PROFILE_NAMES)
     if (profile_codes < 0).any():
         unknown = sorted(set(users.loc[profile_codes < 0, "Profile"].astype(str)))
@@ -139,6 +151,10 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
     watch_ratio = (settings.watch_ratio_alpha, settings.watch_ratio_beta)
     shapes = [profile.session_length for profile in PROFILES] + [watch_ratio]
     *session_lengths, watch_ratios = map_in_threads(lambda shape: beta_quantiles(*shape), shapes)
+    habits = None
+    if needs_habits(settings):
+        hour_cdf = np.cumsum(settings.hour_weights)
+        habits = in_background(lambda: build_habits(settings, signups, hour_cdf))
     return SimulationModel(
         settings=settings,
         object_type_codes=type_codes,
@@ -147,6 +163,7 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
         type_offsets=offsets,
         popularity=popularity,
         catalog_slots=catalog_slots,
+        stacked_popularity_cdf=cdf + type_codes,
         user_ids=users["User_ID"].to_numpy(np.int64),
         signup_ordinals=signups,
         activity=activity,
@@ -155,6 +172,7 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
         user_tables=user_tables,
         session_length_quantiles=np.stack(session_lengths),
         watch_ratio_quantiles=watch_ratios,
+        habits=habits,
     )
 
 
@@ -172,7 +190,7 @@ def _user_tables(
     )
     # The favourites (one stream) are drawn while the rating tables are made.
     favourites, rating_grid = side_by_side(
-        lambda: _favourites(settings, len(users), favourite_cdf, slots),
+        lambda: _favourites(settings, len(users), counts, favourite_cdf, slots),
         lambda: RatingGrid(settings),
     )
     rated_share = _rated_share(type_probabilities, liking, favourites, slots)
@@ -181,7 +199,7 @@ def _user_tables(
         rating_shift=rating_shifts(log_odds, rated_share, settings.taste_rating_shift),
         rating_grid=rating_grid,
         type_probabilities=type_probabilities,
-        type_cdf=np.cumsum(type_probabilities, axis=1),
+        type_cdf=_type_cdf(type_probabilities),
         slot_cdf=slot_cdf,
         favourites=favourites,
     )
@@ -202,6 +220,15 @@ def _rated_share(
     return (1 - TYPICAL_REVISIT) * fresh + TYPICAL_REVISIT * revisited
 
 
+def _type_cdf(probabilities: np.ndarray) -> np.ndarray:
+    """Cumulative type probabilities, exactly 1 from the last type with objects on (so rounding
+    never draws a type the catalog has none of)."""
+    cdf = np.cumsum(probabilities, axis=1)
+    rest = np.cumsum(probabilities[:, ::-1], axis=1)[:, ::-1]  # probability of this type and the later ones
+    later = np.c_[rest[:, 1:], np.zeros(len(rest))]
+    return np.where(later == 0, 1.0, cdf)
+
+
 def _type_order(types: pd.Series) -> pd.Series:
     return types.map({t: i for i, t in enumerate(OBJECT_TYPES)})
 
@@ -217,8 +244,19 @@ def _zipf(ranks: np.ndarray, offsets: np.ndarray, exponent: float) -> np.ndarray
     weights = ranks.astype(float) ** -exponent
     for t in range(len(OBJECT_TYPES)):
         part = slice(offsets[t], offsets[t + 1])
-        weights[part] /= weights[part].sum()
+        if offsets[t + 1] > offsets[t]:
+            weights[part] /= weights[part].sum()
     return weights
+
+
+def _cumulative_per_type(probabilities: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    cdf = np.empty_like(probabilities)
+    for t in range(len(OBJECT_TYPES)):
+        part = slice(offsets[t], offsets[t + 1])
+        cdf[part] = np.cumsum(probabilities[part])
+        if offsets[t + 1] > offsets[t]:
+            cdf[offsets[t + 1] - 1] = 1.0  # no gap above the last object from rounding
+    return cdf
 
 
 def _user_type_probabilities(
@@ -230,7 +268,10 @@ def _user_type_probabilities(
     probabilities = counts * np.add.reduceat(slot_weights, SEGMENTS[:-1], axis=1)
     probabilities /= probabilities.sum(axis=1, keepdims=True)
     preferred = category_codes(users["Preferred_Type"], OBJECT_TYPES)  # -1: none (or not a type)
-    has = np.flatnonzero(preferred >= 0)
+    # A type without objects cannot be preferred, nor be the only other one.
+    base = counts / counts.sum()
+    usable = (preferred >= 0) & (counts[np.maximum(preferred, 0)] > 0) & (base[np.maximum(preferred, 0)] < 1)
+    has = np.flatnonzero(usable)
     if len(has):
         codes = preferred[has]
         others = probabilities[has]
@@ -242,7 +283,7 @@ def _user_type_probabilities(
 
 
 def _favourites(
-    settings: SimulationSettings, num_users: int, category_cdf: np.ndarray, slots: CatalogSlots
+    settings: SimulationSettings, num_users: int, counts: np.ndarray, category_cdf: np.ndarray, slots: CatalogSlots
 ) -> np.ndarray:
     """Each user's favourite objects per type (duplicates allowed): a category by the user's liking and
     the favourite popularity of its objects, then an object of it by its favourite popularity.
@@ -255,6 +296,9 @@ def _favourites(
     out = np.empty((num_users, len(OBJECT_TYPES), k), dtype=np.int32)
     for t in range(len(OBJECT_TYPES)):
         first_slot = SEGMENTS[t]
+        if counts[t] == 0:  # no objects of this type: no favourites (-1), and nobody draws the type
+            out[:, t, :] = -1
+            continue
         for first in range(0, num_users, FAVOURITE_BLOCK_USERS):
             block = min(FAVOURITE_BLOCK_USERS, num_users - first)
             category_draws, object_draws = rng.random((block, k)), rng.random((block, k))

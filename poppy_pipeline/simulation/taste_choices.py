@@ -123,7 +123,7 @@ def slot_weights(log_odds: np.ndarray, mass: np.ndarray, strength: float) -> np.
 def segment_probabilities(weights: np.ndarray) -> np.ndarray:
     """Weights normalised within each type's segment: P(slot | user, type)."""
     totals = np.add.reduceat(weights, SEGMENTS[:-1], axis=1)
-    return weights / totals[:, SLOT_TYPE]
+    return weights / np.where(totals > 0, totals, 1.0)[:, SLOT_TYPE]  # a type without objects: all 0
 
 
 def segment_cdf(probabilities: np.ndarray) -> np.ndarray:
