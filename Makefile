@@ -15,7 +15,7 @@ CONFIG ?=
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: install run test test-cluster lint ui bench lock clean cluster-up cluster-down cluster-status
+.PHONY: install run test test-cluster lint ui serve bench lock clean cluster-up cluster-down cluster-status
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,12 @@ lint: install
 
 ui: install dagster-home
 	$(BIN)/dagster dev -h $(HOST) -p $(PORT)
+
+# The back end's ML service on 127.0.0.1:$$POPPY_SERVICE_PORT (default 8000); it refuses to start
+# without $$POPPY_SERVICE_TOKEN. Its `run` launches Dagster runs through the webserver at
+# $$POPPY_DAGSTER_URL (default `make ui`'s, http://127.0.0.1:3000). See docs/service.md.
+serve: install
+	$(BIN)/python -m poppy_pipeline.service
 
 bench: install
 	$(BIN)/python benchmarks/bench_simulation.py

@@ -1,0 +1,47 @@
+"""The layers the back end asks for: each one's published file, its declared columns and its assets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from poppy_pipeline.engagement.engine_exports import LAYER_2_COLUMNS, LAYER_2_FILE
+
+# The asset that publishes every engine file; a layer's run materializes it after the layer's assets.
+PUBLISHER = "engine_exports"
+
+
+class Kind(Enum):
+    """How a column's values appear in `data` (as the old service's pandas records did)."""
+
+    TEXT = "text"  # a JSON string
+    ID = "id"  # a JSON integer when every value of the column is a plain integer, else the text
+    INTEGER = "integer"  # a JSON integer
+    NUMBER = "number"  # a JSON number, written as the file writes it
+
+
+@dataclass(frozen=True)
+class Layer:
+    number: int
+    file_name: str
+    columns: tuple[tuple[str, Kind], ...]
+    assets: tuple[str, ...]  # the layer's own assets; a run adds what they need upstream, and PUBLISHER
+    # The back end's own bar for `run` (rows of its Interactions); the pipeline's for the run's span.
+    min_real_interactions: int
+
+    @property
+    def column_names(self) -> list[str]:
+        return [name for name, _ in self.columns]
+
+
+_LAYER_2_KINDS = {"Object_Type": Kind.TEXT, "Object_ID": Kind.ID, "trending_score": Kind.NUMBER}
+
+LAYERS: dict[int, Layer] = {
+    2: Layer(
+        number=2,
+        file_name=LAYER_2_FILE,
+        columns=tuple((name, _LAYER_2_KINDS.get(name, Kind.INTEGER)) for name in LAYER_2_COLUMNS),
+        assets=("trending_objects",),
+        min_real_interactions=300,
+    ),
+}
