@@ -1,0 +1,184 @@
+"""The back end's ML service, measured as the back end uses it (issue 28).
+
+    .venv/bin/python benchmarks/bench_service.py [--only cached|run] [--users 10000] [--clients 20]
+        [--seconds 20] [--rows 100000]
+
+`cached`: a Layer 3 file of `--users` users (the engine's 22 columns, written by the pipeline's CSV
+writer; Layer 2's file when the service has no Layer 3), the service started as `make serve` starts
+it, and `--clients` clients each sending `{"mode": "cached"}` again as soon as its answer has fully
+arrived, for `--seconds`. Latency is from sending to the last byte of the body (not parsed: the
+client's JSON parsing is the back end's cost, not the service's); the first answer is checked
+against the file. Goal: p50 ≤ 100 ms and p99 ≤ 500 ms with 20 clients on 2 cores.
+
+`run`: MariaDB holding the back end's tables with `--rows` interactions over the 30 days ending
+yesterday, `make ui`'s webserver (`dagster dev`) and the service; one `{"mode": "run"}` of Layer 2
+timed end to end, beside the Dagster run's own start-to-end time. The machine is shared: the load
+average is printed with every figure. Results in benchmarks/results/service.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from poppy_pipeline.common import tables
+from poppy_pipeline.service.layers import LAYERS, Kind
+from poppy_pipeline.service.runs import LAYER_TAG
+from poppy_pipeline_tests.support import backend_tables, mariadb_server
+from poppy_pipeline_tests.support.service_processes import dagster_dev, service
+
+TOKEN = "bench-service-token"
+P50_GOAL_MS, P99_GOAL_MS = 100, 500
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def preference_file(folder: Path, users: int) -> tuple[int, Path]:
+    """The layer measured and its published file: Layer 3 when the service has it, else Layer 2."""
+    rng = np.random.default_rng(0)
+    layer = LAYERS.get(3) or LAYERS[2]
+    columns = {}
+    for name, kind in layer.columns:
+        if kind is Kind.NUMBER:
+            columns[name] = np.round(rng.uniform(0, 10, users), 6)
+        elif kind is Kind.TEXT:
+            columns[name] = rng.choice(["Star", "Planet", "Moon"], users)
+        else:
+            columns[name] = np.arange(1, users + 1).astype(str) if kind is Kind.ID else rng.integers(0, 500, users)
+    path = folder / layer.file_name
+    folder.mkdir(parents=True, exist_ok=True)
+    tables.write_csv(pd.DataFrame(columns), path)
+    return layer.number, path
+
+
+async def clients(url: str, count: int, seconds: float) -> list[float]:
+    """Each client's answers' latencies (s), requests sent back to back for `seconds`."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        deadline = time.perf_counter() + seconds
+
+        async def one_client() -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                answer = await client.post(url, json={"mode": "cached"}, headers=headers)
+                assert answer.status_code == 200, answer.text[:300]
+                latencies.append(time.perf_counter() - started)
+
+        await asyncio.gather(*(one_client() for _ in range(count)))
+    return latencies
+
+
+def cached_scenario(folder: Path, users: int, count: int, seconds: float) -> dict:
+    number, path = preference_file(folder / "exports", users)
+    env = {"POPPY_SERVICE_TOKEN": TOKEN, "POPPY_ENGINE_EXPORT_DIR": str(folder / "exports")}
+    with service(env, folder / "service_cached.log") as running:
+        url = f"{running.url}/run-layer/{number}"
+        first = httpx.post(url, json={"mode": "cached"}, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120)
+        assert first.json()["data"] == pd.read_csv(path).to_dict(orient="records"), "the answer is not the file"
+        before = os.times()
+        cpu_before = _cpu_seconds(running.process.pid)
+        latencies = np.array(asyncio.run(clients(url, count, seconds))) * 1000
+        service_cpu = _cpu_seconds(running.process.pid) - cpu_before
+        client_cpu = sum(os.times()[:2]) - sum(before[:2])
+    p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
+    result = {
+        "layer": number, "users": users, "body_bytes": len(first.content), "clients": count, "seconds": seconds,
+        "requests": len(latencies), "p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "max_ms": float(latencies.max()),
+        "service_cpu_s": service_cpu, "client_cpu_s": client_cpu, "load": os.getloadavg(),
+    }  # fmt: skip
+    size = f"{users:,} rows ({len(first.content) / 1e6:.1f} MB)"
+    print(f"cached, Layer {number}, {size}, {count} clients, {seconds:.0f} s: {len(latencies)} answers,"
+          f" p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms, max {latencies.max():.0f} ms"
+          f" (goal p50 ≤ {P50_GOAL_MS}, p99 ≤ {P99_GOAL_MS}); CPU: service {service_cpu:.1f} s, clients"
+          f" {client_cpu:.1f} s; {load()}")  # fmt: skip
+    return result
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_scenario(folder: Path, rows: int) -> dict:
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    first_day = yesterday - timedelta(days=29)
+    database = mariadb_server.start(folder / "mariadb")
+    try:
+        admin = database.fresh_database("bench_service")
+        started = time.perf_counter()
+        backend_tables.fill(admin, backend_tables.interaction_rows(rows, first_day.isoformat(), 30, seed=1))
+        print(f"run: {rows:,} rows loaded into MariaDB in {time.perf_counter() - started:.1f} s")
+        env = {
+            "POPPY_DATA_DIR": str(folder / "outputs"),
+            "POPPY_OBJECTS_DIR": str(folder / "no_objects"),
+            "POPPY_DATABASE_URL": database.url(database="bench_service"),
+        }
+        with dagster_dev(folder, env) as dev:
+            service_env = {
+                "POPPY_SERVICE_TOKEN": TOKEN,
+                "POPPY_DAGSTER_URL": dev.url,
+                "POPPY_DATA_DIR": env["POPPY_DATA_DIR"],
+            }
+            with service(service_env, folder / "service_run.log") as running:
+                started = time.perf_counter()
+                answer = httpx.post(f"{running.url}/run-layer/2", json={"mode": "run"},
+                                    headers={"Authorization": f"Bearer {TOKEN}"}, timeout=3600)  # fmt: skip
+                wall = time.perf_counter() - started
+            body = answer.json()
+            assert body["status"] == "success", body
+            run = _service_run(dev.url)
+    finally:
+        database.stop()
+    dagster_s = run["endTime"] - run["startTime"]
+    print(f"run of Layer 2 on {rows:,} database rows: {wall:.1f} s end to end (the Dagster run {dagster_s:.1f} s"
+          f" from start to end; the rest is launching and the run's process starting); {body['total_rows']} rows;"
+          f" {load()}")  # fmt: skip
+    return {"rows": rows, "end_to_end_s": wall, "dagster_run_s": dagster_s, "total_rows": body["total_rows"],
+            "load": os.getloadavg()}  # fmt: skip
+
+
+def _service_run(url: str) -> dict:
+    query = "{ runsOrError { ... on Runs { results { status startTime endTime tags { key value } } } } }"
+    runs = httpx.post(f"{url}/graphql", json={"query": query}, timeout=60).json()["data"]["runsOrError"]["results"]
+    (run,) = [run for run in runs if any(tag["key"] == LAYER_TAG for tag in run["tags"])]
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=["cached", "run"])
+    parser.add_argument("--users", type=int, default=10_000, help="rows of the cached file")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rows", type=int, default=100_000, help="database rows of the run scenario")
+    args = parser.parse_args()
+    results: dict = {}
+    with tempfile.TemporaryDirectory(prefix="bench_service_") as folder:
+        if args.only in (None, "cached"):
+            results["cached"] = cached_scenario(Path(folder) / "cached", args.users, args.clients, args.seconds)
+        if args.only in (None, "run"):
+            results["run"] = run_scenario(Path(folder) / "run", args.rows)
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "service.json").write_text(json.dumps(results, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()
