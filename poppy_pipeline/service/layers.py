@@ -34,6 +34,12 @@ class Layer:
         return [name for name, _ in self.columns]
 
 
+# The engine's 21 categories, as the columns of the Layer 3 and 4 files (issue 27; spaces included).
+STAR_CLASSES = ("A", "B", "F", "G", "K", "M", "O")
+PLANET_TYPES = ("Dwarf Planet", "Gas Giant", "Ice Giant", "Terrestrial")
+MOON_PARENTS = ("Earth", "Eris", "Haumea", "Jupiter", "Makemake", "Mars", "Neptune", "Pluto", "Saturn", "Uranus")
+CATEGORIES = (*STAR_CLASSES, *PLANET_TYPES, *MOON_PARENTS)
+_PREFERENCES = (("User_ID", Kind.ID), *((category, Kind.NUMBER) for category in CATEGORIES))
 _LAYER_2_KINDS = {"Object_Type": Kind.TEXT, "Object_ID": Kind.ID, "trending_score": Kind.NUMBER}
 
 LAYERS: dict[int, Layer] = {
@@ -43,5 +49,19 @@ LAYERS: dict[int, Layer] = {
         columns=tuple((name, _LAYER_2_KINDS.get(name, Kind.INTEGER)) for name in LAYER_2_COLUMNS),
         assets=("trending_objects",),
         min_real_interactions=300,
+    ),
+    3: Layer(
+        number=3,
+        file_name="Layer_3_Final_Predictions.csv",
+        columns=_PREFERENCES,
+        assets=("category_preferences_mf",),
+        min_real_interactions=500,
+    ),
+    4: Layer(
+        number=4,
+        file_name="Layer4_Final_Predictions.csv",
+        columns=_PREFERENCES,
+        assets=("category_preferences_nn",),
+        min_real_interactions=500,
     ),
 }

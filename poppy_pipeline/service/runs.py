@@ -79,7 +79,8 @@ class LayerRuns:
             span = service_span(self.settings.span_days, datetime.now(UTC).date())
             graph = await self.webserver.asset_graph([*layer.assets, PUBLISHER])
             tags = {RANGE_START_TAG: span[0], RANGE_END_TAG: span[1], LAYER_TAG: str(layer.number)}
-            assets = graph.closure([*layer.assets, PUBLISHER])
+            # The layer's assets with what they need, then the publisher (not what it needs for other layers).
+            assets = sorted({*graph.closure(list(layer.assets)), PUBLISHER})
             run_id = await self.webserver.launch(graph, assets, run_config(layer, self.settings), tags)
             status = await self.webserver.wait(run_id, self.settings.run_timeout_seconds)
             return LayerRun(layer, span, await self.webserver.outcome(run_id, status))

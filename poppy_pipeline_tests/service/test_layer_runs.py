@@ -22,7 +22,8 @@ GRAPH = {
     "simulated_interactions": ["celestial_objects", "users"],
     "session_actions": ["simulated_interactions"],
     "trending_objects": ["celestial_objects", "simulated_interactions"],
-    "engine_exports": ["trending_objects"],
+    "category_preferences_mf": ["celestial_objects", "simulated_interactions"],
+    "engine_exports": ["trending_objects", "category_preferences_mf"],
 }
 SETTINGS = ServiceSettings(token="t", export_dir=Path("/srv/exports"), span_days=7, when_too_few="simulate")
 
@@ -86,7 +87,7 @@ def test_runs_of_different_layers_follow_one_another():
     assert webserver.most_at_once == 1
 
 
-def test_a_run_selects_the_layers_assets_what_they_need_and_the_publisher():
+def test_a_run_selects_the_layers_assets_what_they_need_and_the_publisher_not_the_other_layers():
     webserver = FakeWebserver()
     asyncio.run(requests_together(LayerRuns(SETTINGS, webserver), webserver, [2]))
     ((assets, config, tags),) = webserver.launched
@@ -114,5 +115,5 @@ def test_the_span_is_the_trailing_complete_days():
 
 def test_a_missing_asset_is_a_sentence():
     graph = AssetGraph("poppy_pipeline", "__repository__", GRAPH)
-    with pytest.raises(DagsterError, match="The code location poppy_pipeline has no asset category_preferences_mf"):
-        graph.closure(["category_preferences_mf"])
+    with pytest.raises(DagsterError, match="The code location poppy_pipeline has no asset category_preferences_nn"):
+        graph.closure(["category_preferences_nn"])

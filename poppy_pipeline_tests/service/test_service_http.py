@@ -15,7 +15,9 @@ import httpx
 import pandas as pd
 import pytest
 
+from poppy_pipeline.common import tables
 from poppy_pipeline.engagement.engine_exports import LAYER_2_FILE, write_layer_2
+from poppy_pipeline.service.layers import CATEGORIES, LAYERS
 from poppy_pipeline_tests.support.servers import free_port
 from poppy_pipeline_tests.support.service_processes import REPO, Process, service
 
@@ -37,10 +39,18 @@ def trending(rows: int, offset: int = 0) -> pd.DataFrame:
     )
 
 
+def preferences(users: int) -> pd.DataFrame:
+    """A Layer 3/4 file: `User_ID` and a 0-10 preference for each of the engine's 21 categories."""
+    values = {name: [round((i * 7 + j) % 101 / 10, 1) for i in range(users)] for j, name in enumerate(CATEGORIES)}
+    return pd.DataFrame({"User_ID": [str(1000 + i) for i in range(users)], **values})
+
+
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
     folder = tmp_path_factory.mktemp("service_http")
     write_layer_2(trending(30), folder / "exports")
+    for layer in (3, 4):
+        tables.write_csv(preferences(25 + layer), folder / "exports" / LAYERS[layer].file_name)
     env = {
         "POPPY_SERVICE_TOKEN": TOKEN,
         "POPPY_ENGINE_EXPORT_DIR": str(folder / "exports"),
@@ -75,7 +85,7 @@ def expect_error(answer: httpx.Response, status: int, words: str) -> None:
 def test_the_health_check_is_online(running: Process):
     answer = httpx.get(f"{running.url}/", timeout=30)
     assert answer.status_code == 200
-    assert answer.json()["status"] == "online" and answer.json()["layers"] == [2]
+    assert answer.json()["status"] == "online" and answer.json()["layers"] == [2, 3, 4]
 
 
 def test_cached_answers_the_published_rows_as_the_old_service_did(running: Process):
@@ -87,6 +97,14 @@ def test_cached_answers_the_published_rows_as_the_old_service_did(running: Proce
     assert body["output"].startswith(f"cached: {LAYER_2_FILE}: 30 rows, published ")
     assert body["data"] == pd.read_csv(exports(running) / LAYER_2_FILE).to_dict(orient="records")
     assert isinstance(body["data"][0]["Object_ID"], int) and isinstance(body["data"][2]["trending_score"], float)
+
+
+@pytest.mark.parametrize("layer", [3, 4])
+def test_cached_answers_the_preference_files_with_the_engines_columns(running: Process, layer: int):
+    body = post(running, layer=layer).json()
+    assert body["status"] == "success" and body["total_rows"] == 25 + layer
+    assert body["data"] == pd.read_csv(exports(running) / LAYERS[layer].file_name).to_dict(orient="records")
+    assert list(body["data"][0]) == ["User_ID", *CATEGORIES] and body["data"][0]["User_ID"] == 1000
 
 
 def test_a_newly_published_file_is_answered_at_once(running: Process):
