@@ -88,7 +88,7 @@ def create_app(settings: ServiceSettings, webserver: DagsterWebserver | None = N
         if mode not in MODES:
             return error(400, 'The body must be JSON {"mode": "run"} or {"mode": "cached"}.')
         if mode == "cached":
-            return await _cached(files, layer)
+            return await _cached(files, layer, accepts_gzip(request.headers.get("accept-encoding")))
         return await _run(runs, files, layer)
 
     return app
@@ -115,11 +115,23 @@ async def _published(files: PublishedFiles, layer: Layer) -> Published | JSONRes
         return error(500, str(problem))
 
 
-async def _cached(files: PublishedFiles, layer: Layer) -> Response:
+def accepts_gzip(header: str | None) -> bool:
+    """Whether `Accept-Encoding` allows gzip (`gzip`, `gzip;q=0.8`; not `gzip;q=0`)."""
+    for coding in (header or "").lower().split(","):
+        name, _, weight = coding.strip().partition(";")
+        if name.strip() == "gzip":
+            return weight.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
+async def _cached(files: PublishedFiles, layer: Layer, gzip: bool) -> Response:
     published = await _published(files, layer)
     if isinstance(published, JSONResponse):
         return published
-    return Response(published.cached_body, media_type="application/json")
+    if gzip:
+        headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        return Response(published.cached_gzip, media_type="application/json", headers=headers)
+    return Response(published.cached_body, media_type="application/json", headers={"Vary": "Accept-Encoding"})
 
 
 async def _run(runs: LayerRuns, files: PublishedFiles, layer: Layer) -> Response:

@@ -1,13 +1,17 @@
 """The published engine files, read once per version: a request stats the file, and only a new
-version (another inode, size or modification time: the pipeline replaces files atomically) is read."""
+version (another inode, size or modification time: the pipeline replaces files atomically) is read.
+
+Each version's answer to `cached` is made once, off the event loop, as it is sent: plain, and
+gzip-compressed for clients that accept it (level 1: a 10,000-user Layer 3 answer of 3.7 MB becomes
+1.5 MB in ~0.1 s, once; compressing every answer would cost that per request)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import Path
 
 import anyio
@@ -26,15 +30,12 @@ class Published:
     path: Path
     records: Records
     modified: datetime
+    cached_body: bytes = b""  # the whole answer to `cached`, the same for every request until the file changes
+    cached_gzip: bytes = b""  # the same, gzip-compressed
 
     @property
     def described(self) -> str:
         return f"{self.path.name}: {self.records.rows} rows, published {self.modified:%Y-%m-%d %H:%M:%S} UTC"
-
-    @cached_property
-    def cached_body(self) -> bytes:
-        """The whole answer to `cached` (the same for every request until the file changes)."""
-        return success_body(self, f"cached: {self.described}; nothing computed.")
 
 
 def success_body(published: Published, output: str) -> bytes:
@@ -77,7 +78,10 @@ def _read(path: Path, layer: Layer) -> tuple[_Version, Published]:
         status = os.fstat(handle.fileno())
         content = handle.read()
     modified = datetime.fromtimestamp(status.st_mtime, UTC)
-    return _version(status), Published(path, read_records(content, path, layer.columns), modified)
+    published = Published(path, read_records(content, path, layer.columns), modified)
+    body = success_body(published, f"cached: {published.described}; nothing computed.")
+    compressed = gzip.compress(body, compresslevel=1, mtime=0)
+    return _version(status), replace(published, cached_body=body, cached_gzip=compressed)
 
 
 def _version(status: os.stat_result) -> _Version:

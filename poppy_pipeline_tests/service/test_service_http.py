@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
 import os
 import subprocess
 import sys
@@ -97,6 +99,17 @@ def test_cached_answers_the_published_rows_as_the_old_service_did(running: Proce
     assert body["output"].startswith(f"cached: {LAYER_2_FILE}: 30 rows, published ")
     assert body["data"] == pd.read_csv(exports(running) / LAYER_2_FILE).to_dict(orient="records")
     assert isinstance(body["data"][0]["Object_ID"], int) and isinstance(body["data"][2]["trending_score"], float)
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip", "br;q=1.0, gzip;q=0.5", "gzip;q=0", None])
+def test_cached_is_compressed_only_for_clients_that_accept_gzip(running: Process, encoding: str | None):
+    headers = {"Authorization": f"Bearer {TOKEN}", "Accept-Encoding": encoding or ""}
+    with httpx.stream("POST", f"{running.url}/run-layer/2", json={"mode": "cached"}, headers=headers) as answer:
+        raw = b"".join(answer.iter_raw())
+    compressed = encoding is not None and "gzip" in encoding and "q=0," not in encoding + ","
+    assert answer.headers.get("content-encoding") == ("gzip" if compressed else None)
+    body = json.loads(gzip.decompress(raw) if compressed else raw)
+    assert body["data"] == pd.read_csv(exports(running) / LAYER_2_FILE).to_dict(orient="records")
 
 
 @pytest.mark.parametrize("layer", [3, 4])
