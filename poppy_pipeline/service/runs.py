@@ -38,17 +38,29 @@ def service_span(span_days: int, today: date) -> tuple[str, str]:
 
 
 def run_config(layer: Layer, settings: ServiceSettings) -> dict:
-    """The app's database (its URL stays in the environment of Dagster's processes, out of its
-    storage), the back end's row bar for the layer, and the service's folder for the files."""
+    """The service's base run config, and on it: the app's database (its URL stays in the environment
+    of Dagster's processes, out of its storage), the back end's row bar for the layer, and the
+    service's folder for the files."""
     source = {
         "format": "database",
         "min_real_interactions": layer.min_real_interactions,
         "when_too_few": settings.when_too_few,
     }
-    return {
+    service = {
         "resources": {"interaction_source": {"config": source}},
         "ops": {PUBLISHER: {"config": {"folder": str(settings.export_dir)}}},
     }
+    return merged(settings.base_run_config, service)
+
+
+def merged(base: dict, on_top: dict) -> dict:
+    """`base` with `on_top`'s values, mappings merged key by key."""
+    result = dict(base)
+    for key, value in on_top.items():
+        result[key] = (
+            merged(result[key], value) if isinstance(value, dict) and isinstance(result.get(key), dict) else value
+        )
+    return result
 
 
 class LayerRuns:

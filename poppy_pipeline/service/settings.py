@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from poppy_pipeline.common.paths import DEFAULT_DATA_DIR
 
@@ -16,6 +18,7 @@ SPAN_DAYS_ENV = "POPPY_SERVICE_SPAN_DAYS"
 WHEN_TOO_FEW_ENV = "POPPY_SERVICE_WHEN_TOO_FEW"
 RUN_TIMEOUT_ENV = "POPPY_SERVICE_RUN_TIMEOUT_SECONDS"
 EXPORT_DIR_ENV = "POPPY_ENGINE_EXPORT_DIR"
+RUN_CONFIG_ENV = "POPPY_SERVICE_RUN_CONFIG"
 HOST = "127.0.0.1"  # the back end reaches it on this machine (or through a proxy the operator sets up)
 DEFAULT_PORT = 8000  # uvicorn's
 DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"  # `make ui`'s webserver; the cluster's is on 3001
@@ -37,12 +40,14 @@ class ServiceSettings:
     span_days: int = DEFAULT_SPAN_DAYS
     when_too_few: str = "fail"
     run_timeout_seconds: float = DEFAULT_RUN_TIMEOUT_SECONDS
+    # Run config every run starts from (a YAML file, e.g. config/run.yaml for the in-process executor).
+    base_run_config: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return (
             f"ServiceSettings(port={self.port}, dagster_url={self.dagster_url!r}, export_dir={str(self.export_dir)!r},"
             f" span_days={self.span_days}, when_too_few={self.when_too_few!r},"
-            f" run_timeout_seconds={self.run_timeout_seconds})"
+            f" run_timeout_seconds={self.run_timeout_seconds}, base_run_config={self.base_run_config})"
         )
 
     __str__ = __repr__
@@ -68,7 +73,22 @@ def from_environment(env: Mapping[str, str] = os.environ) -> ServiceSettings:
         span_days=_whole(env, SPAN_DAYS_ENV, DEFAULT_SPAN_DAYS, 1, 3660),
         when_too_few=when_too_few,
         run_timeout_seconds=float(_whole(env, RUN_TIMEOUT_ENV, int(DEFAULT_RUN_TIMEOUT_SECONDS), 1, 86_400)),
+        base_run_config=_run_config(env.get(RUN_CONFIG_ENV, "").strip()),
     )
+
+
+def _run_config(path: str) -> dict:
+    if not path:
+        return {}
+    try:
+        loaded = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise SettingsError(
+            f"{RUN_CONFIG_ENV} names {path}, which is not readable YAML ({type(error).__name__})."
+        ) from None
+    if not isinstance(loaded, dict):
+        raise SettingsError(f"{RUN_CONFIG_ENV} names {path}, which does not hold run config (a mapping).")
+    return loaded
 
 
 def _export_dir(env: Mapping[str, str]) -> Path:

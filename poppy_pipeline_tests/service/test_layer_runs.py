@@ -107,6 +107,16 @@ def test_the_run_reads_the_database_with_the_back_ends_bar_and_publishes_where_t
     }
 
 
+def test_the_service_config_goes_on_top_of_the_base_run_config():
+    base = {"execution": {"config": {"in_process": {}}}, "resources": {"interaction_source": {"config": {
+        "format": "poppy", "max_quarantine_share": 0.05}}, "simulation": {"config": {"seed": 3}}}}  # fmt: skip
+    config = run_config(LAYERS[3], replace(SETTINGS, base_run_config=base))
+    assert config["execution"] == base["execution"] and config["resources"]["simulation"] == {"config": {"seed": 3}}
+    assert config["resources"]["interaction_source"]["config"] == {
+        "format": "database", "max_quarantine_share": 0.05, "min_real_interactions": 500, "when_too_few": "simulate"
+    }  # fmt: skip
+
+
 def test_the_span_is_the_trailing_complete_days():
     assert service_span(7, date(2026, 3, 10)) == ("2026-03-03", "2026-03-09")
     assert service_span(1, date(2026, 3, 1)) == ("2026-02-28", "2026-02-28")

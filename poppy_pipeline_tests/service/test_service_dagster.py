@@ -2,7 +2,8 @@
 Dagster webserver and the service as their own processes; `run` answers come from Dagster runs.
 
 One module-wide webserver and database: the tests run in order (a good run, then failures that
-must leave its rows published).
+must leave its rows published). The first run uses the UI's executor (multiprocess), the others
+`config/run.yaml`'s in-process one through `POPPY_SERVICE_RUN_CONFIG`, as an operator may.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.timeout(900)
 TOKEN = "svc-Tk-93fJq2xLm7-Poppy"
 SPAN_DAYS = 10
 DATABASE = "service_backend"
+IN_PROCESS = {"POPPY_SERVICE_RUN_CONFIG": "config/run.yaml"}
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Backend:
         return self.folder / "outputs" / "engine_exports" / LAYER_2_FILE
 
     def env(self, **extra: str) -> dict[str, str]:
+        """The service's environment; `in_process` runs start from `config/run.yaml`."""
         return {
             "POPPY_SERVICE_TOKEN": TOKEN,
             "POPPY_DAGSTER_URL": self.dagster.url,
@@ -136,7 +139,7 @@ def test_run_is_a_dagster_run_shared_by_concurrent_requests(backend: Backend):
 def test_a_run_that_fails_answers_its_sentence_and_the_rows_stay_published(backend: Backend):
     before = backend.published.read_bytes()
     backend.admin("DELETE FROM Interactions")
-    with service(backend.env(), backend.folder / "service_fail.log") as running:
+    with service(backend.env(**IN_PROCESS), backend.folder / "service_fail.log") as running:
         failed = post(running.url, "run")
         cached = post(running.url, "cached")
     assert failed.status_code == 500
@@ -154,7 +157,7 @@ def test_a_failed_blocking_check_answers_the_check(backend: Backend):
                                               Object_Reference_ID=10_000)  # fmt: skip
     insert(backend.mariadb.admin_url(DATABASE), "Interactions", pd.concat([rows, unknown_objects]))
     before = backend.published.read_bytes()
-    with service(backend.env(), backend.folder / "service_check.log") as running:
+    with service(backend.env(**IN_PROCESS), backend.folder / "service_check.log") as running:
         failed = post(running.url, "run")
     assert failed.status_code == 500
     message = failed.json()["message"]
@@ -164,7 +167,8 @@ def test_a_failed_blocking_check_answers_the_check(backend: Backend):
 
 def test_too_few_rows_simulate_when_the_service_says_so(backend: Backend):
     backend.admin("DELETE FROM Interactions")
-    with service(backend.env(POPPY_SERVICE_WHEN_TOO_FEW="simulate"), backend.folder / "service_sim.log") as running:
+    env = backend.env(POPPY_SERVICE_WHEN_TOO_FEW="simulate", **IN_PROCESS)
+    with service(env, backend.folder / "service_sim.log") as running:
         answer = post(running.url, "run")
     assert answer.status_code == 200, answer.text
     body = answer.json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,13 @@ def test_a_bad_value_is_one_sentence(name: str, value: str, sentence: str):
 def test_the_token_is_not_in_the_settings_text():
     settings = from_environment({"POPPY_SERVICE_TOKEN": TOKEN})
     assert TOKEN not in repr(settings) and TOKEN not in str(settings) and TOKEN not in f"{settings}"
+
+
+def test_a_base_run_config_file(tmp_path: Path):
+    env = {"POPPY_SERVICE_TOKEN": TOKEN, "POPPY_SERVICE_RUN_CONFIG": "config/run.yaml"}
+    assert from_environment(env).base_run_config["execution"] == {"config": {"in_process": {}}}
+    (tmp_path / "list.yaml").write_text("- a\n")
+    for path, why in ((tmp_path / "missing.yaml", "is not readable YAML (FileNotFoundError)"),
+                      (tmp_path / "list.yaml", "does not hold run config (a mapping)")):  # fmt: skip
+        with pytest.raises(SettingsError, match=re.escape(f"POPPY_SERVICE_RUN_CONFIG names {path}, which {why}")):
+            from_environment({**env, "POPPY_SERVICE_RUN_CONFIG": str(path)})
