@@ -73,7 +73,7 @@ def make_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webserver]:
         "POPPY_OBJECTS_DIR": str(folder / "no_objects"),
         "POPPY_NUM_USERS": CLUSTER_USERS,
         "POPPY_SEED": CLUSTER_SEED,
-        # The UI's launches run side by side; each holds the outputs folder (README, "One run per
+        # The UI's launches run side by side; each holds the outputs folder (docs/operations.md, "One run per
         # outputs folder"), so the later ones wait for it.
         "POPPY_LOCK_WAIT_SECONDS": "240",
     }
