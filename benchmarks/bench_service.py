@@ -13,8 +13,11 @@ service's); the first answer is checked against the file. Measured twice: withou
 
 `run`: MariaDB holding the back end's tables with `--rows` interactions over the 30 days ending
 yesterday, `make ui`'s webserver (`dagster dev`) and the service; one `{"mode": "run"}` of Layer 2
-timed end to end, beside the Dagster run's own start-to-end time. The machine is shared: the load
-average is printed with every figure. Results in benchmarks/results/service.json.
+timed end to end, beside the Dagster run's own start-to-end time, with the UI's executor
+(multiprocess) and with `config/run.yaml`'s in-process one (`POPPY_SERVICE_RUN_CONFIG`). The
+machine is shared: the load average is printed with every figure. Results in
+benchmarks/results/service.json (`benchmarks/harness.py`; `POPPY_BENCH_RESULTS=/tmp/smoke` for a
+smoke run at a tiny size).
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import Benchmark
 
 from poppy_pipeline.common import tables
 from poppy_pipeline.service.layers import LAYERS, Kind
@@ -42,6 +48,7 @@ from poppy_pipeline_tests.support import backend_tables, mariadb_server
 from poppy_pipeline_tests.support.service_processes import dagster_dev, service
 
 TOKEN = "bench-service-token"
+IN_PROCESS = {"POPPY_SERVICE_RUN_CONFIG": "config/run.yaml"}
 P50_GOAL_MS, P99_GOAL_MS = 100, 500
 
 
@@ -98,7 +105,7 @@ async def clients(url: str, count: int, seconds: float, encoding: str) -> list[f
     return latencies
 
 
-def cached_scenario(folder: Path, users: int, count: int, seconds: float) -> dict:
+def cached_scenario(bench: Benchmark, folder: Path, users: int, count: int, seconds: float) -> None:
     number, path = preference_file(folder / "exports", users)
     env = {"POPPY_SERVICE_TOKEN": TOKEN, "POPPY_ENGINE_EXPORT_DIR": str(folder / "exports")}
     results = {}
@@ -108,8 +115,21 @@ def cached_scenario(folder: Path, users: int, count: int, seconds: float) -> dic
         assert first.json()["data"] == pd.read_csv(path).to_dict(orient="records"), "the answer is not the file"
         for encoding in ("identity", "gzip"):  # as a client without and with `Accept-Encoding: gzip` (e.g. axios)
             results[encoding] = measure(running.process.pid, url, count, seconds, encoding)
-            results[encoding] |= {"layer": number, "users": users, "plain_bytes": len(first.content)}
-    return results
+    rows = [
+        [encoding, f"{r['requests']:,}", f"{r['p50_ms']:.0f}", f"{r['p95_ms']:.0f}", f"{r['p99_ms']:.0f}",
+         f"{r['max_ms']:.0f}", f"{r['service_cpu_s']:.1f}", f"{r['client_cpu_s']:.1f}"]
+        for encoding, r in results.items()
+    ]  # fmt: skip
+    bench.table(
+        f"`cached`, Layer {number}: {users:,} rows, {len(first.content) / 1e6:.1f} MB of JSON, {count} clients,"
+        f" {seconds:.0f} s",
+        ["Accept-Encoding", "answers", "p50 ms", "p95 ms", "p99 ms", "max ms", "service CPU s", "clients CPU s"],
+        rows,
+    )
+    for encoding, r in results.items():
+        bench.goal(f"cached p50, {count} clients ({encoding})", r["p50_ms"], P50_GOAL_MS, "ms", "<=")
+        bench.goal(f"cached p99, {count} clients ({encoding})", r["p99_ms"], P99_GOAL_MS, "ms", "<=")
+    bench.record(cached={"layer": number, "users": users, "plain_bytes": len(first.content), **results})
 
 
 def measure(pid: int, url: str, count: int, seconds: float, encoding: str) -> dict:
@@ -119,10 +139,7 @@ def measure(pid: int, url: str, count: int, seconds: float, encoding: str) -> di
     service_cpu = _cpu_seconds(pid) - cpu_before
     client_cpu = sum(os.times()[:2]) - sum(before[:2])
     p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
-    print(f"cached ({encoding}), {count} clients, {seconds:.0f} s: {len(latencies)} answers,"
-          f" p50 {p50:.0f} ms, p95 {p95:.0f} ms, p99 {p99:.0f} ms, max {latencies.max():.0f} ms"
-          f" (goal p50 ≤ {P50_GOAL_MS}, p99 ≤ {P99_GOAL_MS}); CPU: service {service_cpu:.1f} s, clients"
-          f" {client_cpu:.1f} s; {load()}")  # fmt: skip
+    print(f"cached ({encoding}): {len(latencies)} answers, p50 {p50:.0f} ms, p99 {p99:.0f} ms; {load()}", flush=True)
     return {
         "clients": count, "seconds": seconds, "requests": len(latencies), "p50_ms": p50, "p95_ms": p95,
         "p99_ms": p99, "max_ms": float(latencies.max()), "service_cpu_s": service_cpu, "client_cpu_s": client_cpu,
@@ -135,49 +152,58 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_scenario(folder: Path, rows: int) -> dict:
+def run_scenario(bench: Benchmark, folder: Path, rows: int) -> None:
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
     first_day = yesterday - timedelta(days=29)
     database = mariadb_server.start(folder / "mariadb")
+    measured = []
     try:
         admin = database.fresh_database("bench_service")
         started = time.perf_counter()
         backend_tables.fill(admin, backend_tables.interaction_rows(rows, first_day.isoformat(), 30, seed=1))
-        print(f"run: {rows:,} rows loaded into MariaDB in {time.perf_counter() - started:.1f} s")
+        bench.note(f"`run`: {rows:,} rows loaded into MariaDB in {time.perf_counter() - started:.1f} s.")
         env = {
             "POPPY_DATA_DIR": str(folder / "outputs"),
             "POPPY_OBJECTS_DIR": str(folder / "no_objects"),
             "POPPY_DATABASE_URL": database.url(database="bench_service"),
         }
         with dagster_dev(folder, env) as dev:
-            service_env = {
-                "POPPY_SERVICE_TOKEN": TOKEN,
-                "POPPY_DAGSTER_URL": dev.url,
-                "POPPY_DATA_DIR": env["POPPY_DATA_DIR"],
-            }
-            with service(service_env, folder / "service_run.log") as running:
-                started = time.perf_counter()
-                answer = httpx.post(f"{running.url}/run-layer/2", json={"mode": "run"},
-                                    headers={"Authorization": f"Bearer {TOKEN}"}, timeout=3600)  # fmt: skip
-                wall = time.perf_counter() - started
-            body = answer.json()
-            assert body["status"] == "success", body
-            run = _service_run(dev.url)
+            for executor, extra in (("multiprocess (the UI's)", {}), ("in-process (config/run.yaml)", IN_PROCESS)):
+                service_env = {"POPPY_SERVICE_TOKEN": TOKEN, "POPPY_DAGSTER_URL": dev.url, **extra,
+                               "POPPY_DATA_DIR": env["POPPY_DATA_DIR"]}  # fmt: skip
+                measured.append((executor, *one_run(dev.url, service_env, folder / "service_run.log")))
     finally:
         database.stop()
-    dagster_s = run["endTime"] - run["startTime"]
-    print(f"run of Layer 2 on {rows:,} database rows: {wall:.1f} s end to end (the Dagster run {dagster_s:.1f} s"
-          f" from start to end; the rest is launching and the run's process starting); {body['total_rows']} rows;"
-          f" {load()}")  # fmt: skip
-    return {"rows": rows, "end_to_end_s": wall, "dagster_run_s": dagster_s, "total_rows": body["total_rows"],
-            "load": os.getloadavg()}  # fmt: skip
+    bench.table(
+        f"`run` of Layer 2 on {rows:,} database rows (30 days), through `make ui`'s webserver",
+        ["executor", "end to end s", "Dagster run s (start to end)", "rows answered", "load average"],
+        [
+            [name, f"{wall:.1f}", f"{dagster_s:.1f}", f"{answered:,}", at]
+            for name, wall, dagster_s, answered, at in measured
+        ],
+    )
+    keys = ["executor", "end_to_end_s", "dagster_run_s", "rows", "load"]
+    bench.record(run={"rows": rows, "runs": [dict(zip(keys, m, strict=True)) for m in measured]})
 
 
-def _service_run(url: str) -> dict:
+def one_run(dagster_url: str, env: dict[str, str], log: Path) -> tuple[float, float, int, str]:
+    with service(env, log) as running:
+        started = time.perf_counter()
+        answer = httpx.post(f"{running.url}/run-layer/2", json={"mode": "run"},
+                            headers={"Authorization": f"Bearer {TOKEN}"}, timeout=3600)  # fmt: skip
+        wall = time.perf_counter() - started
+    body = answer.json()
+    assert body["status"] == "success", body
+    run = _service_runs(dagster_url)[0]
+    print(f"run: {wall:.1f} s end to end, the Dagster run {run['endTime'] - run['startTime']:.1f} s; {load()}")
+    return wall, run["endTime"] - run["startTime"], body["total_rows"], load().removeprefix("load average ")
+
+
+def _service_runs(url: str) -> list[dict]:
+    """The service's runs, newest first."""
     query = "{ runsOrError { ... on Runs { results { status startTime endTime tags { key value } } } } }"
     runs = httpx.post(f"{url}/graphql", json={"query": query}, timeout=60).json()["data"]["runsOrError"]["results"]
-    (run,) = [run for run in runs if any(tag["key"] == LAYER_TAG for tag in run["tags"])]
-    return run
+    return [run for run in runs if any(tag["key"] == LAYER_TAG for tag in run["tags"])]
 
 
 def main() -> None:
@@ -188,15 +214,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rows", type=int, default=100_000, help="database rows of the run scenario")
     args = parser.parse_args()
-    results: dict = {}
-    with tempfile.TemporaryDirectory(prefix="bench_service_") as folder:
+    title = "The back end's ML service: cached answers, and a run through Dagster"
+    with Benchmark("service", title) as bench, tempfile.TemporaryDirectory(prefix="bench_service_") as folder:
         if args.only in (None, "cached"):
-            results["cached"] = cached_scenario(Path(folder) / "cached", args.users, args.clients, args.seconds)
+            cached_scenario(bench, Path(folder) / "cached", args.users, args.clients, args.seconds)
         if args.only in (None, "run"):
-            results["run"] = run_scenario(Path(folder) / "run", args.rows)
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "service.json").write_text(json.dumps(results, indent=2, default=float))
+            run_scenario(bench, Path(folder) / "run", args.rows)
 
 
 if __name__ == "__main__":
