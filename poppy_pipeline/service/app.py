@@ -81,7 +81,7 @@ def create_app(settings: ServiceSettings, webserver: DagsterWebserver | None = N
     async def run_layer(number: str, request: Request) -> Response:
         if not authorized(request.headers.get("authorization"), settings.token):
             return error(403, "The token is missing or wrong.")
-        layer = LAYERS.get(int(number)) if number.isdigit() else None
+        layer = next((layer for layer in LAYERS.values() if str(layer.number) == number), None)
         if layer is None:
             return error(404, f"There is no layer {number}; the layers are {', '.join(map(str, sorted(LAYERS)))}.")
         mode = await _mode(request)

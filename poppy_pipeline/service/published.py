@@ -63,7 +63,7 @@ class PublishedFiles:
         async with self._reading.setdefault(path, anyio.Lock()):  # one reader per file at a time
             if current := self._current(path):  # read by the request this one waited for
                 return current
-            version, published = await anyio.to_thread.run_sync(_read, path, layer)
+            version, published = await anyio.to_thread.run_sync(read_published, path, layer)
             self._cache[path] = (version, published)
             return published
 
@@ -72,7 +72,7 @@ class PublishedFiles:
         return cached[1] if cached and cached[0] == _version(os.stat(path)) else None
 
 
-def _read(path: Path, layer: Layer) -> tuple[_Version, Published]:
+def read_published(path: Path, layer: Layer) -> tuple[_Version, Published]:
     """The bytes and the version of the same open file (a replacement meanwhile does not mix them)."""
     with open(path, "rb") as handle:
         status = os.fstat(handle.fileno())

@@ -156,9 +156,9 @@ def test_the_token_is_checked_before_the_layer(running: Process):
     expect_error(post(running, layer=9, headers={"Authorization": "Bearer nope"}), 403, "token")
 
 
-@pytest.mark.parametrize("layer", [0, 1, 5, 22, "abc", "-2"])
+@pytest.mark.parametrize("layer", [0, 1, 5, 22, "abc", "-2", "02", "%D9%A3"])
 def test_an_unknown_layer_is_404(running: Process, layer: object):
-    expect_error(post(running, layer=layer), 404, f"There is no layer {layer}")
+    expect_error(post(running, layer=layer), 404, "There is no layer ")
 
 
 @pytest.mark.parametrize("body", [{"mode": "fast"}, {}, [], b"not json", b""])
