@@ -79,7 +79,8 @@ class DagsterWebserver:
             raise DagsterError(f"The Dagster webserver at {self.url} answered HTTP {response.status_code}.")
         body = response.json()
         if body.get("errors"):
-            raise DagsterError(f"The Dagster webserver at {self.url} refused a query: {body['errors'][0]['message']}")
+            why = " ".join(str(body["errors"][0].get("message", "")).split())[:400]
+            raise DagsterError(f"The Dagster webserver at {self.url} refused a query: {why}")
         return body["data"]
 
     async def asset_graph(self, assets: list[str]) -> AssetGraph:
@@ -111,7 +112,8 @@ class DagsterWebserver:
         if result["__typename"] == "LaunchRunSuccess":
             return result["run"]["runId"]
         reasons = [error["message"] for error in result.get("errors") or []] or [result.get("message") or ""]
-        raise DagsterError(f"Dagster refused the run ({result['__typename']}): {'; '.join(reasons)[:400]}")
+        why = " ".join("; ".join(reasons).split())  # one line: a PythonError's message may hold several
+        raise DagsterError(f"Dagster refused the run ({result['__typename']}): {why[:400]}")
 
     async def status(self, run_id: str) -> str:
         result = (await self.query(_STATUS, id=run_id))["runOrError"]
