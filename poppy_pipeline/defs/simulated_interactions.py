@@ -7,6 +7,7 @@ made (`poppy_pipeline/simulation/span_patterns.py`); of those only `integrity` b
 """
 
 import math
+from dataclasses import dataclass
 from datetime import date
 
 import dagster as dg
@@ -33,13 +34,23 @@ PATTERN_CHECKS = {
     " Interaction_ID unique across the window.",
     "type_mix": "View/Click/Favorite/Rate shares within 2 points of interaction_type_weights.",
     "rating_distribution": "Ratings 1-5 only on Rate events, at least 80% of them 3-5.",
-    "rating_bias_correlation": "A user's mean rating follows their Rating_Bias (corr ≥ 0.5, users with ≥ 3 ratings).",
+    "rating_bias_correlation": "A user's mean rating follows their Rating_Bias (corr ≥ 0.5, users with ≥ 5 ratings).",
     "preferred_type_share": "Users with a preferred type put preferred_type_share (±5 points) of interactions on it.",
     "repeat_share": "repeat_share (±5 points) of interactions, in timestamp order, repeat an earlier"
     " (user, type, object) of the window.",
     "activity_concentration": "Top 10% of users and top 10% of objects each make ≥ 30% of interactions.",
     "evening_peak": "≥ 35% of interactions between 18:00 and 24:00, < 20% between 00:00 and 06:00.",
+    "volume": "The span holds the interactions the model expects (interactions_per_day a day from"
+    " signup_start on: seed 000's 10,000 in 30 days) within 15%.",
 }
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the simulated span's own model expects: the repeat share and the number of interactions."""
+
+    repeats: float
+    events: float
 
 
 PATTERN_SPECS = span_check_specs(
@@ -88,11 +99,9 @@ def simulated_interactions(
                     context, interaction_source, celestial_objects, users, keys
                 )
             staged = {key: _stage(staging, window, key, days.pop(key)) for key in keys}
-            expected_repeats = None
+            expected = None
         else:
-            staged, metadata, expected_repeats = _simulate(
-                context, settings, celestial_objects, users, keys, staging, window
-            )
+            staged, metadata, expected = _simulate(context, settings, celestial_objects, users, keys, staging, window)
             intakes, accounting = [], {}
         counts, check = quarantine(
             context,
@@ -102,7 +111,7 @@ def simulated_interactions(
             accounting,
             outputs=outputs.path(),
         )
-        patterns_checked = _pattern_checks(context, interaction_source, window, keys, expected_repeats)
+        patterns_checked = _pattern_checks(context, interaction_source, window, keys, expected)
     return dg.MaterializeResult(
         value=staged,
         metadata={
@@ -150,7 +159,11 @@ def _simulate(
         "revisit_probability_last_day": revisit_probability(model, last_day),
         "reachable_repeat_share": f"{lowest:.3f}..{highest:.3f}",
     }
-    return staged, metadata, expected_repeat_share(model, last_day, len(keys))
+    expected = Expected(
+        repeats=expected_repeat_share(model, last_day, len(keys)),
+        events=model.expected_span_events(date.fromisoformat(key) for key in keys),
+    )
+    return staged, metadata, expected
 
 
 def _pattern_checks(
@@ -158,7 +171,7 @@ def _pattern_checks(
     interaction_source: InteractionSourceResource,
     window: SpanPatterns,
     keys: list[str],
-    expected_repeats: float | None,
+    expected: Expected | None,
 ) -> list[dg.AssetCheckResult]:
     """Seed 000's claims, measured day by day as the days were made (not read back from the files).
 
@@ -170,7 +183,11 @@ def _pattern_checks(
     # Real users may act before their recorded sign-up, so that rule is the simulation's alone; a
     # simulated window's repeat share is measured against what its own model expects.
     is_real = interaction_source.is_real
-    results = window.results(check_signup=False) if is_real else window.results(expected_repeats)
+    results = (
+        window.results(check_signup=False)
+        if is_real or expected is None
+        else window.results(expected.repeats, expected_events=expected.events)
+    )
     if not results[INTEGRITY].passed:  # a generator bug or a broken log: nothing is written
         raise dg.Failure(f"simulated_interactions {span}: {results[INTEGRITY].describe()} {results[INTEGRITY].details}")
     selected = {key.name for key in context.selected_asset_check_keys}
