@@ -35,20 +35,20 @@ install: $(STAMP) $(NODE_STAMP)
 	@$(BIN)/python -m compileall -q poppy_pipeline
 
 # The project-local instance always gets config/dagster.yaml; another DAGSTER_HOME only when it has none.
+# (Quoted: a DAGSTER_HOME with a space is one folder.)
 .PHONY: dagster-home
 dagster-home:
-	@mkdir -p $(DAGSTER_HOME)
-	@if [ "$(DAGSTER_HOME)" = "$(CURDIR)/.dagster_home" ] || [ ! -e $(DAGSTER_HOME)/dagster.yaml ]; then \
-		cp config/dagster.yaml $(DAGSTER_HOME)/dagster.yaml; fi
+	@mkdir -p "$(DAGSTER_HOME)"
+	@if [ "$(DAGSTER_HOME)" = "$(CURDIR)/.dagster_home" ] || [ ! -e "$(DAGSTER_HOME)/dagster.yaml" ]; then \
+		cp config/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"; fi
 
-# The run, then its outputs and every failed, not-applicable or skipped check, read from the
-# instance; exits non-zero when the run failed or a blocking check failed.
-MATERIALIZE = $(BIN)/dagster asset materialize -m poppy_pipeline.definitions --select '*' \
-	--partition-range $(START)...$(END) -c config/run.yaml $(addprefix -c ,$(CONFIG))
+# The run (dagster asset materialize's, with config/run.yaml and CONFIG) through launch.py: it refuses
+# what cannot succeed before anything is written, leaves Dagster's stack traces out unless VERBOSE=1,
+# then prints the run's checks and what it published, and last one sentence: what to change, or what
+# to do next. Exits non-zero when the run was refused or failed, or a blocking check failed.
 run: install dagster-home
-	@echo "$(MATERIALIZE)"
-	@since=$$(date -u +%FT%T.%6N+00:00); $(MATERIALIZE); status=$$?; \
-		$(BIN)/python -m poppy_pipeline.dagster_support.run_summary --since $$since --status $$status
+	@VERBOSE='$(VERBOSE)' $(BIN)/python -m poppy_pipeline.dagster_support.launch --start '$(START)' --end '$(END)' \
+		$(foreach file,$(CONFIG),--config '$(file)')
 
 test: install
 	$(BIN)/python -m pytest

@@ -49,7 +49,7 @@ def interaction_report(
     totals = ReportTotals(celestial_objects, users, spec.view_type, spec.engaging_types, spec.rated_type)
     for interactions in span_frames(context, csv_io_manager, "simulated_interactions", days):
         totals.add(interactions)
-    scores = csv_io_manager.stored_path("engagement_scores")
+    scores = csv_io_manager.stored_path("engagement_scores")  # this run's, when it made one
     if not csv_io_manager.path_exists(scores):
         raise dg.Failure(f"{scores} is missing; materialize engagement_scores first.")
     # Only the objects' summed scores: the pairs are read a block at a time.
@@ -58,8 +58,9 @@ def interaction_report(
     report = totals.report(objects, config.new_user_days)
     report["window"] |= {"first_day": days[0], "last_day": days[-1], "source": interaction_source.kind}
     figures = draw_figures(totals.figure_data(), report)
-    paths = write_figures(figures, outputs.path() / "figures")
-    report_path = write_json(report, outputs.path() / "interaction_report.json")
+    with outputs.writing():
+        paths = [outputs.published_path(p) for p in write_figures(figures, outputs.write_root() / "figures")]
+        report_path = outputs.published_path(write_json(report, outputs.write_root() / "interaction_report.json"))
     context.log.info(f"wrote {report_path} and {len(paths)} figures in {paths[0].parent}")
     quality = report["data_quality"]
     if quality["users_with_events_before_signup"]:

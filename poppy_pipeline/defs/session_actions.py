@@ -103,7 +103,7 @@ def session_actions(
         if not action_source.is_real:
             context.log.info(f"simulated the actions of {len(keys)} days ({keys[0]}..{keys[-1]})")
         counts, check = quarantine(
-            context, "session_actions", intakes, action_source.max_quarantine_share, accounting, outputs=outputs.path()
+            context, "session_actions", intakes, action_source.max_quarantine_share, accounting, outputs=outputs
         )
         action_checks = _action_checks(context, action_source, problems, keys)
     yield dg.MaterializeResult(

@@ -109,7 +109,7 @@ def simulated_interactions(
             intakes,
             interaction_source.max_quarantine_share,
             accounting,
-            outputs=outputs.path(),
+            outputs=outputs,
         )
         patterns_checked = _pattern_checks(context, interaction_source, window, keys, expected)
     return dg.MaterializeResult(
