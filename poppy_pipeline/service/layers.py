@@ -7,8 +7,8 @@ from enum import Enum
 
 from poppy_pipeline.engagement.engine_exports import LAYER_2_COLUMNS, LAYER_2_FILE
 
-# The asset that publishes every engine file; a layer's run materializes it after the layer's assets.
-PUBLISHER = "engine_exports"
+# The asset that publishes Layer 2's file after `trending_objects`; Layers 3 and 4 publish their own.
+ENGINE_EXPORTS = "engine_exports"
 
 
 class Kind(Enum):
@@ -25,9 +25,17 @@ class Layer:
     number: int
     file_name: str
     columns: tuple[tuple[str, Kind], ...]
-    assets: tuple[str, ...]  # the layer's own assets; a run adds what they need upstream, and PUBLISHER
-    # The back end's own bar for `run` (rows of its Interactions); the pipeline's for the run's span.
+    assets: tuple[str, ...]  # the layer's own assets; a run adds what they need upstream
+    # The back end's own bar for `run`, rows of its Interactions in the run's span: Layer 2's counts
+    # every row (the interaction_source's bar), Layers 3 and 4's only Likes and ratings (their asset's).
     min_real_interactions: int
+    bar_owner: str | None = None  # the asset whose config holds the bar; None: the interaction_source
+    publisher: str | None = None  # the asset run after `assets` that writes the file; None: they write it
+
+    @property
+    def selected(self) -> list[str]:
+        """The assets a run names; it adds what they need upstream (not what the publisher needs)."""
+        return [*self.assets, *([self.publisher] if self.publisher else [])]
 
     @property
     def column_names(self) -> list[str]:
@@ -49,6 +57,7 @@ LAYERS: dict[int, Layer] = {
         columns=tuple((name, _LAYER_2_KINDS.get(name, Kind.INTEGER)) for name in LAYER_2_COLUMNS),
         assets=("trending_objects",),
         min_real_interactions=300,
+        publisher=ENGINE_EXPORTS,
     ),
     3: Layer(
         number=3,
@@ -56,6 +65,7 @@ LAYERS: dict[int, Layer] = {
         columns=_PREFERENCES,
         assets=("category_preferences_mf",),
         min_real_interactions=500,
+        bar_owner="category_preferences_mf",
     ),
     4: Layer(
         number=4,
@@ -63,5 +73,6 @@ LAYERS: dict[int, Layer] = {
         columns=_PREFERENCES,
         assets=("category_preferences_nn",),
         min_real_interactions=500,
+        bar_owner="category_preferences_nn",
     ),
 }

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from poppy_pipeline.dagster_support.day_span import RANGE_END_TAG, RANGE_START_TAG
 from poppy_pipeline.dagster_support.partitions import daily_partitions
 from poppy_pipeline.service.dagster_runs import DagsterWebserver
-from poppy_pipeline.service.layers import PUBLISHER, Layer
+from poppy_pipeline.service.layers import Layer
 from poppy_pipeline.service.run_events import RunOutcome
 from poppy_pipeline.service.settings import ServiceSettings
 
@@ -39,17 +39,18 @@ def service_span(span_days: int, today: date) -> tuple[str, str]:
 
 def run_config(layer: Layer, settings: ServiceSettings) -> dict:
     """The service's base run config, and on it: the app's database (its URL stays in the environment
-    of Dagster's processes, out of its storage), the back end's row bar for the layer, and the
-    service's folder for the files."""
-    source = {
-        "format": "database",
-        "min_real_interactions": layer.min_real_interactions,
-        "when_too_few": settings.when_too_few,
-    }
-    service = {
-        "resources": {"interaction_source": {"config": source}},
-        "ops": {PUBLISHER: {"config": {"folder": str(settings.export_dir)}}},
-    }
+    of Dagster's processes, out of its storage), the back end's row bar for the layer where the layer
+    counts it, and for Layer 2 the service's folder for the file (Layers 3 and 4 publish theirs in
+    `$POPPY_ENGINE_EXPORT_DIR` of the webserver's environment, which the service must share)."""
+    source: dict = {"format": "database", "when_too_few": settings.when_too_few}
+    ops: dict = {}
+    if layer.bar_owner:
+        ops[layer.bar_owner] = {"config": {"min_real_interactions": layer.min_real_interactions}}
+    else:
+        source["min_real_interactions"] = layer.min_real_interactions
+    if layer.publisher:
+        ops[layer.publisher] = {"config": {"folder": str(settings.export_dir)}}
+    service = {"resources": {"interaction_source": {"config": source}}, **({"ops": ops} if ops else {})}
     return merged(settings.base_run_config, service)
 
 
@@ -89,10 +90,9 @@ class LayerRuns:
     async def _launch_and_wait(self, layer: Layer) -> LayerRun:
         async with self._one_at_a_time:
             span = service_span(self.settings.span_days, datetime.now(UTC).date())
-            graph = await self.webserver.asset_graph([*layer.assets, PUBLISHER])
+            graph = await self.webserver.asset_graph(layer.selected)
             tags = {RANGE_START_TAG: span[0], RANGE_END_TAG: span[1], LAYER_TAG: str(layer.number)}
-            # The layer's assets with what they need, then the publisher (not what it needs for other layers).
-            assets = sorted({*graph.closure(list(layer.assets)), PUBLISHER})
+            assets = sorted({*graph.closure(list(layer.assets)), *layer.selected})
             run_id = await self.webserver.launch(graph, assets, run_config(layer, self.settings), tags)
             status = await self.webserver.wait(run_id, self.settings.run_timeout_seconds)
             return LayerRun(layer, span, await self.webserver.outcome(run_id, status))

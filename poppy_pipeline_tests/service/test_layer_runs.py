@@ -22,7 +22,8 @@ GRAPH = {
     "simulated_interactions": ["celestial_objects", "users"],
     "session_actions": ["simulated_interactions"],
     "trending_objects": ["celestial_objects", "simulated_interactions"],
-    "category_preferences_mf": ["celestial_objects", "simulated_interactions"],
+    "categories": [],
+    "category_preferences_mf": ["celestial_objects", "simulated_interactions", "categories"],
     "engine_exports": ["trending_objects", "category_preferences_mf"],
 }
 SETTINGS = ServiceSettings(token="t", export_dir=Path("/srv/exports"), span_days=7, when_too_few="simulate")
@@ -57,7 +58,7 @@ class FakeWebserver(DagsterWebserver):
 
 
 async def requests_together(runs: LayerRuns, webserver: FakeWebserver, layers: list[int]) -> list[str]:
-    tasks = [asyncio.ensure_future(runs.run(LAYERS.get(n) or replace(LAYERS[2], number=n))) for n in layers]
+    tasks = [asyncio.ensure_future(runs.run(LAYERS[n] if n <= 3 else replace(LAYERS[2], number=n))) for n in layers]
     await asyncio.sleep(0.05)  # every request has arrived while the first run is running
     webserver.finish.set()
     return [done.outcome.run_id for done in await asyncio.gather(*tasks)]
@@ -113,8 +114,24 @@ def test_the_service_config_goes_on_top_of_the_base_run_config():
     config = run_config(LAYERS[3], replace(SETTINGS, base_run_config=base))
     assert config["execution"] == base["execution"] and config["resources"]["simulation"] == {"config": {"seed": 3}}
     assert config["resources"]["interaction_source"]["config"] == {
-        "format": "database", "max_quarantine_share": 0.05, "min_real_interactions": 500, "when_too_few": "simulate"
+        "format": "database", "max_quarantine_share": 0.05, "when_too_few": "simulate"
     }  # fmt: skip
+
+
+def test_layers_3_and_4_count_likes_and_ratings_and_publish_their_own_files():
+    for number, asset in ((3, "category_preferences_mf"), (4, "category_preferences_nn")):
+        assert run_config(LAYERS[number], SETTINGS) == {
+            "resources": {"interaction_source": {"config": {"format": "database", "when_too_few": "simulate"}}},
+            "ops": {asset: {"config": {"min_real_interactions": 500}}},
+        }
+
+
+def test_a_layer_3_run_selects_its_asset_and_what_it_needs_not_engine_exports():
+    webserver = FakeWebserver()
+    asyncio.run(requests_together(LayerRuns(SETTINGS, webserver), webserver, [3]))
+    ((assets, _, tags),) = webserver.launched
+    assert assets == ["categories", "category_preferences_mf", "celestial_objects", "simulated_interactions", "users"]
+    assert tags[LAYER_TAG] == "3"
 
 
 def test_the_span_is_the_trailing_complete_days():
