@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from poppy_pipeline.common import tables
 from poppy_pipeline.service.layers import LAYERS, Kind
@@ -94,3 +97,27 @@ def test_a_count_that_is_not_whole_is_refused():
     sentence = "line 2, column total_interactions: '2.5' is not a whole number"
     with pytest.raises(PublishedFileError, match=re.escape(sentence)):
         read_records(content, LABEL, LAYERS[2].columns)
+
+
+ID_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ids=st.lists(st.one_of(st.integers(0, 10**12).map(str), ID_TEXT), min_size=1, max_size=30, unique=True),
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.sampled_from([1e-9, 1.0, 10.0, 1e15]),
+)
+def test_any_ids_and_numbers_come_back_as_the_file_holds_them(ids: list[str], seed: int, scale: float):
+    """IDs from the world (any text, or integers) and any finite numbers, as the pipeline writes them."""
+    ids = [text for text in ids if text.strip() == text and text != ""] or ["1"]
+    rng = np.random.default_rng(seed)
+    numbers = {name: rng.normal(0, scale, len(ids)) for name in ["A", "Gas Giant", "Dwarf Planet"]}
+    frame = pd.DataFrame({"User_ID": ids, **numbers})
+    sink = io.BytesIO()
+    tables.write_csv(frame, sink)
+    rows = json.loads(read_records(sink.getvalue(), LABEL, PREFERENCES).json)
+    plain = all(re.fullmatch(r"-?(0|[1-9][0-9]*)", text) for text in ids)
+    assert [row["User_ID"] for row in rows] == ([int(text) for text in ids] if plain else ids)
+    for name, values in numbers.items():
+        assert [row[name] for row in rows] == values.tolist()
