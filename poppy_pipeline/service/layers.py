@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from poppy_pipeline.engagement.engine_exports import LAYER_2_COLUMNS, LAYER_2_FILE
+from poppy_pipeline.engagement.engine_exports import LAYER_2_COLUMNS, LAYER_2_FILE, LAYER_3_FILE, LAYER_4_FILE
+from poppy_pipeline.preferences.categories import ENGINE_CATEGORIES, USER_COLUMN
 
 # The asset that publishes Layer 2's file after `trending_objects`; Layers 3 and 4 publish their own.
 ENGINE_EXPORTS = "engine_exports"
@@ -42,12 +43,8 @@ class Layer:
         return [name for name, _ in self.columns]
 
 
-# The engine's 21 categories, as the columns of the Layer 3 and 4 files (issue 27; spaces included).
-STAR_CLASSES = ("A", "B", "F", "G", "K", "M", "O")
-PLANET_TYPES = ("Dwarf Planet", "Gas Giant", "Ice Giant", "Terrestrial")
-MOON_PARENTS = ("Earth", "Eris", "Haumea", "Jupiter", "Makemake", "Mars", "Neptune", "Pluto", "Saturn", "Uranus")
-CATEGORIES = (*STAR_CLASSES, *PLANET_TYPES, *MOON_PARENTS)
-_PREFERENCES = (("User_ID", Kind.ID), *((category, Kind.NUMBER) for category in CATEGORIES))
+# The Layer 3 and 4 files: `User_ID`, then a 0-10 preference for each of the engine's 21 categories.
+_PREFERENCES = ((USER_COLUMN, Kind.ID), *((category, Kind.NUMBER) for category in ENGINE_CATEGORIES))
 _LAYER_2_KINDS = {"Object_Type": Kind.TEXT, "Object_ID": Kind.ID, "trending_score": Kind.NUMBER}
 
 LAYERS: dict[int, Layer] = {
@@ -61,7 +58,7 @@ LAYERS: dict[int, Layer] = {
     ),
     3: Layer(
         number=3,
-        file_name="Layer_3_Final_Predictions.csv",
+        file_name=LAYER_3_FILE,
         columns=_PREFERENCES,
         assets=("category_preferences_mf",),
         min_real_interactions=500,
@@ -69,7 +66,7 @@ LAYERS: dict[int, Layer] = {
     ),
     4: Layer(
         number=4,
-        file_name="Layer4_Final_Predictions.csv",
+        file_name=LAYER_4_FILE,
         columns=_PREFERENCES,
         assets=("category_preferences_nn",),
         min_real_interactions=500,

@@ -15,12 +15,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 
 from poppy_pipeline.engagement.engine_exports import LAYER_2_FILE
+from poppy_pipeline.preferences.categories import ENGINE_CATEGORIES
+from poppy_pipeline.service.layers import LAYERS
 from poppy_pipeline.service.runs import LAYER_TAG
-from poppy_pipeline_tests.support.backend_tables import fill, insert, interaction_rows
+from poppy_pipeline_tests.support.backend_tables import SIZES, SPECTRA, fill, insert, interaction_rows
 from poppy_pipeline_tests.support.mariadb_server import MariaDB, mariadb_server  # noqa: F401 (fixture)
 from poppy_pipeline_tests.support.service_processes import Process, dagster_dev, service
 
@@ -176,9 +179,42 @@ def test_too_few_rows_simulate_when_the_service_says_so(backend: Backend):
     assert body["data"] == published_records(backend.published)
 
 
+def taste_rows(n: int, seed: int) -> pd.DataFrame:
+    """`n` rows in which each user keeps to one spectral class (Likes and high ratings on its stars)."""
+    rng = np.random.default_rng(seed)
+    users = rng.integers(1, 61, n)
+    stars = np.arange(1, SIZES["Star"] + 1)
+    liked = [stars[stars % len(SPECTRA) == c] for c in range(len(SPECTRA))]
+    own = rng.random(n) < 0.9
+    chosen = np.array([rng.choice(liked[u % len(SPECTRA)]) for u in users])  # test data, not pipeline code
+    other = rng.integers(1, SIZES["Star"] + 1, n)
+    kinds = np.where(own, rng.choice(["Like", "Rate", "View"], n, p=[0.5, 0.2, 0.3]), "View")
+    first = datetime.now(UTC).date() - timedelta(days=SPAN_DAYS - 1)
+    stamps = pd.Timestamp(first) + pd.to_timedelta(rng.integers(0, (SPAN_DAYS - 2) * 86_400, n), unit="s")
+    return pd.DataFrame({
+        "Interaction_ID": np.arange(50_001, 50_001 + n), "User_ID": users, "Object_Type": "Star",
+        "Object_Reference_ID": np.where(own, chosen, other), "Interaction_Type": kinds,
+        "Interaction_Rating": pd.Series(np.where(own, 5, 1), dtype="Int64").where(kinds == "Rate"),
+        "Interaction_Timestamp": stamps.astype(str),
+    })  # fmt: skip
+
+
+def test_layer_3_runs_on_the_database(backend: Backend):
+    backend.admin("DELETE FROM Interactions")
+    insert(backend.mariadb.admin_url(DATABASE), "Interactions", taste_rows(3_000, seed=5))
+    with service(backend.env(**IN_PROCESS), backend.folder / "service_layer3.log") as running:
+        answer = post(running.url, "run", layer=3)
+        cached = post(running.url, "cached", layer=3)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    published = backend.folder / "outputs" / "engine_exports" / LAYERS[3].file_name
+    assert body["data"] == published_records(published) == cached.json()["data"]
+    assert list(body["data"][0]) == ["User_ID", *ENGINE_CATEGORIES] and body["total_rows"] == len(body["data"]) > 0
+
+
 def test_the_token_is_in_no_log(backend: Backend):
     logs = [backend.dagster.log, *backend.folder.glob("service*.log")]
-    assert len(logs) >= 5
+    assert len(logs) >= 6
     for log in logs:
         assert TOKEN not in log.read_text(errors="replace"), log
     assert "POST /run-layer/2" in (backend.folder / "service.log").read_text()  # the log was captured

@@ -19,7 +19,8 @@ import pytest
 
 from poppy_pipeline.common import tables
 from poppy_pipeline.engagement.engine_exports import LAYER_2_FILE, write_layer_2
-from poppy_pipeline.service.layers import CATEGORIES, LAYERS
+from poppy_pipeline.preferences.categories import ENGINE_CATEGORIES as CATEGORIES
+from poppy_pipeline.service.layers import LAYERS
 from poppy_pipeline_tests.support.servers import free_port
 from poppy_pipeline_tests.support.service_processes import REPO, Process, service
 
