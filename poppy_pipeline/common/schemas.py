@@ -139,6 +139,8 @@ class TableSchema:
                 continue
             if concrete is None or concrete == column.default:
                 continue
+            if concrete not in ALLOWED[column.kind] and frame.empty:  # no values: nothing to read back wrongly
+                continue
             if concrete not in ALLOWED[column.kind]:
                 raise SchemaError(f"{self.table}: column {name} holds {concrete} values, not a {column.kind} type")
             recorded[name] = concrete
@@ -281,6 +283,21 @@ TRENDING_OBJECTS = TableSchema(
         _number("trending_score", "decayed engagement, 0-100 within the type"),
     ),
 )
+# The engine's 21 categories of Layers 3 and 4, in its files' order (`preferences/categories.py`).
+ENGINE_CATEGORIES = (
+    *("A", "B", "F", "G", "K", "M", "O"),
+    *("Dwarf Planet", "Gas Giant", "Ice Giant", "Terrestrial"),
+    *("Earth", "Eris", "Haumea", "Jupiter", "Makemake", "Mars", "Neptune", "Pluto", "Saturn", "Uranus"),
+)
+
+
+def _preferences(table: str, what: str) -> TableSchema:
+    return TableSchema(table, (_id("User_ID", "the user"), *(_number(c, what) for c in ENGINE_CATEGORIES)))
+
+
+USER_PREFERENCES = _preferences("user_preferences", "the simulated user's true preference 0-10 (5: indifferent)")
+CATEGORY_PREFERENCES_MF = _preferences("category_preferences_mf", "Layer 3's predicted preference 0-10")
+CATEGORY_PREFERENCES_NN = _preferences("category_preferences_nn", "Layer 4's predicted preference 0-10")
 # Rejected input rows: the source's own columns, as text, and why each was rejected.
 QUARANTINE = TableSchema("quarantine", (_text("reason", "file, line, column and the rule the row broke"),), open=True)
 
@@ -294,6 +311,9 @@ SCHEMAS: dict[str, TableSchema] = {
         SLIDING_WINDOW_FEATURES,
         ENGAGEMENT_SCORES,
         TRENDING_OBJECTS,
+        USER_PREFERENCES,
+        CATEGORY_PREFERENCES_MF,
+        CATEGORY_PREFERENCES_NN,
         QUARANTINE,
     )
 }

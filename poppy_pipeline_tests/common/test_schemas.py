@@ -10,6 +10,7 @@ from poppy_pipeline.behaviour.features import WINDOW_COLUMNS
 from poppy_pipeline.common import schemas, tables
 from poppy_pipeline.common.columns import INTERACTION_COLUMNS
 from poppy_pipeline.engagement.scores import TRENDING_COLUMNS
+from poppy_pipeline.preferences.categories import ENGINE_COLUMNS
 from poppy_pipeline.simulation.catalog import CATALOG_COLUMNS
 from poppy_pipeline.simulation.population import USER_COLUMNS
 
@@ -77,3 +78,5 @@ def test_the_schemas_declare_the_tables_columns_in_order():
     assert schemas.SIMULATED_INTERACTIONS.names == INTERACTION_COLUMNS
     assert schemas.SLIDING_WINDOW_FEATURES.names == WINDOW_COLUMNS
     assert schemas.TRENDING_OBJECTS.names == TRENDING_COLUMNS
+    for table in ("user_preferences", "category_preferences_mf", "category_preferences_nn"):
+        assert schemas.schema_of(table).names == ENGINE_COLUMNS
