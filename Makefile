@@ -43,7 +43,7 @@ dagster-home:
 
 # The run, then its outputs and every failed, not-applicable or skipped check, read from the
 # instance; exits non-zero when the run failed or a blocking check failed.
-MATERIALIZE = $(BIN)/dagster asset materialize -m poppy_pipeline.definitions --select '*' \
+MATERIALIZE = $(BIN)/dg launch -m poppy_pipeline.definitions --assets '*' \
 	--partition-range $(START)...$(END) -c config/run.yaml $(addprefix -c ,$(CONFIG))
 run: install dagster-home
 	@echo "$(MATERIALIZE)"
@@ -64,7 +64,7 @@ lint: install
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
 
 ui: install dagster-home
-	$(BIN)/dagster dev -h $(HOST) -p $(PORT)
+	$(BIN)/dg dev -w workspace.yaml -h $(HOST) -p $(PORT)
 
 bench: install
 	$(BIN)/python benchmarks/bench_simulation.py
