@@ -141,16 +141,19 @@ def span_frames(
     asset_key: str,
     days: list[str],
     attrs: dict | None = None,
+    read: list[str] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The span's rows of a daily asset, one day at a time in day order, so that only one day
     is in memory; fails when no day (or, once read, no row) is there.
 
     Once every day is read, `attrs` (when given) receives the `attrs` stored with every day (see
     the CSV IO manager): days stored with different ones (made with different settings) cannot
-    be read as one span.
+    be read as one span. `read` (when given) receives the days there were to read.
     """
     paths = {day: store.partition_path(asset_key, day) for day in days}
     found = [day for day in days if store.path_exists(paths[day])]
+    if read is not None:
+        read.extend(found)
     if not found:
         raise dg.Failure(
             f"{asset_key} has no materialized partition in {days[0]}..{days[-1]}; materialize it first "

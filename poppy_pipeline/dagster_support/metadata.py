@@ -65,7 +65,7 @@ def figure_metadata(context: dg.AssetExecutionContext, figures: dict[str, bytes]
     asset = context.asset_key.to_user_string()
     entries = {}
     for name, png in figures.items():
-        log_key = [context.run_id, "figures", asset, name]
+        log_key = [context.run.run_id, "figures", asset, name]
         with replaced_atomically(Path(logs.get_captured_local_path(log_key, "png"))) as temporary:
             temporary.write_bytes(png)
         entries[name] = dg.MetadataValue.md(f"![{name.replace('_', ' ')}](/logs/{'/'.join(log_key)}/png)")

@@ -83,7 +83,8 @@ def interaction_report(
     # A real log owes nothing to seed 000's claims.
     patterns = None if interaction_source.is_real else SpanPatterns(settings, users, celestial_objects, PATTERN_CHECKS)
     totals = ReportTotals(celestial_objects, users, spec.view_type, spec.engaging_types, spec.rated_type)
-    for interactions in span_frames(context, csv_io_manager, "simulated_interactions", days):
+    read: list[str] = []
+    for interactions in span_frames(context, csv_io_manager, "simulated_interactions", days, read=read):
         totals.add(interactions)
         if patterns is not None:
             patterns.add_day(interactions)
@@ -105,8 +106,8 @@ def interaction_report(
             f"{quality['users_with_events_before_signup']} users have {quality['events_before_signup']} events"
             f" before their sign-up date (e.g. {quality['user_ids'][:5]}); they are kept in every figure"
         )
-    span = f"{days[0]}..{days[-1]} ({len(days)} days, {report['window']['events']} interactions)"
-    checks = _pattern_checks(context, interaction_source, patterns, days, span)
+    span = f"{days[0]}..{days[-1]} ({len(read)} days, {report['window']['events']} interactions)"
+    checks = _pattern_checks(context, interaction_source, patterns, read, span)
     return dg.MaterializeResult(metadata=_metadata(context, figures, report, report_path, span), check_results=checks)
 
 
@@ -124,6 +125,7 @@ def _metadata(
         "new_users": groups["new"]["num_users"],
         "existing_users": groups["existing"]["num_users"],
         "users_with_events_before_signup": quality["users_with_events_before_signup"],
+        "events_before_signup": quality["events_before_signup"],
         "path": dg.MetadataValue.path(str(path)),
         "figures_folder": dg.MetadataValue.path(str(path.parent / "figures")),
     }
@@ -136,7 +138,8 @@ def _pattern_checks(
     days: list[str],
     span: str,
 ) -> list[dg.AssetCheckResult]:
-    """Seed 000's claims on the span; a simulated span's repeat share against what its model expects.
+    """Seed 000's claims on the days read; a simulated span's repeat share against what its model
+    expects over as many days.
 
     Share tolerances widen to four standard errors on spans too small for the claim's own
     tolerance (a single day); on the default 30 days the claim's tolerances apply.

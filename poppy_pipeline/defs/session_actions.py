@@ -179,8 +179,7 @@ def _require_integrity(problems: dict[str, dict[str, dict[str, int]]], keys: lis
         for found in failed.values():
             add_counts(total, found)
         raise dg.Failure(
-            f"session_actions {keys[0]}..{keys[-1]}: integrity fails, nothing written: {total};"
-            f" on {', '.join(failed)}"
+            f"session_actions {keys[0]}..{keys[-1]}: integrity fails, nothing written: {total}; on {', '.join(failed)}"
         )
 
 

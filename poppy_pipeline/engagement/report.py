@@ -22,8 +22,9 @@ The JSON follows seed 002's definitions exactly:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -175,7 +176,12 @@ def build_report(
 
 def draw_figures(data: dict, report: dict) -> dict[str, bytes]:
     """PNG bytes of each figure, by file stem, from `ReportTotals.figure_data()` and the report."""
-    drawings = {
+    return {name: render_figure(draw) for name, draw in figure_drawings(data, report).items()}
+
+
+def figure_drawings(data: dict, report: dict) -> dict[str, Callable[[Any], None]]:
+    """Each figure's drawing function (of a matplotlib Axes), by file stem."""
+    return {
         "interactions_per_user": lambda ax: _long_tail(ax, data["per_user"], "users"),
         "interactions_per_object": lambda ax: _long_tail(ax, data["per_object"], "objects"),
         "rating_distribution": lambda ax: _ratings(ax, data["ratings"]),
@@ -185,7 +191,6 @@ def draw_figures(data: dict, report: dict) -> dict[str, bytes]:
         "top_objects": lambda ax: _top_objects(ax, report["top_objects"]),
         "new_vs_existing_users": lambda ax: _new_vs_existing(ax, report["new_vs_existing"]),
     }
-    return {name: render_figure(draw) for name, draw in drawings.items()}
 
 
 def write_figures(figures: dict[str, bytes], folder: Path) -> list[Path]:

@@ -8,7 +8,9 @@ with nothing to draw for one side says so in its legend, and one with nothing at
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,8 +51,13 @@ def log_name(source_kind: str) -> str:
 
 def draw_overlays(log: pd.DataFrame, simulated: pd.DataFrame, name: str = "the log") -> dict[str, bytes]:
     """PNG bytes by file stem (`fidelity_*`); `name`: what the log is (`log_name`)."""
+    return {stem: render_figure(draw) for stem, draw in overlay_drawings(log, simulated, name).items()}
+
+
+def overlay_drawings(log: pd.DataFrame, simulated: pd.DataFrame, name: str) -> dict[str, Callable[[Any], None]]:
+    """Each figure's drawing function (of a matplotlib Axes), by file stem."""
     overlay = Overlay(profiles(log), profiles(simulated), name)
-    drawings = {
+    return {
         "fidelity_events_per_user": lambda ax: _ccdf(ax, overlay, "per_user", "events per user in the span"),
         "fidelity_object_popularity": lambda ax: _rank_frequency(ax, overlay),
         "fidelity_gaps": lambda ax: _log_histogram(ax, overlay),
@@ -58,7 +65,6 @@ def draw_overlays(log: pd.DataFrame, simulated: pd.DataFrame, name: str = "the l
         "fidelity_weekdays": lambda ax: _bars(ax, overlay, "weekdays", WEEKDAYS, "weekday"),
         "fidelity_ratings": lambda ax: _bars(ax, overlay, "ratings", ["1", "2", "3", "4", "5"], "rating"),
     }
-    return {name: render_figure(draw) for name, draw in drawings.items()}
 
 
 TITLES = {

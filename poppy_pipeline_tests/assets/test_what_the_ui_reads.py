@@ -1,10 +1,13 @@
-"""What a summary reads (its span, from what launched its run) and how the checks are recorded.
+"""What the Dagster UI reads: a summary's span, the check rows, the figures at the top of a page.
 
 Through `dagster.materialize` into a Dagster instance of the test's own, as the UI's runs and
 backfills record them: the span comes from the run's tags or its backfill's record; the day-level
-checks leave one evaluated row per day (none left "planned", which the UI shows as Skipped).
+checks leave one evaluated row per day (none left "planned", which the UI shows as Skipped); a
+report's figures are its first metadata entries, each short enough for the UI to show inline and
+pointing at a PNG the webserver serves from the run's logs.
 """
 
+import re
 import time
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from poppy_pipeline.dagster_support.partitions import daily_partitions
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.defs.celestial_objects import celestial_objects
 from poppy_pipeline.defs.engagement_scores import engagement_scores
+from poppy_pipeline.defs.interaction_report import interaction_report
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions
 from poppy_pipeline.defs.users import users
 
@@ -101,3 +105,23 @@ def test_every_day_of_a_range_run_has_its_own_passed_check_row(data_dir: Path, i
         assert sorted(row.partition for row in rows) == DAYS
         assert {row.status for row in rows} == {AssetCheckExecutionRecordStatus.SUCCEEDED}
         assert {row.run_id for row in rows} == {result.run_id}
+
+
+def test_a_reports_figures_come_first_each_inline_and_served_from_the_runs_logs(data_dir: Path, instance):
+    assets = [*SIMULATION, engagement_scores, interaction_report]
+    result = dg.materialize(assets, resources=defs.resources, instance=instance, tags=RANGE)
+    assert result.success
+    metadata = result.asset_materializations_for_node("interaction_report")[0].metadata
+    figures = sorted(path.stem for path in (data_dir / "figures").glob("*.png"))
+    assert len(figures) == 8 and sorted(list(metadata)[:8]) == figures
+    logs = instance.compute_log_manager
+    for name in figures:
+        markdown = metadata[name].value
+        assert len(markdown) < 1000  # the UI shows Markdown inline below 1,000 characters
+        url = f"/logs/{result.run_id}/figures/interaction_report/{name}/png"
+        assert markdown == f"![{name.replace('_', ' ')}]({url})"
+        # The webserver's /logs/<log key>/<extension> route serves this file.
+        served = Path(logs.get_captured_local_path([result.run_id, "figures", "interaction_report", name], "png"))
+        assert served.read_bytes() == (data_dir / "figures" / f"{name}.png").read_bytes()
+    assert re.fullmatch(r"mean 0\.\d{1,4}, median 0\.\d{1,4}", metadata["watch_ratio_of_views"].value)  # readable
+    assert Path(metadata["path"].value).name == "interaction_report.json"  # the rest is in the file
