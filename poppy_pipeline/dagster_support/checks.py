@@ -16,6 +16,7 @@ Two kinds, by what they are about:
 from collections.abc import Iterator, Mapping
 
 import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluationTargetMaterializationData
 
 from poppy_pipeline.dagster_support.metadata import readable
 from poppy_pipeline.dagster_support.partitions import daily_partitions
@@ -54,6 +55,7 @@ def per_day(
     if key not in context.selected_asset_check_keys:
         return
     spec = context.assets_def.get_spec_for_check_key(key)
+    targets = _materialized_days(context, key.asset_key, list(results))
     yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_check_key(key))
     for day, result in results.items():
         yield dg.AssetCheckEvaluation(
@@ -61,11 +63,29 @@ def per_day(
             check_name=key.name,
             passed=result.passed,
             metadata=result.metadata,
+            target_materialization_data=targets.get(day),
             severity=result.severity,
             description=result.description,
             blocking=spec.blocking,
             partition=day,
         )
+
+
+def _materialized_days(
+    context: dg.AssetExecutionContext, asset_key: dg.AssetKey, days: list[str]
+) -> dict[str, AssetCheckEvaluationTargetMaterializationData]:
+    """Each day's materialization by this run (when the step wrote it), which the day's result is
+    about: the UI shows a day's check status only while it targets the day's latest materialization."""
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=days), limit=len(days)
+    ).records
+    targets: dict[str, AssetCheckEvaluationTargetMaterializationData] = {}
+    for record in records:  # the latest first
+        if record.run_id == context.run.run_id and record.partition_key and record.partition_key not in targets:
+            targets[record.partition_key] = AssetCheckEvaluationTargetMaterializationData(
+                storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+            )
+    return targets
 
 
 def publish(

@@ -105,6 +105,10 @@ def test_every_day_of_a_range_run_has_its_own_passed_check_row(data_dir: Path, i
         assert sorted(row.partition for row in rows) == DAYS
         assert {row.status for row in rows} == {AssetCheckExecutionRecordStatus.SUCCEEDED}
         assert {row.run_id for row in rows} == {result.run_id}
+        # The partition view shows a day's status only while it targets the day's latest materialization.
+        infos = instance.event_log_storage.get_asset_check_partition_info([key])
+        assert sorted(info.partition_key for info in infos) == DAYS
+        assert all(info.is_current for info in infos)
 
 
 def test_a_reports_figures_come_first_each_inline_and_served_from_the_runs_logs(data_dir: Path, instance):
