@@ -73,6 +73,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_click_model.py
 	$(BIN)/python benchmarks/bench_browser.py
 	$(BIN)/python benchmarks/bench_cli.py
+	$(BIN)/python benchmarks/bench_plain_cli.py
 	$(BIN)/python benchmarks/bench_cli_windows.py
 	$(BIN)/python benchmarks/bench_scale.py
 
