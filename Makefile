@@ -15,7 +15,7 @@ CONFIG ?=
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: install run test test-cluster lint ui bench lock clean cluster-up cluster-down cluster-status
+.PHONY: install run test test-cluster lint docs ui bench lock clean cluster-up cluster-down cluster-status
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,20 +35,20 @@ install: $(STAMP) $(NODE_STAMP)
 	@$(BIN)/python -m compileall -q poppy_pipeline
 
 # The project-local instance always gets config/dagster.yaml; another DAGSTER_HOME only when it has none.
+# (Quoted: a DAGSTER_HOME with a space is one folder.)
 .PHONY: dagster-home
 dagster-home:
-	@mkdir -p $(DAGSTER_HOME)
-	@if [ "$(DAGSTER_HOME)" = "$(CURDIR)/.dagster_home" ] || [ ! -e $(DAGSTER_HOME)/dagster.yaml ]; then \
-		cp config/dagster.yaml $(DAGSTER_HOME)/dagster.yaml; fi
+	@mkdir -p "$(DAGSTER_HOME)"
+	@if [ "$(DAGSTER_HOME)" = "$(CURDIR)/.dagster_home" ] || [ ! -e "$(DAGSTER_HOME)/dagster.yaml" ]; then \
+		cp config/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml"; fi
 
-# The run, then its outputs and every failed, not-applicable or skipped check, read from the
-# instance; exits non-zero when the run failed or a blocking check failed.
-MATERIALIZE = $(BIN)/dg launch -m poppy_pipeline.definitions --assets '*' \
-	--partition-range $(START)...$(END) -c config/run.yaml $(addprefix -c ,$(CONFIG))
+# The run (dagster asset materialize's, with config/run.yaml and CONFIG) through launch.py: it refuses
+# what cannot succeed before anything is written, leaves Dagster's stack traces out unless VERBOSE=1,
+# then prints the run's checks and what it published, and last one sentence: what to change, or what
+# to do next. Exits non-zero when the run was refused or failed, or a blocking check failed.
 run: install dagster-home
-	@echo "$(MATERIALIZE)"
-	@since=$$(date -u +%FT%T.%6N+00:00); $(MATERIALIZE); status=$$?; \
-		$(BIN)/python -m poppy_pipeline.dagster_support.run_summary --since $$since --status $$status
+	@VERBOSE='$(VERBOSE)' $(BIN)/python -m poppy_pipeline.dagster_support.launch --start '$(START)' --end '$(END)' \
+		$(foreach file,$(CONFIG),--config '$(file)')
 
 test: install
 	$(BIN)/python -m pytest
@@ -63,26 +63,28 @@ lint: install
 	$(BIN)/ruff format --check .
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
 
+# The documentation site (mkdocs.yml, docs/) into site/: every warning is an error (--strict), so a
+# broken link or anchor between pages, in README.md or ARCHITECTURE.md, or in a rendered page fails it.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 ui: install dagster-home
 	$(BIN)/dg dev -w workspace.yaml -h $(HOST) -p $(PORT)
 
+# Each benchmark writes benchmarks/results/<name>.json and exits 1 when it misses a goal; all of them
+# run, and the target fails at the end if any missed one.
+BENCHES := simulation engagement windows click_model browser cli plain_cli cli_windows scale
 bench: install
-	$(BIN)/python benchmarks/bench_simulation.py
-	$(BIN)/python benchmarks/bench_engagement.py
-	$(BIN)/python benchmarks/bench_windows.py
-	$(BIN)/python benchmarks/bench_click_model.py
-	$(BIN)/python benchmarks/bench_browser.py
-	$(BIN)/python benchmarks/bench_cli.py
-	$(BIN)/python benchmarks/bench_plain_cli.py
-	$(BIN)/python benchmarks/bench_cli_windows.py
-	$(BIN)/python benchmarks/bench_scale.py
+	@status=0; for bench in $(BENCHES); do \
+		$(BIN)/python benchmarks/bench_$$bench.py || { echo "bench_$$bench.py: a goal missed or a failure"; status=1; }; \
+	done; exit $$status
 
 # Re-resolve requirements.lock after changing pyproject.toml.
 lock: install
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra cluster --python-version 3.11 --no-header -o requirements.lock
 
-# The cluster profile (cluster/, README "Beyond one machine"): Postgres, RabbitMQ, dagster-daemon,
+# The cluster profile (cluster/, docs/cluster.md): Postgres, RabbitMQ, dagster-daemon,
 # Celery workers and the webserver as processes under .cluster/ ($$POPPY_CLUSTER_DIR).
 cluster-up: install
 	$(BIN)/python cluster/cluster.py up
@@ -94,4 +96,4 @@ cluster-status:
 	@$(BIN)/python cluster/cluster.py status
 
 clean:
-	rm -rf $(VENV) .dagster_home data/outputs browser/node_modules test-artifacts
+	rm -rf $(VENV) .dagster_home data/outputs browser/node_modules test-artifacts site

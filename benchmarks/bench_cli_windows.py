@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_cli_windows.py [--actions 1e7] [--data DIR] [--profile FILE]
 
 One simulated day (`bench_cli.DAY`) of about `--actions` browsing actions (default 10,000,000:
-80,000 users at the default traffic, all signed up long before, as the README's figures):
+80,000 users at the default traffic, all signed up long before):
 
 1. the upstream assets (`celestial_objects`, `users`, `simulated_interactions`,
    `session_actions`) are materialized once into an outputs folder (kept with `--data DIR`, and
@@ -34,6 +34,7 @@ from pathlib import Path
 
 from bench_cli import BIN, DAY, run_scenario  # the sibling script: the same command timing
 from bench_simulation import run_child_json  # one core, single-threaded libraries
+from harness import Benchmark
 
 GOAL_WINDOWS_PER_S = 200_000
 GOAL_RATIO = 2.0
@@ -150,35 +151,33 @@ def core_in_child(outputs: Path, settings: dict) -> dict:
 # --- the table --------------------------------------------------------------------------------
 
 
-def report(measured: dict, core: dict | None, settings: dict) -> None:
+def report(bench: Benchmark, measured: dict, core: dict | None, settings: dict) -> None:
+    """The command's and the core's figures as tables, and the goals they can judge."""
     step = measured["steps"].get(STEP)
     windows = core["windows"] if core else None
-    print(f"\n### `{STEP}` through the CLI ({settings['num_users']:,} users, {DAY})\n")
-    print(
-        f"Load average {measured['load_before']:.1f} before, {measured['load_after']:.1f} after."
-        f" Goal: ≥ {GOAL_WINDOWS_PER_S:,} windows/s, the step within {GOAL_RATIO:.0f}× of its core.\n"
-    )
-    print("| measured | seconds | windows/s |")
-    print("|---|---:|---:|")
     rows = [("command, wall", measured["wall_s"]), ("command, CPU (all threads)", measured["cpu_s"])]
     if step is not None:
         rows.append(("step (event log: start to success), wall", step))
+    total = sum(v for k, v in core.items() if k not in ("windows", "actions", "positive")) if core else None
     if core:
-        total = sum(v for k, v in core.items() if k not in ("windows", "actions", "positive"))
         rows.append(("core on the same files, CPU, one core", total))
-    for name, seconds in rows:
-        rate = f"{windows / seconds:,.0f}" if windows else "–"
-        print(f"| {name} | {seconds:.2f} | {rate} |")
+    table = [[name, f"{seconds:.2f}", f"{windows / seconds:,.0f}" if windows else "–"] for name, seconds in rows]
+    note = f"Load average {measured['load_before']:.1f} before, {measured['load_after']:.1f} after."
+    if core:
+        note += f" {core['windows']:,} windows of {core['actions']:,} actions ({core['positive']:.1%} positive)."
+    title = f"`{STEP}` through the CLI ({settings['num_users']:,} users, {DAY})"
+    bench.table(title, ["measured", "seconds", "windows/s"], table, note)
     if not core:
         return
-    print(f"\n{core['windows']:,} windows of {core['actions']:,} actions ({core['positive']:.1%} positive).\n")
-    print("| part (core, one core) | CPU s |")
-    print("|---|---:|")
-    for name, seconds in core.items():
-        if name not in ("windows", "actions", "positive"):
-            print(f"| {name} | {seconds:.2f} |")
+    parts = [
+        [name, f"{seconds:.2f}"] for name, seconds in core.items() if name not in ("windows", "actions", "positive")
+    ]
+    bench.table("the core's parts (one core)", ["part", "CPU s"], parts)
+    bench.goal(
+        "windows/s through the CLI (command wall)", windows / measured["wall_s"], GOAL_WINDOWS_PER_S, "windows/s"
+    )
     if step is not None:
-        print(f"\nstep / core: {step / total:.2f}× (goal ≤ {GOAL_RATIO:.0f}×)")
+        bench.goal("the step / its core", step / total, GOAL_RATIO, "×", "<=")
 
 
 def main() -> None:
@@ -194,16 +193,17 @@ def main() -> None:
         print(json.dumps(core_parts(request["outputs"], request["settings"])))
         return
     settings = day_settings(args.actions)
-    with tempfile.TemporaryDirectory(prefix="bench_cli_windows_") as scratch:
+    with (
+        Benchmark("cli_windows", "`sliding_window_features` through the CLI, next to its core") as bench,
+        tempfile.TemporaryDirectory(prefix="bench_cli_windows_") as scratch,
+    ):
         data = args.data.resolve() if args.data else Path(scratch)
         data.mkdir(parents=True, exist_ok=True)
         config = prepare_upstream(data, settings)
         measured = time_step(data, config, args.profile.resolve() if args.profile else None)
         core = None if args.no_core else core_in_child(data / "outputs", settings)
-        report(measured, core, settings)
-        out = Path(__file__).parent / "results"
-        out.mkdir(exist_ok=True)
-        (out / "cli_windows.json").write_text(json.dumps({**measured, "core": core, "settings": settings}, indent=2))
+        report(bench, measured, core, settings)
+        bench.record(**measured, core=core, settings=settings)
 
 
 if __name__ == "__main__":

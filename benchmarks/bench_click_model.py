@@ -22,6 +22,7 @@ import json
 import time
 
 from bench_simulation import run_child_json  # the sibling script: same one-core child process
+from harness import Benchmark
 
 USERS = 4_000
 BATCH = 10_000
@@ -128,28 +129,32 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(int(args.child))))
         return
-    row = run_child_json(__file__, int(args.windows))
-    print(
-        f"| click model ({row['windows']:,} windows, {row['positive_share']:.1%} positive) | seconds | per row |"
-        "\n|---|---:|---:|"
-    )
-    print(f"| training (`fit_calibrated`, {row['iterations']} Newton steps) | {row['training_s']:.1f} | |")
-    print(
-        f"| gate intervals ({row['held_out_windows']:,} held-out windows of {row['held_out_users']:,} users;"
-        f" calibration on all) | {row['gate_s']:.1f} | |"
-    )
-    for name, key, rows in (
-        ("onnxruntime, 1 row (median)", "onnx_single_s", 1),
-        ("`predict_proba`, 1 row (median)", "sklearn_single_s", 1),
-        (f"onnxruntime, {BATCH:,} rows", "onnx_batch_s", BATCH),
-        (f"`predict_proba`, {BATCH:,} rows", "sklearn_batch_s", BATCH),
-    ):
-        print(f"| {name} | {row[key]:.6f} | {row[key] / rows * 1e6:,.2f} µs |")
-    print(
-        f"\nONNX file {row['onnx_bytes']:,} bytes; max |p_onnx − p_sklearn| {row['parity']:.1e} on {BATCH:,} rows."
-        f" onnxruntime is {row['sklearn_single_s'] / row['onnx_single_s']:,.0f}× faster on one row,"
-        f" {row['sklearn_batch_s'] / row['onnx_batch_s']:,.1f}× on {BATCH:,}."
-    )
+    with Benchmark("click_model", "The click model: training, the gate, inference, one core") as bench:
+        row = run_child_json(__file__, int(args.windows))
+        rows = [
+            [f"training (`fit_calibrated`, {row['iterations']} Newton steps)", f"{row['training_s']:.1f}", ""],
+            [
+                f"gate intervals ({row['held_out_windows']:,} held-out windows of {row['held_out_users']:,} users;"
+                " calibration on all)",
+                f"{row['gate_s']:.1f}",
+                "",
+            ],
+        ]
+        for name, key, count in (
+            ("onnxruntime, 1 row (median)", "onnx_single_s", 1),
+            ("`predict_proba`, 1 row (median)", "sklearn_single_s", 1),
+            (f"onnxruntime, {BATCH:,} rows", "onnx_batch_s", BATCH),
+            (f"`predict_proba`, {BATCH:,} rows", "sklearn_batch_s", BATCH),
+        ):
+            rows.append([name, f"{row[key]:.6f}", f"{row[key] / count * 1e6:,.2f} µs"])
+        title = f"click model ({row['windows']:,} windows, {row['positive_share']:.1%} positive)"
+        bench.table(title, ["step", "seconds", "per row"], rows)
+        bench.note(
+            f"ONNX file {row['onnx_bytes']:,} bytes; max |p_onnx − p_sklearn| {row['parity']:.1e} on {BATCH:,} rows."
+            f" onnxruntime is {row['sklearn_single_s'] / row['onnx_single_s']:,.0f}× faster on one row,"
+            f" {row['sklearn_batch_s'] / row['onnx_batch_s']:,.1f}× on {BATCH:,}."
+        )
+        bench.record(**row)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness import Benchmark
+
 from poppy_pipeline.sources import database
 from poppy_pipeline.sources.daily_rows import split_by_day
 from poppy_pipeline_tests.support import backend_tables, mariadb_server
@@ -165,54 +167,80 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--compare-days", type=int, default=3)
     args = parser.parse_args()
-    print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
-    rows, days = int(args.rows), [str(d.date()) for d in pd.date_range(FIRST_DAY, periods=args.days)]
-    with tempfile.TemporaryDirectory(prefix="bench_database_") as folder:
-        server = mariadb_server.start(Path(folder), buffer_pool="2G")
-        try:
-            clock = Clock(server.process.pid)
-            admin = server.admin_url()
-            catalog(admin)
-            write_rows(Path(folder) / "interactions.tsv", rows, args.days)
-            results = []
-            with server.admin() as connection, connection.cursor() as cursor:
-                load = f"LOAD DATA LOCAL INFILE '{Path(folder) / 'interactions.tsv'}' INTO TABLE Interactions"
-                results.append(("LOAD DATA LOCAL INFILE", days, *clock.time(lambda: cursor.execute(load))))
-                index = "ALTER TABLE Interactions ADD INDEX by_time (Interaction_Timestamp)"
+    with Benchmark("database", "Reading the app's database (MariaDB) into daily partitions") as bench:
+        rows, days = int(args.rows), [str(d.date()) for d in pd.date_range(FIRST_DAY, periods=args.days)]
+        with tempfile.TemporaryDirectory(prefix="bench_database_") as folder:
+            server = mariadb_server.start(Path(folder), buffer_pool="2G")
+            try:
+                clock = Clock(server.process.pid)
+                admin = server.admin_url()
+                catalog(admin)
+                write_rows(Path(folder) / "interactions.tsv", rows, args.days)
+                results = []
+                with server.admin() as connection, connection.cursor() as cursor:
+                    cursor.execute("SELECT VERSION()")
+                    version = cursor.fetchone()[0]
+                    load = f"LOAD DATA LOCAL INFILE '{Path(folder) / 'interactions.tsv'}' INTO TABLE Interactions"
+                    results.append(("LOAD DATA LOCAL INFILE", days, *clock.time(lambda: cursor.execute(load))))
+                    index = "ALTER TABLE Interactions ADD INDEX by_time (Interaction_Timestamp)"
+                    results.append(
+                        ("index on Interaction_Timestamp", days, *clock.time(lambda: cursor.execute(index) or rows))
+                    )
+                url = server.url()
                 results.append(
-                    ("index on Interaction_Timestamp", days, *clock.time(lambda: cursor.execute(index) or rows))
+                    (
+                        "read the window (blocks joined on the server)",
+                        days,
+                        *clock.time(lambda: pipeline_read(url, days)),
+                    )
                 )
-            url = server.url()
-            results.append(
-                ("read the window (blocks joined on the server)", days, *clock.time(lambda: pipeline_read(url, days)))
-            )
-            (users, objects), *cost = clock.time(lambda: users_and_catalog(url))
-            assert len(users) > 0
-            results.append(("users (a GROUP BY over the table) and catalog tables", days, rows, *cost))
-            results.append(
-                (
-                    "read + validate + daily partitions (simulated_interactions)",
-                    days,
-                    *clock.time(lambda: pipeline_read_check_split(url, days, users, objects)),
+                (users, objects), *cost = clock.time(lambda: users_and_catalog(url))
+                assert len(users) > 0
+                results.append(("users (a GROUP BY over the table) and catalog tables", days, rows, *cost))
+                results.append(
+                    (
+                        "read + validate + daily partitions (simulated_interactions)",
+                        days,
+                        *clock.time(lambda: pipeline_read_check_split(url, days, users, objects)),
+                    )
                 )
-            )
-            some = days[: args.compare_days]
-            for name, step in (
-                ("a row per result row (SSCursor, fetchmany)", row_per_row),
-                ("SQLAlchemy stream_results, partitions", sqlalchemy_stream),
-                ("pandas.read_sql, chunksize", pandas_read_sql),
-            ):
-                results.append((name, some, *clock.time(lambda step=step: step(url, some))))
-        finally:
-            server.stop()
-    print("| step (MariaDB 10.11, PyMySQL) | days | rows | seconds | rows/s | client CPU s | server CPU s |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, span, count, wall, client, server_cpu in results:
-        print(
-            f"| {name} | {len(span)} | {count:,} | {wall:.1f} | {count / wall:,.0f} | {client:.1f} | {server_cpu:.1f} |"
+                some = days[: args.compare_days]
+                for name, step in (
+                    ("a row per result row (SSCursor, fetchmany)", row_per_row),
+                    ("SQLAlchemy stream_results, partitions", sqlalchemy_stream),
+                    ("pandas.read_sql, chunksize", pandas_read_sql),
+                ):
+                    results.append((name, some, *clock.time(lambda step=step: step(url, some))))
+            finally:
+                server.stop()
+        table = [
+            [
+                name,
+                f"{len(span)}",
+                f"{count:,}",
+                f"{wall:.1f}",
+                f"{count / wall:,.0f}",
+                f"{client:.1f}",
+                f"{server_cpu:.1f}",
+            ]
+            for name, span, count, wall, client, server_cpu in results
+        ]
+        columns = ["step", "days", "rows", "seconds", "rows/s", "client CPU s", "server CPU s"]
+        bench.table(f"the app's database ({version}, PyMySQL; {rows:,} rows)", columns, table)
+        _, _, count, wall, _, _ = next(r for r in results if r[0].startswith("read + validate"))
+        bench.goal("read + validate + daily partitions", count / wall, GOAL, "rows/s")
+        bench.record(
+            steps=[
+                dict(
+                    zip(
+                        ("step", "days", "rows", "wall_s", "client_cpu_s", "server_cpu_s"),
+                        (r[0], len(r[1]), *r[2:]),
+                        strict=True,
+                    )
+                )
+                for r in results
+            ]
         )
-    print(f"\nGoal: ≥ {GOAL:,} rows/s reading the database into daily partitions.")
-    print(f"load average after: {os.getloadavg()[0]:.2f} (1 min), {os.getloadavg()[1]:.2f} (5 min)")
 
 
 if __name__ == "__main__":

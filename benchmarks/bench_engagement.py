@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pandas as pd
 from bench_simulation import run_child_json  # the sibling script: same one-core child process
+from harness import Benchmark
 
 from poppy_pipeline.engagement.scores import engagement_scores, trending_objects
 from poppy_pipeline.simulation.catalog import build_catalog
@@ -75,16 +76,25 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(int(args.child))))
         return
-    row = run_child_json(__file__, int(args.events))
-    print("| step | events | pairs | seconds | events/s | peak RSS |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for step in ("engagement_scores", "trending_objects"):
-        seconds = row[f"{step}_s"]
-        print(
-            f"| {step} | {row['events']:,} | {row['pairs']:,} | {seconds:.2f} | {row['events'] / seconds:,.0f}"
-            f" | {row['peak_rss_mb']:,.0f} MB |"
-        )
-    print(f"\nGoal: ≥ {GOAL:,} events/s for engagement scoring in memory (one core).")
+    with Benchmark("engagement", "Engagement scoring and trending (seed 002's score), one core") as bench:
+        row = run_child_json(__file__, int(args.events))
+        rows = []
+        for step in ("engagement_scores", "trending_objects"):
+            seconds = row[f"{step}_s"]
+            rows.append(
+                [
+                    f"`{step}`",
+                    f"{row['events']:,}",
+                    f"{row['pairs']:,}",
+                    f"{seconds:.2f}",
+                    f"{row['events'] / seconds:,.0f}",
+                    f"{row['peak_rss_mb']:,.0f} MB",
+                ]
+            )
+        columns = ["step", "events", "pairs", "seconds", "events/s", "peak RSS"]
+        bench.table("best of three, one core", columns, rows)
+        bench.goal("`engagement_scores` in memory", row["events"] / row["engagement_scores_s"], GOAL, "events/s")
+        bench.record(**row)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from bench_simulation import run_child_json, seed_loop_rows  # the sibling script
+from harness import Benchmark
 
 from poppy_pipeline.common.columns import INTERACTION_COLUMNS
 from poppy_pipeline.fidelity.fit import fit_log
@@ -35,6 +36,10 @@ from poppy_pipeline.simulation.settings import SimulationSettings
 
 DAYS = [str(date(2024, 2, 1) + timedelta(days=d)) for d in range(28)]
 GOAL_SECONDS = 60.0
+GOAL_EVENTS = 10_000_000
+# The fidelity_report asset's own bars: closeness at most this far below the noise floor, detection AUC.
+MAX_CLOSENESS_GAP = 0.05
+MAX_DETECTION_AUC = 0.65
 
 
 def measure(events: int) -> dict:
@@ -64,7 +69,7 @@ def measure(events: int) -> dict:
     }
 
 
-def goals() -> None:
+def goals(bench: Benchmark) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
     from poppy_pipeline_tests.support.movielens import as_events, movielens_like
@@ -83,12 +88,7 @@ def goals() -> None:
         rows = source.log_days(objects, users, [str(d.date()) for d in pd.date_range("2024-02-01", "2024-02-29")])
         events = pd.concat([f for f in rows.days.values() if len(f)], ignore_index=True)
         logs["seed 002 layout (200 users, 300 pings)"] = (events, objects, len(users))
-    print(
-        "| log | events | users | overall closeness (noise floor) | detection AUC (noise floor)"
-        " | checks | largest AUC drops when shuffled | fit + report s |"
-    )
-    print("|---|---:|---:|---:|---:|---|---|---:|")
-    details = {}
+    summary, details = [], {}
     for name, (events, objects, population) in logs.items():
         days = sorted(events["Timestamp"].dt.strftime("%Y-%m-%d").unique())
         started = time.perf_counter()
@@ -96,18 +96,44 @@ def goals() -> None:
         report = fidelity_report(events, simulate_from_fit(fit, days))
         seconds = time.perf_counter() - started
         close, floor, auc = (report[k] for k in ("overall_closeness", "noise_floor_closeness", "detection_auc"))
-        verdict = ("pass" if close >= floor - 0.05 else "FAIL") + " / " + ("pass" if auc <= 0.65 else "FAIL")
+        closeness_goal = bench.goal(f"{name}: closeness − noise floor", close - floor, -MAX_CLOSENESS_GAP, "")
+        detection_goal = bench.goal(f"{name}: detection AUC", auc, MAX_DETECTION_AUC, "", "<=")
+        verdict = " / ".join("pass" if goal.met else "FAIL" for goal in (closeness_goal, detection_goal))
         drops = sorted(report["detection_importance"].items(), key=lambda item: -item[1])[:2]
-        print(
-            f"| {name} | {len(events):,} | {report['users']['real']:,} | {close:.3f} ({floor:.3f})"
-            f" | {auc:.3f} ({report['noise_floor_detection_auc']:.3f}) | {verdict}"
-            f" | {', '.join(f'{f} {d:.3f}' for f, d in drops)} | {seconds:.1f} |"
+        summary.append(
+            [
+                name,
+                f"{len(events):,}",
+                f"{report['users']['real']:,}",
+                f"{close:.3f} ({floor:.3f})",
+                f"{auc:.3f} ({report['noise_floor_detection_auc']:.3f})",
+                verdict,
+                ", ".join(f"{f} {d:.3f}" for f, d in drops),
+                f"{seconds:.1f}",
+            ]
         )
         details[name] = report["statistics"]
+    columns = [
+        "log",
+        "events",
+        "users",
+        "overall closeness (noise floor)",
+        "detection AUC (noise floor)",
+        "closeness / detection",
+        "largest AUC drops when shuffled",
+        "fit + report s",
+    ]
+    bench.table("fidelity of a fitted simulation, three logs", columns, summary)
     for name, statistics in details.items():
-        print(f"\n{name}\n\n| statistic | real | simulated | closeness | noise floor |\n|---|---:|---:|---:|---:|")
-        for stat, row in statistics.items():
-            print(f"| {stat} | {row['real']} | {row['simulated']} | {row['closeness']} | {row['noise_floor']} |")
+        bench.table(
+            name,
+            ["statistic", "real", "simulated", "closeness", "noise floor"],
+            [
+                [stat, row["real"], row["simulated"], row["closeness"], row["noise_floor"]]
+                for stat, row in statistics.items()
+            ],
+        )
+    bench.record(statistics=details)
 
 
 def seed000_log() -> tuple[pd.DataFrame, pd.DataFrame, None]:
@@ -133,14 +159,30 @@ def main() -> None:
         print(json.dumps(measure(int(args.child))))
         return
     if args.goals:
-        goals()
+        with Benchmark("fit_fidelity", "Fidelity: how close a simulation fitted to a log gets, three logs") as bench:
+            goals(bench)
         return
-    row = run_child_json(__file__, int(args.events))
-    print("| fitting (`fit_log`) | seconds | events/s | peak RSS |\n|---|---:|---:|---:|")
-    print(
-        f"| {row['events']:,} events | {row['fit_s']:.1f} | {row['events_per_s']:,.0f} | {row['peak_rss_mb']:.0f} MB |"
-    )
-    print(f"goal: < {GOAL_SECONDS:.0f} s for 10,000,000 events")
+    with Benchmark("fit", "Fitting the simulation to a log (`fit_log`), one core") as bench:
+        row = run_child_json(__file__, int(args.events))
+        bench.table(
+            "fitting (`fit_log`)",
+            ["events", "seconds", "events/s", "peak RSS"],
+            [
+                [
+                    f"{row['events']:,}",
+                    f"{row['fit_s']:.1f}",
+                    f"{row['events_per_s']:,.0f}",
+                    f"{row['peak_rss_mb']:.0f} MB",
+                ]
+            ],
+        )
+        bench.goal(
+            "fit rate (10,000,000 events in under a minute)",
+            row["events_per_s"],
+            GOAL_EVENTS / GOAL_SECONDS,
+            "events/s",
+        )
+        bench.record(**row)
 
 
 if __name__ == "__main__":

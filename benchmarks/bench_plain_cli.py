@@ -9,14 +9,16 @@ through two commands, each in a fresh Dagster instance and outputs folder:
 - **plain CLI**: `dagster asset materialize -m poppy_pipeline.definitions --select … --partition …`
   as Dagster's docs (and CI) call it, without `-c config/run.yaml`; only the simulation's size is
   given (`--config-json`, resources only, no executor config);
-- **`make run`'s path**: `dg launch -m poppy_pipeline.definitions --assets … --partition …
-  -c config/run.yaml` with the same size.
+- **`make run`'s path**: `python -m poppy_pipeline.dagster_support.launch --start D --end D
+  --select … --config FILE` (what `make run` runs: its refusals, the materialization with
+  `config/run.yaml`, the run's summary) with the same size.
 
 Goal (issue 25): the plain CLI within 1.5× of `make run`'s path (its executor is the code
 location's default, in process, so no step starts a Python process of its own). The commands
 alternate, `--repeats` times each; the table gives each one's median and best wall and CPU time
-and the ratio of the medians, and the JSON goes to `benchmarks/results/plain_cli.json`. The
-machine's load average is printed: on a shared machine, wall times grow with it.
+and the ratio of the medians (`benchmarks/harness.py` writes `benchmarks/results/plain_cli.json`;
+a smoke run at a tiny size: `POPPY_BENCH_RESULTS=/tmp/smoke … --events 20000 --repeats 1`). The
+machine's load average is recorded: on a shared machine, wall times grow with it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_cli import BIN, DAY, day_settings, run_scenario
+from harness import Benchmark
 
 GOAL_RATIO = 1.5
 ASSETS = "celestial_objects,users,simulated_interactions"
@@ -45,8 +48,8 @@ def plain_cli(settings: dict) -> list[str]:
 
 def make_run_path(config: Path) -> list[str]:
     return [
-        str(BIN / "dg"), "launch", "-m", "poppy_pipeline.definitions",
-        "--assets", ASSETS, "--partition", DAY, "-c", "config/run.yaml", "-c", str(config),
+        str(BIN / "python"), "-m", "poppy_pipeline.dagster_support.launch",
+        "--start", DAY, "--end", DAY, "--select", ASSETS, "--config", str(config),
     ]  # fmt: skip
 
 
@@ -68,34 +71,32 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each command, alternating")
     args = parser.parse_args()
     settings = day_settings(int(args.events))
-    measured: dict[str, list[dict]] = {"plain_cli": [], "make_run_path": []}
-    with tempfile.TemporaryDirectory(prefix="bench_plain_cli_") as folder:
+    title = f"The plain CLI against make run's path, one day of {int(args.events):,} interactions"
+    with Benchmark("plain_cli", title) as bench, tempfile.TemporaryDirectory(prefix="bench_plain_cli_") as folder:
         config = Path(folder) / "day.yaml"
         config.write_text(json.dumps({"resources": {"simulation": {"config": settings}}}))
         commands = {"plain_cli": plain_cli(settings), "make_run_path": make_run_path(config)}
+        measured: dict[str, list[dict]] = {name: [] for name in commands}
         for repeat in range(args.repeats):
             for name, command in commands.items():
                 measured[name].append(run_scenario(name, command, Path(folder) / f"{name}-{repeat}", {}))
-    results = {name: summary(runs) for name, runs in measured.items()}
-    ratio = results["plain_cli"]["median_wall_s"] / results["make_run_path"]["median_wall_s"]
-    results |= {"events": int(args.events), "users": settings["num_users"], "ratio": ratio, "goal": GOAL_RATIO}
-    print(f"\n### The plain CLI against `make run`'s path: one day of {int(args.events):,} interactions\n")
-    print("| command | median wall (s) | best wall (s) | median CPU (s) | load average before each run |")
-    print("|---|---:|---:|---:|---|")
-    for name, label in (
-        ("plain_cli", "`dagster asset materialize` (no -c)"),
-        ("make_run_path", "`dg launch … -c config/run.yaml`"),
-    ):
-        row = results[name]
-        print(
-            f"| {label} | {row['median_wall_s']:.1f} | {row['best_wall_s']:.1f} | {row['median_cpu_s']:.1f} |"
-            f" {', '.join(map(str, row['load']))} |"
-        )
-    verdict = "within" if ratio <= GOAL_RATIO else "OVER"
-    print(f"\nPlain CLI / `make run`'s path (median wall): {ratio:.2f}× ({verdict} the {GOAL_RATIO}× goal).")
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "plain_cli.json").write_text(json.dumps(results, indent=2))
+        results = {name: summary(runs) for name, runs in measured.items()}
+        labels = {"plain_cli": "`dagster asset materialize` (no -c)", "make_run_path": "`make run`'s path (launch.py)"}
+        rows = [
+            [
+                labels[name],
+                f"{row['median_wall_s']:.1f}",
+                f"{row['best_wall_s']:.1f}",
+                f"{row['median_cpu_s']:.1f}",
+                ", ".join(map(str, row["load"])),
+            ]
+            for name, row in results.items()
+        ]
+        columns = ["command", "median wall (s)", "best wall (s)", "median CPU (s)", "load before each run"]
+        bench.table(f"one day of {int(args.events):,} interactions, {settings['num_users']:,} users", columns, rows)
+        ratio = results["plain_cli"]["median_wall_s"] / results["make_run_path"]["median_wall_s"]
+        bench.goal("plain CLI / make run's path, median wall", ratio, GOAL_RATIO, "×", comparison="<=")
+        bench.record(events=int(args.events), users=settings["num_users"], **results)
 
 
 if __name__ == "__main__":

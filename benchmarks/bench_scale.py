@@ -8,7 +8,8 @@ then the window assets' core reads the days back one at a time (`engagement_scor
 browsing sessions, extract its windows with the oracle, feed them to the click model's
 user-stratified sample (at most 1,000,000 windows), then train and evaluate the model. Each
 size runs in its own child process, which reports its own peak RSS. `--quick` runs the smaller
-sizes only. The interactions users scale with the volume (one per 100 events of the window).
+sizes only; `--events N ...` and `--actions N ...` choose the sizes. The interactions users scale
+with the volume (one per 100 events of the window).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
+from harness import Benchmark
 
 from poppy_pipeline.behaviour.model import BehaviourSettings
 from poppy_pipeline.behaviour.sessions import simulate_sessions
@@ -138,32 +140,53 @@ def run_child(branch: str, size: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller sizes only")
+    parser.add_argument("--events", nargs="+", type=float, help="these interaction volumes instead")
+    parser.add_argument("--actions", nargs="+", type=float, help="these action volumes instead")
     parser.add_argument("--child", nargs=2, metavar=("BRANCH", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child[0], int(args.child[1]))
         return
-    events = QUICK_EVENT_SIZES if args.quick else EVENT_SIZES
-    actions = QUICK_ACTION_SIZES if args.quick else ACTION_SIZES
-    print(f"Scale table ({DAYS} days, one child process per size; peak RSS of that process)")
-    print("\ninteractions branch: simulate + write CSV, then engagement/trending/report read day by day")
-    print(f"{'events':>12} {'users':>9} {'pairs':>11} {'generate s':>11} {'window s':>9} {'wall s':>8} {'peak MB':>8}")
-    for size in events:
-        r = run_child("interactions", size)
-        print(
-            f"{r['events']:>12,} {r['users']:>9,} {r['pairs']:>11,} {r['generate_and_write_s']:>11.1f}"
-            f" {r['window_assets_s']:>9.1f} {r['wall_s']:>8.1f} {r['peak_rss_mb']:>8.0f}"
+    events = [int(n) for n in args.events] if args.events else QUICK_EVENT_SIZES if args.quick else EVENT_SIZES
+    actions = [int(n) for n in args.actions] if args.actions else QUICK_ACTION_SIZES if args.quick else ACTION_SIZES
+    with Benchmark("scale", f"How time and peak memory grow with the volume ({DAYS} days)") as bench:
+        interactions = [run_child("interactions", size) for size in events]
+        bench.table(
+            "interactions branch: simulate + write CSV, then engagement, trending and report read day by day",
+            ["events", "users", "pairs", "simulate + write s", "window assets s", "wall s", "peak RSS"],
+            [
+                [
+                    f"{r['events']:,}",
+                    f"{r['users']:,}",
+                    f"{r['pairs']:,}",
+                    f"{r['generate_and_write_s']:.1f}",
+                    f"{r['window_assets_s']:.1f}",
+                    f"{r['wall_s']:.1f}",
+                    f"{r['peak_rss_mb']:,.0f} MB",
+                ]
+                for r in interactions
+            ],
         )
-    print(f"\nbehaviour branch: actions + windows with oracle day by day, sample ≤ {MAX_WINDOWS:,}, click model")
-    print(
-        f"{'actions':>12} {'windows':>11} {'sampled':>10} {'actions s':>10} {'model s':>8} {'wall s':>8} {'peak MB':>8}"
-    )
-    for size in actions:
-        r = run_child("behaviour", size)
-        print(
-            f"{r['actions']:>12,} {r['windows']:>11,} {r['sampled']:>10,} {r['actions_and_windows_s']:>10.1f}"
-            f" {r['click_model_s']:>8.1f} {r['wall_s']:>8.1f} {r['peak_rss_mb']:>8.0f}"
+        behaviour = [run_child("behaviour", size) for size in actions]
+        bench.table(
+            f"behaviour branch: actions + windows with the oracle day by day, a sample ≤ {MAX_WINDOWS:,}, the click"
+            " model",
+            ["actions", "windows", "sampled", "sessions + windows + oracle s", "click model s", "wall s", "peak RSS"],
+            [
+                [
+                    f"{r['actions']:,}",
+                    f"{r['windows']:,}",
+                    f"{r['sampled']:,}",
+                    f"{r['actions_and_windows_s']:.1f}",
+                    f"{r['click_model_s']:.1f}",
+                    f"{r['wall_s']:.1f}",
+                    f"{r['peak_rss_mb']:,.0f} MB",
+                ]
+                for r in behaviour
+            ],
         )
+        bench.note("Each size runs in its own child process; peak RSS is that process's.")
+        bench.record(interactions=interactions, behaviour=behaviour)
 
 
 if __name__ == "__main__":

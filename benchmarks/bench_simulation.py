@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness import Benchmark
+
 SINGLE_THREAD = {
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
@@ -142,23 +144,30 @@ def main() -> None:
         print(json.dumps(measure(int(args.child))))
         return
 
-    rows = [run_child_json(__file__, int(size)) for size in args.sizes]
-    seed_rate = seed_loop_rate(SEED_LOOP_EVENTS)
-    print("| events | in memory (events/s) | to CSV (events/s) | CSV size | peak RSS | vs seed loop |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for row in rows:
-        memory_rate = row["events"] / row["in_memory_s"]
-        csv_rate = row["events"] / row["to_csv_s"]
-        row.update(in_memory_events_per_s=memory_rate, to_csv_events_per_s=csv_rate)
-        print(
-            f"| {row['events']:,} | {memory_rate:,.0f} | {csv_rate:,.0f} | {row['csv_mb']:,.0f} MB"
-            f" | {row['peak_rss_mb']:,.0f} MB | {memory_rate / seed_rate:,.0f}x |"
-        )
-    print(f"| seed 000 per-event loop ({SEED_LOOP_EVENTS:,}) | {seed_rate:,.0f} | | | | 1x |")
-    print(f"\nGoals: ≥ {GOAL_IN_MEMORY:,} events/s in memory, ≥ {GOAL_TO_CSV:,} events/s to CSV (one core).")
-    results = Path(__file__).parent / "results"
-    results.mkdir(exist_ok=True)
-    (results / "simulation.json").write_text(json.dumps({"runs": rows, "seed_loop_events_per_s": seed_rate}, indent=2))
+    with Benchmark("simulation", "The interaction simulation (`simulate_day`), one core") as bench:
+        rows = [run_child_json(__file__, int(size)) for size in args.sizes]
+        seed_rate = seed_loop_rate(SEED_LOOP_EVENTS)
+        table = []
+        for row in rows:
+            memory_rate = row["events"] / row["in_memory_s"]
+            csv_rate = row["events"] / row["to_csv_s"]
+            row.update(in_memory_events_per_s=memory_rate, to_csv_events_per_s=csv_rate)
+            table.append(
+                [
+                    f"{row['events']:,}",
+                    f"{memory_rate:,.0f}",
+                    f"{csv_rate:,.0f}",
+                    f"{row['csv_mb']:,.0f} MB",
+                    f"{row['peak_rss_mb']:,.0f} MB",
+                    f"{memory_rate / seed_rate:,.0f}×",
+                ]
+            )
+            bench.goal(f"in memory, {row['events']:,} events", memory_rate, GOAL_IN_MEMORY, "events/s")
+            bench.goal(f"to CSV, {row['events']:,} events", csv_rate, GOAL_TO_CSV, "events/s")
+        table.append([f"seed 000's per-event loop ({SEED_LOOP_EVENTS:,})", f"{seed_rate:,.0f}", "", "", "", "1×"])
+        columns = ["events", "in memory (events/s)", "to CSV (events/s)", "CSV size", "peak RSS", "vs seed loop"]
+        bench.table("simulate_day, best of three, one core", columns, table)
+        bench.record(runs=rows, seed_loop_events_per_s=seed_rate)
 
 
 if __name__ == "__main__":

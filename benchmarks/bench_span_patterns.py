@@ -1,14 +1,14 @@
-"""Seed 000's pattern checks: the per-day accumulator against measuring the concatenated window.
+"""Seed 000's pattern checks: the per-day accumulator against measuring the concatenated span.
 
     .venv/bin/python benchmarks/bench_span_patterns.py [--day-events 5e6] [--days 30 --per-day 2e5]
         [--streamed-days 30 --streamed-per-day 1e6]
 
-Two windows, simulated first (not timed): one day of `--day-events` interactions (5 per user,
+Two spans, simulated first (not timed): one day of `--day-events` interactions (5 per user,
 everyone signed up), and `--days` days of `--per-day`. "at once" is what `simulated_interactions`
 did before issue 14: concatenate the days, then the eight measures of the pattern reference;
 "by day" is `SpanPatterns.add_day` per day and `results`. Best of `--repeats` runs (the machine
 is shared); the load average is printed beside the figures. `--streamed-days` then times the
-accumulator alone on a window too big to hold (each day simulated, added and dropped) and prints
+accumulator alone on a span too big to hold (each day simulated, added and dropped) and prints
 its state's size and the process's peak RSS.
 """
 
@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd
+from harness import Benchmark
 
 from poppy_pipeline.simulation.catalog import build_catalog
 from poppy_pipeline.simulation.interactions import simulate_day
@@ -53,8 +54,8 @@ def simulated(events_per_day: int, days: int) -> tuple[SimulationSettings, list,
 
 
 def at_once(settings, days, users, objects) -> dict:
-    window = pd.concat(days, ignore_index=True) if len(days) > 1 else days[0]
-    return reference.measure_window(window, settings, users, objects, EXPECTED_REPEATS)
+    span = pd.concat(days, ignore_index=True) if len(days) > 1 else days[0]
+    return reference.measure_span(span, settings, users, objects, EXPECTED_REPEATS)
 
 
 def by_day(settings, days, users, objects) -> dict:
@@ -84,31 +85,58 @@ def main() -> None:
     parser.add_argument("--streamed-days", type=int, default=0, help="then the accumulator alone on N days")
     parser.add_argument("--streamed-per-day", type=float, default=1e6)
     options = parser.parse_args()
-    windows = [(count, per_day) for count, per_day in ((1, options.day_events), (options.days, options.per_day))]
-    windows = [(count, int(per_day)) for count, per_day in windows if count * per_day]
-    if windows:
-        print("| window | events | at once: wall, CPU (s) | by day: wall, CPU (s) | by day, events/CPU s | load |")
-        print("|---|---:|---:|---:|---:|---|")
-    for count, per_day in windows:
-        settings, days, users, objects = simulated(per_day, count)
-        events = sum(len(day) for day in days)
-        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-        old_wall, old_cpu, expected = best(at_once, options.repeats, settings, days, users, objects)
-        new_wall, new_cpu, got = best(by_day, options.repeats, settings, days, users, objects)
-        same = all(repr(expected[name].__dict__) == repr(got[name].__dict__) for name in got)
-        label = f"{count} day{'s' if count > 1 else ''} of {per_day:,}{'' if same else ' (RESULTS DIFFER)'}"
-        print(
-            f"| {label} | {events:,} | {old_wall:.2f}, {old_cpu:.2f} | {new_wall:.2f}, {new_cpu:.2f}"
-            f" | {events / new_cpu:,.0f} | {load} |",
-            flush=True,
-        )
-        del days
-    if options.streamed_days:
-        streamed(options.streamed_days, int(options.streamed_per_day))
+    spans = [(count, per_day) for count, per_day in ((1, options.day_events), (options.days, options.per_day))]
+    spans = [(count, int(per_day)) for count, per_day in spans if count * per_day]
+    with Benchmark("span_patterns", "Seed 000's pattern checks: day by day against the whole span at once") as bench:
+        rows, figures = [], []
+        for count, per_day in spans:
+            settings, days, users, objects = simulated(per_day, count)
+            events = sum(len(day) for day in days)
+            load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+            old_wall, old_cpu, expected = best(at_once, options.repeats, settings, days, users, objects)
+            new_wall, new_cpu, got = best(by_day, options.repeats, settings, days, users, objects)
+            same = all(repr(expected[name].__dict__) == repr(got[name].__dict__) for name in got)
+            label = f"{count} day{'s' if count > 1 else ''} of {per_day:,}{'' if same else ' (RESULTS DIFFER)'}"
+            rows.append(
+                [
+                    label,
+                    f"{events:,}",
+                    f"{old_wall:.2f}, {old_cpu:.2f}",
+                    f"{new_wall:.2f}, {new_cpu:.2f}",
+                    f"{events / new_cpu:,.0f}",
+                    load,
+                ]
+            )
+            figures.append(
+                {
+                    "days": count,
+                    "per_day": per_day,
+                    "events": events,
+                    "same_results": same,
+                    "at_once_wall_s": old_wall,
+                    "at_once_cpu_s": old_cpu,
+                    "by_day_wall_s": new_wall,
+                    "by_day_cpu_s": new_cpu,
+                }
+            )
+            del days
+        if rows:
+            columns = [
+                "span",
+                "events",
+                "at once: wall, CPU (s)",
+                "by day: wall, CPU (s)",
+                "by day, events/CPU s",
+                "load",
+            ]
+            bench.table(f"best of {options.repeats}", columns, rows)
+        bench.record(spans=figures)
+        if options.streamed_days:
+            bench.record(streamed=streamed(bench, options.streamed_days, int(options.streamed_per_day)))
 
 
-def streamed(count: int, per_day: int) -> None:
-    """The accumulator alone on a window too big to hold: each day simulated, added, dropped."""
+def streamed(bench: Benchmark, count: int, per_day: int) -> dict:
+    """The accumulator alone on a span too big to hold: each day simulated, added, dropped."""
     settings, _, users, objects = simulated(per_day, 0)
     model = build_model(settings, objects, users)
     patterns, wall, cpu, events = SpanPatterns(settings, users, objects), 0.0, 0.0, 0
@@ -122,13 +150,23 @@ def streamed(count: int, per_day: int) -> None:
             events += len(day)
         wall += time.perf_counter() - started
         cpu += time.process_time() - started_cpu
-    print(
-        f"\n{count} days of {per_day:,} streamed ({events:,} events): add_day + results {wall:.1f} s wall,"
-        f" {cpu:.1f} s CPU ({events / cpu:,.0f} events/CPU s); state {patterns.state_nbytes() / 1e6:.0f} MB"
-        f" ({len(patterns.keys):,} distinct keys); peak RSS of the process"
-        f" {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; load average"
-        f" {', '.join(f'{value:.1f}' for value in os.getloadavg())}"
+    figures = {
+        "days": count,
+        "per_day": per_day,
+        "events": events,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "state_mb": patterns.state_nbytes() / 1e6,
+        "distinct_keys": len(patterns.keys),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    bench.note(
+        f"{count} days of {per_day:,} streamed ({events:,} events): add_day + results {wall:.1f} s wall,"
+        f" {cpu:.1f} s CPU ({events / cpu:,.0f} events/CPU s); state {figures['state_mb']:.0f} MB"
+        f" ({figures['distinct_keys']:,} distinct keys); peak RSS of the process {figures['peak_rss_mb']:.0f} MB;"
+        f" load average {', '.join(f'{value:.1f}' for value in os.getloadavg())}"
     )
+    return figures
 
 
 if __name__ == "__main__":

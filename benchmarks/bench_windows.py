@@ -25,9 +25,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 from bench_simulation import run_child_json  # the sibling script: same one-core child process
+from harness import Benchmark
 
 GOAL_WINDOWS_PER_S = 500_000
 GOAL_SPEED_UP = 100
@@ -202,38 +202,51 @@ def main() -> None:
         print(json.dumps(measure(int(args.child))))
         return
 
-    row = run_child_json(__file__, int(args.windows))
-    loop_rate = row["loop_windows"] / row["loop_s"]
-    lines = [
-        ("vectorised, session-ordered arrays", row["windows"], row["actions"], row["core_s"]),
-        ("vectorised, from the DataFrame (incl. sort)", row["windows"], row["actions"], row["dataframe_s"]),
-        (f"per-window loop ({LOOP_SESSIONS} sessions)", row["loop_windows"], row["loop_actions"], row["loop_s"]),
-    ]
-    print("| extractor (one core) | windows | actions | seconds | windows/s | actions/s | speed-up |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, windows, actions, seconds in lines:
-        rate = windows / seconds
-        print(
-            f"| {name} | {windows:,} | {actions:,} | {seconds:.2f} | {rate:,.0f} | {actions / seconds:,.0f}"
-            f" | {rate / loop_rate:,.0f}x |"
+    with Benchmark("windows", "The sliding-window feature extractor, one core") as bench:
+        row = run_child_json(__file__, int(args.windows))
+        loop_rate = row["loop_windows"] / row["loop_s"]
+        lines = [
+            ("vectorised, session-ordered arrays", row["windows"], row["actions"], row["core_s"]),
+            ("vectorised, from the DataFrame (incl. sort)", row["windows"], row["actions"], row["dataframe_s"]),
+            (f"per-window loop ({LOOP_SESSIONS} sessions)", row["loop_windows"], row["loop_actions"], row["loop_s"]),
+        ]
+        rows = []
+        for name, windows, actions, seconds in lines:
+            rate = windows / seconds
+            rows.append(
+                [
+                    name,
+                    f"{windows:,}",
+                    f"{actions:,}",
+                    f"{seconds:.2f}",
+                    f"{rate:,.0f}",
+                    f"{actions / seconds:,.0f}",
+                    f"{rate / loop_rate:,.0f}×",
+                ]
+            )
+        columns = ["extractor (one core)", "windows", "actions", "seconds", "windows/s", "actions/s", "speed-up"]
+        bench.table("the extractor, best of three", columns, rows)
+        parts = [
+            ("window features (DataFrame in, incl. sort and the output frame)", row["dataframe_cpu_s"]),
+            ("oracle (state from the recorded stream, exact recursion, 10 s horizon)", row["oracle_s"]),
+            ("CSV of the windows", row["csv_s"]),
+            ("targets check (bootstrap over users, profiles)", row["targets_s"]),
+        ]
+        total = sum(seconds for _name, seconds in parts)
+        parts_rows = [[name, f"{row['windows']:,}", f"{s:.2f}", f"{row['windows'] / s:,.0f}"] for name, s in parts]
+        parts_rows.append(["all of them", f"{row['windows']:,}", f"{total:.2f}", f"{row['windows'] / total:,.0f}"])
+        columns = ["part of the sliding_window_features step (one core)", "windows", "CPU seconds", "windows/s"]
+        bench.table("the step's parts, CPU seconds", columns, parts_rows)
+        bench.note(f"Data: {row['days']} simulated days of {USERS:,} users; peak RSS {row['peak_rss_mb']:,.0f} MB.")
+        bench.goal(
+            "vectorised extractor (session-ordered arrays)",
+            row["windows"] / row["core_s"],
+            GOAL_WINDOWS_PER_S,
+            "windows/s",
         )
-    print("\n| part of the sliding_window_features step (one core) | windows | CPU seconds | windows/s |")
-    print("|---|---:|---:|---:|")
-    parts = [
-        ("window features (DataFrame in, incl. sort and the output frame)", row["dataframe_cpu_s"]),
-        ("oracle (state from the recorded stream, exact recursion, 10 s horizon)", row["oracle_s"]),
-        ("CSV of the windows", row["csv_s"]),
-        ("targets check (bootstrap over users, profiles)", row["targets_s"]),
-    ]
-    for name, seconds in parts:
-        print(f"| {name} | {row['windows']:,} | {seconds:.2f} | {row['windows'] / seconds:,.0f} |")
-    total = sum(seconds for _name, seconds in parts)
-    print(f"| all of them | {row['windows']:,} | {total:.2f} | {row['windows'] / total:,.0f} |")
-    print(f"\nData: {row['days']} simulated days of {USERS:,} users; peak RSS {row['peak_rss_mb']:,.0f} MB.")
-    print(f"Goals: ≥ {GOAL_WINDOWS_PER_S:,} windows/s on one core, ≥ {GOAL_SPEED_UP}x the per-window loop.")
-    results = Path(__file__).parent / "results"
-    results.mkdir(exist_ok=True)
-    (results / "windows.json").write_text(json.dumps(row, indent=2))
+        speed_up = row["windows"] / row["core_s"] / loop_rate
+        bench.goal("speed-up over the per-window loop", speed_up, GOAL_SPEED_UP, "×")
+        bench.record(**row)
 
 
 if __name__ == "__main__":

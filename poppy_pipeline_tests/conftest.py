@@ -22,6 +22,7 @@ pytest_plugins = ["poppy_pipeline_tests.support.cluster_support"]
 
 # A fixed 30-day window inside the default growth period, so results do not move with the clock.
 WINDOW_END = date(2026, 11, 21)
+DEFAULT_SIGNUP_START = date.fromisoformat(SimulationSettings().signup_start)
 WINDOW = [WINDOW_END - timedelta(days=d) for d in range(29, -1, -1)]
 
 
@@ -43,8 +44,15 @@ def simulate_window(model: SimulationModel, days: list[date] = WINDOW) -> pd.Dat
     return pd.concat([simulate_day(model, day) for day in days], ignore_index=True)
 
 
-def expected_interactions(users: pd.DataFrame, days: list[date], per_day: float = 10_000 / 30) -> float:
-    """Traffic a window should have: each signed-up user's `Activity_Weight` share of `per_day`."""
+def expected_interactions(
+    users: pd.DataFrame,
+    days: list[date],
+    per_day: float = 10_000 / 30,
+    signup_start: date = DEFAULT_SIGNUP_START,
+) -> float:
+    """Traffic a span should have: `per_day` from `signup_start` on, shared among the users signed up;
+    before it, each founder (signed up before `signup_start`) at the rate they have on that day."""
     signups = pd.to_datetime(users["Signup_Date"])
     weights = users["Activity_Weight"]
-    return sum(per_day * weights[signups <= pd.Timestamp(day)].sum() / weights.sum() for day in days)
+    founders = weights[signups < pd.Timestamp(signup_start)].sum()
+    return sum(per_day * min(1.0, weights[signups <= pd.Timestamp(day)].sum() / founders) for day in days)

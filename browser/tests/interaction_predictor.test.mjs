@@ -17,7 +17,7 @@ const RUNTIME_URL = new URL('../node_modules/onnxruntime-web/dist/ort.wasm.bundl
 // Where no runtime is: the light backend must never need it.
 const NO_RUNTIME = new URL('./no_such_runtime.mjs', import.meta.url);
 // |p − p_python|: the light runtime sums in onnxruntime's CPU order (about one float32 step off);
-// onnxruntime-web's WebAssembly kernel sums in another order (see README for the measured figures).
+// onnxruntime-web's WebAssembly kernel sums in another order (docs/browser.md).
 const TOLERANCE = { light: 1e-6, ort: 1e-5 };
 const WINDOW = { window_seconds: '120.0', step_seconds: '10.0', horizon_seconds: '10.0', min_actions: '5' };
 

@@ -43,8 +43,8 @@ they scroll: careful readers move in small steps and so see the ads, skimmers ju
 scrolling measure the step, and so the receptiveness, far better than the click count measures
 the click trait. The window features see the mode only through the recent past (time since the
 last action, focus/blur balance) and never the future draws. `ad_click_base_rate` sets the share
-of positive windows; the README ("Browsing sessions and window features") has the shares, the
-oracle's AUC and the click model's ratio to it as measured, and how they vary between seeds.
+of positive windows; docs/behaviour.md ("How many windows are positive") has the shares as
+measured, and how they vary between seeds.
 """
 
 from __future__ import annotations

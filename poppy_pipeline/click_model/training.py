@@ -8,7 +8,7 @@ weights so that the rare positives (~6%) weigh as much as the negatives.
 days and cost a lot on a week, where 210 coefficients fitted on a few dozen training users mostly
 fit those users' noise and the gate blocked healthy weeks; neither a stronger L2 penalty nor
 unbalanced class weights recovered the loss (`benchmarks/sweep_click_model.py`; the figures are
-in the README, "The click model"). The polynomial step stays, at degree 1 (the features
+in docs/click-model.md, "Why the model is linear"). The polynomial step stays, at degree 1 (the features
 themselves), so the exported graph keeps the operators the browser runtime evaluates.
 
 **The calibration correction.** Balanced weights give each positive the weight n / (2·n₁) and

@@ -2,7 +2,7 @@
 
 This machine class (a VM, 2 cores) pays dearly for memory the process has not touched yet: a fresh
 4 KB page costs ~1.4 µs, and a 2 MB huge page ~4.4 µs per 4 KB of it (`benchmarks/bench_cli.py`
-prints the day's figures; the README, "Memory for large arrays", has them). Two defaults make
+prints the day's figures; docs/internals.md, "Memory for large arrays", has them). Two defaults make
 large arrays take fresh memory over and over:
 
 - glibc's malloc serves every large block (a 5M-row int64 column is 40 MB) with its own `mmap` and
@@ -14,7 +14,7 @@ large arrays take fresh memory over and over:
 
 Together: a 5M-event day's simulation and checks in 3.5-3.7 s instead of 4.0-5.3 s, the same arrays
 and the same results. The cost: memory freed after a peak stays with the process, up to
-`KEEP_FREE_BYTES` (the 30M-event window peaked 330 MB higher: `benchmarks/bench_big_window.py`).
+`KEEP_FREE_BYTES` (the 30M-event span peaked 330 MB higher: `benchmarks/bench_big_span.py`).
 pyarrow keeps its own allocator: Arrow's long-lived buffers in this heap raised that peak by
 another 750 MB. Set once, when the package is imported (`poppy_pipeline/__init__.py`);
 `POPPY_MEMORY=default` keeps glibc's and numpy's defaults; C libraries other than glibc are left alone.

@@ -1,18 +1,19 @@
 """IO managers, one per format: CSV (pyarrow), pickle, ONNX bytes.
 
 Files land under the `outputs` resource's folder (`$POPPY_DATA_DIR`, default `data/outputs`):
-`<asset key>/<YYYY-MM-DD>.csv` for a daily partition, `<asset key>.<csv|pkl|onnx>` otherwise.
+`<asset key>/<YYYY-MM-DD>.csv` for a daily partition, `<asset key>.<csv|pkl|onnx>` otherwise. In a
+run published as a whole (`common/publication.py`) every file goes to the run's staging and every
+input is read from what the run staged before what is published (metadata names published paths).
 
 Partitioned assets return `dict[partition key, value]` and receive their partitioned inputs as a
 `DayFiles` mapping (each day read when asked for), whatever the number of partitions, so a single
 run can backfill a whole window and still write one file per day. A daily table may be returned
 as `StagedDay`s (`staged_days.py`: each day written as it was made), which are renamed into place
 here. Writes are atomic (`paths.replaced_atomically`: a temp file beside the target, fsynced, then
-renamed over it), so a crash never leaves a half-written artifact and the previous good one
-survives. A table's `DataFrame.attrs` (e.g. the settings it was made with) travel with it, as JSON
-beside the CSV (`<file>.csv.attrs.json`), and are read back with it. A pickle's SHA-256 is
-written beside it (`<name>.pkl.sha256`, the `sha256sum` format) and checked before it is
-unpickled: a changed or damaged pickle is refused, never loaded.
+renamed over it). A table's `DataFrame.attrs` (e.g. the settings it was made with) travel with it,
+as JSON beside the CSV (`<file>.csv.attrs.json`). A pickle's SHA-256 is written beside it
+(`<name>.pkl.sha256`) and checked before it is unpickled, with an allow-list of the classes the
+pipeline writes (`common/safe_pickle.py`): a damaged or forged pickle is refused, never run.
 """
 
 import hashlib
@@ -21,40 +22,76 @@ import os
 import pickle
 import shutil
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import dagster as dg
 import pandas as pd
 from upath import UPath
 
-from poppy_pipeline.common import tables
+from poppy_pipeline.common import safe_pickle, tables
 from poppy_pipeline.common.paths import fsync, replaced_atomically
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import RESOURCE_KEY as OUTPUTS
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource, write_failure
 from poppy_pipeline.dagster_support.staged_days import PREVIEW_ROWS, DayFiles, DayStaging, StagedDay, discard_staged
 
 
 class PartitionedUPathIOManager(dg.UPathIOManager):
-    """`UPathIOManager` that writes one file per partition of a multi-partition output."""
+    """`UPathIOManager` that writes one file per partition of a multi-partition output, into the
+    run's staging when the run is published as a whole (`outputs`)."""
+
+    outputs: OutputsResource | None = None  # set by the factories below; None: write in place
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if not context.has_asset_partitions:
-            super().handle_output(context, obj)
+            final = self._get_path(context)
+            with self._writing(final):
+                self.make_directory(self.write_path(final).parent)
+                context.log.debug(self.get_writing_output_log_message(final))
+                self.dump_to_path(context, obj, self.write_path(final))
+            path = {"path": dg.MetadataValue.path(str(final))} if obj is not None else {}
+            context.add_output_metadata({**path, **self.get_metadata(context, obj)})
             return
         paths = self._get_paths_for_partitions(context)
         values = _require_partition_dict(context, obj, list(paths))
         staged = {key: value for key, value in values.items() if isinstance(value, StagedDay)}
-        if staged:
-            self._put_staged_in_place(context, staged, paths)
-        else:
-            for key, path in paths.items():
-                self.make_directory(path.parent)
-                context.log.debug(self.get_writing_output_log_message(path))
-                self.dump_to_path(context, values[key], path)
+        with self._writing(next(iter(paths.values())).parent):
+            if staged:
+                self._put_staged_in_place(context, staged, paths)
+            else:
+                for key, path in paths.items():
+                    self.make_directory(self.write_path(path).parent)
+                    context.log.debug(self.get_writing_output_log_message(path))
+                    self.dump_to_path(context, values[key], self.write_path(path))
         metadata: dict[str, Any] = {"path": dg.MetadataValue.path(str(next(iter(paths.values())).parent))}
         metadata.update(self.get_partitions_metadata(values, paths))
         context.add_output_metadata(metadata)
+
+    def write_path(self, final: UPath) -> UPath:
+        """Where this run writes the file published at `final`."""
+        return self._staged(final, lambda outputs, path: outputs.write_path(path))
+
+    def read_path(self, final: UPath) -> UPath:
+        """What this run reads for `final`: what it staged there, else the published file."""
+        return self._staged(final, lambda outputs, path: outputs.read_path(path))
+
+    def _staged(self, final: UPath, where: Callable[[OutputsResource, Path], Path]) -> UPath:
+        staging = self.outputs is not None and self.outputs.staging is not None and _is_local(final)
+        return UPath(where(self.outputs, Path(os.fspath(final)))) if staging else final
+
+    def write_failure(self, error: OSError, final: UPath) -> Exception | None:
+        """The sentence for a failed write of `final` the user can fix (no space, read-only), if it is one."""
+        if self.outputs is None or not _is_local(final):
+            return None
+        return write_failure(error, Path(os.fspath(final)), self.outputs)
+
+    def _writing(self, final: UPath) -> AbstractContextManager:
+        """A failed write (no space, read-only) as one sentence naming `final`."""
+        if self.outputs is None or not _is_local(final):
+            return nullcontext()
+        return self.outputs.writing(Path(os.fspath(final)))
 
     def _put_staged_in_place(
         self, context: dg.OutputContext, staged: dict[str, StagedDay], paths: Mapping[str, UPath]
@@ -69,9 +106,9 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
             for day in staged.values():  # every day on disk before any is put in place
                 day.wait_until_flushed()
             for key, path in paths.items():
-                self.make_directory(path.parent)
+                self.make_directory(self.write_path(path).parent)
                 context.log.debug(self.get_writing_output_log_message(path))
-                self.put_in_place(staged[key], path)
+                self.put_in_place(staged[key], self.write_path(path))
         finally:
             discard_staged(staged)
 
@@ -84,24 +121,30 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
         raise NotImplementedError(f"{type(self).__name__} does not stage days")
 
     def load_input(self, context: dg.InputContext) -> Any:
-        """As `UPathIOManager`, but a missing upstream file fails the step with one sentence."""
+        """As `UPathIOManager` (what the run staged first), but a missing upstream file fails the step
+        with one sentence."""
         try:
+            if not context.has_asset_key or not context.has_asset_partitions:
+                return self._load_single_input(self.read_path(self._get_path(context)), context)
             return super().load_input(context)
         except FileNotFoundError:
             raise dg.Failure(self._missing_upstream(context)) from None
+        except PickleIntegrityError as refused:  # shown as the step's own sentence, like every Failure
+            raise dg.Failure(description=refused.description, allow_retries=False) from None
 
     def _missing_upstream(self, context: dg.InputContext) -> str:
         asset = context.asset_key.to_user_string()
         if not context.has_asset_partitions:
             path = self._get_path(context)
             return f"{asset} is not materialized ({path} does not exist): materialize {asset} first."
-        missing = [key for key, path in self._get_paths_for_partitions(context).items() if not self.path_exists(path)]
+        paths = self._get_paths_for_partitions(context)
+        missing = [key for key, path in paths.items() if not self.path_exists(self.read_path(path))]
         days = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         return f"{asset} is not materialized for {days}: materialize {asset} for {days} first."
 
     def load_partitions(self, context: dg.InputContext) -> DayFiles:
         """Every partition of the input, even a single one, as a `DayFiles`: each read when asked for."""
-        paths = self._get_paths_for_partitions(context)
+        paths = {key: self.read_path(path) for key, path in self._get_paths_for_partitions(context).items()}
         if not all(self.path_exists(path) for path in paths.values()):
             raise FileNotFoundError(self._missing_upstream(context))
         return DayFiles(paths, lambda path: self.load_from_path(context, path))
@@ -110,11 +153,14 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
         return {"partitions_written": len(values)}
 
     def stored_path(self, asset_key: str) -> UPath:
-        """Where an unpartitioned asset is stored (whether or not it exists)."""
-        return self._with_extension(self._base_path / asset_key)
+        """Where this run reads an unpartitioned asset (what it staged, else the published file; it may not exist)."""
+        return self.read_path(self._with_extension(self._base_path / asset_key))
 
     def partition_path(self, asset_key: str, partition_key: str) -> UPath:
-        """Where one partition of `asset_key` is stored (whether or not it exists)."""
+        """Where this run reads one partition of `asset_key` (staged, else published; it may not exist)."""
+        return self.read_path(self._final_partition_path(asset_key, partition_key))
+
+    def _final_partition_path(self, asset_key: str, partition_key: str) -> UPath:
         return self._with_extension(self.make_safe_partition_path(self._base_path / asset_key, partition_key))
 
     def load_path(self, path: UPath) -> Any:
@@ -159,10 +205,15 @@ class _CsvFiles(PartitionedUPathIOManager):
     def _store(self, path: UPath, attrs: dict, write_table: Callable[[], None]) -> None:
         """`write_table()` puts the table at `path`; its attributes go beside it."""
         # The old attributes go first: a crash before the new ones are written leaves the table with
-        # none rather than with another version's.
+        # none rather than with another version's. (In a run's staging: they go with its publication.)
         attrs_path = _attrs_path(path)
         if attrs_path.exists():
             attrs_path.unlink()
+        staging = self.outputs.staging if self.outputs is not None and _is_local(path) else None
+        if staging is not None and not attrs:
+            published = Path(os.fspath(_attrs_path(UPath(staging.published(Path(os.fspath(path)))))))
+            if published.exists():
+                staging.remove_when_published(published)
         write_table()
         if attrs:
             payload = (json.dumps(attrs, sort_keys=True) + "\n").encode()
@@ -190,10 +241,11 @@ class _CsvFiles(PartitionedUPathIOManager):
         """Days of `asset_key` staged beside their final files (or locally, for object storage)."""
 
         def local_folder(key: str) -> Path | None:
-            path = self.partition_path(asset_key, key)
+            path = self.write_path(self._final_partition_path(asset_key, key))
             return Path(os.fspath(path)).parent if _is_local(path) else None
 
-        return DayStaging(asset_key, local_folder, tables.write_csv)
+        folder = self._final_partition_path(asset_key, "day").parent
+        return DayStaging(asset_key, local_folder, tables.write_csv, lambda error: self.write_failure(error, folder))
 
     def put_in_place(self, day: StagedDay, path: UPath) -> None:
         """As `dump_to_path` leaves it, by a rename (an upload, for object storage) instead of a write."""
@@ -251,7 +303,11 @@ class _PickleFiles(PartitionedUPathIOManager):
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
         with path.open("rb") as handle:
             payload = handle.read()
-        return pickle.loads(verified(payload, path))
+        asset = path.name.removesuffix(self.extension)
+        try:
+            return safe_pickle.loads(verified(payload, path), str(path), asset)
+        except safe_pickle.RefusedPickle as refused:
+            raise PickleIntegrityError(str(refused)) from None
 
     def get_metadata(self, context: dg.OutputContext, obj: Any) -> dict[str, Any]:
         return {"type": type(obj).__name__, "preview": dg.MetadataValue.text(repr(obj)[:1000])}
@@ -312,20 +368,29 @@ def _write_bytes(sink: BinaryIO | str, payload: bytes) -> None:
         sink.write(payload)
 
 
+_Manager = TypeVar("_Manager", bound=PartitionedUPathIOManager)
+
+
 # Function-style, so that they take the base folder from the run's `outputs` resource by key: one
 # setting (run config or a bound instance) moves every file, theirs and the reports' alike.
 @dg.io_manager(
     required_resource_keys={OUTPUTS}, description="Tables as CSV, written with pyarrow; one file per daily partition."
 )
 def csv_io_manager(context: dg.InitResourceContext) -> _CsvFiles:
-    return _CsvFiles(base_path=context.resources.outputs.upath())
+    return _with_outputs(_CsvFiles(base_path=context.resources.outputs.upath()), context)
 
 
 @dg.io_manager(required_resource_keys={OUTPUTS}, description="Python objects (fitted models) as verified pickles.")
 def pickle_io_manager(context: dg.InitResourceContext) -> _PickleFiles:
-    return _PickleFiles(base_path=context.resources.outputs.upath())
+    return _with_outputs(_PickleFiles(base_path=context.resources.outputs.upath()), context)
 
 
 @dg.io_manager(required_resource_keys={OUTPUTS}, description="ONNX models as raw bytes.")
 def onnx_io_manager(context: dg.InitResourceContext) -> _OnnxFiles:
-    return _OnnxFiles(base_path=context.resources.outputs.upath())
+    return _with_outputs(_OnnxFiles(base_path=context.resources.outputs.upath()), context)
+
+
+def _with_outputs(manager: _Manager, context: dg.InitResourceContext) -> _Manager:
+    """The manager, writing where the run's `outputs` resource says (its staging, when it has one)."""
+    manager.outputs = context.resources.outputs
+    return manager

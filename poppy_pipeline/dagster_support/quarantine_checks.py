@@ -6,6 +6,8 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from poppy_pipeline.common.paths import quarantine_dir
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.sources.quarantine import write_quarantine
 
 QUARANTINE_CHECK = "quarantine_share"
@@ -37,22 +39,27 @@ def quarantine(
     threshold: float,
     accounting: dict[str, int] | None = None,
     *,
-    outputs: Path,
+    outputs: OutputsResource,
 ) -> tuple[dict, dg.AssetCheckResult]:
-    """Write each intake's rejected rows (under `outputs/quarantine/`), log them, and return (metadata, check result).
+    """Write each intake's rejected rows (under `quarantine/` of the outputs, with the run), log them, and
+    return (metadata, check result). A source with no rejected row any more loses its old file.
 
     `accounting`: for a daily asset, `input_rows = valid_rows_in_window + rows_outside_window +
     quarantined_rows`, recorded with the counts.
     """
     files = {}
     for intake in intakes:
-        written = write_quarantine(outputs, asset, intake.source_file.name, intake.rejected)
+        with outputs.writing():
+            written = write_quarantine(outputs.write_root(), asset, intake.source_file.name, intake.rejected)
         files[intake.source_file.name] = {"input_rows": intake.input_rows, "quarantined": len(intake.rejected)}
+        published = quarantine_dir(outputs.path(), asset) / f"{intake.source_file.stem}.csv"
+        if not written and published.exists():
+            outputs.remove_when_published(published)
         if written:
             first = intake.rejected["reason"].iloc[0]
             context.log.warning(
                 f"{len(intake.rejected)} of {intake.input_rows} rows of {intake.source_file}"
-                f" quarantined in {written}; first: {first}"
+                f" quarantined in {outputs.published_path(written)}; first: {first}"
             )
     total = sum(i.input_rows for i in intakes)
     rejected = sum(len(i.rejected) for i in intakes)

@@ -1,11 +1,14 @@
-"""Every run holds its outputs folder: Dagster's default executor, wrapped in `folder_lock`.
+"""Every run holds its outputs folder and is published as a whole: Dagster's default executor, wrapped.
 
 Why the executor and not a resource: resources are set up in each step's own process (the
 multiprocess executor starts one per step) and only for steps that use them, so no resource lives
 as long as the run. The executor's `execute` runs in the run's orchestrating process from the
 first step to the last, for `dagster asset materialize`, `make run`, UI launches and schedules
-alike; it takes the lock before any step starts and drops it after the last one ends.
-(`dagster.materialize` and `execute_in_process`, used by the tests, run in process without it.)
+alike; it takes the lock before any step starts and drops it after the last one ends. Before it
+takes the folder, it refuses a run that cannot succeed (`run_refusals.py`: days, folder, paths,
+settings) with one sentence; while it holds the folder, the run is staged and then published or
+discarded (`run_publication.py`). (`dagster.materialize` and `execute_in_process`, used by the
+tests, run in process without it; `run_publication.materialize` adds the publication.)
 """
 
 import os
@@ -13,9 +16,13 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from poppy_pipeline.common.publication import JOURNAL_FILE
 from poppy_pipeline.common.run_lock import FolderBusy, Holder, folder_lock
 from poppy_pipeline.dagster_support.outputs_resource import RESOURCE_KEY as OUTPUTS
-from poppy_pipeline.dagster_support.outputs_resource import OutputsResource, from_config
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource, from_config, write_failure
+from poppy_pipeline.dagster_support.partitions import daily_partitions
+from poppy_pipeline.dagster_support.run_publication import published_events
+from poppy_pipeline.dagster_support.run_refusals import refusal
 
 WAIT_ENV = "POPPY_LOCK_WAIT_SECONDS"
 # Statuses of a run whose process should be alive; a dead holder in one of them was killed.
@@ -51,6 +58,10 @@ class FolderLockedExecutor(dg.Executor):
             yield from self._inner.execute(plan_context, execution_plan)
             return
         folder = outputs.path()
+        simulation = _bound_config(plan_context, "simulation")
+        refused = refusal(plan_context.run_config, folder, _span(plan_context), _partitions(plan_context), simulation)
+        if refused:
+            raise dg.Failure(description=refused, allow_retries=False)
 
         def stale(previous: Holder) -> None:
             plan_context.log.warning(
@@ -61,9 +72,31 @@ class FolderLockedExecutor(dg.Executor):
         try:
             with folder_lock(folder, plan_context.run_id, _wait_seconds(), on_stale=stale):
                 plan_context.log.info(f"This run holds the outputs folder {folder.resolve()}.")
-                yield from self._inner.execute(plan_context, execution_plan)
+                yield from published_events(plan_context, folder, self._inner.execute(plan_context, execution_plan))
         except FolderBusy as busy:
             raise dg.Failure(str(busy)) from None
+        except OSError as error:  # the lock, the journal or a rename: no space, read-only
+            if (folder / JOURNAL_FILE).exists():
+                kept = f"publishing this run stopped midway, and the next run into {folder} finishes it"
+            else:
+                kept = f"nothing of this run was published, {folder} keeps its previous outputs"
+            failure = write_failure(error, None, outputs, kept)
+            if failure is None:
+                raise
+            raise failure from None
+
+
+def _span(plan_context) -> tuple[str, str] | None:
+    """The run's first and last day (its partition range or partition), or None for an unpartitioned run."""
+    tags = plan_context.dagster_run.tags
+    start = tags.get("dagster/asset_partition_range_start") or tags.get("dagster/partition")
+    end = tags.get("dagster/asset_partition_range_end") or tags.get("dagster/partition")
+    return (start, end) if start and end else None
+
+
+def _partitions(plan_context) -> dg.PartitionsDefinition:
+    """The run's daily partitions (the job's, when it has them)."""
+    return plan_context.job.get_definition().partitions_def or daily_partitions
 
 
 def _outputs(plan_context) -> OutputsResource:
@@ -71,9 +104,15 @@ def _outputs(plan_context) -> OutputsResource:
     configured = (plan_context.run_config.get("resources") or {}).get(OUTPUTS) or {}
     if "config" in configured:
         return from_config(configured["config"])
-    resource = plan_context.job.get_definition().resource_defs.get(OUTPUTS)
+    return from_config(_bound_config(plan_context, OUTPUTS))
+
+
+def _bound_config(plan_context, key: str) -> dict | None:
+    """The config the definitions bind resource `key` with (a Pythonic resource's field values), if any."""
+    resource = plan_context.job.get_definition().resource_defs.get(key)
     field = resource.config_field if resource is not None else None
-    return from_config(field.default_value if field is not None and field.default_provided else None)
+    value = field.default_value if field is not None and field.default_provided else None
+    return value if isinstance(value, dict) else None
 
 
 def _mark_failed(instance: dg.DagsterInstance, previous: Holder) -> str:

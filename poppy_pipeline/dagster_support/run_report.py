@@ -1,15 +1,21 @@
-"""What a finished run's asset checks said, read from the Dagster instance's event log.
+"""What a finished run did, read from the Dagster instance's event log: its checks, its failures, what it published.
 
-`make run` prints it after the run (`python -m poppy_pipeline.dagster_support.run_summary --since …`): the checks
-come from the run's ASSET_CHECK_EVALUATION events, not from its console log.
+`make run` prints it after the run (`launch.py`, or `python -m poppy_pipeline.dagster_support.run_summary
+--since …`): the checks come from the run's ASSET_CHECK_EVALUATION events, the failures from its
+STEP_FAILURE and RUN_FAILURE events, what it published from the executor's publication event
+(`run_publication.py`), not from its console log. `closing` is the summary's last line: for a
+failed run one sentence naming what to change (a failed blocking check's setting, or the
+failure's own sentence), for a good one what to do next.
 """
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import dagster as dg
 
 from poppy_pipeline.dagster_support.outputs_resource import RESOURCE_KEY as OUTPUTS
+from poppy_pipeline.dagster_support.run_publication import KEPT_KEY, PUBLISHED_KEY
 
 NOT_APPLICABLE = "Not applicable"
 MAX_VALUE_CHARS = 60
@@ -19,6 +25,16 @@ _EVENTS = {
     dg.DagsterEventType.ASSET_CHECK_EVALUATION,
     dg.DagsterEventType.STEP_FAILURE,
     dg.DagsterEventType.RUN_FAILURE,
+    dg.DagsterEventType.ENGINE_EVENT,
+}
+NEXT_STEP = "Next: `make ui` to browse this run's assets, checks and figures (every check with its measures)."
+# The setting that sets a blocking check's bar, by check name (`{source}`: the asset's source resource).
+CHECK_SETTINGS = {
+    "quarantine_share": "resources.{source}.config.max_quarantine_share",
+    "held_out_auc": "ops.click_model.config.min_auc",
+    "auc_vs_oracle": "ops.click_model.config.min_oracle_ratio",
+    "calibration": "ops.click_model.config.max_calibration_error",
+    "not_worse_than_shipped": "ops.click_model.config.challenge_shipped",
 }
 
 
@@ -49,6 +65,29 @@ class CheckOutcome:
         return f"  FAILED   {name}: {measured_and_bar(self.metadata)}"
 
 
+@dataclass(frozen=True)
+class StepError:
+    """A failed step's error (or the run's own, `step` None): its class and one-line message."""
+
+    step: str | None
+    cls_name: str
+    message: str
+
+    def sentence(self) -> str:
+        if self.cls_name == "Failure":  # the project's own sentence (`dg.Failure`): as it is
+            return self.message
+        where = f"step {self.step}" if self.step else "the run"
+        if self.cls_name == "DagsterExecutionInterruptedError":
+            interrupted = f"The run was interrupted during {where} (Ctrl-C, or terminated)"
+            return f"{interrupted}: nothing of it was published; run it again."
+        if self.cls_name == "MemoryError":
+            return (
+                f"{where} ran out of memory ({self.message.rstrip('.')}): lower the sizes in"
+                " resources.simulation.config (num_users, the objects, interactions_per_day) or the span of days."
+            )
+        return f"{where} failed with {self.cls_name}: {self.message.rstrip('.')} (VERBOSE=1 shows the stack)."
+
+
 @dataclass
 class RunOutcome:
     run_id: str
@@ -56,6 +95,9 @@ class RunOutcome:
     checks: list[CheckOutcome]
     failures: list[str]  # one sentence per failed step (or the run's own failure)
     outputs_dir: str | None = None  # the run config's `outputs` base_dir, when it sets one
+    published: list[str] | None = None  # what its publication changed (None: the run was not published per run)
+    kept_rejected: str | None = None  # where a failed run's rejected rows are kept
+    errors: list[StepError] = field(default_factory=list)
 
     @property
     def blocking_failed(self) -> bool:
@@ -80,6 +122,34 @@ class RunOutcome:
             lines += _not_run_by_asset(not_run)
         lines += [f"  {failure}" for failure in self.failures]
         return lines
+
+    def closing(self) -> str:
+        """The last line: the one sentence naming what to change, or what to do next."""
+        if self.ok:
+            return NEXT_STEP
+        blocking = [check for check in self.checks if check.failed and check.blocking]
+        if blocking:
+            return _check_sentence(blocking[0], self.kept_rejected)
+        named = [error for error in self.errors if error.cls_name != "DagsterAssetCheckFailedError"]
+        if named:
+            return named[0].sentence()
+        return f"The run ended {self.status}; `make ui` shows its events."
+
+
+def _check_sentence(check: CheckOutcome, kept_rejected: str | None) -> str:
+    """A failed blocking check as one sentence: what it measured, and the setting of its bar."""
+    failed = f"{check.asset} / {check.check} failed ({measured_and_bar(check.metadata)})"
+    setting = CHECK_SETTINGS.get(check.check)
+    if setting is None:
+        return f"{failed}: it guards against a broken input or a bug, not a setting; `make ui` shows its measures."
+    source = "action_source" if check.asset == "session_actions" else "interaction_source"
+    setting = setting.format(source=source)
+    if check.check == "quarantine_share":
+        where = f" (each with its reason, in {kept_rejected}/{check.asset}/)" if kept_rejected else ""
+        return f"{failed}: fix the rejected rows{where}, or raise {setting}."
+    if check.check == "not_worse_than_shipped":
+        return f"{failed}: the shipped model is kept; set {setting}: false to replace it regardless."
+    return f"{failed}: the shipped model is kept; {setting} sets this bar."
 
 
 def _not_run_by_asset(checks: list[CheckOutcome]) -> list[str]:
@@ -114,6 +184,8 @@ def run_outcome(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunOutcome:
     planned: dict[tuple[str, str], None] = {}
     evaluated: dict[tuple[str, str], CheckOutcome] = {}
     failures: list[str] = []
+    errors: list[StepError] = []
+    publication: dict = {}
     for record in instance.get_records_for_run(run.run_id, of_type=_EVENTS).records:
         event = record.event_log_entry.dagster_event
         if event is None:
@@ -131,14 +203,27 @@ def run_outcome(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunOutcome:
                 description=data.description or "",
                 metadata={name: value.value for name, value in data.metadata.items()},
             )
+        elif event.event_type == dg.DagsterEventType.ENGINE_EVENT:
+            metadata = getattr(data, "metadata", None) or {}
+            if PUBLISHED_KEY in metadata:
+                publication = {name: value.value for name, value in metadata.items()}
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
             failures.append(f"step {event.step_key} failed: {_error_sentence(data, event.message)}")
+            errors.append(_step_error(event.step_key, data, event.message))
         elif not failures:  # RUN_FAILURE without a failed step: the run itself could not proceed
             failures.append(_error_sentence(data, event.message))
+            errors.append(_step_error(None, data, event.message))
     checks = [evaluated.get(key) or CheckOutcome(asset=key[0], check=key[1], evaluated=False) for key in planned]
     checks += [outcome for key, outcome in evaluated.items() if key not in planned]
     return RunOutcome(
-        run_id=run.run_id, status=run.status.value, checks=checks, failures=failures, outputs_dir=_outputs_dir(run)
+        run_id=run.run_id,
+        status=run.status.value,
+        checks=checks,
+        failures=failures,
+        outputs_dir=_outputs_dir(run),
+        published=json.loads(publication[PUBLISHED_KEY]) if publication else None,
+        kept_rejected=publication.get(KEPT_KEY),
+        errors=errors,
     )
 
 
@@ -150,12 +235,35 @@ def _outputs_dir(run: dg.DagsterRun) -> str | None:
 
 def _error_sentence(data, fallback: str | None) -> str:
     """The innermost error's message on one line (the user's own exception, not Dagster's wrapper)."""
-    error = getattr(data, "error", None)
-    while error is not None and error.cause is not None:
-        error = error.cause
+    error = _innermost(data)
     text = (error.message if error is not None else fallback) or ""
     sentence = " ".join(line.strip() for line in text.splitlines() if line.strip()) or "(no message)"
     prefix, _, rest = sentence.partition(": ")
     if error is not None and rest and prefix.endswith(error.cls_name):
-        sentence = f"{error.cls_name}: {rest}"
+        sentence = rest if error.cls_name == "Failure" else f"{error.cls_name}: {rest}"  # a Failure is a sentence
+    return _cut(sentence)
+
+
+def _innermost(data):
+    error = getattr(data, "error", None)
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return error
+
+
+def _step_error(step: str | None, data, fallback: str | None) -> StepError:
+    """The innermost error as a `StepError` (its class, its message without the class's name)."""
+    error = _innermost(data)
+    if error is None:
+        return StepError(step, "Error", _cut(" ".join((fallback or "(no message)").split())))
+    message = " ".join(error.message.split())
+    prefix, _, rest = message.partition(": ")
+    if rest and prefix.endswith(error.cls_name):
+        message = rest
+    if error.cls_name == "Failure":  # the project's own sentence: whole, whatever its length
+        return StepError(step, error.cls_name, message.removeprefix("Failure: "))
+    return StepError(step, error.cls_name, _cut(message))
+
+
+def _cut(sentence: str) -> str:
     return sentence if len(sentence) <= MAX_ERROR_CHARS else sentence[: MAX_ERROR_CHARS - 1] + "…"

@@ -4,11 +4,13 @@ Output: a daily asset that makes many days in one step (a single-run backfill) s
 soon as it is made (`DayStaging.stage`, or `stage_written` for a day written part by part: a
 temporary file beside the day's final file, flushed to disk in the background while the step
 goes on, and waited for before the rename) and keeps only a light `StagedDay` (where, how many
-rows, a preview). It returns those, and the CSV IO manager renames every staged day into place.
-So the previous good files survive until the whole window has passed its blocking checks, and a
-step that fails before (an integrity check, an error) removes what it staged: `DayStaging` is a
-context manager that discards its staged files on an error, and the IO manager discards the ones
-it could not put in place.
+rows, a preview). It returns those, and the CSV IO manager renames every staged day into its
+place: in a run published as a whole, its place in the run's staging (`common/publication.py`),
+published with the rest of the run; without a publisher, its published place. So the previous
+good files survive until the whole window has passed its blocking checks, and a step that fails
+before (an integrity check, an error) removes what it staged: `DayStaging` is a context manager
+that discards its staged files on an error (a failed write becomes the IO manager's sentence),
+and the IO manager discards the ones it could not put in place.
 
 Input: `DayFiles` maps each day of a partitioned input to its file and reads a day when asked for
 it (`days[key]`), keeping nothing, so `for key in keys: frame = days[key]` holds one day.
@@ -81,10 +83,12 @@ class DayStaging:
         asset: str,
         local_folder: Callable[[str], Path | None],
         write: Callable[[pd.DataFrame, str], None],
+        failure: Callable[[OSError], Exception | None] = lambda error: None,
     ) -> None:
         self.asset = asset
         self._local_folder = local_folder
         self._write = write
+        self._failure = failure  # the sentence for a write that failed (no space, read-only), if it has one
         self._staged: list[Path] = []
         self._scratch: Path | None = None
         # Each staged file is flushed to disk on this thread while the step goes on (the next day, the
@@ -152,6 +156,8 @@ class DayStaging:
         self._flusher.shutdown(wait=error_type is not None)  # the flushes queued go on; their days wait
         if error_type is not None:
             self.discard()
+        if isinstance(error, OSError) and (failure := self._failure(error)) is not None:
+            raise failure from None
 
 
 def remove_orphans(folder: Path, key: str) -> list[Path]:

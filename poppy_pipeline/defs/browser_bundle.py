@@ -45,8 +45,10 @@ def browser_bundle(
     model the page would refuse (feature names, window settings) fails the build.
     """
     folder = outputs.path() / BUNDLE_FOLDER
+    staged = outputs.write_folder(folder)  # published as a whole with the run: it replaces the previous bundle
     try:
-        manifest = build_browser_bundle(click_model_onnx, folder)
+        with outputs.writing(folder):
+            manifest = build_browser_bundle(click_model_onnx, staged)
     except BrowserBundleError as error:  # a missing npm install or a refused model: a sentence, not a trace
         raise dg.Failure(f"browser_bundle not built, the previous bundle is kept: {error}.") from None
     files = manifest["files"]
@@ -66,7 +68,7 @@ def browser_bundle(
                 markdown_table(pd.DataFrame({"file": list(files), "bytes": [f["bytes"] for f in files.values()]}))
             ),
         },
-        check_results=[_contents_check(folder, manifest, click_model_onnx)],
+        check_results=[_contents_check(staged, manifest, click_model_onnx)],
     )
 
 

@@ -59,7 +59,7 @@ def celestial_objects(
         for read in catalog.files:
             context.log.info(f"{read.path}: columns used {read.column_mapping}, ignored {read.ignored_columns}")
     counts, check = quarantine(
-        context, "celestial_objects", intakes, interaction_source.max_quarantine_share, outputs=outputs.path()
+        context, "celestial_objects", intakes, interaction_source.max_quarantine_share, outputs=outputs
     )
     return dg.MaterializeResult(
         value=objects,

@@ -156,8 +156,9 @@ def click_model(
     checks = model_checks(report, config)
     report["published"] = all(check.passed for check in checks)
     figures = draw_figures(result.held_out, coefficients)
-    write_figures(figures, outputs.path() / "figures")
-    report_path = write_json(report, outputs.path() / REPORT_FILE)
+    with outputs.writing():
+        write_figures(figures, outputs.write_root() / "figures")
+        report_path = outputs.published_path(write_json(report, outputs.write_root() / REPORT_FILE))
     context.log.info(_summary(report, report_path))
     metadata = _model_metadata(context, report, coefficients, figures, report_path)
     yield from publish(

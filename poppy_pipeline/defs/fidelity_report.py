@@ -58,9 +58,9 @@ def fidelity_report(
     and the fitted simulation's values and their closeness, the detection AUC, and the noise floor
     (the log's two halves, users split at random)."""
     days = span_days(context, config)
-    fit_path = outputs.path() / FIT_FILE
+    fit_path = outputs.read_path(outputs.path() / FIT_FILE)  # this run's fit, when it made one
     if not fit_path.is_file():
-        raise dg.Failure(f"{fit_path} is missing; materialize simulation_fit first.")
+        raise dg.Failure(f"{outputs.path() / FIT_FILE} is missing; materialize simulation_fit first.")
     fit = json.loads(fit_path.read_text())
     # A fit on a user sample (simulation_fit's max_users) is compared on that sample, against a
     # simulated world of the same share of users.
@@ -69,9 +69,10 @@ def fidelity_report(
     simulated = simulate_from_fit(fit, days, config.seed, scale_users=share)
     report = build_fidelity_report(real, simulated)
     report["window"] = {"first_day": days[0], "last_day": days[-1], "seed": config.seed, "user_share": share}
-    figures = draw_overlays(real, simulated, log_name(interaction_source.kind))
-    write_figures(figures, outputs.path() / "figures")
-    path = write_json(report, outputs.path() / "fidelity_report.json")
+    figures = draw_overlays(real, simulated)
+    with outputs.writing():
+        write_figures(figures, outputs.write_root() / "figures")
+        path = outputs.published_path(write_json(report, outputs.write_root() / "fidelity_report.json"))
     closeness, floor, auc = (report[k] for k in ("overall_closeness", "noise_floor_closeness", "detection_auc"))
     gap = floor - closeness if closeness is not None and floor is not None else None
     context.log.info(

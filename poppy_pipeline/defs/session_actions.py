@@ -102,7 +102,7 @@ def session_actions(
         if not action_source.is_real:
             context.log.info(f"simulated the actions of {len(keys)} days ({keys[0]}..{keys[-1]})")
         counts, quarantined = quarantine(
-            context, "session_actions", intakes, action_source.max_quarantine_share, accounting, outputs=outputs.path()
+            context, "session_actions", intakes, action_source.max_quarantine_share, accounting, outputs=outputs
         )
         _require_integrity(problems, keys)
     yield dg.MaterializeResult(

@@ -91,7 +91,7 @@ def simulated_interactions(
             intakes,
             interaction_source.max_quarantine_share,
             accounting,
-            outputs=outputs.path(),
+            outputs=outputs,
         )
         _require_integrity(span, integrity, keys, check_signup=not interaction_source.is_real)
     yield dg.MaterializeResult(

@@ -62,11 +62,13 @@ def simulation_fit(
     population = int((known & in_user_sample(users["User_ID"], share)).sum())
     fit = scaled_to_population(fit_log(events, celestial_objects, days, population=population), share)
     fit["window"] |= {"source": interaction_source.kind, "log": interaction_source.fitted_log()}
-    json_path = write_json(fit, outputs.path() / FIT_FILE)
-    yaml_path = outputs.path() / FIT_RUN_CONFIG_FILE
-    with replaced_atomically(yaml_path) as temporary:
-        header = f"# More data like {interaction_source.kind} log {days[0]}..{days[-1]}: make run CONFIG={yaml_path}\n"
-        temporary.write_text(header + yaml.safe_dump(run_config(fit, config.seed, config.scale_users), sort_keys=False))
+    json_path, yaml_path = outputs.path() / FIT_FILE, outputs.path() / FIT_RUN_CONFIG_FILE
+    header = f"# More data like {interaction_source.kind} log {days[0]}..{days[-1]}: make run CONFIG={yaml_path}\n"
+    settings = yaml.safe_dump(run_config(fit, config.seed, config.scale_users), sort_keys=False)
+    with outputs.writing():
+        write_json(fit, outputs.write_path(json_path))
+        with replaced_atomically(outputs.write_path(yaml_path)) as temporary:
+            temporary.write_text(header + settings)
     table = pd.DataFrame(
         [(name, _short(entry["value"]), entry["method"]) for name, entry in fit["parameters"].items()],
         columns=["parameter", "value", "method"],

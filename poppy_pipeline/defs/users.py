@@ -49,9 +49,7 @@ def users(
             population, checked, objects = generate_users(settings), None, None
         check_before_writing(context, interaction_source, action_source, objects, population)
     intakes = [Intake(checked.source_file, checked.input_rows, checked.rejected)] if checked else []
-    counts, check = quarantine(
-        context, "users", intakes, interaction_source.max_quarantine_share, outputs=outputs.path()
-    )
+    counts, check = quarantine(context, "users", intakes, interaction_source.max_quarantine_share, outputs=outputs)
     metadata = {
         "source": interaction_source.kind,
         **interaction_source.decision_metadata(),

@@ -6,15 +6,14 @@ Reading `data/objects/{stars,planets,moons}.csv` (file names are matched case-in
 the seed's `Stars.csv` works too). Column names are matched ignoring case, spaces and
 underscores; the first alias found is used:
 
-| output       | accepted source columns                                           | when absent              |
-|--------------|-------------------------------------------------------------------|--------------------------|
-| Object_ID    | Object_ID, ID, <Type>_ID (e.g. Star_ID)                           | row order 1..N (seed 000)|
-| Name         | Name, Object_Name, <Type>_Name, Proper_Name, Designation          | "<Type> <id>"            |
-| Category     | stars: Category, Spectral_Class, Spectral_Type, Star_SpType,      | "Unknown"                |
-|              | SpType, Spectrum, Class, Type; planets: Category, Planet_Type,    |                          |
-|              | Type, Class; moons: Category, Parent_Body, Parent, Parent_Planet, |                          |
-|              | Parent_Planet_Name, Planet, Host, Orbits                          |                          |
-| Duration_Sec | Duration_Sec, Duration, Media_Duration_Sec, Video_Length_Sec      | generated from the seed  |
+| output | accepted source columns | when absent |
+|---|---|---|
+| `Object_ID` | `Object_ID`, `ID`, `<Type>_ID` (e.g. `Star_ID`) | row order 1..N (seed 000) |
+| `Name` | `Name`, `Object_Name`, `<Type>_Name`, `Proper_Name`, `Designation` | `"<Type> <id>"` |
+| `Category`, stars | Category, Spectral_Class, Spectral_Type, Star_SpType, SpType, Spectrum, Class, Type | Unknown |
+| `Category`, planets | Category, Planet_Type, Type, Class | Unknown |
+| `Category`, moons | Category, Parent_Body, Parent, Parent_Planet, Parent_Planet_Name, Planet, Host, Orbits | Unknown |
+| `Duration_Sec` | `Duration_Sec`, `Duration`, `Media_Duration_Sec`, `Video_Length_Sec` | generated from the seed |
 
 Other columns are ignored. Star categories are reduced to their spectral letter ("G2V" -> "G");
 planet categories are normalised ("gas giant" -> "GasGiant"). Rows whose Object_ID is not a

@@ -8,6 +8,7 @@ type, their type preferences and rating distributions, and the samplers' quantil
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date
@@ -52,6 +53,7 @@ class SimulationModel:
     user_ids: np.ndarray
     signup_ordinals: np.ndarray
     activity: np.ndarray
+    founding_weight: float  # total Activity_Weight of the users signed up before signup_start
     profile_codes: np.ndarray
     user_tables: Future[UserTables]  # made in the background: a day needs them only after its sessions
     # Samplers.
@@ -66,15 +68,27 @@ class SimulationModel:
         """The per-user tables, once the background work that makes them is done."""
         return self.user_tables.result()
 
-    def daily_rates(self, users: np.ndarray) -> np.ndarray:
-        """Expected events a day of each of `users` (rows): their share of `interactions_per_day`
-        by `Activity_Weight` among the whole population, signed up or not.
+    def daily_rates(self, signed_up: np.ndarray) -> np.ndarray:
+        """Expected events a day of each user in `signed_up` (the rows of every user signed up by
+        the day): their `Activity_Weight` share of `interactions_per_day` among those users, or
+        among the founding cohort while fewer have signed up than it holds.
 
-        So a user's rate does not depend on how many others have signed up yet: the first weeks
-        (20-40 users) behave like any other window, with less traffic, rather than a few users
-        making all of it (who would then exhaust the catalog and repeat far beyond the target).
+        So every span from `signup_start` on carries the seed's traffic (10,000 interactions in
+        30 days by default) however many users have joined, shared among those signed up; before
+        `signup_start` the traffic ramps up with the founders, each at the rate they will have on
+        `signup_start`, rather than the first few users making all of it.
         """
-        return self.settings.interactions_per_day * self.activity[users] / max(self.activity.sum(), 1e-300)
+        weights = self.activity[signed_up]
+        return self.settings.interactions_per_day * weights / max(weights.sum(), self.founding_weight, 1e-300)
+
+    def expected_events(self, day: date) -> float:
+        """Expected interactions on `day`: the signed-up users' rates on its weekday."""
+        weekday = 7 * self.settings.weekday_weights[day.weekday()]
+        return float(self.daily_rates(self.signed_up(day)).sum() * weekday)
+
+    def expected_span_events(self, days: Iterable[date]) -> float:
+        """Expected interactions over `days` (the `volume` check's reference)."""
+        return sum(self.expected_events(day) for day in days)
 
     def signed_up(self, day: date) -> np.ndarray:
         """Rows of the users signed up by `day`."""
@@ -98,6 +112,8 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
     if (profile_codes < 0).any():
         unknown = sorted(set(users.loc[profile_codes < 0, "Profile"].astype(str)))
         raise ValueError(f"users has unknown Profile values {unknown}; expected one of {list(PROFILE_NAMES)}")
+    signups = date_ordinals(users["Signup_Date"])
+    activity = users["Activity_Weight"].to_numpy(np.float64)
     # The per-user tables are made in the background, while the first day lays out its sessions.
     user_tables = in_background(lambda: _user_tables(settings, users, offsets, counts, favourite_cdf))
     # The samplers' quantile tables (scipy, ~40 ms each the first time in a process), side by side.
@@ -112,8 +128,9 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
         type_offsets=offsets,
         popularity=popularity,
         user_ids=users["User_ID"].to_numpy(np.int64),
-        signup_ordinals=date_ordinals(users["Signup_Date"]),
-        activity=users["Activity_Weight"].to_numpy(np.float64),
+        signup_ordinals=signups,
+        activity=activity,
+        founding_weight=float(activity[signups < settings.signup_start_date.toordinal()].sum()),
         profile_codes=profile_codes,
         user_tables=user_tables,
         stacked_popularity_cdf=cdf + type_codes,

@@ -25,6 +25,7 @@ from poppy_pipeline.simulation.span_patterns import (  # noqa: F401 (the names c
     STANDARD_ERRORS,
     TOP_DECILE_MIN_SHARE,
     TYPE_MIX_TOLERANCE,
+    VOLUME_TOLERANCE,
     PatternResult,
     SpanPatterns,
     top_decile_share,
@@ -64,6 +65,11 @@ def preferred_type_share(
 def repeat_share(interactions: pd.DataFrame, expected: float) -> PatternResult:
     """Share of events that, in timestamp order, repeat an earlier (user, type, object)."""
     return _one_span("repeat_share", interactions).repeat_share(expected)
+
+
+def volume(interactions: pd.DataFrame, expected: float) -> PatternResult:
+    """The frame's interactions against the number the model expects (model.expected_events summed)."""
+    return _one_span("volume", interactions).volume(expected)
 
 
 def concentration(interactions: pd.DataFrame, users: pd.DataFrame, objects: pd.DataFrame) -> PatternResult:

@@ -82,8 +82,9 @@ class _RepeatSpan:
     def of(cls, model: SimulationModel, day: date, days: int) -> _RepeatSpan:
         active = model.signed_up(day)
         size = min(len(active), CALIBRATION_MAX_USERS)
-        sample = active[np.unique(np.linspace(0, len(active) - 1, size).astype(np.int64))] if size else active
-        lam = days * model.daily_rates(sample)
+        picked = np.unique(np.linspace(0, len(active) - 1, size).astype(np.int64)) if size else np.empty(0, np.int64)
+        sample = active[picked]
+        lam = days * model.daily_rates(active)[picked]
         per_type = model.tables.type_probabilities[sample][:, model.object_type_codes]
         return cls(lam, per_type, _favourite_shares(model, sample), model.popularity)
 

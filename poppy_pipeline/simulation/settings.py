@@ -112,7 +112,11 @@ class SimulationSettings:
     num_moons: int = setting(100, "Moons to generate when data/objects has no moons.csv.")
     # Users: who they are and when they arrive.
     num_users: int = setting(100, "Users in the population.", env="POPPY_NUM_USERS")
-    founding_user_share: float = setting(0.3, "Share of users signed up in the year before signup_start.")
+    founding_user_share: float = setting(
+        0.75,
+        "Share of users signed up in the year before signup_start (the founding cohort); the rest"
+        " sign up evenly until signup_end, about one a month with the defaults.",
+    )
     signup_start: str = setting("2025-10-01", "First day of the growth period (YYYY-MM-DD).")
     signup_end: str = setting("2027-09-30", "Last day on which new users sign up (YYYY-MM-DD).")
     profile_weights: Mapping[str, float] = setting(
@@ -129,8 +133,9 @@ class SimulationSettings:
     # Interactions (seed 000: 10,000 in 30 days by 100 users).
     interactions_per_day: float = setting(
         10_000 / 30,
-        "Expected interactions a day once all users have signed up; each user makes"
-        " their Activity_Weight share of it, so fewer users signed up means less traffic.",
+        "Expected interactions a day from signup_start on (seed 000: 10,000 in 30 days), shared"
+        " among the users signed up by then by Activity_Weight; before signup_start it ramps up"
+        " as the founding cohort signs up.",
     )
     interaction_type_weights: Mapping[str, float] = setting(
         DEFAULT_INTERACTION_TYPE_WEIGHTS, "Share of View, Click, Favorite, Rate; sums to 1."

@@ -1,11 +1,11 @@
 """The simulation a run uses instead of too few real rows: fitted, when it can be, to the same source.
 
-A run of the `database` source whose window holds fewer than `min_real_interactions` rows
+A run of the `database` source whose span of days holds fewer than `min_real_interactions` rows
 simulates instead (`when_too_few: simulate`). When `simulation_fit.json` from an earlier run
 is in the outputs folder and was fitted to the same source (the same database table, read
 for real, not simulated), the simulation uses its settings; otherwise the configured ones, and
 the description says why. Fitting to the few rows themselves is not attempted: on a few
-hundred rows the estimators drift (Zipf popularity, session length; figures in the README).
+hundred rows the estimators drift (Zipf popularity, session length; docs/database.md has figures).
 """
 
 from __future__ import annotations

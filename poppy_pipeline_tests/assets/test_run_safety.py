@@ -1,7 +1,10 @@
-"""One run per outputs folder (the lock), and the run summary read from the Dagster instance."""
+"""One run per outputs folder (the lock), and the run summary read from the Dagster instance: what the run
+published, what is older, and its closing sentence."""
 
+import errno
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,9 +17,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from poppy_pipeline.common.publication import JOURNAL_FILE
 from poppy_pipeline.common.run_lock import FolderBusy, Holder, folder_lock, read_holder
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource, write_failure
 from poppy_pipeline.dagster_support.run_lock_executor import _mark_failed
-from poppy_pipeline.dagster_support.run_report import CheckOutcome, RunOutcome, run_outcome
+from poppy_pipeline.dagster_support.run_report import NEXT_STEP, CheckOutcome, RunOutcome, StepError, run_outcome
+from poppy_pipeline.dagster_support.run_summary import describe_outputs
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.defs.celestial_objects import celestial_objects
 from poppy_pipeline.defs.engagement_scores import engagement_scores
@@ -147,3 +153,101 @@ def test_killed_holders_are_detected_even_when_pids_are_reused(tmp_path: Path):
 def test_every_job_runs_on_the_folder_locked_executor():
     jobs = [defs.resolve_implicit_global_asset_job_def(), *(defs.resolve_job_def(j.name) for j in defs.jobs)]
     assert {job.executor_def.name for job in jobs} == {"folder_locked_executor"}
+
+
+def test_the_summary_lists_what_this_run_published_then_what_is_older_marked(tmp_path: Path):
+    for name in ("users.csv", "old_report.json", "days/2026-11-20.csv", "days/2026-11-21.csv", "bundle/a.js"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x\n")
+    (tmp_path / ".poppy_run.lock").write_text("")
+    published = ["users.csv", "days/2026-11-21.csv", "bundle", "/srv/engine/Layer_2_Top_Trending_Per_Type.csv"]
+    lines = describe_outputs(tmp_path, published)
+    assert lines[0] == f"Published by this run in {tmp_path.resolve()}:"
+    assert lines[1:5] == [
+        "  bundle/  1 files (a.js .. a.js)",  # published as a whole
+        "  days/  1 of its 2 files written by this run (2026-11-20.csv .. 2026-11-21.csv)",
+        "  users.csv  2 bytes",
+        "  /srv/engine/Layer_2_Top_Trending_Per_Type.csv",  # under the engine's own folder
+    ]
+    assert lines[5] == "Older, not written by this run (marked *):"
+    assert re.fullmatch(r"  \* old_report\.json  2 bytes, \d{4}-\d\d-\d\d \d\d:\d\d UTC", lines[6])
+    assert len(lines) == 7
+    nothing = describe_outputs(tmp_path, [])
+    assert nothing[0] == f"Nothing of this run was published; {tmp_path.resolve()} keeps what it had."
+    assert all(line.startswith("  * ") for line in nothing[2:]) and len(nothing) == 2 + 4
+    (tmp_path / JOURNAL_FILE).write_text("{}")
+    assert describe_outputs(tmp_path, [])[-1].startswith("A publication stopped midway (killed?): the next run")
+
+
+@pytest.mark.parametrize(
+    ("check", "asset", "sentence"),
+    [
+        (
+            "quarantine_share",
+            "session_actions",
+            "session_actions / quarantine_share failed (measured 0.02, target ≤ 0.01): fix the rejected rows (each"
+            " with its reason, in /o/.poppy_staging/r/quarantine/session_actions/), or raise"
+            " resources.action_source.config.max_quarantine_share.",
+        ),
+        (
+            "held_out_auc",
+            "click_model",
+            "click_model / held_out_auc failed (measured 0.02, target ≤ 0.01): the shipped model is kept;"
+            " ops.click_model.config.min_auc sets this bar.",
+        ),
+        (
+            "not_worse_than_shipped",
+            "click_model",
+            "click_model / not_worse_than_shipped failed (measured 0.02, target ≤ 0.01): the shipped model is kept;"
+            " set ops.click_model.config.challenge_shipped: false to replace it regardless.",
+        ),
+        (
+            "integrity",
+            "simulated_interactions",
+            "simulated_interactions / integrity failed (measured 0.02, target ≤ 0.01): it guards against a broken"
+            " input or a bug, not a setting; `make ui` shows its measures.",
+        ),
+    ],
+)
+def test_a_failed_blocking_check_closes_the_summary_with_its_setting(check: str, asset: str, sentence: str):
+    failed = CheckOutcome(asset, check, passed=False, blocking=True, metadata={"measured": 0.02, "target": "≤ 0.01"})
+    step = StepError(asset, "DagsterAssetCheckFailedError", "1 blocking asset check failed")
+    outcome = RunOutcome("r", "FAILURE", [failed], ["…"], kept_rejected="/o/.poppy_staging/r/quarantine", errors=[step])
+    assert outcome.closing() == sentence
+
+
+def test_a_failed_step_closes_the_summary_with_its_own_sentence_or_its_error():
+    def closing(*errors: StepError) -> str:
+        return RunOutcome("r", "FAILURE", [], ["…"], errors=list(errors)).closing()
+
+    assert closing(StepError("users", "Failure", "Could not write /o/users.csv: no space left.")) == (
+        "Could not write /o/users.csv: no space left."
+    )
+    assert closing(StepError("users", "IndexError", "list index out of range")) == (
+        "step users failed with IndexError: list index out of range (VERBOSE=1 shows the stack)."
+    )
+    assert closing(StepError("users", "MemoryError", "Unable to allocate 7.28 TiB")).startswith(
+        "step users ran out of memory (Unable to allocate 7.28 TiB): lower the sizes in resources.simulation.config"
+    )
+    assert closing(StepError("users", "DagsterExecutionInterruptedError", "interrupted")) == (
+        "The run was interrupted during step users (Ctrl-C, or terminated): nothing of it was published; run it again."
+    )
+    assert closing() == "The run ended FAILURE; `make ui` shows its events."
+    assert RunOutcome("r", "SUCCESS", [], []).closing() == NEXT_STEP
+
+
+def test_a_failed_write_is_one_sentence_naming_the_file_what_was_kept_and_what_to_do(tmp_path: Path):
+    outputs = OutputsResource(base_dir=str(tmp_path))  # no publisher: files are written in place
+    temporary = str(tmp_path / f".users.csv.{'a' * 32}.tmp")  # the atomic writer's file stands for users.csv
+    read_only = write_failure(OSError(errno.EROFS, "Read-only file system", temporary), None, outputs)
+    assert read_only.description == (
+        f"Could not write {tmp_path / 'users.csv'}: the filesystem is read-only; the previous users.csv is kept;"
+        " make it writable (or set POPPY_DATA_DIR to another folder) and run again."
+    )
+    # pyarrow's error carries the code only in its text, and no file: the path the writer was given.
+    full = OSError("Error writing bytes to file. Detail: [errno 28] No space left on device")
+    day = tmp_path / "simulated_interactions"
+    assert write_failure(full, day, outputs).description.startswith(
+        f"Could not write {day}: no space left on the device; the previous simulated_interactions is kept;"
+    )
+    assert write_failure(OSError(errno.ENOENT, "No such file or directory"), day, outputs) is None  # not the user's

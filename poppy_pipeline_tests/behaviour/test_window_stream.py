@@ -53,7 +53,10 @@ def test_parts_written_as_made_are_the_whole_frames_bytes(with_oracle: bool, cor
     monkeypatch.setattr(oracle_module, "ORACLE_CHUNK", 300)
     monkeypatch.setattr(threads, "usable_cores", lambda: cores)
     text, seen, written = streamed(simulation.actions, spec, recorded)
-    assert len(seen) > 10 and any(part.empty for part in seen) and len(whole.frame) > 1_000
+    assert len(seen) > 10 and len(whole.frame) > 1_000
+    # Under the default spec some sessions make no window (a part of their own, empty); a
+    # three-action minimum may leave none.
+    assert any(part.empty for part in seen) or spec.min_actions < WindowSpec().min_actions
     assert text == csv_bytes(whole.frame)
     pd.testing.assert_frame_equal(pd.concat(seen, ignore_index=True), whole.frame)
     assert written.rows == len(whole.frame) and written.problems == whole.problems

@@ -57,12 +57,36 @@ def test_full_population_volume_matches_seed_000():
     assert 9_000 <= len(simulate_window(model, after_growth)) <= 11_000
 
 
-def test_each_user_keeps_their_share_while_others_sign_up():
-    # Early on, fewer users make less traffic; they do not make all of it between them.
+@pytest.mark.parametrize("seed", [42, 7, 11])
+@pytest.mark.parametrize(
+    "first", [date(2025, 10, 1), date(2025, 11, 1), date(2026, 3, 1), date(2026, 6, 1), date(2026, 11, 7)]
+)
+def test_every_span_from_signup_start_carries_the_seeds_volume(seed, first):
+    # Seed 000: 10,000 interactions in 30 days by its 100 users, in any span, while users still sign up.
+    model, _, users = make_model(SimulationSettings(seed=seed))
+    days = [first + timedelta(days=d) for d in range(30)]
+    expected = expected_interactions(users, days)
+    assert expected == pytest.approx(10_000)
+    assert model.expected_span_events(days) == pytest.approx(expected)
+    assert abs(len(simulate_window(model, days)) - expected) < 4 * expected**0.5
+
+
+def test_before_signup_start_the_traffic_ramps_up_with_the_founders():
     model, _, users = make_model(SimulationSettings())
-    expected = expected_interactions(users, WINDOW)
-    assert expected < 9_000
-    assert abs(len(simulate_window(model)) - expected) < 4 * expected**0.5
+    founding = [date(2025, 3, 1) + timedelta(days=d) for d in range(30)]
+    expected = expected_interactions(users, founding)
+    assert 1_000 < expected < 9_000  # some founders have signed up, not all
+    assert model.expected_span_events(founding) == pytest.approx(expected)
+    assert abs(len(simulate_window(model, founding)) - expected) < 4 * expected**0.5
+
+
+def test_a_user_s_rate_is_their_activity_share_among_the_users_signed_up():
+    model, _, _ = make_model(SimulationSettings())
+    day = date(2026, 11, 21)
+    signed_up = model.signed_up(day)
+    rates = model.daily_rates(signed_up)
+    assert rates.sum() == pytest.approx(10_000 / 30)
+    np.testing.assert_allclose(rates / rates.sum(), model.activity[signed_up] / model.activity[signed_up].sum())
 
 
 def test_columns_and_row_invariants(stable_world):

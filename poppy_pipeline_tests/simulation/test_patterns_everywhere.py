@@ -1,8 +1,8 @@
-"""Seed 000's patterns hold in every window, not only the default one.
+"""Seed 000's patterns hold in every span, not only the default one.
 
-Seeds 1-10, 30-day windows spread over the whole sign-up period (the first weeks with 20-40
-users up to the nearly full population), and the first 7 days of each. The pure core only, so
-the sweep takes seconds.
+Seeds 1-11 and 42, 30-day spans spread over the whole sign-up period (from the founding cohort
+alone, about 75 users, to the full population of 100), and the first 7 days of each. The pure
+core only, so the sweep takes seconds.
 """
 
 from datetime import date, timedelta
@@ -15,13 +15,14 @@ from poppy_pipeline.simulation.repeats import expected_repeat_share
 from poppy_pipeline.simulation.settings import SimulationSettings
 from poppy_pipeline_tests.conftest import make_model, simulate_window
 
-SEEDS = range(1, 11)
+SEEDS = [*range(1, 12), 42]
 STARTS = [
     date(2025, 10, 1),
     date(2025, 11, 1),
     date(2025, 12, 1),
     date(2026, 3, 1),
-    date(2026, 11, 1),
+    date(2026, 6, 1),
+    date(2026, 11, 7),
     date(2027, 6, 1),
 ]
 # A user's mean rating is a mean of their ratings in the window: a week gives most users one
@@ -39,6 +40,9 @@ def measure(settings, model, objects, users, window: pd.DataFrame, last_day: dat
         "repeat_share": patterns.repeat_share(window, expected_repeat_share(model, last_day, days)),
         "activity_concentration": patterns.concentration(window, users, objects),
         "evening_peak": patterns.hour_profile(window),
+        "volume": patterns.volume(
+            window, model.expected_span_events(last_day - timedelta(days=d) for d in range(days))
+        ),
     }
 
 
@@ -79,6 +83,14 @@ def test_repeat_target_is_reachable_in_every_30_day_span(sweep):
     for seed, start, days, _, expected in sweep:
         if days == 30:
             assert expected == pytest.approx(0.40, abs=1e-3), (seed, start)
+
+
+def test_every_30_day_span_has_the_seeds_volume_and_high_ratings(sweep):
+    # Seed 000: 10,000 interactions in 30 days, 3-5 stars in ≥ 80% of ratings, measured (no tolerance).
+    for seed, start, days, results, _ in sweep:
+        if days == 30:
+            assert 8_500 <= results["volume"].value <= 11_500, (seed, start)
+            assert results["rating_distribution"].details["share_3_to_5"] >= 0.80, (seed, start)
 
 
 def test_span_length_free_patterns_hold_on_7_day_spans(sweep):

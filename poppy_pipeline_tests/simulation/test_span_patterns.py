@@ -25,6 +25,7 @@ from poppy_pipeline_tests.conftest import make_model
 from poppy_pipeline_tests.support import pattern_reference as reference
 
 EXPECTED_REPEATS = 0.4
+EXPECTED_EVENTS = 10_000.0
 BIGGER = {"num_users": 2_000, "interactions_per_day": 8_000}
 
 
@@ -36,7 +37,7 @@ def measured_by_day(settings, days: list[pd.DataFrame], users, objects, check_si
     accumulator = SpanPatterns(settings, users, objects)
     for day in days:
         accumulator.add_day(day)
-    return accumulator.results(EXPECTED_REPEATS, check_signup=check_signup)
+    return accumulator.results(EXPECTED_REPEATS, check_signup=check_signup, expected_events=EXPECTED_EVENTS)
 
 
 def measured_by_wrappers(settings, span: pd.DataFrame, users, objects) -> dict:

@@ -21,7 +21,7 @@ from poppy_pipeline.simulation.settings import INTERACTION_TYPES, SimulationSett
 TYPE_MIX_TOLERANCE = 0.02
 HIGH_RATING_MIN_SHARE = 0.80
 RATING_BIAS_MIN_CORRELATION = 0.5
-RATING_BIAS_MIN_RATINGS = 3
+RATING_BIAS_MIN_RATINGS = 5
 # Below this many users a correlation's standard error (≈ 1/√(n − 3) > 0.37) spans the whole
 # range the claim is about; a week of 30 users has about five raters with three ratings.
 RATING_BIAS_MIN_USERS = 10
@@ -31,6 +31,7 @@ TOP_DECILE_MIN_SHARE = 0.30
 EVENING_MIN_SHARE = 0.35
 NIGHT_MAX_SHARE = 0.20
 STANDARD_ERRORS = 4.0
+VOLUME_TOLERANCE = 0.15
 
 
 @dataclass
@@ -304,6 +305,29 @@ def _duplicates(ids: pd.Series) -> int:
     return int(ids.duplicated().sum())
 
 
+def volume(span: pd.DataFrame, expected: float) -> PatternResult:
+    """Rows of the span against the expected count: within 15%, or 4 Poisson standard errors."""
+    if expected <= 0:
+        reason = "the model expects no interactions in this span (no user has signed up)"
+        return PatternResult(
+            "volume",
+            False,
+            float(len(span)),
+            f"{expected:,.0f} interactions ± inf%",
+            {"interactions": len(span), "expected": expected, "ratio": math.nan},
+            reason,
+        )
+    allowed = max(VOLUME_TOLERANCE, STANDARD_ERRORS / math.sqrt(expected))
+    ratio = len(span) / expected
+    return PatternResult(
+        "volume",
+        abs(ratio - 1) <= allowed,
+        float(len(span)),
+        f"{expected:,.0f} interactions ± {allowed:.0%}",
+        {"interactions": len(span), "expected": expected, "ratio": ratio},
+    )
+
+
 def measure_span(
     span: pd.DataFrame,
     settings: SimulationSettings,
@@ -312,8 +336,9 @@ def measure_span(
     expected_repeats: float,
     check_signup: bool = True,
     measures=None,
+    expected_events: float = 10_000.0,
 ) -> dict[str, PatternResult]:
-    """The eight checks as `simulated_interactions` measured them on its span, by check name;
+    """The nine checks as `simulated_interactions` measured them on its span, by check name;
     `measures`: a module with these functions (this one by default, or `poppy_pipeline.simulation.patterns`)."""
     module = measures or sys.modules[__name__]
     return {
@@ -325,4 +350,5 @@ def measure_span(
         "repeat_share": module.repeat_share(span, expected_repeats),
         "activity_concentration": module.concentration(span, users, objects),
         "evening_peak": module.hour_profile(span),
+        "volume": module.volume(span, expected_events),
     }

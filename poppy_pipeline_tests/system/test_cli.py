@@ -112,6 +112,19 @@ def test_partition_outside_the_calendar_is_refused(tmp_path: Path):
     assert "1999-01-01" in result.stderr
 
 
+def test_the_executor_refuses_a_range_that_ends_before_it_starts_before_anything_is_written(tmp_path: Path):
+    """`dagster asset materialize` (and the UI, the schedules) reach the executor's refusals, not only `make run`."""
+    simulation = "celestial_objects,users,simulated_interactions"
+    reversed_range = ["--select", simulation, "--partition-range", "2026-11-21...2026-11-20"]
+    result = run(["asset", "materialize", "-m", "poppy_pipeline.definitions", *reversed_range], tmp_path)
+    assert result.returncode != 0
+    assert (
+        "Failure: The partition range's first day 2026-11-21 is after its last day 2026-11-20: give the partition"
+        " range's first day on or before its last day (both days are included)."
+    ) in result.stderr
+    assert not (tmp_path / "outputs").exists()
+
+
 @pytest.mark.parametrize("module", ["poppy_pipeline.dagster_support.run_summary"])
 def test_outputs_summary_names_the_folder(tmp_path: Path, module: str):
     (tmp_path / "outputs" / "simulated_interactions").mkdir(parents=True)
@@ -176,7 +189,18 @@ def test_make_run_ends_with_the_failed_checks_and_a_non_zero_exit(tmp_path: Path
     not_run = next(line for line in result.stdout.splitlines() if line.startswith("  NOT RUN  click_model_onnx: "))
     assert set(not_run.split(": ")[1].split(", ")) == {"onnx_parity", "onnx_size", "onnx_valid"}
     assert "step celestial_objects failed: DagsterAssetCheckFailedError" in result.stdout
+    outputs = (tmp_path / "outputs").resolve()
+    assert f"Nothing of this run was published; {outputs} keeps what it had." in result.stdout
+    kept = outputs / ".poppy_staging"
+    (run_folder,) = kept.iterdir()  # the failed run's rejected rows, kept until the next run
+    assert result.stdout.splitlines()[-1] == (
+        "celestial_objects / quarantine_share failed (input_rows 2, quarantined_rows 1, quarantined_share 0.5,"
+        f" threshold 0): fix the rejected rows (each with its reason, in {run_folder}/quarantine/celestial_objects/),"
+        " or raise resources.interaction_source.config.max_quarantine_share."
+    )
+    assert (run_folder / "quarantine" / "celestial_objects" / "stars.csv").is_file()
     assert " - INFO - " in result.stderr and " - DEBUG - " not in result.stderr  # as config/run.yaml says
+    assert "Stack Trace" not in result.stderr  # only with VERBOSE=1
     monkeypatch.setenv("DAGSTER_HOME", str(home))  # config/dagster.yaml's storage is under $DAGSTER_HOME
     with dg.DagsterInstance.get() as instance:  # the code location's default: every step in one process
         assert steps_in_process(instance, instance.get_runs(limit=1)[0].run_id)
@@ -245,12 +269,61 @@ def test_one_run_per_outputs_folder_and_a_killed_run_is_cleared_and_marked_faile
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # the run and its step processes, as a crash or `kill -9` would
         first.wait()
+    killed = {p.relative_to(tmp_path / "outputs").parts[0] for p in (tmp_path / "outputs").rglob("*") if p.is_file()}
+    assert killed <= {".poppy_run.lock", ".poppy_staging"}  # a killed run published nothing
     third = run(catalog_only, tmp_path)
     assert third.returncode == 0, third.stderr[-3000:]
+    assert f"Removed what 1 earlier run(s) had staged and not published: {holder['run_id']}." in third.stderr
+    assert not (tmp_path / "outputs" / ".poppy_staging").exists()
     assert f"Cleared a stale lock on {(tmp_path / 'outputs').resolve()}: run {holder['run_id']}" in third.stderr
     assert "Marked that run as failed." in third.stderr
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_run_by_id(holder["run_id"]).status == dg.DagsterRunStatus.FAILURE
+
+
+PUBLISH_AND_DIE = """
+import os, signal, sys
+from pathlib import Path
+from poppy_pipeline.common.publication import Move, RunStaging
+outputs = Path(sys.argv[1])
+staging = RunStaging(outputs, "killed-while-publishing")
+staging.begin()
+for name in ("users.csv", "simulated_interactions/2026-11-21.csv", "zz_report.json"):
+    path = staging.staged(outputs / name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"new {name}\\n")
+real_apply, done = Move.apply, []
+def apply_then_die(self, run_id):
+    if len(done) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    done.append(self)
+    return real_apply(self, run_id)
+Move.apply = apply_then_die
+staging.publish()
+"""
+
+
+def test_a_run_killed_while_publishing_is_finished_by_the_next_run_into_the_folder(tmp_path: Path):
+    outputs = tmp_path / "outputs"
+    (outputs / "simulated_interactions").mkdir(parents=True)
+    for name in ("users.csv", "simulated_interactions/2026-11-21.csv", "zz_report.json"):
+        (outputs / name).write_text(f"old {name}\n")
+    killed = subprocess.run([sys.executable, "-c", PUBLISH_AND_DIE, str(outputs)], cwd=REPO, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL
+    day = "simulated_interactions/2026-11-21.csv"
+    contents = {name: (outputs / name).read_text() for name in ("users.csv", day)}
+    assert contents == {"users.csv": "new users.csv\n", day: f"old {day}\n"}  # cut midway: two of three moved
+    assert (outputs / ".poppy_publishing.json").is_file()
+    catalog_only = ["asset", "materialize", "-m", "poppy_pipeline.definitions", "--select", "celestial_objects"]
+    result = run(catalog_only, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Finished publishing run killed-while-publishing, which stopped midway (killed?): 1 more of its" in (
+        result.stderr
+    )
+    for name in ("users.csv", "simulated_interactions/2026-11-21.csv", "zz_report.json"):
+        assert (outputs / name).read_text() == f"new {name}\n", name
+    assert not (outputs / ".poppy_publishing.json").exists() and not (outputs / ".poppy_staging").exists()
+    assert (outputs / "celestial_objects.csv").is_file()  # and the run itself was published
 
 
 def _wait_for_lock_record(path: Path, process: subprocess.Popen) -> dict:
@@ -268,7 +341,10 @@ def test_run_config_moves_the_outputs_and_the_run_lock(tmp_path: Path):
     configured = tmp_path / "configured"
     config = json.dumps({"resources": {"outputs": {"config": {"base_dir": str(configured)}}}})
     select = ["asset", "materialize", "-m", "poppy_pipeline.definitions", "--select", "celestial_objects"]
-    result = run([*select, "--config-json", config], tmp_path)
+    refused = run([*select, "--config-json", config], tmp_path)  # outside $POPPY_DATA_DIR: refused by the executor
+    assert refused.returncode != 0 and not configured.exists()
+    assert f"resources.outputs.config.base_dir '{configured}' is outside the folders run config" in refused.stderr
+    result = run([*select, "--config-json", config], tmp_path, POPPY_OUTPUT_ROOTS=str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     assert (configured / "celestial_objects.csv").is_file()
     assert (configured / ".poppy_run.lock").is_file()  # the executor held this folder

@@ -82,7 +82,7 @@ def make_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
         "POPPY_NUM_USERS": CLUSTER_USERS,
         "POPPY_SEED": CLUSTER_SEED,
         "POPPY_PARTITIONS_START": DEFAULT_PARTITIONS_START,  # the suite's conftest sets an earlier one
-        # The UI's launches run side by side; each holds the outputs folder (README, "One run per
+        # The UI's launches run side by side; each holds the outputs folder (docs/operations.md, "One run per
         # outputs folder"), so the later ones wait for it.
         "POPPY_LOCK_WAIT_SECONDS": "240",
     }

@@ -1,11 +1,11 @@
-"""A big window through `make run`: wall time, CPU, peak memory of the whole run and of each step.
+"""A big span through `make run`: wall time, CPU, peak memory of the whole run and of each step.
 
-    .venv/bin/python benchmarks/bench_big_window.py                      # 30 days × 1,000,000 interactions
-    .venv/bin/python benchmarks/bench_big_window.py --events 100000 --share 0.01 --days 30
+    .venv/bin/python benchmarks/bench_big_span.py                      # 30 days × 1,000,000 interactions
+    .venv/bin/python benchmarks/bench_big_span.py --events 100000 --share 0.01 --days 30
 
 Runs the real command, `make run START=… END=… CONFIG=<settings>`, in a fresh Dagster instance
 (`DAGSTER_HOME`) and outputs folder (`POPPY_DATA_DIR`), with the settings of
-`config/big_window.yaml` (300,000 users at 1,000,000 interactions a day, `action_session_share`
+`config/big_span.yaml` (300,000 users at 1,000,000 interactions a day, `action_session_share`
 0.01), the users and traffic scaled to `--events` a day and the behaviour branch's share set by
 `--share`. While it runs, the resident memory (RSS) of the whole process tree is sampled from
 /proc every `--interval` seconds; each step's time and the highest RSS sampled during it come from
@@ -33,9 +33,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import yaml
+from harness import Benchmark
 
 REPO = Path(__file__).resolve().parents[1]
-SETTINGS = REPO / "config" / "big_window.yaml"
+SETTINGS = REPO / "config" / "big_span.yaml"
 LAST_DAY = "2026-11-21"
 GOAL_WALL_S = 15 * 60
 GOAL_RSS_MB = 4096
@@ -43,7 +44,7 @@ PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def run_settings(events: int, share: float) -> dict:
-    """config/big_window.yaml with its users and traffic scaled to `events` a day and the given share."""
+    """config/big_span.yaml with its users and traffic scaled to `events` a day and the given share."""
     config = yaml.safe_load(SETTINGS.read_text())
     simulation = config["resources"]["simulation"]["config"]
     scale = events / simulation["interactions_per_day"]
@@ -119,11 +120,11 @@ print(json.dumps({"run": run.run_id, "status": run.status.value, "spans": spans}
     return {step: tuple(span) for step, span in found["spans"].items()}
 
 
-def run_big_window(events: int, share: float, days: int, interval: float, keep: Path | None) -> dict:
-    folder = keep or Path(tempfile.mkdtemp(prefix="bench-big-window-"))
+def run_big_span(events: int, share: float, days: int, interval: float, keep: Path | None) -> dict:
+    folder = keep or Path(tempfile.mkdtemp(prefix="bench-big-span-"))
     home, outputs = folder / "dagster_home", folder / "outputs"
     home.mkdir(parents=True, exist_ok=True)
-    config = folder / "big_window.yaml"
+    config = folder / "big_span.yaml"
     config.write_text(yaml.safe_dump(run_settings(events, share), sort_keys=False))
     start = str(date.fromisoformat(LAST_DAY) - timedelta(days=days - 1))
     command = ["make", "--no-print-directory", "run", f"START={start}", f"END={LAST_DAY}", f"CONFIG={config}"]
@@ -184,7 +185,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="simulated interactions a day")
     parser.add_argument("--share", type=float, default=0.01, help="action_session_share (behaviour branch)")
-    parser.add_argument("--days", type=int, default=30, help="days in the window, ending on " + LAST_DAY)
+    parser.add_argument("--days", type=int, default=30, help="days in the span, ending on " + LAST_DAY)
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between memory samples")
     parser.add_argument(
         "--keep",
@@ -192,30 +193,39 @@ def main() -> None:
         help="keep the instance, outputs and log in this folder (default: a temp folder, removed after success)",
     )
     args = parser.parse_args()
-    found = run_big_window(args.events, args.share, args.days, args.interval, args.keep)
-    peak = max((mb for _, mb in found["samples"]), default=float("nan"))
-    print(
-        f"\n{args.days} days × {args.events:,} interactions a day (action_session_share {args.share}):"
-        f" {found['events']:,} events written; load average {found['load'][0]:.1f} before,"
-        f" {found['load'][1]:.1f} after; {found['folder']}"
-    )
-    print(f"| {'step':<38} | {'time (s)':>9} | {'RSS at start (MB)':>17} | {'peak RSS (MB)':>13} | outcome |")
-    print(f"|{'-' * 40}|{'-' * 10}:|{'-' * 18}:|{'-' * 14}:|---------|")
-    for step, seconds, at_start, mb, outcome in step_rows(found["spans"], found["samples"]):
-        print(f"| {step:<38} | {seconds:>9.1f} | {at_start:>17,.0f} | {mb:>13,.0f} | {outcome:<7} |")
-    print(
-        f"| {'make run (the whole command)':<38} | {found['wall_s']:>9.1f} | {'':>17} | {peak:>13,.0f} |"
-        f" {'ok' if found['returncode'] == 0 else 'FAILED':<7} |"
-    )
-    print(
-        f"\nCPU {found['cpu_s']:.0f} s (user + system of every child); largest single process"
-        f" {found['max_rss_mb']:,.0f} MB (ru_maxrss). Goals: ≤ {GOAL_WALL_S // 60} min wall"
-        f" ({'met' if found['wall_s'] <= GOAL_WALL_S else 'missed'}), peak ≤ {GOAL_RSS_MB:,} MB"
-        f" ({'met' if peak <= GOAL_RSS_MB else 'missed'})."
-    )
-    if args.keep is None and found["returncode"] == 0:  # GBs of outputs at 30M events: not left in /tmp
-        shutil.rmtree(found["folder"], ignore_errors=True)
-        print(f"Removed {found['folder']} (keep the instance and outputs with --keep DIR).")
+    with Benchmark("big_span", "A big span through `make run`: time and memory of the run and of each step") as bench:
+        found = run_big_span(args.events, args.share, args.days, args.interval, args.keep)
+        peak = max((mb for _, mb in found["samples"]), default=float("nan"))
+        rows = [
+            [f"`{step}`", f"{seconds:.1f}", f"{at_start:,.0f}", f"{mb:,.0f}", outcome]
+            for step, seconds, at_start, mb, outcome in step_rows(found["spans"], found["samples"])
+        ]
+        outcome = "ok" if found["returncode"] == 0 else "FAILED"
+        rows.append(["**the whole `make run`**", f"{found['wall_s']:.1f}", "", f"{peak:,.0f}", outcome])
+        bench.table(
+            f"{args.days} days × {args.events:,} interactions a day (action_session_share {args.share})",
+            ["step", "time (s)", "RSS at its start (MB)", "peak RSS (MB)", "outcome"],
+            rows,
+            f"{found['events']:,} events written; load average {found['load'][0]:.1f} before,"
+            f" {found['load'][1]:.1f} after. CPU {found['cpu_s']:.0f} s (user + system of every child); largest"
+            f" single process {found['max_rss_mb']:,.0f} MB (ru_maxrss).",
+        )
+        bench.goal("`make run` exit status", found["returncode"], 0, "", "<=")
+        bench.goal("wall time of the whole `make run`", found["wall_s"] / 60, GOAL_WALL_S / 60, "min", "<=")
+        bench.goal("peak RSS of the process tree", peak, GOAL_RSS_MB, "MB", "<=")
+        bench.record(
+            events=found["events"],
+            wall_s=found["wall_s"],
+            cpu_s=found["cpu_s"],
+            peak_rss_mb=peak,
+            max_rss_mb=found["max_rss_mb"],
+            steps={step: list(span) for step, span in found["spans"].items()},
+            settings=run_settings(args.events, args.share),
+        )
+        print(f"\n{found['folder']}")
+        if args.keep is None and found["returncode"] == 0:  # GBs of outputs at 30M events: not left in /tmp
+            shutil.rmtree(found["folder"], ignore_errors=True)
+            print(f"Removed {found['folder']} (keep the instance and outputs with --keep DIR).")
 
 
 if __name__ == "__main__":
