@@ -1,6 +1,6 @@
-"""`click_model` (pickle): trained on the run's window, judged with its uncertainty, published only if good.
+"""`click_model` (pickle): trained on a span of days, judged with its uncertainty, published only if good.
 
-It trains the calibrated logistic regression of `poppy_pipeline/click_model/training.py` on the run's window
+It trains the calibrated logistic regression of `poppy_pipeline/click_model/training.py` on the run's span
 of `sliding_window_features`, writes `<outputs>/click_model_report.json` and
 `<outputs>/figures/click_model_*.png`, and runs four blocking checks, each judged on a
 bootstrap interval over users (`poppy_pipeline/click_model/gate.py`): the held-out AUC, its ratio
@@ -125,10 +125,10 @@ def click_model(
     users: pd.DataFrame,
 ):  # yields; with check_specs, Dagster would read a return annotation as the output type
     """A calibrated `StandardScaler → LogisticRegression` (linear in the 20 features; see click_model.py)
-    (balanced class weights, intercept corrected) on the run's window of `sliding_window_features`.
+    (balanced class weights, intercept corrected) on the run's span of `sliding_window_features`.
 
     Fitted on the users outside a held-out set (`held_out_share`, drawn from the simulation seed);
-    the report (`click_model_report.json`) and figures describe those held-out users. The window is
+    the report (`click_model_report.json`) and figures describe those held-out users. The span is
     read one day at a time into a sample of at most `max_windows`, stratified by user (its `sample`
     entry says how many there were and the per-user cap). Written (as a `TrainedModel`) only when its
     blocking checks pass.

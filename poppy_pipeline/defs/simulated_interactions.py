@@ -8,6 +8,7 @@ blocking `integrity` (checked on the whole span first: a failure writes no day) 
 `interaction_report`, which reads that span.
 """
 
+from collections.abc import Callable
 from datetime import date
 
 import dagster as dg
@@ -133,7 +134,7 @@ def _simulate(
     objects: pd.DataFrame,
     users: pd.DataFrame,
     keys: list[str],
-    stage,
+    stage: Callable[[str, pd.DataFrame], StagedDay],
 ) -> tuple[dict[str, StagedDay], dict]:
     model = build_model(settings, objects, users)
     staged: dict[str, StagedDay] = {}
