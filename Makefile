@@ -19,7 +19,7 @@ PORT ?= 3000
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
@@ -79,10 +79,12 @@ bench: install
 		$(BIN)/python benchmarks/bench_$$bench.py || { echo "bench_$$bench.py: a goal missed or a failure"; status=1; }; \
 	done; exit $$status
 
-# Re-resolve requirements.lock after changing pyproject.toml.
+# Re-resolve requirements.lock after changing pyproject.toml (the lock is the whole tree, so `install`
+# takes it with --no-deps; requirements.overrides lifts pins the project outgrew, e.g. sdmetrics' pandas<3).
 lock: install
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra cluster --python-version 3.11 --no-header -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra cluster --python-version 3.11 --no-header \
+		--override requirements.overrides -o requirements.lock
 
 # The cluster profile (cluster/, docs/cluster.md): Postgres, RabbitMQ, dagster-daemon,
 # Celery workers and the webserver as processes under .cluster/ ($$POPPY_CLUSTER_DIR).

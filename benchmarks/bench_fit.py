@@ -1,14 +1,17 @@
 """Fitting the simulation to a log, and how close the regenerated log gets.
 
-    .venv/bin/python benchmarks/bench_fit.py [--events 1e7]     # seconds to fit a log that size
-    .venv/bin/python benchmarks/bench_fit.py --goals            # fidelity on three kinds of log
+    .venv/bin/python benchmarks/bench_fit.py [--events 1e7]     # seconds to fit the simulation's own log
+    .venv/bin/python benchmarks/bench_fit.py --ratings 1e5      # seconds to fit a MovieLens-sized ratings log
+    .venv/bin/python benchmarks/bench_fit.py --goals [--small]  # fidelity on every kind of log
 
-The timed log is the project's own simulation at a size of `--events` over 28 days (the fit
-reads only the seven interaction columns, so where it came from does not matter). The fit runs
-in a child process pinned to one core with single-threaded libraries. Goal (issue 12): a
-10,000,000-event log in under a minute. `--goals` fits and regenerates a MovieLens-like ratings
-log (drawn by the test's own generator: there is no network here to download MovieLens) and a
-log in seed 002's layout and seed 000's own notebook log, and prints closeness, detection AUC and their noise floors.
+Timed fits run in a child process pinned to one core with single-threaded libraries. Goals: the
+simulation's own 10,000,000-event log in under a minute (issue 12); a 100,000-event ratings log
+with every habit of issue 29 (no repeats, same-second bursts, items' Gini 0.65, personal hours,
+≥ 20 events per user: `poppy_pipeline_tests/support/rating_habits.py`) in under 10 s. `--goals`
+fits and regenerates ratings logs with each habit (the real MovieLens 100k is not reachable from
+this machine: the logs are drawn by the tests' generators), seed 000's notebook log and a log in
+seed 002's layout, and prints closeness, detection AUC and SDMetrics' quality against their noise
+floors (the log's two halves); the harness writes them to `benchmarks/results/` (`fit_fidelity`, `fit_ratings`).
 """
 
 import argparse
@@ -37,6 +40,11 @@ from poppy_pipeline.simulation.settings import SimulationSettings
 DAYS = [str(date(2024, 2, 1) + timedelta(days=d)) for d in range(28)]
 GOAL_SECONDS = 60.0
 GOAL_EVENTS = 10_000_000
+RATINGS_GOAL_SECONDS = 10.0
+# MovieLens 100k's shape: 943 users, 1,682 movies, 1997-09-20..1998-04-22 (215 days).
+MOVIELENS = {"users": 943, "items": 1682, "start": "1997-09-20", "days": 215}
+# SDMetrics' quality at most this far below its own noise floor (the log's two halves).
+MAX_QUALITY_GAP = 0.02
 # The fidelity_report asset's own bars: closeness at most this far below the noise floor, detection AUC.
 MAX_CLOSENESS_GAP = 0.05
 MAX_DETECTION_AUC = 0.65
@@ -69,17 +77,60 @@ def measure(events: int) -> dict:
     }
 
 
-def goals(bench: Benchmark) -> None:
+def measure_ratings(events: int) -> dict:
+    """Seconds to fit a ratings log with every habit, about `events` events over MovieLens' 215 days."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from poppy_pipeline_tests.support.rating_habits import as_events, ratings_log
+
+    users = max(20, round(MOVIELENS["users"] * events / 75_000))  # about 75,000 events per 943 users
+    log, objects = as_events(ratings_log(**(MOVIELENS | {"users": users})))
+    days = [str(d.date()) for d in pd.date_range(MOVIELENS["start"], periods=MOVIELENS["days"])]
+    started = time.perf_counter()
+    fit_log(log, objects, days)
+    seconds = time.perf_counter() - started
+    return {
+        "events": len(log),
+        "users": users,
+        "fit_s": seconds,
+        "events_per_s": len(log) / seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def ratings_logs(small: bool) -> dict[str, tuple[pd.DataFrame, pd.DataFrame, None, list[str]]]:
+    """Ratings logs with every habit, and with one habit off at a time."""
+    from poppy_pipeline_tests.support.movielens import movielens_like
+    from poppy_pipeline_tests.support.rating_habits import as_events, ratings_log
+
+    shape = MOVIELENS | ({"users": 200, "items": 500, "days": 60} if small else {})
+    variants = {
+        "every habit": {},
+        "repeats by chance (no order)": {"repeats": True},
+        "no same-second bursts": {"burst_share": 0.0},
+        "no personal hours": {"personal_hour_share": 0.0},
+        "flatter popularity (σ 0.9)": {"popularity_sigma": 0.9},
+        "no floor (≥ 1 event)": {"floor": 1},
+    }
+    all_days = [str(d.date()) for d in pd.date_range(shape["start"], periods=shape["days"])]
+    logs = {}
+    for name, options in variants.items():
+        events, objects = as_events(ratings_log(**(shape | options)))
+        logs[f"ratings, {name} ({shape['users']} users, {shape['items']} items)"] = (events, objects, None, all_days)
+    events, objects = logs[next(iter(logs))][:2]
+    month = all_days[30:60]
+    in_month = events["Timestamp"].dt.strftime("%Y-%m-%d").isin(month)
+    logs["ratings, every habit, one month of it"] = (events[in_month.to_numpy()], objects, None, month)
+    old, catalog = as_events(movielens_like(users=shape["users"], movies=shape["items"]))
+    logs["MovieLens-like (the earlier generator)"] = (old, catalog, None, None)
+    return logs
+
+
+def goals(bench: Benchmark, small: bool = False) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
-    from poppy_pipeline_tests.support.movielens import as_events, movielens_like
     from poppy_pipeline_tests.support.seed002 import write_pings_folder
 
-    ratings, catalog = as_events(movielens_like(users=943, movies=1682))
-    logs = {
-        "seed 000's notebook (its loop, 10,000 rows)": seed000_log(),
-        "MovieLens-like (u.data, 943 users, 1,682 movies)": (ratings, catalog, None),
-    }
+    logs = {"seed 000's notebook (its loop, 10,000 rows)": (*seed000_log(), None), **ratings_logs(small)}
     with tempfile.TemporaryDirectory() as folder:
         pings = write_pings_folder(Path(folder), users=200, pings=300, events=20_000)
         source = InteractionSourceResource(path=str(pings), format="pings")
@@ -87,10 +138,10 @@ def goals(bench: Benchmark) -> None:
         objects, _ = source.log_objects(lambda: None)
         rows = source.log_days(objects, users, [str(d.date()) for d in pd.date_range("2024-02-01", "2024-02-29")])
         events = pd.concat([f for f in rows.days.values() if len(f)], ignore_index=True)
-        logs["seed 002 layout (200 users, 300 pings)"] = (events, objects, len(users))
-    summary, details = [], {}
-    for name, (events, objects, population) in logs.items():
-        days = sorted(events["Timestamp"].dt.strftime("%Y-%m-%d").unique())
+        logs["seed 002 layout (200 users, 300 pings)"] = (events, objects, len(users), None)
+    summary, details, sdmetrics = [], {}, {}
+    for name, (events, objects, population, window) in logs.items():
+        days = window or sorted(events["Timestamp"].dt.strftime("%Y-%m-%d").unique())
         started = time.perf_counter()
         fit = fit_log(events, objects, days, population)
         report = fidelity_report(events, simulate_from_fit(fit, days))
@@ -98,7 +149,13 @@ def goals(bench: Benchmark) -> None:
         close, floor, auc = (report[k] for k in ("overall_closeness", "noise_floor_closeness", "detection_auc"))
         closeness_goal = bench.goal(f"{name}: closeness − noise floor", close - floor, -MAX_CLOSENESS_GAP, "")
         detection_goal = bench.goal(f"{name}: detection AUC", auc, MAX_DETECTION_AUC, "", "<=")
-        verdict = " / ".join("pass" if goal.met else "FAIL" for goal in (closeness_goal, detection_goal))
+        field = report["sdmetrics"]
+        quality, quality_floor = field["quality"], field["noise_floor_quality"]
+        quality_goal = bench.goal(
+            f"{name}: SDMetrics quality − noise floor", quality - quality_floor, -MAX_QUALITY_GAP, ""
+        )
+        goals_met = (closeness_goal, detection_goal, quality_goal)
+        verdict = " / ".join("pass" if goal.met else "FAIL" for goal in goals_met)
         drops = sorted(report["detection_importance"].items(), key=lambda item: -item[1])[:2]
         summary.append(
             [
@@ -107,23 +164,26 @@ def goals(bench: Benchmark) -> None:
                 f"{report['users']['real']:,}",
                 f"{close:.3f} ({floor:.3f})",
                 f"{auc:.3f} ({report['noise_floor_detection_auc']:.3f})",
+                f"{quality:.3f} ({quality_floor:.3f})",
                 verdict,
                 ", ".join(f"{f} {d:.3f}" for f, d in drops),
                 f"{seconds:.1f}",
             ]
         )
         details[name] = report["statistics"]
+        sdmetrics[name] = field
     columns = [
         "log",
         "events",
         "users",
         "overall closeness (noise floor)",
         "detection AUC (noise floor)",
-        "closeness / detection",
+        "SDMetrics quality (noise floor)",
+        "closeness / detection / SDMetrics",
         "largest AUC drops when shuffled",
         "fit + report s",
     ]
-    bench.table("fidelity of a fitted simulation, three logs", columns, summary)
+    bench.table("fidelity of a fitted simulation: ratings logs with each habit, seed 000, seed 002", columns, summary)
     for name, statistics in details.items():
         bench.table(
             name,
@@ -133,7 +193,7 @@ def goals(bench: Benchmark) -> None:
                 for stat, row in statistics.items()
             ],
         )
-    bench.record(statistics=details)
+    bench.record(statistics=details, sdmetrics=sdmetrics)
 
 
 def seed000_log() -> tuple[pd.DataFrame, pd.DataFrame, None]:
@@ -152,15 +212,49 @@ def seed000_log() -> tuple[pd.DataFrame, pd.DataFrame, None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=float, default=1e7, help="events in the log to fit")
-    parser.add_argument("--goals", action="store_true", help="fidelity on a MovieLens-like and a seed-002 log")
+    parser.add_argument("--ratings", type=float, help="time the fit of a ratings log of about this many events")
+    parser.add_argument("--goals", action="store_true", help="fidelity on ratings, seed 000 and seed 002 logs")
+    parser.add_argument("--small", action="store_true", help="with --goals: small logs (a smoke run)")
     parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--child-ratings", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(int(args.child))))
         return
+    if args.child_ratings:
+        print(json.dumps(measure_ratings(int(args.child_ratings))))
+        return
     if args.goals:
-        with Benchmark("fit_fidelity", "Fidelity: how close a simulation fitted to a log gets, three logs") as bench:
-            goals(bench)
+        title = (
+            "Fidelity: how close a simulation fitted to a log gets (ratings logs with each habit, seed 000, seed 002)"
+        )
+        with Benchmark("fit_fidelity", title) as bench:
+            goals(bench, args.small)
+        return
+    if args.ratings:
+        with Benchmark("fit_ratings", "Fitting a ratings log with every habit (`fit_log`), one core") as bench:
+            row = run_child_json(__file__, int(args.ratings), flag="--child-ratings")
+            bench.table(
+                "fitting a ratings log (`fit_log`)",
+                ["events", "users", "seconds", "events/s", "peak RSS"],
+                [
+                    [
+                        f"{row['events']:,}",
+                        row["users"],
+                        f"{row['fit_s']:.2f}",
+                        f"{row['events_per_s']:,.0f}",
+                        f"{row['peak_rss_mb']:.0f} MB",
+                    ]
+                ],
+            )
+            bench.goal(
+                "fit of a ratings log (100,000 events in under 10 s)",
+                row["fit_s"] * 100_000 / row["events"],
+                RATINGS_GOAL_SECONDS,
+                "s",
+                "<=",
+            )
+            bench.record(**row)
         return
     with Benchmark("fit", "Fitting the simulation to a log (`fit_log`), one core") as bench:
         row = run_child_json(__file__, int(args.events))

@@ -121,9 +121,9 @@ def seed_loop_rows(events: int) -> list[list]:
     return rows
 
 
-def run_child_json(script: str, events: int) -> dict:
+def run_child_json(script: str, events: int, flag: str = "--child") -> dict:
     """Run `script --child events` on one core with single-threaded libraries; its JSON line."""
-    command = [sys.executable, script, "--child", str(events)]
+    command = [sys.executable, script, flag, str(events)]
     root = str(Path(__file__).resolve().parents[1])
     environment = {**os.environ, **SINGLE_THREAD, "PYTHONPATH": root}
     prefix = ["taskset", "-c", os.environ.get("BENCH_CPU", "0")] if _has_taskset() else []

@@ -62,6 +62,9 @@ from poppy_pipeline.sources.log_files import (
 )
 from poppy_pipeline.sources.rows import UTC, Checked, checked_zone
 
+# The first day a run can have: the log's days before it say so, naming POPPY_PARTITIONS_START.
+PARTITIONS_START = str(daily_partitions.start.date())
+
 DEFAULT_MAX_QUARANTINE_SHARE = 0.01
 TIMEZONE_ENV = "POPPY_SOURCE_TIMEZONE"
 # As the back end: its Layer-2 job uses the database from 300 interactions on.
@@ -280,7 +283,7 @@ class InteractionSourceResource(LogSourceResource):
 
     def _file_days(self, objects: pd.DataFrame, users: pd.DataFrame, days: list[str]) -> DailyRows:
         checked = check_interaction_log(self.kind, self.location(), objects, users, self.zone(), self.csv_mapping())
-        return split_by_day(checked, days, tiebreak=("Interaction_ID",)).require_rows()
+        return split_by_day(checked, days, tiebreak=("Interaction_ID",)).require_rows(PARTITIONS_START)
 
     def database_days(
         self, objects: pd.DataFrame, users: pd.DataFrame, days: list[str]
@@ -288,7 +291,7 @@ class InteractionSourceResource(LogSourceResource):
         """The days of `Interactions`, checked; and the rows each day's query returned."""
         with self.session() as session:
             checked, counts = database.read_and_check(session, days, objects, users, self.event_types, self.zone())
-        return split_by_day(checked, days, tiebreak=("Interaction_ID",)).require_rows(), counts
+        return split_by_day(checked, days, tiebreak=("Interaction_ID",)).require_rows(PARTITIONS_START), counts
 
 
 class ActionSourceResource(LogSourceResource):

@@ -75,9 +75,11 @@ def fidelity_report(
         path = outputs.published_path(write_json(report, outputs.write_root() / "fidelity_report.json"))
     closeness, floor, auc = (report[k] for k in ("overall_closeness", "noise_floor_closeness", "detection_auc"))
     gap = floor - closeness if closeness is not None and floor is not None else None
+    field = report["sdmetrics"]
     context.log.info(
         f"closeness {closeness} (noise floor {floor}), detection AUC {auc}"
-        f" (noise floor {report['noise_floor_detection_auc']})"
+        f" (noise floor {report['noise_floor_detection_auc']}), SDMetrics quality {field['quality']}"
+        f" (noise floor {field['noise_floor_quality']})"
     )
     table = pd.DataFrame.from_dict(report["statistics"], orient="index").rename_axis("statistic").reset_index()
     scores = {k: v for k, v in report.items() if k not in ("statistics", "window") and not isinstance(v, dict | list)}

@@ -11,9 +11,17 @@ from poppy_pipeline.dagster_support.day_span import SpanConfig, load_span, span_
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
-from poppy_pipeline.dagster_support.partitions import single_run
-from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
-from poppy_pipeline.fidelity.fit import FIT_FILE, FIT_RUN_CONFIG_FILE, fit_log, run_config, scaled_to_population
+from poppy_pipeline.dagster_support.partitions import DEFAULT_PARTITIONS_START, single_run
+from poppy_pipeline.dagster_support.source_resources import PARTITIONS_START, InteractionSourceResource
+from poppy_pipeline.fidelity.fit import (
+    FIT_FILE,
+    FIT_RUN_CONFIG_FILE,
+    fit_log,
+    regenerate_command,
+    regenerated_folder,
+    run_config,
+    scaled_to_population,
+)
 
 # Users a fit reads at most (~2 GB of memory at 40,000 users and 10M events); the default run has 100.
 MAX_FIT_USERS = 20_000
@@ -63,8 +71,16 @@ def simulation_fit(
     fit = scaled_to_population(fit_log(events, celestial_objects, days, population=population), share)
     fit["window"] |= {"source": interaction_source.kind, "log": interaction_source.fitted_log()}
     json_path, yaml_path = outputs.path() / FIT_FILE, outputs.path() / FIT_RUN_CONFIG_FILE
-    header = f"# More data like {interaction_source.kind} log {days[0]}..{days[-1]}: make run CONFIG={yaml_path}\n"
-    settings = yaml.safe_dump(run_config(fit, config.seed, config.scale_users), sort_keys=False)
+    folder = regenerated_folder(str(outputs.path()), fit)
+    weights = dict(interaction_source.spec().event_weights)
+    header = (
+        f"# More data like the {interaction_source.kind} log {days[0]}..{days[-1]}, written to {folder}"
+        " (the log's own fit, report, users and catalog stay as they are):\n"
+        # A log older than the default partitions needs POPPY_PARTITIONS_START in any shell it is run from.
+        f"# {regenerate_command(str(yaml_path), fit, max(PARTITIONS_START, DEFAULT_PARTITIONS_START))}\n"
+    )
+    config_file = run_config(fit, config.seed, config.scale_users, outputs_dir=folder, event_weights=weights)
+    settings = yaml.safe_dump(config_file, sort_keys=False)
     with outputs.writing():
         write_json(fit, outputs.write_path(json_path))
         with replaced_atomically(outputs.write_path(yaml_path)) as temporary:
@@ -86,9 +102,11 @@ def simulation_fit(
     )
 
 
-def _short(value) -> str:
+def _short(value: object) -> str:
     if isinstance(value, list):
-        return "[" + ", ".join(f"{v:.3f}" for v in value) + "]"
+        return "[" + ", ".join(_short(v) for v in value) + "]"
     if isinstance(value, dict):
-        return ", ".join(f"{k} {v:.3f}" for k, v in value.items())
+        return ", ".join(f"{k} {_short(v)}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:.3f}"
     return str(value)

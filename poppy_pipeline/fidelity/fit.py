@@ -19,7 +19,6 @@ import pandas as pd
 from poppy_pipeline.common.codes import sorted_unique
 from poppy_pipeline.fidelity.estimators import (
     SESSION_GAP_SEC,
-    ActivityFit,
     active_day_share,
     beta_moments,
     bias_spread,
@@ -27,23 +26,21 @@ from poppy_pipeline.fidelity.estimators import (
     sessions,
     sitting_gaps,
     user_time_order,
-    zipf_exponent,
+)
+from poppy_pipeline.fidelity.habit_fit import (
+    MIN_SAME_SECOND_SHARE,
+    TYPE_ROLES,
+    fit_active_days,
+    fit_personal_hour,
+    fit_popularity_and_repeats,
+    fit_type_labels,
 )
 from poppy_pipeline.simulation.settings import INTERACTION_TYPES, OBJECT_TYPES, SimulationSettings
 
-# What other vocabularies mean in the simulation's (seed 002's events; the poppy/csv ones map to themselves).
 # The fit as written by the `simulation_fit` asset: the parameters (JSON) and a run config (YAML).
 FIT_FILE = "simulation_fit.json"
 FIT_RUN_CONFIG_FILE = "simulation_fit.yaml"
 
-TYPE_ROLES = {
-    "impression": "View",
-    "view": "View",
-    "like": "Favorite",
-    "comment": "Click",
-    "share": "Click",
-    "follow_creator": "Click",
-}
 CATALOG_SIZE_NAMES = {"Star": "num_stars", "Planet": "num_planets", "Moon": "num_moons"}
 NOT_INFORMED = {
     "profile_weights": "browsing profiles (session_actions) are not in an interaction log",
@@ -75,24 +72,23 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
     counts = np.bincount(user_codes)
     activity = _fit_activity(put, counts, population, seconds // 86_400, user_codes, len(days))
     put("interaction_type_weights", _type_weights(ordered["Interaction_Type"]), "share of each event type")
+    fit_type_labels(put, ordered["Interaction_Type"])
 
     sizes = objects.assign(sim_type=objects["Object_Type"].astype(str).map(type_map)).groupby("sim_type").size()
     for sim_type, name in CATALOG_SIZE_NAMES.items():
-        put(name, int(sizes.get(sim_type, 1)), "objects of this type in the catalog (at least 1)")
+        put(name, int(sizes.get(sim_type, 0)), "objects of this type in the catalog (none: no phantom objects)")
     repeated = ordered.duplicated(["User_ID", "Object_Type", "Object_ID"]).to_numpy()
     # Time order for the repeat share (a user's order is the same either way).
-    put("repeat_share", round(float(repeated.mean()), 4), "share of events repeating an earlier (user, object)")
+    repeat = float(repeated.mean())
+    put("repeat_share", round(repeat, 4), "share of events repeating an earlier (user, object)")
     put("repeat_reference_days", len(days), "the window's length")
     by_object = ordered.groupby(["Object_Type", "Object_ID"], observed=True).size()
     catalog_counts = [
         by_object.reindex(list(zip(group["Object_Type"], group["Object_ID"], strict=True)), fill_value=0).to_numpy()
         for _, group in objects.groupby("Object_Type")
     ]
-    put(
-        "object_popularity_exponent",
-        round(zipf_exponent(catalog_counts), 4),
-        "Zipf maximum likelihood, events per object",
-    )
+    distinct = np.bincount(user_codes, weights=~repeated, minlength=len(counts))
+    fit_popularity_and_repeats(put, catalog_counts, counts, distinct, repeat)
     put(
         "favourite_popularity_exponent",
         parameters["object_popularity_exponent"]["value"],
@@ -105,6 +101,8 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
     put(
         "hour_weights", _shares(np.bincount(start_hours, minlength=24)), "share of sessions starting in each hour (UTC)"
     )
+    session_users = user_codes[np.r_[0, np.cumsum(cut.sizes)[:-1]]]
+    fit_personal_hour(put, session_users, start_hours, parameters["hour_weights"]["value"])
     put("weekday_weights", _weekday_weights(seconds, days), "mean events per weekday, Monday first")
     put(
         "interactions_per_session",
@@ -125,11 +123,7 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
             "events_per_day": round(len(events) / len(days), 3),
             "active_users_per_day": round(len(user_days) / len(days), 3),
             "events_per_session": round(float(cut.sizes.mean()), 3),
-            "active_share": round(activity.active_share, 4),
-            "activity_log_likelihood": {
-                "poisson_lognormal": round(activity.log_likelihood, 3),
-                "negative_binomial": round(activity.negative_binomial_log_likelihood, 3),
-            },
+            **activity,
             "within_session_gap_sec": _quantiles(cut.within_gaps),
         },
     }
@@ -137,12 +131,11 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
 
 def _fit_activity(
     put, counts: np.ndarray, population: int | None, day_of_event: np.ndarray, user_codes: np.ndarray, days: int
-) -> ActivityFit:
-    """Users (active ones over the estimated active share), their heavy tail, their volume and
-    their bursts."""
+) -> dict:
+    """Users, their activity and their bursts: bursty logs (few active days) as active days ×
+    events per active day with the log's floor (`habit_fit.py`), the others as Activity_Weight
+    shares of the daily volume (Poisson-lognormal). Returns what the fit measured on the way."""
     active = len(counts)
-    silent = max(0, (population or 0) - active)
-    activity = fit_activity(counts, silent)
     active_days = pd.Series(day_of_event).groupby(user_codes).nunique().to_numpy()
     bursts = active_day_share(counts, active_days, days)
     put(
@@ -150,25 +143,36 @@ def _fit_activity(
         round(bursts, 4),
         "share of days a user is active, solved so that users' expected active days are the log's",
     )
-    how = "zero-truncated " if activity.truncated else f"with {silent} silent users as zeros, "
-    if bursts < BURSTY:
-        # Window counts of bursty users mix how many days they were active with how busy they
-        # are; the spread of their events per active day is their activity's alone (less Poisson noise).
-        per_active_day = np.log(counts / active_days)
-        sigma = float(np.sqrt(max(per_active_day.var() - np.mean(1.0 / counts), 0.0)))
-        method = f"SD of log events per active day, less Poisson noise (bursty: window-count σ {activity.sigma:.3f})"
-    else:
-        sigma = activity.sigma
-        method = f"Poisson-lognormal maximum likelihood, {how}per-user window counts"
-    put("activity_sigma", round(sigma, 4), method)
-    num_users = max(1, round(active / max(activity.active_share, 1e-9)))
-    put("num_users", num_users, f"{active} active users / estimated active share {activity.active_share:.3f}")
     put(
         "interactions_per_day",
         round(float(counts.sum()) / days, 3),
         "the log's events per day (all its users exist from day 1)",
     )
-    return activity
+    if bursts < BURSTY:
+        # Window counts of bursty users mix how many days they were active with how busy they are.
+        per_active_day = np.log(counts / active_days)
+        sigma = float(np.sqrt(max(per_active_day.var() - np.mean(1.0 / counts), 0.0)))
+        put("activity_sigma", round(sigma, 4), "SD of log events per active day, less Poisson noise (bursty)")
+        fitted = fit_active_days(put, counts, active_days, days, population)
+        return {
+            "active_share": round(fitted.observed_share, 4),
+            "activity_log_likelihood": {"days": round(fitted.log_likelihood, 3)},
+        }
+    silent = max(0, (population or 0) - active)
+    activity = fit_activity(counts, silent)
+    how = "zero-truncated " if activity.truncated else f"with {silent} silent users as zeros, "
+    put(
+        "activity_sigma", round(activity.sigma, 4), f"Poisson-lognormal maximum likelihood, {how}per-user window counts"
+    )
+    num_users = max(1, round(active / max(activity.active_share, 1e-9)))
+    put("num_users", num_users, f"{active} active users / estimated active share {activity.active_share:.3f}")
+    return {
+        "active_share": round(activity.active_share, 4),
+        "activity_log_likelihood": {
+            "poisson_lognormal": round(activity.log_likelihood, 3),
+            "negative_binomial": round(activity.negative_binomial_log_likelihood, 3),
+        },
+    }
 
 
 def object_type_map(types: pd.Series) -> dict[str, str]:
@@ -231,12 +235,21 @@ def _fit_ratings(put, ordered: pd.DataFrame) -> None:
 
 
 def _fit_sittings(put, within_gaps: np.ndarray) -> dict[str, str]:
-    """Sittings of log-normal gaps (the simulation then chains a session's events by them)."""
+    """Sittings of log-normal gaps (the simulation then chains a session's events by them), with
+    same-second bursts as a share of 0 s gaps where the log has them."""
     if len(within_gaps) == 0:
         why = f"no two events of a user within {SESSION_GAP_SEC // 60} min"
         return {"session_gap_median_sec, session_gap_sigma": why}
+    same_second = float((within_gaps == 0).mean())
+    if MIN_SAME_SECOND_SHARE <= same_second < 1:
+        put(
+            "session_gap_zero_share",
+            round(float(same_second), 4),
+            "share of 0 s gaps within a session (same-second bursts)",
+        )
+        within_gaps = within_gaps[within_gaps > 0]
     median, sigma = sitting_gaps(within_gaps)
-    put("session_gap_median_sec", round(median, 3), "median gap between events of one session")
+    put("session_gap_median_sec", round(median, 3), "median gap between events of one session (of those > 0 s)")
     put("session_gap_sigma", round(sigma, 4), "SD of the log gaps within a session (log-normal)")
     return {}
 
@@ -293,10 +306,6 @@ def _shares(values: np.ndarray) -> list[float]:
     return [float(v) for v in rounded]
 
 
-def _normalised(weights: dict[str, float]) -> dict[str, float]:
-    return dict(zip(weights, _shares(np.array(list(weights.values()))), strict=True))
-
-
 def _quantiles(values: np.ndarray) -> dict[str, float | None]:
     if len(values) == 0:
         return {"median": None, "p90": None, "count": 0}
@@ -323,19 +332,56 @@ def simulation_values(fit: dict, seed: int = 42, scale_users: float = 1.0) -> di
     values = {name: entry["value"] for name, entry in fit["parameters"].items()}
     values["num_users"] = max(1, round(values["num_users"] * scale_users))
     values["interactions_per_day"] = round(values["interactions_per_day"] * scale_users, 3)
-    first = fit["window"]["first_day"]
-    return values | {"seed": seed, "founding_user_share": 1.0, "signup_start": first, "signup_end": first}
+    window = fit["window"]
+    first = window["first_day"]
+    log = " ".join(part for part in ("the", window.get("source"), "log") if part)
+    fitted_to = f"{log} {first}..{window['last_day']}"
+    return values | {
+        "seed": seed,
+        "founding_user_share": 1.0,
+        "signup_start": first,
+        "signup_end": first,
+        "fitted_to": fitted_to,
+    }
 
 
 def settings_from_fit(fit: dict, seed: int = 42, scale_users: float = 1.0) -> SimulationSettings:
     return SimulationSettings(**simulation_values(fit, seed, scale_users))
 
 
-def run_config(fit: dict, seed: int = 42, scale_users: float = 1.0) -> dict:
-    """Run config for `make run CONFIG=…`: simulate (no source path) with the fitted settings."""
-    return {
-        "resources": {
-            "simulation": {"config": simulation_values(fit, seed, scale_users)},
-            "interaction_source": {"config": {"path": ""}},
-        }
+def run_config(
+    fit: dict,
+    seed: int = 42,
+    scale_users: float = 1.0,
+    outputs_dir: str | None = None,
+    event_weights: dict[str, float] | None = None,
+) -> dict:
+    """Run config for `make run CONFIG=…`: simulate (no source path) with the fitted settings,
+    into `outputs_dir` (so the real log's fit, report, users and catalog stay as they are); with
+    the log's own event types, the engagement weights of those types."""
+    resources: dict = {
+        "simulation": {"config": simulation_values(fit, seed, scale_users)},
+        "interaction_source": {"config": {"path": ""}},
     }
+    if outputs_dir:
+        resources["outputs"] = {"config": {"base_dir": outputs_dir}}
+    config: dict = {"resources": resources}
+    labels = fit["parameters"].get("interaction_type_labels", {}).get("value", {})
+    if labels and event_weights:
+        weights = {"config": {"event_weights": {label: event_weights.get(label, 0.0) for label in labels}}}
+        config["ops"] = {"engagement_scores": weights, "trending_objects": weights}
+    return config
+
+
+def regenerated_folder(outputs: str, fit: dict) -> str:
+    """Where the fitted world's run writes: a folder of its own inside the outputs folder (the one
+    place run config may always name), so the real fit, report, users and catalog stay."""
+    window = fit["window"]
+    return f"{outputs.rstrip('/')}/fitted-{window['first_day']}-{window['last_day']}"
+
+
+def regenerate_command(config_path: str, fit: dict, partitions_start: str) -> str:
+    """The command that simulates the fitted window into its own folder (the run config says which)."""
+    first, last = fit["window"]["first_day"], fit["window"]["last_day"]
+    older = f"POPPY_PARTITIONS_START={first} " if first < partitions_start else ""
+    return f"{older}make run CONFIG={config_path} START={first} END={last}"

@@ -15,6 +15,7 @@ import pandas as pd
 from poppy_pipeline.fidelity.closeness import compare, overall, split_by_user
 from poppy_pipeline.fidelity.detection import detect, detection_auc
 from poppy_pipeline.fidelity.fit import settings_from_fit
+from poppy_pipeline.fidelity.sdmetrics_scores import sdmetrics_scores
 from poppy_pipeline.simulation.catalog import build_catalog
 from poppy_pipeline.simulation.interactions import simulate_day
 from poppy_pipeline.simulation.model import build_model
@@ -38,6 +39,7 @@ def fidelity_report(real: pd.DataFrame, simulated: pd.DataFrame) -> dict:
     for name, row in statistics.items():
         row["noise_floor"] = floor[name]["closeness"]
     detection = detect(real, simulated)
+    field_scores, field_floor = sdmetrics_scores(real, simulated), sdmetrics_scores(half_a, half_b)
     return {
         "events": {"real": len(real), "simulated": len(simulated)},
         "users": {"real": int(real["User_ID"].nunique()), "simulated": int(simulated["User_ID"].nunique())},
@@ -46,6 +48,8 @@ def fidelity_report(real: pd.DataFrame, simulated: pd.DataFrame) -> dict:
         "detection_auc": _number(detection.auc),
         "noise_floor_detection_auc": _number(detection_auc(half_a, half_b)),
         "detection_importance": detection.importance,
+        # The field's judge beside ours (`sdmetrics_scores.py`): the same scores between the halves are its floor.
+        "sdmetrics": {**field_scores, **{f"noise_floor_{name}": value for name, value in field_floor.items()}},
         "statistics": statistics,
     }
 

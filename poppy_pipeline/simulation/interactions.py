@@ -34,12 +34,15 @@ import pandas as pd
 
 from poppy_pipeline.common.randomness import stream
 from poppy_pipeline.common.threads import side_by_side
+from poppy_pipeline.simulation.habits import day_counts, personal_hours
 from poppy_pipeline.simulation.model import SimulationModel
 from poppy_pipeline.simulation.profiles import session_length_seconds
 from poppy_pipeline.simulation.repeats import revisit_probability
 from poppy_pipeline.simulation.sampling import sample_quantiles, searchsorted_right
 from poppy_pipeline.simulation.settings import INTERACTION_TYPES, OBJECT_TYPES, SimulationSettings
-from poppy_pipeline.simulation.sittings import browsing_cuts, sitting_offsets
+from poppy_pipeline.simulation.sittings import browsing_cuts, burst_offsets, sitting_offsets
+from poppy_pipeline.simulation.type_labels import labelled_types
+from poppy_pipeline.simulation.user_orders import draw_ordered_objects
 
 SECONDS_PER_DAY = 86_400
 # Interaction and session IDs are YYYYMMDD * ID_BLOCK + sequence: unique across days, readable.
@@ -66,7 +69,7 @@ def simulate_day(model: SimulationModel, day: date) -> pd.DataFrame:
             "User_ID": model.user_ids[users],
             "Object_Type": pd.Categorical.from_codes(type_codes, categories=OBJECT_TYPES),
             "Object_ID": model.object_ids[rows],
-            "Interaction_Type": pd.Categorical.from_codes(kinds, categories=INTERACTION_TYPES),
+            "Interaction_Type": labelled_types(model.settings, day, kinds),
             "Interaction_Rating": pd.arrays.IntegerArray(ratings, ratings == 0),
             "Timestamp": np.datetime64(day, "s") + seconds.astype("timedelta64[s]"),
             "Session_ID": day_code * ID_BLOCK + 1 + session_rank,
@@ -100,18 +103,11 @@ def stable_order_by_second(seconds: np.ndarray) -> np.ndarray:
 
 
 def _daily_users(model: SimulationModel, day: date) -> np.ndarray:
-    """User row of each event: Poisson counts at each signed-up user's daily rate."""
-    s = model.settings
-    active = model.signed_up(day)
-    if active.size == 0:
+    """User row of each event: each signed-up user's events of the day (`habits.day_counts`)."""
+    rows, counts = day_counts(model, day)
+    if rows.size == 0:
         return np.empty(0, dtype=np.int64)
-    # Weekly seasonality: a weekday's share of the week relative to a flat 1/7 (1 when flat).
-    rates = model.daily_rates(active) * (7 * s.weekday_weights[day.weekday()])
-    if s.active_day_share < 1:  # bursty users: the same mean, on fewer days
-        on = stream(s.seed, "interactions:active_days", day).random(len(active)) < s.active_day_share
-        rates = np.where(on, rates / s.active_day_share, 0.0)
-    counts = stream(s.seed, "interactions:volume", day).poisson(rates)
-    return np.repeat(active.astype(np.int32), counts)
+    return np.repeat(rows.astype(np.int32), counts)
 
 
 @dataclass(frozen=True)
@@ -136,26 +132,37 @@ def _sessions(model: SimulationModel, day: date, users: np.ndarray) -> _Sessions
 
     hour_cdf = np.cumsum(s.hour_weights)
     if s.session_gap_median_sec > 0:
-        return _sittings(s, rng, starts_session, hour_cdf)
+        return _sittings(model, day, rng, users, starts_session, hour_cdf)
     trait = sample_quantiles(model.session_length_quantiles, rng.random(count), model.profile_codes[session_users])
     length = np.floor(session_length_seconds(trait)).astype(np.int32)
-    hour = np.minimum(searchsorted_right(hour_cdf, rng.random(count)), 23)
+    hour = personal_hours(model, day, session_users, np.minimum(searchsorted_right(hour_cdf, rng.random(count)), 23))
     start = (hour * 3600 + rng.integers(0, 3600, size=count)).astype(np.int32)
     start = np.minimum(start, SECONDS_PER_DAY - 1 - length)  # a session ends on its own day
     offset = (rng.random(n, dtype=np.float32) * (length[session_of_event] + 1)).astype(np.int32)
     return _ranked(start[session_of_event] + offset, session_of_event, start)
 
 
-def _sittings(s: SimulationSettings, rng: np.random.Generator, starts: np.ndarray, hour_cdf: np.ndarray) -> _Sessions:
+def _sittings(
+    model: SimulationModel,
+    day: date,
+    rng: np.random.Generator,
+    users: np.ndarray,
+    starts: np.ndarray,
+    hour_cdf: np.ndarray,
+) -> _Sessions:
     """Sessions as sittings of log-normal gaps, cut into browsing sessions of ≤ 300 s (`sittings.py`)."""
+    s = model.settings
     sitting_of_event = np.cumsum(starts) - 1
     count = int(sitting_of_event[-1]) + 1
-    hour = np.minimum(searchsorted_right(hour_cdf, rng.random(count)), 23)
+    hour = personal_hours(model, day, users[starts], np.minimum(searchsorted_right(hour_cdf, rng.random(count)), 23))
     start = hour * 3600 + rng.integers(0, 3600, size=count)
-    offset = np.minimum(
-        sitting_offsets(rng.random(len(starts)), starts, s.session_gap_median_sec, s.session_gap_sigma),
-        SECONDS_PER_DAY - 1,
-    )
+    uniforms = rng.random(len(starts))
+    if s.session_gap_zero_share > 0:  # same-second bursts: their own stream, so the gaps' draws stay
+        same_second = stream(s.seed, "interactions:same_second", day).random(len(starts)) < s.session_gap_zero_share
+        offsets = burst_offsets(uniforms, same_second, starts, s.session_gap_median_sec, s.session_gap_sigma)
+    else:
+        offsets = sitting_offsets(uniforms, starts, s.session_gap_median_sec, s.session_gap_sigma)
+    offset = np.minimum(offsets, SECONDS_PER_DAY - 1)
     span = np.maximum.reduceat(offset, np.flatnonzero(starts))
     start = np.maximum(np.minimum(start, SECONDS_PER_DAY - 1 - span), 0)  # a sitting ends on its own day
     seconds = start[sitting_of_event] + offset
@@ -171,6 +178,8 @@ def _ranked(seconds: np.ndarray, session_of_event: np.ndarray, session_start: np
 
 
 def _draw_types_and_objects(model: SimulationModel, day: date, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if model.settings.user_object_order:  # each user down an order of their own (`user_orders.py`)
+        return draw_ordered_objects(model, day, users)
     type_codes = _draw_object_types(model, day, users)
     return type_codes, _draw_objects(model, day, users, type_codes)
 

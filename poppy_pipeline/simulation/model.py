@@ -19,6 +19,7 @@ import pandas as pd
 from poppy_pipeline.common.codes import category_codes
 from poppy_pipeline.common.randomness import stream
 from poppy_pipeline.common.threads import in_background, map_in_threads, side_by_side
+from poppy_pipeline.simulation.habits import Habits, build_habits, lognormal_popularity, needs_habits
 from poppy_pipeline.simulation.population import date_ordinals
 from poppy_pipeline.simulation.profiles import PROFILE_NAMES, PROFILES
 from poppy_pipeline.simulation.rating_tilt import user_rating_distributions
@@ -62,6 +63,9 @@ class SimulationModel:
     watch_ratio_quantiles: np.ndarray  # (atoms,) share of the media watched on a View
     # Solved revisit probabilities by signed-up population (it changes only on sign-up days).
     revisit_cache: dict[bytes, float] = field(default_factory=dict, compare=False, repr=False)
+    # A real log's habits (`habits.py`), None when none is on; what they keep between days.
+    habits: Future[Habits] | None = None
+    habit_state: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def tables(self) -> UserTables:
@@ -101,11 +105,15 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
     type_codes = _type_order(objects["Object_Type"]).to_numpy()
     counts = np.bincount(type_codes, minlength=len(OBJECT_TYPES))
     missing = [t for t, c in zip(OBJECT_TYPES, counts, strict=True) if c == 0]
-    if missing:
-        raise ValueError(f"celestial_objects has no objects of type {missing}")
+    if len(missing) == len(OBJECT_TYPES):
+        raise ValueError("celestial_objects has no objects")
     offsets = np.concatenate([[0], np.cumsum(counts)])
     ranks = _appeal_ranks(settings, offsets)
-    popularity = _zipf(ranks, offsets, settings.object_popularity_exponent)
+    popularity = (
+        lognormal_popularity(ranks, offsets, settings.object_popularity_sigma)
+        if settings.object_popularity_sigma > 0
+        else _zipf(ranks, offsets, settings.object_popularity_exponent)
+    )
     cdf = _cumulative_per_type(popularity, offsets)
     favourite_cdf = _cumulative_per_type(_zipf(ranks, offsets, settings.favourite_popularity_exponent), offsets)
     profile_codes = category_codes(users["Profile"], PROFILE_NAMES)
@@ -120,6 +128,10 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
     watch_ratio = (settings.watch_ratio_alpha, settings.watch_ratio_beta)
     shapes = [profile.session_length for profile in PROFILES] + [watch_ratio]
     *session_lengths, watch_ratios = map_in_threads(lambda shape: beta_quantiles(*shape), shapes)
+    habits = None
+    if needs_habits(settings):
+        hour_cdf = np.cumsum(settings.hour_weights)
+        habits = in_background(lambda: build_habits(settings, signups, hour_cdf))
     return SimulationModel(
         settings=settings,
         object_type_codes=type_codes,
@@ -136,6 +148,7 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
         stacked_popularity_cdf=cdf + type_codes,
         session_length_quantiles=np.stack(session_lengths),
         watch_ratio_quantiles=watch_ratios,
+        habits=habits,
     )
 
 
@@ -155,9 +168,18 @@ def _user_tables(
     return UserTables(
         rating_cdf=np.cumsum(rating_distributions, axis=1),
         type_probabilities=type_probabilities,
-        type_cdf=np.cumsum(type_probabilities, axis=1),
+        type_cdf=_type_cdf(type_probabilities),
         favourites=favourites,
     )
+
+
+def _type_cdf(probabilities: np.ndarray) -> np.ndarray:
+    """Cumulative type probabilities, exactly 1 from the last type with objects on (so rounding
+    never draws a type the catalog has none of)."""
+    cdf = np.cumsum(probabilities, axis=1)
+    rest = np.cumsum(probabilities[:, ::-1], axis=1)[:, ::-1]  # probability of this type and the later ones
+    later = np.c_[rest[:, 1:], np.zeros(len(rest))]
+    return np.where(later == 0, 1.0, cdf)
 
 
 def _type_order(types: pd.Series) -> pd.Series:
@@ -175,7 +197,8 @@ def _zipf(ranks: np.ndarray, offsets: np.ndarray, exponent: float) -> np.ndarray
     weights = ranks.astype(float) ** -exponent
     for t in range(len(OBJECT_TYPES)):
         part = slice(offsets[t], offsets[t + 1])
-        weights[part] /= weights[part].sum()
+        if offsets[t + 1] > offsets[t]:
+            weights[part] /= weights[part].sum()
     return weights
 
 
@@ -184,7 +207,8 @@ def _cumulative_per_type(probabilities: np.ndarray, offsets: np.ndarray) -> np.n
     for t in range(len(OBJECT_TYPES)):
         part = slice(offsets[t], offsets[t + 1])
         cdf[part] = np.cumsum(probabilities[part])
-        cdf[offsets[t + 1] - 1] = 1.0  # no gap above the last object from rounding
+        if offsets[t + 1] > offsets[t]:
+            cdf[offsets[t + 1] - 1] = 1.0  # no gap above the last object from rounding
     return cdf
 
 
@@ -193,7 +217,8 @@ def _user_type_probabilities(settings: SimulationSettings, users: pd.DataFrame, 
     base = counts / counts.sum()
     probabilities = np.tile(base, (len(users), 1))
     preferred = category_codes(users["Preferred_Type"], OBJECT_TYPES)  # -1: none (or not a type)
-    has = preferred >= 0
+    # A type without objects cannot be preferred, nor be the only other one.
+    has = (preferred >= 0) & (counts[np.maximum(preferred, 0)] > 0) & (base[np.maximum(preferred, 0)] < 1)
     if has.any():
         codes = preferred[has]
         others = np.tile(base, (len(codes), 1))
@@ -215,6 +240,9 @@ def _favourites(settings: SimulationSettings, num_users: int, offsets: np.ndarra
     out = np.empty((num_users, len(OBJECT_TYPES), k), dtype=np.int32)
     for t in range(len(OBJECT_TYPES)):
         part = cdf[offsets[t] : offsets[t + 1]]
+        if len(part) == 0:  # no objects of this type: no favourites (-1), and nobody draws the type
+            out[:, t, :] = -1
+            continue
         for first in range(0, num_users, FAVOURITE_BLOCK_USERS):
             block = min(FAVOURITE_BLOCK_USERS, num_users - first)
             draws = searchsorted_right(part, rng.random((block, k)))

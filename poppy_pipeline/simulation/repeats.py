@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from poppy_pipeline.simulation.habits import expected_daily_events
 from poppy_pipeline.simulation.settings import OBJECT_TYPES
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ def revisit_probability(model: SimulationModel, day: date) -> float:
     Clipped to [0, 1] when the target is out of reach. Cached per signed-up population, which
     changes only on sign-up days.
     """
+    if model.settings.user_object_order:  # revisits among the objects a user had (`user_orders.py`)
+        return model.settings.repeat_share
     key = model.signed_up(day).tobytes()
     if key not in model.revisit_cache:
         model.revisit_cache[key] = _solve_revisit_probability(model, day)
@@ -55,12 +58,16 @@ def feasible_repeat_shares(model: SimulationModel, day: date) -> tuple[float, fl
 
     The floor is set by the busiest users, who must repeat once they exhaust the catalog.
     """
+    if model.settings.user_object_order:  # no repeat by chance: any share from 0 up
+        return 0.0, 1.0
     span = _RepeatSpan.of(model, day, model.settings.repeat_reference_days)
     return span.share(0.0), span.share(1.0)
 
 
 def expected_repeat_share(model: SimulationModel, last_day: date, days: int) -> float:
     """Expected repeat share of the `days`-long span ending on `last_day` (for checks)."""
+    if model.settings.user_object_order:  # every event but a user's first revisits with this probability
+        return model.settings.repeat_share
     return _RepeatSpan.of(model, last_day, days).share(revisit_probability(model, last_day))
 
 
@@ -84,7 +91,7 @@ class _RepeatSpan:
         size = min(len(active), CALIBRATION_MAX_USERS)
         picked = np.unique(np.linspace(0, len(active) - 1, size).astype(np.int64)) if size else np.empty(0, np.int64)
         sample = active[picked]
-        lam = days * model.daily_rates(active)[picked]
+        lam = days * expected_daily_events(model, active)[picked]
         per_type = model.tables.type_probabilities[sample][:, model.object_type_codes]
         return cls(lam, per_type, _favourite_shares(model, sample), model.popularity)
 
@@ -102,5 +109,6 @@ def _favourite_shares(model: SimulationModel, users: np.ndarray) -> np.ndarray:
     out = np.zeros((len(users), len(model.object_ids)))
     flat = model.tables.favourites[users].reshape(len(users), len(OBJECT_TYPES) * k)
     rows = np.repeat(np.arange(len(users)), flat.shape[1])
-    np.add.at(out, (rows, flat.ravel()), 1.0 / k)
+    kept = flat.ravel() >= 0  # -1: a type without objects
+    np.add.at(out, (rows[kept], flat.ravel()[kept]), 1.0 / k)
     return out

@@ -173,6 +173,61 @@ class SimulationSettings:
         " uniformly in their profile's 10-300 s session.",
     )
     session_gap_sigma: float = setting(1.0, "σ of the log-normal gaps between a sitting's events.")
+    # A ratings log's habits (`habits.py`, `user_orders.py`); each is off at its default.
+    active_day_alpha: float = setting(
+        0.0,
+        "> 0: activity as active days × events per active day: each user is active on a day with their own"
+        " probability, Beta(active_day_alpha, active_day_beta), and makes 1 + Poisson(Gamma(day_events_shape,"
+        " day_events_scale)) events on an active day (interactions_per_day and Activity_Weight then unused);"
+        " 0: each user makes their Activity_Weight share of interactions_per_day.",
+    )
+    active_day_beta: float = setting(1.0, "β of the Beta active-day probability (with active_day_alpha > 0).")
+    day_events_shape: float = setting(1.0, "Shape of the Gamma extra events per active day (beyond the first).")
+    day_events_scale: float = setting(1.0, "Scale of the Gamma extra events per active day (beyond the first).")
+    day_events_activity_exponent: float = setting(
+        0.0,
+        "A user's extra events per active day scale with (their active-day probability / the mean)^this:"
+        " below 0, users of many days make fewer events on each.",
+    )
+    min_events_per_user: int = setting(
+        0,
+        "> 0 (with active_day_alpha > 0): users with fewer events over the repeat_reference_days from"
+        " signup_start stay silent, as a log that keeps only users with at least this many (MovieLens: 20).",
+    )
+    user_object_order: bool = setting(
+        False,
+        "True: each user meets objects in an order of their own (drawn from popularity without replacement),"
+        " so a user repeats an object only by revisiting one they had: repeat_share of events do; False:"
+        " objects drawn from popularity each time (repeats by chance too), revisits from favourites.",
+    )
+    object_popularity_sigma: float = setting(
+        0.0,
+        "> 0: popularity within a type is log-normal over the objects' appeal ranks with this σ, instead of"
+        " Zipf (object_popularity_exponent).",
+    )
+    personal_hour_share: float = setting(
+        0.0,
+        "Share of a user's sessions that start in their own hour of the day (drawn from hour_weights once"
+        " per user); the others start at an hour drawn from hour_weights.",
+    )
+    session_gap_zero_share: float = setting(
+        0.0,
+        "Share of a sitting's gaps that are 0 s (several events in the same second); the others are"
+        " log-normal (session_gap_median_sec, session_gap_sigma) whole seconds ≥ 1.",
+    )
+    interaction_type_labels: Mapping[str, str] = setting(
+        {},
+        "The log's own event types and the simulation's type each one is (e.g. {like: Favorite, share: Click}):"
+        " events of a simulated type are labelled with its log types in the shares of interaction_type_label_weights.",
+    )
+    interaction_type_label_weights: Mapping[str, float] = setting(
+        {}, "Share of each of interaction_type_labels' log types among the events of its simulated type."
+    )
+    fitted_to: str = setting(
+        "",
+        "The log this world was fitted to (simulation_fit writes it): seed 000's claimed patterns are not"
+        " checked on it (not applicable, saying so); empty: seed 000's world.",
+    )
     watch_ratio_alpha: float = setting(2.0, "α of the Beta share of an object's media watched on a View.")
     watch_ratio_beta: float = setting(1.3, "β of the Beta share of an object's media watched on a View.")
 
@@ -195,8 +250,13 @@ def validate(settings: SimulationSettings) -> None:
     """Raise `SettingsError` naming the first invalid setting."""
     s = settings
     require_setting(isinstance(s.seed, int) and s.seed >= 0, "seed", "must be an integer ≥ 0", s.seed)
-    for name in ("num_stars", "num_planets", "num_moons", "num_users", "favourites_per_type"):
+    for name in ("num_users", "favourites_per_type"):
         require_setting(getattr(s, name) >= 1, name, "must be at least 1", getattr(s, name))
+    for name in ("num_stars", "num_planets", "num_moons", "min_events_per_user"):
+        require_setting(getattr(s, name) >= 0, name, "must be at least 0", getattr(s, name))
+    require_setting(
+        s.num_stars + s.num_planets + s.num_moons >= 1, "num_stars", "and num_planets, num_moons must not all be 0", 0
+    )
     require_setting(
         s.repeat_reference_days >= 1, "repeat_reference_days", "must be at least 1", s.repeat_reference_days
     )
@@ -208,10 +268,19 @@ def validate(settings: SimulationSettings) -> None:
         "favourite_popularity_exponent",
         "session_gap_median_sec",
         "session_gap_sigma",
+        "active_day_alpha",
+        "object_popularity_sigma",
     ):
         value = getattr(s, name)
         require_setting(math.isfinite(value) and value >= 0, name, "must be a finite number ≥ 0", value)
-    for name in ("interactions_per_session", "watch_ratio_alpha", "watch_ratio_beta"):
+    for name in (
+        "interactions_per_session",
+        "watch_ratio_alpha",
+        "watch_ratio_beta",
+        "active_day_beta",
+        "day_events_shape",
+        "day_events_scale",
+    ):
         value = getattr(s, name)
         require_setting(math.isfinite(value) and value > 0, name, "must be a finite number > 0", value)
     require_setting(
@@ -224,11 +293,22 @@ def validate(settings: SimulationSettings) -> None:
         "preferred_type_user_share",
         "preferred_type_share",
         "repeat_share",
+        "personal_hour_share",
     ):
         value = getattr(s, name)
         require_setting(0 <= value <= 1, name, "must be a probability in [0, 1]", value)
     _check_distribution("interaction_type_weights", s.interaction_type_weights, INTERACTION_TYPES)
     _check_distribution("profile_weights", s.profile_weights, PROFILE_NAMES)
+    require_setting(
+        math.isfinite(s.day_events_activity_exponent),
+        "day_events_activity_exponent",
+        "must be a finite number",
+        s.day_events_activity_exponent,
+    )
+    require_setting(
+        0 <= s.session_gap_zero_share < 1, "session_gap_zero_share", "must be in [0, 1)", s.session_gap_zero_share
+    )
+    _check_labels(s.interaction_type_labels, s.interaction_type_label_weights)
     _check_probabilities("rating_weights", s.rating_weights, expected_length=5)
     _check_probabilities("hour_weights", s.hour_weights, expected_length=24)
     _check_probabilities("weekday_weights", s.weekday_weights, expected_length=7)
@@ -269,3 +349,21 @@ def _check_probabilities(name: str, values: Sequence[float], expected_length: in
     total = math.fsum(values)
     if abs(total - 1) > PROBABILITY_TOLERANCE:
         raise SettingsError(f"simulation.{name} must sum to 1, got {total:.6g}")
+
+
+def _check_labels(labels: Mapping[str, str], weights: Mapping[str, float]) -> None:
+    """Each log type names a simulated type and has a weight; each simulated type's weights sum to 1."""
+    bad = {label: kind for label, kind in labels.items() if kind not in INTERACTION_TYPES}
+    if bad:
+        raise SettingsError(
+            f"simulation.interaction_type_labels sends {bad} to types other than {list(INTERACTION_TYPES)}"
+        )
+    if set(labels) != set(weights):
+        raise SettingsError(
+            "simulation.interaction_type_label_weights must have exactly the keys of interaction_type_labels"
+            f" ({sorted(labels)}), got {sorted(weights)}"
+        )
+    for kind in sorted(set(labels.values())):
+        _check_probabilities(
+            f"interaction_type_label_weights (of {kind})", [weights[label] for label in labels if labels[label] == kind]
+        )

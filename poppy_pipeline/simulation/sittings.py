@@ -28,3 +28,14 @@ def browsing_cuts(offsets: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Where a browsing session starts: at each sitting's start, and every 300 s into a sitting."""
     chunk = offsets // int(SESSION_MAX_SEC)
     return starts | np.r_[True, chunk[1:] != chunk[:-1]]
+
+
+def burst_offsets(
+    uniforms: np.ndarray, same_second: np.ndarray, starts: np.ndarray, median_sec: float, sigma: float
+) -> np.ndarray:
+    """As `sitting_offsets`, with a mixture of gaps: 0 s where `same_second` (a burst of events
+    sent together), else a log-normal gap in whole seconds, at least 1."""
+    lognormal = median_sec * np.exp(sigma * ndtri(np.clip(uniforms, 1e-12, 1 - 1e-12)))
+    gaps = np.where(starts | same_second, 0, np.maximum(1, np.rint(lognormal))).astype(np.int64)
+    total = np.cumsum(gaps)
+    return total - np.maximum.accumulate(np.where(starts, total, 0))

@@ -34,6 +34,7 @@ from poppy_pipeline.common.codes import (
     text_values,
 )
 from poppy_pipeline.simulation.settings import INTERACTION_TYPES, SimulationSettings
+from poppy_pipeline.simulation.type_labels import simulation_types
 
 TYPE_MIX_TOLERANCE = 0.02
 HIGH_RATING_MIN_SHARE = 0.80
@@ -64,6 +65,8 @@ MEASURES = (
     "evening_peak",
     "volume",
 )
+# Seed 000's claims that are constants of its world, not settings: a fitted world does not make them.
+SEED_CLAIMS = ("rating_distribution", "rating_bias_correlation", "activity_concentration", "evening_peak")
 
 
 @dataclass
@@ -155,12 +158,12 @@ class SpanPatterns:
         pass  # `add_day` counts every day's events
 
     def _add_type_mix(self, day: CodedDay) -> None:
-        counts = day.frame["Interaction_Type"].value_counts()
+        counts = simulation_types(self.settings, day.frame["Interaction_Type"]).value_counts()
         for kind in INTERACTION_TYPES:
             self.type_counts[kind] += int(counts.get(kind, 0))
 
     def _add_rating_distribution(self, day: CodedDay) -> None:
-        is_rate = (day.frame["Interaction_Type"] == "Rate").to_numpy()
+        is_rate = (simulation_types(self.settings, day.frame["Interaction_Type"]) == "Rate").to_numpy()
         values = day.frame["Interaction_Rating"][day.has_rating].to_numpy(np.int64)
         inside = (values >= 1) & (values <= 5)
         misplaced = int((is_rate != day.has_rating).sum())
@@ -215,7 +218,15 @@ class SpanPatterns:
         (repeats.expected_repeat_share), volume `expected_events` (model.expected_events summed)."""
         found = {}
         for measure in self.measures:
-            if measure == "integrity":
+            fitted_to = self.settings.fitted_to if self.settings is not None else ""
+            days_activity = self.settings is not None and self.settings.active_day_alpha > 0
+            if fitted_to and measure in SEED_CLAIMS:
+                why = f"the world is fitted to {fitted_to}, not seed 000's, whose claim this is"
+                found[measure] = PatternResult(measure, True, float("nan"), "seed 000's claim", {}, why)
+            elif measure == "volume" and days_activity:
+                why = "activity is active days × events per active day here: interactions_per_day is not its volume"
+                found[measure] = PatternResult(measure, True, float("nan"), "seed 000's claim", {}, why)
+            elif measure == "integrity":
                 found[measure] = self.integrity(check_signup)
             elif measure == "repeat_share":
                 if expected_repeats is None:
@@ -317,6 +328,9 @@ class SpanPatterns:
             share,
             f"{target:.2f} ± {allowed:.3f} of a preferring user's interactions on the preferred type",
             {"events_of_preferring_users": n, "preferring_users": int(self.users["Preferred_Type"].notna().sum())},
+            "no user prefers a type in this world (preferred_type_user_share 0)"
+            if n == 0 and self.settings.preferred_type_user_share == 0
+            else None,
         )
 
     def repeat_share(self, expected: float) -> PatternResult:
@@ -399,15 +413,16 @@ def _integrity(problems: np.ndarray, events: int, distinct_ids: int, check_signu
     before_signup = before_signup if check_signup else 0
     duplicate_ids = events - distinct_ids
     total = unknown_objects + unknown_users + before_signup + duplicate_ids
+    rules = "unknown objects, unknown users, events before sign-up" if check_signup else "unknown objects, users"
     return PatternResult(
         "integrity",
         total == 0,
         float(total),
-        "0 unknown objects, unknown users, events before sign-up and duplicate Interaction_IDs",
+        f"0 {rules} and duplicate Interaction_IDs",
         {
             "unknown_objects": unknown_objects,
             "unknown_users": unknown_users,
-            "events_before_signup": before_signup,
+            **({"events_before_signup": before_signup} if check_signup else {}),
             "duplicate_interaction_ids": duplicate_ids,
             "events": events,
         },

@@ -44,17 +44,31 @@ class DailyRows:
             f" {self.outside} valid outside it, {len(self.checked.rejected)} quarantined"
         )
 
-    def require_rows(self) -> DailyRows:
-        """Itself, or a `SourceError` when no valid row falls in the window."""
+    def require_rows(self, partitions_start: str | None = None) -> DailyRows:
+        """Itself, or a `SourceError` when no valid row falls in the window; it names the log's
+        own days, and the setting to change when they are before the daily partitions start."""
         if self.in_window == 0:
             first = self.checked.rejected["reason"].iloc[0] if len(self.checked.rejected) else None
             detail = f"; first quarantined: {first}" if first else ""
             raise SourceError(
                 self.checked.source_file,
                 f"no valid rows in {self.span} ({self.checked.input_rows} rows: {self.outside} valid outside"
-                f" the window, {len(self.checked.rejected)} quarantined{detail}), so nothing is written",
+                f" the window, {len(self.checked.rejected)} quarantined{detail}), so nothing is written"
+                + self._log_range(partitions_start),
             )
         return self
+
+    def _log_range(self, partitions_start: str | None) -> str:
+        stamps = self.checked.valid["Timestamp"]
+        if stamps.empty:
+            return ""
+        first, last = str(stamps.min().date()), str(stamps.max().date())
+        if partitions_start and first < partitions_start:
+            return (
+                f"; the log runs {first}..{last}, before the daily partitions start ({partitions_start}):"
+                f" set POPPY_PARTITIONS_START={first} and run START={first} END={last}"
+            )
+        return f"; the log runs {first}..{last}: run START={first} END={last}"
 
 
 def split_by_day(checked: Checked, days: list[str], tiebreak: tuple[str, ...] = ()) -> DailyRows:

@@ -20,7 +20,8 @@ def test_defaults_are_valid_and_match_seed_000():
     ("changes", "named"),
     [
         ({"num_users": -5}, "num_users"),
-        ({"num_stars": 0}, "num_stars"),
+        ({"num_stars": -1}, "num_stars"),
+        ({"num_stars": 0, "num_planets": 0, "num_moons": 0}, "num_stars"),
         ({"seed": -1}, "seed"),
         ({"interaction_type_weights": {**DEFAULT_INTERACTION_TYPE_WEIGHTS, "View": 0.6}}, "interaction_type_weights"),
         ({"interaction_type_weights": {"View": 0.5, "Click": 0.5}}, "interaction_type_weights"),

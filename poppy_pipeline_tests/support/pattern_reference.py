@@ -217,15 +217,16 @@ def integrity(
     before_signup = int((_days(interactions["Timestamp"])[known] < signup).sum()) if check_signup else 0
     duplicate_ids = _duplicates(interactions["Interaction_ID"])
     problems = unknown_objects + unknown_users + before_signup + duplicate_ids
+    rules = "unknown objects, unknown users, events before sign-up" if check_signup else "unknown objects, users"
     return PatternResult(
         "integrity",
         problems == 0,
         float(problems),
-        "0 unknown objects, unknown users, events before sign-up and duplicate Interaction_IDs",
+        f"0 {rules} and duplicate Interaction_IDs",  # only the rules it applied
         {
             "unknown_objects": unknown_objects,
             "unknown_users": unknown_users,
-            "events_before_signup": before_signup,
+            **({"events_before_signup": before_signup} if check_signup else {}),
             "duplicate_interaction_ids": duplicate_ids,
             "events": len(interactions),
         },
