@@ -15,7 +15,7 @@ CONFIG ?=
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: install run test test-cluster lint docs ui bench lock clean cluster-up cluster-down cluster-status
+.PHONY: install run test test-cluster lint docs ui serve bench lock clean cluster-up cluster-down cluster-status
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,12 @@ docs: install
 
 ui: install dagster-home
 	$(BIN)/dg dev -w workspace.yaml -h $(HOST) -p $(PORT)
+
+# The back end's ML service on 127.0.0.1:$$POPPY_SERVICE_PORT (default 8000); it refuses to start
+# without $$POPPY_SERVICE_TOKEN. Its `run` launches Dagster runs through the webserver at
+# $$POPPY_DAGSTER_URL (default `make ui`'s, http://127.0.0.1:3000). See docs/service.md.
+serve: install
+	$(BIN)/python -m poppy_pipeline.service
 
 # Each benchmark writes benchmarks/results/<name>.json and exits 1 when it misses a goal; all of them
 # run, and the target fails at the end if any missed one.

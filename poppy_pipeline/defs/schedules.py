@@ -13,9 +13,18 @@ daily_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(
         "simulated_interactions", "session_actions", "sliding_window_features"
     ).upstream()
-    | dg.AssetSelection.assets("engagement_scores", "trending_objects", "engine_exports", "interaction_report"),
+    | dg.AssetSelection.assets(
+        "engagement_scores",
+        "trending_objects",
+        "user_preferences",
+        "category_preferences_mf",
+        "category_preferences_nn",
+        "engine_exports",
+        "interaction_report",
+    ),
     description="Materialize yesterday's partition of the daily assets, then refresh engagement_scores, "
-    "trending_objects (published by engine_exports) and interaction_report over their trailing window.",
+    "trending_objects (published by engine_exports), the Layer 3 and 4 preferences (each publishing its"
+    " engine file) and interaction_report over their trailing window.",
 )
 
 # Shortly after midnight UTC, materialize the day that just ended.

@@ -15,6 +15,10 @@ underscores; the first alias found is used:
 | `Category`, moons | Category, Parent_Body, Parent, Parent_Planet, Parent_Planet_Name, Planet, Host, Orbits | Unknown |
 | `Duration_Sec` | `Duration_Sec`, `Duration`, `Media_Duration_Sec`, `Video_Length_Sec` | generated from the seed |
 
+A generated catalog speaks the engine's categories (`preferences/categories.py`): stars by spectral
+class, planets by type (the Solar System's ten bodies with moons first, then exoplanets), moons by
+parent body, each of those ten bodies.
+
 Other columns are ignored. Star categories are reduced to their spectral letter ("G2V" -> "G");
 planet categories are normalised ("gas giant" -> "GasGiant"). Rows whose Object_ID is not a
 positive integer or repeats an earlier row (`line 4: Object_ID '1' repeats line 2`), or whose
@@ -43,8 +47,34 @@ SPECTRAL_CLASSES = ("O", "B", "A", "F", "G", "K", "M")
 SPECTRAL_CLASS_WEIGHTS = (0.02, 0.12, 0.15, 0.12, 0.15, 0.24, 0.20)
 PLANET_CATEGORIES = ("Terrestrial", "GasGiant", "IceGiant", "DwarfPlanet")
 PLANET_CATEGORY_WEIGHTS = (0.35, 0.35, 0.15, 0.15)
-# Relative number of moons a planet of each category carries.
-MOONS_PER_PLANET_CATEGORY = {"Terrestrial": 0.5, "GasGiant": 6.0, "IceGiant": 3.0, "DwarfPlanet": 1.0}
+# The Solar System's bodies with moons, which the engine's moon categories name; a generated catalog's
+# first planets, with their types, and the parents of its moons.
+MOON_HOSTS: dict[str, str] = {
+    "Earth": "Terrestrial",
+    "Mars": "Terrestrial",
+    "Jupiter": "GasGiant",
+    "Saturn": "GasGiant",
+    "Uranus": "IceGiant",
+    "Neptune": "IceGiant",
+    "Pluto": "DwarfPlanet",
+    "Eris": "DwarfPlanet",
+    "Haumea": "DwarfPlanet",
+    "Makemake": "DwarfPlanet",
+}
+# Share of generated moons per parent: the giants carry most, every body some (the real counts, 1 for
+# Earth to 146 for Saturn, would leave most of the engine's moon categories without an object).
+MOON_PARENT_WEIGHTS: dict[str, float] = {
+    "Earth": 0.05,
+    "Mars": 0.06,
+    "Jupiter": 0.18,
+    "Saturn": 0.18,
+    "Uranus": 0.12,
+    "Neptune": 0.10,
+    "Pluto": 0.08,
+    "Eris": 0.08,
+    "Haumea": 0.07,
+    "Makemake": 0.08,
+}
 STAR_CATALOG_PREFIXES = ("HD", "HIP", "Gliese", "Kepler", "TOI", "TRAPPIST")
 # Median length of an object's media in seconds, per type.
 MEDIAN_DURATION_SEC = {"Star": 90.0, "Planet": 120.0, "Moon": 60.0}
@@ -133,19 +163,9 @@ def generate_objects(object_type: str, count: int, seed: int, earlier: dict[str,
         categories = rng.choice(SPECTRAL_CLASSES, size=count, p=SPECTRAL_CLASS_WEIGHTS)
         names = _star_names(rng, count)
     elif object_type == "Planet":
-        categories = rng.choice(PLANET_CATEGORIES, size=count, p=PLANET_CATEGORY_WEIGHTS)
-        hosts = earlier["Star"]["Name"].to_numpy() if "Star" in earlier else _star_names(rng, count)
-        names = _children_names(rng.choice(hosts, size=count), _letter_suffix)
+        categories, names = _planets(rng, count, earlier)
     else:
-        planets = earlier.get("Planet")
-        if planets is None or planets.empty:
-            parents = np.array([f"Planet {i}" for i in range(1, 11)])
-            weights = np.full(len(parents), 1 / len(parents))
-        else:
-            parents = planets["Name"].to_numpy()
-            raw = planets["Category"].map(MOONS_PER_PLANET_CATEGORY).fillna(1.0).to_numpy()
-            weights = raw / raw.sum()
-        categories = rng.choice(parents, size=count, p=weights)
+        categories = _moon_parents(rng, count)
         names = _children_names(categories, _roman_suffix)
     durations = generate_durations(rng, object_type, count)
     return pd.DataFrame(
@@ -157,6 +177,28 @@ def generate_objects(object_type: str, count: int, seed: int, earlier: dict[str,
             "Duration_Sec": durations,
         }
     )
+
+
+def _planets(rng: np.random.Generator, count: int, earlier: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
+    """The Solar System's bodies with moons first (their own types), then exoplanets named after stars."""
+    solar = list(MOON_HOSTS)[:count]
+    others = count - len(solar)
+    categories = rng.choice(PLANET_CATEGORIES, size=others, p=PLANET_CATEGORY_WEIGHTS)
+    hosts = earlier["Star"]["Name"].to_numpy() if "Star" in earlier else _star_names(rng, max(others, 1))
+    names = _children_names(rng.choice(hosts, size=others), _letter_suffix)
+    return (
+        np.concatenate([np.array([MOON_HOSTS[b] for b in solar], dtype=object), categories.astype(object)]),
+        np.concatenate([np.array(solar, dtype=object), names.astype(object)]),
+    )
+
+
+def _moon_parents(rng: np.random.Generator, count: int) -> np.ndarray:
+    """Each moon's parent body: one moon for each body first (so every moon category has objects when
+    there are enough moons), the rest by `MOON_PARENT_WEIGHTS`."""
+    bodies = np.array(list(MOON_PARENT_WEIGHTS), dtype=object)
+    first = bodies[: min(count, len(bodies))]
+    rest = rng.choice(bodies, size=count - len(first), p=list(MOON_PARENT_WEIGHTS.values()))
+    return np.concatenate([first, rest])
 
 
 def generate_durations(rng: np.random.Generator, object_type: str, count: int) -> np.ndarray:

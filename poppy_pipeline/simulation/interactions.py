@@ -11,16 +11,19 @@ How a day is made (every step vectorised over the day's events):
    hour drawn from `hour_weights` (evening peak); events fall uniformly inside their session.
    With `session_gap_median_sec` > 0 a session is a sitting instead: its events follow one
    another after log-normal gaps, as long as they take (`sittings.py`).
-3. Each event picks an object type (a user's `Preferred_Type` gets `preferred_type_share` of
-   their events), then an object: with probability `revisit_probability` one of the user's
-   favourites of that type, otherwise one from the type's Zipf popularity. The favourites are
-   the same every day, which is what makes users come back to objects across days without any
-   day reading another; `revisit_probability` is solved so that `repeat_share` of a window of
-   `repeat_reference_days` repeats an earlier (user, type, object).
-4. Interaction type from `interaction_type_weights`; a `Rate` gets 1-5 stars from the user's
-   own rating distribution: `rating_weights` exponentially tilted until its mean is the base
-   mean plus the user's `Rating_Bias` (so the shift is exact within 1-5; shifting and clipping
-   lost it at the top, where two thirds of ratings are 4-5); a `View` gets a watch time of a
+3. Interaction type from `interaction_type_weights`.
+4. Each event picks an object type (a user's `Preferred_Type` gets `preferred_type_share` of
+   their events, the others follow the user's tastes), then an object: with probability
+   `revisit_probability` one of the user's favourites of that type, otherwise a category of the
+   type by the user's tastes (more strongly for a Favorite or a Rate: `taste_choices.py`) and an
+   object of it by its Zipf popularity. The favourites are the same every day, which is what makes
+   users come back to objects across days without any day reading another; `revisit_probability`
+   is solved so that `repeat_share` of a window of `repeat_reference_days` repeats an earlier
+   (user, type, object).
+5. A `Rate` gets 1-5 stars from the user's own rating distribution: `rating_weights`
+   exponentially tilted until its mean is the base mean plus the user's `Rating_Bias` plus the
+   rated category's taste shift (so the shift is exact within 1-5; shifting and clipping lost it
+   at the top, where two thirds of ratings are 4-5); a `View` gets a watch time of a
    Beta-distributed share of the object's media.
 """
 
@@ -41,6 +44,7 @@ from poppy_pipeline.simulation.repeats import revisit_probability
 from poppy_pipeline.simulation.sampling import sample_quantiles, searchsorted_right
 from poppy_pipeline.simulation.settings import INTERACTION_TYPES, OBJECT_TYPES, SimulationSettings
 from poppy_pipeline.simulation.sittings import browsing_cuts, burst_offsets, sitting_offsets
+from poppy_pipeline.simulation.taste_choices import LIKING_KIND_CODES, draw_slots
 from poppy_pipeline.simulation.type_labels import labelled_types
 from poppy_pipeline.simulation.user_orders import draw_ordered_objects
 
@@ -55,13 +59,15 @@ def simulate_day(model: SimulationModel, day: date) -> pd.DataFrame:
     n = len(users)
     if n >= ID_BLOCK:
         raise ValueError(f"{day}: {n} interactions exceed the {ID_BLOCK - 1} a day that IDs allow")
-    # Given its user, every remaining draw is independent of the others, so it is made directly in
-    # time order; each has a stream of its own, so the objects and the ratings are drawn side by side.
-    (type_codes, rows), (kinds, ratings) = side_by_side(
-        lambda: _draw_types_and_objects(model, day, users),
-        lambda: _draw_kinds_and_ratings(model, day, users),
+    # Given its user, every remaining draw is made directly in time order, each from a stream of
+    # its own; the kind comes first (the object follows tastes more strongly for a Favorite or a
+    # Rate), and the watch times are drawn while the ratings are.
+    kinds = _draw_interaction_types(model.settings, day, n)
+    type_codes, rows = _draw_types_and_objects(model, day, users, kinds)
+    ratings, watch = side_by_side(
+        lambda: _draw_ratings(model, day, users, kinds, rows),
+        lambda: _draw_watch_times(model, day, rows, kinds),
     )
-    watch = _draw_watch_times(model, day, rows, kinds)
     day_code = day.year * 10_000 + day.month * 100 + day.day
     return pd.DataFrame(
         {
@@ -177,16 +183,13 @@ def _ranked(seconds: np.ndarray, session_of_event: np.ndarray, session_start: np
     return _Sessions(seconds, rank_of_session[session_of_event])
 
 
-def _draw_types_and_objects(model: SimulationModel, day: date, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _draw_types_and_objects(
+    model: SimulationModel, day: date, users: np.ndarray, kinds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     if model.settings.user_object_order:  # each user down an order of their own (`user_orders.py`)
         return draw_ordered_objects(model, day, users)
     type_codes = _draw_object_types(model, day, users)
-    return type_codes, _draw_objects(model, day, users, type_codes)
-
-
-def _draw_kinds_and_ratings(model: SimulationModel, day: date, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    kinds = _draw_interaction_types(model.settings, day, len(users))
-    return kinds, _draw_ratings(model, day, users, kinds)
+    return type_codes, _draw_objects(model, day, users, type_codes, kinds)
 
 
 def _draw_object_types(model: SimulationModel, day: date, users: np.ndarray) -> np.ndarray:
@@ -194,23 +197,29 @@ def _draw_object_types(model: SimulationModel, day: date, users: np.ndarray) -> 
     return (r >= model.tables.type_cdf[:, 0][users]).astype(np.int8) + (r >= model.tables.type_cdf[:, 1][users])
 
 
-def _draw_objects(model: SimulationModel, day: date, users: np.ndarray, type_codes: np.ndarray) -> np.ndarray:
-    """Catalog row of each event: a favourite (revisit) or a draw from popularity."""
+def _draw_objects(
+    model: SimulationModel, day: date, users: np.ndarray, type_codes: np.ndarray, kinds: np.ndarray
+) -> np.ndarray:
+    """Catalog row of each event: a favourite (revisit), or a category by the user's tastes and an
+    object of it by popularity."""
     rng = stream(model.settings.seed, "interactions:object", day)
     n = len(users)
     k = model.settings.favourites_per_type
     revisit = rng.random(n, dtype=np.float32) < revisit_probability(model, day)
     slot = rng.integers(0, k, size=n)
     uniform = rng.random(n)
+    category_draw = rng.random(n)
     rows = np.empty(n, dtype=np.int32)
     back = np.flatnonzero(revisit)
     rows[back] = model.tables.favourites.ravel()[
         (users[back].astype(np.int64) * len(OBJECT_TYPES) + type_codes[back]) * k + slot[back]
     ]
     fresh = np.flatnonzero(~revisit)
-    # Each type's cumulative popularity is shifted by its type code, so one search serves all.
-    picks = searchsorted_right(model.stacked_popularity_cdf, type_codes[fresh] + uniform[fresh])
-    rows[fresh] = np.minimum(picks, model.type_offsets[type_codes[fresh] + 1] - 1)
+    # A Favorite or a Rate reads the liking half of the table (rows shifted by the number of users).
+    liking = np.isin(kinds[fresh], LIKING_KIND_CODES)
+    table_rows = users[fresh].astype(np.int64) + liking * len(model.user_ids)
+    categories = draw_slots(model.tables.slot_cdf, table_rows, type_codes[fresh], category_draw[fresh])
+    rows[fresh] = model.catalog_slots.draw_objects(categories, uniform[fresh])
     return rows
 
 
@@ -220,13 +229,17 @@ def _draw_interaction_types(settings: SimulationSettings, day: date, n: int) -> 
     return np.minimum(draws, len(INTERACTION_TYPES) - 1).astype(np.int8)
 
 
-def _draw_ratings(model: SimulationModel, day: date, users: np.ndarray, kinds: np.ndarray) -> np.ndarray:
-    """1-5 stars for Rate events (0 elsewhere), from the user's own rating distribution."""
+def _draw_ratings(
+    model: SimulationModel, day: date, users: np.ndarray, kinds: np.ndarray, rows: np.ndarray
+) -> np.ndarray:
+    """1-5 stars for Rate events (0 elsewhere), from the user's own rating distribution moved by the
+    rated object's category (`taste_rating_shift`)."""
     rng = stream(model.settings.seed, "interactions:rating", day)
     rated = np.flatnonzero(kinds == INTERACTION_TYPES.index("Rate"))
-    below = rng.random(len(rated))[:, None] >= model.tables.rating_cdf[users[rated], :4]
+    tables, raters = model.tables, users[rated]
+    offsets = tables.rating_bias[raters] + tables.rating_shift[raters, model.catalog_slots.slot_of_row[rows[rated]]]
     ratings = np.zeros(len(users), dtype=np.int64)
-    ratings[rated] = 1 + below.sum(axis=1)
+    ratings[rated] = tables.rating_grid.draw(offsets, rng.random(len(rated)))
     return ratings
 
 

@@ -1,8 +1,9 @@
 """The simulated world's timeless parts: what does not change from day to day.
 
 `build_model` derives them once from the settings, the catalog and the users: the objects' Zipf
-popularity within their type (in a seeded order of appeal), each user's favourite objects per
-type, their type preferences and rating distributions, and the samplers' quantile tables.
+popularity within their type (in a seeded order of appeal), the users' tastes over the engine's
+categories (`tastes.py`) and how they steer each choice (`taste_choices.py`: a type, a category of
+it, an object of the category), each user's favourite objects per type, and the samplers' tables.
 `interactions.simulate_day` draws a day from it; `repeats.py` solves the revisit probability on it.
 """
 
@@ -22,20 +23,38 @@ from poppy_pipeline.common.threads import in_background, map_in_threads, side_by
 from poppy_pipeline.simulation.habits import Habits, build_habits, lognormal_popularity, needs_habits
 from poppy_pipeline.simulation.population import date_ordinals
 from poppy_pipeline.simulation.profiles import PROFILE_NAMES, PROFILES
-from poppy_pipeline.simulation.rating_tilt import user_rating_distributions
-from poppy_pipeline.simulation.sampling import beta_quantiles, searchsorted_right
+from poppy_pipeline.simulation.rating_tilt import RatingGrid
+from poppy_pipeline.simulation.sampling import beta_quantiles
 from poppy_pipeline.simulation.settings import OBJECT_TYPES, SimulationSettings
+from poppy_pipeline.simulation.taste_choices import (
+    SEGMENTS,
+    SLOT_TYPE,
+    CatalogSlots,
+    rating_shifts,
+    segment_cdf,
+    segment_probabilities,
+    slot_log_odds,
+    slot_weights,
+)
+from poppy_pipeline.simulation.tastes import taste_log_odds
 
 FAVOURITE_BLOCK_USERS = 1 << 16
+# The revisit probability is solved per day (`repeats.py`); for centring ratings a typical value will do.
+TYPICAL_REVISIT = 0.25
 
 
 @dataclass(frozen=True)
 class UserTables:
     """What each user draws from, per user: needed for a day's objects and ratings, not its sessions."""
 
-    rating_cdf: np.ndarray  # (users, 5) cumulative probability of 1..5 stars
+    rating_bias: np.ndarray  # (users,) Rating_Bias in stars
+    rating_shift: np.ndarray  # (users, slots) stars a rating of each category moves (taste_rating_shift)
+    rating_grid: RatingGrid  # rating distributions by offset (bias + shift)
     type_probabilities: np.ndarray  # (users, types)
     type_cdf: np.ndarray  # (users, types) cumulative
+    # (2 · users, slots) cumulative P(category | user, type): rows [0, users) for views and clicks
+    # (taste_choice_strength), [users, 2 · users) for favourites and ratings (taste_like_strength).
+    slot_cdf: np.ndarray
     favourites: np.ndarray  # (users, types, favourites_per_type) catalog row indices
 
 
@@ -50,6 +69,10 @@ class SimulationModel:
     object_durations: np.ndarray
     type_offsets: np.ndarray  # objects of type t are rows type_offsets[t]:type_offsets[t+1]
     popularity: np.ndarray  # per object, popularity within its type (sums to 1 per type)
+    catalog_slots: CatalogSlots  # the objects by category, with popularity within each
+    # Cumulative popularity within a type + type code, tastes aside: one search for all (the fallback
+    # draws of `user_orders.py`).
+    stacked_popularity_cdf: np.ndarray
     # Users, in users-table order.
     user_ids: np.ndarray
     signup_ordinals: np.ndarray
@@ -58,7 +81,6 @@ class SimulationModel:
     profile_codes: np.ndarray
     user_tables: Future[UserTables]  # made in the background: a day needs them only after its sessions
     # Samplers.
-    stacked_popularity_cdf: np.ndarray  # cumulative popularity within a type + type code: one search for all
     session_length_quantiles: np.ndarray  # (profiles, atoms) of the session-length trait
     watch_ratio_quantiles: np.ndarray  # (atoms,) share of the media watched on a View
     # Solved revisit probabilities by signed-up population (it changes only on sign-up days).
@@ -114,8 +136,9 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
         if settings.object_popularity_sigma > 0
         else _zipf(ranks, offsets, settings.object_popularity_exponent)
     )
-    cdf = _cumulative_per_type(popularity, offsets)
-    favourite_cdf = _cumulative_per_type(_zipf(ranks, offsets, settings.favourite_popularity_exponent), offsets)
+    favourite_popularity = _zipf(ranks, offsets, settings.favourite_popularity_exponent)
+    catalog_slots = CatalogSlots.of(objects, type_codes, popularity, favourite_popularity)
+    cdf = _cumulative_per_type(popularity, offsets)  # popularity alone: a user's order's fallback
     profile_codes = category_codes(users["Profile"], PROFILE_NAMES)
     if (profile_codes < 0).any():
         unknown = sorted(set(users.loc[profile_codes < 0, "Profile"].astype(str)))
@@ -123,7 +146,7 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
     signups = date_ordinals(users["Signup_Date"])
     activity = users["Activity_Weight"].to_numpy(np.float64)
     # The per-user tables are made in the background, while the first day lays out its sessions.
-    user_tables = in_background(lambda: _user_tables(settings, users, offsets, counts, favourite_cdf))
+    user_tables = in_background(lambda: _user_tables(settings, users, counts, catalog_slots))
     # The samplers' quantile tables (scipy, ~40 ms each the first time in a process), side by side.
     watch_ratio = (settings.watch_ratio_alpha, settings.watch_ratio_beta)
     shapes = [profile.session_length for profile in PROFILES] + [watch_ratio]
@@ -139,13 +162,14 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
         object_durations=objects["Duration_Sec"].to_numpy(np.float64),
         type_offsets=offsets,
         popularity=popularity,
+        catalog_slots=catalog_slots,
+        stacked_popularity_cdf=cdf + type_codes,
         user_ids=users["User_ID"].to_numpy(np.int64),
         signup_ordinals=signups,
         activity=activity,
         founding_weight=float(activity[signups < settings.signup_start_date.toordinal()].sum()),
         profile_codes=profile_codes,
         user_tables=user_tables,
-        stacked_popularity_cdf=cdf + type_codes,
         session_length_quantiles=np.stack(session_lengths),
         watch_ratio_quantiles=watch_ratios,
         habits=habits,
@@ -153,24 +177,47 @@ def build_model(settings: SimulationSettings, objects: pd.DataFrame, users: pd.D
 
 
 def _user_tables(
-    settings: SimulationSettings,
-    users: pd.DataFrame,
-    offsets: np.ndarray,
-    counts: np.ndarray,
-    favourite_cdf: np.ndarray,
+    settings: SimulationSettings, users: pd.DataFrame, counts: np.ndarray, slots: CatalogSlots
 ) -> UserTables:
-    # The favourites (one stream) are drawn while the users' rating and type distributions are made.
-    favourites, rating_distributions, type_probabilities = side_by_side(
-        lambda: _favourites(settings, len(users), offsets, favourite_cdf),
-        lambda: user_rating_distributions(settings, users["Rating_Bias"].to_numpy(np.float64)),
-        lambda: _user_type_probabilities(settings, users, counts),
+    """Each user's choice of type and category (their tastes), favourites and rating distributions."""
+    log_odds = slot_log_odds(taste_log_odds(settings, users))
+    choosing = slot_weights(log_odds, slots.mass, settings.taste_choice_strength)
+    liking = segment_probabilities(slot_weights(log_odds, slots.mass, settings.taste_like_strength))
+    type_probabilities = _user_type_probabilities(settings, users, counts, choosing)
+    slot_cdf = np.concatenate([segment_cdf(segment_probabilities(choosing)), segment_cdf(liking)])
+    favourite_cdf = segment_cdf(
+        segment_probabilities(slot_weights(log_odds, slots.favourite_mass, settings.taste_favourite_strength))
     )
+    # The favourites (one stream) are drawn while the rating tables are made.
+    favourites, rating_grid = side_by_side(
+        lambda: _favourites(settings, len(users), counts, favourite_cdf, slots),
+        lambda: RatingGrid(settings),
+    )
+    rated_share = _rated_share(type_probabilities, liking, favourites, slots)
     return UserTables(
-        rating_cdf=np.cumsum(rating_distributions, axis=1),
+        rating_bias=users["Rating_Bias"].to_numpy(np.float64),
+        rating_shift=rating_shifts(log_odds, rated_share, settings.taste_rating_shift),
+        rating_grid=rating_grid,
         type_probabilities=type_probabilities,
         type_cdf=_type_cdf(type_probabilities),
+        slot_cdf=slot_cdf,
         favourites=favourites,
     )
+
+
+def _rated_share(
+    type_probabilities: np.ndarray, liking: np.ndarray, favourites: np.ndarray, slots: CatalogSlots
+) -> np.ndarray:
+    """(users, slots) where a user's ratings fall: a fresh object by their liking, or (a typical
+    `TYPICAL_REVISIT` of them) one of their favourites; centring the taste shift of ratings on it keeps
+    each user's mean rating their own."""
+    n, types, k = favourites.shape
+    favourite_slots = slots.slot_of_row[favourites.reshape(n, types * k)]
+    per_favourite = np.repeat(type_probabilities, k, axis=1) / k
+    revisited = np.zeros((n, liking.shape[1]))
+    np.add.at(revisited, (np.repeat(np.arange(n), types * k), favourite_slots.ravel()), per_favourite.ravel())
+    fresh = type_probabilities[:, SLOT_TYPE] * liking
+    return (1 - TYPICAL_REVISIT) * fresh + TYPICAL_REVISIT * revisited
 
 
 def _type_cdf(probabilities: np.ndarray) -> np.ndarray:
@@ -212,16 +259,22 @@ def _cumulative_per_type(probabilities: np.ndarray, offsets: np.ndarray) -> np.n
     return cdf
 
 
-def _user_type_probabilities(settings: SimulationSettings, users: pd.DataFrame, counts: np.ndarray) -> np.ndarray:
-    """(users, types): catalog-size shares, or `preferred_type_share` on a preferred type."""
-    base = counts / counts.sum()
-    probabilities = np.tile(base, (len(users), 1))
+def _user_type_probabilities(
+    settings: SimulationSettings, users: pd.DataFrame, counts: np.ndarray, slot_weights: np.ndarray
+) -> np.ndarray:
+    """(users, types): catalog-size shares weighted by the user's taste for the type's objects (their
+    mean weight under popularity: 1 for an indifferent user), or `preferred_type_share` on a preferred
+    type and the rest in those proportions."""
+    probabilities = counts * np.add.reduceat(slot_weights, SEGMENTS[:-1], axis=1)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
     preferred = category_codes(users["Preferred_Type"], OBJECT_TYPES)  # -1: none (or not a type)
     # A type without objects cannot be preferred, nor be the only other one.
-    has = (preferred >= 0) & (counts[np.maximum(preferred, 0)] > 0) & (base[np.maximum(preferred, 0)] < 1)
-    if has.any():
+    base = counts / counts.sum()
+    usable = (preferred >= 0) & (counts[np.maximum(preferred, 0)] > 0) & (base[np.maximum(preferred, 0)] < 1)
+    has = np.flatnonzero(usable)
+    if len(has):
         codes = preferred[has]
-        others = np.tile(base, (len(codes), 1))
+        others = probabilities[has]
         others[np.arange(len(codes)), codes] = 0.0
         others *= (1 - settings.preferred_type_share) / others.sum(axis=1, keepdims=True)
         others[np.arange(len(codes)), codes] = settings.preferred_type_share
@@ -229,8 +282,11 @@ def _user_type_probabilities(settings: SimulationSettings, users: pd.DataFrame, 
     return probabilities
 
 
-def _favourites(settings: SimulationSettings, num_users: int, offsets: np.ndarray, cdf: np.ndarray) -> np.ndarray:
-    """Each user's favourite objects per type, drawn from `cdf` (duplicates allowed).
+def _favourites(
+    settings: SimulationSettings, num_users: int, counts: np.ndarray, category_cdf: np.ndarray, slots: CatalogSlots
+) -> np.ndarray:
+    """Each user's favourite objects per type (duplicates allowed): a category by the user's liking and
+    the favourite popularity of its objects, then an object of it by its favourite popularity.
 
     Drawn a block of users at a time (the same draws: a stream's numbers come in order however
     they are cut), so the temporaries stay in cache instead of taking hundreds of MB per type.
@@ -239,12 +295,17 @@ def _favourites(settings: SimulationSettings, num_users: int, offsets: np.ndarra
     k = settings.favourites_per_type
     out = np.empty((num_users, len(OBJECT_TYPES), k), dtype=np.int32)
     for t in range(len(OBJECT_TYPES)):
-        part = cdf[offsets[t] : offsets[t + 1]]
-        if len(part) == 0:  # no objects of this type: no favourites (-1), and nobody draws the type
+        first_slot = SEGMENTS[t]
+        if counts[t] == 0:  # no objects of this type: no favourites (-1), and nobody draws the type
             out[:, t, :] = -1
             continue
         for first in range(0, num_users, FAVOURITE_BLOCK_USERS):
             block = min(FAVOURITE_BLOCK_USERS, num_users - first)
-            draws = searchsorted_right(part, rng.random((block, k)))
-            out[first : first + block, t, :] = offsets[t] + np.minimum(draws, len(part) - 1)
+            category_draws, object_draws = rng.random((block, k)), rng.random((block, k))
+            cdf = category_cdf[first : first + block, first_slot : SEGMENTS[t + 1]]
+            found = (cdf[:, None, :] <= category_draws[:, :, None]).sum(axis=2)
+            chosen = first_slot + np.minimum(found, SEGMENTS[t + 1] - first_slot - 1)
+            out[first : first + block, t, :] = slots.draw_objects(
+                chosen.ravel(), object_draws.ravel(), favourite=True
+            ).reshape(block, k)
     return out

@@ -27,6 +27,11 @@ from poppy_pipeline.simulation.settings import SimulationSettings
 RATING_TILT_LIMIT = 20.0  # |θ| beyond which the mass sits (almost) all on the extreme stars
 STARS = np.arange(1, 6, dtype=np.float64)
 HIGH = STARS >= 3  # the stars whose share seed 000 fixes
+# Offsets (a user's bias plus a category's taste shift) are solved on a grid of this step and range:
+# biases are rounded to 3 decimals, so a grid point is every bias exactly; beyond ±6 stars the mean
+# is pinned at 1 or 5 long before.
+OFFSET_STEP = 0.001
+OFFSET_LIMIT = 6.0
 
 
 def user_rating_distributions(settings: SimulationSettings, bias: np.ndarray) -> np.ndarray:
@@ -106,3 +111,19 @@ def _between_groups(base: np.ndarray, target: np.ndarray) -> np.ndarray:
     out = np.zeros((len(target), len(STARS)))
     out[:, low_star], out[:, high_star] = 1.0 - share_high, share_high
     return out
+
+
+class RatingGrid:
+    """Cumulative rating distributions (1..4 stars) for offsets on a grid: a `Rate` event's offset is
+    its user's `Rating_Bias` plus the taste shift of the rated object's category, looked up here."""
+
+    def __init__(self, settings: SimulationSettings) -> None:
+        steps = round(OFFSET_LIMIT / OFFSET_STEP)
+        offsets = np.arange(-steps, steps + 1) / round(1 / OFFSET_STEP)
+        self.steps = steps
+        self.cdf = np.cumsum(tilted_distributions(settings, offsets), axis=1)[:, :4]
+
+    def draw(self, offsets: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+        """1-5 stars for each offset, from `uniform` in [0, 1)."""
+        index = np.clip(np.rint(offsets / OFFSET_STEP), -self.steps, self.steps).astype(np.int64) + self.steps
+        return 1 + (uniform[:, None] >= self.cdf[index]).sum(axis=1)

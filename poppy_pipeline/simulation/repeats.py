@@ -1,7 +1,7 @@
 """The revisit probability that makes `repeat_share` hold, and the repeat share to expect.
 
 A repeat is an event whose (user, type, object) occurred earlier in the span. Users repeat by
-chance (they draw the same popular object twice) and by revisiting a favourite; the revisit
+chance (they draw the same popular object of a category they like twice) and by revisiting a favourite; the revisit
 probability is solved per day for the users signed up by then, from the expected number of
 distinct objects each user sees in the reference span.
 """
@@ -16,6 +16,7 @@ import numpy as np
 
 from poppy_pipeline.simulation.habits import expected_daily_events
 from poppy_pipeline.simulation.settings import OBJECT_TYPES
+from poppy_pipeline.simulation.taste_choices import LIKING_KINDS, cdf_probabilities
 
 if TYPE_CHECKING:
     from poppy_pipeline.simulation.model import SimulationModel
@@ -83,7 +84,7 @@ class _RepeatSpan:
     lam: np.ndarray  # (users,) expected events in the span
     per_type: np.ndarray  # (users, objects) probability of the object's type
     favourite: np.ndarray  # (users, objects) share among the user's favourites of the type
-    popular: np.ndarray  # (objects,) popularity within the type
+    popular: np.ndarray  # (users, objects) probability of a fresh draw within the type (tastes, popularity)
 
     @classmethod
     def of(cls, model: SimulationModel, day: date, days: int) -> _RepeatSpan:
@@ -93,7 +94,7 @@ class _RepeatSpan:
         sample = active[picked]
         lam = days * expected_daily_events(model, active)[picked]
         per_type = model.tables.type_probabilities[sample][:, model.object_type_codes]
-        return cls(lam, per_type, _favourite_shares(model, sample), model.popularity)
+        return cls(lam, per_type, _favourite_shares(model, sample), _fresh_shares(model, sample))
 
     def share(self, revisit: float) -> float:
         if self.lam.sum() == 0:
@@ -101,6 +102,18 @@ class _RepeatSpan:
         q = self.per_type * (revisit * self.favourite + (1 - revisit) * self.popular)
         distinct = -np.expm1(-self.lam[:, None] * q).sum(axis=1)
         return float(1 - distinct.sum() / self.lam.sum())
+
+
+def _fresh_shares(model: SimulationModel, users: np.ndarray) -> np.ndarray:
+    """(users, objects): probability of each object in a fresh draw of its type: the user's choice of its
+    category (views and clicks, or favourites and ratings, in the kinds' proportions) times its share
+    of the category's popularity."""
+    weights = model.settings.interaction_type_weights
+    liking = sum(weights[kind] for kind in LIKING_KINDS)
+    cdf, everyone = model.tables.slot_cdf, len(model.user_ids)
+    categories = (1 - liking) * cdf_probabilities(cdf[users]) + liking * cdf_probabilities(cdf[users + everyone])
+    slots = model.catalog_slots
+    return categories[:, slots.slot_of_row] * slots.within_slot(model.popularity)
 
 
 def _favourite_shares(model: SimulationModel, users: np.ndarray) -> np.ndarray:

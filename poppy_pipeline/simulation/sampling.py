@@ -87,16 +87,28 @@ def searchsorted_right(values: np.ndarray, keys: np.ndarray, resolution: int = 1
     per mille), one lookup instead of a binary search; only the others are searched. The bucket
     of a key is `floor(key * resolution)`, exact for a power of two, so the answer is too.
     """
-    flat = np.ravel(keys)
-    top = float(values[-1]) if len(values) else 0.0
-    # The table needs keys ≥ 0 and a bounded top; otherwise (or with NaNs) the plain search.
-    if not (0.0 <= top * resolution < MAX_BUCKETS and flat.size and flat.min() >= 0):
-        return np.searchsorted(values, keys, side="right")
-    buckets = int(top * resolution) + 2  # the last one lies above every value
-    at_edges = np.searchsorted(values, np.arange(buckets) / resolution, side="right")
-    at_next_edges = np.append(at_edges[1:], len(values))
-    table = np.where(at_edges == at_next_edges, at_edges, -1)  # -1: a value falls inside the bucket
-    found = table[np.minimum(flat * resolution, buckets - 1).astype(np.intp)]
-    undecided = np.flatnonzero(found < 0)
-    found[undecided] = np.searchsorted(values, flat[undecided], side="right")
-    return found.reshape(np.shape(keys))
+    return SortedLookup(values, resolution).search(keys)
+
+
+class SortedLookup:
+    """`searchsorted_right` into one sorted array, its bucket table made once for many searches."""
+
+    def __init__(self, values: np.ndarray, resolution: int = 1 << 16) -> None:
+        self.values, self.resolution = values, resolution
+        top = float(values[-1]) if len(values) else 0.0
+        self.table: np.ndarray | None = None
+        # The table needs a bounded top (keys ≥ 0 are checked per search); otherwise the plain search.
+        if 0.0 <= top * resolution < MAX_BUCKETS:
+            buckets = int(top * resolution) + 2  # the last one lies above every value
+            at_edges = np.searchsorted(values, np.arange(buckets) / resolution, side="right")
+            at_next_edges = np.append(at_edges[1:], len(values))
+            self.table = np.where(at_edges == at_next_edges, at_edges, -1)  # -1: a value falls inside
+
+    def search(self, keys: np.ndarray) -> np.ndarray:
+        flat = np.ravel(keys)
+        if self.table is None or not flat.size or not flat.min() >= 0:  # with NaNs too: the plain search
+            return np.searchsorted(self.values, keys, side="right")
+        found = self.table[np.minimum(flat * self.resolution, len(self.table) - 1).astype(np.intp)]
+        undecided = np.flatnonzero(found < 0)
+        found[undecided] = np.searchsorted(self.values, flat[undecided], side="right")
+        return found.reshape(np.shape(keys))

@@ -173,6 +173,25 @@ class SimulationSettings:
         " uniformly in their profile's 10-300 s session.",
     )
     session_gap_sigma: float = setting(1.0, "σ of the log-normal gaps between a sitting's events.")
+    # Tastes: each user's true preference over the engine's 21 categories (`tastes.py`), which their
+    # choices of objects, favourites and ratings follow.
+    taste_choice_strength: float = setting(
+        0.15,
+        "How strongly the objects a user views and clicks follow their category preferences: an object"
+        " of a category at preference p (0-10) is picked (p/(10-p))^strength times as often as an equally"
+        " popular one of an indifferent category (5); 0: tastes play no part.",
+    )
+    taste_like_strength: float = setting(0.6, "The same for the objects a user favourites and rates.")
+    taste_favourite_strength: float = setting(
+        4.0,
+        "The same for the favourite objects a user keeps coming back to (stronger: they barely add"
+        " chance repeats, which the choice strengths do by narrowing a user's objects).",
+    )
+    taste_rating_shift: float = setting(
+        1.0,
+        "Stars a rating moves per 10 points of the rated category's preference above the user's average"
+        " (the user's mean rating stays theirs).",
+    )
     # A ratings log's habits (`habits.py`, `user_orders.py`); each is off at its default.
     active_day_alpha: float = setting(
         0.0,
@@ -268,6 +287,10 @@ def validate(settings: SimulationSettings) -> None:
         "favourite_popularity_exponent",
         "session_gap_median_sec",
         "session_gap_sigma",
+        "taste_choice_strength",
+        "taste_like_strength",
+        "taste_favourite_strength",
+        "taste_rating_shift",
         "active_day_alpha",
         "object_popularity_sigma",
     ):

@@ -59,6 +59,10 @@ DATABASE = "database"
 CATALOG_TABLES = {"Star": "Stars", "Planet": "Planets", "Moon": "Moons"}
 # The back end stores likes; the pipeline calls them favourites.
 DEFAULT_EVENT_TYPES = {"View": "View", "Click": "Click", "Like": "Favorite", "Rate": "Rate"}
+# Layers 3 and 4 (the back end's preference jobs) read only Likes (strength 1) and ratings (strength =
+# the rating), and use the database from this many such rows on.
+PREFERENCE_TYPES = ("Favorite", "Rate")
+MIN_PREFERENCE_ROWS = 500
 # Joins a row's values on the server; a control character no value of these columns holds.
 SEPARATOR = "\x1f"
 
@@ -272,6 +276,11 @@ def count_interactions(
 def unmapped_types(event_types: Mapping[str, str]) -> list[str]:
     """Targets of the map that the pipeline does not know."""
     return sorted(set(event_types.values()) - set(POPPY.event_types))
+
+
+def preference_event_types(event_types: Mapping[str, str]) -> dict[str, str]:
+    """The database's types that are Likes or ratings (what the preference jobs count and read)."""
+    return {source: target for source, target in event_types.items() if target in PREFERENCE_TYPES}
 
 
 @dataclass(frozen=True)

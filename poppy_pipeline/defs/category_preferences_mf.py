@@ -1,0 +1,58 @@
+"""`category_preferences_mf`: Layer 3, each user's preference 0-10 for the engine's 21 categories.
+
+The model (`preferences/models.py`): each user's shares of their weighted events per type, then per
+category within the type, shrunk towards the population's, as lifts over the catalog's exposure.
+Judged on held-out users and days (`preferences/evaluation.py`); published, with the engine's
+`Layer_3_Final_Predictions.csv`, only when it beats popularity.
+"""
+
+import dagster as dg
+import pandas as pd
+
+from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
+from poppy_pipeline.dagster_support.partitions import single_run
+from poppy_pipeline.dagster_support.preference_runs import INTERACTIONS, PreferencesConfig, check_spec, gather, run
+from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
+from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
+from poppy_pipeline.defs.click_model import publish
+from poppy_pipeline.engagement.engine_exports import LAYER_3_FILE
+from poppy_pipeline.preferences.models import fit_hierarchical
+
+ASSET = "category_preferences_mf"
+
+
+@dg.asset(
+    group_name="preferences",
+    kinds={"numpy", "csv"},
+    io_manager_key="csv_io_manager",
+    deps=[INTERACTIONS],
+    backfill_policy=single_run,
+    check_specs=[check_spec(ASSET)],
+    output_required=False,
+)
+def category_preferences_mf(
+    context: dg.AssetExecutionContext,
+    config: PreferencesConfig,
+    simulation: SimulationResource,
+    interaction_source: InteractionSourceResource,
+    outputs: OutputsResource,
+    csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
+    celestial_objects: pd.DataFrame,
+    users: pd.DataFrame,
+    user_preferences: pd.DataFrame,
+):  # yields; with check_specs, Dagster would read a return annotation as the output type
+    """`User_ID` and the engine's 21 categories (`A … O`, `Dwarf Planet`, `Gas Giant`, `Ice Giant`,
+    `Terrestrial`, `Earth … Uranus`), 0-10, a row per user with events in the span.
+
+    Written with `<outputs>/category_preferences_mf_report.json` and a figure of predicted against
+    true values; the truth (`user_preferences`) only judges, it is never fitted.
+    """
+    gathered = gather(
+        context, config, simulation, interaction_source, csv_io_manager, outputs,
+        celestial_objects, users, user_preferences,
+    )  # fmt: skip
+    table, metadata, checks = run(
+        context, ASSET, fit_hierarchical, gathered, simulation.seed, config, outputs, LAYER_3_FILE
+    )
+    yield from publish(context, table, metadata, checks)
