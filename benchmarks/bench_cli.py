@@ -149,11 +149,7 @@ def start_up_floor(folder: Path) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "floor_defs.py").write_text(FLOOR_MODULE)
     imports = [_timed([str(BIN / "python"), "-c", "import poppy_pipeline.definitions"], REPO, {}) for _ in range(3)]
-    # The project's executor is in process by default (its definitions say so); these trivial
-    # definitions get the same through run config.
-    (folder / "in_process.yaml").write_text("execution:\n  config:\n    in_process: {}\n")
-    command = [str(BIN / "dagster"), "asset", "materialize", "-m", "floor_defs", "--select", "*"]
-    command += ["-c", str(folder / "in_process.yaml"), "-c"]
+    command = [str(BIN / "dagster"), "asset", "materialize", "-m", "floor_defs", "--select", "*", "-c"]
     dagster_cli = []
     for i in range(3):
         home = folder / f"home{i}"
