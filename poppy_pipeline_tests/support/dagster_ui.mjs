@@ -40,9 +40,9 @@ const ACTIONS = {
       await open(page, `/locations/${location}/asset-groups/${group}/lineage`);
       await page.getByText(new RegExp(`^(${assets.join('|')})$`)).filter({ visible: true }).first().waitFor();
       // A group with many links to other groups lays out taller than the window: zoom out until
-      // every asset of the group is drawn (the graph draws only what is in view), at most 5 steps.
+      // every asset of the group is drawn (the graph draws only what is in view), at most 12 steps.
       const zoomOut = page.locator('button:has([aria-label="zoom_out"])').first();
-      for (let step = 0; step < 5 && !(await allVisible(page, assets)); step++) {
+      for (let step = 0; step < 12 && !(await allVisible(page, assets)); step++) {
         await zoomOut.click();
         await page.waitForTimeout(500);
       }
