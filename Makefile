@@ -69,7 +69,7 @@ docs: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 ui: install dagster-home
-	$(BIN)/dagster dev -h $(HOST) -p $(PORT)
+	$(BIN)/dg dev -w workspace.yaml -h $(HOST) -p $(PORT)
 
 # The back end's ML service on 127.0.0.1:$$POPPY_SERVICE_PORT (default 8000); it refuses to start
 # without $$POPPY_SERVICE_TOKEN. Its `run` launches Dagster runs through the webserver at
@@ -79,7 +79,7 @@ serve: install
 
 # Each benchmark writes benchmarks/results/<name>.json and exits 1 when it misses a goal; all of them
 # run, and the target fails at the end if any missed one.
-BENCHES := simulation engagement windows click_model browser cli cli_windows scale
+BENCHES := simulation engagement windows click_model browser cli plain_cli cli_windows scale
 bench: install
 	@status=0; for bench in $(BENCHES); do \
 		$(BIN)/python benchmarks/bench_$$bench.py || { echo "bench_$$bench.py: a goal missed or a failure"; status=1; }; \

@@ -1,10 +1,15 @@
 """Shared fixtures: every test writes into its own temporary data folder."""
 
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+# The suite's real logs (seed 002's pings, the app's database) are from February 2024, before the
+# default partitions start: set before any module builds the partitions (its UI tests set their own).
+os.environ.setdefault("POPPY_PARTITIONS_START", "2024-01-01")
 
 from poppy_pipeline.simulation.catalog import build_catalog
 from poppy_pipeline.simulation.interactions import simulate_day

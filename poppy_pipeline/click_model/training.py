@@ -126,7 +126,8 @@ def held_out_users(user_ids: np.ndarray, seed: int, share: float = HELD_OUT_SHAR
 def cross_validate(
     features: np.ndarray, labels: np.ndarray, groups: np.ndarray, folds: int = CV_FOLDS, fit: Fit | None = None
 ) -> tuple[list[float], np.ndarray]:
-    """AUC of each `GroupKFold` fold (no user on both sides), and the out-of-fold probabilities."""
+    """AUC of each `GroupKFold` fold (no user on both sides) that holds both labels (a fold of a few
+    users may have no positive window: it has no AUC), and the out-of-fold probabilities."""
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import GroupKFold
 
@@ -135,7 +136,8 @@ def cross_validate(
     for train, test in GroupKFold(n_splits=folds).split(features, labels, groups):
         model = fit(features[train], labels[train])
         out_of_fold[test] = model.predict_proba(features[test])[:, 1]
-        aucs.append(float(roc_auc_score(labels[test], out_of_fold[test])))
+        if len(np.unique(labels[test])) == 2:
+            aucs.append(float(roc_auc_score(labels[test], out_of_fold[test])))
     return aucs, out_of_fold
 
 
@@ -255,8 +257,8 @@ def evaluation_report(held_out: pd.DataFrame, cv_aucs: Sequence[float]) -> dict:
     report = {
         "cv_folds": len(cv_aucs),
         "cv_aucs": [float(a) for a in cv_aucs],
-        "cv_auc_mean": float(np.mean(cv_aucs)),
-        "cv_auc_std": float(np.std(cv_aucs)),
+        "cv_auc_mean": float(np.mean(cv_aucs)) if len(cv_aucs) else None,
+        "cv_auc_std": float(np.std(cv_aucs)) if len(cv_aucs) else None,
         "held_out_rows": len(labels),
         "held_out_auc": model["auc"],
         "brier_model": model["brier"],

@@ -1,22 +1,27 @@
 """Daily partitions of the event-level assets.
 
-They start on `$POPPY_PARTITIONS_START` (default 2024-01-01; set it earlier for older real logs)
-and end yesterday (UTC): a day is materialized once it is complete.
+They start where data can exist: `$POPPY_PARTITIONS_START`, by default the first day of the
+simulated app's growth period (2025-10-01, `SimulationSettings.signup_start`'s default, when new
+users begin to arrive); set it earlier for older real logs (e.g. seed 002's pings, from 2024-01-01).
+They end yesterday (UTC): a day is materialized once it is complete. A recent start keeps the UI's
+partition views and the Materialize dialog (which opens on the last 90 days) to days that can hold
+data, not two years of empty ones.
 """
 
 import os
 
 import dagster as dg
 
-DEFAULT_PARTITIONS_START = "2024-01-01"
+DEFAULT_PARTITIONS_START = "2025-10-01"
+PARTITIONS_START_ENV = "POPPY_PARTITIONS_START"
 
 daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=os.environ.get("POPPY_PARTITIONS_START") or DEFAULT_PARTITIONS_START,
+    start_date=os.environ.get(PARTITIONS_START_ENV) or DEFAULT_PARTITIONS_START,
     end_offset=0,
     timezone="UTC",
 )
 
-# Backfilling a window runs as one run: no process per day, and the IO manager still writes one
+# Backfilling a span runs as one run: no process per day, and the IO manager still writes one
 # file per partition.
 single_run = dg.BackfillPolicy.single_run()
 

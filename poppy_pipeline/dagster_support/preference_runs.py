@@ -24,12 +24,12 @@ from pydantic import Field
 from poppy_pipeline.common.paths import write_json
 from poppy_pipeline.dagster_support.day_span import SpanConfig, span_days, span_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
-from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.metadata import figure_metadata, markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource, sentences
 from poppy_pipeline.engagement.engine_exports import EngineExportError, engine_export_dir, write_preferences
-from poppy_pipeline.engagement.report import markdown_gallery, write_figures
+from poppy_pipeline.engagement.report import write_figures
 from poppy_pipeline.fidelity.fit import FIT_FILE
 from poppy_pipeline.preferences.evaluation import Fitter
 from poppy_pipeline.preferences.evidence import Evidence, EvidenceBuilder
@@ -149,7 +149,7 @@ def run(
         paths = [outputs.published_path(p) for p in write_figures(learned.figures, outputs.write_root() / "figures")]
         report_path = outputs.published_path(write_json(learned.report, outputs.write_root() / f"{name}_report.json"))
     context.log.info(f"{name}: {learned.verdict.message}; {len(learned.table)} users; wrote {report_path}")
-    metadata = _metadata(learned, report_path, paths)
+    metadata = _metadata(context, learned, report_path, paths)
     if learned.verdict.passed:
         folder = engine_export_dir(outputs.path())
         try:
@@ -163,10 +163,10 @@ def run(
     return learned.table, metadata, [_check(learned)]
 
 
-def _metadata(learned: Learned, report_path: Path, paths: list[Path]) -> dict:
+def _metadata(context: dg.AssetExecutionContext, learned: Learned, report_path: Path, paths: list[Path]) -> dict:
     report = learned.report
     return {
-        "figures": dg.MetadataValue.md(markdown_gallery(learned.figures)),
+        **figure_metadata(context, learned.figures),
         "evaluation": dg.MetadataValue.md(markdown_table(evaluation_table(report))),
         "verdict": report["verdict"]["message"],
         "users": report["users"],

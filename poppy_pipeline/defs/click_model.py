@@ -1,15 +1,16 @@
-"""`click_model` (pickle): trained on the run's window, judged with its uncertainty, published only if good.
+"""`click_model` (pickle): trained on a span of days, judged with its uncertainty, published only if good.
 
-It trains the calibrated logistic regression of `poppy_pipeline/click_model/training.py` on the run's window
+It trains the calibrated logistic regression of `poppy_pipeline/click_model/training.py` on the run's span
 of `sliding_window_features`, writes `<outputs>/click_model_report.json` and
 `<outputs>/figures/click_model_*.png`, and runs four blocking checks, each judged on a
 bootstrap interval over users (`poppy_pipeline/click_model/gate.py`): the held-out AUC, its ratio
 to the oracle's, the calibration, and the comparison with the model already shipped. The pickle
 is written only when all four pass (`publish`), so `click_model_onnx` never exports a model that
-failed them and the shipped ONNX file and browser bundle stay as they were.
+failed them and the shipped ONNX file and browser bundle stay as they were. Two more checks, not
+blocking, measure seed 001's targets on the span it trains on (every window of it, before the
+sample): 4-8% of windows positive, and every browsing profile with windows.
 """
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -18,19 +19,22 @@ import pandas as pd
 from pydantic import Field
 
 from poppy_pipeline.behaviour.features import WindowSpec
+from poppy_pipeline.behaviour.window_targets import WindowTargets
 from poppy_pipeline.click_model import gate
 from poppy_pipeline.click_model import training as core
 from poppy_pipeline.click_model.figures import draw_figures
 from poppy_pipeline.common.paths import write_json
 from poppy_pipeline.common.user_sample import MAX_WINDOWS, UserStratifiedSample
+from poppy_pipeline.dagster_support.checks import not_applicable, publish
 from poppy_pipeline.dagster_support.day_span import SpanConfig, span_days, span_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
-from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.metadata import figure_metadata, markdown_table, plain_metadata, readable
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
+from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
 from poppy_pipeline.defs.sliding_window_features import SETTINGS_ATTR
-from poppy_pipeline.engagement.report import markdown_gallery, write_figures
+from poppy_pipeline.engagement.report import write_figures
 
 WINDOWS_ASSET = "sliding_window_features"
 SHIPPED_ASSET = "click_model_onnx"
@@ -39,6 +43,11 @@ AUC_CHECK = "held_out_auc"
 ORACLE_CHECK = "auc_vs_oracle"
 CALIBRATION_CHECK = "calibration"
 CHAMPION_CHECK = "not_worse_than_shipped"
+TARGET_CHECKS = {
+    "positive_share": "4-8% of the span's windows are positive (simulated): fails only when the 90% interval of a"
+    " bootstrap over users (a user's windows are not independent) lies entirely outside.",
+    "profiles_present": "Every browsing profile with users has windows in the span (simulated).",
+}
 LEVEL = f"{gate.LEVEL:.0%} bootstrap interval over users"
 
 
@@ -93,6 +102,7 @@ MODEL_CHECKS = [
         f" shipped model stays) when the whole paired {LEVEL} is below 0.",
     ),
 ]
+TARGET_SPECS = [dg.AssetCheckSpec(name, asset="click_model", description=text) for name, text in TARGET_CHECKS.items()]
 
 
 @dg.asset(
@@ -101,29 +111,32 @@ MODEL_CHECKS = [
     io_manager_key="pickle_io_manager",
     deps=[WINDOWS_ASSET],
     backfill_policy=single_run,
-    check_specs=MODEL_CHECKS,
+    check_specs=[*MODEL_CHECKS, *TARGET_SPECS],
     output_required=False,
 )
 def click_model(
     context: dg.AssetExecutionContext,
     config: ClickModelConfig,
     simulation: SimulationResource,
+    action_source: ActionSourceResource,
     outputs: OutputsResource,
     csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
     onnx_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
+    users: pd.DataFrame,
 ):  # yields; with check_specs, Dagster would read a return annotation as the output type
     """A calibrated `StandardScaler → LogisticRegression` (linear in the 20 features; see click_model.py)
-    (balanced class weights, intercept corrected) on the run's window of `sliding_window_features`.
+    (balanced class weights, intercept corrected) on the run's span of `sliding_window_features`.
 
     Fitted on the users outside a held-out set (`held_out_share`, drawn from the simulation seed);
-    the report (`click_model_report.json`) and figures describe those held-out users. The window is
+    the report (`click_model_report.json`) and figures describe those held-out users. The span is
     read one day at a time into a sample of at most `max_windows`, stratified by user (its `sample`
     entry says how many there were and the per-user cap). Written (as a `TrainedModel`) only when its
     blocking checks pass.
     """
     days = span_days(context, config)
-    sample, attrs = UserStratifiedSample(config.max_windows, simulation.seed), {}
+    sample, attrs, targets = UserStratifiedSample(config.max_windows, simulation.seed), {}, WindowTargets(users)
     for day in span_frames(context, csv_io_manager, WINDOWS_ASSET, days, attrs):
+        targets.add_day(day)
         sample.add(day)
     windows = sample.rows()
     windows.attrs = attrs  # the window settings every day was made with
@@ -144,46 +157,17 @@ def click_model(
     report["published"] = all(check.passed for check in checks)
     figures = draw_figures(result.held_out, coefficients)
     with outputs.writing():
-        paths = [outputs.published_path(p) for p in write_figures(figures, outputs.write_root() / "figures")]
+        write_figures(figures, outputs.write_root() / "figures")
         report_path = outputs.published_path(write_json(report, outputs.write_root() / REPORT_FILE))
     context.log.info(_summary(report, report_path))
-    metadata = _model_metadata(report, coefficients, figures, report_path, paths)
-    yield from publish(context, trained, metadata, checks)
-
-
-def publish(
-    context: dg.AssetExecutionContext, value: object, metadata: dict, checks: list[dg.AssetCheckResult]
-) -> Iterator:
-    """The value and its checks when every check passes; else the checks alone, so nothing is written.
-
-    With `output_required=False` an asset that yields no value writes no file: the previously
-    published one stays, byte for byte, and the assets downstream do not run.
-    """
-    failed = [check for check in checks if not check.passed]
-    if not failed:
-        yield dg.MaterializeResult(value=value, metadata=metadata, check_results=checks)
-        return
-    asset = context.asset_key.to_user_string()
-    context.log.error(
-        f"{asset} not published, the previous file stays: blocking checks failed: "
-        + "; ".join(f"{check.check_name} ({check.description or _short(check.metadata)})" for check in failed)
+    metadata = _model_metadata(context, report, coefficients, figures, report_path)
+    yield from publish(
+        context,
+        trained,
+        metadata,
+        checks,
+        _target_checks(context, action_source, targets, users, trained.training_window),
     )
-    yield dg.AssetObservation(asset_key=context.asset_key, metadata={**metadata, "published": False})
-    yield from checks
-
-
-def _short(metadata: dict) -> str:
-    """The first few metadata entries, numbers to four significant digits."""
-    values = {key: getattr(value, "value", value) for key, value in list(metadata.items())[:4]}
-    return ", ".join(f"{key} {_rounded(value)}" for key, value in values.items())
-
-
-def _rounded(value: object) -> object:
-    if isinstance(value, float):
-        return float(f"{value:.4g}")
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    return value
 
 
 def _challenge_shipped(
@@ -239,49 +223,75 @@ def _window_spec(windows: pd.DataFrame, days: list[str]) -> WindowSpec:
     )
 
 
+# The numbers worth a glance on the asset's page (rounded); every other figure is in the report's JSON.
 METADATA_FIELDS = (
-    "cv_auc_mean",
-    "cv_auc_std",
     "held_out_auc",
     "oracle_auc",
     "auc_ratio",
-    "brier_model",
-    "brier_oracle",
-    "log_loss_model",
-    "log_loss_oracle",
-    "mean_prediction",
-    "base_rate",
+    "cv_auc_mean",
+    "calibration_error",
     "unseen_mean_prediction",
     "unseen_base_rate",
-    "calibration_error",
-    "calibration_bias",
     "positive_share",
     "training_rows",
-    "training_seconds",
     "held_out_users",
-    "held_out_rows",
+    "training_seconds",
 )
-INTERVAL_FIELDS = ("held_out_auc_interval", "auc_ratio_interval", "calibration_bias_interval")
 
 
 def _model_metadata(
-    report: dict, coefficients: pd.DataFrame, figures: dict, report_path: Path, paths: list[Path]
+    context: dg.AssetExecutionContext, report: dict, coefficients: pd.DataFrame, figures: dict, report_path: Path
 ) -> dict:
-    metadata = {name: report[name] for name in METADATA_FIELDS if report[name] is not None}
-    intervals = {name: dg.MetadataValue.json(report[name]) for name in INTERVAL_FIELDS if report[name] is not None}
+    """Figures first, then the numbers worth a glance, the top terms and the links."""
+    numbers = {name: report[name] for name in METADATA_FIELDS if report[name] is not None}
+    champion = report["champion"]
     return (
-        metadata
-        | intervals
+        figure_metadata(context, figures)
+        | plain_metadata(numbers)
         | {
-            "champion": dg.MetadataValue.json(report["champion"]),
-            "sample": dg.MetadataValue.json(report["sample"]),
-            "window": report["window"],
+            "champion": champion["reason"] if not champion["compared"] else _versus(champion),
+            "span": report["window"],
+            "top_coefficients": dg.MetadataValue.md(markdown_table(coefficients, 10)),
             "path": dg.MetadataValue.path(str(report_path)),
-            "figures": dg.MetadataValue.path(str(paths[0].parent)),
-            "top_coefficients": dg.MetadataValue.md(markdown_table(coefficients.round(4), 15)),
-            "report": dg.MetadataValue.md(markdown_gallery(figures)),
+            "figures_folder": dg.MetadataValue.path(str(report_path.parent / "figures")),
         }
     )
+
+
+def _versus(champion: dict) -> str:
+    low, high = (readable(bound) for bound in champion["auc_difference_interval"])
+    verdict = "rejected" if champion["rejected"] else "not worse"
+    return f"{verdict} than the shipped model: AUC difference {readable(champion['auc_difference'])} [{low}, {high}]"
+
+
+def _target_checks(
+    context: dg.AssetExecutionContext,
+    action_source: ActionSourceResource,
+    targets: WindowTargets,
+    users: pd.DataFrame,
+    span: str,
+) -> list[dg.AssetCheckResult]:
+    """Seed 001's targets, measured on every window of the span (its days counted one at a time)."""
+    real = action_source.is_real or users["Profile"].isna().all()
+    results = []
+    for spec in TARGET_SPECS:
+        if spec.key not in context.selected_asset_check_keys:
+            continue
+        if real:
+            results.append(not_applicable(spec.key, "real actions or users, not the simulation's profiles.", span))
+            continue
+        result = targets.positive_share() if spec.name == "positive_share" else targets.profiles_present(users)
+        context.log.info(f"click_model's span: {result.describe()}")
+        results.append(
+            dg.AssetCheckResult(
+                check_name=spec.name,
+                asset_key=spec.asset_key,
+                passed=result.passed,
+                metadata={"measured": readable(float(result.value)), "target": result.target, "span": span}
+                | plain_metadata(result.details),
+            )
+        )
+    return results
 
 
 def model_checks(report: dict, config: ClickModelConfig) -> list[dg.AssetCheckResult]:
@@ -291,48 +301,54 @@ def model_checks(report: dict, config: ClickModelConfig) -> list[dg.AssetCheckRe
     auc_check = dg.AssetCheckResult(
         check_name=AUC_CHECK,
         passed=gate.auc_passes(report, config.min_auc),
-        metadata={
-            "held_out_auc": auc,
-            "interval": dg.MetadataValue.json(report["held_out_auc_interval"]),
-            "min": config.min_auc,
-            "cv_auc_mean": report["cv_auc_mean"],
-            **interval,
-        },
+        metadata=plain_metadata(
+            {
+                "held_out_auc": auc,
+                "interval": report["held_out_auc_interval"],
+                "min": config.min_auc,
+                "cv_auc_mean": report["cv_auc_mean"],
+                **interval,
+            }
+        ),
     )
     if report["oracle_auc"] is None:
         ratio_check = dg.AssetCheckResult(
             check_name=ORACLE_CHECK,
             passed=True,
             description="Not applicable: a real action log has no oracle.",
-            metadata={"held_out_auc": auc},
+            metadata=plain_metadata({"held_out_auc": auc}),
         )
     else:
         ratio_check = dg.AssetCheckResult(
             check_name=ORACLE_CHECK,
             passed=gate.oracle_ratio_passes(report, config.min_oracle_ratio),
-            metadata={
-                "ratio": report["auc_ratio"],
-                "interval": dg.MetadataValue.json(report["auc_ratio_interval"]),
-                "min": config.min_oracle_ratio,
-                "held_out_auc": auc,
-                "oracle_auc": report["oracle_auc"],
-                "held_out_users": report["held_out_users"],
-                **interval,
-            },
+            metadata=plain_metadata(
+                {
+                    "ratio": report["auc_ratio"],
+                    "interval": report["auc_ratio_interval"],
+                    "min": config.min_oracle_ratio,
+                    "held_out_auc": auc,
+                    "oracle_auc": report["oracle_auc"],
+                    "held_out_users": report["held_out_users"],
+                    **interval,
+                }
+            ),
         )
     calibration_check = dg.AssetCheckResult(
         check_name=CALIBRATION_CHECK,
         passed=gate.calibration_passes(report, config.max_calibration_error),
-        metadata={
-            "relative_bias": report["calibration_bias"],
-            "interval": dg.MetadataValue.json(report["calibration_bias_interval"]),
-            "max_relative_error": config.max_calibration_error,
-            "mean_prediction": report["unseen_mean_prediction"],
-            "base_rate": report["unseen_base_rate"],
-            "held_out_mean_prediction": report["mean_prediction"],
-            "held_out_base_rate": report["base_rate"],
-            **interval,
-        },
+        metadata=plain_metadata(
+            {
+                "relative_bias": report["calibration_bias"],
+                "interval": report["calibration_bias_interval"],
+                "max_relative_error": config.max_calibration_error,
+                "mean_prediction": report["unseen_mean_prediction"],
+                "base_rate": report["unseen_base_rate"],
+                "held_out_mean_prediction": report["mean_prediction"],
+                "held_out_base_rate": report["base_rate"],
+                **interval,
+            }
+        ),
     )
     return [auc_check, ratio_check, calibration_check, champion_check(report["champion"])]
 
@@ -349,12 +365,14 @@ def champion_check(champion: dict) -> dg.AssetCheckResult:
         passed=not champion["rejected"],
         description=f"The new model is {verdict} the shipped one: held-out AUC {champion['challenger_auc']:.4f} vs"
         f" {champion['champion_auc']:.4f}, difference {champion['auc_difference']:+.4f} [{low:+.4f}, {high:+.4f}].",
-        metadata={
-            "challenger_auc": champion["challenger_auc"],
-            "champion_auc": champion["champion_auc"],
-            "auc_difference": champion["auc_difference"],
-            "interval": dg.MetadataValue.json(champion["auc_difference_interval"]),
-            "champion_training_window": str(champion["champion_training_window"]),
-            "windows": champion["windows"],
-        },
+        metadata=plain_metadata(
+            {
+                "challenger_auc": champion["challenger_auc"],
+                "champion_auc": champion["champion_auc"],
+                "auc_difference": champion["auc_difference"],
+                "interval": champion["auc_difference_interval"],
+                "champion_training_window": str(champion["champion_training_window"]),
+                "windows": champion["windows"],
+            }
+        ),
     )

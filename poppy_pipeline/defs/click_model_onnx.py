@@ -10,11 +10,12 @@ import dagster as dg
 from poppy_pipeline.click_model import gate
 from poppy_pipeline.click_model import training as core
 from poppy_pipeline.common.user_sample import UserStratifiedSample
+from poppy_pipeline.dagster_support.checks import publish
 from poppy_pipeline.dagster_support.day_span import span_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import plain_metadata
 from poppy_pipeline.dagster_support.partitions import single_run
-from poppy_pipeline.defs.click_model import MAX_WINDOWS, WINDOWS_ASSET, publish
+from poppy_pipeline.defs.click_model import MAX_WINDOWS, WINDOWS_ASSET
 
 VALID_CHECK, SIZE_CHECK, PARITY_CHECK = gate.VALID_CHECK, gate.SIZE_CHECK, gate.PARITY_CHECK
 
@@ -70,15 +71,17 @@ def click_model_onnx(
         f"click_model_onnx: {len(payload):,} bytes, parity {parity.max_abs_error:.2e}"
         f" ({parity.max_error_ratio:.3f} of the float32 tolerance) on {parity.rows:,} windows"
     )
-    metadata = {
-        "size_bytes": len(payload),
-        "parity_max_abs_error": parity.max_abs_error,
-        "parity_error_ratio": parity.max_error_ratio,
-        "parity_windows": parity.rows,
-        "training_window": model.training_window,
-        "opset": core.TARGET_OPSET,
-        "feature_names": dg.MetadataValue.json(list(model.feature_names)),
-    }
+    metadata = plain_metadata(
+        {
+            "size_bytes": len(payload),
+            "parity_max_abs_error": parity.max_abs_error,
+            "parity_error_ratio": parity.max_error_ratio,
+            "parity_windows": parity.rows,
+            "training_window": model.training_window,
+            "opset": core.TARGET_OPSET,
+            "feature_names": list(model.feature_names),
+        }
+    )
     yield from publish(context, payload, metadata, onnx_checks(payload, parity, list(model.feature_names)))
 
 

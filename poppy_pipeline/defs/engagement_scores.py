@@ -1,4 +1,4 @@
-"""`engagement_scores`: seed 002's engagement score per (user, object) over the run's window."""
+"""`engagement_scores`: seed 002's engagement score per (user, object) over a span of days."""
 
 import dagster as dg
 import pandas as pd
@@ -42,11 +42,11 @@ def engagement_scores(
     celestial_objects: pd.DataFrame,
 ) -> dg.MaterializeResult[pd.DataFrame]:
     """`User_ID, Object_Type, Object_ID, n_events, watch_time_sec, watch_time_ratio,
-    engagement_score, last_interaction`, one row per (user, object) pair of the window.
+    engagement_score, last_interaction`, one row per (user, object) pair of the span.
 
     Per event `weight[type] + clip(watch_time / duration, 0, 1)`; the score sums a pair's events.
-    The window is the run's (`make run START=… END=…`) or the `trailing_days` before it, read one
-    day at a time: memory grows with the pairs, not the events.
+    The span is what the run was launched for (`day_span.span_days`), read one day at a time:
+    memory grows with the pairs, not the events.
     """
     days = span_days(context, config)
     weights = event_weights(config, interaction_source)
@@ -57,7 +57,7 @@ def engagement_scores(
     return dg.MaterializeResult(
         value=scores,
         metadata={
-            "window": f"{days[0]}..{days[-1]}",
+            "span": f"{days[0]}..{days[-1]}",
             "events": totals.events,
             "pairs": len(scores),
             "event_weights": dg.MetadataValue.json(weights),

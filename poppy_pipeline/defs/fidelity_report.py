@@ -1,4 +1,8 @@
-"""`fidelity_report`: the real log against a simulation generated from its fit, same window."""
+"""`fidelity_report`: the log against a simulation generated from its fit, over the same span.
+
+The log is what `simulated_interactions` holds: a real log, or (on a default run) the simulation
+itself, so a default run measures how well the fit recovers the simulation's own parameters.
+"""
 
 import json
 
@@ -9,11 +13,12 @@ from pydantic import Field
 from poppy_pipeline.common.paths import write_json
 from poppy_pipeline.dagster_support.day_span import SpanConfig, load_span, span_days
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
-from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.metadata import figure_metadata, markdown_table, plain_metadata
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
-from poppy_pipeline.engagement.report import markdown_gallery, write_figures
-from poppy_pipeline.fidelity.figures import draw_overlays
+from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
+from poppy_pipeline.engagement.report import write_figures
+from poppy_pipeline.fidelity.figures import draw_overlays, log_name
 from poppy_pipeline.fidelity.fit import FIT_FILE
 from poppy_pipeline.fidelity.regenerate import fidelity_report as build_fidelity_report
 from poppy_pipeline.fidelity.regenerate import simulate_from_fit
@@ -45,12 +50,13 @@ class FidelityConfig(SpanConfig):
 def fidelity_report(
     context: dg.AssetExecutionContext,
     config: FidelityConfig,
+    interaction_source: InteractionSourceResource,
     outputs: OutputsResource,
     csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
 ):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
-    """`<outputs>/fidelity_report.json` and `figures/fidelity_*.png`: per statistic the real
-    and simulated values and their closeness, the detection AUC, and the noise floor (the log's
-    two halves, users split at random)."""
+    """`<outputs>/fidelity_report.json` and `figures/fidelity_*.png`: per statistic the log's
+    and the fitted simulation's values and their closeness, the detection AUC, and the noise floor
+    (the log's two halves, users split at random)."""
     days = span_days(context, config)
     fit_path = outputs.read_path(outputs.path() / FIT_FILE)  # this run's fit, when it made one
     if not fit_path.is_file():
@@ -65,7 +71,7 @@ def fidelity_report(
     report["window"] = {"first_day": days[0], "last_day": days[-1], "seed": config.seed, "user_share": share}
     figures = draw_overlays(real, simulated)
     with outputs.writing():
-        paths = [outputs.published_path(p) for p in write_figures(figures, outputs.write_root() / "figures")]
+        write_figures(figures, outputs.write_root() / "figures")
         path = outputs.published_path(write_json(report, outputs.write_root() / "fidelity_report.json"))
     closeness, floor, auc = (report[k] for k in ("overall_closeness", "noise_floor_closeness", "detection_auc"))
     gap = floor - closeness if closeness is not None and floor is not None else None
@@ -76,14 +82,16 @@ def fidelity_report(
         f" (noise floor {field['noise_floor_quality']})"
     )
     table = pd.DataFrame.from_dict(report["statistics"], orient="index").rename_axis("statistic").reset_index()
+    scores = {k: v for k, v in report.items() if k not in ("statistics", "window") and not isinstance(v, dict | list)}
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(str(path)),
-            "figures": dg.MetadataValue.path(str(paths[0].parent)),
-            "window": f"{days[0]}..{days[-1]}",
-            "scores": dg.MetadataValue.json({k: v for k, v in report.items() if k not in ("statistics", "window")}),
+            **figure_metadata(context, figures),
+            "span": f"{days[0]}..{days[-1]}",
+            "log": log_name(interaction_source.kind),
+            **plain_metadata(scores),
             "statistics": dg.MetadataValue.md(markdown_table(table, max_rows=40)),
-            "overlays": dg.MetadataValue.md(markdown_gallery(figures)),
+            "path": dg.MetadataValue.path(str(path)),
+            "figures_folder": dg.MetadataValue.path(str(path.parent / "figures")),
         },
         check_results=[
             _verdict(CLOSENESS, gap, config.max_closeness_gap, "below_noise_floor"),
@@ -98,7 +106,7 @@ def _verdict(name: str, measured: float | None, allowed: float, label: str) -> d
         return dg.AssetCheckResult(
             check_name=name,
             passed=True,
-            description="Not applicable: too few users or events in the window to measure.",
+            description="Not applicable: too few users or events in the span to measure.",
         )
     return dg.AssetCheckResult(
         check_name=name, passed=bool(measured <= allowed), metadata={label: round(measured, 4), "allowed": allowed}

@@ -19,9 +19,10 @@ from poppy_pipeline.behaviour.session_measures import (
     session_shape_problems,
 )
 from poppy_pipeline.behaviour.sessions import no_actions, sessions_with_actions, simulate_sessions, unsimulable
-from poppy_pipeline.dagster_support.checks import not_applicable, span_check_specs
+from poppy_pipeline.dagster_support.checks import day_check_specs, not_applicable, per_day
 from poppy_pipeline.dagster_support.column_schemas import column_schema_metadata
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.dagster_support.metadata import readable
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.quarantine_checks import QUARANTINE_CHECK, Intake, quarantine, quarantine_spec
@@ -31,12 +32,12 @@ from poppy_pipeline.dagster_support.staged_days import DayFiles
 from poppy_pipeline.sources.action_logs import split_actions_by_day
 
 ACTION_CHECKS = {
-    "integrity": "Known actions only, scroll amounts ≥ 0, one user per session, timestamps on the partition's day;"
+    "integrity": "The day's known actions only, scroll amounts ≥ 0, one user per session, timestamps on the day;"
     " simulated: exactly the sessions (the action_session_share of them) and users of simulated_interactions,"
     " every interaction inside its session.",
     "session_shape": "Simulated sessions last 10-300 s, open with focus_window and end with their only close_tab.",
 }
-ACTION_SPECS = span_check_specs(
+ACTION_SPECS = day_check_specs(
     "session_actions", ACTION_CHECKS, blocking={"integrity"}, inputs=["simulated_interactions"]
 )
 
@@ -77,15 +78,12 @@ def session_actions(
             f" {interaction_source.kind} log {interaction_source.path} has no browsing-action stream."
             " Set POPPY_ACTIONS_PATH to a CSV of Session_ID, User_ID, Timestamp, Action, Scroll_Amount to include it."
         )
-        yield dg.AssetCheckResult(
-            check_name=QUARANTINE_CHECK,
-            passed=True,
-            description="Not applicable: the behaviour-model branch is skipped (no action log).",
-            metadata={"applies": "when session_actions is materialized"},
-        )
-        for spec in ACTION_SPECS:
-            if spec.key in context.selected_asset_check_keys:
-                yield not_applicable(spec.key, "the behaviour-model branch is skipped (no action log).", "")
+        why = "the behaviour-model branch is skipped (no action log)."
+        skipped = dg.AssetCheckKey(context.asset_key, QUARANTINE_CHECK)
+        for key in (skipped, *(spec.key for spec in ACTION_SPECS)):
+            yield from per_day(
+                context, dict.fromkeys(keys, not_applicable(key, why, "", "when session_actions is made"))
+            )
         return
     with csv_io_manager.staging("session_actions") as staging:
         if action_source.is_real:
@@ -94,20 +92,21 @@ def session_actions(
             simulate, metadata = _simulator(context, simulation, users)
             intakes, accounting = [], {}
         # One day at a time: made (or taken from the log), checked, staged, dropped.
-        totals, problems, staged = ActionTotals(), {name: {} for name in ACTION_CHECKS}, {}
+        totals, staged = ActionTotals(), {}
+        problems: dict[str, dict[str, dict[str, int]]] = {}  # by day, by check
         for key in keys:
             interactions = None if action_source.is_real else simulated_interactions[key]
             actions = days.pop(key) if interactions is None else simulate(key, interactions)
-            _add_problems(problems, simulation, actions, interactions, key)
+            problems[key] = _problems(simulation, actions, interactions, key)
             totals.add_day(actions)
             staged[key] = staging.stage(key, actions)
             del actions, interactions
         if not action_source.is_real:
             context.log.info(f"simulated the actions of {len(keys)} days ({keys[0]}..{keys[-1]})")
-        counts, check = quarantine(
+        counts, quarantined = quarantine(
             context, "session_actions", intakes, action_source.max_quarantine_share, accounting, outputs=outputs
         )
-        action_checks = _action_checks(context, action_source, problems, keys)
+        _require_integrity(problems, keys)
     yield dg.MaterializeResult(
         value=staged,
         metadata={
@@ -117,12 +116,17 @@ def session_actions(
             "last_day": keys[-1],
             "sessions": totals.session_count(),
             "actions": totals.actions,
-            "action_mix": dg.MetadataValue.json(totals.action_mix()),
+            "action_mix": dg.MetadataValue.json(readable(totals.action_mix())),
             **metadata,
             **counts,
         },
-        check_results=[check, *action_checks],
     )
+    # The intake's share is the run's (one log read for all its days): each day reports it.
+    yield from per_day(context, dict.fromkeys(keys, quarantined))
+    for spec in ACTION_SPECS:
+        yield from per_day(
+            context, {key: _day_check(spec, action_source, found, key) for key, found in problems.items()}
+        )
 
 
 def _simulator(
@@ -155,50 +159,41 @@ def _read_log(
     return rows.days, metadata, [Intake(log.source_file, log.input_rows, log.rejected)], rows.counts()
 
 
-def _add_problems(
-    problems: dict[str, dict[str, int]],
-    simulation: SimulationResource,
-    actions: pd.DataFrame,
-    interactions: pd.DataFrame | None,
-    key: str,
-) -> None:
-    """A day's problems (against its own interactions when simulated) added to the window's."""
-    found = action_problems(actions, date.fromisoformat(key))
+def _problems(
+    simulation: SimulationResource, actions: pd.DataFrame, interactions: pd.DataFrame | None, key: str
+) -> dict[str, dict[str, int]]:
+    """A day's problems by check (against its own interactions when simulated)."""
+    found = {name: {} for name in ACTION_CHECKS}
+    integrity = action_problems(actions, date.fromisoformat(key))
     if interactions is not None:
         with_actions = sessions_with_actions(simulation.behaviour(), simulation.seed, interactions)
-        found |= session_problems(actions, with_actions)
-        add_counts(problems["session_shape"], session_shape_problems(actions) if len(actions) else {})
-    add_counts(problems["integrity"], found)
+        integrity |= session_problems(actions, with_actions)
+        add_counts(found["session_shape"], session_shape_problems(actions) if len(actions) else {})
+    add_counts(found["integrity"], integrity)
+    return found
 
 
-def _action_checks(
-    context: dg.AssetExecutionContext,
-    action_source: ActionSourceResource,
-    problems: dict[str, dict[str, int]],
-    keys: list[str],
-) -> list[dg.AssetCheckResult]:
-    """The window's problems, summed day by day (each day against its own interactions).
-
-    Integrity problems (a generator bug, or a log the reader let through) fail the step: no day is put in place.
-    """
-    span = f"{keys[0]}..{keys[-1]} ({len(keys)} days)"
-    if any(problems["integrity"].values()):
-        raise dg.Failure(f"session_actions {span}: integrity fails, nothing written: {problems['integrity']}")
-    results = []
-    for spec in ACTION_SPECS:
-        if spec.key not in context.selected_asset_check_keys:
-            continue
-        if spec.name == "session_shape" and action_source.is_real:
-            results.append(not_applicable(spec.key, "the actions are a real log.", span))
-            continue
-        found = problems[spec.name]
-        context.log.info(f"session_actions {spec.name}: {found}")
-        results.append(
-            dg.AssetCheckResult(
-                check_name=spec.name,
-                asset_key=spec.asset_key,
-                passed=not any(found.values()),
-                metadata={"problems": dg.MetadataValue.json(found), "window": span},
-            )
+def _require_integrity(problems: dict[str, dict[str, dict[str, int]]], keys: list[str]) -> None:
+    """Integrity problems (a generator bug, or a log the reader let through) fail the step: no day is put in place."""
+    failed = {key: found["integrity"] for key, found in problems.items() if any(found["integrity"].values())}
+    if failed:
+        total: dict[str, int] = {}
+        for found in failed.values():
+            add_counts(total, found)
+        raise dg.Failure(
+            f"session_actions {keys[0]}..{keys[-1]}: integrity fails, nothing written: {total}; on {', '.join(failed)}"
         )
-    return results
+
+
+def _day_check(
+    spec: dg.AssetCheckSpec, action_source: ActionSourceResource, found: dict[str, dict[str, int]], key: str
+) -> dg.AssetCheckResult:
+    if spec.name == "session_shape" and action_source.is_real:
+        return not_applicable(spec.key, "the actions are a real log.", key)
+    problems = found[spec.name]
+    return dg.AssetCheckResult(
+        check_name=spec.name,
+        asset_key=spec.asset_key,
+        passed=not any(problems.values()),
+        metadata={"problems": dg.MetadataValue.json(problems)},
+    )

@@ -4,8 +4,9 @@ The windows come from `poppy_pipeline/behaviour/windows.py` (the oracle from `or
 recorded actions and the day's plan); each day is written part by part as its chunks of sessions
 are made, checked and counted (`window_stream.py`). The window settings are this asset's config
 and travel with each day's file (`SETTINGS_ATTR`), which is where `click_model` reads them. Two
-blocking checks guard each day (finite features, windows inside their sessions); seed 001's
-targets (`window_targets.py`) are measured on the run's window and reported, not blocking.
+blocking checks guard each day, reported per partition (finite features, windows inside their
+sessions); seed 001's targets (positive share, every profile present) are about a span of days:
+they are checks of `click_model`, which reads the span it trains on.
 """
 
 from datetime import date
@@ -21,10 +22,10 @@ from poppy_pipeline.behaviour.oracle import RecordedDay, recorded_day
 from poppy_pipeline.behaviour.sessions import unsimulable
 from poppy_pipeline.behaviour.window_membership import checked_arrays
 from poppy_pipeline.behaviour.window_stream import streamable, write_windows
-from poppy_pipeline.behaviour.window_targets import WindowSummary, WindowTargets
+from poppy_pipeline.behaviour.window_targets import WindowSummary
 from poppy_pipeline.behaviour.windows import SessionArrays, StreamMismatch, session_arrays
 from poppy_pipeline.common.threads import in_background
-from poppy_pipeline.dagster_support.checks import not_applicable, span_check_specs
+from poppy_pipeline.dagster_support.checks import day_check_specs, per_day
 from poppy_pipeline.dagster_support.column_schemas import column_schema_metadata
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table, plain_metadata
@@ -38,13 +39,16 @@ from poppy_pipeline.dagster_support.staged_days import PREVIEW_ROWS, DayFiles, D
 SETTINGS_ATTR = "window_settings"
 FINITE_CHECK = "features_finite"
 MEMBERSHIP_CHECK = "windows_within_sessions"
-TARGET_CHECKS = {
-    "positive_share": "4-8% of windows are positive (simulated): fails only when the 90% interval of a bootstrap"
-    " over users (a user's windows are not independent) lies entirely outside.",
-    "profiles_present": "Every browsing profile with users has windows (simulated).",
-}
-# Measured in the step on the windows in hand (not by reading the window's CSVs back).
-TARGET_SPECS = span_check_specs("sliding_window_features", TARGET_CHECKS, blocking=set(), inputs=["users"])
+DAY_CHECKS = day_check_specs(
+    "sliding_window_features",
+    {
+        FINITE_CHECK: "Every feature of the day's windows is finite, Label is 0/1, Oracle_Probability is in [0, 1]"
+        " or empty.",
+        MEMBERSHIP_CHECK: "Every window's actions, recounted from session_actions, belong to its session and user,"
+        " number what interaction_density says and at least min_actions; its end lies inside the session.",
+    },
+    blocking={FINITE_CHECK, MEMBERSHIP_CHECK},
+)
 
 
 class SlidingWindowConfig(dg.Config):
@@ -78,24 +82,7 @@ class SlidingWindowConfig(dg.Config):
     backfill_policy=single_run,
     tags={"layer": "features"},
     output_required=False,  # not yielded when a blocking check fails: the previous days stay
-    check_specs=[
-        dg.AssetCheckSpec(
-            FINITE_CHECK,
-            asset="sliding_window_features",
-            description="Every feature is finite, Label is 0/1, Oracle_Probability is in [0, 1] or empty.",
-            blocking=True,
-            partitions_def=daily_partitions,
-        ),
-        dg.AssetCheckSpec(
-            MEMBERSHIP_CHECK,
-            asset="sliding_window_features",
-            description="Every window's actions, recounted from session_actions, belong to its session and user,"
-            " number what interaction_density says and at least min_actions; its end lies inside the session.",
-            blocking=True,
-            partitions_def=daily_partitions,
-        ),
-        *TARGET_SPECS,
-    ],
+    check_specs=DAY_CHECKS,
 )
 def sliding_window_features(
     context: dg.AssetExecutionContext,
@@ -116,12 +103,13 @@ def sliding_window_features(
     simulated = not action_source.is_real
     if simulated:
         _require_tick_grid(spec)
-    problems: dict[str, int] = {}
     # The users' traits (for the oracle) are drawn on a thread of their own while the first day is read.
     profiled = simulated and not users["Profile"].isna().any()
     drawn = in_background(lambda: draw_traits(simulation.seed, users)) if profiled else None
-    finite, summary, targets = FiniteTally(FEATURE_NAMES), WindowSummary(users, simulated), WindowTargets(users)
-    # One day at a time: windows made, checked, counted into the window's summaries, staged, dropped.
+    summary = WindowSummary(users, simulated)
+    finite: dict[str, FiniteTally] = {}  # by day
+    problems: dict[str, dict[str, int]] = {}  # the windows' recount, by day
+    # One day at a time: windows made, checked, counted into the span's summary, staged, dropped.
     with csv_io_manager.staging("sliding_window_features") as staging:
         staged = {}
         for key in context.partition_keys:
@@ -130,28 +118,27 @@ def sliding_window_features(
             recorded = None
             if traits is not None:
                 recorded = _recorded_day(simulation, traits, simulated_interactions[key], users, key)
+            finite[key], problems[key] = FiniteTally(FEATURE_NAMES), {}
             try:
-                staged[key] = _stage_day(staging, key, arrays, spec, recorded, (finite, summary, targets), problems)
+                staged[key] = _stage_day(staging, key, arrays, spec, recorded, (finite[key], summary), problems[key])
             except StreamMismatch as mismatch:
                 raise dg.Failure(
                     f"sliding_window_features {key}: session_actions is not what the generator makes with these"
                     f" settings ({mismatch}; materialized with another seed?); materialize session_actions again"
                 ) from None
             del arrays
-        blocking = [_finite_check(finite), _membership_check(problems)]
-        if not all(check.passed for check in blocking):
-            # No day is put in place: the failed checks are reported and fail the step (they block),
-            # and the previous good files stay.
+        finite_checks = {key: _finite_check(tally) for key, tally in finite.items()}
+        membership_checks = {key: _membership_check(found) for key, found in problems.items()}
+        failed = sorted({r.check_name for r in (*finite_checks.values(), *membership_checks.values()) if not r.passed})
+        if failed:
+            # No day is put in place: each day's checks are reported and the failed ones fail the step
+            # (they block), and the previous good files stay.
             staging.discard()
-            failed = ", ".join(check.check_name for check in blocking if not check.passed)
-            context.log.error(f"sliding_window_features: {failed} failed, so no day is put in place")
-            yield from blocking
-            return
-    yield dg.MaterializeResult(
-        value=staged,
-        metadata=_summary(summary, spec, simulated),
-        check_results=[*blocking, *_target_checks(context, action_source, targets, summary.windows, users)],
-    )
+            context.log.error(f"sliding_window_features: {', '.join(failed)} failed, so no day is put in place")
+    if not failed:
+        yield dg.MaterializeResult(value=staged, metadata=_summary(summary, spec, simulated))
+    yield from per_day(context, finite_checks)
+    yield from per_day(context, membership_checks)
 
 
 def _require_tick_grid(spec: WindowSpec) -> None:
@@ -179,7 +166,7 @@ def _stage_day(
     arrays: SessionArrays,
     spec: WindowSpec,
     recorded: RecordedDay | None,
-    tallies: tuple[FiniteTally, WindowSummary, WindowTargets],
+    tallies: tuple[FiniteTally, WindowSummary],
     problems: dict[str, int],
 ) -> StagedDay:
     """The day's windows staged, counted into `tallies` and their recount's `problems`: written part by
@@ -228,50 +215,16 @@ def _membership_check(problems: dict[str, int]) -> dg.AssetCheckResult:
 
 
 def _summary(summary: WindowSummary, spec: WindowSpec, simulated: bool) -> dict:
+    """The span's windows by profile first (a short table the UI shows inline), then its numbers."""
     found = summary.metadata()
-    metadata = {
-        "windows": found.pop("windows"),
-        "positive_share": found.pop("positive_share"),
-        **spec.settings(),
-        "oracle": "exact (generator's latent state)" if simulated else "none (real action log)",
-        **found,
-    }
-    if "by_profile" in metadata:
-        metadata["by_profile"] = dg.MetadataValue.md(markdown_table(metadata["by_profile"]))
-    return metadata
-
-
-def _target_checks(
-    context: dg.AssetExecutionContext,
-    action_source: ActionSourceResource,
-    targets: WindowTargets,
-    windows: int,
-    users: pd.DataFrame,
-) -> list[dg.AssetCheckResult]:
-    """Seed 001's targets, measured on the window just made (its days counted one at a time)."""
-    keys = context.partition_keys
-    span = f"{keys[0]}..{keys[-1]} ({len(keys)} days, {windows} windows)"
-    real = action_source.is_real or users["Profile"].isna().all()
-    results = []
-    for spec in TARGET_SPECS:
-        if spec.key not in context.selected_asset_check_keys:
-            continue
-        if real:
-            results.append(not_applicable(spec.key, "real actions or users, not the simulation's profiles.", span))
-            continue
-        result = targets.positive_share() if spec.name == "positive_share" else targets.profiles_present(users)
-        context.log.info(f"sliding_window_features {result.describe()}")
-        results.append(
-            dg.AssetCheckResult(
-                check_name=spec.name,
-                asset_key=spec.asset_key,
-                passed=result.passed,
-                metadata={
-                    "measured": dg.MetadataValue.float(float(result.value)),
-                    "target": result.target,
-                    **plain_metadata(result.details),
-                    "window": span,
-                },
-            )
-        )
-    return results
+    by_profile = found.pop("by_profile", None)
+    table = {"by_profile": dg.MetadataValue.md(markdown_table(by_profile))} if by_profile is not None else {}
+    return table | plain_metadata(
+        {
+            "windows": found.pop("windows"),
+            "positive_share": found.pop("positive_share"),
+            **spec.settings(),
+            "oracle": "exact (generator's latent state)" if simulated else "none (real action log)",
+            **found,
+        }
+    )

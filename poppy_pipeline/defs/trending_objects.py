@@ -37,10 +37,10 @@ def trending_objects(
 ) -> dg.MaterializeResult[pd.DataFrame]:
     """`Object_Type, Object_ID, total_interactions, num_views, num_clicks, num_favorites,
     trending_score` (0-100): per type, the `top_n` objects by engagement decayed with a
-    `half_life_days` half-life to the end of the window.
+    `half_life_days` half-life to the end of the span.
 
     Decay needs each event's time and type, which the pair-level `engagement_scores` does not
-    keep, so this reads the window's events (one day at a time) and scores them the same way.
+    keep, so this reads the span's events (one day at a time) and scores them the same way.
     """
     days = span_days(context, config)
     as_of = pd.Timestamp(days[-1]) + pd.Timedelta(days=1)
@@ -53,7 +53,7 @@ def trending_objects(
     return dg.MaterializeResult(
         value=trending[TRENDING_COLUMNS],
         metadata={
-            "window": f"{days[0]}..{days[-1]}",
+            "span": f"{days[0]}..{days[-1]}",
             "as_of": str(as_of),
             "per_type": dg.MetadataValue.json(trending["Object_Type"].value_counts().to_dict()),
             "preview": dg.MetadataValue.md(markdown_table(trending.head(10))),

@@ -22,9 +22,9 @@ The JSON follows seed 002's definitions exactly:
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -176,7 +176,12 @@ def build_report(
 
 def draw_figures(data: dict, report: dict) -> dict[str, bytes]:
     """PNG bytes of each figure, by file stem, from `ReportTotals.figure_data()` and the report."""
-    drawings = {
+    return {name: render_figure(draw) for name, draw in figure_drawings(data, report).items()}
+
+
+def figure_drawings(data: dict, report: dict) -> dict[str, Callable[[Any], None]]:
+    """Each figure's drawing function (of a matplotlib Axes), by file stem."""
+    return {
         "interactions_per_user": lambda ax: _long_tail(ax, data["per_user"], "users"),
         "interactions_per_object": lambda ax: _long_tail(ax, data["per_object"], "objects"),
         "rating_distribution": lambda ax: _ratings(ax, data["ratings"]),
@@ -186,16 +191,6 @@ def draw_figures(data: dict, report: dict) -> dict[str, bytes]:
         "top_objects": lambda ax: _top_objects(ax, report["top_objects"]),
         "new_vs_existing_users": lambda ax: _new_vs_existing(ax, report["new_vs_existing"]),
     }
-    return {name: render_figure(draw) for name, draw in drawings.items()}
-
-
-def markdown_gallery(figures: dict[str, bytes]) -> str:
-    """Markdown that shows every figure inline (data URIs), for the Dagster UI."""
-    parts = []
-    for name, png in figures.items():
-        encoded = base64.b64encode(png).decode()
-        parts.append(f"**{name.replace('_', ' ')}**\n\n![{name}](data:image/png;base64,{encoded})")
-    return "\n\n".join(parts)
 
 
 def write_figures(figures: dict[str, bytes], folder: Path) -> list[Path]:
@@ -265,7 +260,9 @@ def _top_objects(ax, top: list[list]) -> None:
 
 
 def _new_vs_existing(ax, groups: dict) -> None:
-    names = ("new", "existing")
+    """Mean watch-time ratio and objects per user, new against existing users; a group without
+    users gets no bars, and the title says so instead of an empty half of the figure."""
+    names = [g for g in ("new", "existing") if groups[g]["num_users"]]
     positions = np.arange(len(names))
     ratio = [groups[g]["avg_watch_time_ratio"] or 0 for g in names]
     objects = [groups[g]["n_interacted_objects"] or 0 for g in names]
@@ -275,10 +272,12 @@ def _new_vs_existing(ax, groups: dict) -> None:
     twin.bar(positions + 0.2, objects, width=0.4, color="#3e7cb1", label="objects interacted with")
     twin.set_ylabel("objects interacted with (mean)")
     ax.set_xticks(positions, [f"{g} ({groups[g]['num_users']} users)" for g in names])
+    ax.set_xlim(-0.6, max(len(names), 1) - 0.4)
     ax.legend(
         handles=[*ax.get_legend_handles_labels()[0], *twin.get_legend_handles_labels()[0]], fontsize=7, loc="upper left"
     )
-    ax.set_title("New vs existing users")
+    missing = [g for g in ("new", "existing") if not groups[g]["num_users"]]
+    ax.set_title("New vs existing users" + (f": no {' or '.join(missing)} users in this span" if missing else ""))
 
 
 def _plain(value) -> str | int | float | None:

@@ -247,24 +247,15 @@ class SpanPatterns:
     def integrity(self, check_signup: bool = True) -> PatternResult:
         """Every object and user exists, no user acts before signing up, IDs are unique."""
         self._require("integrity")
-        unknown_objects, unknown_users, before_signup = (int(count) for count in self.problems)
-        before_signup = before_signup if check_signup else 0
-        duplicate_ids = self.events - self.ids.count
-        problems = unknown_objects + unknown_users + before_signup + duplicate_ids
-        rules = "unknown objects, unknown users, events before sign-up" if check_signup else "unknown objects, users"
-        return PatternResult(
-            "integrity",
-            problems == 0,
-            float(problems),
-            f"0 {rules} and duplicate Interaction_IDs",
-            {
-                "unknown_objects": unknown_objects,
-                "unknown_users": unknown_users,
-                **({"events_before_signup": before_signup} if check_signup else {}),
-                "duplicate_interaction_ids": duplicate_ids,
-                "events": self.events,
-            },
-        )
+        return _integrity(self.problems, self.events, self.ids.count, check_signup)
+
+    def add_day_with_integrity(self, frame: pd.DataFrame, check_signup: bool = True) -> PatternResult:
+        """`add_day`, returning the day's own integrity: its unknown objects and users, its events
+        before sign-up, and its Interaction_IDs that repeat one of the day or of an earlier day added."""
+        self._require("integrity")
+        problems, events, distinct = self.problems.copy(), self.events, self.ids.count
+        self.add_day(frame)
+        return _integrity(self.problems - problems, self.events - events, self.ids.count - distinct, check_signup)
 
     def type_mix(self) -> PatternResult:
         self._require("type_mix")
@@ -415,3 +406,24 @@ class SpanPatterns:
         arrays = (self.user_events, self.user_ratings, self.user_rating_sums, self.object_events, self.keys.keys)
         codebooks = (self.codes.users, self.codes.object_ids, self.codes.other_objects)
         return sum(a.nbytes for a in arrays) + self.ids.nbytes() + sum(c.nbytes() for c in codebooks)
+
+
+def _integrity(problems: np.ndarray, events: int, distinct_ids: int, check_signup: bool) -> PatternResult:
+    unknown_objects, unknown_users, before_signup = (int(count) for count in problems)
+    before_signup = before_signup if check_signup else 0
+    duplicate_ids = events - distinct_ids
+    total = unknown_objects + unknown_users + before_signup + duplicate_ids
+    rules = "unknown objects, unknown users, events before sign-up" if check_signup else "unknown objects, users"
+    return PatternResult(
+        "integrity",
+        total == 0,
+        float(total),
+        f"0 {rules} and duplicate Interaction_IDs",
+        {
+            "unknown_objects": unknown_objects,
+            "unknown_users": unknown_users,
+            **({"events_before_signup": before_signup} if check_signup else {}),
+            "duplicate_interaction_ids": duplicate_ids,
+            "events": events,
+        },
+    )

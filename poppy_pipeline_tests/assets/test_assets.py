@@ -9,7 +9,9 @@ import pytest
 from poppy_pipeline.common import tables
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.defs.celestial_objects import celestial_objects
-from poppy_pipeline.defs.simulated_interactions import PATTERN_CHECKS, simulated_interactions
+from poppy_pipeline.defs.engagement_scores import engagement_scores
+from poppy_pipeline.defs.interaction_report import PATTERN_CHECKS, interaction_report
+from poppy_pipeline.defs.simulated_interactions import simulated_interactions
 from poppy_pipeline.defs.users import users
 from poppy_pipeline.simulation.interactions import simulate_day
 from poppy_pipeline_tests.conftest import WINDOW, expected_interactions
@@ -33,14 +35,35 @@ def test_thirty_days_in_one_run_with_every_check_passing(window_run, data_dir: P
     files = sorted((data_dir / "simulated_interactions").iterdir())
     assert [f.name for f in files] == [f"{day}.csv" for day in WINDOW]
     assert (data_dir / "celestial_objects.csv").exists() and (data_dir / "users.csv").exists()
-    evaluations = {e.check_name: e for e in window_run.get_asset_check_evaluations()}
-    assert set(evaluations) == {*PATTERN_CHECKS, "quarantine_share"}
+    # The day's checks: one result per day, naming it, each passed.
+    evaluations = {
+        (e.check_name, e.partition): e
+        for e in window_run.get_asset_check_evaluations()
+        if e.asset_key.path == ["simulated_interactions"]
+    }
+    days = [str(day) for day in WINDOW]
+    assert sorted(evaluations) == sorted((name, day) for name in ("integrity", "quarantine_share") for day in days)
+    assert not [key for key, e in evaluations.items() if not e.passed]
+    assert {e.metadata["events"].value for (name, _), e in evaluations.items() if name == "integrity"} != {0}
+    window = pd.concat([tables.read_csv(f) for f in files])
+    integrity_events = sum(e.metadata["events"].value for (name, _), e in evaluations.items() if name == "integrity")
+    assert integrity_events == len(window)
+    expected = expected_interactions(tables.read_csv(data_dir / "users.csv"), WINDOW)
+    assert abs(len(window) - expected) < 4 * expected**0.5
+
+
+def test_seed_000s_claims_are_checks_of_the_report_over_its_span(window_run, data_dir: Path):
+    """The patterns are about a span: interaction_report measures them on the days it reads."""
+    result = materialize([*SIMULATION, engagement_scores, interaction_report], tags=RANGE)
+    evaluations = {
+        e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key.path == ["interaction_report"]
+    }
+    assert set(evaluations) == set(PATTERN_CHECKS)
+    assert {e.partition for e in evaluations.values()} == {None}
     failed = {name: e.metadata for name, e in evaluations.items() if not e.passed}
     assert not failed
     assert evaluations["repeat_share"].metadata["measured"].value == pytest.approx(0.40, abs=0.05)
-    window = pd.concat([tables.read_csv(f) for f in files])
-    expected = expected_interactions(tables.read_csv(data_dir / "users.csv"), WINDOW)
-    assert abs(len(window) - expected) < 4 * expected**0.5
+    assert evaluations["type_mix"].metadata["span"].value.startswith(f"{WINDOW[0]}..{WINDOW[-1]} (30 days")
 
 
 def test_materializations_carry_row_counts_paths_and_previews(window_run, data_dir: Path):
@@ -128,7 +151,9 @@ def test_failed_integrity_fails_the_step_before_writing_and_blocks_downstream_as
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
     assert failure.step_key == "simulated_interactions"
-    assert "integrity FAILS" in failure.step_failure_data.error.message
-    assert "'unknown_objects': 30" in failure.step_failure_data.error.message  # one per day
+    message = failure.step_failure_data.error.message
+    assert f"simulated_interactions {WINDOW[0]}..{WINDOW[-1]}: integrity fails, nothing written" in message
+    assert "'unknown_objects': 30" in message  # one per day
+    assert f"'{WINDOW[-1]}': {{'unknown_objects': 1," in message
     assert day_file.read_bytes() == good
     assert not result.asset_materializations_for_node("downstream_of_interactions")

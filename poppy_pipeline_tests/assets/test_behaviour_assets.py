@@ -17,12 +17,10 @@ from poppy_pipeline.dagster_support.simulation_resource import SimulationResourc
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.defs.celestial_objects import celestial_objects
+from poppy_pipeline.defs.click_model import click_model
 from poppy_pipeline.defs.session_actions import ACTION_CHECKS, session_actions
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions
-from poppy_pipeline.defs.sliding_window_features import (
-    TARGET_CHECKS,
-    sliding_window_features,
-)
+from poppy_pipeline.defs.sliding_window_features import DAY_CHECKS, sliding_window_features
 from poppy_pipeline.defs.users import users
 from poppy_pipeline_tests.conftest import WINDOW
 
@@ -75,15 +73,17 @@ def test_a_week_in_one_run_with_every_check_passing(week_run, data_dir: Path):
     assert written["sliding_window_features"] == sorted(
         name for day in DAYS for name in (f"{day}.csv", f"{day}.csv.attrs.json")
     )
-    evaluations = checks_of(week_run)
-    expected = {("session_actions", name) for name in [*ACTION_CHECKS, "quarantine_share"]} | {
-        ("sliding_window_features", name) for name in [*TARGET_CHECKS, "features_finite", "windows_within_sessions"]
+    # Every check is about a day: one passed result per check and day.
+    evaluations = {
+        (e.asset_key.to_user_string(), e.check_name, e.partition): e
+        for e in week_run.get_asset_check_evaluations()
+        if e.asset_key.path[0] in ("session_actions", "sliding_window_features")
     }
-    assert set(evaluations) >= expected
-    failed = {key: e.metadata for key, e in evaluations.items() if key in expected and not e.passed}
-    assert not failed
-    share = evaluations[("sliding_window_features", "positive_share")].metadata
-    assert share["interval"].value[0] <= share["measured"].value <= share["interval"].value[1]
+    names = {"session_actions": [*ACTION_CHECKS, "quarantine_share"]}
+    names["sliding_window_features"] = [spec.name for spec in DAY_CHECKS]
+    expected = {(asset, name, str(day)) for asset, checks in names.items() for name in checks for day in DAYS}
+    assert set(evaluations) == expected
+    assert not {key: e.metadata for key, e in evaluations.items() if not e.passed}
     actions, windows = read_days(data_dir, "session_actions"), read_days(data_dir, "sliding_window_features")
     assert actions.columns.tolist() == ACTION_COLUMNS and windows.columns.tolist() == WINDOW_COLUMNS
     interactions = read_days(data_dir, "simulated_interactions")
@@ -209,7 +209,8 @@ def test_a_real_action_log_replaces_the_simulation(week_run, data_dir: Path, tmp
     assert result.success
     evaluations = checks_of(result)
     assert evaluations[("session_actions", "quarantine_share")].passed
-    assert evaluations[("sliding_window_features", "positive_share")].description.startswith("Not applicable")
+    assert evaluations[("session_actions", "session_shape")].description.startswith("Not applicable")
+    assert evaluations[("sliding_window_features", "windows_within_sessions")].passed
     rejected = tables.read_csv(data_dir / "quarantine" / "session_actions" / "actions.csv")
     assert rejected["reason"].tolist() == [
         "line 44: Action 'teleport' is not one of scroll_down, scroll_up, click, hover, wait, focus_window,"
@@ -237,8 +238,11 @@ def test_every_asset_is_daily_and_single_run():
     assert np.isin(["behaviour"], [session_actions.group_names_by_key[k] for k in session_actions.keys]).all()
 
 
-def test_a_real_interaction_log_skips_the_behaviour_branch(data_dir: Path, tmp_path: Path):
-    """`make run` on a real interaction log without actions: the branch is skipped, not failed."""
+def test_a_real_interaction_log_skips_the_behaviour_branch_quietly(
+    data_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    """`make run` on a real interaction log without actions: the branch is skipped, not failed, and
+    without Dagster's line per skipped blocking check and downstream step."""
     day = DAYS[-1]
     log = tmp_path / "interactions.csv"
     log.write_text(
@@ -250,14 +254,19 @@ def test_a_real_interaction_log_skips_the_behaviour_branch(data_dir: Path, tmp_p
         "interaction_source": InteractionSourceResource(path=str(log), format="poppy"),
         "action_source": ActionSourceResource(path=None),
     }
-    result = dg.materialize(ALL, resources=resources, partition_key=str(day))
+    result = dg.materialize([*ALL, click_model], resources=resources, partition_key=str(day))
     assert result.success
     assert result.asset_materializations_for_node("simulated_interactions")
     assert not result.asset_materializations_for_node("session_actions")
     assert not result.asset_materializations_for_node("sliding_window_features")
     assert not (data_dir / "session_actions").exists()
     skipped = [e for e in result.all_events if e.event_type_value == "STEP_SKIPPED"]
-    assert {e.step_key for e in skipped} >= {"sliding_window_features"}
+    assert {e.step_key for e in skipped} >= {"sliding_window_features", "click_model"}
+    assert "emitted no result" not in caplog.text
+    checks = [e for e in result.get_asset_check_evaluations() if e.asset_key.path == ["session_actions"]]
+    assert {e.partition for e in checks} == {str(day)} and all(
+        e.description.startswith("Not applicable") for e in checks
+    )
 
 
 @pytest.mark.parametrize(

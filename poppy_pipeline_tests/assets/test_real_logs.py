@@ -149,9 +149,9 @@ def test_outputs_of_a_real_log(pings_run, data_dir: Path):
     checks = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
     assert checks[("simulated_interactions", "quarantine_share")].passed
     assert checks[("simulated_interactions", "integrity")].passed
-    assert checks[("simulated_interactions", "type_mix")].metadata["applies"].value == "simulation only"
-    report = result.asset_materializations_for_node("interaction_report")[0].metadata["report"].value
-    assert report.count("data:image/png;base64,") == 8
+    assert checks[("interaction_report", "type_mix")].metadata["applies"].value == "simulation only"
+    figures = result.asset_materializations_for_node("interaction_report")[0].metadata["figures"].value
+    assert figures.count("data:image/png;base64,") == 8
 
 
 def test_too_many_bad_rows_stop_the_summaries(data_dir: Path, tmp_path: Path):

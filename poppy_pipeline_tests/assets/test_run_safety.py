@@ -25,6 +25,8 @@ from poppy_pipeline.dagster_support.run_report import NEXT_STEP, CheckOutcome, R
 from poppy_pipeline.dagster_support.run_summary import describe_outputs
 from poppy_pipeline.definitions import defs
 from poppy_pipeline.defs.celestial_objects import celestial_objects
+from poppy_pipeline.defs.engagement_scores import engagement_scores
+from poppy_pipeline.defs.interaction_report import interaction_report
 from poppy_pipeline.defs.simulated_interactions import simulated_interactions
 from poppy_pipeline.defs.users import users as users_asset
 from poppy_pipeline.simulation import patterns
@@ -119,10 +121,12 @@ def test_a_check_that_cannot_measure_says_not_applicable_and_the_run_summary_lis
     frame = simulate_window(model, [date.fromisoformat(day)])
     assert math.isnan(patterns.rating_bias_correlation(frame, users).value)  # the case this test is about
     with dg.instance_for_test() as instance:
-        result = dg.materialize(SIMULATION, resources=defs.resources, partition_key=day, instance=instance)
+        # The patterns are interaction_report's checks, on the days it reads: here the run's one day.
+        assets = [*SIMULATION, engagement_scores, interaction_report]
+        result = dg.materialize(assets, resources=defs.resources, partition_key=day, instance=instance)
         assert result.success
         all_evaluations = result.get_asset_check_evaluations()
-        evaluations = {e.check_name: e for e in all_evaluations if e.asset_key.path == ["simulated_interactions"]}
+        evaluations = {e.check_name: e for e in all_evaluations if e.asset_key.path == ["interaction_report"]}
         correlation = evaluations["rating_bias_correlation"]
         assert correlation.passed and correlation.description.startswith("Not applicable: only ")
         for evaluation in all_evaluations:
@@ -132,7 +136,7 @@ def test_a_check_that_cannot_measure_says_not_applicable_and_the_run_summary_lis
     assert outcome.ok and len(outcome.checks) == len(all_evaluations)
     listed = [line for line in outcome.summary() if line.startswith("  N/A")]
     reason = correlation.description.removeprefix("Not applicable: ")
-    assert listed == [f"  N/A      simulated_interactions / rating_bias_correlation: {reason}"]
+    assert listed == [f"  N/A      interaction_report / rating_bias_correlation: {reason}"]
 
 
 def test_killed_holders_are_detected_even_when_pids_are_reused(tmp_path: Path):

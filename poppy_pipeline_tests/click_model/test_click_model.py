@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import warnings
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -234,3 +235,17 @@ def test_identical_exports_give_identical_bytes_in_any_process():
     }
     assert len(set(digests.values())) == 1, digests
     assert len(digests["0"]) == len(hashlib.sha256().hexdigest())
+
+
+def test_a_fold_without_positive_windows_has_no_auc_and_raises_no_warning():
+    """A few users' span (a 3-day UI backfill): some folds hold no positive window, so no AUC."""
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(400, len(FEATURE_NAMES)))
+    groups = np.repeat(np.arange(20), 20)
+    labels = np.where(groups < 4, rng.integers(0, 2, size=400), 0)  # positives in 4 users' windows only
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        aucs, out_of_fold = core.cross_validate(features, labels, groups)
+    folds = [set(groups[test]) for _, test in GroupKFold(n_splits=core.CV_FOLDS).split(features, labels, groups)]
+    assert len(aucs) == sum(1 for users in folds if users & {0, 1, 2, 3}) < core.CV_FOLDS
+    assert np.isfinite(aucs).all() and out_of_fold.shape == (400,)

@@ -122,7 +122,8 @@ def test_assets_on_a_seed_002_log(data_dir: Path, tmp_path: Path):
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert {"closeness_near_noise_floor", "detection_auc"} <= set(checks)
     metadata = result.asset_materializations_for_node("fidelity_report")[0].metadata
-    assert "data:image/png;base64" in metadata["overlays"].value
+    assert next(iter(metadata)) == "figures" and metadata["figures"].value.count("data:image/png;base64") == 6
+    assert metadata["log"].value == "the pings log"
 
 
 def test_a_log_with_more_users_than_max_users_is_fitted_and_judged_on_a_sample(data_dir: Path, tmp_path: Path):

@@ -240,3 +240,22 @@ def test_aware_timestamps(month):
     settings, days, users, objects = month
     aware = [day.assign(Timestamp=day["Timestamp"].dt.tz_localize("UTC").dt.tz_convert("Asia/Tokyo")) for day in days]
     assert_accumulates_like_the_concatenation(settings, aware, users, objects)
+
+
+def test_each_days_integrity_adds_up_to_the_spans_and_names_the_day_of_a_repeated_id():
+    """`add_day_with_integrity`: the day's own problems; an ID of an earlier day counts on the later one."""
+    settings = SimulationSettings(num_users=80)
+    model, objects, users = make_model(settings)
+    days = [simulate_day(model, date(2026, 11, 10) + timedelta(days=d)) for d in range(3)]
+    days[1].loc[0, "Object_ID"] = 99_999  # an unknown object on the second day
+    days[2].loc[0, "Interaction_ID"] = days[0]["Interaction_ID"].iloc[5]  # the first day's ID again
+    span = SpanPatterns(settings, users, objects, measures=["integrity"])
+    each = [span.add_day_with_integrity(day) for day in days]
+    assert [result.passed for result in each] == [True, False, False]
+    assert each[1].details["unknown_objects"] == 1 and each[1].details["duplicate_interaction_ids"] == 0
+    assert each[2].details["duplicate_interaction_ids"] == 1 and each[2].details["unknown_objects"] == 0
+    whole = span.integrity()
+    for name, value in whole.details.items():
+        assert value == sum(result.details[name] for result in each), name
+    with pytest.raises(ValueError, match="integrity"):
+        SpanPatterns(settings, users, objects, measures=["type_mix"]).add_day_with_integrity(days[0])

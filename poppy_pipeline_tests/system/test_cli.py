@@ -202,10 +202,51 @@ def test_make_run_ends_with_the_failed_checks_and_a_non_zero_exit(tmp_path: Path
     assert " - INFO - " in result.stderr and " - DEBUG - " not in result.stderr  # as config/run.yaml says
     assert "Stack Trace" not in result.stderr  # only with VERBOSE=1
     monkeypatch.setenv("DAGSTER_HOME", str(home))  # config/dagster.yaml's storage is under $DAGSTER_HOME
-    with dg.DagsterInstance.get() as instance:  # config/run.yaml: every step in one process
-        messages = [entry.message for entry in instance.all_logs(instance.get_runs(limit=1)[0].run_id)]
-    assert any(m.startswith("Executing steps in process") for m in messages)
-    assert not any("multiprocess" in m for m in messages)
+    with dg.DagsterInstance.get() as instance:  # the code location's default: every step in one process
+        assert steps_in_process(instance, instance.get_runs(limit=1)[0].run_id)
+
+
+def steps_in_process(instance: dg.DagsterInstance, run_id: str) -> bool:
+    messages = [entry.message for entry in instance.all_logs(run_id)]
+    return any(m.startswith("Executing steps in process") for m in messages) and not any(
+        "multiprocess" in m for m in messages
+    )
+
+
+def test_the_plain_cli_runs_every_step_in_the_runs_process_unless_asked(tmp_path: Path):
+    """`dagster asset materialize` as Dagster's docs call it (no -c): no process per step; run config can
+    still ask for one (`execution: {config: {multiprocess: {}}}`)."""
+    select = ["asset", "materialize", "-m", "poppy_pipeline.definitions", "--select", "celestial_objects,users"]
+    assert run(select, tmp_path).returncode == 0
+    multiprocess = run([*select, "--config-json", '{"execution": {"config": {"multiprocess": {}}}}'], tmp_path)
+    assert multiprocess.returncode == 0, multiprocess.stderr[-3000:]
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        plain, asked = reversed(instance.get_runs(limit=2))
+        assert steps_in_process(instance, plain.run_id)
+        assert not steps_in_process(instance, asked.run_id)
+
+
+def test_make_run_prints_no_warning(tmp_path: Path):
+    """A fresh DAGSTER_HOME, `make run` on a week: no Python warning (deprecation, beta, supersession)
+    and no Dagster WARNING line, the run succeeding."""
+    lenient = tmp_path / "lenient.yaml"  # a week is too little for the click model's default bars
+    lenient.write_text(
+        "ops:\n  click_model:\n    config: {min_auc: 0.5, min_oracle_ratio: 0.5, max_calibration_error: 1.0}\n"
+    )
+    environment = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "POPPY_DATA_DIR": str(tmp_path / "outputs"),
+        "POPPY_OBJECTS_DIR": str(tmp_path / "no_objects"),
+    }
+    command = ["make", "--no-print-directory", "run", "START=2026-11-15", "END=2026-11-21", f"CONFIG={lenient}"]
+    result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert "Warning" not in output and " - WARNING - " not in output, [
+        line for line in output.splitlines() if "arning" in line
+    ]
+    assert ": SUCCESS. Asset checks:" in result.stdout
 
 
 def test_one_run_per_outputs_folder_and_a_killed_run_is_cleared_and_marked_failed(tmp_path: Path):
