@@ -58,9 +58,12 @@ test-cluster: install
 	$(BIN)/python -m pytest -m 'cluster or browser'
 
 # `dg check defs` loads the code location as `dg` does (the defs/ folder, [tool.dg] in pyproject.toml).
+# mypy checks the package ([tool.mypy] in pyproject.toml: strict on the core); its cache (.mypy_cache)
+# makes a run after a small change take seconds.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
 
 # The documentation site (mkdocs.yml, docs/) into site/: every warning is an error (--strict), so a

@@ -26,7 +26,9 @@ def _on_celery(embedded: dg.Definitions) -> dg.Definitions:
     policy = daily_backfill_policy()
     return dg.Definitions(
         assets=[
-            asset.with_attributes(backfill_policy=policy) if asset.partitions_def else asset
+            asset.with_attributes(backfill_policy=policy)
+            if isinstance(asset, dg.AssetsDefinition) and asset.partitions_def
+            else asset
             for asset in embedded.assets or []
         ],
         asset_checks=embedded.asset_checks,

@@ -55,6 +55,7 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from poppy_pipeline.common.randomness import stream
 from poppy_pipeline.simulation.profiles import PROFILE_NAMES, PROFILES
@@ -157,7 +158,8 @@ class UserTraits:
 
     @property
     def ad_click_multiplier(self) -> np.ndarray:
-        return np.array([p.ad_click_multiplier for p in PROFILES])[self.profile_codes]
+        multipliers: NDArray[np.float64] = np.array([p.ad_click_multiplier for p in PROFILES])[self.profile_codes]
+        return multipliers
 
 
 TRAITS = ("action_frequency", "pause", "click", "blur")
@@ -218,7 +220,8 @@ class BehaviourModel:
     def ad_click_probability(self, rows: np.ndarray, mode: np.ndarray, tick: np.ndarray | int) -> np.ndarray:
         """P(click_ad in the tick) of users `rows` in `mode`, `tick` ticks into their session."""
         rate = self.ad_rate[rows, mode] * warm_up(self.settings, tick)
-        return -np.expm1(-rate * TICK_MS / 1000)
+        probability: NDArray[np.float64] = -np.expm1(-rate * TICK_MS / 1000)
+        return probability
 
     def ad_click_table(self, tick: int) -> np.ndarray:
         """(users, mode): `ad_click_probability` of every user and mode `tick` ticks in (the same values)."""
@@ -243,12 +246,16 @@ def ad_rates(settings: BehaviourSettings, traits: UserTraits) -> np.ndarray:
     """(users, mode): base rate × the user's receptiveness × mode (zero away or closed)."""
     s = settings
     per_user = s.ad_click_base_rate * np.exp(log_receptiveness(settings, traits))
-    return per_user[:, None] * np.array([1.0, s.idle_ad_click_factor, 0.0, 0.0])
+    rates: NDArray[np.float64] = per_user[:, None] * np.array([1.0, s.idle_ad_click_factor, 0.0, 0.0])
+    return rates
 
 
 def log_receptiveness(settings: BehaviourSettings, traits: UserTraits) -> np.ndarray:
     """ln(profile multiplier × exp(slope · (click trait − 0.5))): the user's appetite for ads."""
-    return np.log(traits.ad_click_multiplier) + settings.ad_click_trait_slope * (traits.click - 0.5)
+    logs: NDArray[np.float64] = np.log(traits.ad_click_multiplier) + settings.ad_click_trait_slope * (
+        traits.click - 0.5
+    )
+    return logs
 
 
 def receptiveness_rank(settings: BehaviourSettings, traits: UserTraits) -> np.ndarray:
@@ -256,7 +263,8 @@ def receptiveness_rank(settings: BehaviourSettings, traits: UserTraits) -> np.nd
     multipliers = np.log([p.ad_click_multiplier for p in PROFILES])
     low = multipliers.min() - settings.ad_click_trait_slope / 2
     high = multipliers.max() + settings.ad_click_trait_slope / 2
-    return (log_receptiveness(settings, traits) - low) / (high - low)
+    rank: NDArray[np.float64] = (log_receptiveness(settings, traits) - low) / (high - low)
+    return rank
 
 
 def action_probabilities(settings: BehaviourSettings, traits: UserTraits) -> np.ndarray:

@@ -302,8 +302,10 @@ class _Changes:
 
     @classmethod
     def of(cls, batch: _Batch, horizon: int) -> _Changes:
-        lists = [_by_step(steps, horizon) for steps in (batch.allowed_step, batch.stale_step, batch.live_steps)]
-        return cls(*lists, batch)
+        allowed, stale, ended = (
+            _by_step(steps, horizon) for steps in (batch.allowed_step, batch.stale_step, batch.live_steps)
+        )
+        return cls(allowed, stale, ended, batch)
 
     def apply(
         self,

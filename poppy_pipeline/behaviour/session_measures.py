@@ -106,4 +106,7 @@ class ActionTotals:
         """Each of `ACTIONS`' share of the actions (of all of them, unknown ones included), to 4 places."""
         total = int(self.per_action.sum())
         counts = self.per_action.reindex(list(ACTIONS), fill_value=0)
-        return {action: round(float(count / total) if total else 0.0, 4) for action, count in counts.items()}
+        return {
+            action: round(float(count / total) if total else 0.0, 4)
+            for action, count in zip(ACTIONS, counts, strict=True)
+        }

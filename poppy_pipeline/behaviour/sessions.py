@@ -25,6 +25,7 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from poppy_pipeline.behaviour.model import (
     ACTIONS,
@@ -187,7 +188,8 @@ def _session_lengths(uniforms: np.ndarray, profiles: np.ndarray, span_ms: np.nda
     atom = np.minimum(lowest_atom + (uniforms * (ATOMS - lowest_atom)).astype(np.int64), ATOMS - 1)
     seconds = SESSION_MIN_SEC + (SESSION_MAX_SEC - SESSION_MIN_SEC) * table[profiles, atom]
     ticks = np.ceil(seconds * 1000 / TICK_MS).astype(np.int64)
-    return np.clip(np.maximum(ticks * TICK_MS, span_ms), SESSION_MIN_MS, SESSION_MAX_MS)
+    lengths_ms: NDArray[np.int64] = np.clip(np.maximum(ticks * TICK_MS, span_ms), SESSION_MIN_MS, SESSION_MAX_MS)
+    return lengths_ms
 
 
 def _run_ticks(
@@ -247,11 +249,11 @@ def _run_ticks(
     # The opening focus (tick -1) and the close at the planned end of sessions still open.
     still_open = np.flatnonzero(mode != CLOSED)
     session = np.concatenate([np.arange(count), *sessions, still_open])
-    tick = np.concatenate([np.full(count, -1), *ticks, end_ticks[still_open] - 1])
+    at_tick = np.concatenate([np.full(count, -1), *ticks, end_ticks[still_open] - 1])
     code = np.concatenate([np.full(count, FOCUS), *codes, np.full(len(still_open), CLOSE)]).astype(np.int64)
     session = longest_first[session]  # back to Session_ID order
-    order = np.lexsort((tick, session))
-    return session[order], tick[order], code[order]
+    order = np.lexsort((at_tick, session))
+    return session[order], at_tick[order], code[order]
 
 
 def _action_table(
@@ -284,7 +286,7 @@ def _action_table(
             "Session_ID": plan.session_ids[session[order]],
             "User_ID": plan.user_ids[session[order]],
             "Timestamp": np.datetime64(day, "ms") + offset_ms[order].astype("timedelta64[ms]"),
-            "Action": pd.Categorical.from_codes(code[order], categories=ACTIONS),
+            "Action": pd.Categorical.from_codes(code[order], categories=pd.Index(ACTIONS)),
             "Scroll_Amount": amount[order],
         },
         copy=False,  # the arrays are new: no copy of them into one 2-D block

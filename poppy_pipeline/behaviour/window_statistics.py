@@ -10,11 +10,12 @@ gap inside a window never exceeds it), so the prefix sums cannot overflow.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 
-def prefix_sums(values: np.ndarray, dtype: type) -> np.ndarray:
+def prefix_sums(values: np.ndarray, dtype: DTypeLike) -> np.ndarray:
     """prefix[i] = Σ values[:i], so a window's sum is prefix[hi] − prefix[lo]."""
-    prefix = np.zeros(len(values) + 1, dtype=dtype)
+    prefix: np.ndarray = np.zeros(len(values) + 1, dtype=dtype)
     np.cumsum(values, dtype=dtype, out=prefix[1:])
     return prefix
 
@@ -22,7 +23,8 @@ def prefix_sums(values: np.ndarray, dtype: type) -> np.ndarray:
 def window_sums(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Σ values[lo:hi] of each window, as floats."""
     prefix = prefix_sums(values, np.float64)
-    return prefix[hi] - prefix[lo]
+    sums: NDArray[np.float64] = prefix[hi] - prefix[lo]
+    return sums
 
 
 def action_entropy(counts: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -32,7 +34,8 @@ def action_entropy(counts: np.ndarray, n: np.ndarray) -> np.ndarray:
     total = np.maximum(n, 1)
     entropy = np.log(total) - c_log_c[counts].sum(axis=0) / total
     entropy[counts.max(axis=0, initial=0) == n] = 0.0
-    return np.maximum(entropy, 0.0)
+    nonnegative: NDArray[np.float64] = np.maximum(entropy, 0.0)
+    return nonnegative
 
 
 def gap_statistics(time_ms: np.ndarray, lo: np.ndarray, hi: np.ndarray, window_ms: int) -> tuple[np.ndarray, ...]:

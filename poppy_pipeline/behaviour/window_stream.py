@@ -95,7 +95,7 @@ def write_windows(
         return frame, _csv_rows(frame), index.problems(frame)
 
     sink.write(HEADER)
-    rows, heads, problems = 0, [], {}
+    rows, heads, problems = 0, list[pd.DataFrame](), dict[str, int]()
     chunks = session_chunks(arrays)
     for frame, text, found in ordered_in_threads(part, chunks, ahead=2 * usable_cores()):
         sink.write(text)

@@ -10,13 +10,16 @@ the functions on one frame are that accumulator given a single day.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
 
 from poppy_pipeline.common.codes import Codebook, Lookup, add_counts
 from poppy_pipeline.common.user_bootstrap import positive_share_interval_of_users
-from poppy_pipeline.simulation.patterns import PatternResult
 from poppy_pipeline.simulation.profiles import PROFILE_NAMES
+from poppy_pipeline.simulation.span_patterns import PatternResult
 
 POSITIVE_SHARE_RANGE = (0.04, 0.08)
 
@@ -72,7 +75,7 @@ class WindowTargets:
         return _profiles_present(self.users()[0], users)
 
 
-def _profiles_present(user_ids: pd.Index | np.ndarray, users: pd.DataFrame) -> PatternResult:
+def _profiles_present(user_ids: pd.Index | np.ndarray | ExtensionArray, users: pd.DataFrame) -> PatternResult:
     expected = [p for p in PROFILE_NAMES if (users["Profile"] == p).any()]
     present = set(users.set_index("User_ID")["Profile"].reindex(user_ids).dropna())
     missing = [p for p in expected if p not in present]
@@ -118,7 +121,10 @@ class WindowSummary:
         self.simulated = simulated
         self.windows = self.positives = 0
         self.oracle_sum = 0.0
-        self.scores: tuple[list, list] = ([], [])  # the oracle values of the other and of the positive windows
+        self.scores: tuple[list[np.ndarray], list[np.ndarray]] = (
+            [],
+            [],
+        )  # the oracle values of the other and of the positive windows
         self.per_profile = np.zeros((3, len(self.profile_names)))  # windows, positives, oracle sum
 
     def add_day(self, windows: pd.DataFrame) -> None:
@@ -140,10 +146,13 @@ class WindowSummary:
             chosen = None if weights is None else weights[known]
             self.per_profile[row] += np.bincount(profiles[known], chosen, minlength=len(self.profile_names))
 
-    def metadata(self) -> dict:
+    def metadata(self) -> dict[str, Any]:
         """`windows`, `positive_share`; on simulated actions with both labels, `mean_oracle_probability`,
         `oracle_auc` and `by_profile` (a table: Profile, windows, positive_share, mean_oracle; 4 places)."""
-        found = {"windows": self.windows, "positive_share": self.positives / self.windows if self.windows else 0.0}
+        found: dict[str, Any] = {
+            "windows": self.windows,
+            "positive_share": self.positives / self.windows if self.windows else 0.0,
+        }
         if self.simulated and 0 < self.positives < self.windows:
             found["mean_oracle_probability"] = self.oracle_sum / self.windows
             found["oracle_auc"] = self.oracle_auc()

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pa_compute
+from numpy.typing import NDArray
 
 from poppy_pipeline.behaviour.features import (
     COUNTED_ACTIONS,
@@ -144,11 +145,13 @@ def _action_codes(values: pd.Series) -> np.ndarray:
         row_codes, distinct = values.cat.codes.to_numpy(), values.cat.categories
     elif isinstance(values.dtype, pd.StringDtype):  # as read from a CSV: one hash lookup per row in Arrow
         found = pa_compute.index_in(pa.array(values), value_set=pa.array(ACTIONS, pa.string()))
-        return pa_compute.fill_null(found, -1).to_numpy().astype(np.int64)
+        codes: NDArray[np.int64] = pa_compute.fill_null(found, -1).to_numpy().astype(np.int64)
+        return codes
     else:
         row_codes, distinct = pd.factorize(values)
     lookup = np.r_[pd.Index(ACTIONS).get_indexer(pd.Index(distinct).astype(str)), -1]  # -1: missing values
-    return lookup[row_codes].astype(np.int64)
+    looked_up: NDArray[np.int64] = lookup[row_codes].astype(np.int64)
+    return looked_up
 
 
 def extract_windows(actions: pd.DataFrame, spec: WindowSpec = WindowSpec()) -> pd.DataFrame:

@@ -26,6 +26,7 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from poppy_pipeline.behaviour.features import FEATURE_NAMES, WindowSpec
 from poppy_pipeline.common.paths import replaced_atomically
@@ -58,7 +59,7 @@ class BrowserBundleError(RuntimeError):
     """The bundle cannot be built (missing sources or npm packages, a model the page would refuse)."""
 
 
-def build_browser_bundle(model_bytes: bytes, destination: Path, browser_dir: Path = BROWSER_DIR) -> dict:
+def build_browser_bundle(model_bytes: bytes, destination: Path, browser_dir: Path = BROWSER_DIR) -> dict[str, Any]:
     """Assemble the bundle at `destination` (replacing any previous one); returns its manifest."""
     destination = Path(destination)
     sources = _require_files(browser_dir / "src", SOURCE_FILES, "the browser sources")
@@ -128,7 +129,7 @@ def model_window_spec(properties: dict[str, str]) -> WindowSpec:
         raise BrowserBundleError(f"{error}: the page would refuse this model") from error
 
 
-def _backends(files: dict[str, dict]) -> dict[str, dict]:
+def _backends(files: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The files each backend's page downloads to predict, and their total size."""
     light = [*LIGHT_SOURCE_FILES, MODEL_FILE]
     ort = [*light, *ORT_SOURCE_FILES, *(f"{RUNTIME_DIR}/{name}" for name in RUNTIME_FILES)]
@@ -158,7 +159,7 @@ def _versions(browser_dir: Path) -> dict[str, str]:
     return {package["name"]: package["version"], RUNTIME_PACKAGE: installed}
 
 
-def _file_table(folder: Path) -> dict[str, dict]:
+def _file_table(folder: Path) -> dict[str, dict[str, Any]]:
     table = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         data = path.read_bytes()

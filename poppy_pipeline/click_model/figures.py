@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn (`render_figure`)
+    from matplotlib.axes import Axes
 
 
 def draw_figures(held_out: pd.DataFrame, coefficients: pd.DataFrame, bins: int = 10) -> dict[str, bytes]:
@@ -17,7 +22,7 @@ def draw_figures(held_out: pd.DataFrame, coefficients: pd.DataFrame, bins: int =
     }
 
 
-def _roc(ax, held_out: pd.DataFrame) -> None:
+def _roc(ax: Axes, held_out: pd.DataFrame) -> None:
     from sklearn.metrics import roc_auc_score, roc_curve  # here: loading the definitions skips scikit-learn
 
     labels = held_out["Label"].to_numpy()
@@ -35,7 +40,7 @@ def _roc(ax, held_out: pd.DataFrame) -> None:
     ax.legend(fontsize=8)
 
 
-def _reliability(ax, held_out: pd.DataFrame, bins: int) -> None:
+def _reliability(ax: Axes, held_out: pd.DataFrame, bins: int) -> None:
     probabilities = held_out["Probability"].to_numpy(dtype=float)
     edges = np.unique(np.quantile(probabilities, np.linspace(0, 1, bins + 1)))
     which = np.clip(np.searchsorted(edges, probabilities, side="right") - 1, 0, len(edges) - 2)
@@ -50,7 +55,7 @@ def _reliability(ax, held_out: pd.DataFrame, bins: int) -> None:
     ax.legend(fontsize=8)
 
 
-def _coefficients(ax, top: pd.DataFrame) -> None:
+def _coefficients(ax: Axes, top: pd.DataFrame) -> None:
     colours = np.where(top["coefficient"] > 0, "#c0504d", "#4f81bd")
     ax.barh(top["term"][::-1], top["coefficient"][::-1], color=colours[::-1])
     ax.set_xlabel("coefficient (standardised features)")

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from poppy_pipeline.click_model import training as core
 from poppy_pipeline.common.user_bootstrap import LEVEL, RESAMPLES, Interval, resampling_units, user_resamples
@@ -67,7 +69,10 @@ def resampled_aucs(scores: np.ndarray, labels: np.ndarray, users: np.ndarray, co
     positives = np.bincount(users, weights=labels, minlength=user_count)
     negatives = np.bincount(users, minlength=user_count) - positives
     with np.errstate(divide="ignore", invalid="ignore"):
-        return ((counts @ wins) * counts).sum(axis=1) / ((counts @ positives) * (counts @ negatives))
+        aucs: NDArray[np.float64] = ((counts @ wins) * counts).sum(axis=1) / (
+            (counts @ positives) * (counts @ negatives)
+        )
+        return aucs
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ def calibration_interval(labels: np.ndarray, predictions: np.ndarray, user_ids: 
 
 def compare_with_champion(
     labels: np.ndarray, challenger: np.ndarray, champion: np.ndarray, user_ids: np.ndarray, seed: int
-) -> dict:
+) -> dict[str, Any]:
     """AUC of challenger − champion on the same windows, paired over the same resampled users.
 
     The challenger is `rejected` when the whole interval of the difference lies below 0.
@@ -126,7 +131,7 @@ def compare_with_champion(
     }
 
 
-def gate_report(result: core.TrainingResult, seed: int) -> dict:
+def gate_report(result: core.TrainingResult, seed: int) -> dict[str, Any]:
     """The intervals the checks judge: held-out AUC, its ratio to the oracle's, the calibration bias."""
     held_out = result.held_out
     intervals = held_out_intervals(
@@ -153,17 +158,17 @@ def gate_report(result: core.TrainingResult, seed: int) -> dict:
     }
 
 
-def auc_passes(report: dict, min_auc: float) -> bool:
+def auc_passes(report: dict[str, Any], min_auc: float) -> bool:
     """Fails only when the whole interval of the held-out AUC lies below `min_auc`."""
     return not Interval.from_report(report, "held_out_auc").below(min_auc)
 
 
-def oracle_ratio_passes(report: dict, min_ratio: float) -> bool:
+def oracle_ratio_passes(report: dict[str, Any], min_ratio: float) -> bool:
     """Fails only when the whole interval of AUC / oracle AUC lies below `min_ratio` (no oracle: passes)."""
     return report["auc_ratio"] is None or not Interval.from_report(report, "auc_ratio").below(min_ratio)
 
 
-def calibration_passes(report: dict, max_error: float) -> bool:
+def calibration_passes(report: dict[str, Any], max_error: float) -> bool:
     """Fails only when the whole interval of the relative calibration bias lies beyond ±`max_error`."""
     return not Interval.from_report(report, "calibration_bias").outside(max_error)
 
@@ -194,7 +199,7 @@ def incomparable(champion: bytes, challenger: core.TrainedModel) -> str | None:
     return None
 
 
-def challenge(champion: bytes, challenger: core.TrainedModel, held_out: pd.DataFrame) -> dict:
+def challenge(champion: bytes, challenger: core.TrainedModel, held_out: pd.DataFrame) -> dict[str, Any]:
     """The shipped model (`champion`, ONNX) against the new one, both through onnxruntime on `held_out`."""
     reason = incomparable(champion, challenger)
     if reason:
@@ -225,7 +230,7 @@ class Verdict:
     """One check's verdict and the plain values it was judged on."""
 
     passed: bool
-    measures: dict
+    measures: dict[str, Any]
 
 
 def onnx_verdicts(payload: bytes, parity: core.Parity, feature_names: list[str]) -> dict[str, Verdict]:

@@ -11,21 +11,18 @@ unbalanced class weights recovered the loss (`benchmarks/sweep_click_model.py`; 
 in docs/click-model.md, "Why the model is linear"). The polynomial step stays, at degree 1 (the features
 themselves), so the exported graph keeps the operators the browser runtime evaluates.
 
-**The calibration correction.** Balanced weights give each positive the weight n / (2·n₁) and
-each negative n / (2·n₀). Weighting the likelihood is the same as training on data whose class
-prior is multiplied by the weight ratio r = w₁ / w₀ = n₀ / n₁, so the fitted log-odds are the
-true log-odds plus log r, for every input: the model ranks as well as ever but its mean
-prediction is ~0.4 at a 6% base rate. Subtracting log r from the logistic regression's
-intercept (`correct_intercept`) undoes the prior shift exactly for a well-specified model and
-nearly so otherwise; the coefficients, hence the ranking (AUC), are unchanged. The correction is
-applied to the fitted `LogisticRegression` itself, so the pickle and the exported ONNX graph
-both carry it.
+**The calibration correction.** Balanced weights give each positive the weight n / (2·n₁) and each negative
+n / (2·n₀). Weighting the likelihood is the same as training on data whose class prior is multiplied by the
+weight ratio r = w₁ / w₀ = n₀ / n₁, so the fitted log-odds are the true log-odds plus log r, for every input:
+the model ranks as well as ever but its mean prediction is ~0.4 at a 6% base rate. Subtracting log r from the
+logistic regression's intercept (`correct_intercept`) undoes the prior shift exactly for a well-specified
+model and nearly so otherwise; the coefficients, hence the ranking (AUC), are unchanged. The correction is
+applied to the fitted `LogisticRegression` itself, so the pickle and the exported ONNX graph both carry it.
 
-**Honest evaluation.** Windows of one user overlap and share the user's latent traits, so every
-split is by user: `GroupKFold(5)` for the cross-validated AUC, and a held-out set of users
-(`HELD_OUT_SHARE`, drawn from the simulation seed) for the final metrics and figures. The model
-that ships is the one fitted on the other users, so the held-out figures describe it. The
-generator's exact `Oracle_Probability` on the same held-out windows is the ceiling. How sure
+**Honest evaluation.** Windows of one user overlap and share the user's latent traits, so every split is by user:
+`GroupKFold(5)` for the cross-validated AUC, and a held-out set of users (`HELD_OUT_SHARE`, drawn from the simulation
+seed) for the final metrics and figures. The model that ships is the one fitted on the other users, so the held-out
+figures describe it. The generator's exact `Oracle_Probability` on the same held-out windows is the ceiling. How sure
 those figures are, and whether the model may replace the shipped one, is `click_model_gate`.
 
 **What ships.** A `TrainedModel`: the fitted pipeline with its training days, held-out users,
@@ -38,7 +35,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -50,6 +47,7 @@ from poppy_pipeline.common.randomness import stream
 # scikit-learn is imported where it is used: loading the definitions (every `dagster` command,
 # even one that materializes no model) would otherwise import it, about 0.7 s.
 if TYPE_CHECKING:
+    from onnx import ModelProto
     from sklearn.pipeline import Pipeline
 
 CV_FOLDS = 5
@@ -171,7 +169,7 @@ class TrainedModel:
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """P(positive) of each row (features in `feature_names` order)."""
-        return self.pipeline.predict_proba(features)[:, 1]
+        return np.asarray(self.pipeline.predict_proba(features)[:, 1])  # scikit-learn is untyped: an array of Any
 
     def onnx_bytes(self) -> bytes:
         """The model as the ONNX file `click_model_onnx` publishes."""
@@ -183,7 +181,7 @@ class TrainingResult:
     """The shipped model (fitted on the training users) and everything measured about it."""
 
     model: Pipeline
-    report: dict
+    report: dict[str, Any]
     held_out: pd.DataFrame  # the held-out windows with the model's `Probability`
     unseen: pd.DataFrame  # `User_ID, Label, Probability` of every window, by a model that never saw its user
 
@@ -233,7 +231,7 @@ def train_and_evaluate(
     return TrainingResult(model, report, held_out, unseen)
 
 
-def unseen_user_calibration(unseen: pd.DataFrame) -> dict:
+def unseen_user_calibration(unseen: pd.DataFrame) -> dict[str, Any]:
     """Mean prediction vs base rate over every window, each predicted by a model that never saw its user.
 
     The training users' out-of-fold predictions and the held-out users' predictions by the shipped
@@ -248,7 +246,7 @@ def unseen_user_calibration(unseen: pd.DataFrame) -> dict:
     }
 
 
-def evaluation_report(held_out: pd.DataFrame, cv_aucs: Sequence[float]) -> dict:
+def evaluation_report(held_out: pd.DataFrame, cv_aucs: Sequence[float]) -> dict[str, Any]:
     """Held-out metrics of model and oracle, their ratio, and the CV AUC."""
     labels = held_out["Label"].to_numpy(dtype=np.int64)
     model = probability_metrics(labels, held_out["Probability"].to_numpy(dtype=np.float64))
@@ -293,12 +291,12 @@ def coefficient_table(model: Pipeline, feature_names: Sequence[str] = FEATURE_NA
 # --- ONNX --------------------------------------------------------------------------------------
 
 
-def to_onnx_model(model: Pipeline, properties: dict[str, str], feature_count: int = len(FEATURE_NAMES)):
+def to_onnx_model(model: Pipeline, properties: dict[str, str], feature_count: int = len(FEATURE_NAMES)) -> ModelProto:
     """The pipeline as ONNX: input `float_input` float32 [None, 20]; outputs `label`, `probabilities`."""
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType
 
-    onnx_model = to_onnx(
+    onnx_model: ModelProto = to_onnx(
         model,
         initial_types=[(INPUT_NAME, FloatTensorType([None, feature_count]))],
         target_opset=TARGET_OPSET,
@@ -318,14 +316,16 @@ def to_onnx_model(model: Pipeline, properties: dict[str, str], feature_count: in
 
 
 def export_onnx(
-    model: Pipeline, window: dict, training_window: str, feature_names: Sequence[str] = FEATURE_NAMES
+    model: Pipeline, window: dict[str, Any], training_window: str, feature_names: Sequence[str] = FEATURE_NAMES
 ) -> bytes:
     """The serialized ONNX file of `model`, with its metadata properties (`onnx_properties`)."""
     properties = onnx_properties(window, training_window, feature_names)
-    return to_onnx_model(model, properties, len(feature_names)).SerializeToString()
+    return bytes(to_onnx_model(model, properties, len(feature_names)).SerializeToString())  # protobuf is untyped
 
 
-def onnx_properties(window: dict, training_window: str, feature_names: Sequence[str] = FEATURE_NAMES) -> dict:
+def onnx_properties(
+    window: dict[str, Any], training_window: str, feature_names: Sequence[str] = FEATURE_NAMES
+) -> dict[str, str]:
     """Metadata properties of the ONNX file: the feature order (JSON list), window, step, horizon, training window."""
     return {
         "feature_names": json.dumps(list(feature_names)),
@@ -347,7 +347,7 @@ def onnx_probabilities(payload: bytes, features: np.ndarray) -> np.ndarray:
     options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
     outputs = session.run(["probabilities"], {INPUT_NAME: np.ascontiguousarray(features, dtype=np.float32)})
-    return outputs[0][:, 1]
+    return np.asarray(outputs[0][:, 1])  # onnxruntime is untyped: an array of Any
 
 
 @dataclass(frozen=True)

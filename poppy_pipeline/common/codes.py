@@ -12,16 +12,21 @@ numpy's sort of int64 is several times faster than `pd.unique` here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from functools import cached_property
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
+from pandas.api.extensions import ExtensionArray
 
 CODE_BITS = 32  # a key packs two codes below 2**32 into one int64
+# A reference column: a Series, an Index, an array or a plain sequence of unique values.
+Reference: TypeAlias = pd.Series | pd.Index | np.ndarray | ExtensionArray | Sequence[Hashable]
 
 
-def category_codes(values: pd.Series, categories: Sequence) -> np.ndarray:
+def category_codes(values: pd.Series, categories: Sequence[Hashable] | pd.Index) -> np.ndarray:
     """Index of each value in `categories` (-1 where absent), without materialising strings."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         position = {c: i for i, c in enumerate(categories)}
@@ -29,14 +34,15 @@ def category_codes(values: pd.Series, categories: Sequence) -> np.ndarray:
         return remap[values.cat.codes.to_numpy()]  # code -1 (missing) picks the trailing -1
     # Factorise first (Arrow-backed strings encode natively), then look up the few distinct values.
     codes, uniques = pd.factorize(values)
-    position = pd.Index(list(categories))
-    found = position.get_indexer(uniques.astype(str) if uniques.dtype == object else uniques)
+    known = pd.Index(list(categories))
+    found = known.get_indexer(uniques.astype(str) if uniques.dtype == object else uniques)
     return np.append(found, -1).astype(np.int64)[codes]  # code -1 (missing) picks the trailing -1
 
 
 def text_values(values: pd.Series) -> pd.Index:
     """The distinct values as text, in order of first appearance (a categorical: its categories)."""
-    return pd.Index(pd.unique(_distinct_texts(values)[1]))
+    texts: pd.Index = pd.Index(pd.unique(_distinct_texts(values)[1]))
+    return texts
 
 
 def _distinct_texts(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -60,7 +66,8 @@ class TextCodes:
         new = texts[self.names.get_indexer(texts) < 0]
         if len(new):
             self.names = self.names.append(pd.Index(pd.unique(new), dtype=object))
-        return np.append(self.names.get_indexer(texts), -1)[local]
+        codes: NDArray[np.intp] = np.append(self.names.get_indexer(texts), -1)[local]
+        return codes
 
 
 def sorted_unique(keys: np.ndarray) -> np.ndarray:
@@ -78,13 +85,14 @@ def pack(high: np.ndarray, low: np.ndarray) -> np.ndarray:
     """One int64 key per (high, low) pair of codes, equal exactly when both are."""
     if len(low) and (low.max() >= 2**CODE_BITS or high.max() >= 2 ** (63 - CODE_BITS)):
         raise ValueError(f"more than {2**CODE_BITS:,} distinct values to tell apart in one span")
-    return (high.astype(np.int64) << CODE_BITS) | low
+    keys: NDArray[np.int64] = (high.astype(np.int64) << CODE_BITS) | low
+    return keys
 
 
 class Lookup:
     """Rows of a reference column of unique values; an integer range (User_ID 1..N) by arithmetic."""
 
-    def __init__(self, reference) -> None:
+    def __init__(self, reference: Reference) -> None:
         self.index = pd.Index(reference)
         values = self.index.to_numpy()
         contiguous = values.dtype.kind in "iu" and len(values) and (np.diff(values) == 1).all()
@@ -100,7 +108,9 @@ class Lookup:
         if self.first is not None and _plain_integers(values):
             offset = values.to_numpy().astype(np.int64) - self.first
             return np.where((offset >= 0) & (offset < len(self.index)), offset, -1)
-        return self.index.get_indexer(values).astype(np.int64, copy=False)
+        # pandas-stubs want an Index here; pandas takes any array-like (it wraps it in an Index).
+        rows: NDArray[np.int64] = self.index.get_indexer(values).astype(np.int64, copy=False)  # type: ignore[arg-type]
+        return rows
 
 
 def _plain_integers(values: pd.Series) -> bool:
@@ -111,7 +121,7 @@ class Codebook:
     """Codes 0..len-1 for values, equal on every day exactly when the values are: the reference's
     rows, then one code for a missing value, then every other value in order of first arrival."""
 
-    def __init__(self, reference=()) -> None:
+    def __init__(self, reference: Reference = ()) -> None:
         self.reference = Lookup(reference)
         self.others = pd.Index([], dtype=object)
 
@@ -144,9 +154,11 @@ class Codebook:
     def value_of(self, codes: np.ndarray) -> pd.Index:
         """The values behind codes (missing for the missing code)."""
         if not len(codes) or codes.max() < len(self.reference):  # the reference's own dtype: a fast sort
-            return self.reference.index[codes]
+            known: pd.Index = self.reference.index[codes]
+            return known
         values = self.reference.index.astype(object).append(pd.Index([np.nan], dtype=object)).append(self.others)
-        return values[codes]
+        coded: pd.Index = values[codes]
+        return coded
 
     def nbytes(self) -> int:
         return int(self.others.memory_usage(deep=True))
@@ -291,9 +303,9 @@ class InteractionCodes:
         if self.ranges is not None and _plain_integers(ids):
             known_type = (types >= 0) & (types < len(self.catalog))
             type_rows = np.where(known_type, types, len(self.catalog)).astype(np.intp, copy=False)
-            first, count, offset = (np.take(bound, type_rows) for bound in self.ranges)  # 3× faster than [:, rows]
+            first, count, offsets = (np.take(bound, type_rows) for bound in self.ranges)  # 3× faster than [:, rows]
             inside = ids.to_numpy().astype(np.int64) - first
-            return np.where(known_type & (inside >= 0) & (inside < count), offset + inside, -1)
+            return np.where(known_type & (inside >= 0) & (inside < count), offsets + inside, -1)
         codes = np.full(len(ids), -1, dtype=np.int64)
         for code, (lookup, offset) in enumerate(self.catalog):
             rows = np.flatnonzero(types == code)

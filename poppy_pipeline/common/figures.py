@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn (see below)
+    from matplotlib.axes import Axes
 
 # 432 × 259 px: the width the Dagster UI's metadata table gives an inline image on a 1600-px-wide window.
 FIGURE_DPI = 72
 
 
-def render_figure(draw: Callable[[Any], None]) -> bytes:
+def render_figure(draw: Callable[[Axes], None]) -> bytes:
     """PNG bytes of one figure drawn by `draw(axes)`: headless, and the same data gives the same bytes."""
     # Imported here: only the figure-drawing assets pay for matplotlib (a run of other assets does not).
     import matplotlib

@@ -13,10 +13,14 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+First = TypeVar("First")
+Second = TypeVar("Second")
+Third = TypeVar("Third")
+Fourth = TypeVar("Fourth")
 
 
 def usable_cores() -> int:
@@ -38,9 +42,28 @@ def map_in_threads(work: Callable[[Item], Result], items: Iterable[Item]) -> lis
         return list(pool.map(work, items))
 
 
-def side_by_side(*calls: Callable[[], Result]) -> list[Result]:
-    """`[call() for call in calls]`, each on its own thread (up to `usable_cores()`): for independent work."""
-    return map_in_threads(lambda call: call(), calls)
+@overload
+def side_by_side(first: Callable[[], First], second: Callable[[], Second], /) -> tuple[First, Second]: ...
+
+
+@overload
+def side_by_side(
+    first: Callable[[], First],
+    second: Callable[[], Second],
+    third: Callable[[], Third],
+    fourth: Callable[[], Fourth],
+    /,
+) -> tuple[First, Second, Third, Fourth]: ...
+
+
+@overload
+def side_by_side(*calls: Callable[[], Result]) -> tuple[Result, ...]: ...
+
+
+def side_by_side(*calls: Callable[[], Any]) -> tuple[Any, ...]:
+    """`(call() for call in calls)`, each on its own thread (up to `usable_cores()`): for independent work.
+    (The overloads give each call's result its own type.)"""
+    return tuple(map_in_threads(lambda call: call(), calls))
 
 
 def in_background(work: Callable[[], Result]) -> Future[Result]:

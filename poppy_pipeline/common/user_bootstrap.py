@@ -18,6 +18,7 @@ the wrong side of it (`Interval.below`, `Interval.outside`, `ShareInterval.overl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,7 @@ class Interval:
         return [self.low, self.high]
 
     @classmethod
-    def from_report(cls, report: dict, name: str) -> Interval:
+    def from_report(cls, report: dict[str, Any], name: str) -> Interval:
         return cls(report[name], *report[f"{name}_interval"])
 
 

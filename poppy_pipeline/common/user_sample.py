@@ -12,6 +12,8 @@ Every user keeps at least one row, so with more users than `cap` the sample hold
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -58,7 +60,7 @@ class UserStratifiedSample:
             return pd.DataFrame()
         return self.pool.drop(columns=[PRIORITY, ORDER])
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """What the evaluation reports about the sample."""
         return {
             "max_windows": self.cap,

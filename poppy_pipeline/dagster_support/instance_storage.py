@@ -19,10 +19,13 @@ cluster profile keeps its run history in Postgres and is not affected.
         config: {base_dir: {env: DAGSTER_HOME}}
 """
 
+from __future__ import annotations
+
 import os
 import sqlite3
 
-from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, SqliteStorageConfig
+from dagster._serdes import ConfigurableClassData
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -32,17 +35,19 @@ _unsynced_roots: set[str] = set()
 class LocalSqliteStorage(DagsterSqliteStorage):
     """`DagsterSqliteStorage` whose SQLite files under `base_dir` are written with `synchronous=OFF`."""
 
-    def __init__(self, base_dir: str, inst_data=None):
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         _unsynced_roots.add(os.path.join(os.path.realpath(base_dir), ""))
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
-    def from_config_value(cls, inst_data, config_value):
+    def from_config_value(  # type: ignore[override]  # Dagster's own signature, which its base class's differs from
+        cls, inst_data: ConfigurableClassData, config_value: SqliteStorageConfig
+    ) -> LocalSqliteStorage:
         return cls.from_local(inst_data=inst_data, **config_value)
 
 
 @event.listens_for(Engine, "connect")
-def _skip_fsync(dbapi_connection, _record) -> None:
+def _skip_fsync(dbapi_connection: object, _record: object) -> None:
     """Every new SQLite connection to a file under a `LocalSqliteStorage`'s folder: no fsync."""
     if not _unsynced_roots or not isinstance(dbapi_connection, sqlite3.Connection):
         return

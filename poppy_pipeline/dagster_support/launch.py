@@ -26,8 +26,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:  # dagster is imported where a run is checked (this module starts before it)
+    from dagster._config.errors import EvaluationError
 
 RUN_CONFIG = Path("config/run.yaml")
 MODULE = "poppy_pipeline.definitions"
@@ -141,7 +145,7 @@ def _check_schema(run_config: dict, loaded: Mapping[Path, dict]) -> None:
         raise Refused(_config_sentence(invalid.errors[0], loaded, len(invalid.errors))) from None
 
 
-def _config_sentence(error, loaded: Mapping[Path, dict], count: int) -> str:
+def _config_sentence(error: EvaluationError, loaded: Mapping[Path, dict], count: int) -> str:
     keys = _stack_keys(error.stack)
     setting = ".".join(keys) or "the run config"
     more = f" ({count - 1} more problem{'s' if count > 2 else ''} after it)" if count > 1 else ""

@@ -16,9 +16,10 @@ the step with one sentence naming the path and what was kept (`writing`).
 import errno
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -151,9 +152,9 @@ def _target(path: Path) -> Path:
     return path.parent if path.name.startswith(".") else path
 
 
-def from_config(resource_config: dict | None) -> OutputsResource:
+def from_config(resource_config: Mapping[str, Any] | None) -> OutputsResource:
     """The resource as its config describes it (for the executor, which is not a step)."""
-    base_dir = (resource_config or {}).get("base_dir")
+    base_dir: Any = (resource_config or {}).get("base_dir")  # as run config has it: any YAML value
     if isinstance(base_dir, dict) and "env" in base_dir:  # run config's `{"env": "NAME"}`
         base_dir = os.environ.get(base_dir["env"])
     return OutputsResource(base_dir=base_dir)

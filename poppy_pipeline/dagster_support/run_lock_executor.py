@@ -11,8 +11,11 @@ discarded (`run_publication.py`). (`dagster.materialize` and `execute_in_process
 tests, run in process without it; `run_publication.materialize` adds the publication.)
 """
 
+from __future__ import annotations
+
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -23,6 +26,12 @@ from poppy_pipeline.dagster_support.outputs_resource import OutputsResource, fro
 from poppy_pipeline.dagster_support.partitions import daily_partitions
 from poppy_pipeline.dagster_support.run_publication import published_events
 from poppy_pipeline.dagster_support.run_refusals import refusal
+
+if TYPE_CHECKING:  # Dagster's executor API, as its `Executor` base class names it
+    from dagster._core.execution.context.system import PlanOrchestrationContext
+    from dagster._core.execution.plan.plan import ExecutionPlan
+    from dagster._core.execution.retries import RetryMode
+    from dagster._core.execution.step_dependency_config import StepDependencyConfig
 
 WAIT_ENV = "POPPY_LOCK_WAIT_SECONDS"
 # Statuses of a run whose process should be alive; a dead holder in one of them was killed.
@@ -40,18 +49,20 @@ def _wait_seconds() -> float:
 class FolderLockedExecutor(dg.Executor):
     """Runs `inner` while holding the run's outputs folder (the `outputs` resource's base_dir)."""
 
-    def __init__(self, inner: dg.Executor):
+    def __init__(self, inner: dg.Executor) -> None:
         self._inner = inner
 
     @property
-    def retries(self):
+    def retries(self) -> RetryMode:
         return self._inner.retries
 
     @property
-    def step_dependency_config(self):
+    def step_dependency_config(self) -> StepDependencyConfig:
         return self._inner.step_dependency_config
 
-    def execute(self, plan_context, execution_plan) -> Iterator[dg.DagsterEvent]:
+    def execute(
+        self, plan_context: PlanOrchestrationContext, execution_plan: ExecutionPlan
+    ) -> Iterator[dg.DagsterEvent]:
         outputs = _outputs(plan_context)
         if not outputs.is_local:
             plan_context.log.info(f"Outputs on object storage ({outputs.base_dir}) are not locked.")
@@ -86,7 +97,7 @@ class FolderLockedExecutor(dg.Executor):
             raise failure from None
 
 
-def _span(plan_context) -> tuple[str, str] | None:
+def _span(plan_context: PlanOrchestrationContext) -> tuple[str, str] | None:
     """The run's first and last day (its partition range or partition), or None for an unpartitioned run."""
     tags = plan_context.dagster_run.tags
     start = tags.get("dagster/asset_partition_range_start") or tags.get("dagster/partition")
@@ -94,20 +105,21 @@ def _span(plan_context) -> tuple[str, str] | None:
     return (start, end) if start and end else None
 
 
-def _partitions(plan_context) -> dg.PartitionsDefinition:
+def _partitions(plan_context: PlanOrchestrationContext) -> dg.PartitionsDefinition:
     """The run's daily partitions (the job's, when it has them)."""
     return plan_context.job.get_definition().partitions_def or daily_partitions
 
 
-def _outputs(plan_context) -> OutputsResource:
+def _outputs(plan_context: PlanOrchestrationContext) -> OutputsResource:
     """The run's `outputs` resource: as its run config sets it, else as it is bound."""
-    configured = (plan_context.run_config.get("resources") or {}).get(OUTPUTS) or {}
+    run_config: Mapping[str, Any] = plan_context.run_config  # the run's config as given: any YAML
+    configured = (run_config.get("resources") or {}).get(OUTPUTS) or {}
     if "config" in configured:
         return from_config(configured["config"])
     return from_config(_bound_config(plan_context, OUTPUTS))
 
 
-def _bound_config(plan_context, key: str) -> dict | None:
+def _bound_config(plan_context: PlanOrchestrationContext, key: str) -> dict[str, Any] | None:
     """The config the definitions bind resource `key` with (a Pythonic resource's field values), if any."""
     resource = plan_context.job.get_definition().resource_defs.get(key)
     field = resource.config_field if resource is not None else None
@@ -127,13 +139,15 @@ def _mark_failed(instance: dg.DagsterInstance, previous: Holder) -> str:
 
 
 def _locked(init_context: dg.InitExecutorContext) -> dg.Executor:
-    inner = dg.multi_or_in_process_executor.executor_creation_fn(init_context)
-    return FolderLockedExecutor(inner)
+    create = dg.multi_or_in_process_executor.executor_creation_fn
+    assert create is not None  # Dagster's default executor is made by one
+    return FolderLockedExecutor(create(init_context))
 
 
 folder_locked_executor = dg.ExecutorDefinition(
     name="folder_locked_executor",
-    config_schema=dg.multi_or_in_process_executor.config_schema,
+    # Dagster annotates the raw schemas it takes, and takes a definition's own schema too (it is kept as is).
+    config_schema=dg.multi_or_in_process_executor.config_schema,  # type: ignore[arg-type]
     requirements=dg.multi_or_in_process_executor.get_requirements,
     executor_creation_fn=_locked,
     description="Dagster's default executor (multiprocess or in-process), holding the outputs folder for the run.",

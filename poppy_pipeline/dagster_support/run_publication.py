@@ -22,10 +22,13 @@ import json
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from dagster._core.events import DagsterEvent, EngineEventData
+
+if TYPE_CHECKING:
+    from dagster._core.execution.context.system import PlanOrchestrationContext
 
 from poppy_pipeline.common.publication import RunStaging, clear_stale, roll_forward
 from poppy_pipeline.common.run_lock import folder_lock
@@ -87,7 +90,9 @@ class Publication:
             return str(path)
 
 
-def published_events(plan_context, folder: Path, events: Iterator[DagsterEvent]) -> Iterator[DagsterEvent]:
+def published_events(
+    plan_context: PlanOrchestrationContext, folder: Path, events: Iterator[DagsterEvent]
+) -> Iterator[DagsterEvent]:
     """`events` (the inner executor's) with the run published after the last, or discarded."""
     publication = Publication(folder, plan_context.run_id)
     for note in publication.start():
@@ -95,7 +100,7 @@ def published_events(plan_context, folder: Path, events: Iterator[DagsterEvent])
     failed: list[str] = []
     try:
         for event in events:
-            if event.is_step_failure and event.step_key not in failed:
+            if event.is_step_failure and event.step_key is not None and event.step_key not in failed:
                 failed.append(event.step_key)
             yield event
     except BaseException:
@@ -138,7 +143,7 @@ def materialize(
         except BaseException:
             publication.abandon()
             raise
-        failed = [event.step_key for event in result.all_events if event.is_step_failure]
+        failed = [event.step_key for event in result.all_events if event.is_step_failure and event.step_key is not None]
         message, metadata = publication.finish(failed if failed or result.success else ["the run"])
     instance.report_engine_event(message, result.dagster_run, EngineEventData(metadata=metadata))
     return result

@@ -8,14 +8,23 @@ failed run one sentence naming what to change (a failed blocking check's setting
 failure's own sentence), for a good one what to do next.
 """
 
+from __future__ import annotations
+
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from poppy_pipeline.dagster_support.outputs_resource import RESOURCE_KEY as OUTPUTS
 from poppy_pipeline.dagster_support.run_publication import KEPT_KEY, PUBLISHED_KEY
+
+if TYPE_CHECKING:
+    from dagster._core.events import JobFailureData
+    from dagster._core.execution.plan.objects import StepFailureData
+    from dagster_shared.error import SerializableErrorInfo
 
 NOT_APPLICABLE = "Not applicable"
 MAX_VALUE_CHARS = 60
@@ -47,7 +56,7 @@ class CheckOutcome:
     passed: bool = False
     blocking: bool = False
     description: str = ""
-    metadata: dict = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
     evaluated: bool = True
 
     @property
@@ -169,7 +178,7 @@ def measured_and_bar(metadata: dict) -> str:
     return ", ".join(f"{name} {_short(value)}" for name, value in shown.items()) or "(no metadata)"
 
 
-def _short(value) -> str:
+def _short(value: object) -> str:
     text = f"{value:.4g}" if isinstance(value, float) else str(value)
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
 
@@ -185,15 +194,16 @@ def run_outcome(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunOutcome:
     evaluated: dict[tuple[str, str], CheckOutcome] = {}
     failures: list[str] = []
     errors: list[StepError] = []
-    publication: dict = {}
+    publication: dict[str, Any] = {}
     for record in instance.get_records_for_run(run.run_id, of_type=_EVENTS).records:
         event = record.event_log_entry.dagster_event
         if event is None:
             continue
-        data = event.event_specific_data
         if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED:
-            planned[(data.asset_key.to_user_string(), data.check_name)] = None
+            plan = event.asset_check_planned_data
+            planned[(plan.asset_key.to_user_string(), plan.check_name)] = None
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            data = event.asset_check_evaluation_data
             key = (data.asset_key.to_user_string(), data.check_name)
             evaluated[key] = CheckOutcome(
                 asset=key[0],
@@ -204,15 +214,17 @@ def run_outcome(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunOutcome:
                 metadata={name: value.value for name, value in data.metadata.items()},
             )
         elif event.event_type == dg.DagsterEventType.ENGINE_EVENT:
-            metadata = getattr(data, "metadata", None) or {}
+            metadata = getattr(event.event_specific_data, "metadata", None) or {}
             if PUBLISHED_KEY in metadata:
                 publication = {name: value.value for name, value in metadata.items()}
         elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            failures.append(f"step {event.step_key} failed: {_error_sentence(data, event.message)}")
-            errors.append(_step_error(event.step_key, data, event.message))
+            step_failure = event.step_failure_data
+            failures.append(f"step {event.step_key} failed: {_error_sentence(step_failure, event.message)}")
+            errors.append(_step_error(event.step_key, step_failure, event.message))
         elif not failures:  # RUN_FAILURE without a failed step: the run itself could not proceed
-            failures.append(_error_sentence(data, event.message))
-            errors.append(_step_error(None, data, event.message))
+            run_failure = event.job_failure_data
+            failures.append(_error_sentence(run_failure, event.message))
+            errors.append(_step_error(None, run_failure, event.message))
     checks = [evaluated.get(key) or CheckOutcome(asset=key[0], check=key[1], evaluated=False) for key in planned]
     checks += [outcome for key, outcome in evaluated.items() if key not in planned]
     return RunOutcome(
@@ -229,40 +241,41 @@ def run_outcome(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunOutcome:
 
 def _outputs_dir(run: dg.DagsterRun) -> str | None:
     """The `outputs` folder the run's config set (`resources.outputs.config.base_dir`), if it set one."""
-    resource = (run.run_config.get("resources") or {}).get(OUTPUTS) or {}
+    run_config: Mapping[str, Any] = run.run_config  # the run's config as given: any YAML
+    resource = (run_config.get("resources") or {}).get(OUTPUTS) or {}
     return (resource.get("config") or {}).get("base_dir")
 
 
-def _error_sentence(data, fallback: str | None) -> str:
+def _error_sentence(data: StepFailureData | JobFailureData, fallback: str | None) -> str:
     """The innermost error's message on one line (the user's own exception, not Dagster's wrapper)."""
     error = _innermost(data)
     text = (error.message if error is not None else fallback) or ""
     sentence = " ".join(line.strip() for line in text.splitlines() if line.strip()) or "(no message)"
     prefix, _, rest = sentence.partition(": ")
-    if error is not None and rest and prefix.endswith(error.cls_name):
+    if error is not None and error.cls_name and rest and prefix.endswith(error.cls_name):
         sentence = rest if error.cls_name == "Failure" else f"{error.cls_name}: {rest}"  # a Failure is a sentence
     return _cut(sentence)
 
 
-def _innermost(data):
-    error = getattr(data, "error", None)
+def _innermost(data: StepFailureData | JobFailureData | None) -> SerializableErrorInfo | None:
+    error = data.error if data is not None else None
     while error is not None and error.cause is not None:
         error = error.cause
     return error
 
 
-def _step_error(step: str | None, data, fallback: str | None) -> StepError:
+def _step_error(step: str | None, data: StepFailureData | JobFailureData, fallback: str | None) -> StepError:
     """The innermost error as a `StepError` (its class, its message without the class's name)."""
     error = _innermost(data)
     if error is None:
         return StepError(step, "Error", _cut(" ".join((fallback or "(no message)").split())))
-    message = " ".join(error.message.split())
+    message, kind = " ".join(error.message.split()), error.cls_name or "Error"
     prefix, _, rest = message.partition(": ")
-    if rest and prefix.endswith(error.cls_name):
+    if rest and prefix.endswith(kind):
         message = rest
-    if error.cls_name == "Failure":  # the project's own sentence: whole, whatever its length
-        return StepError(step, error.cls_name, message.removeprefix("Failure: "))
-    return StepError(step, error.cls_name, _cut(message))
+    if kind == "Failure":  # the project's own sentence: whole, whatever its length
+        return StepError(step, kind, message.removeprefix("Failure: "))
+    return StepError(step, kind, _cut(message))
 
 
 def _cut(sentence: str) -> str:

@@ -10,7 +10,7 @@ variables `POPPY_SEED` and `POPPY_NUM_USERS` (read when the resource is made).
 import os
 from dataclasses import fields
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import dagster as dg
 from pydantic import Field, create_model
@@ -42,9 +42,19 @@ def _config_field(setting: Setting) -> tuple[Any, Any]:
 
 
 _DECLARED = declared_settings(SimulationSettings) + declared_settings(BehaviourSettings)
-_SimulationFields = create_model(
-    "_SimulationFields", __base__=dg.ConfigurableResource, **{s.name: _config_field(s) for s in _DECLARED}
-)
+Settings = TypeVar("Settings", bound="DataclassInstance")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    class _SimulationFields(dg.ConfigurableResource):
+        """The declared settings as fields, made when the module loads (below): to the checker, Any."""
+
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    _SimulationFields = create_model(
+        "_SimulationFields", __base__=dg.ConfigurableResource, **{s.name: _config_field(s) for s in _DECLARED}
+    )
 
 
 class SimulationResource(_SimulationFields):
@@ -67,5 +77,5 @@ class SimulationResource(_SimulationFields):
         return _core_settings(self, BehaviourSettings)
 
 
-def _core_settings(resource: dg.ConfigurableResource, settings_class: type):
+def _core_settings(resource: dg.ConfigurableResource, settings_class: type[Settings]) -> Settings:
     return settings_class(**{f.name: getattr(resource, f.name) for f in fields(settings_class)})

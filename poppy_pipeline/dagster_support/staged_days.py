@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import pandas as pd
@@ -154,7 +155,9 @@ class DayStaging:
     def __enter__(self) -> DayStaging:
         return self
 
-    def __exit__(self, error_type, error, traceback) -> None:
+    def __exit__(
+        self, error_type: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self._flusher.shutdown(wait=error_type is not None)  # the flushes queued go on; their days wait
         if error_type is not None:
             self.discard()

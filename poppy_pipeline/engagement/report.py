@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,9 @@ from poppy_pipeline.common.codes import category_codes
 from poppy_pipeline.common.figures import render_figure
 from poppy_pipeline.common.paths import replaced_atomically
 from poppy_pipeline.engagement.scores import object_rows
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn (`render_figure`)
+    from matplotlib.axes import Axes
 
 NEW_USER_DAYS = 7
 TOP_OBJECTS = 10
@@ -54,11 +57,11 @@ def view_watch_ratios(
     return ratio.reset_index(drop=True)
 
 
-def watch_ratio_summary(ratios: pd.Series) -> dict[str, float]:
+def watch_ratio_summary(ratios: pd.Series) -> dict[str, float | int | None]:
     described = ratios.astype(float).describe(percentiles=[0.25, 0.5, 0.75, 0.9])
     names = {"count": "count", "mean": "mean", "std": "std", "min": "min", "25%": "p25", "50%": "p50"}
     names |= {"75%": "p75", "90%": "p90", "max": "max"}
-    summary = {names[k]: _number(v) for k, v in described.items()}
+    summary = {names[str(k)]: _number(v) for k, v in described.items()}
     summary["count"] = int(summary["count"] or 0)
     return summary
 
@@ -70,11 +73,14 @@ def watch_ratio_histogram(ratios: pd.Series) -> list[list[float]]:
     return [[float(edges[i]), float(edges[i + 1]), int(counts[i])] for i in range(HISTOGRAM_BINS)]
 
 
-def top_objects(engagement: pd.DataFrame, objects: pd.DataFrame, n: int = TOP_OBJECTS) -> list[list]:
+def top_objects(engagement: pd.DataFrame, objects: pd.DataFrame, n: int = TOP_OBJECTS) -> list[list[Any]]:
     totals = engagement.groupby(["Object_Type", "Object_ID"], sort=True)["engagement_score"].sum()
     best = totals.sort_values(ascending=False, kind="stable").head(n)
     several_types = objects["Object_Type"].nunique() > 1
-    return [[f"{t}:{i}" if several_types else _plain(i), float(score)] for (t, i), score in best.items()]
+    types, ids = best.index.get_level_values(0), best.index.get_level_values(1)
+    return [
+        [f"{t}:{i}" if several_types else _plain(i), float(score)] for t, i, score in zip(types, ids, best, strict=True)
+    ]
 
 
 def new_vs_existing(
@@ -83,7 +89,7 @@ def new_vs_existing(
     users: pd.DataFrame,
     engaging_types: Sequence[str],
     new_user_days: int = NEW_USER_DAYS,
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, float | int | None]]:
     engaging = interactions[interactions["Interaction_Type"].astype(str).isin(engaging_types)]
     per_user = pd.DataFrame(
         {
@@ -104,7 +110,7 @@ def new_vs_existing(
 
 def group_summary(
     users: pd.DataFrame, stats: pd.DataFrame, seen: pd.Series, latest: pd.Timestamp, new_user_days: int
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, float | int | None]]:
     """Mean watch ratio and distinct objects (`stats`: `ratio`, `n` by User_ID) of new and existing users.
 
     Users signed up after `latest` count only when `seen` in the log; users missing from `stats`
@@ -121,7 +127,7 @@ def group_summary(
     summary["num_users"] = groups.size()
     out = {}
     for label, is_new in (("new", True), ("existing", False)):
-        row = summary.loc[is_new] if is_new in summary.index else None
+        row = summary.loc[is_new].to_dict() if is_new in summary.index else None
         out[label] = {
             "avg_watch_time_ratio": _number(row["avg_watch_time_ratio"]) if row is not None else None,
             "n_interacted_objects": _number(row["n_interacted_objects"]) if row is not None else None,
@@ -130,7 +136,7 @@ def group_summary(
     return out
 
 
-def events_before_signup(interactions: pd.DataFrame, users: pd.DataFrame) -> dict:
+def events_before_signup(interactions: pd.DataFrame, users: pd.DataFrame) -> dict[str, Any]:
     """Users with events before their sign-up date (a data-quality finding), and those events."""
     signup = pd.to_datetime(interactions["User_ID"].map(users.set_index("User_ID")["Signup_Date"]))
     early = interactions.loc[(interactions["Timestamp"] < signup).to_numpy(), "User_ID"]
@@ -150,7 +156,7 @@ def build_report(
     view_type: str,
     engaging_types: Sequence[str],
     new_user_days: int = NEW_USER_DAYS,
-) -> dict:
+) -> dict[str, Any]:
     # The log's own order (Interaction_ID; a pings log's line number), so sums and means add up
     # in the order seed 002's notebook adds them.
     interactions = interactions.sort_values("Interaction_ID", kind="stable", ignore_index=True)
@@ -174,12 +180,12 @@ def build_report(
 # --- figures ---------------------------------------------------------------------------------
 
 
-def draw_figures(data: dict, report: dict) -> dict[str, bytes]:
+def draw_figures(data: dict[str, Any], report: dict[str, Any]) -> dict[str, bytes]:
     """PNG bytes of each figure, by file stem, from `ReportTotals.figure_data()` and the report."""
     return {name: render_figure(draw) for name, draw in figure_drawings(data, report).items()}
 
 
-def figure_drawings(data: dict, report: dict) -> dict[str, Callable[[Any], None]]:
+def figure_drawings(data: dict[str, Any], report: dict[str, Any]) -> dict[str, Callable[[Any], None]]:
     """Each figure's drawing function (of a matplotlib Axes), by file stem."""
     return {
         "interactions_per_user": lambda ax: _long_tail(ax, data["per_user"], "users"),
@@ -202,7 +208,7 @@ def write_figures(figures: dict[str, bytes], folder: Path) -> list[Path]:
     return paths
 
 
-def _long_tail(ax, counts: pd.Series, what: str) -> None:
+def _long_tail(ax: Axes, counts: pd.Series, what: str) -> None:
     values = np.sort(counts.to_numpy())[::-1]
     ax.plot(np.arange(1, len(values) + 1), values, marker=".", linestyle="-")
     ax.set_yscale("log")
@@ -211,7 +217,7 @@ def _long_tail(ax, counts: pd.Series, what: str) -> None:
     ax.set_title(f"Interactions per {what[:-1]} (long tail)")
 
 
-def _ratings(ax, counts: pd.Series | None) -> None:
+def _ratings(ax: Axes, counts: pd.Series | None) -> None:
     """`counts`: ratings per star 1-5, or None when the log has no rating type."""
     counts = counts if counts is not None else pd.Series(0, index=range(1, 6))
     ax.bar(counts.index, counts.to_numpy(), color="#d9a03f")
@@ -220,7 +226,7 @@ def _ratings(ax, counts: pd.Series | None) -> None:
     ax.set_title("Rating distribution" if counts.sum() else "Rating distribution (no ratings in this log)")
 
 
-def _daily_trend(ax, daily: pd.Series) -> None:
+def _daily_trend(ax: Axes, daily: pd.Series) -> None:
     """`daily`: events per (day, type)."""
     for kind, series in daily.unstack(fill_value=0).items():
         ax.plot(series.index, series.to_numpy(), marker=".", label=kind)
@@ -230,14 +236,14 @@ def _daily_trend(ax, daily: pd.Series) -> None:
     ax.tick_params(axis="x", labelrotation=30, labelsize=7)
 
 
-def _hours(ax, hours: np.ndarray) -> None:
+def _hours(ax: Axes, hours: np.ndarray) -> None:
     ax.bar(np.arange(24), hours / max(hours.sum(), 1), color="#5b7fbf")
     ax.set_xlabel("hour of day (UTC)")
     ax.set_ylabel("share of interactions")
     ax.set_title("Hour-of-day profile")
 
 
-def _watch_histogram(ax, ratios: pd.Series) -> None:
+def _watch_histogram(ax: Axes, ratios: pd.Series) -> None:
     """`ratios`: how many views have each distinct watch ratio."""
     ax.hist(
         ratios.index.to_numpy(np.float64),
@@ -251,7 +257,7 @@ def _watch_histogram(ax, ratios: pd.Series) -> None:
     ax.set_title("Watch ratio of views")
 
 
-def _top_objects(ax, top: list[list]) -> None:
+def _top_objects(ax: Axes, top: list[list[Any]]) -> None:
     labels = [str(o) for o, _ in top][::-1]
     ax.barh(labels, [s for _, s in top][::-1], color="#a05fb0")
     ax.set_xlabel("summed engagement score")
@@ -259,7 +265,7 @@ def _top_objects(ax, top: list[list]) -> None:
     ax.tick_params(axis="y", labelsize=7)
 
 
-def _new_vs_existing(ax, groups: dict) -> None:
+def _new_vs_existing(ax: Axes, groups: dict[str, dict[str, float | int | None]]) -> None:
     """Mean watch-time ratio and objects per user, new against existing users; a group without
     users gets no bars, and the title says so instead of an empty half of the figure."""
     names = [g for g in ("new", "existing") if groups[g]["num_users"]]
@@ -280,11 +286,11 @@ def _new_vs_existing(ax, groups: dict) -> None:
     ax.set_title("New vs existing users" + (f": no {' or '.join(missing)} users in this span" if missing else ""))
 
 
-def _plain(value) -> str | int | float | None:
+def _plain(value: object) -> str | int | float | None:
     return value if isinstance(value, str) else _number(value)
 
 
-def _number(value) -> float | int | None:
+def _number(value: Any) -> float | int | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, np.integer | int) and not isinstance(value, bool):

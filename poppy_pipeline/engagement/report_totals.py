@@ -10,10 +10,12 @@ on the whole span up to float rounding (the order of the additions differs).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from poppy_pipeline.common.codes import category_codes, sorted_unique
 from poppy_pipeline.engagement.report import (
@@ -55,7 +57,7 @@ class ReportTotals:
         self.ratings = np.zeros(6, np.int64)
         self.hours = np.zeros(24, np.int64)
         self.daily: list[pd.Series] = []
-        self.early_users: set = set()
+        self.early_users: set[Hashable] = set()
         self.early_events = 0
         self.events = 0
         self.first_event: pd.Timestamp | None = None
@@ -95,7 +97,8 @@ class ReportTotals:
             self.signup = np.concatenate([self.signup, np.full(len(new), np.datetime64("NaT"), self.signup.dtype)])
             self.user_sums = np.hstack([self.user_sums, np.zeros((3, len(new)))])
             codes = self.user_index.get_indexer(user_ids)
-        return codes
+        found: NDArray[np.intp] = codes
+        return found
 
     def _add_users(self, interactions: pd.DataFrame, codes: np.ndarray, rows: np.ndarray) -> None:
         engaging = category_codes(interactions["Interaction_Type"], self.engaging_types) >= 0
@@ -115,12 +118,13 @@ class ReportTotals:
         """Events, engaging watch time and duration, and distinct engaged objects of each user with events."""
         seen = self.user_sums[0] > 0
         objects = np.bincount(self.engaged_pairs // len(self.objects), minlength=len(self.user_index))
-        return pd.DataFrame(
+        users: pd.DataFrame = pd.DataFrame(
             {"events": self.user_sums[0], "watch": self.user_sums[1], "duration": self.user_sums[2], "n": objects},
             index=self.user_index,
         )[seen]
+        return users
 
-    def report(self, engagement: pd.DataFrame, new_user_days: int = NEW_USER_DAYS) -> dict:
+    def report(self, engagement: pd.DataFrame, new_user_days: int = NEW_USER_DAYS) -> dict[str, Any]:
         """The same dictionary as `report.build_report` on the days added."""
         self.ratios = self.ratios.sort_index()
         values, counts = self.ratios.index.to_numpy(np.float64), self.ratios.to_numpy()
@@ -143,13 +147,14 @@ class ReportTotals:
             },
         }
 
-    def _new_vs_existing(self, new_user_days: int) -> dict[str, dict[str, float]]:
+    def _new_vs_existing(self, new_user_days: int) -> dict[str, dict[str, float | int | None]]:
         stats = self.per_user
+        assert self.last_event is not None, "new and existing users are told apart by the last event"
         with np.errstate(divide="ignore", invalid="ignore"):
             stats["ratio"] = (stats["watch"] / stats["duration"]).replace([np.inf, -np.inf], np.nan).fillna(0)
         return group_summary(self.users, stats, stats.index.to_series(), self.last_event, new_user_days)
 
-    def figure_data(self) -> dict:
+    def figure_data(self) -> dict[str, Any]:
         """What `report.draw_figures` plots, aggregated."""
         daily = pd.concat(self.daily).groupby(level=[0, 1]).sum() if self.daily else pd.Series(dtype=np.int64)
         return {
@@ -204,4 +209,5 @@ def object_scores(pairs: Iterable[pd.DataFrame]) -> pd.DataFrame:
     sums = [block.groupby(keys, sort=False)["engagement_score"].sum() for block in pairs]
     if not sums:
         return pd.DataFrame({"Object_Type": [], "Object_ID": [], "engagement_score": []})
-    return pd.concat(sums).groupby(level=[0, 1], sort=True).sum().reset_index()
+    scores: pd.DataFrame = pd.concat(sums).groupby(level=[0, 1], sort=True).sum().reset_index()
+    return scores

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from poppy_pipeline.common.codes import category_codes
 
@@ -84,7 +85,8 @@ def watch_ratio(watch: np.ndarray, duration: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = watch / duration
     ratio[~np.isfinite(ratio)] = 0.0
-    return np.clip(ratio, 0.0, 1.0, out=ratio)
+    clipped: NDArray[np.float64] = np.clip(ratio, 0.0, 1.0, out=ratio)
+    return clipped
 
 
 def watch_seconds(interactions: pd.DataFrame, missing: float) -> np.ndarray:
@@ -114,7 +116,11 @@ def engagement_scores(interactions: pd.DataFrame, objects: pd.DataFrame, weights
 
 
 def pair_frame(
-    objects: pd.DataFrame, users: np.ndarray, pair_rows: np.ndarray, totals: Mapping[str, np.ndarray], time_dtype
+    objects: pd.DataFrame,
+    users: np.ndarray,
+    pair_rows: np.ndarray,
+    totals: Mapping[str, np.ndarray],
+    time_dtype: np.dtype,
 ) -> pd.DataFrame:
     """The `engagement_scores` table from each pair's user, object row and totals."""
     return pd.DataFrame(
@@ -188,7 +194,7 @@ def _pair_totals_sorted(
     }
 
 
-def _take_labels(labels: pd.Series, rows: np.ndarray) -> pd.Categorical:
+def _take_labels(labels: pd.Series, rows: np.ndarray) -> pd.Categorical[str]:
     """`labels[rows]` as a categorical: no string per row is created."""
     codes, categories = pd.factorize(labels.astype(str))
     return pd.Categorical.from_codes(codes[rows], categories=categories)
@@ -252,14 +258,16 @@ def trending_objects(
 def decayed_scores(score: np.ndarray, timestamps: pd.Series, as_of: pd.Timestamp, half_life_days: float) -> np.ndarray:
     """Each event's score × 0.5 ** (age at `as_of` / half-life); future events are not decayed."""
     age_days = (as_of - timestamps).dt.total_seconds().to_numpy() / 86_400
-    return score * 0.5 ** (np.maximum(age_days, 0) / half_life_days)
+    decayed: NDArray[np.float64] = score * 0.5 ** (np.maximum(age_days, 0) / half_life_days)
+    return decayed
 
 
 def role_of_events(kinds: pd.Series, roles: Mapping[str, str]) -> np.ndarray:
     """Index in TRENDING_COUNTS of each event's role; -1 for types without one."""
     names = sorted(set(roles))
     codes = np.array([TRENDING_COUNTS.index(roles[k]) for k in names] + [-1])
-    return codes[category_codes(kinds, names)]
+    event_roles: NDArray[np.int64] = codes[category_codes(kinds, names)]
+    return event_roles
 
 
 def rank_trending(

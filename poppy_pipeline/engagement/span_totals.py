@@ -51,6 +51,7 @@ class PairTotals:
         score, _, rows = score_events(interactions, self.objects, self.weights)
         user_ids = interactions["User_ID"].to_numpy()
         self._add_users(pd.unique(user_ids))
+        assert self.users is not None  # set by `_add_users`
         keys = np.searchsorted(self.users, user_ids).astype(np.int64) * len(self.objects) + rows
         self._add_keys(sorted_unique(keys))
         cell = np.searchsorted(self.keys, keys)
@@ -68,6 +69,7 @@ class PairTotals:
             return pd.DataFrame({c: pd.Series(dtype="float64") for c in ENGAGEMENT_COLUMNS})
         n_objects = len(self.objects)
         totals = {"count": self.count, "score": self.score, "watch": self.watch, "last": self.last}
+        assert self.users is not None and self.time_dtype is not None  # set with the first keys, by `add`
         users, rows = self.users[self.keys // n_objects], self.keys % n_objects
         return pair_frame(self.objects, users, rows, totals, self.time_dtype)
 

@@ -11,6 +11,9 @@ the log is to itself. The detection AUC (`detection.py`) completes it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -60,8 +63,9 @@ def top_decile_share(counts: np.ndarray) -> float:
     )
 
 
-def profiles(events: pd.DataFrame) -> dict[str, np.ndarray]:
-    """What the comparison reads from a log: distributions (arrays) and profiles (counts)."""
+def profiles(events: pd.DataFrame) -> dict[str, Any]:
+    """What the comparison reads from a log: distributions (arrays, and per type a list of them) and profiles
+    (counts)."""
     ordered = events.sort_values(["User_ID", "Timestamp"], kind="stable")
     users = ordered["User_ID"].to_numpy()
     seconds = ordered["Timestamp"].to_numpy("datetime64[s]").astype(np.int64)
@@ -85,15 +89,15 @@ def profiles(events: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
-def compare(real: pd.DataFrame, simulated: pd.DataFrame) -> dict[str, dict]:
+def compare(real: pd.DataFrame, simulated: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Every statistic: `{real, simulated, closeness, kind}`."""
     a, b = profiles(real), profiles(simulated)
-    rows: dict[str, dict] = {}
+    rows: dict[str, dict[str, Any]] = {}
 
     def add(name: str, x: float, y: float, closeness: float, kind: str) -> None:
         rows[name] = {"real": _rounded(x), "simulated": _rounded(y), "closeness": _rounded(closeness), "kind": kind}
 
-    def scalar(name: str, f) -> None:
+    def scalar(name: str, f: Callable[..., float]) -> None:  # f(profile), some with bound defaults
         x, y = f(a), f(b)
         add(name, x, y, relative_closeness(x, y), "number")
 
@@ -129,24 +133,24 @@ def compare(real: pd.DataFrame, simulated: pd.DataFrame) -> dict[str, dict]:
     return rows
 
 
-def overall(rows: dict[str, dict]) -> float:
+def overall(rows: dict[str, dict[str, Any]]) -> float:
     scores = [r["closeness"] for r in rows.values() if r["kind"] != "number" and r["closeness"] is not None]
     return float(np.mean(scores)) if scores else float("nan")
 
 
 def split_by_user(events: pd.DataFrame, seed: int = NOISE_FLOOR_SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Two halves of a log, each user wholly in one (chosen at random, seeded)."""
-    users = pd.unique(events["User_ID"])
+    users = np.asarray(pd.unique(events["User_ID"]))
     first = set(np.random.default_rng(seed).permutation(users)[: len(users) // 2].tolist())
     in_first = events["User_ID"].isin(first).to_numpy()
     return events[in_first], events[~in_first]
 
 
-def _means(a: dict, b: dict, key: str) -> tuple[float, float]:
+def _means(a: dict[str, Any], b: dict[str, Any], key: str) -> tuple[float, float]:
     return float(np.mean(a[key])) if len(a[key]) else np.nan, float(np.mean(b[key])) if len(b[key]) else np.nan
 
 
-def _medians(a: dict, b: dict, key: str) -> tuple[float, float]:
+def _medians(a: dict[str, Any], b: dict[str, Any], key: str) -> tuple[float, float]:
     return _quantile(a[key], 0.5), _quantile(b[key], 0.5)
 
 

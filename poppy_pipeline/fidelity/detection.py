@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from poppy_pipeline.fidelity.fit import poppy_type_codes
@@ -42,7 +43,8 @@ def object_popularity_rank(object_codes: np.ndarray, seed: int = 0) -> np.ndarra
     by_popularity = np.lexsort((rng.random(len(counts)), -counts))
     rank = np.empty(len(counts))
     rank[by_popularity] = np.arange(1, len(counts) + 1)
-    return np.log(rank[object_codes] - rng.random(len(object_codes)))
+    jittered: NDArray[np.float64] = np.log(rank[object_codes] - rng.random(len(object_codes)))
+    return jittered
 
 
 def event_features(events: pd.DataFrame, seed: int = 0) -> pd.DataFrame:

@@ -11,7 +11,9 @@ more days) keeps every per-user statistic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,9 +53,12 @@ NOT_INFORMED = {
 PREFERENCE_MIN_EVENTS = 10
 # Below this active-day share, activity's spread is read from events per active day.
 BURSTY = 0.9
+Put = Callable[[str, Any, str], None]  # records a parameter: name, value, how it was estimated
 
 
-def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], population: int | None = None) -> dict:
+def fit_log(
+    events: pd.DataFrame, objects: pd.DataFrame, days: list[str], population: int | None = None
+) -> dict[str, Any]:
     """Estimate the simulation's parameters from `events` (the window `days` of a log).
 
     `population`: users known by the window's end (a users file); when larger than the active
@@ -64,9 +69,9 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
     order, user_codes, seconds = user_time_order(events)
     ordered = events.iloc[order].reset_index(drop=True)
     type_map = object_type_map(ordered["Object_Type"])
-    parameters: dict[str, dict] = {}
+    parameters: dict[str, dict[str, Any]] = {}
 
-    def put(name: str, value, method: str) -> None:
+    def put(name: str, value: Any, method: str) -> None:
         parameters[name] = {"value": value, "method": method}
 
     counts = np.bincount(user_codes)
@@ -130,8 +135,8 @@ def fit_log(events: pd.DataFrame, objects: pd.DataFrame, days: list[str], popula
 
 
 def _fit_activity(
-    put, counts: np.ndarray, population: int | None, day_of_event: np.ndarray, user_codes: np.ndarray, days: int
-) -> dict:
+    put: Put, counts: np.ndarray, population: int | None, day_of_event: np.ndarray, user_codes: np.ndarray, days: int
+) -> dict[str, Any]:
     """Users, their activity and their bursts: bursty logs (few active days) as active days ×
     events per active day with the log's floor (`habit_fit.py`), the others as Activity_Weight
     shares of the daily volume (Poisson-lognormal). Returns what the fit measured on the way."""
@@ -199,7 +204,7 @@ def _type_weights(kinds: pd.Series) -> dict[str, float]:
 
 
 def _fit_preference(
-    put, ordered: pd.DataFrame, user_codes: np.ndarray, type_map: dict[str, str], objects: pd.DataFrame
+    put: Put, ordered: pd.DataFrame, user_codes: np.ndarray, type_map: dict[str, str], objects: pd.DataFrame
 ) -> None:
     """Users whose top type's share is beyond the catalog share (binomial, 2 SD) prefer it."""
     codes, uniques = pd.factorize(ordered["Object_Type"])
@@ -208,8 +213,8 @@ def _fit_preference(
         put("preferred_type_user_share", 0.0, "the log has one object type: nothing to prefer")
         return
     types = len(OBJECT_TYPES)
-    base = objects["Object_Type"].astype(str).map(type_map).value_counts(normalize=True)
-    base = base.reindex(list(OBJECT_TYPES), fill_value=0).to_numpy()
+    shares = objects["Object_Type"].astype(str).map(type_map).value_counts(normalize=True)
+    base = shares.reindex(list(OBJECT_TYPES), fill_value=0).to_numpy()
     table = np.bincount(user_codes * types + sim_codes, minlength=(user_codes.max() + 1) * types).reshape(-1, types)
     table = table[table.sum(axis=1) >= PREFERENCE_MIN_EVENTS]
     if len(table) == 0:
@@ -223,7 +228,7 @@ def _fit_preference(
         put("preferred_type_share", round(float(share[prefers].mean()), 4), "mean top-type share of those users")
 
 
-def _fit_ratings(put, ordered: pd.DataFrame) -> None:
+def _fit_ratings(put: Put, ordered: pd.DataFrame) -> None:
     rated = ordered[ordered["Interaction_Rating"].notna()]
     if rated.empty:
         return
@@ -234,7 +239,7 @@ def _fit_ratings(put, ordered: pd.DataFrame) -> None:
         put("rating_bias_sd", round(spread, 4), f"SD of {users} users' mean ratings, rating noise removed")
 
 
-def _fit_sittings(put, within_gaps: np.ndarray) -> dict[str, str]:
+def _fit_sittings(put: Put, within_gaps: np.ndarray) -> dict[str, str]:
     """Sittings of log-normal gaps (the simulation then chains a session's events by them), with
     same-second bursts as a share of 0 s gaps where the log has them."""
     if len(within_gaps) == 0:
@@ -254,7 +259,7 @@ def _fit_sittings(put, within_gaps: np.ndarray) -> dict[str, str]:
     return {}
 
 
-def _fit_watch(put, ordered: pd.DataFrame, objects: pd.DataFrame) -> dict[str, str]:
+def _fit_watch(put: Put, ordered: pd.DataFrame, objects: pd.DataFrame) -> dict[str, str]:
     watch = pd.to_numeric(ordered["Watch_Time_Sec"], errors="coerce").to_numpy(float)
     watched = ordered.loc[watch > 0, ["Object_Type", "Object_ID"]]
     durations = objects.set_index(["Object_Type", "Object_ID"])["Duration_Sec"]
@@ -300,7 +305,7 @@ def _weekday_weights(seconds: np.ndarray, days: list[str]) -> list[float]:
 def _shares(values: np.ndarray) -> list[float]:
     values = np.asarray(values, dtype=float)
     if values.sum() <= 0:
-        return (np.ones(len(values)) / len(values)).tolist()
+        return [float(v) for v in np.ones(len(values)) / len(values)]
     rounded = np.round(values / values.sum(), 6)
     rounded[np.argmax(rounded)] += 1 - rounded.sum()  # exactly 1 after rounding
     return [float(v) for v in rounded]
@@ -312,7 +317,7 @@ def _quantiles(values: np.ndarray) -> dict[str, float | None]:
     return {"median": float(np.median(values)), "p90": float(np.quantile(values, 0.9)), "count": len(values)}
 
 
-def scaled_to_population(fit: dict, user_share: float) -> dict:
+def scaled_to_population(fit: dict[str, Any], user_share: float) -> dict[str, Any]:
     """A fit made on a `user_share` sample of the users, for all of them: the users and the daily
     volume over the share (every other parameter is per user, event or object)."""
     if user_share >= 1:
@@ -327,7 +332,7 @@ def scaled_to_population(fit: dict, user_share: float) -> dict:
     return fit | {"sample": {"user_share": user_share, "note": "log and measured describe the sampled users"}}
 
 
-def simulation_values(fit: dict, seed: int = 42, scale_users: float = 1.0) -> dict:
+def simulation_values(fit: dict[str, Any], seed: int = 42, scale_users: float = 1.0) -> dict[str, Any]:
     """The fitted values as `simulation` settings; every user exists from the window's first day."""
     values = {name: entry["value"] for name, entry in fit["parameters"].items()}
     values["num_users"] = max(1, round(values["num_users"] * scale_users))
@@ -345,27 +350,27 @@ def simulation_values(fit: dict, seed: int = 42, scale_users: float = 1.0) -> di
     }
 
 
-def settings_from_fit(fit: dict, seed: int = 42, scale_users: float = 1.0) -> SimulationSettings:
+def settings_from_fit(fit: dict[str, Any], seed: int = 42, scale_users: float = 1.0) -> SimulationSettings:
     return SimulationSettings(**simulation_values(fit, seed, scale_users))
 
 
 def run_config(
-    fit: dict,
+    fit: dict[str, Any],
     seed: int = 42,
     scale_users: float = 1.0,
     outputs_dir: str | None = None,
     event_weights: dict[str, float] | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Run config for `make run CONFIG=…`: simulate (no source path) with the fitted settings,
     into `outputs_dir` (so the real log's fit, report, users and catalog stay as they are); with
     the log's own event types, the engagement weights of those types."""
-    resources: dict = {
+    resources: dict[str, Any] = {
         "simulation": {"config": simulation_values(fit, seed, scale_users)},
         "interaction_source": {"config": {"path": ""}},
     }
     if outputs_dir:
         resources["outputs"] = {"config": {"base_dir": outputs_dir}}
-    config: dict = {"resources": resources}
+    config: dict[str, Any] = {"resources": resources}
     labels = fit["parameters"].get("interaction_type_labels", {}).get("value", {})
     if labels and event_weights:
         weights = {"config": {"event_weights": {label: event_weights.get(label, 0.0) for label in labels}}}
@@ -373,14 +378,14 @@ def run_config(
     return config
 
 
-def regenerated_folder(outputs: str, fit: dict) -> str:
+def regenerated_folder(outputs: str, fit: dict[str, Any]) -> str:
     """Where the fitted world's run writes: a folder of its own inside the outputs folder (the one
     place run config may always name), so the real fit, report, users and catalog stay."""
     window = fit["window"]
     return f"{outputs.rstrip('/')}/fitted-{window['first_day']}-{window['last_day']}"
 
 
-def regenerate_command(config_path: str, fit: dict, partitions_start: str) -> str:
+def regenerate_command(config_path: str, fit: dict[str, Any], partitions_start: str) -> str:
     """The command that simulates the fitted window into its own folder (the run config says which)."""
     first, last = fit["window"]["first_day"], fit["window"]["last_day"]
     older = f"POPPY_PARTITIONS_START={first} " if first < partitions_start else ""

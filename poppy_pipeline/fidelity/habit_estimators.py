@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import special
 
 LAMBDA_GRID = np.exp(np.linspace(np.log(1e-3), np.log(1e9), 400))
@@ -82,7 +83,7 @@ def fit_days_activity(
         share = -np.expm1(days_log[-1])
         if len(below_k):
             share -= float(np.exp(days_log[len(pairs) : len(xs)] + extra[len(pairs) :]).sum())
-        return max(share, 1e-300)
+        return max(float(share), 1e-300)
 
     def negative_log_likelihood(params: np.ndarray) -> float:
         days_log, extra = logs(params)
@@ -116,7 +117,8 @@ def rank_weights(family: str, value: float, size: int) -> np.ndarray:
     ranks = np.arange(1, size + 1, dtype=float)
     logs = -value * np.log(ranks) if family == "zipf" else value * special.ndtri(1 - (ranks - 0.5) / size)
     weights = np.exp(logs - logs.max())
-    return weights / weights.sum()
+    shares: NDArray[np.float64] = weights / weights.sum()
+    return shares
 
 
 def fit_popularity(counts_by_type: list[np.ndarray], distinct_per_user: np.ndarray | None = None) -> Popularity:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from typing import Any
 
 import pandas as pd
 
@@ -22,7 +23,7 @@ from poppy_pipeline.simulation.model import build_model
 from poppy_pipeline.simulation.population import generate_users
 
 
-def simulate_from_fit(fit: dict, days: list[str], seed: int = 42, scale_users: float = 1.0) -> pd.DataFrame:
+def simulate_from_fit(fit: dict[str, Any], days: list[str], seed: int = 42, scale_users: float = 1.0) -> pd.DataFrame:
     """The window's interactions of a simulation with the fitted settings (catalog generated)."""
     settings = settings_from_fit(fit, seed, scale_users)
     objects = build_catalog(settings, None).objects
@@ -31,7 +32,7 @@ def simulate_from_fit(fit: dict, days: list[str], seed: int = 42, scale_users: f
     return pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
 
 
-def fidelity_report(real: pd.DataFrame, simulated: pd.DataFrame) -> dict:
+def fidelity_report(real: pd.DataFrame, simulated: pd.DataFrame) -> dict[str, Any]:
     """Per statistic real vs simulated with closeness; overall; detection AUC; the noise floor."""
     statistics = compare(real, simulated)
     half_a, half_b = split_by_user(real)

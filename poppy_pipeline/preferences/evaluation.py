@@ -23,8 +23,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.stats import rankdata
 from threadpoolctl import threadpool_limits
 
@@ -55,7 +57,7 @@ class Judged:
     ndcg: np.ndarray
     auc: np.ndarray
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {
             "users": len(self.users),
             "spearman": _mean(self.spearman),
@@ -87,7 +89,8 @@ def ndcg_at_top(predicted: np.ndarray, truth: np.ndarray, top: int = TOP) -> np.
     np.put_along_axis(relevant, np.argsort(-truth, axis=1, kind="stable")[:, :top], True, axis=1)
     ranked = np.argsort(-predicted, axis=1, kind="stable")[:, :top]
     discount = 1.0 / np.log2(np.arange(2, top + 2))
-    return (np.take_along_axis(relevant, ranked, axis=1) * discount).sum(axis=1) / discount.sum()
+    gains: NDArray[np.float64] = (np.take_along_axis(relevant, ranked, axis=1) * discount).sum(axis=1) / discount.sum()
+    return gains
 
 
 def held_out_like_auc(predicted: np.ndarray, likes: np.ndarray, exposure: np.ndarray) -> np.ndarray:
@@ -196,7 +199,7 @@ class Verdict:
     passed: bool
     applicable: bool
     message: str
-    measures: dict
+    measures: dict[str, Any]
 
 
 def beats_popularity(model: str, judged: dict[str, Judged]) -> Verdict:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from poppy_pipeline.common.codes import CodedDay, InteractionCodes
 from poppy_pipeline.common.randomness import stream
@@ -57,12 +58,14 @@ class Evidence:
     @property
     def fitting(self) -> np.ndarray:
         """(users, 21) weighted events of the fitting days."""
-        return self.slices.sum(axis=2)
+        fitting: NDArray[np.float32] = self.slices.sum(axis=2)
+        return fitting
 
     @property
     def everything(self) -> np.ndarray:
         """(users, 21, SLICES) weighted events of every day (what the published models fit)."""
-        return self.slices + self.recent
+        everything: NDArray[np.float32] = self.slices + self.recent
+        return everything
 
 
 def catalog_exposure(objects: pd.DataFrame) -> np.ndarray:
@@ -132,7 +135,8 @@ class EvidenceBuilder:
     def _held_out(self, coded: CodedDay, keep: np.ndarray) -> np.ndarray:
         if self.held_out_start is None:
             return np.zeros(len(keep), dtype=bool)
-        return coded.days[keep] >= self.held_out_start
+        held_out: NDArray[np.bool_] = coded.days[keep] >= self.held_out_start
+        return held_out
 
     def _grow(self, size: int) -> None:
         """Room for the users coded so far (a real log's users the users table lacked arrive as they come)."""

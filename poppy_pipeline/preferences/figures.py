@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from poppy_pipeline.common.figures import render_figure
 from poppy_pipeline.preferences.evaluation import Judged
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn (`render_figure`)
+    from matplotlib.axes import Axes
 
 HEATMAP_USERS = 40
 
@@ -20,7 +24,8 @@ def draw_figures(model: str, judged: Judged, categories: Sequence[str]) -> dict[
     return {f"{model}_values": render_figure(lambda ax: _values(ax, model, judged, categories))}
 
 
-def _against_truth(ax, model: str, judged: Judged) -> None:
+def _against_truth(ax: Axes, model: str, judged: Judged) -> None:
+    assert judged.truth is not None  # drawn only where there is a truth (`draw_figures`)
     known = np.isfinite(judged.truth).all(axis=1)
     true, predicted = judged.truth[known].ravel(), judged.values[known].ravel()
     _, _, _, image = ax.hist2d(true, predicted, bins=20, range=[[0, 10], [0, 10]], cmap="viridis", cmin=1)
@@ -31,7 +36,7 @@ def _against_truth(ax, model: str, judged: Judged) -> None:
     ax.set_title(f"{model}: held-out users, predicted vs true", fontsize=9)
 
 
-def _values(ax, model: str, judged: Judged, categories: Sequence[str]) -> None:
+def _values(ax: Axes, model: str, judged: Judged, categories: Sequence[str]) -> None:
     shown = judged.values[:HEATMAP_USERS]
     image = ax.imshow(shown, aspect="auto", cmap="viridis", vmin=0, vmax=10, interpolation="nearest")
     ax.figure.colorbar(image, ax=ax, label="predicted preference")

@@ -4,6 +4,7 @@ report; the asset publishes the table only when the model beats popularity (`eva
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,7 @@ class Learned:
     table: pd.DataFrame  # the engine's table: User_ID and the 21 categories, 0-10
     judged: dict[str, Judged]
     verdict: Verdict
-    report: dict
+    report: dict[str, Any]
     figures: dict[str, bytes]
 
 
@@ -78,7 +79,7 @@ def learn(
     return Learned(table, judged, verdict, report, draw_figures(name, judged[name], known))
 
 
-def evaluation_table(report: dict) -> pd.DataFrame:
+def evaluation_table(report: dict[str, Any]) -> pd.DataFrame:
     """The report's measures as a table: a row per model (this one, popularity, the service's two)."""
     order = [report["model"], POPULARITY, SERVICE_MF, SERVICE_NN]
     rows = []

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from poppy_pipeline.common.randomness import stream
@@ -58,12 +59,14 @@ class Network:
 
     def correction(self, inputs: np.ndarray) -> np.ndarray:
         hidden = np.maximum((inputs - self.mean) / self.scale @ self.w1 + self.b1, 0.0)
-        return hidden @ self.w2 + self.b2
+        correction: NDArray[np.floating] = hidden @ self.w2 + self.b2
+        return correction
 
 
 def base_scores(counts: np.ndarray, population: Population) -> np.ndarray:
     """Layer 3's lifts, which the network corrects (0 for a category without objects)."""
-    return np.nan_to_num(hierarchical_scores(counts, population))
+    scores: NDArray[np.float64] = np.nan_to_num(hierarchical_scores(counts, population))
+    return scores
 
 
 def training_examples(slices: np.ndarray, population: Population) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -112,7 +115,8 @@ def train(inputs: np.ndarray, base: np.ndarray, targets: np.ndarray, exposure: n
             loss = _loss(params, x[validation], offset[validation], targets[validation])
             if loss < best_loss:
                 best, best_loss = [p.copy() for p in params], loss
-    return Network(*best, mean=mean, scale=scale)
+    w1, b1, w2, b2 = best
+    return Network(w1, b1, w2, b2, mean=mean, scale=scale)
 
 
 def _probabilities(params: list[np.ndarray], x: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

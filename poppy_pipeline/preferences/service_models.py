@@ -25,6 +25,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import sparse
 
 from poppy_pipeline.common.randomness import stream
@@ -55,7 +56,8 @@ def sgd_factorisation(strongest: np.ndarray, seed: int, passes: int = SGD_PASSES
             p_cell = p_cell + SGD_LEARNING_RATE * (2 * error[:, None] * q_cell - SGD_REGULARISATION * p_cell)
             q[columns] = q_cell + SGD_LEARNING_RATE * (2 * error[:, None] * p_cell - SGD_REGULARISATION * q_cell)
             p[rows, types] = p_cell
-    return np.einsum("utk,ck->uct", p, q)[:, np.arange(categories), TYPE_OF_CATEGORY]
+    predicted: NDArray[np.float64] = np.einsum("utk,ck->uct", p, q)[:, np.arange(categories), TYPE_OF_CATEGORY]
+    return predicted
 
 
 def _waves(strongest: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:

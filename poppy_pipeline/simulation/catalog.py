@@ -28,6 +28,7 @@ Duration_Sec is not a positive number, are quarantined with a reason; the rest a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -214,9 +215,9 @@ def _star_names(rng: np.random.Generator, count: int) -> np.ndarray:
     return np.array([f"{p} {n}" for p, n in zip(prefixes, numbers, strict=True)])
 
 
-def _children_names(parents: np.ndarray, suffix) -> np.ndarray:
+def _children_names(parents: np.ndarray, suffix: Callable[[int], str]) -> np.ndarray:
     """Name each child after its parent plus its rank among the parent's children."""
-    ranks = pd.Series(parents).groupby(parents).cumcount().to_numpy()
+    ranks = pd.Series(parents).groupby(parents).cumcount().tolist()
     return np.array([f"{p} {suffix(r)}" for p, r in zip(parents, ranks, strict=True)])
 
 

@@ -25,6 +25,7 @@ from datetime import date, timedelta
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.special import ndtri
 
 from poppy_pipeline.common.randomness import stream
@@ -34,9 +35,14 @@ from poppy_pipeline.simulation.settings import SimulationSettings
 class SimulationModel(Protocol):
     """What the habits read of `model.SimulationModel` (which builds them: no import back)."""
 
-    settings: SimulationSettings
-    signup_ordinals: np.ndarray
-    habits: Future[Habits] | None
+    @property
+    def settings(self) -> SimulationSettings: ...
+
+    @property
+    def signup_ordinals(self) -> np.ndarray: ...
+
+    @property
+    def habits(self) -> Future[Habits] | None: ...
 
     def signed_up(self, day: date) -> np.ndarray: ...
 
@@ -64,6 +70,12 @@ class Habits:
     origin: int  # ordinal of signup_start: fresh objects are counted from there
     revisit: float  # with user_object_order: probability that an event revisits an object the user had
     checkpoints: dict[int, np.ndarray] = field(default_factory=dict)  # ordinal -> fresh events before it
+
+
+def habits_of(model: SimulationModel) -> Habits:
+    """The model's habits, for the mechanics that run only when a habit is on (`needs_habits`)."""
+    assert model.habits is not None, "a habit's mechanics ran in a world with no habit on"
+    return model.habits.result()
 
 
 def build_habits(settings: SimulationSettings, signup_ordinals: np.ndarray, hour_cdf: np.ndarray) -> Habits:
@@ -158,7 +170,8 @@ def expected_daily_events(model: SimulationModel, signed_up: np.ndarray) -> np.n
     keeps the busy ones), or their Activity_Weight share of interactions_per_day."""
     habits = model.habits.result() if model.habits is not None else None
     if habits is not None and habits.span_events is not None:
-        return habits.span_events[signed_up] / model.settings.repeat_reference_days
+        per_day: NDArray[np.float64] = habits.span_events[signed_up] / model.settings.repeat_reference_days
+        return per_day
     return model.daily_rates(signed_up)
 
 
@@ -166,7 +179,7 @@ def day_plan(model: SimulationModel, day: date, fresh_before: np.ndarray) -> tup
     """(user rows, events, revisits) of a day: each event revisits with the revisit probability,
     except a user's very first event (nothing to revisit yet)."""
     rows, counts = day_counts(model, day)
-    habits = model.habits.result()
+    habits = habits_of(model)
     revisits = stream(model.settings.seed, "orders:revisits", day).binomial(counts, habits.revisit)
     return rows, counts, np.minimum(revisits, counts - (fresh_before[rows] == 0))
 
@@ -174,7 +187,7 @@ def day_plan(model: SimulationModel, day: date, fresh_before: np.ndarray) -> tup
 def fresh_before(model: SimulationModel, day: date) -> np.ndarray:
     """Fresh (first-time) objects each user has had before `day`: the earlier days' plans,
     recounted from the nearest checkpoint (every CHECKPOINT_DAYS days; the last day asked too)."""
-    habits = model.habits.result()
+    habits = habits_of(model)
     target = day.toordinal()
     if target <= habits.origin:
         return habits.checkpoints[habits.origin].copy()
@@ -194,6 +207,7 @@ def personal_hours(model: SimulationModel, day: date, session_users: np.ndarray,
     if s.personal_hour_share <= 0 or model.habits is None:
         return hours
     own = model.habits.result().personal_hour
+    assert own is not None  # drawn whenever personal_hour_share > 0 (`build_habits`)
     mine = stream(s.seed, "interactions:personal_hour", day).random(len(session_users)) < s.personal_hour_share
     return np.where(mine, own[session_users], hours)
 

@@ -34,6 +34,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from poppy_pipeline.common.randomness import stream
 from poppy_pipeline.common.threads import side_by_side
@@ -73,7 +74,7 @@ def simulate_day(model: SimulationModel, day: date) -> pd.DataFrame:
         {
             "Interaction_ID": day_code * ID_BLOCK + np.arange(1, n + 1, dtype=np.int64),
             "User_ID": model.user_ids[users],
-            "Object_Type": pd.Categorical.from_codes(type_codes, categories=OBJECT_TYPES),
+            "Object_Type": pd.Categorical.from_codes(type_codes, categories=pd.Index(OBJECT_TYPES)),
             "Object_ID": model.object_ids[rows],
             "Interaction_Type": labelled_types(model.settings, day, kinds),
             "Interaction_Rating": pd.arrays.IntegerArray(ratings, ratings == 0),
@@ -194,7 +195,10 @@ def _draw_types_and_objects(
 
 def _draw_object_types(model: SimulationModel, day: date, users: np.ndarray) -> np.ndarray:
     r = stream(model.settings.seed, "interactions:object_type", day).random(len(users))
-    return (r >= model.tables.type_cdf[:, 0][users]).astype(np.int8) + (r >= model.tables.type_cdf[:, 1][users])
+    types: NDArray[np.int8] = (r >= model.tables.type_cdf[:, 0][users]).astype(np.int8) + (
+        r >= model.tables.type_cdf[:, 1][users]
+    )
+    return types
 
 
 def _draw_objects(
@@ -226,7 +230,8 @@ def _draw_objects(
 def _draw_interaction_types(settings: SimulationSettings, day: date, n: int) -> np.ndarray:
     cdf = np.cumsum([settings.interaction_type_weights[t] for t in INTERACTION_TYPES])
     draws = searchsorted_right(cdf, stream(settings.seed, "interactions:type", day).random(n))
-    return np.minimum(draws, len(INTERACTION_TYPES) - 1).astype(np.int8)
+    kinds: NDArray[np.int8] = np.minimum(draws, len(INTERACTION_TYPES) - 1).astype(np.int8)
+    return kinds
 
 
 def _draw_ratings(

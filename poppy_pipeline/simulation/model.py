@@ -16,6 +16,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from poppy_pipeline.common.codes import category_codes
 from poppy_pipeline.common.randomness import stream
@@ -87,7 +88,7 @@ class SimulationModel:
     revisit_cache: dict[bytes, float] = field(default_factory=dict, compare=False, repr=False)
     # A real log's habits (`habits.py`), None when none is on; what they keep between days.
     habits: Future[Habits] | None = None
-    habit_state: dict = field(default_factory=dict, compare=False, repr=False)
+    habit_state: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def tables(self) -> UserTables:
@@ -105,7 +106,10 @@ class SimulationModel:
         `signup_start`, rather than the first few users making all of it.
         """
         weights = self.activity[signed_up]
-        return self.settings.interactions_per_day * weights / max(weights.sum(), self.founding_weight, 1e-300)
+        rates: NDArray[np.float64] = (
+            self.settings.interactions_per_day * weights / max(weights.sum(), self.founding_weight, 1e-300)
+        )
+        return rates
 
     def expected_events(self, day: date) -> float:
         """Expected interactions on `day`: the signed-up users' rates on its weekday."""
@@ -217,7 +221,8 @@ def _rated_share(
     revisited = np.zeros((n, liking.shape[1]))
     np.add.at(revisited, (np.repeat(np.arange(n), types * k), favourite_slots.ravel()), per_favourite.ravel())
     fresh = type_probabilities[:, SLOT_TYPE] * liking
-    return (1 - TYPICAL_REVISIT) * fresh + TYPICAL_REVISIT * revisited
+    share: NDArray[np.float64] = (1 - TYPICAL_REVISIT) * fresh + TYPICAL_REVISIT * revisited
+    return share
 
 
 def _type_cdf(probabilities: np.ndarray) -> np.ndarray:

@@ -78,7 +78,9 @@ def labels(names: Sequence[str], codes: np.ndarray, where: np.ndarray | None = N
     """`names[codes]` as a string column (missing where `where` is False), made by Arrow: a
     million labels without a million Python strings."""
     indices = pa.array(codes, mask=None if where is None else ~where)
-    return pd.array(pa.array(list(names)).take(indices), dtype="str")
+    # pandas-stubs list no pd.array overload for a pyarrow array (pandas takes one).
+    strings: pd.arrays.ArrowStringArray = pd.array(pa.array(list(names)).take(indices), dtype="str")  # type: ignore[call-overload]
+    return strings
 
 
 def _signup_ordinals(settings: SimulationSettings, n: int) -> np.ndarray:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import NDArray
 
 from poppy_pipeline.simulation.settings import SimulationSettings
 
@@ -67,7 +68,8 @@ def tilted_distributions(settings: SimulationSettings, bias: np.ndarray) -> np.n
 def _tilted(base: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """base·exp(θ·stars), normalised."""
     weights = base * np.exp(np.outer(theta, STARS - 3))
-    return weights / weights.sum(axis=1, keepdims=True)
+    shares: NDArray[np.float64] = weights / weights.sum(axis=1, keepdims=True)
+    return shares
 
 
 def _within_groups(base: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -89,7 +91,8 @@ def _solve_theta(family: Callable[[np.ndarray], np.ndarray], target: np.ndarray)
         # Row sums, not a matrix product: BLAS sums in another order for one row than for many.
         below = (family(mid) * STARS).sum(axis=1) < target
         low, high = np.where(below, mid, low), np.where(below, high, mid)
-    return (low + high) / 2
+    theta: NDArray[np.float64] = (low + high) / 2
+    return theta
 
 
 def _lowest_atoms(base: np.ndarray) -> np.ndarray:
@@ -126,4 +129,5 @@ class RatingGrid:
     def draw(self, offsets: np.ndarray, uniform: np.ndarray) -> np.ndarray:
         """1-5 stars for each offset, from `uniform` in [0, 1)."""
         index = np.clip(np.rint(offsets / OFFSET_STEP), -self.steps, self.steps).astype(np.int64) + self.steps
-        return 1 + (uniform[:, None] >= self.cdf[index]).sum(axis=1)
+        stars: NDArray[np.int64] = 1 + (uniform[:, None] >= self.cdf[index]).sum(axis=1)
+        return stars

@@ -13,6 +13,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from poppy_pipeline.simulation.habits import expected_daily_events
 from poppy_pipeline.simulation.settings import OBJECT_TYPES
@@ -113,7 +114,8 @@ def _fresh_shares(model: SimulationModel, users: np.ndarray) -> np.ndarray:
     cdf, everyone = model.tables.slot_cdf, len(model.user_ids)
     categories = (1 - liking) * cdf_probabilities(cdf[users]) + liking * cdf_probabilities(cdf[users + everyone])
     slots = model.catalog_slots
-    return categories[:, slots.slot_of_row] * slots.within_slot(model.popularity)
+    shares: NDArray[np.float64] = categories[:, slots.slot_of_row] * slots.within_slot(model.popularity)
+    return shares
 
 
 def _favourite_shares(model: SimulationModel, users: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.special import betaincinv
 
 ATOMS = 65_536
@@ -70,13 +71,16 @@ def _keep(table: np.ndarray, path: Path) -> None:
             temporary.unlink(missing_ok=True)
 
 
-def sample_quantiles(table: np.ndarray, uniforms: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+def sample_quantiles(
+    table: NDArray[np.float64], uniforms: NDArray[np.float64], rows: NDArray[np.integer] | None = None
+) -> NDArray[np.float64]:
     """Draws for `uniforms` ∈ [0, 1) from a quantile `table` (1-D, or 2-D with a row per draw)."""
     atoms = table.shape[-1]
     index = (uniforms * atoms).astype(np.int64)
     if rows is not None:
         index += rows * atoms
-    return table.ravel()[index]
+    draws: NDArray[np.float64] = table.ravel()[index]
+    return draws
 
 
 def searchsorted_right(values: np.ndarray, keys: np.ndarray, resolution: int = 1 << 16) -> np.ndarray:
@@ -111,4 +115,5 @@ class SortedLookup:
         found = self.table[np.minimum(flat * self.resolution, len(self.table) - 1).astype(np.intp)]
         undecided = np.flatnonzero(found < 0)
         found[undecided] = np.searchsorted(self.values, flat[undecided], side="right")
-        return found.reshape(np.shape(keys))
+        positions: NDArray[np.intp] = found.reshape(np.shape(keys))
+        return positions

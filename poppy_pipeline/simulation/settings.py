@@ -15,8 +15,9 @@ import copy
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date
+from types import GenericAlias
 from typing import Any, get_args, get_origin, get_type_hints
 
 from poppy_pipeline.simulation.profiles import PROFILE_NAMES
@@ -84,7 +85,7 @@ def declared_settings(settings_class: type) -> list[Setting]:
         Setting(
             name=f.name,
             type=_config_type(hints[f.name]),
-            default=_config_value(f.default_factory() if f.default is MISSING else f.default),
+            default=_config_value(f.default_factory() if callable(f.default_factory) else f.default),
             description=f.metadata["description"],
             env=f.metadata["env"],
         )
@@ -93,12 +94,12 @@ def declared_settings(settings_class: type) -> list[Setting]:
 
 
 def _config_type(hint: Any) -> Any:
-    """Abstract collection hints become the concrete types that run config carries."""
+    """Abstract collection hints become the concrete types that run config carries (`dict[K, V]`)."""
     origin = get_origin(hint)
     if origin is Mapping:
-        return dict[get_args(hint)]
+        return GenericAlias(dict, get_args(hint))
     if origin is Sequence:
-        return list[get_args(hint)]
+        return GenericAlias(list, get_args(hint))
     return hint
 
 
@@ -270,7 +271,7 @@ class SimulationSettings:
     def signup_end_date(self) -> date:
         return date.fromisoformat(self.signup_end)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -11,6 +11,7 @@ every `Session_ID` still fits its browsing session.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.special import ndtri
 
 from poppy_pipeline.simulation.profiles import SESSION_MAX_SEC
@@ -21,13 +22,15 @@ def sitting_offsets(uniforms: np.ndarray, starts: np.ndarray, median_sec: float,
     `starts` marks each sitting's first): log-normal gaps with this median and σ, cumulated."""
     gaps = np.where(starts, 0.0, median_sec * np.exp(sigma * ndtri(np.clip(uniforms, 1e-12, 1 - 1e-12))))
     total = np.cumsum(gaps)
-    return np.floor(total - np.maximum.accumulate(np.where(starts, total, 0.0))).astype(np.int64)
+    offsets: NDArray[np.int64] = np.floor(total - np.maximum.accumulate(np.where(starts, total, 0.0))).astype(np.int64)
+    return offsets
 
 
 def browsing_cuts(offsets: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Where a browsing session starts: at each sitting's start, and every 300 s into a sitting."""
     chunk = offsets // int(SESSION_MAX_SEC)
-    return starts | np.r_[True, chunk[1:] != chunk[:-1]]
+    cuts: NDArray[np.bool_] = starts | np.r_[True, chunk[1:] != chunk[:-1]]
+    return cuts
 
 
 def burst_offsets(

@@ -17,6 +17,7 @@ import math
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -75,7 +76,7 @@ class PatternResult:
     passed: bool
     value: float
     target: str
-    details: dict = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
     not_applicable: str | None = None  # why the span cannot measure it; None when it can
 
     def describe(self) -> str:
@@ -259,6 +260,7 @@ class SpanPatterns:
 
     def type_mix(self) -> PatternResult:
         self._require("type_mix")
+        assert self.settings is not None, "type_mix measures against the settings"
         n, weights = self.events, self.settings.interaction_type_weights
         shares = {t: self.type_counts[t] / n if n else 0.0 for t in INTERACTION_TYPES}
         deviations = {t: shares[t] - weights[t] for t in INTERACTION_TYPES}
@@ -318,6 +320,7 @@ class SpanPatterns:
 
     def preferred_type_share(self) -> PatternResult:
         self._require("preferred_type_share")
+        assert self.settings is not None, "preferred_type_share measures against the settings"
         n, matches = (int(count) for count in self.preferred)
         share = matches / n if n else 0.0
         target = self.settings.preferred_type_share
@@ -370,8 +373,8 @@ class SpanPatterns:
         self._require("activity_concentration")
         last_day = self.last_day
         signed_up = int((self._signup_days <= last_day).sum()) if last_day is not None else 0
-        without_missing = np.delete(self.user_events, self.codes.users.missing) if len(self.user_events) else []
-        user_share = top_decile_share(pd.Series(without_missing, dtype=np.int64), signed_up)
+        known = np.delete(self.user_events, self.codes.users.missing) if len(self.user_events) else np.empty(0)
+        user_share = top_decile_share(pd.Series(known, dtype=np.int64), signed_up)
         object_share = top_decile_share(pd.Series(self.object_events), len(self.objects))
         return PatternResult(
             "activity_concentration",

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
 
 from poppy_pipeline.preferences.categories import TYPE_CATEGORIES, category_codes
 from poppy_pipeline.simulation.sampling import SortedLookup
@@ -50,7 +52,8 @@ def object_slots(type_codes: np.ndarray, engine_codes: np.ndarray) -> np.ndarray
     known = engine_codes >= 0
     out = SEGMENTS[1:][type_codes] - 1  # the type's "other"
     out[known] = ENGINE_SLOT[engine_codes[known]]
-    return out.astype(np.int64)
+    slots: NDArray[np.int64] = out.astype(np.int64)
+    return slots
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,9 @@ class CatalogSlots:
     stacked_favourite: SortedLookup
 
     @classmethod
-    def of(cls, objects, type_codes: np.ndarray, popularity: np.ndarray, favourite: np.ndarray) -> CatalogSlots:
+    def of(
+        cls, objects: pd.DataFrame, type_codes: np.ndarray, popularity: np.ndarray, favourite: np.ndarray
+    ) -> CatalogSlots:
         slot_of_row = object_slots(type_codes, category_codes(objects))
         order = np.argsort(slot_of_row, kind="stable")
         offsets = np.concatenate([[0], np.cumsum(np.bincount(slot_of_row, minlength=SLOTS))])
@@ -87,13 +92,15 @@ class CatalogSlots:
     def within_slot(self, weights: np.ndarray) -> np.ndarray:
         """(objects,) each object's share of its slot under `weights` (popularity, per catalog row)."""
         totals = np.bincount(self.slot_of_row, weights=weights, minlength=SLOTS)
-        return weights / totals[self.slot_of_row]
+        shares: NDArray[np.float64] = weights / totals[self.slot_of_row]
+        return shares
 
     def draw_objects(self, slots: np.ndarray, uniform: np.ndarray, favourite: bool = False) -> np.ndarray:
         """Catalog row of an object of each slot, by popularity inside it (`uniform` in [0, 1))."""
         stacked = self.stacked_favourite if favourite else self.stacked_popularity
         picks = stacked.search(slots + uniform)
-        return self.rows_by_slot[np.minimum(picks, self.offsets[slots + 1] - 1)]
+        rows: NDArray[np.int32] = self.rows_by_slot[np.minimum(picks, self.offsets[slots + 1] - 1)]
+        return rows
 
 
 def _stacked(weights: np.ndarray, slots: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -104,7 +111,8 @@ def _stacked(weights: np.ndarray, slots: np.ndarray, offsets: np.ndarray) -> np.
         if offsets[s + 1] > offsets[s]:
             cdf[part] = np.cumsum(weights[part]) / weights[part].sum()
             cdf[offsets[s + 1] - 1] = 1.0
-    return cdf + slots
+    stacked: NDArray[np.float64] = cdf + slots
+    return stacked
 
 
 def slot_log_odds(engine_log_odds: np.ndarray) -> np.ndarray:
@@ -163,4 +171,5 @@ def rating_shifts(log_odds: np.ndarray, rated_slot_share: np.ndarray, stars_per_
     mean rating stays their own."""
     preference = preference_values(log_odds)
     mean = (rated_slot_share * preference).sum(axis=1, keepdims=True)
-    return (stars_per_ten_points * (preference - mean) / 10.0).astype(np.float32)
+    shifts: NDArray[np.float32] = (stars_per_ten_points * (preference - mean) / 10.0).astype(np.float32)
+    return shifts

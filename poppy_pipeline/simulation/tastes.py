@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from scipy.special import expit
 
 from poppy_pipeline.common.codes import category_codes as value_codes
@@ -57,11 +58,13 @@ def _loved(rng: np.random.Generator, pull: np.ndarray) -> np.ndarray:
     """(users, 21) whether each category is among the user's few loved ones: 1-4 categories drawn
     without replacement with probabilities ∝ exp(pull) (the Gumbel top-k trick, on whole arrays)."""
     n, k = pull.shape
-    count = 1 + rng.binomial(*LOVED_EXTRA, size=n)
+    trials, chance = LOVED_EXTRA
+    count = 1 + rng.binomial(trials, chance, size=(n,))
     keys = pull + rng.gumbel(size=(n, k))
     rank = np.empty((n, k), dtype=np.int64)
     np.put_along_axis(rank, np.argsort(-keys, axis=1, kind="stable"), np.arange(k), axis=1)
-    return rank < count[:, None]
+    loved: NDArray[np.bool_] = rank < count[:, None]
+    return loved
 
 
 def preference_values(log_odds: np.ndarray) -> np.ndarray:

@@ -25,10 +25,10 @@ def label_categories(settings: SimulationSettings) -> list[str]:
     return labels + [kind for kind in INTERACTION_TYPES if kind not in covered]
 
 
-def labelled_types(settings: SimulationSettings, day: date, kinds: np.ndarray) -> pd.Categorical:
+def labelled_types(settings: SimulationSettings, day: date, kinds: np.ndarray) -> pd.Categorical[str]:
     """Each event's type: its simulated type (codes into INTERACTION_TYPES), or one of the log's."""
     if not settings.interaction_type_labels:
-        return pd.Categorical.from_codes(kinds, categories=INTERACTION_TYPES)
+        return pd.Categorical.from_codes(kinds, categories=pd.Index(INTERACTION_TYPES))
     categories = label_categories(settings)
     uniforms = stream(settings.seed, "interactions:type_label", day).random(len(kinds))
     codes = np.empty(len(kinds), dtype=np.int64)
@@ -41,7 +41,7 @@ def labelled_types(settings: SimulationSettings, day: date, kinds: np.ndarray) -
         cdf = np.cumsum([settings.interaction_type_label_weights[categories[i]] for i in labels])
         picks = np.minimum(np.searchsorted(cdf, uniforms[mine] * cdf[-1], side="right"), len(labels) - 1)
         codes[mine] = np.asarray(labels)[picks]
-    return pd.Categorical.from_codes(codes, categories=categories)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(categories))
 
 
 def simulation_types(settings: SimulationSettings | None, types: pd.Series) -> pd.Series:

@@ -21,9 +21,10 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from poppy_pipeline.common.randomness import stream
-from poppy_pipeline.simulation.habits import day_plan, expected_daily_events, fresh_before
+from poppy_pipeline.simulation.habits import day_plan, expected_daily_events, fresh_before, habits_of
 from poppy_pipeline.simulation.sampling import searchsorted_right
 
 if TYPE_CHECKING:
@@ -64,20 +65,22 @@ def build_orders(model: SimulationModel, expected_fresh: np.ndarray) -> UserOrde
 
 def _orders(model: SimulationModel) -> UserOrders:
     """The users' orders, made on first use and kept with the model."""
-    if "orders" not in model.habit_state:
-        model.habit_state["orders"] = build_orders(model, expected_fresh_events(model))
-    return model.habit_state["orders"]
+    orders = model.habit_state.get("orders")
+    if not isinstance(orders, UserOrders):
+        orders = model.habit_state["orders"] = build_orders(model, expected_fresh_events(model))
+    return orders
 
 
 def expected_fresh_events(model: SimulationModel) -> np.ndarray:
     """Each user's fresh events over the reference span from signup_start (counted from the same
     per-day draws as the days themselves), or the expected ones where that is larger."""
     s = model.settings
-    habits = model.habits.result()
+    habits = habits_of(model)
     per_day = expected_daily_events(model, np.arange(len(model.user_ids)))
     span_end = s.signup_start_date + timedelta(days=s.repeat_reference_days)
     counted = fresh_before(model, span_end) - fresh_before(model, s.signup_start_date)
-    return np.maximum(counted, per_day * s.repeat_reference_days * (1 - habits.revisit))
+    expected: NDArray[np.float64] = np.maximum(counted, per_day * s.repeat_reference_days * (1 - habits.revisit))
+    return expected
 
 
 def draw_ordered_objects(model: SimulationModel, day: date, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
