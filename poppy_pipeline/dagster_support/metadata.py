@@ -28,18 +28,28 @@ SIGNIFICANT_DIGITS = 4
 def plain_metadata(values: dict) -> dict:
     """Plain values as metadata: lists and dicts as JSON, floats to four significant digits."""
     return {
-        name: dg.MetadataValue.json(readable(value)) if isinstance(value, list | dict) else readable(value)
+        name: dg.MetadataValue.json(readable_json(value)) if isinstance(value, list | dict) else readable(value)
         for name, value in values.items()
     }
+
+
+def counts_json(values: pd.Series) -> dg.JsonMetadataValue:
+    """How often each value occurs, most frequent first, as JSON metadata (`{"Star": 120, ...}`)."""
+    return dg.MetadataValue.json({str(value): int(count) for value, count in values.value_counts().items()})
+
+
+def readable_json(value: list | tuple | dict) -> list[object] | dict[str, object]:
+    """`readable` of a list, tuple or dict, which stays a list or dict (JSON metadata)."""
+    if isinstance(value, dict):
+        return {str(key): readable(item) for key, item in value.items()}
+    return [readable(item) for item in value]
 
 
 def readable(value: object) -> object:
     """`value` with every float rounded to four significant digits (lists and dicts through), and
     numpy scalars as Python numbers: 0.6005336245236019 reads 0.6005."""
-    if isinstance(value, dict):
-        return {str(key): readable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [readable(item) for item in value]
+    if isinstance(value, list | tuple | dict):
+        return readable_json(value)
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and math.isfinite(value):
@@ -63,7 +73,7 @@ def figure_metadata(context: dg.AssetExecutionContext, figures: dict[str, bytes]
     if not isinstance(logs, LocalComputeLogManager):
         return {"figures": dg.MetadataValue.md(markdown_gallery(figures))}
     asset = context.asset_key.to_user_string()
-    entries = {}
+    entries: dict[str, dg.MetadataValue] = {}
     for name, png in figures.items():
         log_key = [context.run.run_id, "figures", asset, name]
         with replaced_atomically(Path(logs.get_captured_local_path(log_key, "png"))) as temporary:

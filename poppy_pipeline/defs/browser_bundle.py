@@ -1,6 +1,7 @@
 """browser_bundle: the click model, its two runtimes (JavaScript, onnxruntime-web) and the page, as a static folder."""
 
 import hashlib
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -31,10 +32,11 @@ CONTENTS_CHECK = "bundle_matches_manifest"
             " model is the click_model_onnx it was built from.",
         )
     ],
+    dagster_type=dg.Any,  # stated: with check_specs, a `-> MaterializeResult` alone would make it Nothing
 )
 def browser_bundle(
     context: dg.AssetExecutionContext, outputs: OutputsResource, click_model_onnx: bytes
-):  # -> MaterializeResult
+) -> dg.MaterializeResult:
     """`<outputs>/browser_bundle/`: `demo.html`, the JS modules (extractor, predictor, the light
     runtime that evaluates the ONNX graph in JavaScript), the current `click_model.onnx` and, for the
     `ort` backend, onnxruntime-web's WebAssembly files (pinned in `browser/package.json`, installed
@@ -72,7 +74,7 @@ def browser_bundle(
     )
 
 
-def _contents_check(folder, manifest: dict, model_bytes: bytes) -> dg.AssetCheckResult:
+def _contents_check(folder: Path, manifest: dict, model_bytes: bytes) -> dg.AssetCheckResult:
     """Reads the folder back: what a web server would serve is what the manifest promises."""
     problems = []
     for name, expected in manifest["files"].items():
@@ -83,5 +85,5 @@ def _contents_check(folder, manifest: dict, model_bytes: bytes) -> dg.AssetCheck
             problems.append(f"{name}: content differs from {MANIFEST_FILE}")
     if (folder / MODEL_FILE).is_file() and (folder / MODEL_FILE).read_bytes() != model_bytes:
         problems.append(f"{MODEL_FILE}: not the click_model_onnx it was built from")
-    metadata = {"problems": str(problems), "files": len(manifest["files"])}
+    metadata: dict[str, str | int] = {"problems": str(problems), "files": len(manifest["files"])}
     return dg.AssetCheckResult(check_name=CONTENTS_CHECK, passed=not problems, metadata=metadata)

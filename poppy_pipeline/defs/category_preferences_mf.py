@@ -6,16 +6,18 @@ Judged on held-out users and days (`preferences/evaluation.py`); published, with
 `Layer_3_Final_Predictions.csv`, only when it beats popularity.
 """
 
+from collections.abc import Iterator
+
 import dagster as dg
 import pandas as pd
 
+from poppy_pipeline.dagster_support.checks import publish
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.preference_runs import INTERACTIONS, PreferencesConfig, check_spec, gather, run
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
-from poppy_pipeline.defs.click_model import publish
 from poppy_pipeline.engagement.engine_exports import LAYER_3_FILE
 from poppy_pipeline.preferences.models import fit_hierarchical
 
@@ -41,7 +43,7 @@ def category_preferences_mf(
     celestial_objects: pd.DataFrame,
     users: pd.DataFrame,
     user_preferences: pd.DataFrame,
-):  # yields; with check_specs, Dagster would read a return annotation as the output type
+) -> Iterator[dg.MaterializeResult | dg.AssetObservation | dg.AssetCheckResult]:
     """`User_ID` and the engine's 21 categories (`A … O`, `Dwarf Planet`, `Gas Giant`, `Ice Giant`,
     `Terrestrial`, `Earth … Uranus`), 0-10, a row per user with events in the span.
 

@@ -3,15 +3,17 @@
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
 from poppy_pipeline.dagster_support.column_schemas import column_schema_metadata
-from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.metadata import counts_json, markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.quarantine_checks import Intake, quarantine, quarantine_spec
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource, sentences
 from poppy_pipeline.dagster_support.source_steps import check_before_writing
+from poppy_pipeline.simulation.catalog import Catalog
 from poppy_pipeline.sources.log_files import CSV, PINGS
 
 
@@ -22,6 +24,7 @@ from poppy_pipeline.sources.log_files import CSV, PINGS
     metadata=column_schema_metadata("celestial_objects"),
     backfill_policy=single_run,
     check_specs=[quarantine_spec("celestial_objects")],
+    dagster_type=dg.Any,  # stated: with check_specs, a `-> MaterializeResult` alone would make it Nothing
 )
 def celestial_objects(
     context: dg.AssetExecutionContext,
@@ -29,7 +32,7 @@ def celestial_objects(
     interaction_source: InteractionSourceResource,
     action_source: ActionSourceResource,
     outputs: OutputsResource,
-):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
+) -> dg.MaterializeResult:
     """Every object the app shows: `Object_Type, Object_ID, Name, Category, Duration_Sec`.
 
     Read from `data/objects/{stars,planets,moons}.csv` where present (see `catalog.py` for the
@@ -43,20 +46,20 @@ def celestial_objects(
         settings = interaction_source.simulation_settings(simulation.settings(), outputs.path())
         objects_dir = Path(simulation.objects_dir)
         catalog = interaction_source.catalog(settings, objects_dir) if not own_catalog else None
-        objects, checked = interaction_source.log_objects(lambda: catalog.objects)
+        objects, checked = interaction_source.log_objects(lambda: _poppy_objects(catalog))
         users = interaction_source.log_users()[0] if interaction_source.checked_by_reading else None
         check_before_writing(context, interaction_source, action_source, objects, users)
     objects.attrs |= interaction_source.snapshot_attrs()  # which files it was made from
-    if catalog is None and checked is None:  # a csv log: its bad rows are quarantined with the interactions
-        sources, intakes = {t: interaction_source.path for t in objects["Object_Type"].unique()}, []
-    elif catalog is None:
-        sources = {"Ping": str(checked.source_file)}
-        intakes = [Intake(checked.source_file, checked.input_rows, checked.rejected)]
-    else:
+    if catalog is not None:
         sources = catalog.sources
         intakes = [Intake(f.path, len(f.objects) + len(f.quarantined), f.quarantined) for f in catalog.files]
         for read in catalog.files:
             context.log.info(f"{read.path}: columns used {read.column_mapping}, ignored {read.ignored_columns}")
+    elif checked is not None:  # a pings log
+        sources = {"Ping": str(checked.source_file)}
+        intakes = [Intake(checked.source_file, checked.input_rows, checked.rejected)]
+    else:  # a csv log: its bad rows are quarantined with the interactions
+        sources, intakes = {str(t): interaction_source.path for t in objects["Object_Type"].unique()}, []
     counts, check = quarantine(
         context, "celestial_objects", intakes, interaction_source.max_quarantine_share, outputs=outputs
     )
@@ -65,7 +68,7 @@ def celestial_objects(
         metadata={
             "sources": dg.MetadataValue.json(sources),
             **interaction_source.decision_metadata(),
-            "objects_per_type": dg.MetadataValue.json(objects["Object_Type"].value_counts().to_dict()),
+            "objects_per_type": counts_json(objects["Object_Type"]),
             "categories": dg.MetadataValue.md(
                 markdown_table(
                     objects.groupby(["Object_Type", "Category"]).size().rename("objects").reset_index(), max_rows=40
@@ -75,3 +78,10 @@ def celestial_objects(
         },
         check_results=[check],
     )
+
+
+def _poppy_objects(catalog: Catalog | None) -> pd.DataFrame:
+    """The Poppy catalog's objects; asked for only where the source has none of its own."""
+    if catalog is None:
+        raise ValueError("a log that brings its own objects was asked for the Poppy catalog's")
+    return catalog.objects

@@ -11,6 +11,7 @@ blocking, measure seed 001's targets on the span it trains on (every window of i
 sample): 4-8% of windows positive, and every browsing profile with windows.
 """
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -24,6 +25,8 @@ from poppy_pipeline.click_model import gate
 from poppy_pipeline.click_model import training as core
 from poppy_pipeline.click_model.figures import draw_figures
 from poppy_pipeline.common.paths import write_json
+from poppy_pipeline.common.user_bootstrap import LEVEL as BOOTSTRAP_LEVEL
+from poppy_pipeline.common.user_bootstrap import RESAMPLES
 from poppy_pipeline.common.user_sample import MAX_WINDOWS, UserStratifiedSample
 from poppy_pipeline.dagster_support.checks import not_applicable, publish
 from poppy_pipeline.dagster_support.day_span import SpanConfig, span_days, span_frames
@@ -48,7 +51,7 @@ TARGET_CHECKS = {
     " bootstrap over users (a user's windows are not independent) lies entirely outside.",
     "profiles_present": "Every browsing profile with users has windows in the span (simulated).",
 }
-LEVEL = f"{gate.LEVEL:.0%} bootstrap interval over users"
+LEVEL = f"{BOOTSTRAP_LEVEL:.0%} bootstrap interval over users"
 
 
 class ClickModelConfig(SpanConfig):
@@ -123,7 +126,7 @@ def click_model(
     csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
     onnx_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
     users: pd.DataFrame,
-):  # yields; with check_specs, Dagster would read a return annotation as the output type
+) -> Iterator[dg.MaterializeResult | dg.AssetObservation | dg.AssetCheckResult]:
     """A calibrated `StandardScaler → LogisticRegression` (linear in the 20 features; see click_model.py)
     (balanced class weights, intercept corrected) on the run's span of `sliding_window_features`.
 
@@ -134,7 +137,8 @@ def click_model(
     blocking checks pass.
     """
     days = span_days(context, config)
-    sample, attrs, targets = UserStratifiedSample(config.max_windows, simulation.seed), {}, WindowTargets(users)
+    attrs: dict = {}  # the window settings every day was made with
+    sample, targets = UserStratifiedSample(config.max_windows, simulation.seed), WindowTargets(users)
     for day in span_frames(context, csv_io_manager, WINDOWS_ASSET, days, attrs):
         targets.add_day(day)
         sample.add(day)
@@ -296,7 +300,7 @@ def _target_checks(
 
 def model_checks(report: dict, config: ClickModelConfig) -> list[dg.AssetCheckResult]:
     """The four blocking checks of `click_model`, from its report."""
-    interval = {"level": gate.LEVEL, "resamples": gate.RESAMPLES}
+    interval = {"level": BOOTSTRAP_LEVEL, "resamples": RESAMPLES}
     auc = report["held_out_auc"]
     auc_check = dg.AssetCheckResult(
         check_name=AUC_CHECK,

@@ -5,17 +5,19 @@ pickle's output on the held-out windows); only then does the ONNX IO manager wri
 check leaves the previously published file byte for byte, and `browser_bundle` does not run.
 """
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from poppy_pipeline.click_model import gate
 from poppy_pipeline.click_model import training as core
-from poppy_pipeline.common.user_sample import UserStratifiedSample
+from poppy_pipeline.common.user_sample import MAX_WINDOWS, UserStratifiedSample
 from poppy_pipeline.dagster_support.checks import publish
 from poppy_pipeline.dagster_support.day_span import span_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import plain_metadata
 from poppy_pipeline.dagster_support.partitions import single_run
-from poppy_pipeline.defs.click_model import MAX_WINDOWS, WINDOWS_ASSET
+from poppy_pipeline.defs.click_model import WINDOWS_ASSET
 
 VALID_CHECK, SIZE_CHECK, PARITY_CHECK = gate.VALID_CHECK, gate.SIZE_CHECK, gate.PARITY_CHECK
 
@@ -52,7 +54,7 @@ def click_model_onnx(
     context: dg.AssetExecutionContext,
     csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
     click_model: core.TrainedModel,
-):  # yields; with check_specs, Dagster would read a return annotation as the output type
+) -> Iterator[dg.MaterializeResult | dg.AssetObservation | dg.AssetCheckResult]:
     """`click_model` as ONNX (skl2onnx, opset 17): input `float_input` float32 `[None, 20]` in the
     order of the `feature_names` metadata property; outputs `label` and `probabilities` (`[N, 2]`,
     column 1 = P(click_ad within the horizon), calibrated). Metadata properties: `feature_names`
@@ -65,8 +67,7 @@ def click_model_onnx(
     held_out = UserStratifiedSample(MAX_WINDOWS, model.seed)
     for day in span_frames(context, csv_io_manager, WINDOWS_ASSET, list(model.days)):
         held_out.add(day[day["User_ID"].isin(model.held_out_users)])
-    held_out = held_out.rows()
-    parity = core.onnx_parity(payload, model.pipeline, core.feature_matrix(held_out))
+    parity = core.onnx_parity(payload, model.pipeline, core.feature_matrix(held_out.rows()))
     context.log.info(
         f"click_model_onnx: {len(payload):,} bytes, parity {parity.max_abs_error:.2e}"
         f" ({parity.max_error_ratio:.3f} of the float32 tolerance) on {parity.rows:,} windows"

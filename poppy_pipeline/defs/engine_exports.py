@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.metadata import counts_json, markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.run_refusals import config_path_refusal
@@ -51,7 +51,7 @@ def engine_exports(
         metadata={
             "path": dg.MetadataValue.path(str(path.resolve())),
             "rows": len(trending_objects),
-            "per_type": dg.MetadataValue.json(trending_objects["Object_Type"].value_counts().to_dict()),
+            "per_type": counts_json(trending_objects["Object_Type"]),
             "preview": dg.MetadataValue.md(markdown_table(trending_objects.head(10))),
         }
     )

@@ -18,7 +18,7 @@ from poppy_pipeline.common.paths import write_json
 from poppy_pipeline.dagster_support.checks import not_applicable
 from poppy_pipeline.dagster_support.day_span import SpanConfig, span_days, span_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
-from poppy_pipeline.dagster_support.metadata import figure_metadata, plain_metadata, readable
+from poppy_pipeline.dagster_support.metadata import figure_metadata, plain_metadata, readable, readable_json
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
@@ -59,6 +59,7 @@ class ReportConfig(SpanConfig):
     deps=["simulated_interactions", "engagement_scores"],
     backfill_policy=single_run,
     check_specs=PATTERN_SPECS,
+    dagster_type=dg.Any,  # stated: with check_specs, a `-> MaterializeResult` alone would make it Nothing
 )
 def interaction_report(
     context: dg.AssetExecutionContext,
@@ -69,7 +70,7 @@ def interaction_report(
     csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
     celestial_objects: pd.DataFrame,
     users: pd.DataFrame,
-):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
+) -> dg.MaterializeResult:
     """`<outputs>/interaction_report.json` and `<outputs>/figures/*.png`.
 
     Figures: interactions per user and per object (log scale), ratings, daily trend by type,
@@ -152,6 +153,8 @@ def _pattern_checks(
         return []
     results: dict[str, PatternResult] = {}
     if patterns is not None:
+        if patterns.settings is None:  # SpanPatterns takes none only for a real log, which has no patterns
+            raise ValueError("interaction_report: the simulated span's patterns have no simulation settings")
         model = build_model(patterns.settings, patterns.objects, patterns.users)
         repeats = expected_repeat_share(model, date.fromisoformat(days[-1]), len(days))
         events = model.expected_span_events(date.fromisoformat(day) for day in days)
@@ -175,7 +178,7 @@ def _check_result(
     if result.not_applicable or not math.isfinite(result.value):  # too little data: no verdict, no failure
         why = result.not_applicable or f"too little data to measure it; it needs {result.target}."
         context.log.info(f"{key.name} not applicable on {span}: {why}")
-        details = dg.MetadataValue.json(readable(result.details))
+        details = dg.MetadataValue.json(readable_json(result.details))
         return not_applicable(key, why, span, applies="spans with enough data", details=details)
     context.log.info(result.describe())
     return dg.AssetCheckResult(

@@ -5,7 +5,7 @@ from the `action_source` resource's log (rejected rows quarantined). A real inte
 without an action log skips this asset and the behaviour branch after it.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 
 import dagster as dg
@@ -22,7 +22,7 @@ from poppy_pipeline.behaviour.sessions import no_actions, sessions_with_actions,
 from poppy_pipeline.dagster_support.checks import day_check_specs, not_applicable, per_day
 from poppy_pipeline.dagster_support.column_schemas import column_schema_metadata
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
-from poppy_pipeline.dagster_support.metadata import readable
+from poppy_pipeline.dagster_support.metadata import readable_json
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.quarantine_checks import QUARANTINE_CHECK, Intake, quarantine, quarantine_spec
@@ -62,7 +62,7 @@ def session_actions(
     csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
     simulated_interactions: DayFiles,
     users: pd.DataFrame,
-):  # yields a MaterializeResult, or nothing when the branch is skipped
+) -> Iterator[dg.MaterializeResult | dg.Output | dg.AssetCheckEvaluation]:  # none when the branch is skipped
     """One CSV per day: `Session_ID, User_ID, Timestamp, Action, Scroll_Amount`, in time order.
 
     Simulated for the sessions of `simulated_interactions` (same IDs, users and day; every
@@ -116,7 +116,7 @@ def session_actions(
             "last_day": keys[-1],
             "sessions": totals.session_count(),
             "actions": totals.actions,
-            "action_mix": dg.MetadataValue.json(readable(totals.action_mix())),
+            "action_mix": dg.MetadataValue.json(readable_json(totals.action_mix())),
             **metadata,
             **counts,
         },
@@ -163,7 +163,7 @@ def _problems(
     simulation: SimulationResource, actions: pd.DataFrame, interactions: pd.DataFrame | None, key: str
 ) -> dict[str, dict[str, int]]:
     """A day's problems by check (against its own interactions when simulated)."""
-    found = {name: {} for name in ACTION_CHECKS}
+    found: dict[str, dict[str, int]] = {name: {} for name in ACTION_CHECKS}
     integrity = action_problems(actions, date.fromisoformat(key))
     if interactions is not None:
         with_actions = sessions_with_actions(simulation.behaviour(), simulation.seed, interactions)

@@ -8,7 +8,7 @@ blocking `integrity` (checked on the whole span first: a failure writes no day) 
 `interaction_report`, which reads that span.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 
 import dagster as dg
@@ -59,7 +59,7 @@ def simulated_interactions(
     csv_io_manager: dg.ResourceParam[PartitionedUPathIOManager],
     celestial_objects: pd.DataFrame,
     users: pd.DataFrame,
-):  # yields the MaterializeResult, then each check per day (no annotation: Dagster would read it as the output type)
+) -> Iterator[dg.MaterializeResult | dg.Output | dg.AssetCheckEvaluation]:  # then each check per day
     """One CSV per day: `Interaction_ID, User_ID, Object_Type, Object_ID, Interaction_Type,
     Interaction_Rating, Timestamp, Session_ID, Watch_Time_Sec`.
 

@@ -9,6 +9,7 @@ sessions); seed 001's targets (positive share, every profile present) are about 
 they are checks of `click_model`, which reads the span it trains on.
 """
 
+from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
@@ -93,7 +94,7 @@ def sliding_window_features(
     session_actions: DayFiles,
     simulated_interactions: DayFiles,
     users: pd.DataFrame,
-):  # yields a MaterializeResult, or only the failed blocking checks (no annotation: see session_actions)
+) -> Iterator[dg.MaterializeResult | dg.Output | dg.AssetCheckEvaluation]:  # or only the failed checks
     """One CSV per day: `Session_ID, User_ID, Window_End`, the 20 features of seed 001 (see
     `poppy_pipeline/behaviour/windows.py`), `Label` (a click_ad in the horizon after the end) and
     `Oracle_Probability` (the generator's exact probability of that label given its state at the
@@ -129,7 +130,9 @@ def sliding_window_features(
             del arrays
         finite_checks = {key: _finite_check(tally) for key, tally in finite.items()}
         membership_checks = {key: _membership_check(found) for key, found in problems.items()}
-        failed = sorted({r.check_name for r in (*finite_checks.values(), *membership_checks.values()) if not r.passed})
+        failed = sorted(
+            {str(r.check_name) for r in (*finite_checks.values(), *membership_checks.values()) if not r.passed}
+        )
         if failed:
             # No day is put in place: each day's checks are reported and the failed ones fail the step
             # (they block), and the previous good files stay.

@@ -7,7 +7,7 @@ from pydantic import Field
 from poppy_pipeline.dagster_support.column_schemas import column_schema_metadata
 from poppy_pipeline.dagster_support.day_span import span_days, span_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
-from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.metadata import counts_json, markdown_table
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.defs.engagement_scores import EngagementConfig, event_weights
@@ -55,7 +55,7 @@ def trending_objects(
         metadata={
             "span": f"{days[0]}..{days[-1]}",
             "as_of": str(as_of),
-            "per_type": dg.MetadataValue.json(trending["Object_Type"].value_counts().to_dict()),
+            "per_type": counts_json(trending["Object_Type"]),
             "preview": dg.MetadataValue.md(markdown_table(trending.head(10))),
         },
     )

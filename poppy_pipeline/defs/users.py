@@ -5,14 +5,15 @@ from pathlib import Path
 import dagster as dg
 
 from poppy_pipeline.dagster_support.column_schemas import column_schema_metadata
+from poppy_pipeline.dagster_support.metadata import counts_json
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.quarantine_checks import Intake, quarantine, quarantine_spec
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource, sentences
 from poppy_pipeline.dagster_support.source_steps import check_before_writing
-from poppy_pipeline.simulation.patterns import top_decile_share
 from poppy_pipeline.simulation.population import generate_users
+from poppy_pipeline.simulation.span_patterns import top_decile_share
 
 
 @dg.asset(
@@ -22,6 +23,7 @@ from poppy_pipeline.simulation.population import generate_users
     metadata=column_schema_metadata("users"),
     backfill_policy=single_run,
     check_specs=[quarantine_spec("users")],
+    dagster_type=dg.Any,  # stated: with check_specs, a `-> MaterializeResult` alone would make it Nothing
 )
 def users(
     context: dg.AssetExecutionContext,
@@ -29,7 +31,7 @@ def users(
     interaction_source: InteractionSourceResource,
     action_source: ActionSourceResource,
     outputs: OutputsResource,
-):  # -> MaterializeResult; with check_specs, Dagster reads an annotation as the output type
+) -> dg.MaterializeResult:
     """`User_ID, Signup_Date, Profile, Device, Activity_Weight, Preferred_Type, Rating_Bias`.
 
     Simulated: heavy-tailed activity, ~30% with a preferred object type, a personal rating bias,
@@ -58,11 +60,9 @@ def users(
     }
     if not interaction_source.is_real:
         metadata |= {
-            "profiles": dg.MetadataValue.json(population["Profile"].value_counts().to_dict()),
-            "devices": dg.MetadataValue.json(population["Device"].value_counts().to_dict()),
-            "preferred_types": dg.MetadataValue.json(
-                population["Preferred_Type"].fillna("none").value_counts().to_dict()
-            ),
+            "profiles": counts_json(population["Profile"]),
+            "devices": counts_json(population["Device"]),
+            "preferred_types": counts_json(population["Preferred_Type"].fillna("none")),
             "top_decile_activity_share": top_decile_share(population["Activity_Weight"], len(population)),
         }
     return dg.MaterializeResult(value=population, metadata=metadata, check_results=[check])
