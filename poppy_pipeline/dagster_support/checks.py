@@ -116,7 +116,7 @@ def publish(
     yield from others
 
 
-def _short(metadata: dict) -> str:
+def _short(metadata: Mapping) -> str:
     """The first few metadata entries, numbers to four significant digits."""
     values = {key: getattr(value, "value", value) for key, value in list(metadata.items())[:4]}
     return ", ".join(f"{key} {readable(value)}" for key, value in values.items())

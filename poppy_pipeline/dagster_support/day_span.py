@@ -121,7 +121,7 @@ def span_days(context: dg.AssetExecutionContext, config: SpanConfig) -> list[str
 def _keys_in_range(start: str, end: str) -> list[str]:
     if start > end:
         raise dg.Failure(f"Empty span {start}..{end}")
-    return daily_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
+    return list(daily_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(start, end)))
 
 
 def run_partition_keys(context: dg.AssetExecutionContext) -> list[str] | None:
@@ -129,7 +129,7 @@ def run_partition_keys(context: dg.AssetExecutionContext) -> list[str] | None:
     tags = context.run.tags
     if RANGE_START_TAG in tags and RANGE_END_TAG in tags:
         span = dg.PartitionKeyRange(tags[RANGE_START_TAG], tags[RANGE_END_TAG])
-        return daily_partitions.get_partition_keys_in_range(span)
+        return list(daily_partitions.get_partition_keys_in_range(span))
     if PARTITION_TAG in tags:
         return [tags[PARTITION_TAG]]
     return None

@@ -21,6 +21,7 @@ import json
 import os
 import pickle
 import shutil
+from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -46,6 +47,10 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
 
     outputs: OutputsResource | None = None  # set by the factories below; None: write in place
 
+    @abstractmethod
+    def load_from_path(self, context: dg.InputContext | None, path: UPath) -> Any:
+        """The value stored at `path`; `context` None when read outside an input (`load_path`)."""
+
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if not context.has_asset_partitions:
             final = self._get_path(context)
@@ -53,8 +58,8 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
                 self.make_directory(self.write_path(final).parent)
                 context.log.debug(self.get_writing_output_log_message(final))
                 self.dump_to_path(context, obj, self.write_path(final))
-            path = {"path": dg.MetadataValue.path(str(final))} if obj is not None else {}
-            context.add_output_metadata({**path, **self.get_metadata(context, obj)})
+            where = {"path": dg.MetadataValue.path(str(final))} if obj is not None else {}
+            context.add_output_metadata({**where, **self.get_metadata(context, obj)})
             return
         paths = self._get_paths_for_partitions(context)
         values = _require_partition_dict(context, obj, list(paths))
@@ -80,20 +85,21 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
         return self._staged(final, lambda outputs, path: outputs.read_path(path))
 
     def _staged(self, final: UPath, where: Callable[[OutputsResource, Path], Path]) -> UPath:
-        staging = self.outputs is not None and self.outputs.staging is not None and _is_local(final)
-        return UPath(where(self.outputs, Path(os.fspath(final)))) if staging else final
+        if self.outputs is None or self.outputs.staging is None or not _is_local(final):
+            return final
+        return UPath(where(self.outputs, _local_path(final)))
 
     def write_failure(self, error: OSError, final: UPath) -> Exception | None:
         """The sentence for a failed write of `final` the user can fix (no space, read-only), if it is one."""
         if self.outputs is None or not _is_local(final):
             return None
-        return write_failure(error, Path(os.fspath(final)), self.outputs)
+        return write_failure(error, _local_path(final), self.outputs)
 
     def _writing(self, final: UPath) -> AbstractContextManager:
         """A failed write (no space, read-only) as one sentence naming `final`."""
         if self.outputs is None or not _is_local(final):
             return nullcontext()
-        return self.outputs.writing(Path(os.fspath(final)))
+        return self.outputs.writing(_local_path(final))
 
     def _put_staged_in_place(
         self, context: dg.OutputContext, staged: dict[str, StagedDay], paths: Mapping[str, UPath]
@@ -171,12 +177,12 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
 
     def load_path(self, path: UPath) -> Any:
         """The value stored at `path` (one partition read at a time, see `day_span.py`)."""
-        return self.load_from_path(None, path)  # type: ignore[arg-type]
+        return self.load_from_path(None, path)
 
     def load_if_present(self, asset_key: str) -> Any | None:
         """The stored value of an unpartitioned asset, or None when it was never written."""
         path = self.stored_path(asset_key)
-        return self.load_from_path(None, path) if self.path_exists(path) else None  # type: ignore[arg-type]
+        return self.load_from_path(None, path) if self.path_exists(path) else None
 
     def atomic_write(self, path: UPath, write: Callable[[BinaryIO | str], None]) -> None:
         """Write via a temp file renamed into place (local), or in one put (object stores)."""
@@ -184,7 +190,7 @@ class PartitionedUPathIOManager(dg.UPathIOManager):
             with path.open("wb") as handle:
                 write(handle)
             return
-        with replaced_atomically(Path(os.fspath(path))) as temporary:
+        with replaced_atomically(_local_path(path)) as temporary:
             write(os.fspath(temporary))
 
 
@@ -218,7 +224,7 @@ class _CsvFiles(PartitionedUPathIOManager):
             attrs_path.unlink()
         staging = self.outputs.staging if self.outputs is not None and _is_local(path) else None
         if staging is not None and not attrs:
-            published = Path(os.fspath(_attrs_path(UPath(staging.published(Path(os.fspath(path)))))))
+            published = _local_path(_attrs_path(UPath(staging.published(_local_path(path)))))
             if published.exists():
                 staging.remove_when_published(published)
         write_table()
@@ -231,12 +237,12 @@ class _CsvFiles(PartitionedUPathIOManager):
         or `<base>/<asset>/<day>.csv`."""
         final = path
         if self.outputs is not None and _is_local(path):
-            final = UPath(self.outputs.published_path(Path(os.fspath(path))))
-        folder = os.path.abspath(os.fspath(final.parent)) if _is_local(final) else str(final.parent)
-        base = os.path.abspath(os.fspath(self._base_path)) if _is_local(self._base_path) else str(self._base_path)
+            final = UPath(self.outputs.published_path(_local_path(path)))
+        folder = os.path.abspath(_local_path(final.parent)) if _is_local(final) else str(final.parent)
+        base = os.path.abspath(_local_path(self._base_path)) if _is_local(self._base_path) else str(self._base_path)
         return final.stem if folder == base else final.parent.name
 
-    def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
+    def load_from_path(self, context: dg.InputContext | None, path: UPath) -> pd.DataFrame:
         """The table with its declared column types (and those recorded beside it), and its `attrs`."""
         attrs_path = _attrs_path(path)
         attrs = json.loads(attrs_path.read_text()) if attrs_path.exists() else {}
@@ -244,7 +250,7 @@ class _CsvFiles(PartitionedUPathIOManager):
         schema = schema_of(self.table_of(path))
         try:
             if _is_local(path):
-                frame = tables.read_stored(os.fspath(path), schema, recorded)
+                frame = tables.read_stored(os.fspath(_local_path(path)), schema, recorded)
             else:
                 with path.open("rb") as handle:
                     frame = tables.read_stored(handle, schema, recorded)
@@ -275,7 +281,7 @@ class _CsvFiles(PartitionedUPathIOManager):
 
         def local_folder(key: str) -> Path | None:
             path = self.write_path(self._final_partition_path(asset_key, key))
-            return Path(os.fspath(path)).parent if _is_local(path) else None
+            return _local_path(path).parent if _is_local(path) else None
 
         folder = self._final_partition_path(asset_key, "day").parent
         return DayStaging(asset_key, local_folder, tables.write_csv, lambda error: self.write_failure(error, folder))
@@ -285,8 +291,8 @@ class _CsvFiles(PartitionedUPathIOManager):
 
         def move() -> None:
             if _is_local(path):
-                os.replace(day.staged, os.fspath(path))
-                fsync(Path(os.fspath(path)).parent)
+                os.replace(day.staged, _local_path(path))
+                fsync(_local_path(path).parent)
             else:
                 with day.staged.open("rb") as staged, path.open("wb") as handle:
                     shutil.copyfileobj(staged, handle)
@@ -317,6 +323,13 @@ def _is_local(path: UPath) -> bool:
     return path.protocol in ("", "file", "local")
 
 
+def _local_path(path: UPath) -> Path:
+    """A local `path` (`_is_local`) as a pathlib Path: only those have one on this machine."""
+    if not isinstance(path, os.PathLike):
+        raise TypeError(f"{path} is not a path on this machine's file system")
+    return Path(os.fspath(path))
+
+
 def _attrs_path(path: UPath) -> UPath:
     return path.with_name(path.name + ".attrs.json")
 
@@ -336,7 +349,7 @@ class _PickleFiles(PartitionedUPathIOManager):
         self.atomic_write(_digest_path(path), lambda sink: _write_bytes(sink, record))
         context.add_output_metadata({"sha256": digest, "size_bytes": len(payload)})
 
-    def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
+    def load_from_path(self, context: dg.InputContext | None, path: UPath) -> Any:
         with path.open("rb") as handle:
             payload = handle.read()
         asset = path.name.removesuffix(self.extension)
@@ -379,7 +392,7 @@ class _OnnxFiles(PartitionedUPathIOManager):
         payload = _onnx_bytes(obj)
         self.atomic_write(path, lambda sink: _write_bytes(sink, payload))
 
-    def load_from_path(self, context: dg.InputContext, path: UPath) -> bytes:
+    def load_from_path(self, context: dg.InputContext | None, path: UPath) -> bytes:
         with path.open("rb") as handle:
             return handle.read()
 

@@ -21,6 +21,7 @@ Simulating instead, they use the settings of an earlier `simulation_fit.json` of
 database when there is one (`poppy_pipeline/sources/fallback.py`), chosen once too.
 """
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,7 +39,7 @@ from poppy_pipeline.dagster_support.partitions import daily_partitions
 from poppy_pipeline.fidelity.fit import FIT_FILE
 from poppy_pipeline.simulation.catalog import Catalog, CatalogError, build_catalog
 from poppy_pipeline.simulation.settings import SimulationSettings
-from poppy_pipeline.sources import database
+from poppy_pipeline.sources import database, database_connection
 from poppy_pipeline.sources.action_logs import read_action_log
 from poppy_pipeline.sources.csv_log import CsvMapping, catalog_from_log, check_csv_log, read_mapping
 from poppy_pipeline.sources.daily_rows import DailyRows, split_by_day
@@ -150,7 +151,7 @@ class InteractionSourceResource(LogSourceResource):
     _run_tags: dict[str, str] = PrivateAttr(default_factory=dict)
     _decision: database.Decision | None = PrivateAttr(default=None)
     _fallback: FallbackSimulation | None = PrivateAttr(default=None)
-    _log: object = PrivateAttr(default=None)
+    _log: logging.Logger | dg.DagsterLogManager | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         super().setup_for_execution(context)
@@ -235,12 +236,12 @@ class InteractionSourceResource(LogSourceResource):
         return str(self.location()) if self.is_real else SIMULATION
 
     def database_name(self) -> str:
-        return database.describe(self.url(), database.INTERACTIONS)
+        return database_connection.describe(self.url(), database_connection.INTERACTIONS)
 
     @contextmanager
-    def session(self) -> Iterator[database.Session]:
+    def session(self) -> Iterator[database_connection.Session]:
         """A read-only session on the app's database."""
-        with database.read_only(self.url(), self.chunk_rows) as session:
+        with database_connection.read_only(self.url(), self.chunk_rows) as session:
             yield session
 
     def location(self) -> Path:
@@ -269,7 +270,7 @@ class InteractionSourceResource(LogSourceResource):
             checked = check_pings_users(self.location(), self.zone(), self.read_file)
             return _require_some(checked).valid, checked
         if self.kind == CSV.name:
-            checked = check_csv_log(self.location(), self.csv_mapping(), self.zone(), self.read_file)
+            checked = check_csv_log(self.location(), read_mapping(Path(self.mapping)), self.zone(), self.read_file)
             return users_from_checked_log(_require_some(checked)), None
         users = users_from_poppy_log(read_poppy_log(self.location(), self.read_file), self.zone())
         if users.empty:
@@ -291,7 +292,8 @@ class InteractionSourceResource(LogSourceResource):
             checked = check_pings_objects(self.location(), self.read_file)
             return _require_some(checked).valid, checked
         if self.kind == CSV.name:
-            return catalog_from_log(self.location(), self.csv_mapping(), self.zone(), self.read_file), None
+            mapping = read_mapping(Path(self.mapping))
+            return catalog_from_log(self.location(), mapping, self.zone(), self.read_file), None
         return catalog(), None
 
     def log_days(self, objects: pd.DataFrame, users: pd.DataFrame, days: list[str]) -> DailyRows:
@@ -364,5 +366,7 @@ def run_span(tags: dict[str, str]) -> tuple[str, str]:
     """First and last day of the span a run's summaries read by default: its partition range, or the
     trailing days ending on its partition (or on the last complete day)."""
     end = tags.get(RANGE_END_TAG) or tags.get(PARTITION_TAG) or daily_partitions.get_last_partition_key()
+    if end is None:  # the daily partitions begin before any run: there is always a last one
+        raise ValueError("run_span: the daily partitions have no last day")
     start = tags.get(RANGE_START_TAG) or str(date.fromisoformat(end) - timedelta(days=TRAILING_DAYS - 1))
     return start, end

@@ -26,6 +26,8 @@ def check_before_writing(
     if not days:
         return
     if source.checked_by_reading and _in_run(context, "simulated_interactions"):
+        if objects is None or users is None:  # a log read before writing has both (its own or Poppy's)
+            raise ValueError("check_before_writing: a real log's days are checked with its objects and users")
         context.log.info(f"checked before writing: {source.log_days(objects, users, days).describe()}")
     if action_source.is_real and _in_run(context, "session_actions"):
         actions = split_actions_by_day(action_source.read(), days).require_rows()
@@ -45,7 +47,7 @@ def read_log_days(
     keys: list[str],
 ) -> tuple[dict[str, pd.DataFrame], dict, list[Intake], dict]:
     """The run's days of a real log, its metadata, its intake and its row accounting."""
-    metadata = {"log": str(source.location()), "source_timezone": source.source_timezone}
+    metadata: dict[str, str | int] = {"log": str(source.location()), "source_timezone": source.source_timezone}
     source.hold_to(objects, "celestial_objects")
     source.hold_to(users, "users")
     if source.kind == DATABASE:

@@ -309,6 +309,8 @@ def check_interaction_log(
     """A real interaction log (`poppy` file, `pings` folder, `csv` file with its mapping), checked
     against its objects and users (a csv log's are its own)."""
     if format_name == CSV.name:
+        if mapping is None:
+            raise ValueError(f"{location}: a csv log is read with its column mapping, and none was given")
         return check_csv_log(location, mapping, zone, read)
     if format_name == PINGS.name:
         path, rows = read_pings_interactions(location, read)

@@ -157,3 +157,16 @@ def test_failed_integrity_fails_the_step_before_writing_and_blocks_downstream_as
     assert f"'{WINDOW[-1]}': {{'unknown_objects': 1," in message
     assert day_file.read_bytes() == good
     assert not result.asset_materializations_for_node("downstream_of_interactions")
+
+
+def test_every_asset_hands_its_value_to_its_io_manager():
+    """A `-> MaterializeResult` annotation on an asset with check_specs types its output Nothing,
+    and Dagster then skips the IO manager: such assets state `dagster_type` instead."""
+    graph = defs.resolve_asset_graph()
+    nothing = [
+        f"{key.to_user_string()}.{output.name}"
+        for key in graph.get_all_asset_keys()
+        for output in graph.get(key).assets_def.op.output_defs
+        if output.dagster_type.is_nothing
+    ]
+    assert nothing == []
