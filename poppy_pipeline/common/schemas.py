@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -147,7 +148,7 @@ class TableSchema:
         return recorded
 
 
-def attrs_to_store(schema: TableSchema, frame: pd.DataFrame, attrs: Mapping | None = None) -> dict:
+def attrs_to_store(schema: TableSchema, frame: pd.DataFrame, attrs: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What goes beside a stored table: its `attrs` (default `frame.attrs`) and the concrete types of
     its columns that are not the defaults (nothing more for a simulated table)."""
     stored = dict(frame.attrs if attrs is None else attrs)

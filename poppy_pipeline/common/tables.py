@@ -48,14 +48,14 @@ def _with_labels(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
-def write_csv(frame: pd.DataFrame, sink: str | os.PathLike | BinaryIO) -> None:
+def write_csv(frame: pd.DataFrame, sink: str | os.PathLike[str] | BinaryIO) -> None:
     """Plain CSV like pandas writes it; if any value holds a comma, quote or newline, every
     string is quoted instead (pyarrow has no per-value minimal quoting).
 
     Rows are formatted in chunks on every core (pyarrow releases the GIL) and written in order,
     so memory stays near the frame's own size plus a few chunks.
     """
-    if isinstance(sink, str | os.PathLike):
+    if isinstance(sink, str | os.PathLike[str]):
         with open(os.fspath(sink), "wb") as handle:
             _write_frame(frame, handle)
     else:
@@ -133,7 +133,7 @@ def _needs_quotes(text: str) -> bool:
 
 
 def read_stored(
-    source: str | os.PathLike | BinaryIO, schema: TableSchema, recorded: Mapping[str, str] | None = None
+    source: str | os.PathLike[str] | BinaryIO, schema: TableSchema, recorded: Mapping[str, str] | None = None
 ) -> pd.DataFrame:
     """A table this project wrote, each column parsed as `schema` declares (and `recorded` says, for
     the columns whose concrete type is not the default): never inferred from the values."""
@@ -141,9 +141,9 @@ def read_stored(
 
 
 def read_stored_table(
-    source: str | os.PathLike | BinaryIO, schema: TableSchema, recorded: Mapping[str, str] | None = None
+    source: str | os.PathLike[str] | BinaryIO, schema: TableSchema, recorded: Mapping[str, str] | None = None
 ) -> pa.Table:
-    target = os.fspath(source) if isinstance(source, str | os.PathLike) else source
+    target = os.fspath(source) if isinstance(source, str | os.PathLike[str]) else source
     header, quoted = _stored_header(target)
     convert = _typed_options(schema, header, recorded)
     parse = pa_csv.ParseOptions(newlines_in_values=quoted)
@@ -155,13 +155,13 @@ def read_stored_table(
 
 
 def read_stored_batches(
-    source: str | os.PathLike | BinaryIO,
+    source: str | os.PathLike[str] | BinaryIO,
     schema: TableSchema,
     columns: list[str],
     recorded: Mapping[str, str] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """`columns` of a stored table, a block of rows at a time (memory of one block, not of the file)."""
-    target = os.fspath(source) if isinstance(source, str | os.PathLike) else source
+    target = os.fspath(source) if isinstance(source, str | os.PathLike[str]) else source
     header, quoted = _stored_header(target)
     convert = _typed_options(schema, header, recorded, columns)
     parse = pa_csv.ParseOptions(newlines_in_values=quoted)
@@ -207,13 +207,13 @@ def _empty_as_missing(table: pa.Table, nullable: list[str]) -> pa.Table:
     return table
 
 
-def read_csv(source: str | os.PathLike | BinaryIO) -> pd.DataFrame:
+def read_csv(source: str | os.PathLike[str] | BinaryIO) -> pd.DataFrame:
     """The CSV as a frame, each column of the type pyarrow infers from the whole file (tests and
     benchmarks only: the pipeline reads its tables with their declared types, `read_stored`)."""
     return table_to_frame(read_table(source))
 
 
-def read_table(source: str | os.PathLike | BinaryIO) -> pa.Table:
+def read_table(source: str | os.PathLike[str] | BinaryIO) -> pa.Table:
     """`pa_csv.read_csv` with type inference, about 3x faster on large files.
 
     Inferring costs more than reading: pyarrow tries type after type (null, integer, float, dates,
@@ -223,7 +223,7 @@ def read_table(source: str | os.PathLike | BinaryIO) -> pa.Table:
     later value does not fit, the read fails and the file is read again with full inference, so
     the table, and any error, are what pyarrow's inference gives.
     """
-    target = os.fspath(source) if isinstance(source, str | os.PathLike) else source
+    target = os.fspath(source) if isinstance(source, str | os.PathLike[str]) else source
     start = _position(target)
     if start is not None:
         try:

@@ -4,6 +4,8 @@ itself sets (an active share of 0 would make billions of users of the few thousa
 
 from __future__ import annotations
 
+from typing import Any
+
 from poppy_pipeline.fidelity.fit import settings_from_fit
 from poppy_pipeline.simulation.settings import SettingsError
 
@@ -19,8 +21,8 @@ class FitError(ValueError):
 
 
 def checked_fit(
-    fit: dict, seed: int = 42, scale_users: float = 1.0, max_users: int = DEFAULT_MAX_SIMULATED_USERS
-) -> dict:
+    fit: dict[str, Any], seed: int = 42, scale_users: float = 1.0, max_users: int = DEFAULT_MAX_SIMULATED_USERS
+) -> dict[str, Any]:
     """`fit`, when the simulation can run it: every value passes the validation of a hand-written
     config (the memory budget included), the active share is plausible (at least `MIN_ACTIVE_SHARE`)
     and the users stay within `max_users`. Otherwise a `FitError` naming the parameter and why."""

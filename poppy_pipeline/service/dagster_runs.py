@@ -91,9 +91,9 @@ class DagsterWebserver:
             where = (node["repository"]["location"]["name"], node["repository"]["name"])
             upstream = ["/".join(key["path"]) for key in node["dependencyKeys"]]
             by_location.setdefault(where, {})["/".join(node["assetKey"]["path"])] = upstream
-        for (location, repository), upstream in by_location.items():
-            if all(asset in upstream for asset in assets):
-                return AssetGraph(location, repository, upstream)
+        for (location, repository), graph in by_location.items():
+            if all(asset in graph for asset in assets):
+                return AssetGraph(location, repository, graph)
         raise DagsterError(f"No code location of the Dagster webserver at {self.url} has {', '.join(assets)}.")
 
     async def launch(self, graph: AssetGraph, assets: list[str], run_config: dict, tags: dict[str, str]) -> str:

@@ -54,7 +54,9 @@ def _failure(run_id: str, status: str, events: list[dict]) -> str:
     checked = {event["stepKey"] for event in step_failures if _class(event["error"]) == CHECK_FAILED_ERROR}
     for event in events:
         evaluation = event.get("evaluation")
-        failed = evaluation and not evaluation["success"] and evaluation["severity"] == "ERROR"
+        if not evaluation:
+            continue
+        failed = not evaluation["success"] and evaluation["severity"] == "ERROR"
         if failed and event.get("stepKey") in checked:
             return _bounded(f"Run {run_id} failed: {_check_sentence(evaluation)}")
     if step_failures:

@@ -33,7 +33,10 @@ def service_span(span_days: int, today: date) -> tuple[str, str]:
     """The trailing `span_days` complete days, ending yesterday (UTC): the daily partitions end there,
     since a day is materialized once it is complete."""
     end = today - timedelta(days=1)
-    start = max(end - timedelta(days=span_days - 1), date.fromisoformat(daily_partitions.get_first_partition_key()))
+    first = daily_partitions.get_first_partition_key()
+    if first is None:  # the daily partitions have a start date, so always a first day
+        raise ValueError("service_span: the daily partitions have no first day")
+    start = max(end - timedelta(days=span_days - 1), date.fromisoformat(first))
     return start.isoformat(), end.isoformat()
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -139,7 +140,7 @@ def read_mapping(path: Path) -> CsvMapping:
     return mapping
 
 
-def _event_type(path: Path, value: object) -> dict:
+def _event_type(path: Path, value: object) -> dict[str, Any]:
     if isinstance(value, str):
         if value not in INTERACTION_TYPES:
             raise SourceError(path, f"event_type {value!r} is not one of {list(INTERACTION_TYPES)}")
@@ -155,7 +156,7 @@ def _event_type(path: Path, value: object) -> dict:
     return {"event_type_column": value["column"], "event_type_map": {str(k): v for k, v in value["map"].items()}}
 
 
-def _require_keys(path: Path, key: str, value: dict, keys: set[str]) -> None:
+def _require_keys(path: Path, key: str, value: dict[str, Any], keys: set[str]) -> None:
     """A mapping's sub-keys, exactly: a misspelt one is refused, never read as missing."""
     unknown, missing = sorted(map(str, set(value) - keys)), sorted(keys - set(value))
     if unknown or missing:

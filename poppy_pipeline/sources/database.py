@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -106,7 +107,9 @@ def read_and_check(
     return check_interactions(_concat(frames), objects, users, event_types, zone, canonical), counts
 
 
-def _read_days(session: Session, days: list[str], zone: str, each_day: Callable[[pd.DataFrame], None]) -> dict:
+def _read_days(
+    session: Session, days: list[str], zone: str, each_day: Callable[[pd.DataFrame], None]
+) -> dict[str, Any]:
     """Each day's rows (then those without a date-time) to `each_day`; how many rows each holds."""
     session.columns(INTERACTIONS)  # a missing table fails here, with its name
     counts: dict[str, int] = {}

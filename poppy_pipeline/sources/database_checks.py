@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -103,9 +104,9 @@ class CanonicalRows:
     ok: np.ndarray
     ids: pd.Series  # every row's parsed Interaction_ID (Int64), to find the IDs rows share
     user_ids: np.ndarray
-    object_types: pa.Array
+    object_types: pa.Array[Any]
     object_ids: np.ndarray
-    kinds: pa.Array  # mapped
+    kinds: pa.Array[Any]  # mapped
     ratings: np.ndarray
     stamps: np.ndarray  # naive UTC, datetime64[s]
 
@@ -165,7 +166,7 @@ def canonical_rows(
     return CanonicalRows(ok, ids, user_ids, object_types, object_ids, kinds, ratings, stamps)
 
 
-def _text(values: pd.Series) -> pa.Array:
+def _text(values: pd.Series) -> pa.Array[Any]:
     """The column as Arrow text, as read (no copy when it already is)."""
     try:
         array = pa.array(values, from_pandas=True)
@@ -195,7 +196,7 @@ def _positive(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return numbers, numbers > 0
 
 
-def _in_catalog(object_types: pa.Array, object_ids: np.ndarray, objects: pd.DataFrame) -> np.ndarray:
+def _in_catalog(object_types: pa.Array[Any], object_ids: np.ndarray, objects: pd.DataFrame) -> np.ndarray:
     found = np.zeros(len(object_ids), dtype=bool)
     types = objects["Object_Type"].astype(str).to_numpy()
     catalog_ids = objects["Object_ID"].to_numpy(dtype=np.int64)
@@ -205,7 +206,7 @@ def _in_catalog(object_types: pa.Array, object_ids: np.ndarray, objects: pd.Data
     return found
 
 
-def _mapped_kinds(kinds: pa.Array, event_types: Mapping[str, str]) -> tuple[pa.Array, np.ndarray]:
+def _mapped_kinds(kinds: pa.Array[Any], event_types: Mapping[str, str]) -> tuple[pa.Array[Any], np.ndarray]:
     """The types through the map (unknown ones stay as read), and where the result is a pipeline type."""
     encoded = pc.dictionary_encode(kinds)
     names = encoded.dictionary.to_pylist()
@@ -216,7 +217,7 @@ def _mapped_kinds(kinds: pa.Array, event_types: Mapping[str, str]) -> tuple[pa.A
     return targets.take(encoded.indices), ok
 
 
-def _ratings(values: pd.Series, kinds: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def _ratings(values: pd.Series, kinds: pa.Array[Any]) -> tuple[np.ndarray, np.ndarray]:
     """A `Rate` row's rating (1-5), and where the rating fits the row (none on other types)."""
     is_rate = pc.equal(kinds, POPPY.rated_type).fill_null(False).to_numpy(zero_copy_only=False)
     ratings = _whole_numbers(values).to_numpy(dtype=np.int64, na_value=0)
@@ -225,7 +226,7 @@ def _ratings(values: pd.Series, kinds: pa.Array) -> tuple[np.ndarray, np.ndarray
     return ratings, np.where(is_rate, rated_well, unrated)
 
 
-def _canonical_stamps(values: pa.Array, zone: str) -> tuple[np.ndarray, np.ndarray]:
+def _canonical_stamps(values: pa.Array[Any], zone: str) -> tuple[np.ndarray, np.ndarray]:
     """`YYYY-MM-DD HH:MM:SS` as naive UTC seconds (read in `zone`), and where a value is one."""
     shaped = pc.if_else(pc.match_substring_regex(values, CANONICAL_TIMESTAMP).fill_null(False), values, None)
     try:  # one strict cast when every value is a real date-time

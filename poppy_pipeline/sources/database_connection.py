@@ -71,7 +71,9 @@ class Session:
     chunk_rows: int
     step: str = ""  # what the reader is doing, for errors: "while reading 2024-02-03"
 
-    def query(self, table: str, statement: sa.Executable, fetch_rows: int | None = None) -> Iterator[list[tuple]]:
+    def query(
+        self, table: str, statement: sa.Executable, fetch_rows: int | None = None
+    ) -> Iterator[list[tuple[Any, ...]]]:
         """The rows of `statement` (a select or a text) in chunks of `fetch_rows` (default `chunk_rows`),
         from a server-side cursor where the driver has one."""
         compiled = statement.compile(dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
@@ -88,14 +90,14 @@ class Session:
             with suppress(self.engine.dialect.dbapi.Error):  # a lost connection must not hide its own error
                 cursor.close()
 
-    def rows(self, table: str, statement: sa.Executable) -> list[tuple]:
+    def rows(self, table: str, statement: sa.Executable) -> list[tuple[Any, ...]]:
         """All rows of a small result."""
         return [row for chunk in self.query(table, statement) for row in chunk]
 
     def columns(self, table: str) -> list[str]:
         return list(self.column_types(table))
 
-    def column_types(self, table: str) -> dict[str, sa.types.TypeEngine]:
+    def column_types(self, table: str) -> dict[str, sa.types.TypeEngine[Any]]:
         """Each column's type, as the server declares it."""
         try:
             return {c["name"]: c["type"] for c in sa.inspect(self.engine).get_columns(table)}

@@ -19,6 +19,7 @@ table in primary-key order instead of every row: about half the server's time.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -80,7 +81,7 @@ def read_rows(session: Session, which: str, bounds: tuple[str, str] = ("", "")) 
     return _rows_frame(chunks), rows
 
 
-def _where(which: str, bounds: tuple[str, str]) -> sa.ColumnElement:
+def _where(which: str, bounds: tuple[str, str]) -> sa.ColumnElement[Any]:
     stamp = interactions_table().c[TIMESTAMP]
     if which == SPAN:
         return sa.and_(stamp >= sa.bindparam("start", bounds[0]), stamp < sa.bindparam("end", bounds[1]))
@@ -89,12 +90,12 @@ def _where(which: str, bounds: tuple[str, str]) -> sa.ColumnElement:
     return sa.true()
 
 
-def _order() -> tuple[sa.ColumnElement, ...]:
+def _order() -> tuple[sa.ColumnElement[Any], ...]:
     table = interactions_table()
     return table.c[PRIMARY_KEY], table.c[TIMESTAMP]
 
 
-def _joined_row() -> sa.ColumnElement:
+def _joined_row() -> sa.ColumnElement[Any]:
     """All columns as one string, NULL as empty (as a CSV field), separated by `SEPARATOR`."""
     table = interactions_table()
     parts = [sa.func.coalesce(sa.cast(table.c[c], sa.String), "") for c in APP_INTERACTION_COLUMNS]
@@ -104,7 +105,7 @@ def _joined_row() -> sa.ColumnElement:
     return joined
 
 
-def _split_rows(rows: list[tuple]) -> pa.Table:
+def _split_rows(rows: list[tuple[Any, ...]]) -> pa.Table:
     """The joined strings back to seven string columns (empty → null)."""
     values = pa.array([row[0] for row in rows], type=pa.string())
     fields = pa_compute.split_pattern(values, SEPARATOR)
@@ -125,7 +126,7 @@ def _rows_frame(tables: list[pa.Table]) -> pd.DataFrame:
     return pa.concat_tables(tables).to_pandas()
 
 
-def _append(session: Session, statement: sa.Select, into: list[pa.Table]) -> int:
+def _append(session: Session, statement: sa.Select[Any], into: list[pa.Table]) -> int:
     rows = 0
     for chunk in session.query(INTERACTIONS, statement):
         into.append(_split_rows(chunk))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -152,7 +153,7 @@ def finite_numbers(values: pd.Series) -> pd.Series:
     return numbers.where(np.isfinite(numbers))
 
 
-def _trimmed(values: pd.Series) -> pa.Array:
+def _trimmed(values: pd.Series) -> pa.Array[Any]:
     """The values as an Arrow string array (vectorised string work), whitespace trimmed.
 
     Values that are not text (a table read from a database) are taken as written by `str`.
@@ -166,7 +167,7 @@ def _trimmed(values: pd.Series) -> pa.Array:
     return pc.utf8_trim_whitespace(array)
 
 
-def _to_pandas(array: pa.Array, index: pd.Index) -> pd.Series:
+def _to_pandas(array: pa.Array[Any], index: pd.Index) -> pd.Series:
     """Exact `Int64` (through floats, integers above 2^53 would be rounded)."""
     values = pc.fill_null(array, 0).to_numpy(zero_copy_only=False).astype(np.int64)
     missing = array.is_null().to_numpy(zero_copy_only=False)

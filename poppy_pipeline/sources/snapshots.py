@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from poppy_pipeline.sources.raw_csv import SourceError
 
@@ -48,7 +49,7 @@ class SourceSnapshot:
         self._hold(str(path), found, "this step first read", "this step now reads")
         return data
 
-    def expect(self, recorded: Mapping[str, Mapping], made: str) -> None:
+    def expect(self, recorded: Mapping[str, Mapping[str, Any]], made: str) -> None:
         """Hold later reads to the fingerprints a table (`made`, e.g. `users`) was made from."""
         for path, fields in recorded.items():
             label = f"{made} was made from"
@@ -63,6 +64,6 @@ class SourceSnapshot:
                 " materialize what is made from it again once nothing writes to it (or from a copy of it)",
             )
 
-    def recorded(self) -> dict[str, dict]:
+    def recorded(self) -> dict[str, dict[str, Any]]:
         """The fingerprints, as a table's `attrs` keep them (JSON)."""
         return {path: asdict(fingerprint) for path, (fingerprint, _) in sorted(self._first.items())}

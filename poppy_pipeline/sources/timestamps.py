@@ -16,6 +16,7 @@ which one fails, go through the general pattern.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -46,7 +47,7 @@ class ParsedTimes:
     date_only: np.ndarray  # a date without a time (valid only where dates are allowed)
 
 
-def parse_iso8601(text: pa.Array, dates_allowed: bool = False) -> ParsedTimes:
+def parse_iso8601(text: pa.Array[Any], dates_allowed: bool = False) -> ParsedTimes:
     """Parse trimmed strings (nulls are invalid). `dates_allowed`: a date alone is midnight."""
     n = len(text)
     parsed = ParsedTimes(
@@ -66,11 +67,13 @@ def parse_iso8601(text: pa.Array, dates_allowed: bool = False) -> ParsedTimes:
     return parsed
 
 
-def _ends_with_z(text: pa.Array) -> np.ndarray:
+def _ends_with_z(text: pa.Array[Any]) -> np.ndarray:
     return pc.ends_with(text, "Z").fill_null(False).to_numpy(zero_copy_only=False)
 
 
-def _cast_blocks(parsed: ParsedTimes, text: pa.Array, rows: np.ndarray, lengths: np.ndarray, aware: bool) -> np.ndarray:
+def _cast_blocks(
+    parsed: ParsedTimes, text: pa.Array[Any], rows: np.ndarray, lengths: np.ndarray, aware: bool
+) -> np.ndarray:
     """Arrow's strict cast, block by block; the rows of blocks holding a value it refuses are returned."""
     refused = np.zeros(len(text), dtype=bool)
     for start in range(0, len(rows), BLOCK):
@@ -86,7 +89,7 @@ def _cast_blocks(parsed: ParsedTimes, text: pa.Array, rows: np.ndarray, lengths:
     return refused
 
 
-def _parse_by_pattern(parsed: ParsedTimes, text: pa.Array, rows: np.ndarray) -> None:
+def _parse_by_pattern(parsed: ParsedTimes, text: pa.Array[Any], rows: np.ndarray) -> None:
     """The general forms (offsets, reduced precision, basic format) by pattern, then by arithmetic."""
     values = text.take(pa.array(rows))
     fields = pc.extract_regex(values, EXTENDED)
@@ -128,7 +131,7 @@ def _parse_by_pattern(parsed: ParsedTimes, text: pa.Array, rows: np.ndarray) -> 
     parsed.date_only[rows] = ok & ~has_hour
 
 
-def _offsets(text: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _offsets(text: pa.Array[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Minutes east of UTC, whether an offset was written, and whether it is one (hours ≤ 23, minutes ≤ 59)."""
     given = pc.not_equal(text, "").to_numpy(zero_copy_only=False)
     zulu = pc.equal(pc.utf8_upper(text), "Z").to_numpy(zero_copy_only=False)
