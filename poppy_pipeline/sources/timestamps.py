@@ -53,7 +53,7 @@ def parse_iso8601(text: pa.Array[Any], dates_allowed: bool = False) -> ParsedTim
     parsed = ParsedTimes(
         np.zeros(n, np.int64), np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, np.int8), np.zeros(n, bool)
     )
-    lengths = pc.utf8_length(text).fill_null(0).to_numpy(zero_copy_only=False)
+    lengths = pc.utf8_length(text).fill_null(0).to_numpy(zero_copy_only=False)  # type: ignore[call-overload]  # pyarrow-stubs: utf8_length takes only arrays typed as (Large)StringArray
     canonical = np.isin(lengths, CANONICAL_LENGTHS)
     zulu = np.isin(lengths, [k + 1 for k in CANONICAL_LENGTHS]) & _ends_with_z(text)
     rest = ~(canonical | zulu) & (lengths > 0)
@@ -99,9 +99,9 @@ def _parse_by_pattern(parsed: ParsedTimes, text: pa.Array[Any], rows: np.ndarray
     matched = fields.is_valid().to_numpy(zero_copy_only=False)
 
     def number(name: str) -> tuple[np.ndarray, np.ndarray]:
-        part = pc.struct_field(fields, name)
-        given = pc.not_equal(part, "").fill_null(False).to_numpy(zero_copy_only=False)
-        digits = pc.if_else(pc.equal(part, "").fill_null(True), "0", part)
+        part: pa.Array[Any] = pc.struct_field(fields, name)
+        given = pc.not_equal(part, pa.scalar("")).fill_null(False).to_numpy(zero_copy_only=False)
+        digits: pa.Array[Any] = pc.if_else(pc.equal(part, pa.scalar("")).fill_null(True), "0", part)
         return pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False), given
 
     year, _ = number("year")
@@ -133,16 +133,18 @@ def _parse_by_pattern(parsed: ParsedTimes, text: pa.Array[Any], rows: np.ndarray
 
 def _offsets(text: pa.Array[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Minutes east of UTC, whether an offset was written, and whether it is one (hours ≤ 23, minutes ≤ 59)."""
-    given = pc.not_equal(text, "").to_numpy(zero_copy_only=False)
-    zulu = pc.equal(pc.utf8_upper(text), "Z").to_numpy(zero_copy_only=False)
+    given = pc.not_equal(text, pa.scalar("")).to_numpy(zero_copy_only=False)
+    zulu = pc.equal(pc.utf8_upper(text), pa.scalar("Z")).to_numpy(zero_copy_only=False)
     west = pc.starts_with(text, "-").to_numpy(zero_copy_only=False)
-    digits = pc.replace_substring(pc.utf8_slice_codeunits(text, 1), ":", "")
-    digits = pc.if_else(pc.or_(pc.equal(digits, ""), pc.invert(pc.utf8_is_digit(digits))), "0", digits)
-    wide = pc.greater(pc.utf8_length(digits), 2)
-    hours = pc.cast(pc.utf8_slice_codeunits(digits, 0, 2), pa.int64()).to_numpy(zero_copy_only=False)
-    minutes = pc.cast(pc.if_else(wide, pc.utf8_slice_codeunits(digits, 2), "0"), pa.int64())
+    digits: pa.Array[Any] = pc.replace_substring(pc.utf8_slice_codeunits(text, 1), ":", "")
+    digits = pc.if_else(pc.or_(pc.equal(digits, pa.scalar("")), pc.invert(pc.utf8_is_digit(digits))), "0", digits)
+    digit_count: pa.Array[Any] = pc.utf8_length(digits)  # type: ignore[call-overload]  # pyarrow-stubs: utf8_length takes only arrays typed as (Large)StringArray
+    wide = pc.greater(digit_count, pa.scalar(2))
+    hours_text: pa.Array[Any] = pc.utf8_slice_codeunits(digits, 0, 2)
+    hours = pc.cast(hours_text, pa.int64()).to_numpy(zero_copy_only=False)
     hours = np.where(zulu, 0, hours)
-    minutes = np.where(zulu, 0, minutes.to_numpy(zero_copy_only=False))
+    minutes_text: pa.Array[Any] = pc.if_else(wide, pc.utf8_slice_codeunits(digits, 2), "0")
+    minutes = np.where(zulu, 0, pc.cast(minutes_text, pa.int64()).to_numpy(zero_copy_only=False))
     ok = (hours <= 23) & (minutes <= 59)
     total = np.where(west, -1, 1) * (hours * 60 + minutes)
     return np.where(given, total, 0), given, ok | ~given
@@ -155,4 +157,5 @@ def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np
     year_of_era = y - era * 400
     day_of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
     day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146_097 + day_of_era - 719_468
+    days: np.ndarray = era * 146_097 + day_of_era - 719_468
+    return days
