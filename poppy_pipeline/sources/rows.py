@@ -86,7 +86,7 @@ class RowRules:
         values = pd.Series(_trimmed(self.raw[column]).to_numpy(zero_copy_only=False), index=self.raw.index)
         return values.mask(values == "").astype("object")
 
-    def reject(self, failing: pd.Series | np.ndarray, column: str, problem: str) -> None:
+    def reject(self, failing: pd.Series | np.ndarray, column: str, problem: str | pd.Series) -> None:
         """Give rows that fail (and have no reason yet) the reason `origin: column 'value' problem`."""
         fresh = pd.Series(np.asarray(failing), index=self.raw.index).fillna(False).astype(bool) & self.reasons.isna()
         if not fresh.any():
@@ -125,15 +125,18 @@ def integers(values: pd.Series) -> pd.Series:
     if pc.all(pc.match_substring_regex(text, r"^[+-]?\d{1,18}$")).as_py():  # the common case: one exact cast
         return _to_pandas(pc.cast(pc.replace_substring_regex(text, r"^\+", ""), pa.int64()), values.index)
     digits = pc.replace_substring_regex(pc.replace_substring_regex(text, r"\.0*$", ""), r"^\+", "")
-    whole = pc.match_substring_regex(text, r"^[+-]?\d+(?:\.0*)?$")
+    whole: pa.BooleanArray = pc.match_substring_regex(text, r"^[+-]?\d+(?:\.0*)?$")
     size = pc.utf8_ltrim(pc.utf8_ltrim(digits, "-"), "0")
-    longest = len(INT64_MAX)
+    size_length: pa.Array[Any] = pc.utf8_length(size)  # type: ignore[call-overload]  # pyarrow-stubs: utf8_length takes only arrays typed as (Large)StringArray
+    longest = pa.scalar(len(INT64_MAX))
     fits = pc.or_(
-        pc.less(pc.utf8_length(size), longest),
-        pc.and_(pc.equal(pc.utf8_length(size), longest), pc.less_equal(size, INT64_MAX)),
+        pc.less(size_length, longest),
+        pc.and_(pc.equal(size_length, longest), pc.less_equal(size, pa.scalar(INT64_MAX))),
     )
-    usable = pc.and_(whole.fill_null(False), fits.fill_null(False))
-    return _to_pandas(pc.cast(pc.if_else(usable, digits, None), pa.int64()), values.index)
+    # pyarrow-stubs type a BooleanArray's fill_null as an Array of a boolean scalar that and_ does not take.
+    usable = pc.and_(whole.fill_null(False), fits.fill_null(False))  # type: ignore[arg-type]
+    numbers: pa.Array[Any] = pc.if_else(usable, digits, None)
+    return _to_pandas(pc.cast(numbers, pa.int64()), values.index)
 
 
 def ids_as_written(values: pd.Series) -> pd.Series:
@@ -164,12 +167,13 @@ def _trimmed(values: pd.Series) -> pa.Array[Any]:
             raise pa.ArrowTypeError(array.type)
     except (pa.ArrowTypeError, pa.ArrowInvalid):
         array = pa.array(values.astype(str).where(values.notna()), type=pa.string(), from_pandas=True)
-    return pc.utf8_trim_whitespace(array)
+    trimmed: pa.Array[Any] = pc.utf8_trim_whitespace(array)
+    return trimmed
 
 
 def _to_pandas(array: pa.Array[Any], index: pd.Index) -> pd.Series:
     """Exact `Int64` (through floats, integers above 2^53 would be rounded)."""
-    values = pc.fill_null(array, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    values = array.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
     missing = array.is_null().to_numpy(zero_copy_only=False)
     return pd.Series(pd.arrays.IntegerArray(values, missing), index=index)
 
@@ -200,7 +204,7 @@ def reject_timestamps(rules: RowRules, column: str, zone: str, dates_allowed: bo
     (naive UTC) values, NaT where rejected for this column."""
     stamps, skipped, parsed = _parsed_utc(rules.raw[column], zone, dates_allowed)
     dated = pd.Series(parsed.date_only & ~dates_allowed, index=rules.raw.index)
-    lengths = pc.utf8_length(_trimmed(rules.raw[column])).fill_null(0).to_numpy(zero_copy_only=False)
+    lengths = pc.utf8_length(_trimmed(rules.raw[column])).fill_null(0).to_numpy(zero_copy_only=False)  # type: ignore[call-overload]  # pyarrow-stubs: utf8_length takes only arrays typed as (Large)StringArray
     cut = _cut_short(rules.cut_short.to_numpy(), parsed, lengths)
     rules.reject(dated, column, "is a date without a time of day")
     rules.reject(stamps.isna() & ~skipped, column, "is not an ISO 8601 date-time")
@@ -218,7 +222,8 @@ def _cut_short(last_unended: np.ndarray, parsed: ParsedTimes, lengths: np.ndarra
         return np.zeros(len(last_unended), dtype=bool)
     shorter = lengths < lengths[others].min()
     coarser = parsed.precision < parsed.precision[others].min()
-    return last_unended & parsed.valid & (shorter | coarser)
+    cut: np.ndarray = last_unended & parsed.valid & (shorter | coarser)
+    return cut
 
 
 def checked_zone(zone: str, setting: str) -> str:
