@@ -55,7 +55,7 @@ def write_csv(frame: pd.DataFrame, sink: str | os.PathLike[str] | BinaryIO) -> N
     Rows are formatted in chunks on every core (pyarrow releases the GIL) and written in order,
     so memory stays near the frame's own size plus a few chunks.
     """
-    if isinstance(sink, str | os.PathLike[str]):
+    if isinstance(sink, str | os.PathLike):
         with open(os.fspath(sink), "wb") as handle:
             _write_frame(frame, handle)
     else:
@@ -143,7 +143,7 @@ def read_stored(
 def read_stored_table(
     source: str | os.PathLike[str] | BinaryIO, schema: TableSchema, recorded: Mapping[str, str] | None = None
 ) -> pa.Table:
-    target = os.fspath(source) if isinstance(source, str | os.PathLike[str]) else source
+    target = os.fspath(source) if isinstance(source, str | os.PathLike) else source
     header, quoted = _stored_header(target)
     convert = _typed_options(schema, header, recorded)
     parse = pa_csv.ParseOptions(newlines_in_values=quoted)
@@ -161,7 +161,7 @@ def read_stored_batches(
     recorded: Mapping[str, str] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """`columns` of a stored table, a block of rows at a time (memory of one block, not of the file)."""
-    target = os.fspath(source) if isinstance(source, str | os.PathLike[str]) else source
+    target = os.fspath(source) if isinstance(source, str | os.PathLike) else source
     header, quoted = _stored_header(target)
     convert = _typed_options(schema, header, recorded, columns)
     parse = pa_csv.ParseOptions(newlines_in_values=quoted)
@@ -223,7 +223,7 @@ def read_table(source: str | os.PathLike[str] | BinaryIO) -> pa.Table:
     later value does not fit, the read fails and the file is read again with full inference, so
     the table, and any error, are what pyarrow's inference gives.
     """
-    target = os.fspath(source) if isinstance(source, str | os.PathLike[str]) else source
+    target = os.fspath(source) if isinstance(source, str | os.PathLike) else source
     start = _position(target)
     if start is not None:
         try:
