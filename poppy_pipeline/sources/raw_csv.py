@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -72,7 +73,7 @@ def read_raw_csv(
     if not data.isascii():  # checked first: pyarrow's handler of malformed rows cannot report bad bytes
         _require_utf8(path, data, delimiter)
     has_header = names is None
-    names = _header(path, data, delimiter) if has_header else list(names)
+    names = _header(path, data, delimiter) if names is None else list(names)
     line_lengths = _line_lengths(data)
     shapeless: list[tuple[int, str, int]] = []  # (line, text, fields)
     table = _parse(path, data, names, has_header, delimiter, shapeless, int(line_lengths.max(initial=0)))
@@ -124,7 +125,9 @@ def _parse(
 ) -> pa.Table:
     """The records as string columns; those with the wrong number of fields go to `shapeless`."""
 
-    def keep_aside(row: pa_csv.InvalidRow) -> str:
+    def keep_aside(row: pa_csv.InvalidRow) -> Literal["skip"]:
+        if row.number is None:  # known when parsing on one thread, as here
+            raise SourceError(path, f"pyarrow gave no line number for the malformed record {row.text!r}")
         shapeless.append((row.number, row.text, row.actual_columns))
         return "skip"
 
@@ -136,7 +139,7 @@ def _parse(
         shapeless.clear()
         try:
             return pa_csv.read_csv(
-                pa.BufferReader(data),
+                pa.BufferReader(data),  # type: ignore[arg-type]  # pyarrow-stubs: read_csv takes a NativeFile too
                 read_options=pa_csv.ReadOptions(
                     column_names=names, skip_rows=int(has_header), use_threads=False, block_size=block
                 ),
@@ -175,7 +178,8 @@ def _line_lengths(data: bytes) -> np.ndarray:
     ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == NEWLINE)
     starts = np.concatenate([[0], ends + 1])
     stops = np.concatenate([ends, [len(data)]])
-    return stops - starts
+    lengths: np.ndarray = stops - starts
+    return lengths
 
 
 def _ends_with_cr(data: bytes, lines: np.ndarray, line_lengths: np.ndarray) -> np.ndarray:
@@ -221,7 +225,8 @@ def _record_lines(
     # Where each skipped line would sit in a file without the skipped lines before it.
     positions = starts - np.concatenate([[0], np.cumsum(widths)[:-1]])
     shift = np.concatenate([[0], np.cumsum(widths)])[np.searchsorted(positions, first, side="right")]
-    return first + shift
+    shifted: np.ndarray = first + shift
+    return shifted
 
 
 def _shapeless_frame(
