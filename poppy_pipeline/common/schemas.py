@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -151,7 +150,7 @@ class TableSchema:
 def attrs_to_store(schema: TableSchema, frame: pd.DataFrame, attrs: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What goes beside a stored table: its `attrs` (default `frame.attrs`) and the concrete types of
     its columns that are not the defaults (nothing more for a simulated table)."""
-    stored = dict(frame.attrs if attrs is None else attrs)
+    stored: dict[Any, Any] = dict(frame.attrs if attrs is None else attrs)
     recorded = schema.recorded_types(frame)
     if recorded:
         stored[COLUMN_TYPES_ATTR] = recorded
@@ -170,7 +169,7 @@ def concrete_type(values: pd.Series) -> str | None:
     if pd.api.types.is_float_dtype(dtype):
         return "float64"
     if pd.api.types.is_datetime64_dtype(dtype):
-        return f"timestamp[{np.datetime_data(dtype)[0]}]"
+        return f"timestamp[{values.dt.unit}]"
     if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
         return "string"
     inferred = pd.api.types.infer_dtype(values, skipna=True)  # an object column: what its values are (in C)

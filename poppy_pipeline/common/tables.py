@@ -15,7 +15,7 @@ import os
 from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -33,6 +33,7 @@ MAX_WRITER_THREADS = 4
 READ_CONVERT = pa_csv.ConvertOptions(strings_can_be_null=True)
 # `read_table` infers the column types from this much of the file (pyarrow's default block).
 SAMPLE_BYTES = 1 << 20
+Quoting = Literal["needed", "all_valid", "none"]  # pyarrow's quoting styles
 
 
 def frame_to_table(frame: pd.DataFrame) -> pa.Table:
@@ -77,7 +78,7 @@ def _write_frame(frame: pd.DataFrame, sink: BinaryIO) -> None:
     _write_chunks(frame, sink, "needed", header=True)
 
 
-def _write_chunks(frame: pd.DataFrame, sink: BinaryIO, quoting: str, header: bool = False) -> None:
+def _write_chunks(frame: pd.DataFrame, sink: BinaryIO, quoting: Quoting, header: bool = False) -> None:
     """Pieces of rows formatted in a thread pool, written in order as soon as each is ready."""
     first_options = pa_csv.WriteOptions(include_header=header, quoting_style=quoting)
     if frame.shape[0] <= PIECE_ROWS:  # one piece: no pool
@@ -203,7 +204,9 @@ def _empty_as_missing(table: pa.Table, nullable: list[str]) -> pa.Table:
         index = table.column_names.index(name)
         column = table.column(index)
         if pa.types.is_string(column.type):
-            table = table.set_column(index, name, pa_compute.if_else(pa_compute.equal(column, ""), None, column))
+            table = table.set_column(
+                index, name, pa_compute.if_else(pa_compute.equal(column, pa.scalar("")), None, column)
+            )
     return table
 
 
@@ -261,7 +264,8 @@ def table_to_frame(table: pa.Table) -> pd.DataFrame:
     frame = table.to_pandas()
     for name, column in zip(table.column_names, table.columns, strict=True):
         if pa.types.is_integer(column.type) and column.null_count:
-            values = pa_compute.fill_null(column, 0).to_numpy().astype("int64")
+            # pyarrow-stubs refuse a Python fill value, which pyarrow converts to a scalar of the column's type.
+            values = column.fill_null(0).to_numpy().astype("int64")  # type: ignore[arg-type]
             mask = column.is_null().to_numpy(zero_copy_only=False)
             frame[name] = pd.arrays.IntegerArray(values, mask)
         elif pa.types.is_null(column.type):  # a column that is empty in every row

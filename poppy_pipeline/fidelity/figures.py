@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from poppy_pipeline.common.figures import render_figure
 from poppy_pipeline.fidelity.closeness import profiles
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn (`render_figure`)
+    from matplotlib.axes import Axes
 
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 FITTED = "simulated from the fit"
@@ -77,12 +80,12 @@ TITLES = {
 }
 
 
-def _title(ax, overlay: Overlay, measure: str) -> None:
+def _title(ax: Axes, overlay: Overlay, measure: str) -> None:
     empty = overlay.empty(measure)
     ax.set_title(TITLES[measure] + (": none in this span" if empty else ""))
 
 
-def _ccdf(ax, overlay: Overlay, measure: str, what: str) -> None:
+def _ccdf(ax: Axes, overlay: Overlay, measure: str, what: str) -> None:
     for values, label in overlay.sides(measure):
         ordered = np.sort(values)
         ax.step(ordered, 1 - np.arange(len(ordered)) / max(len(ordered), 1), where="post", label=label)
@@ -94,7 +97,7 @@ def _ccdf(ax, overlay: Overlay, measure: str, what: str) -> None:
     _title(ax, overlay, measure)
 
 
-def _rank_frequency(ax, overlay: Overlay) -> None:
+def _rank_frequency(ax: Axes, overlay: Overlay) -> None:
     for values, label in overlay.sides("per_object"):
         ordered = np.sort(values)[::-1] / max(values.sum(), 1)
         ax.plot(np.arange(1, len(ordered) + 1), ordered, label=label)
@@ -106,8 +109,8 @@ def _rank_frequency(ax, overlay: Overlay) -> None:
     _title(ax, overlay, "per_object")
 
 
-def _log_histogram(ax, overlay: Overlay) -> None:
-    bins = np.linspace(0, 7, 36)
+def _log_histogram(ax: Axes, overlay: Overlay) -> None:
+    bins = np.linspace(0, 7, 36).tolist()  # the same edges; matplotlib's stubs take a sequence, not an array
     for values, label in overlay.sides("gaps"):
         if len(values):
             ax.hist(np.log10(1 + values), bins=bins, density=True, histtype="step", label=label)
@@ -119,7 +122,7 @@ def _log_histogram(ax, overlay: Overlay) -> None:
     _title(ax, overlay, "gaps")
 
 
-def _bars(ax, overlay: Overlay, measure: str, labels: list[str], what: str) -> None:
+def _bars(ax: Axes, overlay: Overlay, measure: str, labels: list[str], what: str) -> None:
     x = np.arange(len(labels))
     for offset, (values, label) in zip((-0.2, 0.2), overlay.sides(measure), strict=True):
         ax.bar(x + offset, values / max(values.sum(), 1), width=0.4, label=label)
