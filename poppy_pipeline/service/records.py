@@ -45,8 +45,10 @@ def read_records(content: bytes, path: Path, columns: tuple[tuple[str, Kind], ..
         raise PublishedFileError(f"{path}: the columns are {table.column_names}, the back end expects {names}.")
     if table.num_rows == 0:
         return Records(0, b"[]")
+    # pyarrow-stubs want every part of a join to be arrays, or every one scalars; pyarrow takes a mix.
     members = [
-        pc.binary_join_element_wise(_key(name), _values(path, name, kind, table[name]), "") for name, kind in columns
+        pc.binary_join_element_wise(_key(name), _values(path, name, kind, table[name]), "")  # type: ignore[call-overload]
+        for name, kind in columns
     ]
     rows = pc.binary_join_element_wise("{", pc.binary_join_element_wise(*members, ","), "}", "")
     text = "[" + ",".join(rows.to_pylist()) + "]"
@@ -63,7 +65,8 @@ def _read_as_text(content: bytes, path: Path) -> pa.Table:
     names = next(csv.reader([header]), [])
     options = pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False)
     try:
-        return pa_csv.read_csv(pa.BufferReader(content), convert_options=options).combine_chunks()
+        buffer = pa.BufferReader(content)  # pyarrow-stubs do not list a NativeFile among read_csv's sources
+        return pa_csv.read_csv(buffer, convert_options=options).combine_chunks()  # type: ignore[arg-type]
     except pa.ArrowInvalid as error:
         raise PublishedFileError(f"{path}: not a readable CSV ({_one_line(str(error))}).") from None
 
@@ -75,7 +78,7 @@ def _one_line(text: str) -> str:
 def _values(path: Path, name: str, kind: Kind, column: pa.ChunkedArray) -> pa.Array:
     """The column's values as JSON text: empty fields as null."""
     values = column.combine_chunks()
-    empty = pc.equal(values, "")
+    empty = pc.equal(values, pa.scalar(""))
     if kind is Kind.TEXT:
         return _strings(values, empty)
     pattern = JSON_NUMBER if kind is Kind.NUMBER else PLAIN_INTEGER
@@ -93,4 +96,4 @@ def _strings(values: pa.Array, empty: pa.Array) -> pa.Array:
     """JSON strings, each distinct value escaped once."""
     codes, distinct = pd.factorize(values.to_numpy(zero_copy_only=False))
     quoted = pa.array([json.dumps(value, ensure_ascii=False) for value in distinct], pa.string())
-    return pc.if_else(empty, _NULL, quoted.take(pa.array(codes)))
+    return pc.if_else(empty, _NULL, quoted.take(codes))

@@ -63,14 +63,14 @@ def check_action_rows(source: Path, rules: RowRules, zone: str = UTC) -> Checked
         "differs from the user of the session's first row",
     )
 
-    ok = rules.ok.to_numpy()
+    kept = rules.ok.to_numpy()
     valid = pd.DataFrame(
         {
-            "Session_ID": ids_as_written(session_ids[ok]),
-            "User_ID": ids_as_written(user_ids[ok]),
-            "Timestamp": stamps[ok].dt.floor("ms").dt.as_unit("ms"),
-            "Action": actions[ok].astype(str),
-            "Scroll_Amount": amounts[ok].fillna(0.0).abs(),
+            "Session_ID": ids_as_written(session_ids[kept]),
+            "User_ID": ids_as_written(user_ids[kept]),
+            "Timestamp": stamps[kept].dt.floor("ms").dt.as_unit("ms"),
+            "Action": actions[kept].astype(str),
+            "Scroll_Amount": amounts[kept].fillna(0.0).abs(),
         }
     )[ACTION_COLUMNS]
     return rules.split(source, valid)

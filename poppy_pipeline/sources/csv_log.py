@@ -147,8 +147,7 @@ def _event_type(path: Path, value: object) -> dict[str, Any]:
         return {"event_type": value}
     if isinstance(value, dict):
         _require_keys(path, "event_type", value, {"column", "map"})
-    shaped = isinstance(value, dict) and isinstance(value.get("column"), str) and isinstance(value.get("map"), dict)
-    if not shaped:
+    if not (isinstance(value, dict) and isinstance(value.get("column"), str) and isinstance(value.get("map"), dict)):
         raise SourceError(path, "event_type must be a type (e.g. Rate) or {column: <name>, map: {<value>: View, ...}}")
     bad = {k: v for k, v in value["map"].items() if v not in INTERACTION_TYPES}
     if bad:

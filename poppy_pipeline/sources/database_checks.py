@@ -130,7 +130,7 @@ class CanonicalRows:
         """`simulated_interactions`' columns for `rows` (as `check_poppy_rows` gives them)."""
         take = pa.array(rows, type=pa.int64())
         kinds = self.kinds.take(take)
-        is_rate = pc.equal(kinds, POPPY.rated_type).to_numpy(zero_copy_only=False)
+        is_rate = pc.equal(kinds, pa.scalar(POPPY.rated_type, pa.string())).to_numpy(zero_copy_only=False)
         ratings, no_rating = self.ratings[rows], ~is_rate
         missing = pd.arrays.IntegerArray(np.zeros(len(rows), dtype=np.int64), np.ones(len(rows), dtype=bool))
         return pd.DataFrame(
@@ -169,7 +169,7 @@ def canonical_rows(
 def _text(values: pd.Series) -> pa.Array[Any]:
     """The column as Arrow text, as read (no copy when it already is)."""
     try:
-        array = pa.array(values, from_pandas=True)
+        array: pa.Array[Any] | pa.ChunkedArray[Any] = pa.array(values, from_pandas=True)
         if isinstance(array, pa.ChunkedArray):
             array = array.combine_chunks()
         if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
@@ -208,8 +208,8 @@ def _in_catalog(object_types: pa.Array[Any], object_ids: np.ndarray, objects: pd
 
 def _mapped_kinds(kinds: pa.Array[Any], event_types: Mapping[str, str]) -> tuple[pa.Array[Any], np.ndarray]:
     """The types through the map (unknown ones stay as read), and where the result is a pipeline type."""
-    encoded = pc.dictionary_encode(kinds)
-    names = encoded.dictionary.to_pylist()
+    encoded = kinds.dictionary_encode()
+    names = [str(name) for name in encoded.dictionary.to_pylist()]  # text: nulls are in the indices
     targets = pa.array([event_types.get(name, name) for name in names], type=pa.string())
     usable = np.array([name in event_types and event_types[name] in POPPY.event_types for name in names], dtype=bool)
     indices = encoded.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)
@@ -219,7 +219,7 @@ def _mapped_kinds(kinds: pa.Array[Any], event_types: Mapping[str, str]) -> tuple
 
 def _ratings(values: pd.Series, kinds: pa.Array[Any]) -> tuple[np.ndarray, np.ndarray]:
     """A `Rate` row's rating (1-5), and where the rating fits the row (none on other types)."""
-    is_rate = pc.equal(kinds, POPPY.rated_type).fill_null(False).to_numpy(zero_copy_only=False)
+    is_rate = pc.equal(kinds, pa.scalar(POPPY.rated_type, pa.string())).fill_null(False).to_numpy(zero_copy_only=False)
     ratings = _whole_numbers(values).to_numpy(dtype=np.int64, na_value=0)
     rated_well = np.isin(ratings, RATINGS)
     unrated = _text(values).is_null().to_numpy(zero_copy_only=False)
@@ -228,9 +228,11 @@ def _ratings(values: pd.Series, kinds: pa.Array[Any]) -> tuple[np.ndarray, np.nd
 
 def _canonical_stamps(values: pa.Array[Any], zone: str) -> tuple[np.ndarray, np.ndarray]:
     """`YYYY-MM-DD HH:MM:SS` as naive UTC seconds (read in `zone`), and where a value is one."""
-    shaped = pc.if_else(pc.match_substring_regex(values, CANONICAL_TIMESTAMP).fill_null(False), values, None)
+    shaped: pa.Array[Any] = pc.if_else(
+        pc.match_substring_regex(values, CANONICAL_TIMESTAMP).fill_null(False), values, None
+    )
     try:  # one strict cast when every value is a real date-time
-        parsed = pc.cast(shaped, pa.timestamp("s"))
+        parsed: pa.Array[Any] = pc.cast(shaped, pa.timestamp("s"))
     except pa.ArrowInvalid:  # strptime rolls 2024-02-30 over to March 1: keep only the values it gives back
         parsed = pc.strptime(shaped, FORMAT, "s", error_is_null=True)
         parsed = pc.if_else(pc.equal(pc.strftime(parsed, FORMAT), shaped).fill_null(False), parsed, None)

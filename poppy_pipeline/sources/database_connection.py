@@ -11,6 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine.interfaces import DBAPIModule
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from poppy_pipeline.sources.raw_csv import SourceError
 
@@ -51,7 +53,7 @@ def _failure(url: URL, table: str, error: Exception, step: str = "") -> Database
     """One sentence from a driver error: what failed, where (and while doing what); the driver's own
     words, minus the SQL."""
     original = getattr(error, "orig", None) or error
-    args = getattr(original, "args", ())
+    args: tuple[Any, ...] = getattr(original, "args", ())
     # PyMySQL's errors are (code, message); keep the message.
     text = args[1] if len(args) == 2 and isinstance(args[1], str) else str(original)
     detail = text.splitlines()[0].rstrip(".") if text else type(original).__name__
@@ -72,25 +74,26 @@ class Session:
     step: str = ""  # what the reader is doing, for errors: "while reading 2024-02-03"
 
     def query(
-        self, table: str, statement: sa.Executable, fetch_rows: int | None = None
+        self, table: str, statement: sa.ClauseElement, fetch_rows: int | None = None
     ) -> Iterator[list[tuple[Any, ...]]]:
         """The rows of `statement` (a select or a text) in chunks of `fetch_rows` (default `chunk_rows`),
         from a server-side cursor where the driver has one."""
         compiled = statement.compile(dialect=self.engine.dialect, compile_kwargs={"render_postcompile": True})
+        assert isinstance(compiled, SQLCompiler)  # a select or a text compiles to SQL (not DDL)
         params = compiled.params
-        arguments = tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
+        arguments = tuple(params[name] for name in compiled.positiontup or ()) if compiled.positional else params
         cursor = _streaming_cursor(self.engine, self.connection)
         try:
             cursor.execute(str(compiled), arguments)
             while rows := cursor.fetchmany(fetch_rows or self.chunk_rows):
                 yield rows
-        except self.engine.dialect.dbapi.Error as error:
+        except _driver(self.engine).Error as error:
             raise _failure(self.url, table, error, self.step) from None
         finally:
-            with suppress(self.engine.dialect.dbapi.Error):  # a lost connection must not hide its own error
+            with suppress(_driver(self.engine).Error):  # a lost connection must not hide its own error
                 cursor.close()
 
-    def rows(self, table: str, statement: sa.Executable) -> list[tuple[Any, ...]]:
+    def rows(self, table: str, statement: sa.ClauseElement) -> list[tuple[Any, ...]]:
         """All rows of a small result."""
         return [row for chunk in self.query(table, statement) for row in chunk]
 
@@ -120,7 +123,7 @@ def read_only(url: str, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Sessio
         raise _failure(parsed, INTERACTIONS, error) from None
     try:
         connection = engine.raw_connection()
-    except (sa.exc.DBAPIError, engine.dialect.dbapi.Error) as error:
+    except (sa.exc.DBAPIError, _driver(engine).Error) as error:
         raise _failure(parsed, INTERACTIONS, error) from None
     except (TypeError, ValueError, AttributeError, LookupError) as error:  # the driver refused an option
         options = ", ".join(sorted(parsed.query)) or "none"
@@ -135,13 +138,13 @@ def read_only(url: str, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Sessio
             cursor.execute(statement)
         cursor.close()
         yield session
-    except engine.dialect.dbapi.Error as error:
+    except _driver(engine).Error as error:
         raise _failure(parsed, INTERACTIONS, error, session.step) from None
     finally:
         # Nothing to undo (the transaction only reads); a connection already lost must not hide why.
-        with suppress(engine.dialect.dbapi.Error):
+        with suppress(_driver(engine).Error):
             connection.rollback()
-        with suppress(engine.dialect.dbapi.Error):
+        with suppress(_driver(engine).Error):
             connection.close()
         engine.dispose()
 
@@ -174,11 +177,18 @@ def _read_only_statements(dialect: str) -> list[str]:
     return []
 
 
+def _driver(engine: Engine) -> DBAPIModule:
+    """The engine's DB-API module (its errors, its cursors): a created engine has loaded one."""
+    if engine.dialect.dbapi is None:
+        raise DatabaseError(f"{engine.url.get_backend_name()}: SQLAlchemy loaded no database driver for it")
+    return engine.dialect.dbapi
+
+
 def _streaming_cursor(engine: Engine, connection: Any) -> Any:  # the driver's own connection and cursor
     """A server-side cursor: rows arrive as fetched instead of all at once."""
     dialect = engine.dialect.name
     if dialect in MYSQL_DIALECTS:
-        return connection.cursor(engine.dialect.dbapi.cursors.SSCursor)
+        return connection.cursor(_driver(engine).cursors.SSCursor)
     if dialect == "postgresql":
         return connection.cursor(name="poppy_pipeline")
     return connection.cursor()

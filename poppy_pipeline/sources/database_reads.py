@@ -64,7 +64,8 @@ def local_bounds(first_day: str, last_day: str, zone: str = UTC) -> tuple[str, s
     (the naive values the timestamp column holds)."""
     start = pd.Timestamp(first_day, tz=UTC)
     end = pd.Timestamp(last_day, tz=UTC) + pd.Timedelta(days=1)
-    return tuple(str(t.tz_convert(zone).tz_localize(None)) for t in (start, end))
+    first, last = (str(t.tz_convert(zone).tz_localize(None)) for t in (start, end))
+    return first, last
 
 
 def total_rows(session: Session) -> int:
@@ -99,7 +100,7 @@ def _joined_row() -> sa.ColumnElement[Any]:
     """All columns as one string, NULL as empty (as a CSV field), separated by `SEPARATOR`."""
     table = interactions_table()
     parts = [sa.func.coalesce(sa.cast(table.c[c], sa.String), "") for c in APP_INTERACTION_COLUMNS]
-    joined = parts[0]
+    joined: sa.ColumnElement[str] = parts[0]
     for part in parts[1:]:
         joined = joined + SEPARATOR + part
     return joined
@@ -115,8 +116,8 @@ def _split_rows(rows: list[tuple[Any, ...]]) -> pa.Table:
         first = values[int(np.argmax(counts != width))].as_py()
         raise DatabaseError(f"{INTERACTIONS}: a row holds the control character \\x1f in a value: {first!r}")
     flat = fields.flatten()
-    columns = [flat.take(pa.array(np.arange(i, len(flat), width))) for i in range(width)]
-    columns = [pa_compute.if_else(pa_compute.equal(c, ""), None, c) for c in columns]
+    columns = [flat.take(np.arange(i, len(flat), width)) for i in range(width)]
+    columns = [pa_compute.if_else(pa_compute.equal(c, pa.scalar("")), None, c) for c in columns]
     return pa.table(columns, names=APP_INTERACTION_COLUMNS)
 
 

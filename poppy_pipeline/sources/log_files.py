@@ -186,7 +186,8 @@ def _positive_integers(rules: RowRules, column: str) -> pd.Series:
 def _seconds_unless_finer(stamps: pd.Series) -> pd.Series:
     """Whole seconds (as seed 000 writes them) unless the log has fractions."""
     whole = (stamps.dt.microsecond == 0).all()
-    return stamps.dt.as_unit("s") if whole else stamps.dt.as_unit("us")
+    seconds: pd.Series = stamps.dt.as_unit("s") if whole else stamps.dt.as_unit("us")
+    return seconds
 
 
 # --- pings -----------------------------------------------------------------------------------
