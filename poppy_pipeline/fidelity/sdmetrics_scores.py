@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -85,10 +86,10 @@ def sdmetrics_scores(real: pd.DataFrame, simulated: pd.DataFrame) -> dict[str, f
     }
 
 
-def _number(value: object) -> float | None:
+def _number(value: Any) -> float | None:  # an SDMetrics score: untyped, a number or not one
     """Rounded, or None where SDMetrics had nothing to score (JSON has no NaN)."""
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)
     except (TypeError, ValueError):
         return None
     return round(number, 4) if math.isfinite(number) else None
