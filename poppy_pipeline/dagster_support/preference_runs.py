@@ -14,6 +14,7 @@ the other assets: `fail`, or `simulate` (the span simulated with the fallback se
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import pandas as pd
 from pydantic import Field
 
 from poppy_pipeline.common.paths import write_json
+from poppy_pipeline.dagster_support.checks import not_applicable, publish
 from poppy_pipeline.dagster_support.day_span import SpanConfig, span_days, span_frames
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import figure_metadata, markdown_table
@@ -125,6 +127,36 @@ def _present(store: PartitionedUPathIOManager, days: list[str]) -> list[str]:
     return [day for day in days if store.path_exists(store.partition_path(INTERACTIONS, day))]
 
 
+def preference_events(
+    context: dg.AssetExecutionContext,
+    name: str,
+    fit: Fitter,
+    gathered: Gathered,
+    seed: int,
+    config: PreferencesConfig,
+    outputs: OutputsResource,
+    engine_file: str,
+) -> Iterator[dg.MaterializeResult | dg.AssetObservation | dg.AssetCheckResult]:
+    """What a preference asset yields: its table and check (`run`, `publish`); or, when no event of the
+    span is on one of the engine's categories (a log whose objects are not the engine's, such as seed
+    002's), not applicable: nothing written, the engine's file left as it was, the run not failed."""
+    evidence = gathered.evidence
+    if len(evidence.user_ids):
+        yield from publish(context, *run(context, name, fit, gathered, seed, config, outputs, engine_file))
+        return
+    days = [*evidence.fitting_days, *evidence.held_out_days]
+    span = f"{days[0]}..{days[-1]}" if days else "the span"
+    reason = f"no event of {span} falls on one of the engine's 21 categories ({gathered.origin}); nothing to learn"
+    context.log.info(f"{name} not applicable: {reason}; the engine's {engine_file} is left as it was")
+    yield dg.AssetObservation(asset_key=context.asset_key, metadata={"not_applicable": reason, "published": False})
+    yield not_applicable(
+        dg.AssetCheckKey(context.asset_key, CHECK),
+        f"{reason}.",
+        span,
+        applies="logs of objects in the engine's categories",
+    )
+
+
 def run(
     context: dg.AssetExecutionContext,
     name: str,
@@ -138,8 +170,6 @@ def run(
     """The table, its metadata (figures first) and its blocking check; the engine's file written (in
     `$POPPY_ENGINE_EXPORT_DIR`, published with the rest of the run) when the check passes."""
     evidence = gathered.evidence
-    if not len(evidence.user_ids):
-        raise dg.Failure(f"{name}: no event of the span falls on one of the engine's 21 categories; nothing to learn.")
     learned = learn(
         name, fit, evidence, truth_matrix(gathered.truth, evidence.user_ids), seed, config.compare_with_service
     )

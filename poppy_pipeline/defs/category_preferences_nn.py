@@ -11,11 +11,16 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from poppy_pipeline.dagster_support.checks import publish
 from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
 from poppy_pipeline.dagster_support.partitions import single_run
-from poppy_pipeline.dagster_support.preference_runs import INTERACTIONS, PreferencesConfig, check_spec, gather, run
+from poppy_pipeline.dagster_support.preference_runs import (
+    INTERACTIONS,
+    PreferencesConfig,
+    check_spec,
+    gather,
+    preference_events,
+)
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.engagement.engine_exports import LAYER_4_FILE
@@ -54,5 +59,4 @@ def category_preferences_nn(
         context, config, simulation, interaction_source, csv_io_manager, outputs,
         celestial_objects, users, user_preferences,
     )  # fmt: skip
-    table, metadata, checks = run(context, ASSET, fit_network, gathered, simulation.seed, config, outputs, LAYER_4_FILE)
-    yield from publish(context, table, metadata, checks)
+    yield from preference_events(context, ASSET, fit_network, gathered, simulation.seed, config, outputs, LAYER_4_FILE)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from poppy_pipeline.engagement.engine_exports import LAYER_2_FILE
+from poppy_pipeline.engagement.engine_exports import LAYER_2_FILE, LAYER_3_FILE, LAYER_4_FILE
 from poppy_pipeline_tests.support.seed002 import write_pings_folder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,3 +32,7 @@ def test_make_run_on_seed_002s_layout_exits_0(tmp_path: Path):
     # The engine binds integer IDs: its file does not apply to `p6`, and is left as it was (absent).
     assert not (outputs / "engine_exports" / LAYER_2_FILE).exists()
     assert "engine_exports not applicable" in result.stderr
+    # Nor do the engine's categories (Layers 3 and 4): not applicable, their files absent, the run green.
+    for asset, engine_file in (("category_preferences_mf", LAYER_3_FILE), ("category_preferences_nn", LAYER_4_FILE)):
+        assert f"{asset} not applicable: no event of 2024-02-01..2024-02-29" in result.stderr
+        assert not (outputs / "engine_exports" / engine_file).exists()

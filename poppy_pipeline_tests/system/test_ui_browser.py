@@ -227,7 +227,8 @@ def test_checks_read_as_they_are_after_make_run(server: Webserver):
         }, asset
     checks = len(shown["simulated_interactions"])
     assert f"Asset checks {checks} / {checks} Passed" in node["text"], node["text"]
-    assert partitions["counts"]["Passed"] == 7, partitions["counts"]  # the week's days
+    # The week's days, and on the cluster any day an earlier test of its shared instance checked.
+    assert partitions["counts"]["Passed"] >= 7, partitions["counts"]
     assert partitions["counts"]["Skipped"] == partitions["counts"]["Failed"] == 0, partitions["counts"]
 
 
@@ -248,7 +249,10 @@ def test_the_ui_in_chromium(server: Webserver):
     assert sorted(graph["shown"]) == sorted(name for names in groups.values() for name in names)
     figures = [path.name for path in (server.data_dir / "figures").glob("*.png")]
     model_figures = [name for name in figures if name.startswith("click_model")]
-    report_figures = [name for name in figures if not name.startswith(("click_model", "fidelity"))]
+    # interaction_report's figures: those no other asset's name prefixes (the model's, the fit's, the preferences')
+    report_figures = [
+        name for name in figures if not name.startswith(("click_model", "fidelity", "category_preferences"))
+    ]
     assert model["images"] == len(model_figures) > 0
     assert report["images"] == len(report_figures) > 0
     for page in (report, model):  # the first figure on first paint, without a click or a scroll
