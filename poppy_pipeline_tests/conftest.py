@@ -56,3 +56,18 @@ def expected_interactions(
     weights = users["Activity_Weight"]
     founders = weights[signups < pd.Timestamp(signup_start)].sum()
     return sum(per_day * min(1.0, weights[signups <= pd.Timestamp(day)].sum() / founders) for day in days)
+
+
+# Tests that start a database server; with the cluster's and the browser's, `make test-fast` leaves them out.
+SERVER_FIXTURES = {"mariadb", "postgres"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that start servers (`servers`), and keep the cluster's and the UI's in one xdist
+    worker: they share one cluster (a session fixture), started once in the worker that runs them."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & SERVER_FIXTURES:
+            item.add_marker(pytest.mark.servers)
+        if "cluster" in fixtures or item.get_closest_marker("cluster") or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("cluster"))
