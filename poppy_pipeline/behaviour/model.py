@@ -60,7 +60,7 @@ from numpy.typing import NDArray
 from poppy_pipeline.common.randomness import stream
 from poppy_pipeline.simulation.profiles import PROFILE_NAMES, PROFILES
 from poppy_pipeline.simulation.sampling import beta_quantiles, sample_quantiles
-from poppy_pipeline.simulation.settings import require_setting, setting
+from poppy_pipeline.simulation.setting_declarations import require_setting, setting
 
 ACTIONS: tuple[str, ...] = (
     "scroll_down",

@@ -17,7 +17,8 @@ from pydantic import Field, create_model
 
 from poppy_pipeline.behaviour.model import BehaviourSettings
 from poppy_pipeline.common.paths import DEFAULT_OBJECTS_DIR
-from poppy_pipeline.simulation.settings import Setting, SettingsError, SimulationSettings, declared_settings
+from poppy_pipeline.simulation.setting_declarations import Setting, SettingsError, declared_settings
+from poppy_pipeline.simulation.settings import SimulationSettings
 
 
 def _env_int(name: str, default: int) -> int:

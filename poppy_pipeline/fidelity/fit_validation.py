@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from poppy_pipeline.fidelity.fit import settings_from_fit
-from poppy_pipeline.simulation.settings import SettingsError
+from poppy_pipeline.simulation.setting_declarations import SettingsError
 
 # Below this estimated share of users active in the window, the log cannot tell how many users never
 # act: the users it saw would stand for more than a hundred times as many.

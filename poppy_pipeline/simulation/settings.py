@@ -1,8 +1,9 @@
 """Simulation settings: every pattern the generated data must show is a parameter here.
 
 Each setting is declared once, as a field of `SimulationSettings` (or of `BehaviourSettings` in
-`behaviour.py` for the browsing sessions) made with `setting(default, description, env=...)`;
-`validate` (or the class's `__post_init__`) holds its rule. The Dagster resource `simulation`
+`behaviour.py` for the browsing sessions) made with `setting(default, description, env=...)`
+(`setting_declarations.py`); `validate` (or the class's `__post_init__`) holds its rule, and the
+memory budget (`memory_budget.py`) refuses settings whose arrays would not fit. The Dagster resource `simulation`
 (`dagster_support/simulation_resource.py`) derives its config fields from these declarations, so run
 config `resources.simulation.config.<field>` maps 1:1 and Dagster's UI shows each description and
 default. Adding a setting is a one-place change: add the field here (with its rule in `validate`
@@ -11,16 +12,15 @@ if it has one); the resource, its UI and `test_settings.py`'s parity test follow
 
 from __future__ import annotations
 
-import copy
 import math
-import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from datetime import date
-from types import GenericAlias
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any
 
+from poppy_pipeline.simulation.memory_budget import check_memory
 from poppy_pipeline.simulation.profiles import PROFILE_NAMES
+from poppy_pipeline.simulation.setting_declarations import SettingsError, require_setting, setting
 
 OBJECT_TYPES: tuple[str, ...] = ("Star", "Planet", "Moon")
 INTERACTION_TYPES: tuple[str, ...] = ("View", "Click", "Favorite", "Rate")
@@ -45,70 +45,6 @@ DEFAULT_WEEKDAY_WEIGHTS: tuple[float, ...] = (1 / 7,) * 7
 DEFAULT_PROFILE_WEIGHTS: dict[str, float] = {name: 1 / len(PROFILE_NAMES) for name in PROFILE_NAMES}
 
 PROBABILITY_TOLERANCE = 1e-6
-# What the simulation holds per user (the users table, the per-user tables, the draws that make
-# them), per catalog object and per event of a day (a day's frame and its temporaries), in bytes:
-# generous, so that the estimate errs towards refusing settings that would not fit.
-BYTES_PER_USER = 640
-BYTES_PER_FAVOURITE = 3 * 4  # one int32 row index per object type
-BYTES_PER_OBJECT = 256
-BYTES_PER_DAILY_EVENT = 512
-MEMORY_BUDGET_ENV = "POPPY_MEMORY_BUDGET_GB"
-
-
-class SettingsError(ValueError):
-    """An invalid simulation setting; the message names the setting."""
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One declared setting as run config sees it (lists and dicts, not tuples and mappings)."""
-
-    name: str
-    type: Any
-    default: Any
-    description: str
-    env: str | None  # environment variable that overrides the default in the Dagster resource
-
-
-def setting(default: Any, description: str, *, env: str | None = None) -> Any:
-    """A settings dataclass field declared once: default, description (shown in Dagster's UI), env."""
-    metadata = {"description": description, "env": env}
-    if isinstance(default, dict | list):
-        return field(default_factory=lambda: copy.copy(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
-def declared_settings(settings_class: type) -> list[Setting]:
-    """The `setting(...)` fields of a settings dataclass, in declaration order."""
-    hints = get_type_hints(settings_class)
-    return [
-        Setting(
-            name=f.name,
-            type=_config_type(hints[f.name]),
-            default=_config_value(f.default_factory() if callable(f.default_factory) else f.default),
-            description=f.metadata["description"],
-            env=f.metadata["env"],
-        )
-        for f in fields(settings_class)
-    ]
-
-
-def _config_type(hint: Any) -> Any:
-    """Abstract collection hints become the concrete types that run config carries (`dict[K, V]`)."""
-    origin = get_origin(hint)
-    if origin is Mapping:
-        return GenericAlias(dict, get_args(hint))
-    if origin is Sequence:
-        return GenericAlias(list, get_args(hint))
-    return hint
-
-
-def _config_value(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, tuple):
-        return list(value)
-    return value
 
 
 @dataclass(frozen=True)
@@ -356,60 +292,7 @@ def validate(settings: SimulationSettings) -> None:
         f"must not be before signup_start ({s.signup_start})",
         s.signup_end,
     )
-    _check_memory(s)
-
-
-def memory_estimate(settings: SimulationSettings) -> dict[str, float]:
-    """Bytes the simulation would hold at once for each setting that sizes its arrays."""
-    s = settings
-    objects = s.num_stars + s.num_planets + s.num_moons
-    return {
-        "num_users": s.num_users * (BYTES_PER_USER + BYTES_PER_FAVOURITE * s.favourites_per_type),
-        "num_stars, num_planets, num_moons": objects * BYTES_PER_OBJECT,
-        "interactions_per_day": s.interactions_per_day * BYTES_PER_DAILY_EVENT,
-    }
-
-
-def memory_budget() -> tuple[float, str]:
-    """The most memory a simulation may plan to use, and where that figure comes from."""
-    configured = os.environ.get(MEMORY_BUDGET_ENV, "").strip()
-    if configured:
-        try:
-            return float(configured) * 2**30, f"${MEMORY_BUDGET_ENV}"
-        except ValueError:
-            raise SettingsError(f"{MEMORY_BUDGET_ENV} must be a number of GiB, got {configured!r}") from None
-    try:
-        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")), "this machine's memory"
-    except (ValueError, OSError, AttributeError):
-        return 16.0 * 2**30, "16 GiB, as this machine's memory is unknown"
-
-
-def _check_memory(settings: SimulationSettings) -> None:
-    """Refuse, before anything is allocated, settings whose arrays would not fit the memory budget."""
-    needs = memory_estimate(settings)
-    total = sum(needs.values())
-    budget, source = memory_budget()
-    if total > budget:
-        largest = max(needs, key=lambda name: needs[name])
-        value = ", ".join(f"{getattr(settings, name.strip()):,}" for name in largest.split(","))
-        raise SettingsError(
-            f"simulation.{largest} {value} would need about {_bytes(needs[largest])} of memory (the whole simulation"
-            f" {_bytes(total)}), more than the memory budget of {_bytes(budget)} ({source}; {MEMORY_BUDGET_ENV}"
-            f" sets another); lower {largest}"
-        )
-
-
-def _bytes(count: float) -> str:
-    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
-        if count >= size:
-            return f"{count / size:,.1f} {unit}"
-    return f"{count:,.0f} bytes"
-
-
-def require_setting(ok: bool, name: str, rule: str, value: object) -> None:
-    """Raise `SettingsError` as `simulation.<name> <rule>, got <value>` unless `ok`."""
-    if not ok:
-        raise SettingsError(f"simulation.{name} {rule}, got {value!r}")
+    check_memory(s)
 
 
 def _check_distribution(name: str, weights: Mapping[str, float], keys: Sequence[str]) -> None:

@@ -35,7 +35,8 @@ from poppy_pipeline.behaviour.windows import simulated_windows
 from poppy_pipeline.common import tables
 from poppy_pipeline.simulation.interactions import simulate_day
 from poppy_pipeline.simulation.profiles import PROFILE_NAMES
-from poppy_pipeline.simulation.settings import SettingsError, SimulationSettings
+from poppy_pipeline.simulation.setting_declarations import SettingsError
+from poppy_pipeline.simulation.settings import SimulationSettings
 from poppy_pipeline_tests.conftest import WINDOW, make_model
 
 BEHAVIOUR = BehaviourSettings()

@@ -3,7 +3,9 @@ budget: one sentence naming the setting, with the estimate."""
 
 import pytest
 
-from poppy_pipeline.simulation.settings import MEMORY_BUDGET_ENV, SettingsError, SimulationSettings, memory_estimate
+from poppy_pipeline.simulation.memory_budget import MEMORY_BUDGET_ENV, memory_estimate
+from poppy_pipeline.simulation.setting_declarations import SettingsError
+from poppy_pipeline.simulation.settings import SimulationSettings
 
 
 def test_a_trillion_users_are_refused_with_the_estimate(monkeypatch: pytest.MonkeyPatch):

@@ -6,7 +6,8 @@ import pytest
 
 from poppy_pipeline.behaviour.model import BehaviourSettings
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
-from poppy_pipeline.simulation.settings import DEFAULT_INTERACTION_TYPE_WEIGHTS, SettingsError, SimulationSettings
+from poppy_pipeline.simulation.setting_declarations import SettingsError
+from poppy_pipeline.simulation.settings import DEFAULT_INTERACTION_TYPE_WEIGHTS, SimulationSettings
 
 
 def test_defaults_are_valid_and_match_seed_000():
