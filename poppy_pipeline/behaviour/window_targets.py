@@ -18,8 +18,8 @@ from pandas.api.extensions import ExtensionArray
 
 from poppy_pipeline.common.codes import Codebook, Lookup, add_counts
 from poppy_pipeline.common.user_bootstrap import positive_share_interval_of_users
+from poppy_pipeline.simulation.pattern_results import PatternResult
 from poppy_pipeline.simulation.profiles import PROFILE_NAMES
-from poppy_pipeline.simulation.span_patterns import PatternResult
 
 POSITIVE_SHARE_RANGE = (0.04, 0.08)
 

@@ -26,8 +26,9 @@ from poppy_pipeline.dagster_support.source_resources import InteractionSourceRes
 from poppy_pipeline.engagement.report import NEW_USER_DAYS, draw_figures, write_figures
 from poppy_pipeline.engagement.report_totals import ReportTotals, object_scores
 from poppy_pipeline.simulation.model import build_model
+from poppy_pipeline.simulation.pattern_results import PatternResult
 from poppy_pipeline.simulation.repeats import expected_repeat_share
-from poppy_pipeline.simulation.span_patterns import PatternResult, SpanPatterns
+from poppy_pipeline.simulation.span_patterns import SpanPatterns
 
 PATTERN_CHECKS = {
     "type_mix": "View/Click/Favorite/Rate shares within 2 points of interaction_type_weights.",

@@ -26,9 +26,10 @@ from poppy_pipeline.dagster_support.source_steps import read_log_days
 from poppy_pipeline.dagster_support.staged_days import DayStaging, StagedDay
 from poppy_pipeline.simulation.interactions import simulate_day
 from poppy_pipeline.simulation.model import build_model
+from poppy_pipeline.simulation.pattern_results import PatternResult
 from poppy_pipeline.simulation.repeats import feasible_repeat_shares, revisit_probability
 from poppy_pipeline.simulation.settings import SimulationSettings
-from poppy_pipeline.simulation.span_patterns import PatternResult, SpanPatterns
+from poppy_pipeline.simulation.span_patterns import SpanPatterns
 
 INTEGRITY = "integrity"
 INTEGRITY_SPECS = day_check_specs(

@@ -12,8 +12,8 @@ from poppy_pipeline.dagster_support.quarantine_checks import Intake, quarantine,
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource, InteractionSourceResource, sentences
 from poppy_pipeline.dagster_support.source_steps import check_before_writing
+from poppy_pipeline.simulation.pattern_results import top_decile_share
 from poppy_pipeline.simulation.population import generate_users
-from poppy_pipeline.simulation.span_patterns import top_decile_share
 
 
 @dg.asset(

@@ -1,9 +1,9 @@
 """Measure the patterns seed 000 claims, on any frame of interactions taken as one span.
 
-Each function returns a `PatternResult`: the measured value, the target, and whether it holds.
-The tests assert them; the asset measures its span a day at a time with the accumulator these
-functions use on a single frame (`span_patterns.SpanPatterns`), so both give the same
-figures. Share-type tolerances widen to four standard errors when the span is too small for
+Each function returns a `PatternResult` (`pattern_results.py`): the measured value, the target,
+and whether it holds. The tests assert them; the asset measures its span a day at a time with the
+accumulator these functions use on a single frame (`span_patterns.SpanPatterns`), so both give the
+same figures. Share-type tolerances widen to four standard errors when the span is too small for
 the spec's tolerance to be meaningful. A pattern that a span cannot measure at all says so
 (`not_applicable`, with the reason) instead of passing or failing.
 """
@@ -12,24 +12,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from poppy_pipeline.simulation.pattern_results import PatternResult
 from poppy_pipeline.simulation.settings import SimulationSettings
-from poppy_pipeline.simulation.span_patterns import (  # noqa: F401 (the names callers know from here)
-    EVENING_MIN_SHARE,
-    HIGH_RATING_MIN_SHARE,
-    NIGHT_MAX_SHARE,
-    PREFERRED_TYPE_TOLERANCE,
-    RATING_BIAS_MIN_CORRELATION,
-    RATING_BIAS_MIN_RATINGS,
-    RATING_BIAS_MIN_USERS,
-    REPEAT_SHARE_TOLERANCE,
-    STANDARD_ERRORS,
-    TOP_DECILE_MIN_SHARE,
-    TYPE_MIX_TOLERANCE,
-    VOLUME_TOLERANCE,
-    PatternResult,
-    SpanPatterns,
-    top_decile_share,
-)
+from poppy_pipeline.simulation.span_patterns import SpanPatterns
 
 
 def _one_span(

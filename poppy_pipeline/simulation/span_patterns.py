@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,72 +32,28 @@ from poppy_pipeline.common.codes import (
     pack,
     text_values,
 )
+from poppy_pipeline.simulation.pattern_results import (
+    EVENING_MIN_SHARE,
+    HIGH_RATING_MIN_SHARE,
+    MEASURES,
+    NIGHT_MAX_SHARE,
+    PREFERRED_TYPE_TOLERANCE,
+    RATING_BIAS_MIN_CORRELATION,
+    RATING_BIAS_MIN_RATINGS,
+    RATING_BIAS_MIN_USERS,
+    REPEAT_SHARE_TOLERANCE,
+    SEED_CLAIMS,
+    STANDARD_ERRORS,
+    TOP_DECILE_MIN_SHARE,
+    TYPE_MIX_TOLERANCE,
+    VOLUME_TOLERANCE,
+    PatternResult,
+    integrity_result,
+    tolerance,
+    top_decile_share,
+)
 from poppy_pipeline.simulation.settings import INTERACTION_TYPES, SimulationSettings
 from poppy_pipeline.simulation.type_labels import simulation_types
-
-TYPE_MIX_TOLERANCE = 0.02
-HIGH_RATING_MIN_SHARE = 0.80
-RATING_BIAS_MIN_CORRELATION = 0.5
-# A user's mean of five ratings varies by about 0.45 stars around their own, less than the biases
-# it is compared with (sd 0.625); of three it varied by 0.58, and weeks of 10-20 such users failed
-# the bar by chance (8 of 240 weeks, seeds 1-40), though every 30-day span held it.
-RATING_BIAS_MIN_RATINGS = 5
-# Below this many users a correlation's standard error (≈ 1/√(n − 3) > 0.37) spans the whole
-# range the claim is about; a week rarely has that many users with five ratings.
-RATING_BIAS_MIN_USERS = 10
-PREFERRED_TYPE_TOLERANCE = 0.05
-REPEAT_SHARE_TOLERANCE = 0.05
-TOP_DECILE_MIN_SHARE = 0.30
-EVENING_MIN_SHARE = 0.35
-NIGHT_MAX_SHARE = 0.20
-STANDARD_ERRORS = 4.0
-# Seed 000's headline volume (10,000 interactions in 30 days) within this share of what the model expects.
-VOLUME_TOLERANCE = 0.15
-MEASURES = (
-    "integrity",
-    "type_mix",
-    "rating_distribution",
-    "rating_bias_correlation",
-    "preferred_type_share",
-    "repeat_share",
-    "activity_concentration",
-    "evening_peak",
-    "volume",
-)
-# Seed 000's claims that are constants of its world, not settings: a fitted world does not make them.
-SEED_CLAIMS = ("rating_distribution", "rating_bias_correlation", "activity_concentration", "evening_peak")
-
-
-@dataclass
-class PatternResult:
-    name: str
-    passed: bool
-    value: float
-    target: str
-    details: dict[str, Any] = field(default_factory=dict)
-    not_applicable: str | None = None  # why the span cannot measure it; None when it can
-
-    def describe(self) -> str:
-        if self.not_applicable:
-            return f"{self.name} not applicable: {self.not_applicable}"
-        verdict = "holds" if self.passed else "FAILS"
-        return f"{self.name} {verdict}: measured {self.value:.4f}, target {self.target}"
-
-
-def tolerance(spec: float, share: float, n: int) -> float:
-    if n == 0:
-        return math.inf
-    return max(spec, STANDARD_ERRORS * math.sqrt(max(share * (1 - share), 1e-12) / n))
-
-
-def top_decile_share(counts: pd.Series, population: int) -> float:
-    """Share of all events made by the busiest 10% of `population` members."""
-    if population == 0 or counts.sum() == 0:
-        return 0.0
-    top = max(1, math.ceil(population / 10))
-    values = counts.to_numpy()
-    busiest = values if top >= len(values) else np.partition(values, len(values) - top)[len(values) - top :]
-    return float(busiest.sum() / counts.sum())  # a partition, not a sort: the same members
 
 
 class SpanPatterns:
@@ -248,7 +202,7 @@ class SpanPatterns:
     def integrity(self, check_signup: bool = True) -> PatternResult:
         """Every object and user exists, no user acts before signing up, IDs are unique."""
         self._require("integrity")
-        return _integrity(self.problems, self.events, self.ids.count, check_signup)
+        return integrity_result(self.problems, self.events, self.ids.count, check_signup)
 
     def add_day_with_integrity(self, frame: pd.DataFrame, check_signup: bool = True) -> PatternResult:
         """`add_day`, returning the day's own integrity: its unknown objects and users, its events
@@ -256,7 +210,7 @@ class SpanPatterns:
         self._require("integrity")
         problems, events, distinct = self.problems.copy(), self.events, self.ids.count
         self.add_day(frame)
-        return _integrity(self.problems - problems, self.events - events, self.ids.count - distinct, check_signup)
+        return integrity_result(self.problems - problems, self.events - events, self.ids.count - distinct, check_signup)
 
     def type_mix(self) -> PatternResult:
         self._require("type_mix")
@@ -409,24 +363,3 @@ class SpanPatterns:
         arrays = (self.user_events, self.user_ratings, self.user_rating_sums, self.object_events, self.keys.keys)
         codebooks = (self.codes.users, self.codes.object_ids, self.codes.other_objects)
         return sum(a.nbytes for a in arrays) + self.ids.nbytes() + sum(c.nbytes() for c in codebooks)
-
-
-def _integrity(problems: np.ndarray, events: int, distinct_ids: int, check_signup: bool) -> PatternResult:
-    unknown_objects, unknown_users, before_signup = (int(count) for count in problems)
-    before_signup = before_signup if check_signup else 0
-    duplicate_ids = events - distinct_ids
-    total = unknown_objects + unknown_users + before_signup + duplicate_ids
-    rules = "unknown objects, unknown users, events before sign-up" if check_signup else "unknown objects, users"
-    return PatternResult(
-        "integrity",
-        total == 0,
-        float(total),
-        f"0 {rules} and duplicate Interaction_IDs",
-        {
-            "unknown_objects": unknown_objects,
-            "unknown_users": unknown_users,
-            **({"events_before_signup": before_signup} if check_signup else {}),
-            "duplicate_interaction_ids": duplicate_ids,
-            "events": events,
-        },
-    )

@@ -15,8 +15,9 @@ from poppy_pipeline.fidelity.regenerate import simulate_from_fit
 from poppy_pipeline.fidelity.sdmetrics_scores import flattened, sdmetrics_scores
 from poppy_pipeline.simulation.catalog import build_catalog
 from poppy_pipeline.simulation.model import build_model
+from poppy_pipeline.simulation.pattern_results import MEASURES, SEED_CLAIMS
 from poppy_pipeline.simulation.population import generate_users
-from poppy_pipeline.simulation.span_patterns import MEASURES, SEED_CLAIMS, SpanPatterns
+from poppy_pipeline.simulation.span_patterns import SpanPatterns
 from poppy_pipeline.sources.daily_rows import split_by_day
 from poppy_pipeline.sources.raw_csv import SourceError
 from poppy_pipeline.sources.rows import Checked

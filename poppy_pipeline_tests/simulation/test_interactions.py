@@ -11,6 +11,7 @@ from poppy_pipeline.common import tables
 from poppy_pipeline.common.columns import INTERACTION_COLUMNS
 from poppy_pipeline.simulation import patterns
 from poppy_pipeline.simulation.interactions import simulate_day
+from poppy_pipeline.simulation.pattern_results import REPEAT_SHARE_TOLERANCE, TYPE_MIX_TOLERANCE
 from poppy_pipeline.simulation.rating_tilt import tilted_distributions, user_rating_distributions
 from poppy_pipeline.simulation.repeats import expected_repeat_share, feasible_repeat_shares
 from poppy_pipeline.simulation.sampling import searchsorted_right
@@ -119,7 +120,7 @@ def test_type_mix(stable_world):
     _, _, _, window = stable_world
     result = patterns.type_mix(window, STABLE)
     assert result.passed, result.describe()
-    assert result.value <= patterns.TYPE_MIX_TOLERANCE
+    assert result.value <= TYPE_MIX_TOLERANCE
 
 
 def test_ratings_only_on_rate_and_skewed_high(stable_world):
@@ -160,7 +161,7 @@ def test_repeat_share_over_the_default_30_days(target):
     model, _, _ = make_model(settings)
     window = simulate_window(model)
     result = patterns.repeat_share(window, expected=target)
-    assert abs(result.value - target) <= patterns.REPEAT_SHARE_TOLERANCE, result.describe()
+    assert abs(result.value - target) <= REPEAT_SHARE_TOLERANCE, result.describe()
     assert expected_repeat_share(model, WINDOW_END, 30) == pytest.approx(target, abs=1e-6)
 
 

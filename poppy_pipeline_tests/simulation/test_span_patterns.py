@@ -19,8 +19,9 @@ import pytest
 from poppy_pipeline.common import tables
 from poppy_pipeline.simulation import patterns
 from poppy_pipeline.simulation.interactions import simulate_day
+from poppy_pipeline.simulation.pattern_results import MEASURES
 from poppy_pipeline.simulation.settings import SimulationSettings
-from poppy_pipeline.simulation.span_patterns import MEASURES, SpanPatterns
+from poppy_pipeline.simulation.span_patterns import SpanPatterns
 from poppy_pipeline_tests.conftest import make_model
 from poppy_pipeline_tests.support import pattern_reference as reference
 

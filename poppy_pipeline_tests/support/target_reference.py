@@ -15,7 +15,7 @@ from poppy_pipeline.common.user_bootstrap import (
     resampling_units,
     user_resamples,
 )
-from poppy_pipeline.simulation.patterns import PatternResult
+from poppy_pipeline.simulation.pattern_results import PatternResult
 from poppy_pipeline.simulation.profiles import PROFILE_NAMES
 
 
