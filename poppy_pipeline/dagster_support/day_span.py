@@ -27,7 +27,7 @@ import pandas as pd
 from pydantic import Field
 
 from poppy_pipeline.common.user_sample import in_user_sample
-from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
+from poppy_pipeline.dagster_support.partitioned_io_manager import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.partitions import daily_partitions
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"

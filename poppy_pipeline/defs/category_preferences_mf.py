@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import dagster as dg
 import pandas as pd
 
-from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
+from poppy_pipeline.dagster_support.partitioned_io_manager import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.preference_runs import (
     INTERACTIONS,

@@ -30,9 +30,9 @@ from poppy_pipeline.common.user_bootstrap import RESAMPLES
 from poppy_pipeline.common.user_sample import MAX_WINDOWS, UserStratifiedSample
 from poppy_pipeline.dagster_support.checks import not_applicable, publish
 from poppy_pipeline.dagster_support.day_span import SpanConfig, span_days, span_frames
-from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import figure_metadata, markdown_table, plain_metadata, readable
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
+from poppy_pipeline.dagster_support.partitioned_io_manager import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource

@@ -14,8 +14,8 @@ from poppy_pipeline.click_model import training as core
 from poppy_pipeline.common.user_sample import MAX_WINDOWS, UserStratifiedSample
 from poppy_pipeline.dagster_support.checks import publish
 from poppy_pipeline.dagster_support.day_span import span_frames
-from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import plain_metadata
+from poppy_pipeline.dagster_support.partitioned_io_manager import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.defs.click_model import WINDOWS_ASSET
 

@@ -6,8 +6,8 @@ from pydantic import Field
 
 from poppy_pipeline.dagster_support.column_schemas import column_schema_metadata
 from poppy_pipeline.dagster_support.day_span import SpanConfig, span_days, span_frames
-from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
+from poppy_pipeline.dagster_support.partitioned_io_manager import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.engagement.span_totals import PairTotals

@@ -12,9 +12,9 @@ from pydantic import Field
 
 from poppy_pipeline.common.paths import write_json
 from poppy_pipeline.dagster_support.day_span import SpanConfig, load_span, span_days
-from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import figure_metadata, markdown_table, plain_metadata
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
+from poppy_pipeline.dagster_support.partitioned_io_manager import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource
 from poppy_pipeline.engagement.report import write_figures

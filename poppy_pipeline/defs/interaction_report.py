@@ -17,9 +17,9 @@ from pydantic import Field
 from poppy_pipeline.common.paths import write_json
 from poppy_pipeline.dagster_support.checks import not_applicable
 from poppy_pipeline.dagster_support.day_span import SpanConfig, span_days, span_frames
-from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import figure_metadata, plain_metadata, readable, readable_json
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
+from poppy_pipeline.dagster_support.partitioned_io_manager import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.partitions import single_run
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import InteractionSourceResource

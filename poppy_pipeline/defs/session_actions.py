@@ -21,9 +21,9 @@ from poppy_pipeline.behaviour.session_measures import (
 from poppy_pipeline.behaviour.sessions import no_actions, sessions_with_actions, simulate_sessions, unsimulable
 from poppy_pipeline.dagster_support.checks import day_check_specs, not_applicable, per_day
 from poppy_pipeline.dagster_support.column_schemas import column_schema_metadata
-from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import readable_json
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
+from poppy_pipeline.dagster_support.partitioned_io_manager import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.quarantine_checks import QUARANTINE_CHECK, Intake, quarantine, quarantine_spec
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource

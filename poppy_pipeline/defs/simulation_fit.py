@@ -8,9 +8,9 @@ from pydantic import Field
 from poppy_pipeline.common.paths import replaced_atomically, write_json
 from poppy_pipeline.common.user_sample import in_user_sample, user_sample_share
 from poppy_pipeline.dagster_support.day_span import SpanConfig, load_span, span_days
-from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
+from poppy_pipeline.dagster_support.partitioned_io_manager import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.partitions import DEFAULT_PARTITIONS_START, single_run
 from poppy_pipeline.dagster_support.source_resources import PARTITIONS_START, InteractionSourceResource
 from poppy_pipeline.fidelity.fit import (

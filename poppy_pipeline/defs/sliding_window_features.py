@@ -28,8 +28,8 @@ from poppy_pipeline.behaviour.windows import SessionArrays, StreamMismatch, sess
 from poppy_pipeline.common.threads import in_background
 from poppy_pipeline.dagster_support.checks import day_check_specs, per_day
 from poppy_pipeline.dagster_support.column_schemas import column_schema_metadata
-from poppy_pipeline.dagster_support.io_managers import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.metadata import markdown_table, plain_metadata
+from poppy_pipeline.dagster_support.partitioned_io_manager import PartitionedUPathIOManager
 from poppy_pipeline.dagster_support.partitions import daily_partitions, single_run
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource

@@ -16,7 +16,6 @@ from upath import UPath
 from poppy_pipeline.common import paths, schemas
 from poppy_pipeline.common.schemas import ID, NUMBER, TEXT, Column, TableSchema
 from poppy_pipeline.dagster_support.io_managers import (
-    PickleIntegrityError,
     _CsvFiles,
     _PickleFiles,
     csv_io_manager,
@@ -24,6 +23,7 @@ from poppy_pipeline.dagster_support.io_managers import (
     pickle_io_manager,
 )
 from poppy_pipeline.dagster_support.outputs_resource import OutputsResource
+from poppy_pipeline.dagster_support.pickle_digests import PickleIntegrityError
 from poppy_pipeline.dagster_support.staged_days import DayFiles
 
 days = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_offset=0)

@@ -23,7 +23,7 @@ from poppy_pipeline.behaviour.sessions import simulate_sessions
 from poppy_pipeline.behaviour.window_membership import checked_windows
 from poppy_pipeline.behaviour.window_stream import WrittenWindows
 from poppy_pipeline.common import tables
-from poppy_pipeline.dagster_support import io_managers, staged_days
+from poppy_pipeline.dagster_support import staged_days
 from poppy_pipeline.dagster_support.io_managers import _CsvFiles
 from poppy_pipeline.dagster_support.simulation_resource import SimulationResource
 from poppy_pipeline.dagster_support.source_resources import ActionSourceResource
@@ -204,7 +204,7 @@ def test_days_staged_for_object_storage_go_through_a_local_folder_of_their_own()
     assert day.private_folder and day.staged.exists()
     path = manager.partition_path("daily", "2026-03-01")
     manager.put_in_place(day, path)
-    io_managers.discard_staged({"2026-03-01": day})
+    staged_days.discard_staged({"2026-03-01": day})
     assert not day.staged.parent.exists()
     loaded = manager.load_path(path)
     pd.testing.assert_frame_equal(loaded, frame)
