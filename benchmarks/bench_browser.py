@@ -50,6 +50,7 @@ def train_and_export(folder: Path, windows: int) -> tuple[bytes, Path]:
     from poppy_pipeline.behaviour.model import BehaviourSettings
     from poppy_pipeline.behaviour.sessions import simulate_sessions
     from poppy_pipeline.behaviour.windows import extract_windows
+    from poppy_pipeline.click_model import onnx_export
     from poppy_pipeline.click_model import training as core
     from poppy_pipeline.simulation.catalog import build_catalog
     from poppy_pipeline.simulation.interactions import simulate_day
@@ -68,7 +69,7 @@ def train_and_export(folder: Path, windows: int) -> tuple[bytes, Path]:
     ).astype({"Action": str})
     table = extract_windows(actions)
     fitted = core.fit_calibrated(core.feature_matrix(table), table["Label"].to_numpy())
-    payload = core.export_onnx(fitted, WindowSpec().settings(), "benchmark")
+    payload = onnx_export.export_onnx(fitted, WindowSpec().settings(), "benchmark")
     rows = np.random.default_rng(0).choice(len(table), size=min(windows, len(table)), replace=False)
     golden = export_golden_windows(actions, table.iloc[np.sort(rows)], payload, folder / "golden")
     return payload, golden

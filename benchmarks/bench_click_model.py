@@ -84,7 +84,7 @@ def measure(target_windows: int) -> dict:
     import onnxruntime
 
     from poppy_pipeline.behaviour.features import WindowSpec
-    from poppy_pipeline.click_model import gate
+    from poppy_pipeline.click_model import gate, onnx_export
     from poppy_pipeline.click_model import training as core
 
     windows = simulate_windows(target_windows)
@@ -98,7 +98,7 @@ def measure(target_windows: int) -> dict:
     gate.held_out_intervals(labels[held_out], probabilities[held_out], None, users[held_out], seed=42)
     gate.calibration_interval(labels, probabilities, users, seed=42)
     gate_s = time.perf_counter() - started
-    payload = core.export_onnx(model, WindowSpec().settings(), "benchmark")
+    payload = onnx_export.export_onnx(model, WindowSpec().settings(), "benchmark")
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(payload, options, providers=["CPUExecutionProvider"])
@@ -113,10 +113,10 @@ def measure(target_windows: int) -> dict:
         "held_out_windows": int(held_out.sum()),
         "held_out_users": len(np.unique(users[held_out])),
         "onnx_bytes": len(payload),
-        "parity": core.onnx_parity(payload, model, batch).max_abs_error,
-        "onnx_single_s": _median_seconds(lambda: session.run(None, {core.INPUT_NAME: row32}), SINGLE_CALLS),
+        "parity": onnx_export.onnx_parity(payload, model, batch).max_abs_error,
+        "onnx_single_s": _median_seconds(lambda: session.run(None, {onnx_export.INPUT_NAME: row32}), SINGLE_CALLS),
         "sklearn_single_s": _median_seconds(lambda: model.predict_proba(row), SINGLE_CALLS // 4),
-        "onnx_batch_s": _best_seconds(lambda: session.run(None, {core.INPUT_NAME: batch32}), BATCH_REPEATS),
+        "onnx_batch_s": _best_seconds(lambda: session.run(None, {onnx_export.INPUT_NAME: batch32}), BATCH_REPEATS),
         "sklearn_batch_s": _best_seconds(lambda: model.predict_proba(batch), BATCH_REPEATS),
     }
 

@@ -51,7 +51,7 @@ RUNTIME_PACKAGE = "onnxruntime-web"
 # other dist files (WebGL, WebGPU, JSEP, JSPI, source maps: ~120 MB) are never requested.
 RUNTIME_FILES = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm")
 RUNTIME_DIR = "ort"
-# The metadata properties that carry the model's window settings (click_model.onnx_properties).
+# The metadata properties that carry the model's window settings (onnx_export.onnx_properties).
 WINDOW_PROPERTIES = ("window_seconds", "step_seconds", "horizon_seconds", "min_actions")
 
 

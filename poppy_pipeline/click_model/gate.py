@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from poppy_pipeline.click_model import onnx_export
 from poppy_pipeline.click_model import training as core
 from poppy_pipeline.common.user_bootstrap import LEVEL, RESAMPLES, Interval, resampling_units, user_resamples
 
@@ -206,8 +207,8 @@ def challenge(champion: bytes, challenger: core.TrainedModel, held_out: pd.DataF
         return {"compared": False, "reason": reason, "rejected": False}
     features = core.feature_matrix(held_out)
     labels = held_out["Label"].to_numpy(dtype=np.int64)
-    new = core.onnx_probabilities(challenger.onnx_bytes(), features)
-    old = core.onnx_probabilities(champion, features)
+    new = onnx_export.onnx_probabilities(challenger.onnx_bytes(), features)
+    old = onnx_export.onnx_probabilities(champion, features)
     comparison = compare_with_champion(labels, new, old, held_out["User_ID"].to_numpy(), challenger.seed)
     return {
         "compared": True,
@@ -233,7 +234,7 @@ class Verdict:
     measures: dict[str, Any]
 
 
-def onnx_verdicts(payload: bytes, parity: core.Parity, feature_names: list[str]) -> dict[str, Verdict]:
+def onnx_verdicts(payload: bytes, parity: onnx_export.Parity, feature_names: list[str]) -> dict[str, Verdict]:
     """The ONNX file's three checks: valid and within the contract, small, equal to the pipeline's output."""
     problems = onnx_problems(payload, feature_names)
     return {
@@ -246,7 +247,7 @@ def onnx_verdicts(payload: bytes, parity: core.Parity, feature_names: list[str])
                 "error_ratio": parity.max_error_ratio,
                 "max_ratio": 1.0,
                 "windows": parity.rows,
-                "ulps": core.PARITY_ULPS,
+                "ulps": onnx_export.PARITY_ULPS,
             },
         ),
     }
@@ -266,16 +267,16 @@ def onnx_problems(payload: bytes, feature_names: list[str]) -> list[str]:
         (i.name, i.type.tensor_type.elem_type, [d.dim_value or d.dim_param for d in i.type.tensor_type.shape.dim])
         for i in model.graph.input
     ]
-    if len(inputs) != 1 or inputs[0][0] != core.INPUT_NAME or inputs[0][1] != onnx.TensorProto.FLOAT:
-        problems.append(f"input is {inputs}, expected one float32 {core.INPUT_NAME}")
+    if len(inputs) != 1 or inputs[0][0] != onnx_export.INPUT_NAME or inputs[0][1] != onnx.TensorProto.FLOAT:
+        problems.append(f"input is {inputs}, expected one float32 {onnx_export.INPUT_NAME}")
     elif inputs[0][2][1:] != [len(feature_names)]:
         problems.append(f"input shape {inputs[0][2]}, expected [None, {len(feature_names)}]")
     outputs = [o.name for o in model.graph.output]
     if outputs != ["label", "probabilities"]:
         problems.append(f"outputs {outputs}, expected ['label', 'probabilities']")
     opsets = {o.domain: o.version for o in model.opset_import}
-    if opsets.get("", opsets.get("ai.onnx")) != core.TARGET_OPSET:
-        problems.append(f"opset {opsets}, expected {core.TARGET_OPSET}")
+    if opsets.get("", opsets.get("ai.onnx")) != onnx_export.TARGET_OPSET:
+        problems.append(f"opset {opsets}, expected {onnx_export.TARGET_OPSET}")
     properties = {p.key: p.value for p in model.metadata_props}
     if json.loads(properties.get("feature_names", "null")) != list(feature_names):
         problems.append("metadata property feature_names is not the training order")

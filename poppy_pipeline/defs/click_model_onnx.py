@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from poppy_pipeline.click_model import gate
+from poppy_pipeline.click_model import gate, onnx_export
 from poppy_pipeline.click_model import training as core
 from poppy_pipeline.common.user_sample import MAX_WINDOWS, UserStratifiedSample
 from poppy_pipeline.dagster_support.checks import publish
@@ -36,8 +36,8 @@ ONNX_CHECKS = [
     _check(
         PARITY_CHECK,
         "On the held-out windows, rounded to float32 for both: |p_onnx − p_sklearn| within float32 rounding of"
-        f" each window's terms ({core.PARITY_ULPS} ulps of Σ|coefficient × term| in the logit, plus"
-        f" {core.PARITY_ULPS} ulps).",
+        f" each window's terms ({onnx_export.PARITY_ULPS} ulps of Σ|coefficient × term| in the logit, plus"
+        f" {onnx_export.PARITY_ULPS} ulps).",
     ),
 ]
 
@@ -67,7 +67,7 @@ def click_model_onnx(
     held_out = UserStratifiedSample(MAX_WINDOWS, model.seed)
     for day in span_frames(context, csv_io_manager, WINDOWS_ASSET, list(model.days)):
         held_out.add(day[day["User_ID"].isin(model.held_out_users)])
-    parity = core.onnx_parity(payload, model.pipeline, core.feature_matrix(held_out.rows()))
+    parity = onnx_export.onnx_parity(payload, model.pipeline, core.feature_matrix(held_out.rows()))
     context.log.info(
         f"click_model_onnx: {len(payload):,} bytes, parity {parity.max_abs_error:.2e}"
         f" ({parity.max_error_ratio:.3f} of the float32 tolerance) on {parity.rows:,} windows"
@@ -79,7 +79,7 @@ def click_model_onnx(
             "parity_error_ratio": parity.max_error_ratio,
             "parity_windows": parity.rows,
             "training_window": model.training_window,
-            "opset": core.TARGET_OPSET,
+            "opset": onnx_export.TARGET_OPSET,
             "feature_names": list(model.feature_names),
         }
     )
@@ -95,7 +95,7 @@ def _require_trained_model(value: object) -> core.TrainedModel:
     return value
 
 
-def onnx_checks(payload: bytes, parity: core.Parity, feature_names: list[str]) -> list[dg.AssetCheckResult]:
+def onnx_checks(payload: bytes, parity: onnx_export.Parity, feature_names: list[str]) -> list[dg.AssetCheckResult]:
     """The core's verdicts (`click_model_gate.onnx_verdicts`) as check results."""
     return [
         dg.AssetCheckResult(check_name=name, passed=verdict.passed, metadata=plain_metadata(verdict.measures))

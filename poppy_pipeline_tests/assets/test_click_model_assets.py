@@ -20,6 +20,7 @@ import pytest
 from upath import UPath
 
 from poppy_pipeline.behaviour.features import FEATURE_NAMES, WINDOW_COLUMNS, WindowSpec
+from poppy_pipeline.click_model import onnx_export
 from poppy_pipeline.click_model import training as core
 from poppy_pipeline.dagster_support.day_span import load_span
 from poppy_pipeline.dagster_support.io_managers import _CsvFiles
@@ -174,7 +175,7 @@ def test_the_onnx_file_keeps_its_contract(model_run):
     assert isinstance(trained, core.TrainedModel) and trained.training_window == properties["training_window"]
     assert trained.onnx_bytes() == payload  # the same bytes again: reproducible
     features = np.random.default_rng(0).normal(size=(200, len(FEATURE_NAMES))).astype(np.float32)
-    assert core.onnx_parity(payload, trained.pipeline, np.abs(features)).passed
+    assert onnx_export.onnx_parity(payload, trained.pipeline, np.abs(features)).passed
 
 
 def test_the_gate_reports_its_intervals(model_run):
@@ -244,7 +245,7 @@ def test_a_failed_onnx_check_keeps_the_published_file(model_run, data_dir: Path,
     _, folder = model_run
     shutil.copytree(folder, data_dir)
     before = published(data_dir)
-    monkeypatch.setattr(core, "PARITY_ULPS", 1e-6)  # no float32 rounding tolerated: parity must fail
+    monkeypatch.setattr(onnx_export, "PARITY_ULPS", 1e-6)  # no float32 rounding tolerated: parity must fail
     other = {"ops": {"click_model": {"config": {"held_out_share": 0.4, "challenge_shipped": False}}}}
     result = materialize([*UPSTREAM, *MODEL], selection=MODEL, tags=RANGE, run_config=other, raise_on_error=False)
     evaluations = checks_of(result)

@@ -28,6 +28,7 @@ from poppy_pipeline.behaviour.model import BehaviourSettings
 from poppy_pipeline.behaviour.sessions import simulate_sessions
 from poppy_pipeline.behaviour.windows import extract_windows
 from poppy_pipeline.click_model import browser_bundle as bundle
+from poppy_pipeline.click_model import onnx_export
 from poppy_pipeline.click_model import training as core
 from poppy_pipeline.simulation.interactions import simulate_day
 from poppy_pipeline.simulation.settings import SimulationSettings
@@ -85,7 +86,7 @@ def trained_model(actions: pd.DataFrame, spec: WindowSpec) -> bytes:
     """The ONNX file of a model trained on `spec`'s windows of `actions`, exported as the pipeline does."""
     training = extract_windows(actions, spec)
     fitted = core.fit_calibrated(core.feature_matrix(training), training["Label"].to_numpy())
-    return core.export_onnx(fitted, spec.settings(), "test")
+    return onnx_export.export_onnx(fitted, spec.settings(), "test")
 
 
 def boundary_session() -> pd.DataFrame:
@@ -340,7 +341,7 @@ def test_a_model_with_other_feature_names_is_refused(browser_dir: Path, tmp_path
     x, y = rng.normal(size=(400, 20)), np.r_[np.zeros(380), np.ones(20)]
     fitted = core.fit_calibrated(x, y)
     reordered = list(reversed(FEATURE_NAMES))
-    payload = core.export_onnx(fitted, WindowSpec().settings(), "test", reordered)
+    payload = onnx_export.export_onnx(fitted, WindowSpec().settings(), "test", reordered)
     with pytest.raises(bundle.BrowserBundleError, match="would refuse it"):
         bundle.build_browser_bundle(payload, tmp_path / "browser_bundle", browser_dir)
 

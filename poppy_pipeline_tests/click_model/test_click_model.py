@@ -19,6 +19,7 @@ from poppy_pipeline.behaviour.features import FEATURE_NAMES, WindowSpec
 from poppy_pipeline.behaviour.model import BehaviourSettings
 from poppy_pipeline.behaviour.sessions import simulate_sessions
 from poppy_pipeline.behaviour.windows import simulated_windows
+from poppy_pipeline.click_model import onnx_export
 from poppy_pipeline.click_model import training as core
 from poppy_pipeline.simulation.interactions import simulate_day
 from poppy_pipeline.simulation.settings import SimulationSettings
@@ -158,7 +159,7 @@ def test_a_healthy_model_passes_the_gate_on_a_week_of_few_users(seed: int):
 def exported(case: pd.DataFrame):
     small = case.iloc[:10_000]
     model = core.fit_calibrated(core.feature_matrix(small), small["Label"].to_numpy())
-    return model, core.export_onnx(model, WindowSpec().settings(), "2026-10-23..2026-11-21")
+    return model, onnx_export.export_onnx(model, WindowSpec().settings(), "2026-10-23..2026-11-21")
 
 
 def test_the_onnx_contract(exported):
@@ -180,9 +181,9 @@ def test_the_onnx_contract(exported):
 def test_onnx_matches_the_calibrated_pickle(exported, case: pd.DataFrame):
     model, payload = exported
     held_out = core.feature_matrix(case.iloc[30_000:])
-    parity = core.onnx_parity(payload, model, held_out)
+    parity = onnx_export.onnx_parity(payload, model, held_out)
     assert parity.passed and parity.rows == 10_000 and parity.max_abs_error <= 1e-5
-    onnx_mean = core.onnx_probabilities(payload, held_out).mean()
+    onnx_mean = onnx_export.onnx_probabilities(payload, held_out).mean()
     assert onnx_mean == pytest.approx(case["Label"].iloc[:10_000].mean(), rel=0.2)  # the correction is in the graph
 
 
@@ -190,7 +191,7 @@ def test_parity_catches_a_different_model(exported, case: pd.DataFrame):
     _, payload = exported
     x = core.feature_matrix(case.iloc[30_000:31_000])
     other = core.build_pipeline().fit(core.feature_matrix(case.iloc[:10_000]), case["Label"].iloc[:10_000])
-    parity = core.onnx_parity(payload, other, x)  # uncorrected: the seed exporter's kind of mismatch
+    parity = onnx_export.onnx_parity(payload, other, x)  # uncorrected: the seed exporter's kind of mismatch
     assert parity.max_abs_error > 0.1 and not parity.passed
 
 
@@ -198,7 +199,7 @@ def test_parity_tolerance_does_not_grow_with_the_number_of_rows(exported, case: 
     """float32 arithmetic errors, judged per row: many rows, with far larger values than in training."""
     model, payload = exported
     rows = np.random.default_rng(5).normal(scale=6.0, size=(200_000, N_FEATURES))
-    parity = core.onnx_parity(payload, model, rows)
+    parity = onnx_export.onnx_parity(payload, model, rows)
     assert parity.passed, parity
     assert parity.max_error_ratio < 0.5  # headroom: the tolerance is not tuned to pass just barely
 
@@ -207,6 +208,7 @@ EXPORT_SCRIPT = textwrap.dedent(
     """
     import hashlib, sys
     import numpy as np
+    from poppy_pipeline.click_model import onnx_export
     from poppy_pipeline.click_model import training as core
     from poppy_pipeline.behaviour.features import WindowSpec
 
@@ -214,7 +216,7 @@ EXPORT_SCRIPT = textwrap.dedent(
     features = rng.normal(size=(3_000, 20))
     labels = (rng.random(3_000) < 1 / (1 + np.exp(3 - features[:, 0]))).astype(int)
     model = core.fit_calibrated(features, labels)
-    sys.stdout.write(hashlib.sha256(core.export_onnx(model, WindowSpec().settings(), "w")).hexdigest())
+    sys.stdout.write(hashlib.sha256(onnx_export.export_onnx(model, WindowSpec().settings(), "w")).hexdigest())
     """
 )
 

@@ -9,7 +9,7 @@ from poppy_pipeline.behaviour.features import WindowSpec
 from poppy_pipeline.behaviour.model import BehaviourSettings
 from poppy_pipeline.behaviour.sessions import simulate_sessions
 from poppy_pipeline.behaviour.windows import simulated_windows
-from poppy_pipeline.click_model import gate
+from poppy_pipeline.click_model import gate, onnx_export
 from poppy_pipeline.click_model import training as core
 from poppy_pipeline.common import user_bootstrap
 from poppy_pipeline.simulation.interactions import simulate_day
@@ -195,7 +195,7 @@ def test_the_onnx_verdicts_hold_for_the_export_and_name_what_breaks():
     features = np.repeat(frame[["Score"]].to_numpy(), 20, axis=1) + np.random.default_rng(2).normal(size=(2_000, 20))
     pipeline = core.fit_calibrated(features, frame["Label"].to_numpy())
     payload = core.TrainedModel(pipeline, ("2026-11-01",), (1000,), WindowSpec(), seed=1).onnx_bytes()
-    parity = core.onnx_parity(payload, pipeline, features)
+    parity = onnx_export.onnx_parity(payload, pipeline, features)
     names = list(core.FEATURE_NAMES)
     verdicts = gate.onnx_verdicts(payload, parity, names)
     assert {name: v.passed for name, v in verdicts.items()} == {
@@ -208,5 +208,5 @@ def test_the_onnx_verdicts_hold_for_the_export_and_name_what_breaks():
     assert not reordered.passed and reordered.measures["problems"] == [
         "metadata property feature_names is not the training order"
     ]
-    off = core.Parity(max_abs_error=1e-3, max_error_ratio=2.0, rows=10)
+    off = onnx_export.Parity(max_abs_error=1e-3, max_error_ratio=2.0, rows=10)
     assert not gate.onnx_verdicts(payload, off, names)[gate.PARITY_CHECK].passed

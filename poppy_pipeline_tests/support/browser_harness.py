@@ -25,7 +25,7 @@ import pandas as pd
 
 from poppy_pipeline.behaviour.features import FEATURE_NAMES, WindowSpec
 from poppy_pipeline.click_model.browser_bundle import BROWSER_DIR, MODEL_FILE
-from poppy_pipeline.click_model.training import onnx_probabilities
+from poppy_pipeline.click_model.onnx_export import onnx_probabilities
 
 GOLDEN_FILE = "golden_windows.json"
 BROWSER_SCRIPT = BROWSER_DIR / "tests" / "browser_parity.mjs"
