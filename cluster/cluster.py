@@ -12,28 +12,22 @@ variables a shell needs to use the cluster (`eval "$(python cluster/cluster.py e
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
 import pwd
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from cluster_processes import STARTUP_SECONDS, ClusterError, pid_of, spawn, stop, wait_for_http, wait_for_port
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 BIN = Path(sys.executable).parent
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # Debian's, without the wrapper that switches user
-STARTUP_SECONDS = float(os.environ.get("POPPY_CLUSTER_STARTUP_SECONDS", "180"))
-# How long `down` lets a process finish what it is doing before it is killed.
-STOP_SECONDS = float(os.environ.get("POPPY_CLUSTER_STOP_SECONDS", "20"))
 INSTALL_HINT = "sudo apt-get install postgresql rabbitmq-server"
 
 DEFAULTS = {
@@ -54,10 +48,6 @@ DEFAULTS = {
     "POPPY_DATA_DIR": str(REPO / "data" / "outputs"),
 }
 SECRETS = ("POPPY_PG_PASSWORD", "POPPY_AMQP_PASSWORD")
-
-
-class ClusterError(RuntimeError):
-    pass
 
 
 def settings() -> dict[str, str]:
@@ -97,92 +87,6 @@ def require_system_packages() -> None:
 def _pg_bin(name: str) -> str | None:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]))
     return found[-1] if found else shutil.which(name)
-
-
-# --- processes ---------------------------------------------------------------------------------
-
-
-def _pidfile(env: dict[str, str], name: str) -> Path:
-    return Path(env["POPPY_CLUSTER_DIR"]) / "run" / f"{name}.pid"
-
-
-def pid_of(env: dict[str, str], name: str) -> int | None:
-    """The pid of a process started by `up` if it is still running."""
-    path = _pidfile(env, name)
-    if not path.exists():
-        return None
-    pid = int(path.read_text())
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    return pid
-
-
-def spawn(env: dict[str, str], name: str, argv: list[str], extra_env: dict[str, str] | None = None) -> int:
-    """Start `argv` in its own session (so `down` stops it with its children), logging to logs/<name>.log."""
-    running = pid_of(env, name)
-    if running:
-        return running
-    folder = Path(env["POPPY_CLUSTER_DIR"])
-    (folder / "logs").mkdir(parents=True, exist_ok=True)
-    (folder / "run").mkdir(parents=True, exist_ok=True)
-    with open(folder / "logs" / f"{name}.log", "ab") as log:
-        process = subprocess.Popen(
-            argv,
-            cwd=REPO,
-            env={**os.environ, **env, **(extra_env or {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    _pidfile(env, name).write_text(str(process.pid))
-    return process.pid
-
-
-def stop(env: dict[str, str], *names: str, grace: float = STOP_SECONDS) -> None:
-    """SIGTERM the process groups of `names` at once, SIGKILL what is left after `grace` seconds."""
-    pids = [pid for name in names if (pid := pid_of(env, name))]
-    for pid in pids:
-        _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(map(_group_alive, pids)):
-        time.sleep(0.2)
-    for pid in pids:
-        _signal_group(pid, signal.SIGKILL)
-    for name in names:
-        _pidfile(env, name).unlink(missing_ok=True)
-
-
-def kill(env: dict[str, str], name: str) -> None:
-    """SIGKILL `name` and its children at once (a crash, for the fault tests)."""
-    pid = pid_of(env, name)
-    if pid:
-        _signal_group(pid, signal.SIGKILL)
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, sig)
-
-
-def _group_alive(pid: int) -> bool:
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def wait_for_port(port: int, what: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.5)
-    raise ClusterError(f"{what} did not listen on 127.0.0.1:{port} within {STARTUP_SECONDS:.0f} s; see {log}")
 
 
 # --- Postgres ----------------------------------------------------------------------------------
@@ -339,17 +243,6 @@ def dagster_up(env: dict[str, str]) -> None:
     port = env["POPPY_CLUSTER_UI_PORT"]
     spawn(env, "webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", port, "-w", workspace])
     wait_for_http(f"http://127.0.0.1:{port}/server_info", Path(env["POPPY_CLUSTER_DIR"]) / "logs" / "webserver.log")
-
-
-def wait_for_http(url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:
-            time.sleep(1)
-    raise ClusterError(f"{url} did not answer within {STARTUP_SECONDS:.0f} s; see {log}")
 
 
 def dagster_names(env: dict[str, str]) -> list[str]:
