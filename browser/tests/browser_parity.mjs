@@ -13,7 +13,7 @@
 //
 // `benchmark` skips the visitor and the screenshot; `startup` only loads the pages (download and
 // first prediction), for cold loads measured without the rest.
-// Run by poppy_pipeline_tests/click_model/test_browser_bundle.py and benchmarks/bench_browser.py.
+// Run by poppy_pipeline_tests/click_model/test_browser_parity.py and benchmarks/bench_browser.py.
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

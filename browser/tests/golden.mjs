@@ -9,7 +9,7 @@ import { delimiter, dirname, resolve } from 'node:path';
 export const GOLDEN_ENV = 'POPPY_GOLDEN_WINDOWS';
 export const SKIP_WITHOUT_GOLDEN = process.env[GOLDEN_ENV]
   ? false
-  : `${GOLDEN_ENV} is not set (pytest poppy_pipeline_tests/click_model/test_browser_bundle.py exports the golden windows)`;
+  : `${GOLDEN_ENV} is not set (pytest poppy_pipeline_tests/click_model/test_browser_parity.py exports the golden windows)`;
 
 /** {windows, sessions, window_ms, min_actions, modelPath, ...} of one golden file. */
 export function loadGolden(path) {
