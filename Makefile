@@ -15,7 +15,7 @@ CONFIG ?=
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: install run test test-cluster lint docs ui serve bench lock clean cluster-up cluster-down cluster-status
+.PHONY: install run test test-fast test-cluster lint docs ui serve bench lock clean cluster-up cluster-down cluster-status
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,8 +50,15 @@ run: install dagster-home
 	@VERBOSE='$(VERBOSE)' $(BIN)/python -m poppy_pipeline.dagster_support.launch --start '$(START)' --end '$(END)' \
 		$(foreach file,$(CONFIG),--config '$(file)')
 
+# Both cores (pytest-xdist): each test module in one worker, the cluster's and the UI's tests together
+# (conftest.py). `make test-fast`: the core's tests, no servers, browser, cluster, commands or Dagster runs.
+TEST_WORKERS ?= 2
+FAST := not cluster and not browser and not servers and not commands and not assets and not slow
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
+test-fast: install
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m '$(FAST)' -q
 
 # Only the cluster profile's and the UI's tests (Postgres, RabbitMQ, Chromium; also part of `make test`).
 test-cluster: install

@@ -60,14 +60,32 @@ def expected_interactions(
 
 # Tests that start a database server; with the cluster's and the browser's, `make test-fast` leaves them out.
 SERVER_FIXTURES = {"mariadb", "postgres"}
+# Whole folders `make test-fast` leaves out: the commands as processes, the assets through Dagster.
+FOLDER_MARKERS = {"system": pytest.mark.commands, "assets": pytest.mark.assets}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the tests that start servers (`servers`), and keep the cluster's and the UI's in one xdist
-    worker: they share one cluster (a session fixture), started once in the worker that runs them."""
+    """Mark the tests that start servers (`servers`), and give each test its xdist group
+    (`make test` runs `--dist loadgroup` on two workers): the cluster's and the UI's tests one group,
+    as they share one cluster (a session fixture) started in the worker that runs them; every other
+    test its module's, so a module's fixtures are made once. Under xdist the cluster's group comes
+    first, its minutes beside the rest of the suite; run alone, last (`cluster_support.py`)."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
-        if fixtures & SERVER_FIXTURES:
+        folder = item.nodeid.split("/")[1] if item.nodeid.count("/") > 1 else ""
+        if fixtures & SERVER_FIXTURES or folder == "service":
             item.add_marker(pytest.mark.servers)
-        if "cluster" in fixtures or item.get_closest_marker("cluster") or item.get_closest_marker("browser"):
+        if folder in FOLDER_MARKERS:
+            item.add_marker(FOLDER_MARKERS[folder])
+        if _needs_cluster(item):
             item.add_marker(pytest.mark.xdist_group("cluster"))
+        else:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: not _needs_cluster(item))
+
+
+def _needs_cluster(item: pytest.Item) -> bool:
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return "cluster" in fixtures or any(item.iter_markers("cluster")) or any(item.iter_markers("browser"))

@@ -139,6 +139,7 @@ def test_one_thread_or_several_give_the_same_bytes(monkeypatch: pytest.MonkeyPat
         np.testing.assert_array_equal(alone.frame[name].to_numpy(), side_by_side.frame[name].to_numpy())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("horizon_seconds", [10.0, 30.0])  # 30 s: ages binned past the state rule
 def test_a_window_batched_alone_gets_the_bits_it_gets_among_many(horizon_seconds: float, monkeypatch):
     """Days written part by part end many batches with a few windows, some with one."""

@@ -201,6 +201,7 @@ def monte_carlo(simulation: SessionSimulation, session: int, end_tick: int, hori
     return float(clicked.mean())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("horizon_ms", [10_000, 15_000])
 def test_oracle_equals_a_monte_carlo_of_the_generator(default_world, horizon_ms: int):
     _interactions, simulations, _windows = default_world

@@ -21,6 +21,8 @@ from poppy_pipeline.common import tables, threads
 from poppy_pipeline_tests.behaviour.test_oracle import simulated_day
 from poppy_pipeline_tests.conftest import WINDOW
 
+pytestmark = pytest.mark.slow  # seconds per test: left out of make test-fast
+
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()

@@ -162,6 +162,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", header[16:24])
 
 
+@pytest.mark.browser
 def test_the_bundle_in_headless_chromium(world, golden: Path, golden_60s: Path, tmp_path: Path):
     require(
         RUNTIME.is_dir() and (bundle.BROWSER_DIR / "node_modules" / "playwright-core").is_dir(),

@@ -221,6 +221,7 @@ EXPORT_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_identical_exports_give_identical_bytes_in_any_process():
     """skl2onnx orders the opsets by string hashes: fresh processes with other hash seeds must agree."""
     root = Path(__file__).resolve().parents[2]

@@ -73,6 +73,7 @@ def seeds_at_the_defaults() -> pd.DataFrame:
     return pd.concat([default_windows(seed) for seed in SEEDS], ignore_index=True)
 
 
+@pytest.mark.slow
 def test_positive_share_at_the_defaults_is_centred_in_the_band_for_seeds_1_to_10(seeds_at_the_defaults):
     """Every seed's run may hold 4-8% (its interval over users overlaps it), and over the ten seeds'
     ~700 users together the share is pinned down: its interval lies inside the band."""
@@ -91,6 +92,7 @@ def test_a_broken_share_fails_the_check():
     assert not interval.overlaps(*BAND), interval
 
 
+@pytest.mark.slow
 def test_labels_forced_to_20_percent_fail_on_every_seed(seeds_at_the_defaults):
     forced = np.random.default_rng(4).random(len(seeds_at_the_defaults)) < 0.2
     for seed, windows in seeds_at_the_defaults.assign(Label=forced).groupby("Seed"):

@@ -19,6 +19,8 @@ from poppy_pipeline_tests.fidelity.test_fit import DAYS, KNOWN, materialize_sele
 from poppy_pipeline_tests.support.movielens import as_events, movielens_like
 from poppy_pipeline_tests.support.seed002 import write_pings_folder
 
+pytestmark = pytest.mark.slow  # seconds per test: left out of make test-fast
+
 
 def test_distances_match_their_definitions():
     rng = np.random.default_rng(1)

@@ -25,6 +25,8 @@ from poppy_pipeline.simulation.population import generate_users
 from poppy_pipeline.simulation.settings import SimulationSettings
 from poppy_pipeline_tests.support.rating_habits import as_events, habits, ratings_log
 
+pytestmark = pytest.mark.slow  # seconds per test: left out of make test-fast
+
 START = "2024-02-01"
 DAYS = 45
 WINDOW = [str(date(2024, 2, 1) + timedelta(days=d)) for d in range(DAYS)]

@@ -19,6 +19,8 @@ from poppy_pipeline.simulation.settings import SimulationSettings
 from poppy_pipeline.simulation.tastes import true_preferences
 from poppy_pipeline_tests.conftest import make_model
 
+pytestmark = pytest.mark.slow  # seconds per test: left out of make test-fast
+
 # (settings, first day, days): the default world early in the growth period, a larger one later, a
 # short span of a busier one.
 WORLDS = {

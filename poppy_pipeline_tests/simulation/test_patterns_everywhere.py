@@ -15,6 +15,8 @@ from poppy_pipeline.simulation.repeats import expected_repeat_share
 from poppy_pipeline.simulation.settings import SimulationSettings
 from poppy_pipeline_tests.conftest import make_model, simulate_window
 
+pytestmark = pytest.mark.slow  # seconds per test: left out of make test-fast
+
 SEEDS = [*range(1, 12), 42]
 STARTS = [
     date(2025, 10, 1),

@@ -8,7 +8,7 @@ import pytest
 
 from poppy_pipeline.common.randomness import stream
 from poppy_pipeline.simulation import population
-from poppy_pipeline.simulation.patterns import top_decile_share
+from poppy_pipeline.simulation.pattern_results import top_decile_share
 from poppy_pipeline.simulation.population import USER_COLUMNS, generate_users
 from poppy_pipeline.simulation.profiles import PROFILE_NAMES
 from poppy_pipeline.simulation.settings import SimulationSettings

@@ -96,6 +96,7 @@ def per_user_lift_correlation(world_settings: SimulationSettings, kinds: tuple[s
     return float(((a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))).mean())
 
 
+@pytest.mark.slow
 def test_choices_follow_tastes_and_likes_follow_them_closer():
     views = per_user_lift_correlation(STABLE, ("View", "Click"))
     likes = per_user_lift_correlation(STABLE, ("Favorite", "Rate"))

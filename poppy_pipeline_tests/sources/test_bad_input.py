@@ -22,6 +22,8 @@ from poppy_pipeline_tests.assets.test_behaviour_assets import ALL, DAYS, materia
 from poppy_pipeline_tests.assets.test_real_logs import FEBRUARY, materialize_from
 from poppy_pipeline_tests.support.seed002 import write_pings_folder
 
+pytestmark = pytest.mark.slow  # seconds per test: left out of make test-fast
+
 HEADER = "Interaction_ID,User_ID,Object_Type,Object_ID,Interaction_Type,Interaction_Rating,Timestamp\n"
 
 

@@ -15,6 +15,8 @@ from poppy_pipeline_tests.assets.test_database_assets import materialize_from, s
 from poppy_pipeline_tests.conftest import WINDOW, make_model, simulate_window
 from poppy_pipeline_tests.support.backend_tables import interaction_rows
 
+pytestmark = pytest.mark.slow  # seconds per test: left out of make test-fast
+
 SOURCE = "table Interactions of SQLite file poppy.db"
 OCTOBER = {"dagster/asset_partition_range_start": "2026-10-01", "dagster/asset_partition_range_end": "2026-10-30"}
 NOVEMBER = {"dagster/asset_partition_range_start": "2026-11-01", "dagster/asset_partition_range_end": "2026-11-21"}

@@ -35,6 +35,8 @@ from poppy_pipeline_tests.assets.test_behaviour_assets import ALL, DAYS, materia
 from poppy_pipeline_tests.assets.test_real_logs import FEBRUARY, SOURCES_AND_SUMMARIES, materialize_from
 from poppy_pipeline_tests.sources.test_bad_input import snapshot
 
+pytestmark = pytest.mark.slow  # seconds per test: left out of make test-fast
+
 SEED = 20261129
 ROWS = 40
 GARBAGE = ["abc", "4.5", "-3", "nan", "inf", "1e400", "0x1F", "NULL", "x\0y", "💫", "99999999999999999999999", "--"]

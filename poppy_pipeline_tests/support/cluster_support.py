@@ -278,9 +278,11 @@ class Cluster(Webserver):
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests that need the cluster or the UI last (in their own order), so that the rest of the
-    suite runs before the cluster starts rather than beside its idle processes."""
-    items.sort(key=lambda item: any(item.iter_markers("cluster")) or any(item.iter_markers("browser")))
+    """Run alone, the tests that need the cluster or the UI last (in their own order), so that the
+    rest of the suite runs before the cluster starts rather than beside its idle processes. (Under
+    pytest-xdist, conftest.py puts them first, in a worker of their own.)"""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: any(item.iter_markers("cluster")) or any(item.iter_markers("browser")))
 
 
 def parse_exports(text: str) -> dict[str, str]:
