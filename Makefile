@@ -50,15 +50,15 @@ run: install dagster-home
 	@VERBOSE='$(VERBOSE)' $(BIN)/python -m poppy_pipeline.dagster_support.launch --start '$(START)' --end '$(END)' \
 		$(foreach file,$(CONFIG),--config '$(file)')
 
-# Both cores (pytest-xdist): each test module in one worker, the cluster's and the UI's tests together
+# Both cores (pytest-xdist): each test module in one worker, the cluster's and the UI's modules together
 # (conftest.py). `make test-fast`: the core's tests, no servers, browser, cluster, commands or Dagster runs.
 TEST_WORKERS ?= 2
 FAST := not cluster and not browser and not servers and not commands and not assets and not slow
 test: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 test-fast: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m '$(FAST)' -q
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m '$(FAST)' -q
 
 # Only the cluster profile's and the UI's tests (Postgres, RabbitMQ, Chromium; also part of `make test`).
 test-cluster: install

@@ -1,6 +1,6 @@
 """Layers 3 and 4 at scale, and the Poppy ML service's SGD loop on the same matrix.
 
-    .venv/bin/python benchmarks/bench_preferences.py [--users 100000 --events 1e7] [--json out.json]
+    .venv/bin/python benchmarks/bench_preferences.py [--users 100000 --events 1e7]
 
 A simulated world (tastes on) of `--users` users makes about `--events` interactions in 30 days,
 simulated one day at a time into the evidence (`preferences/evidence.py`, as the assets read their
@@ -23,9 +23,10 @@ users, and the full run's time is extrapolated as
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 
@@ -46,6 +47,9 @@ from poppy_pipeline.simulation.interactions import simulate_day
 from poppy_pipeline.simulation.model import build_model
 from poppy_pipeline.simulation.population import generate_users
 from poppy_pipeline.simulation.settings import SimulationSettings
+
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import Benchmark
 
 DAYS = 30
 FIRST_DAY = date(2026, 10, 1)
@@ -156,27 +160,27 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--sgd-users", type=int, default=200, help="users the service's loop is timed on")
     parser.add_argument("--sgd-passes", type=int, default=2, help="passes the service's loop is timed for")
-    parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
-    result = measure(args)
-    print(f"\n### Layers 3 and 4: {result['users_in_span']:,} users, {result['events']:,} events\n")
-    print(f"evidence (30 days added up): {result['evidence_s']:.2f} s\n")
-    print("| model | fit + predict (s) | evaluation (s) | total (s) | under a minute |")
-    print("|---|---:|---:|---:|---|")
-    for name, row in result["models"].items():
-        verdict = "yes" if row["total_s"] + result["evidence_s"] < GOAL_SECONDS else "no"
-        print(f"| {name} | {row['fit_predict_s']:.2f} | {row['evaluate_s']:.2f} | {row['total_s']:.2f} | {verdict} |")
-    loop = result["service_sgd_loop"]
-    print(
-        f"\nThe service's SGD loop: {loop['seconds_timed']:.2f} s for {loop['passes_timed']} passes over"
-        f" {loop['sampled_users']} users; extrapolated ({loop['how']}) to {loop['extrapolated_s']:,.0f} s,"
-        f" {loop['ratio_to_layer_3_fit_predict']:,.0f}× Layer 3's fit + predict."
-        f" The report's two service baselines took {result['service_models_in_report_s']:.2f} s."
-    )
-    print(json.dumps(result))
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(result, handle, indent=2)
+    with Benchmark("preferences", "Layers 3 and 4 at scale, and the service's SGD loop") as bench:
+        result = measure(args)
+        bench.record(**result)
+        bench.note(
+            f"{result['users_in_span']:,} users and {result['events']:,} events in 30 days; adding up the"
+            f" evidence took {result['evidence_s']:.2f} s (counted in each model's total below)."
+        )
+        rows = []
+        for name, row in result["models"].items():
+            total = row["total_s"] + result["evidence_s"]
+            rows.append([name, f"{row['fit_predict_s']:.2f}", f"{row['evaluate_s']:.2f}", f"{total:.2f}"])
+            bench.goal(f"{name}: evidence + fit + predict + evaluation", total, GOAL_SECONDS, "s", "<=")
+        bench.table("Seconds per model", ["model", "fit + predict", "evaluation", "total with evidence"], rows)
+        loop = result["service_sgd_loop"]
+        bench.note(
+            f"The service's SGD loop: {loop['seconds_timed']:.2f} s for {loop['passes_timed']} passes over"
+            f" {loop['sampled_users']} users; extrapolated ({loop['how']}) to {loop['extrapolated_s']:,.0f} s,"
+            f" {loop['ratio_to_layer_3_fit_predict']:,.0f}× Layer 3's fit + predict."
+            f" The report's two service baselines took {result['service_models_in_report_s']:.2f} s."
+        )
 
 
 if __name__ == "__main__":

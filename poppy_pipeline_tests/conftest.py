@@ -64,13 +64,14 @@ SERVER_FIXTURES = {"mariadb", "postgres"}
 FOLDER_MARKERS = {"system": pytest.mark.commands, "assets": pytest.mark.assets}
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+# The modules that share the one cluster (a session fixture): under xdist they run in one worker.
+CLUSTER_MODULES = {"poppy_pipeline_tests/system/test_cluster.py", "poppy_pipeline_tests/system/test_ui_browser.py"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the tests that start servers (`servers`), and give each test its xdist group
-    (`make test` runs `--dist loadgroup` on two workers): the cluster's and the UI's tests one group,
-    as they share one cluster (a session fixture) started in the worker that runs them; every other
-    test its module's, so a module's fixtures are made once. Under xdist the cluster's group comes
-    first, its minutes beside the rest of the suite; run alone, last (`cluster_support.py`)."""
+    """Mark the tests that start servers (`servers`) and those of `system/` and `assets/`; under
+    pytest-xdist, put the cluster's modules first, so their minutes run beside the rest of the suite
+    (run alone, they come last: `cluster_support.py`)."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         folder = item.nodeid.split("/")[1] if item.nodeid.count("/") > 1 else ""
@@ -78,14 +79,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.servers)
         if folder in FOLDER_MARKERS:
             item.add_marker(FOLDER_MARKERS[folder])
-        if _needs_cluster(item):
-            item.add_marker(pytest.mark.xdist_group("cluster"))
-        else:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        items.sort(key=lambda item: not _needs_cluster(item))
+        items.sort(key=lambda item: _scope(item.nodeid) != "cluster")
 
 
-def _needs_cluster(item: pytest.Item) -> bool:
-    fixtures = set(getattr(item, "fixturenames", ()))
-    return "cluster" in fixtures or any(item.iter_markers("cluster")) or any(item.iter_markers("browser"))
+def _scope(nodeid: str) -> str:
+    """A test's unit of work under `make test`: its module (whose fixtures are then made once, and
+    whose tests may build on each other), or "cluster" for the modules sharing the cluster."""
+    module = nodeid.split("::")[0]
+    return "cluster" if module in CLUSTER_MODULES else module
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """`make test`'s two workers get whole units (`_scope`). (pytest-xdist 3.8's own `loadgroup`
+    cannot tag tests on pytest 9, and `loadfile` would run the two cluster modules apart.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _scope(nodeid)
+
+    return ModuleScheduling(config, log)

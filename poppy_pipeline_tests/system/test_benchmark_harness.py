@@ -117,3 +117,24 @@ def test_the_markdown_shows_the_machine_the_goals_and_the_tables(tmp_path: Path)
 def test_results_of_another_format_are_refused() -> None:
     with pytest.raises(ValueError, match="format"):
         render_markdown({"format": 99, "benchmark": "old"})
+
+
+def test_the_readmes_measured_table_is_the_committed_results() -> None:
+    """README.md's figures are rendered from benchmarks/results/ (`readme_figures.py --write`), never typed."""
+    from readme_figures import README, rendered_readme
+
+    text = README.read_text()
+    assert rendered_readme(text) == text, "run .venv/bin/python benchmarks/readme_figures.py --write"
+
+
+def test_the_readmes_table_shows_the_worst_goal_of_a_result_and_says_what_is_missing(tmp_path: Path) -> None:
+    from readme_figures import END, START, rows
+
+    bench = Benchmark("service", "The service", results=tmp_path)
+    bench.goal("cached p50, 20 clients (gzip)", 40, 100, "ms", "<=")
+    bench.goal("cached p50, 20 clients (gzip), again", 140, 100, "ms", "<=")
+    bench.write()
+    table = "\n".join(rows(tmp_path))
+    assert "| the service's `cached` answer, p50 | 140 ms | ≤ 100 ms | **no** |" in table
+    assert "not measured yet (`benchmarks/results/cli.json`)" in table
+    assert START.startswith("<!--") and END.startswith("<!--")
