@@ -26,11 +26,11 @@ START, END = "<!-- measured:start -->", "<!-- measured:end -->"
 SHOWN = [
     ("cli", r"^`make run`, wall", "`make run`, the default 30 days"),
     ("plain_cli", r"plain CLI", "`dagster asset materialize` without `-c`, against `make run`"),
-    ("preferences", r"^category_preferences_(mf|nn):", "Layers 3 and 4 at 100,000 users, 10M events, the slower"),
+    ("preferences", r"category_preferences_(mf|nn)\): evidence", "Layers 3 and 4 at 100,000 users, 10M events, the slower"),
     ("preferences_quality", r"Spearman", "Layers 3 and 4: Spearman − the best baseline, worst model and world"),
     ("preferences_quality", r"NDCG@3", "Layers 3 and 4: NDCG@3 − the best baseline, worst model and world"),
-    ("service", r"^cached p50, 20 clients \(gzip\)", "the service's `cached` answer, p50"),
-    ("service", r"^cached p99, 20 clients \(gzip\)", "the service's `cached` answer, p99"),
+    ("service", r"^cached p50, 20 clients", "the service's `cached` answer of 10,000 rows, p50 (20 clients)"),
+    ("service", r"^cached p99, 20 clients", "the service's `cached` answer of 10,000 rows, p99 (20 clients)"),
     ("fit_ratings", r"100,000 events", "fitting a 100,000-event ratings log"),
     ("fit_fidelity", r"SDMetrics quality", "SDMetrics quality − the log's halves, worst log"),
 ]

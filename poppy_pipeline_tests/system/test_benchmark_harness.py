@@ -135,6 +135,6 @@ def test_the_readmes_table_shows_the_worst_goal_of_a_result_and_says_what_is_mis
     bench.goal("cached p50, 20 clients (gzip), again", 140, 100, "ms", "<=")
     bench.write()
     table = "\n".join(rows(tmp_path))
-    assert "| the service's `cached` answer, p50 | 140 ms | ≤ 100 ms | **no** |" in table
+    assert "| the service's `cached` answer of 10,000 rows, p50 (20 clients) | 140 ms | ≤ 100 ms | **no** |" in table
     assert "not measured yet (`benchmarks/results/cli.json`)" in table
     assert START.startswith("<!--") and END.startswith("<!--")
