@@ -26,7 +26,7 @@ START, END = "<!-- measured:start -->", "<!-- measured:end -->"
 SHOWN = [
     ("cli", r"^`make run`, wall", "`make run`, the default 30 days"),
     ("plain_cli", r"plain CLI", "`dagster asset materialize` without `-c`, against `make run`"),
-    ("preferences", r"category_preferences_(mf|nn)\): evidence", "Layers 3 and 4 at 100,000 users, 10M events, the slower"),
+    ("preferences", r"category_preferences_(mf|nn)\): evidence", "Layers 3 and 4, 100,000 users, 10M events, slower"),
     ("preferences_quality", r"Spearman", "Layers 3 and 4: Spearman − the best baseline, worst model and world"),
     ("preferences_quality", r"NDCG@3", "Layers 3 and 4: NDCG@3 − the best baseline, worst model and world"),
     ("service", r"^cached p50, 20 clients", "the service's `cached` answer of 10,000 rows, p50 (20 clients)"),
