@@ -80,14 +80,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if folder in FOLDER_MARKERS:
             item.add_marker(FOLDER_MARKERS[folder])
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        items.sort(key=lambda item: _scope(item.nodeid) != "cluster")
+        items.sort(key=lambda item: _scope(item.nodeid) not in ("cluster", "make_ui"))
 
 
 def _scope(nodeid: str) -> str:
     """A test's unit of work under `make test`: its module (whose fixtures are then made once, and
-    whose tests may build on each other), or "cluster" for the modules sharing the cluster."""
+    whose tests may build on each other), or "cluster" for the modules sharing the cluster; the UI
+    tests against `make ui` (no cluster) are a unit of their own, beside it."""
     module = nodeid.split("::")[0]
-    return "cluster" if module in CLUSTER_MODULES else module
+    if module not in CLUSTER_MODULES:
+        return module
+    return "make_ui" if "[make_ui]" in nodeid or "::test_make_ui_" in nodeid else "cluster"
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -95,6 +98,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """`make test`'s two workers get whole units (`_scope`). (pytest-xdist 3.8's own `loadgroup`
     cannot tag tests on pytest 9, and `loadfile` would run the two cluster modules apart.)"""
     from xdist.scheduler import LoadScopeScheduling
+
+    # In the order collected (the cluster's and `make ui`'s units first, the longest), not xdist's
+    # default of the units with the most tests first, which left the cluster's minutes for last.
+    config.option.loadscopereorder = False
 
     class ModuleScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
