@@ -50,9 +50,11 @@ run: install dagster-home
 	@VERBOSE='$(VERBOSE)' $(BIN)/python -m poppy_pipeline.dagster_support.launch --start '$(START)' --end '$(END)' \
 		$(foreach file,$(CONFIG),--config '$(file)')
 
-# Both cores (pytest-xdist): each test module in one worker, the cluster's and the UI's modules together
+# pytest-xdist: each test module in one worker, the cluster's tests together, the UI's against make ui together
 # (conftest.py). `make test-fast`: the core's tests, no servers, browser, cluster, commands or Dagster runs.
-TEST_WORKERS ?= 2
+# Three workers on two cores: the suite waits on servers, browsers and subprocesses much of the time
+# (with two workers it used 1.1 cores on average).
+TEST_WORKERS ?= 3
 FAST := not cluster and not browser and not servers and not commands and not assets and not slow
 test: install
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
