@@ -50,11 +50,9 @@ run: install dagster-home
 	@VERBOSE='$(VERBOSE)' $(BIN)/python -m poppy_pipeline.dagster_support.launch --start '$(START)' --end '$(END)' \
 		$(foreach file,$(CONFIG),--config '$(file)')
 
-# pytest-xdist: each test module in one worker, the cluster's tests together, the UI's against make ui together
+# Both cores (pytest-xdist): each test module in one worker, the cluster's and the UI's modules together
 # (conftest.py). `make test-fast`: the core's tests, no servers, browser, cluster, commands or Dagster runs.
-# Three workers on two cores: the suite waits on servers, browsers and subprocesses much of the time
-# (with two workers it used 1.1 cores on average).
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 2
 FAST := not cluster and not browser and not servers and not commands and not assets and not slow
 test: install
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
