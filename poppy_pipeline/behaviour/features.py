@@ -13,29 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from poppy_pipeline.behaviour.model import BLUR, CLICK, CLOSE, FOCUS, HOVER, SCROLL_DOWN, SCROLL_UP, WAIT
+from poppy_pipeline.common.columns import WINDOW_FEATURE_NAMES
 
-FEATURE_NAMES: tuple[str, ...] = (
-    "time_since_last_action",
-    "avg_time_between_actions",
-    "session_duration",
-    "scroll_down_count",
-    "scroll_up_count",
-    "click_count",
-    "hover_count",
-    "blur_count",
-    "focus_count",
-    "wait_count",
-    "close_tab_count",
-    "scroll_depth_max",
-    "interaction_density",
-    "attention_score",
-    "scroll_velocity_avg",
-    "click_to_hover_ratio",
-    "blur_frequency",
-    "action_entropy",
-    "burstiness_score",
-    "engagement_rhythm",
-)
+FEATURE_NAMES = WINDOW_FEATURE_NAMES
 WINDOW_COLUMNS: list[str] = ["Session_ID", "User_ID", "Window_End", *FEATURE_NAMES, "Label", "Oracle_Probability"]
 # Features 4-11: the action counted by each rate, in the seed's order.
 COUNTED_ACTIONS = (SCROLL_DOWN, SCROLL_UP, CLICK, HOVER, BLUR, FOCUS, WAIT, CLOSE)

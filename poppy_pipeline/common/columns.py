@@ -26,3 +26,27 @@ APP_INTERACTION_COLUMNS = [
     "Interaction_Rating",
     "Interaction_Timestamp",
 ]
+
+# Seed 001's 20 sliding-window features, in its order (`behaviour/features.py` computes them).
+WINDOW_FEATURE_NAMES: tuple[str, ...] = (
+    "time_since_last_action",
+    "avg_time_between_actions",
+    "session_duration",
+    "scroll_down_count",
+    "scroll_up_count",
+    "click_count",
+    "hover_count",
+    "blur_count",
+    "focus_count",
+    "wait_count",
+    "close_tab_count",
+    "scroll_depth_max",
+    "interaction_density",
+    "attention_score",
+    "scroll_velocity_avg",
+    "click_to_hover_ratio",
+    "blur_frequency",
+    "action_entropy",
+    "burstiness_score",
+    "engagement_rhythm",
+)

@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from poppy_pipeline.common.columns import INTERACTION_COLUMNS
+from poppy_pipeline.common.columns import INTERACTION_COLUMNS, WINDOW_FEATURE_NAMES
 
 ID, INTEGER, NUMBER, TEXT, DATE, TIMESTAMP = "id", "integer", "number", "text", "date", "timestamp"
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -224,36 +224,13 @@ SESSION_ACTIONS = TableSchema(
         _number("Scroll_Amount", "pixels scrolled (0 for other actions)", default="int64"),
     ),
 )
-# Seed 001's 20 features, in its order.
-WINDOW_FEATURES = (
-    "time_since_last_action",
-    "avg_time_between_actions",
-    "session_duration",
-    "scroll_down_count",
-    "scroll_up_count",
-    "click_count",
-    "hover_count",
-    "blur_count",
-    "focus_count",
-    "wait_count",
-    "close_tab_count",
-    "scroll_depth_max",
-    "interaction_density",
-    "attention_score",
-    "scroll_velocity_avg",
-    "click_to_hover_ratio",
-    "blur_frequency",
-    "action_entropy",
-    "burstiness_score",
-    "engagement_rhythm",
-)
 SLIDING_WINDOW_FEATURES = TableSchema(
     "sliding_window_features",
     (
         _id("Session_ID", "the browsing session"),
         _id("User_ID", "the session's user"),
         _time("Window_End", "the window's end", unit="ms"),
-        *(_number(name, "seed 001's feature") for name in WINDOW_FEATURES),
+        *(_number(name, "seed 001's feature") for name in WINDOW_FEATURE_NAMES),
         _int("Label", "1 when an ad click follows in the horizon after the window's end"),
         _number("Oracle_Probability", "the generator's own probability of the label", nullable=True),
     ),
